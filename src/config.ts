@@ -1,0 +1,101 @@
+// Configuration of both entry points from flags and environment, validated with zod so that every
+// bad value is refused at start with a message naming the flag and the environment variable.
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { z } from 'zod';
+
+/** One setting: its flag, its environment variable and its schema. Flags win over the environment. */
+interface Setting {
+  flag: string;
+  env: string;
+  schema: z.ZodType;
+  help: string;
+}
+
+const port = z.coerce.number().int().min(1).max(65535);
+const seconds = z.coerce.number().int().min(1).max(3600);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const postgresUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+  .optional();
+
+const common = {
+  logLevel: { flag: 'log-level', env: 'LOG_LEVEL', schema: logLevel.default('info'), help: 'fatal|error|warn|info|debug|trace|silent' },
+  kubeconfig: { flag: 'kubeconfig', env: 'KUBECONFIG', schema: z.string().min(1).optional(), help: 'path to a kubeconfig; in-cluster config when unset' },
+  databaseUrl: {
+    flag: 'database-url',
+    env: 'CONTROL_PLANE_DATABASE_URL',
+    schema: postgresUrl,
+    help: 'the control-plane PostgreSQL database (postgres://user:password@host:port/db?sslmode=...)',
+  },
+} satisfies Record<string, Setting>;
+
+const operatorSettings = {
+  ...common,
+  httpPort: { flag: 'http-port', env: 'HTTP_PORT', schema: port.default(8080), help: 'port of /healthz, /readyz and /metrics' },
+  leaderElect: { flag: 'leader-elect', env: 'LEADER_ELECT', schema: bool.default(true), help: 'only the holder of the Lease reconciles' },
+  leaseName: { flag: 'lease-name', env: 'LEASE_NAME', schema: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a DNS subdomain').default('cell-operator'), help: 'name of the leader-election Lease' },
+  leaseNamespace: { flag: 'lease-namespace', env: 'POD_NAMESPACE', schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a DNS label').default('default'), help: 'namespace of the Lease (the operator\'s own)' },
+  leaseDurationSeconds: { flag: 'lease-duration', env: 'LEASE_DURATION_SECONDS', schema: seconds.default(15), help: 'seconds a Lease is valid without renewal' },
+  identity: { flag: 'identity', env: 'POD_NAME', schema: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`), help: 'this replica\'s name in the Lease' },
+  concurrency: { flag: 'concurrency', env: 'RECONCILE_CONCURRENCY', schema: z.coerce.number().int().min(1).max(64).default(4), help: 'reconciles running at once per controller' },
+  resyncSeconds: { flag: 'resync', env: 'RESYNC_SECONDS', schema: seconds.default(300), help: 'every object is reconciled again this often' },
+} satisfies Record<string, Setting>;
+
+const routerSettings = {
+  ...common,
+  port: { flag: 'port', env: 'ROUTER_PORT', schema: port.default(8090), help: 'port of the routing API' },
+  host: { flag: 'host', env: 'ROUTER_HOST', schema: z.string().min(1).default('0.0.0.0'), help: 'address to listen on' },
+  tokenFile: { flag: 'token-file', env: 'ROUTER_TOKEN_FILE', schema: z.string().min(1).optional(), help: 'file holding the bearer token for writes' },
+  token: { flag: 'token', env: 'ROUTER_TOKEN', schema: z.string().min(16, 'must be at least 16 characters').optional(), help: 'bearer token for writes (prefer --token-file)' },
+} satisfies Record<string, Setting>;
+
+type Settings = Record<string, Setting>;
+type Parsed<S extends Settings> = { [K in keyof S]: z.output<S[K]['schema']> };
+
+export type OperatorConfig = Parsed<typeof operatorSettings>;
+export type RouterConfig = Parsed<typeof routerSettings>;
+
+/** A configuration error: every bad value, each with the flag and variable that set it. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+function parse<S extends Settings>(settings: S, argv: string[], env: NodeJS.ProcessEnv): Parsed<S> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options = Object.fromEntries(Object.values(settings).map((s) => [s.flag, { type: 'string' as const }]));
+    values = parseArgs({ args: argv, options: { ...options, help: { type: 'boolean' } }, strict: true }).values;
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
+  }
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [key, s] of Object.entries(settings)) {
+    const fromFlag = values[s.flag];
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[s.env] === '' ? undefined : env[s.env];
+    const result = s.schema.safeParse(raw);
+    if (result.success) out[key] = result.data;
+    // The value itself is not echoed: it may be a password or a token.
+    else problems.push(`--${s.flag} (or ${s.env}): ${result.error.issues.map((i) => i.message).join('; ')}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return out as Parsed<S>;
+}
+
+export const parseOperatorConfig = (argv: string[], env: NodeJS.ProcessEnv = process.env): OperatorConfig =>
+  parse(operatorSettings, argv, env);
+
+export const parseRouterConfig = (argv: string[], env: NodeJS.ProcessEnv = process.env): RouterConfig =>
+  parse(routerSettings, argv, env);
+
+/** The flags of a subcommand, for `--help`. */
+export function usage(command: 'operator' | 'router'): string {
+  const settings: Settings = command === 'operator' ? operatorSettings : routerSettings;
+  const lines = Object.values(settings).map((s) => `  --${s.flag.padEnd(18)} ${s.env.padEnd(28)} ${s.help}`);
+  return `usage: cell-operator ${command} [flags]\n\n  flag                 environment                  meaning\n${lines.join('\n')}`;
+}
