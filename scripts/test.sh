@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `npm test`: typecheck, lint, unit tests, then the e2e suite against a real control plane (built
+# and started on first use; see test/e2e/README.md) and real PostgreSQL servers.
+# Ends with one line "tests: N passed, N failed[, N skipped]" over both suites.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+mkdir -p .local
+export NODE_OPTIONS="--experimental-vm-modules${NODE_OPTIONS:+ $NODE_OPTIONS}"
+
+step() { printf '\n=== %s\n' "$*"; }
+status=0
+
+step "typecheck"; npx tsc -p tsconfig.json || status=1
+step "lint"; npx eslint . || status=1
+step "build"; npm run -s build || status=1
+step "unit tests"; npx jest --selectProjects unit --json --outputFile=.local/jest-unit.json || status=1
+if [[ "${SKIP_E2E:-}" == "1" ]]; then
+  step "e2e tests skipped (SKIP_E2E=1)"
+  rm -f .local/jest-e2e.json
+else
+  step "e2e tests"; npx jest --selectProjects e2e --runInBand --json --outputFile=.local/jest-e2e.json || status=1
+fi
+
+node -e '
+  const fs = require("fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of [".local/jest-unit.json", ".local/jest-e2e.json"]) {
+    if (!fs.existsSync(f)) continue;
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests + r.numRuntimeErrorTestSuites;
+    skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ""}`);
+'
+exit $status
