@@ -1,0 +1,28 @@
+// Time as a dependency: the runtime reads the time and sets timers only through a Clock, so that
+// tests drive it with a fake one and stay fast and exact.
+export type TimerHandle = unknown;
+
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Resolves after `ms` on the given clock; `wake()` on the returned handle ends the wait early. */
+export function sleep(clock: Clock, ms: number): { done: Promise<void>; wake: () => void } {
+  let wake = (): void => {};
+  const done = new Promise<void>((resolve) => {
+    const timer = clock.setTimeout(resolve, ms);
+    wake = () => {
+      clock.clearTimeout(timer);
+      resolve();
+    };
+  });
+  return { done, wake };
+}
