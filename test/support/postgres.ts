@@ -35,6 +35,8 @@ export interface PostgresServer {
   resume(): Promise<void>;
   /** halt + resume. */
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** Creates a new empty database (for isolation between tests) and returns its URL. */
+  createDatabase(name?: string): Promise<string>;
   /** The server log so far (for failure messages). */
   log(): string;
 }
@@ -188,9 +190,11 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await startOn(port);
   };
   let removed = false;
+  let databases = 0;
+  const urlOf = (db: string) => `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${db}`;
 
   return {
-    url: `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/postgres`,
+    url: urlOf('postgres'),
     host: '127.0.0.1',
     port,
     user,
@@ -210,6 +214,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
         removed = true;
         rmSync(base, { recursive: true, force: true });
       }
+    },
+    async createDatabase(name) {
+      const db = name ?? `test_${++databases}`;
+      if (!/^[a-z_][a-z0-9_]*$/.test(db)) throw new Error(`database name ${db} must be a plain lowercase identifier`);
+      const psql = join(bin, 'psql');
+      await exec([], psql, ['-X', '-q', '-h', '127.0.0.1', '-p', String(port), '-U', user, '-d', 'postgres', '-c', `CREATE DATABASE "${db}"`]);
+      return urlOf(db);
     },
     log() {
       return existsSync(logFile) ? readFileSync(logFile, 'utf8') : '';

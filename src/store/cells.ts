@@ -1,0 +1,138 @@
+// The `cells` table: the Cell controller upserts each Cell resource's description here
+// (syncCell/removeCell); the counters (customers, devices) belong to the placement triggers.
+import type { Pool, PoolClient } from 'pg';
+import type { CellState, CellView } from './placement-decision.js';
+
+export type Queryable = Pool | PoolClient;
+
+/** What the Cell controller knows of a Cell resource. */
+export interface CellDescription {
+  name: string;
+  region: string;
+  state: CellState;
+  ready: boolean;
+  weight: number;
+  maxCustomers: number;
+  maxDevices?: number | null;
+  /** Where the cell's services are, served by the router with every route (kafkaBootstrap, …). */
+  endpoints?: Record<string, string>;
+}
+
+export interface CellRow extends CellView {
+  reserved: number;
+  devices: number;
+  maxDevices: number | null;
+  endpoints: Record<string, string>;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type SyncCellResult =
+  | { ok: true; cell: CellRow }
+  | { ok: false; reason: 'RegionImmutable'; message: string; cell: CellRow };
+
+export type RemoveCellResult =
+  | { removed: true; existed: boolean }
+  | { removed: false; reason: 'HasCustomers'; message: string; customers: number; reserved: number };
+
+interface DbCell {
+  name: string;
+  region: string;
+  state: CellState;
+  ready: boolean;
+  weight: number;
+  max_customers: number;
+  customers: number;
+  reserved: number;
+  max_devices: number | null;
+  devices: number;
+  endpoints: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export const CELL_COLUMNS =
+  'name, region, state, ready, weight, max_customers, customers, reserved, max_devices, devices, endpoints, created_at, updated_at';
+
+export function cellFromRow(r: DbCell): CellRow {
+  return {
+    name: r.name,
+    region: r.region,
+    state: r.state,
+    ready: r.ready,
+    weight: r.weight,
+    maxCustomers: r.max_customers,
+    customers: r.customers,
+    reserved: r.reserved,
+    maxDevices: r.max_devices,
+    devices: r.devices,
+    endpoints: r.endpoints,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+/**
+ * Inserts or updates a cell's description; its counters are left alone. The region of an
+ * existing cell never changes (it is the compliance boundary of its customers).
+ */
+export async function syncCell(db: Queryable, cell: CellDescription): Promise<SyncCellResult> {
+  const { rows } = await db.query<DbCell>(
+    `INSERT INTO cells (name, region, state, ready, weight, max_customers, max_devices, endpoints)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+     ON CONFLICT (name) DO UPDATE
+        SET state = EXCLUDED.state, ready = EXCLUDED.ready, weight = EXCLUDED.weight,
+            max_customers = EXCLUDED.max_customers, max_devices = EXCLUDED.max_devices,
+            endpoints = EXCLUDED.endpoints, updated_at = now()
+      WHERE cells.region = EXCLUDED.region
+     RETURNING ${CELL_COLUMNS}`,
+    [cell.name, cell.region, cell.state, cell.ready, cell.weight, cell.maxCustomers, cell.maxDevices ?? null, JSON.stringify(cell.endpoints ?? {})],
+  );
+  const row = rows[0];
+  if (row) return { ok: true, cell: cellFromRow(row) };
+  const existing = await getCell(db, cell.name);
+  if (!existing) throw new Error(`cell ${cell.name} vanished during syncCell`);
+  return {
+    ok: false,
+    reason: 'RegionImmutable',
+    message: `cell ${cell.name} is in region ${existing.region}; its region cannot change to ${cell.region}`,
+    cell: existing,
+  };
+}
+
+/** Deletes a cell's row unless customers live there (or are on their way): then says why. */
+export async function removeCell(db: Queryable, name: string): Promise<RemoveCellResult> {
+  try {
+    const { rowCount } = await db.query('DELETE FROM cells WHERE name = $1 AND customers = 0 AND reserved = 0', [name]);
+    if (rowCount) return { removed: true, existed: true };
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23503') throw err; // FK: a placement still points here
+  }
+  const cell = await getCell(db, name);
+  if (!cell) return { removed: true, existed: false };
+  return {
+    removed: false,
+    reason: 'HasCustomers',
+    message: `cell ${name} still holds ${cell.customers} customers (${cell.reserved} more reserved by migrations); drain it first`,
+    customers: cell.customers,
+    reserved: cell.reserved,
+  };
+}
+
+export async function getCell(db: Queryable, name: string): Promise<CellRow | undefined> {
+  const { rows } = await db.query<DbCell>(`SELECT ${CELL_COLUMNS} FROM cells WHERE name = $1`, [name]);
+  return rows[0] ? cellFromRow(rows[0]) : undefined;
+}
+
+export async function listCells(db: Queryable): Promise<CellRow[]> {
+  const { rows } = await db.query<DbCell>(`SELECT ${CELL_COLUMNS} FROM cells ORDER BY name`);
+  return rows.map(cellFromRow);
+}
+
+/** Counts recomputed from the placements, for checks and repairs: should equal the counters. */
+export async function countCellPlacements(db: Queryable): Promise<Map<string, { customers: number; devices: number }>> {
+  const { rows } = await db.query<{ cell: string; customers: number; devices: number }>(
+    'SELECT cell, count(*)::bigint AS customers, coalesce(sum(expected_devices), 0)::bigint AS devices FROM placements GROUP BY cell',
+  );
+  return new Map(rows.map((r) => [r.cell, { customers: r.customers, devices: r.devices }]));
+}

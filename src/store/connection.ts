@@ -1,0 +1,177 @@
+// Connection settings of the control-plane database: a URL and/or discrete fields, TLS modes in
+// libpq's vocabulary (sslmode, sslrootcert, sslcert, sslkey), turned into a pg Pool. The password
+// is kept out of every description and log line.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
+import pg from 'pg';
+import type { Logger } from '../log.js';
+
+export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+
+export interface DatabaseSettings {
+  /** postgres://user:password@host:port/database?sslmode=verify-full&sslrootcert=/path/ca.crt */
+  url?: string;
+  /** Discrete fields override the URL's. */
+  host?: string;
+  port?: number;
+  database?: string;
+  user?: string;
+  password?: string;
+  sslmode?: SslMode;
+  /** Path of the CA bundle (PEM) that signs the server certificate. */
+  sslRootCert?: string;
+  /** The CA bundle itself (PEM), e.g. from a Secret mounted as an env var. */
+  sslCa?: string;
+  /** Client certificate and key (PEM paths) for certificate authentication. */
+  sslCert?: string;
+  sslKey?: string;
+  applicationName?: string;
+  /** Pool size. Default 10. */
+  poolMax?: number;
+  connectTimeoutMs?: number;
+  /** Server-side statement_timeout for every connection (0 = none). */
+  statementTimeoutMs?: number;
+}
+
+export interface ResolvedDatabaseSettings extends Omit<DatabaseSettings, 'url'> {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  sslmode: SslMode;
+}
+
+export class DatabaseSettingsError extends Error {}
+
+/** Merges the URL and the discrete fields; never echoes the password in an error. */
+export function resolveDatabaseSettings(settings: DatabaseSettings, env: NodeJS.ProcessEnv = process.env): ResolvedDatabaseSettings {
+  const fromUrl: Partial<ResolvedDatabaseSettings> = {};
+  if (settings.url) {
+    let url: URL;
+    try {
+      url = new URL(settings.url);
+    } catch {
+      throw new DatabaseSettingsError('database URL is not a valid URL (postgres://user:password@host:port/database)');
+    }
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+      throw new DatabaseSettingsError(`database URL must start with postgres:// or postgresql://, not ${url.protocol}//`);
+    }
+    if (url.hostname) fromUrl.host = decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+    if (url.port) fromUrl.port = Number(url.port);
+    if (url.username) fromUrl.user = decodeURIComponent(url.username);
+    if (url.password) fromUrl.password = decodeURIComponent(url.password);
+    const db = decodeURIComponent(url.pathname.replace(/^\//, ''));
+    if (db) fromUrl.database = db;
+    const q = url.searchParams;
+    const host = q.get('host');
+    if (host) fromUrl.host = host; // e.g. ?host=/var/run/postgresql for a Unix socket
+    const sslmode = q.get('sslmode');
+    if (sslmode !== null) fromUrl.sslmode = sslmode as SslMode;
+    const map: [string, keyof DatabaseSettings][] = [
+      ['sslrootcert', 'sslRootCert'],
+      ['sslcert', 'sslCert'],
+      ['sslkey', 'sslKey'],
+      ['application_name', 'applicationName'],
+    ];
+    for (const [param, key] of map) {
+      const v = q.get(param);
+      if (v !== null) (fromUrl as Record<string, unknown>)[key] = v;
+    }
+    const timeout = q.get('connect_timeout');
+    if (timeout !== null) fromUrl.connectTimeoutMs = Number(timeout) * 1000;
+  }
+  const defined = Object.fromEntries(Object.entries(settings).filter(([k, v]) => v !== undefined && k !== 'url'));
+  const merged = { ...fromUrl, ...defined } as Partial<ResolvedDatabaseSettings>;
+  const resolved: ResolvedDatabaseSettings = {
+    ...merged,
+    host: merged.host ?? env.PGHOST ?? 'localhost',
+    port: merged.port ?? (env.PGPORT ? Number(env.PGPORT) : 5432),
+    database: merged.database ?? env.PGDATABASE ?? merged.user ?? env.PGUSER ?? 'postgres',
+    user: merged.user ?? env.PGUSER ?? 'postgres',
+    sslmode: merged.sslmode ?? (env.PGSSLMODE as SslMode | undefined) ?? 'disable',
+  };
+  if (!Number.isInteger(resolved.port) || resolved.port < 1 || resolved.port > 65535) {
+    throw new DatabaseSettingsError(`database port must be 1-65535, got ${String(resolved.port)}`);
+  }
+  if (!SSL_MODES.includes(resolved.sslmode)) {
+    throw new DatabaseSettingsError(`sslmode must be one of ${SSL_MODES.join(', ')}, got ${JSON.stringify(resolved.sslmode)}`);
+  }
+  if (resolved.password === undefined && env.PGPASSWORD) resolved.password = env.PGPASSWORD;
+  return resolved;
+}
+
+/** user@host:port/database?sslmode=… — safe to log. */
+export function describeDatabase(s: ResolvedDatabaseSettings): string {
+  return `postgres://${encodeURIComponent(s.user)}@${s.host}:${s.port}/${encodeURIComponent(s.database)}?sslmode=${s.sslmode}`;
+}
+
+/**
+ * The TLS options of a sslmode, with libpq's meaning: `require` encrypts without checking the
+ * certificate (unless a root CA is given: then like verify-ca), `verify-ca` checks the chain,
+ * `verify-full` the chain and the host name. node-postgres cannot fall back to plain text, so
+ * `allow`/`prefer` connect without TLS (they never protected against an active attacker anyway).
+ */
+export function tlsOptions(
+  s: ResolvedDatabaseSettings,
+  readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+): false | ConnectionOptions {
+  if (s.sslmode === 'disable' || s.sslmode === 'allow' || s.sslmode === 'prefer') return false;
+  const ca = s.sslCa ?? (s.sslRootCert ? readFile(s.sslRootCert) : undefined);
+  const options: ConnectionOptions = {};
+  if (ca) options.ca = ca;
+  if (s.sslCert) options.cert = readFile(s.sslCert);
+  if (s.sslKey) options.key = readFile(s.sslKey);
+  const mode = s.sslmode === 'require' && ca ? 'verify-ca' : s.sslmode;
+  if (mode === 'require') {
+    options.rejectUnauthorized = false;
+  } else if (mode === 'verify-ca') {
+    options.rejectUnauthorized = true;
+    options.checkServerIdentity = () => undefined; // chain only, any host name
+  } else {
+    options.rejectUnauthorized = true;
+    options.servername = s.host;
+  }
+  return options;
+}
+
+// int8 columns (versions, epochs, counters) as numbers: all of them stay far below 2^53.
+const INT8_OID = 20;
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
+    if (oid === INT8_OID && format !== 'binary') return (value: string) => Number(value);
+    return pg.types.getTypeParser(oid, format ?? 'text');
+  }) as typeof pg.types.getTypeParser,
+};
+
+export function poolConfig(s: ResolvedDatabaseSettings): pg.PoolConfig {
+  const config: pg.PoolConfig = {
+    host: s.host,
+    port: s.port,
+    database: s.database,
+    user: s.user,
+    ssl: tlsOptions(s),
+    max: s.poolMax ?? 10,
+    connectionTimeoutMillis: s.connectTimeoutMs ?? 10_000,
+    idleTimeoutMillis: 30_000,
+    application_name: s.applicationName ?? 'cell-operator',
+    types,
+  };
+  if (s.password !== undefined) config.password = s.password;
+  if (s.statementTimeoutMs) config.statement_timeout = s.statementTimeoutMs;
+  return config;
+}
+
+/** A pg Pool for the settings; idle-client errors (a restarted server) are logged, not thrown. */
+export function createPool(settings: DatabaseSettings, log?: Logger): pg.Pool {
+  const resolved = resolveDatabaseSettings(settings);
+  const pool = new pg.Pool(poolConfig(resolved));
+  pool.on('error', (err) => log?.warn({ err: err.message, database: describeDatabase(resolved) }, 'idle database connection failed'));
+  return pool;
+}
+
+/** A single (non-pooled) client with the same settings, e.g. for LISTEN. */
+export function createClient(settings: DatabaseSettings): pg.Client {
+  const { max: _max, idleTimeoutMillis: _idle, ...config } = poolConfig(resolveDatabaseSettings(settings));
+  return new pg.Client(config);
+}

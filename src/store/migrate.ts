@@ -1,0 +1,88 @@
+// Applies the schema migrations of schema.ts at start, under a session advisory lock so that any
+// number of operator and router replicas starting at once apply each migration exactly once.
+import { createHash } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { Logger } from '../log.js';
+import { ADVISORY_LOCK_CLASS, SCHEMA_LOCK_ID, SCHEMA_MIGRATIONS, type SchemaMigration } from './schema.js';
+
+export interface MigrationReport {
+  /** Versions applied by this call, in order. */
+  applied: number[];
+  /** The schema version of the database afterwards. */
+  current: number;
+}
+
+/** An applied migration whose SQL no longer matches this build: someone edited history. */
+export class SchemaDriftError extends Error {
+  constructor(readonly version: number) {
+    super(`schema migration ${version} was changed after it was applied; add a new migration instead`);
+  }
+}
+
+export function migrationChecksum(migration: SchemaMigration): string {
+  return createHash('sha256').update(migration.sql).digest('hex');
+}
+
+export async function migrate(
+  pool: Pool,
+  log?: Logger,
+  migrations: readonly SchemaMigration[] = SCHEMA_MIGRATIONS,
+): Promise<MigrationReport> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('SELECT pg_advisory_lock($1, $2)', [ADVISORY_LOCK_CLASS, SCHEMA_LOCK_ID]);
+    try {
+      await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+        version    integer PRIMARY KEY,
+        name       text NOT NULL,
+        checksum   text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`);
+      const { rows } = await client.query<{ version: number; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations ORDER BY version',
+      );
+      const done = new Map(rows.map((r) => [r.version, r.checksum]));
+      const known = new Set(migrations.map((m) => m.version));
+      const newer = rows.filter((r) => !known.has(r.version)).map((r) => r.version);
+      if (newer.length) {
+        log?.warn({ versions: newer }, 'the database has schema migrations this build does not know (a newer build applied them)');
+      }
+      const applied: number[] = [];
+      for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+        const checksum = migrationChecksum(m);
+        const existing = done.get(m.version);
+        if (existing !== undefined) {
+          if (existing !== checksum) throw new SchemaDriftError(m.version);
+          continue;
+        }
+        await client.query('BEGIN');
+        try {
+          await client.query(m.sql);
+          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            m.version,
+            m.name,
+            checksum,
+          ]);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+        applied.push(m.version);
+        log?.info({ version: m.version, name: m.name }, 'applied schema migration');
+      }
+      const current = Math.max(0, ...rows.map((r) => r.version), ...applied);
+      return { applied, current };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK_CLASS, SCHEMA_LOCK_ID]).catch((err: Error) => {
+        broken = err; // the session is gone (and its lock with it): do not return it to the pool
+      });
+    }
+  } catch (err) {
+    broken ??= err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}

@@ -1,0 +1,255 @@
+// The control-plane database schema, as an ordered list of migrations. An applied migration is
+// never edited (its checksum is checked at start): change the schema by appending a new one.
+//
+// Invariants the SQL below keeps, whoever writes (store functions, the migration engine, psql):
+// - every write to `placements` draws its `version` from `routing_version_seq` while holding the
+//   routing write lock (a transaction-scoped advisory lock), so versions become visible in commit
+//   order: a reader that has seen version v has seen every version below v. That is what lets the
+//   router and gateways follow changes by `version > cursor` without ever missing one.
+// - `cells.customers` / `cells.devices` equal the count / sum of the cell's placements, kept by
+//   statement-level triggers in the same transaction (one UPDATE per cell per statement, so bulk
+//   inserts stay cheap), and a cell is never pushed over `max_customers` (counting `reserved`).
+// - every change to `placements` sends NOTIFY cell_operator_routes (payload: the version), every
+//   change to a cell's description NOTIFY cell_operator_cells (payload: the cell name).
+
+/** Advisory-lock namespace of the operator: 0x63656c6c = 'cell'. */
+export const ADVISORY_LOCK_CLASS = 0x63656c6c;
+/** Held (session-scoped) while applying schema migrations. */
+export const SCHEMA_LOCK_ID = 1;
+/** Held (transaction-scoped) by every transaction that writes placements. */
+export const ROUTING_WRITE_LOCK_ID = 2;
+
+export const ROUTES_CHANNEL = 'cell_operator_routes';
+export const CELLS_CHANNEL = 'cell_operator_cells';
+
+export interface SchemaMigration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const routingTable = `
+CREATE SEQUENCE routing_version_seq AS bigint;
+
+CREATE TABLE cells (
+  name          text PRIMARY KEY,
+  region        text NOT NULL,
+  state         text NOT NULL CHECK (state IN ('Active', 'Cordoned', 'Draining')),
+  ready         boolean NOT NULL DEFAULT false,
+  weight        integer NOT NULL DEFAULT 100 CHECK (weight >= 0),
+  max_customers bigint NOT NULL CHECK (max_customers >= 0),
+  customers     bigint NOT NULL DEFAULT 0 CHECK (customers >= 0),
+  reserved      bigint NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+  max_devices   bigint CHECK (max_devices >= 0),
+  devices       bigint NOT NULL DEFAULT 0 CHECK (devices >= 0),
+  endpoints     jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(endpoints) = 'object'),
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON COLUMN cells.customers IS 'exact count of placements in this cell, kept by triggers on placements';
+COMMENT ON COLUMN cells.reserved IS 'capacity held by migrations in flight towards this cell';
+
+-- The grammar is the one of src/store/customer-id.ts (a lowercase DNS subdomain of 1-63 chars).
+CREATE TABLE placements (
+  customer_id      text COLLATE "C" PRIMARY KEY
+                   CHECK (length(customer_id) BETWEEN 1 AND 63
+                          AND customer_id ~ '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$'
+                          AND customer_id <> 'changes'),
+  region           text,
+  cell             text NOT NULL REFERENCES cells (name) ON UPDATE RESTRICT ON DELETE RESTRICT,
+  state            text NOT NULL DEFAULT 'Active' CHECK (state IN ('Active', 'Fenced')),
+  epoch            bigint NOT NULL DEFAULT 1 CHECK (epoch >= 1),
+  expected_devices bigint NOT NULL DEFAULT 0 CHECK (expected_devices >= 0),
+  labels           jsonb NOT NULL DEFAULT '{}'::jsonb CHECK (jsonb_typeof(labels) = 'object'),
+  version          bigint NOT NULL,
+  created_at       timestamptz NOT NULL DEFAULT now(),
+  updated_at       timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX placements_version_idx ON placements (version);
+CREATE INDEX placements_cell_idx ON placements (cell);
+CREATE INDEX placements_labels_idx ON placements USING gin (labels jsonb_path_ops);
+
+-- Deleted customers, so that the change feed can say so (nothing in the operator deletes one).
+CREATE TABLE placement_tombstones (
+  customer_id text COLLATE "C" PRIMARY KEY,
+  version     bigint NOT NULL,
+  deleted_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX placement_tombstones_version_idx ON placement_tombstones (version);
+
+CREATE FUNCTION placements_stamp_version() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}, ${ROUTING_WRITE_LOCK_ID});
+  NEW.version := nextval('routing_version_seq');
+  IF TG_OP = 'UPDATE' THEN
+    NEW.updated_at := now();
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER placements_stamp_version BEFORE INSERT OR UPDATE ON placements
+  FOR EACH ROW EXECUTE FUNCTION placements_stamp_version();
+
+CREATE FUNCTION placements_tombstone() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_advisory_xact_lock(${ADVISORY_LOCK_CLASS}, ${ROUTING_WRITE_LOCK_ID});
+  INSERT INTO placement_tombstones (customer_id, version)
+    VALUES (OLD.customer_id, nextval('routing_version_seq'))
+    ON CONFLICT (customer_id) DO UPDATE SET version = EXCLUDED.version, deleted_at = now();
+  RETURN OLD;
+END
+$fn$;
+CREATE TRIGGER placements_tombstone AFTER DELETE ON placements
+  FOR EACH ROW EXECUTE FUNCTION placements_tombstone();
+
+-- Applies per-cell deltas (one row per cell) and refuses to push a cell over max_customers.
+CREATE FUNCTION cells_apply_deltas(deltas jsonb) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    UPDATE cells c
+       SET customers = c.customers + d.n, devices = c.devices + d.dev
+      FROM jsonb_to_recordset(deltas) AS d(cell text, n bigint, dev bigint)
+     WHERE c.name = d.cell
+    RETURNING c.name, c.customers, c.reserved, c.max_customers, d.n
+  LOOP
+    IF r.n > 0 AND r.customers + r.reserved > r.max_customers THEN
+      RAISE EXCEPTION 'cell % is full (% customers + % reserved > max %)',
+        r.name, r.customers - r.n, r.reserved, r.max_customers
+        USING ERRCODE = 'check_violation', CONSTRAINT = 'cells_capacity';
+    END IF;
+  END LOOP;
+END
+$fn$;
+
+CREATE FUNCTION placements_count_insert() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM cells_apply_deltas(
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('cell', cell, 'n', n, 'dev', dev) ORDER BY cell), '[]')
+       FROM (SELECT cell, count(*) AS n, sum(expected_devices) AS dev FROM new_rows GROUP BY cell) g));
+  RETURN NULL;
+END
+$fn$;
+CREATE FUNCTION placements_count_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM cells_apply_deltas(
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('cell', cell, 'n', n, 'dev', dev) ORDER BY cell), '[]')
+       FROM (SELECT cell, sum(n) AS n, sum(dev) AS dev
+               FROM (SELECT cell, 1 AS n, expected_devices AS dev FROM new_rows
+                     UNION ALL
+                     SELECT cell, -1, -expected_devices FROM old_rows) x
+              GROUP BY cell
+             HAVING sum(n) <> 0 OR sum(dev) <> 0) g));
+  RETURN NULL;
+END
+$fn$;
+CREATE FUNCTION placements_count_delete() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM cells_apply_deltas(
+    (SELECT coalesce(jsonb_agg(jsonb_build_object('cell', cell, 'n', -n, 'dev', -dev) ORDER BY cell), '[]')
+       FROM (SELECT cell, count(*) AS n, sum(expected_devices) AS dev FROM old_rows GROUP BY cell) g));
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER placements_count_insert AFTER INSERT ON placements
+  REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION placements_count_insert();
+CREATE TRIGGER placements_count_update AFTER UPDATE ON placements
+  REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION placements_count_update();
+CREATE TRIGGER placements_count_delete AFTER DELETE ON placements
+  REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION placements_count_delete();
+
+CREATE FUNCTION placements_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- Under the routing write lock the sequence's last value is this transaction's newest version.
+  PERFORM pg_notify('${ROUTES_CHANNEL}', (SELECT last_value FROM routing_version_seq)::text);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER placements_notify AFTER INSERT OR UPDATE OR DELETE ON placements
+  FOR EACH STATEMENT EXECUTE FUNCTION placements_notify();
+
+CREATE FUNCTION cells_notify() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('${CELLS_CHANNEL}', CASE WHEN TG_OP = 'DELETE' THEN OLD.name ELSE NEW.name END);
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER cells_notify_insert_delete AFTER INSERT OR DELETE ON cells
+  FOR EACH ROW EXECUTE FUNCTION cells_notify();
+-- Counter updates do not notify: nothing downstream of the router depends on them.
+CREATE TRIGGER cells_notify_update AFTER UPDATE ON cells
+  FOR EACH ROW
+  WHEN ((OLD.region, OLD.state, OLD.ready, OLD.weight, OLD.max_customers, OLD.max_devices, OLD.endpoints)
+        IS DISTINCT FROM (NEW.region, NEW.state, NEW.ready, NEW.weight, NEW.max_customers, NEW.max_devices, NEW.endpoints))
+  EXECUTE FUNCTION cells_notify();
+`;
+
+// Tables of the migration engine (issue 6): one journal row per customer move, its per-table
+// progress, and the history of failures. Filled by src/data/ and the Migration controller.
+const migrationJournal = `
+CREATE TABLE migration_journal (
+  migration     text NOT NULL,
+  customer_id   text COLLATE "C" NOT NULL,
+  source_cell   text NOT NULL,
+  target_cell   text NOT NULL,
+  state         text NOT NULL DEFAULT 'Pending'
+                CHECK (state IN ('Pending', 'Copying', 'CatchingUp', 'Fenced', 'FinalSync', 'Verifying',
+                                 'CutOver', 'Cleanup', 'Done', 'Failed', 'RollingBack', 'RolledBack')),
+  step          integer NOT NULL DEFAULT 0,
+  attempt       integer NOT NULL DEFAULT 0,
+  source_epoch  bigint,
+  rows_copied   bigint NOT NULL DEFAULT 0,
+  bytes_copied  bigint NOT NULL DEFAULT 0,
+  fenced_at     timestamptz,
+  cut_over_at   timestamptz,
+  cleanup_after timestamptz,
+  last_error    text,
+  started_at    timestamptz,
+  finished_at   timestamptz,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  updated_at    timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, customer_id),
+  CHECK (source_cell <> target_cell)
+);
+CREATE INDEX migration_journal_state_idx ON migration_journal (migration, state);
+-- A customer is in at most one unfinished move at a time.
+CREATE UNIQUE INDEX migration_journal_one_open_move_idx ON migration_journal (customer_id)
+  WHERE state NOT IN ('Done', 'Failed', 'RolledBack');
+CREATE INDEX migration_journal_cleanup_idx ON migration_journal (cleanup_after) WHERE state = 'Cleanup';
+
+CREATE TABLE migration_table_progress (
+  migration       text NOT NULL,
+  customer_id     text COLLATE "C" NOT NULL,
+  table_name      text NOT NULL,
+  phase           text NOT NULL CHECK (phase IN ('Copy', 'CatchUp', 'FinalSync', 'Verify', 'Cleanup')),
+  last_key        jsonb,
+  watermark       text,
+  rows_copied     bigint NOT NULL DEFAULT 0,
+  source_rows     bigint,
+  target_rows     bigint,
+  source_checksum text,
+  target_checksum text,
+  done            boolean NOT NULL DEFAULT false,
+  updated_at      timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, customer_id, table_name),
+  FOREIGN KEY (migration, customer_id) REFERENCES migration_journal (migration, customer_id) ON DELETE CASCADE
+);
+COMMENT ON COLUMN migration_table_progress.last_key IS 'primary key values of the last page committed on the target (keyset position)';
+
+CREATE TABLE migration_failures (
+  id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  migration   text NOT NULL,
+  customer_id text COLLATE "C" NOT NULL,
+  state       text NOT NULL,
+  reason      text NOT NULL,
+  message     text NOT NULL,
+  at          timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX migration_failures_recent_idx ON migration_failures (migration, at DESC);
+`;
+
+export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
+  { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
+  { version: 2, name: 'migration journal', sql: migrationJournal },
+];
