@@ -1,0 +1,458 @@
+// The Cell kind: one self-contained copy of the stack (Kafka, a sharded Postgres, the workloads) in
+// its own namespace. The zod schemas are the source of the TypeScript types and of the CRD.
+import { z } from 'zod';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { listMap, listSet, withCel } from './cel.js';
+import { ConditionsSchema } from './condition.js';
+import type { API_VERSION } from './group.js';
+import {
+  boundedRecord,
+  EnvSchema,
+  ResourceRequirementsSchema,
+  StorageSchema,
+  StorageSizeSchema,
+} from './kube-types.js';
+import { DNS_SUBDOMAIN_PATTERN, DnsLabelSchema, DnsSubdomainSchema, RegionSchema } from './names.js';
+import { parseWith, type ParseResult } from './parse.js';
+
+export const CELL_STATES = ['Active', 'Cordoned', 'Draining'] as const;
+export const CELL_PHASES = ['Provisioning', 'Ready', 'Degraded', 'Draining', 'Deleting'] as const;
+export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
+export const TABLE_MODES = ['Mutable', 'AppendOnly'] as const;
+export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export const DATABASE_ENGINES = ['Citus', 'PostgreSQL'] as const;
+
+/** Condition types a Cell reports (kstatus reads Reconciling and Stalled). */
+export const CELL_CONDITIONS = {
+  ready: 'Ready',
+  kafkaReady: 'KafkaReady',
+  databaseReady: 'DatabaseReady',
+  workloadsReady: 'WorkloadsReady',
+  reconciling: 'Reconciling',
+  stalled: 'Stalled',
+} as const;
+
+/**
+ * What the operator uses for an in-cluster database when the spec leaves a field out. These are
+ * not CRD defaults because an external database must leave the same fields unset.
+ */
+export const IN_CLUSTER_DATABASE_DEFAULTS = { workers: 2, shardCount: 32, storageSize: '100Gi' } as const;
+
+// --- Kafka ----------------------------------------------------------------------------------------
+
+const KAFKA_TOPIC_PATTERN = DNS_SUBDOMAIN_PATTERN;
+const KafkaTopicNameSchema = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(KAFKA_TOPIC_PATTERN, 'must be lowercase letters, digits, "-" and "." (it also names the KafkaTopic object)');
+
+/** Kafka configuration values are integers or strings (quote booleans: "true"). */
+const KafkaConfigSchema = boundedRecord(z.string().min(1).max(253), z.union([z.int(), z.string().max(4096)]), 200);
+
+const KafkaTopicSchema = z
+  .object({
+    name: KafkaTopicNameSchema.describe('Topic name; also the name of the KafkaTopic object in the cell namespace.'),
+    partitions: z
+      .int()
+      .min(1)
+      .max(10000)
+      .describe('Number of partitions. Records are keyed by customer id, so a customer stays in one partition.'),
+    replicas: z
+      .int()
+      .min(1)
+      .max(10)
+      .optional()
+      .describe('Replication factor; min(3, spec.kafka.brokers.replicas) when omitted. At most the number of brokers.'),
+    retentionHours: z
+      .int()
+      .min(1)
+      .optional()
+      .describe("How long records are kept (retention.ms); the broker's default (168 hours) when omitted."),
+    config: KafkaConfigSchema.optional().describe(
+      'Further topic configuration (cleanup.policy, max.message.bytes, ...); values are integers or strings.',
+    ),
+  })
+  .describe('A Kafka topic of the cell.');
+
+const KafkaNodePoolSchema = (what: string, replicas: number, size: string) =>
+  z
+    .object({
+      replicas: z.int().min(1).max(100).default(replicas).describe(`Number of ${what}.`),
+      storage: z
+        .object({
+          size: StorageSizeSchema.default(size).describe(`Size of each ${what.replace(/s$/, '')}'s volume.`),
+          class: DnsSubdomainSchema.optional().describe(
+            'StorageClass of the volumes; the cluster default StorageClass when omitted.',
+          ),
+        })
+        .prefault({})
+        .describe(`Persistent volume of each of the ${what}.`),
+      resources: ResourceRequirementsSchema.optional().describe(`Compute resources of each of the ${what}.`),
+    })
+    .prefault({});
+
+const KafkaControllersSchema = withCel(KafkaNodePoolSchema('KRaft controllers', 3, '20Gi'), [
+  {
+    // Guarded with has(): the API server validates the raw `default: {}` of this object too.
+    rule: '!has(self.replicas) || self.replicas % 2 == 1',
+    message: 'spec.kafka.controllers.replicas must be odd (1, 3, 5) so that the KRaft quorum keeps a majority',
+    fieldPath: '.replicas',
+    check: (s) => s.replicas % 2 === 1,
+  },
+]).describe('The KRaft controller node pool (the metadata quorum); not used for data.');
+
+const KafkaBrokersSchema = KafkaNodePoolSchema('brokers', 3, '100Gi').describe('The broker node pool that stores the topics.');
+
+export const KafkaSpecSchema = withCel(
+  z.object({
+    version: z
+      .string()
+      .regex(/^[0-9]+\.[0-9]+\.[0-9]+$/)
+      .max(32)
+      .optional()
+      .describe("Kafka version, for example 4.1.0; the Strimzi operator's default version when omitted."),
+    controllers: KafkaControllersSchema,
+    brokers: KafkaBrokersSchema,
+    topics: listMap(z.array(KafkaTopicSchema).min(1).max(100), ['name']).describe(
+      'Topics of the cell, merged by name. Must include the telemetry topic (spec.kafka.telemetryTopic).',
+    ),
+    telemetryTopic: KafkaTopicNameSchema.default('telemetry').describe(
+      'The topic devices write telemetry to, injected into workloads as KAFKA_TELEMETRY_TOPIC; must be listed in topics.',
+    ),
+    config: KafkaConfigSchema.optional().describe(
+      'Further broker configuration, merged over the operator\'s production defaults (default.replication.factor, min.insync.replicas, ...).',
+    ),
+  }),
+  [
+    {
+      rule: 'self.topics.exists(t, t.name == self.telemetryTopic)',
+      message: 'spec.kafka.telemetryTopic must name one of spec.kafka.topics',
+      fieldPath: '.telemetryTopic',
+      check: (s) => s.topics.some((t) => t.name === s.telemetryTopic),
+    },
+    {
+      rule: 'self.topics.all(t, !has(t.replicas) || t.replicas <= self.brokers.replicas)',
+      message: 'a topic cannot have more replicas than spec.kafka.brokers.replicas',
+      fieldPath: '.topics',
+      check: (s) => s.topics.every((t) => t.replicas === undefined || t.replicas <= s.brokers.replicas),
+    },
+  ],
+).describe('The Kafka cluster of the cell: a Strimzi Kafka in KRaft mode with a controller and a broker node pool, and its topics.');
+
+// --- Database ---------------------------------------------------------------------------------------
+
+const SQL_IDENTIFIER = /^[a-z_][a-z0-9_]*$/;
+const SqlIdentifierSchema = z.string().min(1).max(63).regex(SQL_IDENTIFIER, 'must be a lowercase SQL identifier');
+
+const TenantTableSchema = withCel(
+  z
+    .object({
+      name: z
+        .string()
+        .min(1)
+        .max(127)
+        .regex(/^([a-z_][a-z0-9_]*\.)?[a-z_][a-z0-9_]*$/, 'must be a table name, optionally schema-qualified (schema.table)')
+        .describe('Table name, optionally schema-qualified (telemetry.readings); unqualified names are in public.'),
+      mode: z
+        .enum(TABLE_MODES)
+        .default('Mutable')
+        .describe(
+          'AppendOnly: rows are only inserted, so a move catches up by primary key or watermarkColumn. Mutable: rows change in place, so the table is copied again under the write fence; keep such tables small.',
+        ),
+      watermarkColumn: SqlIdentifierSchema.optional().describe(
+        'AppendOnly tables only: an ever-increasing column (an insert timestamp or sequence) to catch up by, instead of the primary key.',
+      ),
+    })
+    .describe('A table holding rows of customers, moved with them.'),
+  [
+    {
+      rule: "!has(self.watermarkColumn) || self.mode == 'AppendOnly'",
+      message: 'watermarkColumn applies only to tables with mode AppendOnly',
+      fieldPath: '.watermarkColumn',
+      check: (s) => s.watermarkColumn === undefined || s.mode === 'AppendOnly',
+    },
+  ],
+);
+
+const ExternalDatabaseSchema = z
+  .object({
+    host: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/, 'must be a host name or an IPv4 address')
+      .describe('Host name or IP address of the PostgreSQL (or Citus coordinator) server.'),
+    port: z.int().min(1).max(65535).default(5432).describe('TCP port of the server.'),
+    database: SqlIdentifierSchema.describe('Database holding the tenant tables.'),
+    sslMode: z
+      .enum(SSL_MODES)
+      .default('require')
+      .describe('libpq sslmode of the connection. Use disable only for servers without TLS on a trusted network (tests).'),
+    secretRef: z
+      .object({
+        name: DnsSubdomainSchema.describe('Name of the Secret.'),
+        namespace: DnsLabelSchema.describe('Namespace of the Secret.'),
+        usernameKey: z.string().min(1).max(253).default('username').describe('Key of the user name in the Secret.'),
+        passwordKey: z.string().min(1).max(253).default('password').describe('Key of the password in the Secret.'),
+      })
+      .describe('The Secret with the credentials the operator and the workloads connect with. The operator never logs them.'),
+  })
+  .describe('An existing PostgreSQL or Citus server to use instead of running one (adopting a legacy stack, a managed database).');
+
+export const DatabaseSpecSchema = withCel(
+  z.object({
+    external: ExternalDatabaseSchema.optional(),
+    workers: z
+      .int()
+      .min(0)
+      .max(100)
+      .optional()
+      .describe(
+        `In-cluster only: number of Citus worker StatefulSets (the shards of the cell); ${IN_CLUSTER_DATABASE_DEFAULTS.workers} when omitted. 0 runs the coordinator alone.`,
+      ),
+    shardCount: z
+      .int()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe(
+        `In-cluster only: citus.shard_count of distributed tables; ${IN_CLUSTER_DATABASE_DEFAULTS.shardCount} when omitted.`,
+      ),
+    storage: StorageSchema.optional().describe(
+      `In-cluster only: the volume of the coordinator and of each worker; ${IN_CLUSTER_DATABASE_DEFAULTS.storageSize} of the default StorageClass when omitted.`,
+    ),
+    image: z
+      .string()
+      .min(1)
+      .max(512)
+      .optional()
+      .describe("In-cluster only: the Citus image; the operator's pinned image when omitted."),
+    resources: ResourceRequirementsSchema.optional().describe(
+      'In-cluster only: compute resources of the coordinator and of each worker.',
+    ),
+    tenantColumn: SqlIdentifierSchema.default('customer_id').describe(
+      'The column that holds the customer id in every tenant table: how a migration finds the rows of a customer.',
+    ),
+    tables: listMap(z.array(TenantTableSchema).max(200), ['name'])
+      .optional()
+      .describe(
+        'The tenant tables moved by migrations, merged by name. When omitted, every table with the tenant column is moved, as Mutable. A table without a primary key is refused.',
+      ),
+  }),
+  [
+    {
+      rule: '!has(self.external) || !(has(self.workers) || has(self.shardCount) || has(self.storage) || has(self.image) || has(self.resources))',
+      message: 'spec.database.external cannot be combined with the in-cluster fields workers, shardCount, storage, image or resources',
+      fieldPath: '.external',
+      check: (s) =>
+        s.external === undefined ||
+        [s.workers, s.shardCount, s.storage, s.image, s.resources].every((v) => v === undefined),
+    },
+  ],
+).describe(
+  'The sharded PostgreSQL of the cell: a Citus coordinator and workers run by the operator, or an external server. Plain PostgreSQL without the citus extension works too.',
+);
+
+// --- Workloads --------------------------------------------------------------------------------------
+
+const WorkloadKafkaSchema = withCel(
+  z.object({
+    read: listSet(z.array(KafkaTopicNameSchema).max(20))
+      .optional()
+      .describe('Topics the workload consumes from (Read and Describe ACLs).'),
+    write: listSet(z.array(KafkaTopicNameSchema).max(20))
+      .optional()
+      .describe('Topics the workload produces to (Write and Describe ACLs).'),
+    consumerGroup: z
+      .string()
+      .min(1)
+      .max(249)
+      .regex(/^[a-zA-Z0-9._-]+$/)
+      .optional()
+      .describe('Consumer group the workload may use; the workload name when omitted.'),
+  }),
+  [
+    {
+      rule: '(has(self.read) && size(self.read) > 0) || (has(self.write) && size(self.write) > 0)',
+      message: 'a workload that uses Kafka must read or write at least one topic',
+      check: (s) => (s.read?.length ?? 0) > 0 || (s.write?.length ?? 0) > 0,
+    },
+  ],
+).describe(
+  'Kafka access of the workload: the operator creates a KafkaUser with ACLs limited to these topics and mounts its credentials.',
+);
+
+const WorkloadSchema = z
+  .object({
+    name: z
+      .string()
+      .min(1)
+      .max(50)
+      .regex(/^[a-z]([-a-z0-9]*[a-z0-9])?$/, 'must be a lowercase DNS-1035 label (it names a Deployment and a Service)')
+      .describe('Name of the Deployment (and Service) in the cell namespace.'),
+    image: z.string().min(1).max(512).describe('Container image, preferably pinned by digest.'),
+    replicas: z.int().min(0).max(1000).default(1).describe('Number of pods.'),
+    port: z
+      .int()
+      .min(1)
+      .max(65535)
+      .optional()
+      .describe('Container port to expose; a Service of the same name is created when given.'),
+    command: z.array(z.string().max(4096)).max(64).optional().describe("Entrypoint; the image's when omitted."),
+    args: z.array(z.string().max(4096)).max(64).optional().describe("Arguments; the image's when omitted."),
+    env: EnvSchema.optional(),
+    resources: ResourceRequirementsSchema.optional(),
+    kafka: WorkloadKafkaSchema.optional(),
+    database: z
+      .boolean()
+      .default(true)
+      .describe('Inject DATABASE_URL (from the cell database Secret) and allow traffic to the database; false for workloads that never touch it.'),
+  })
+  .describe(
+    'A workload of the cell: a Deployment with the cell injected as environment (CELL_NAME, CELL_REGION, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TELEMETRY_TOPIC, DATABASE_URL), a restricted security context and readiness from the Deployment.',
+  );
+
+// --- Spec and status --------------------------------------------------------------------------------
+
+export const CellSpecSchema = withCel(
+  z.object({
+    region: withCel(RegionSchema, [
+      {
+        rule: 'self == oldSelf',
+        message: 'spec.region is immutable: a cell cannot leave its compliance region; create a Cell in the new region and migrate the customers to it',
+      },
+    ]).describe('Compliance region of the cell (eu-west-1): customers bound to a region are only placed in its cells. Immutable.'),
+    namespace: DnsLabelSchema.optional().describe(
+      'Namespace of every child object; cell-<name> when omitted. Immutable: it cannot be set, changed or removed after creation.',
+    ),
+    state: z
+      .enum(CELL_STATES)
+      .default('Active')
+      .describe(
+        'Active: receives new customers. Cordoned: keeps its customers, receives no new ones. Draining: receives none and is expected to be emptied by a Migration.',
+      ),
+    capacity: z
+      .object({
+        maxCustomers: z
+          .int()
+          .min(1)
+          .describe('Customers the cell can hold, counting those reserved by migrations in flight; placement never exceeds it.'),
+        maxDevices: z
+          .int()
+          .min(1)
+          .optional()
+          .describe("Devices the cell can hold, summed over the customers' expected devices; no device limit when omitted."),
+      })
+      .describe('Limits that placement and migrations respect.'),
+    weight: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(100)
+      .describe('Share of new placements among eligible cells of the region, relative to the other cells (0 to 1000). 0 receives none.'),
+    kafka: KafkaSpecSchema,
+    database: DatabaseSpecSchema.prefault({}),
+    workloads: listMap(z.array(WorkloadSchema).max(50), ['name'])
+      .optional()
+      .describe('Workloads of the cell, merged by name, each a Deployment (and a Service when it has a port).'),
+    deletionPolicy: z
+      .enum(DELETION_POLICIES)
+      .default('Retain')
+      .describe(
+        'What happens to the data volumes (Kafka and database PersistentVolumeClaims) when the Cell is deleted: Retain keeps them, Delete removes them. A Cell that still holds customers is never deleted.',
+      ),
+  }),
+  [
+    {
+      rule: 'has(self.namespace) == has(oldSelf.namespace) && (!has(self.namespace) || self.namespace == oldSelf.namespace)',
+      message: 'spec.namespace is immutable: it cannot be set, changed or removed after the Cell is created',
+      fieldPath: '.namespace',
+    },
+  ],
+).describe('Desired state of the cell.');
+
+const CellEndpointsSchema = z
+  .object({
+    kafkaBootstrap: z.string().max(512).optional().describe('Plain-text bootstrap address of the Kafka cluster (host:port).'),
+    kafkaBootstrapTls: z.string().max(512).optional().describe('TLS bootstrap address of the Kafka cluster (host:port).'),
+    database: z.string().max(512).optional().describe('Address of the database coordinator (host:port).'),
+    databaseSecret: z
+      .string()
+      .max(253)
+      .optional()
+      .describe('Secret in the cell namespace holding DATABASE_URL for the workloads.'),
+  })
+  .describe('Where clients reach the cell.');
+
+export const CellStatusSchema = z
+  .object({
+    phase: z.enum(CELL_PHASES).optional().describe('Summary of the cell: Provisioning, Ready, Degraded, Draining or Deleting.'),
+    observedGeneration: z.int().min(0).optional().describe('metadata.generation this status describes.'),
+    conditions: ConditionsSchema.optional(),
+    message: z.string().max(32768).optional().describe('A sentence on what is not ready yet and why, for a person.'),
+    namespace: z.string().max(63).optional().describe('Namespace that holds the children of the cell.'),
+    customers: z
+      .int()
+      .min(0)
+      .optional()
+      .describe('Customers placed in the cell, plus those reserved by migrations in flight.'),
+    devices: z.int().min(0).optional().describe('Expected devices of the customers placed in the cell.'),
+    endpoints: CellEndpointsSchema.optional(),
+    database: z
+      .object({
+        engine: z
+          .enum(DATABASE_ENGINES)
+          .optional()
+          .describe('Citus when the citus extension is present, PostgreSQL otherwise.'),
+        serverVersion: z.string().max(64).optional().describe('Server version reported by the database.'),
+        workers: z.int().min(0).optional().describe('Citus workers registered on the coordinator.'),
+        shardCount: z.int().min(0).optional().describe('citus.shard_count in effect.'),
+      })
+      .optional()
+      .describe('Topology of the database as last observed.'),
+    workloads: listMap(
+      z.array(
+        z
+          .object({
+            name: z.string().max(63).describe('Workload name.'),
+            replicas: z.int().min(0).optional().describe('Desired pods.'),
+            readyReplicas: z.int().min(0).optional().describe('Ready pods.'),
+          })
+          .describe('Readiness of one workload.'),
+      ).max(50),
+      ['name'],
+    )
+      .optional()
+      .describe('Readiness of each workload, from its Deployment.'),
+  })
+  .describe('Observed state of the cell, rebuilt from the real world on every reconcile.');
+
+export type CellSpec = z.output<typeof CellSpecSchema>;
+export type CellSpecInput = z.input<typeof CellSpecSchema>;
+export type CellStatus = z.output<typeof CellStatusSchema>;
+export type CellState = (typeof CELL_STATES)[number];
+export type CellPhase = (typeof CELL_PHASES)[number];
+export type DeletionPolicy = (typeof DELETION_POLICIES)[number];
+export type KafkaSpec = CellSpec['kafka'];
+export type KafkaTopicSpec = KafkaSpec['topics'][number];
+export type DatabaseSpec = CellSpec['database'];
+export type ExternalDatabaseSpec = NonNullable<DatabaseSpec['external']>;
+export type TenantTableSpec = NonNullable<DatabaseSpec['tables']>[number];
+export type WorkloadSpec = NonNullable<CellSpec['workloads']>[number];
+
+export interface Cell {
+  apiVersion: typeof API_VERSION;
+  kind: 'Cell';
+  metadata: V1ObjectMeta;
+  spec: CellSpec;
+  status?: CellStatus;
+}
+
+/** Validates and defaults a Cell spec; errors name the field (`spec.kafka.brokers.replicas`). */
+export function parseCellSpec(input: unknown): ParseResult<CellSpec> {
+  return parseWith(CellSpecSchema, input, 'spec');
+}
+
+export const CELL_DESCRIPTION =
+  'A Cell is one self-contained copy of the stack: its own Kafka (Strimzi, KRaft), its own sharded PostgreSQL (Citus, or an external server) and its own workloads, in its own namespace. Customers are placed in cells and moved between them by Migrations.';

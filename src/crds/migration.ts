@@ -1,0 +1,260 @@
+// The Migration kind: move customers from one cell to another in cumulative steps, canary first,
+// with pauses a person promotes and an abort that moves everyone back.
+import { z } from 'zod';
+import type { V1ObjectMeta } from '@kubernetes/client-node';
+import { listSet, withCel } from './cel.js';
+import { ConditionsSchema } from './condition.js';
+import type { API_VERSION } from './group.js';
+import { DurationSchema, LabelSelectorSchema } from './kube-types.js';
+import { CellNameSchema, CustomerIdSchema } from './names.js';
+import { parseWith, type ParseResult } from './parse.js';
+
+export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
+export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
+
+/** Condition types a Migration reports. */
+export const MIGRATION_CONDITIONS = {
+  ready: 'Ready',
+  valid: 'Valid',
+  progressing: 'Progressing',
+  paused: 'Paused',
+  gated: 'Gated',
+  aborting: 'Aborting',
+} as const;
+
+/** The most customers a `names` list may hold (keeps the object well under etcd's 1.5 MiB). */
+export const MAX_LISTED_CUSTOMERS = 10000;
+export const MAX_STEPS = 32;
+
+/** A percentage step: "1%" to "100%". */
+export const MOVE_PERCENT_PATTERN = /^([1-9][0-9]?|100)%$/;
+
+const MoveSchema = z
+  .union([z.int().min(1), z.string().max(4).regex(MOVE_PERCENT_PATTERN, 'must be a percentage from 1% to 100%')])
+  .describe(
+    'Cumulative target of the step: a number of customers (at least 1) or a share of the selection from "1%" to "100%". Customers already moved count towards it.',
+  );
+
+const PauseSchema = z
+  .object({
+    duration: DurationSchema.optional().describe(
+      'How long to wait (30s, 10m, 1h). Omitted: wait until a person promotes the migration (spec.promotedStep).',
+    ),
+  })
+  .describe('Wait before the next step: for a duration, or, as pause: {}, until promoted.');
+
+export const MigrationStepSchema = withCel(
+  z
+    .object({
+      move: MoveSchema.optional(),
+      pause: PauseSchema.optional(),
+    })
+    .describe('One step: move customers, or pause.'),
+  [
+    {
+      rule: 'has(self.move) != has(self.pause)',
+      message: 'each step must set exactly one of move or pause',
+      check: (s) => (s.move !== undefined) !== (s.pause !== undefined),
+    },
+  ],
+);
+
+const CustomerSelectionSchema = withCel(
+  z.object({
+    names: listSet(z.array(CustomerIdSchema).min(1).max(MAX_LISTED_CUSTOMERS))
+      .optional()
+      .describe('These customers by id (order: Listed moves them in this order).'),
+    selector: LabelSelectorSchema.optional().describe(
+      "Customers of the source cell whose routing-table labels match (a CustomerPlacement's metadata.labels become its labels).",
+    ),
+    all: z
+      .boolean()
+      .optional()
+      .describe('true: every customer of the source cell (a drain). The source cell is cordoned first so nobody new lands there.'),
+  }),
+  [
+    {
+      rule: '(has(self.names) ? 1 : 0) + (has(self.selector) ? 1 : 0) + (has(self.all) ? 1 : 0) == 1',
+      message: 'spec.customers must set exactly one of names, selector or all',
+      check: (s) => [s.names, s.selector, s.all].filter((v) => v !== undefined).length === 1,
+    },
+    {
+      rule: '!has(self.all) || self.all',
+      message: 'spec.customers.all must be true when set; select fewer customers with names or selector',
+      fieldPath: '.all',
+      check: (s) => s.all !== false,
+    },
+  ],
+).describe('Which customers of the source cell to move: exactly one of names, selector or all.');
+
+const immutable = (field: string) => ({
+  rule: 'self == oldSelf',
+  message: `spec.${field} is immutable: create a new Migration instead`,
+});
+
+export const MigrationSpecSchema = withCel(
+  z.object({
+    from: withCel(CellNameSchema, [immutable('from')]).describe('Source cell. Immutable.'),
+    to: withCel(CellNameSchema, [immutable('to')]).describe(
+      'Target cell: must differ from the source, and be in the same region for customers bound to a region. Immutable.',
+    ),
+    customers: withCel(CustomerSelectionSchema, [immutable('customers')]),
+    order: z
+      .enum(MIGRATION_ORDERS)
+      .default('SmallestFirst')
+      .describe(
+        'Order in which customers move, so the canary is the least risky: SmallestFirst (by rows, then expected devices), Hash (stable pseudo-random by customer id), Listed (the order of customers.names).',
+      ),
+    steps: z
+      .array(MigrationStepSchema)
+      .min(1)
+      .max(MAX_STEPS)
+      .describe(
+        'Steps run in order, as in Argo Rollouts. Moves are cumulative targets, for example [move: 1, pause: {duration: 10m}, move: 10%, pause: {}, move: 100%]. After the last step every selected customer is moved: a final move: 100% is implied.',
+      ),
+    maxConcurrent: z
+      .int()
+      .min(1)
+      .max(100)
+      .default(4)
+      .describe('Customers moved at the same time.'),
+    rateLimit: z
+      .object({
+        rowsPerSecond: z.int().min(1).describe('Rows copied per second, over all customers in flight.'),
+      })
+      .optional()
+      .describe('Throttle on copying so a move cannot starve the cells; unlimited when omitted.'),
+    drainWait: DurationSchema.default('2s').describe(
+      'Once a customer is fenced (the router answers 503), how long to wait for writes already in flight to reach the source before the final sync.',
+    ),
+    retention: DurationSchema.default('24h').describe(
+      "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion.",
+    ),
+    paused: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true holds the migration: no new customer starts moving; customers in flight finish their move. false resumes. kubectl: kubectl patch migration NAME --type merge -p \'{"spec":{"paused":true}}\'; Git: commit the field.',
+      ),
+    promotedStep: z
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        'Promotion: every pause whose step index (from 0) is at most this value ends now, an indefinite pause: {} included. To promote the pause the migration waits at, set it to status.currentStep: kubectl patch migration NAME --type merge -p \'{"spec":{"promotedStep":3}}\', or commit the field in Git.',
+      ),
+    abort: z
+      .boolean()
+      .default(false)
+      .describe(
+        'true stops the migration and moves every customer already moved back to the source cell (within the retention window, rows written to the target meanwhile included). Cannot be set back to false.',
+      ),
+  }),
+  [
+    {
+      rule: 'self.from != self.to',
+      message: 'spec.to must name a different cell than spec.from',
+      fieldPath: '.to',
+      check: (s) => s.from !== s.to,
+    },
+    {
+      rule: "!has(self.order) || self.order != 'Listed' || has(self.customers.names)",
+      message: 'order Listed needs spec.customers.names: the list gives the order',
+      fieldPath: '.order',
+      check: (s) => s.order !== 'Listed' || s.customers.names !== undefined,
+    },
+    {
+      rule: '!has(oldSelf.abort) || !oldSelf.abort || (has(self.abort) && self.abort)',
+      message: 'spec.abort cannot be set back to false: the customers are already moving back; create a new Migration to move them again',
+      fieldPath: '.abort',
+    },
+  ],
+).describe('What to move, where, and how fast.');
+
+const FailureSchema = z
+  .object({
+    customer: z.string().max(63).describe('Customer id.'),
+    state: z.string().max(32).optional().describe('State of the move when it failed (Copying, Verifying, ...).'),
+    reason: z.string().max(1024).describe('Machine-readable reason in PascalCase, for example ChecksumMismatch.'),
+    message: z.string().max(4096).optional().describe('What went wrong, for a person.'),
+    time: z.iso.datetime().optional().describe('When the move failed.'),
+  })
+  .describe('A failed customer move.');
+
+export const MigrationStatusSchema = z
+  .object({
+    phase: z
+      .enum(MIGRATION_PHASES)
+      .optional()
+      .describe('Pending, Progressing, Paused, Succeeded, Failed or Aborted.'),
+    observedGeneration: z.int().min(0).optional().describe('metadata.generation this status describes.'),
+    currentStep: z.int().min(0).optional().describe('Index (from 0) of the step in progress; equal to the number of steps once done.'),
+    currentStepStartedAt: z.iso.datetime().optional().describe('When the current step started (a timed pause ends relative to it).'),
+    progress: z
+      .string()
+      .max(64)
+      .optional()
+      .describe('moved/total customers, for example 81/812: the PROGRESS column.'),
+    customers: z
+      .object({
+        total: z.int().min(0).optional().describe('Customers selected.'),
+        pending: z.int().min(0).optional().describe('Selected customers not started yet.'),
+        inFlight: z.int().min(0).optional().describe('Customers being moved now.'),
+        moved: z.int().min(0).optional().describe('Customers moved (cut over to the target).'),
+        failed: z.int().min(0).optional().describe('Customers whose move failed and was rolled back.'),
+        movedBack: z.int().min(0).optional().describe('Customers moved back to the source by an abort.'),
+      })
+      .optional()
+      .describe('Counts of customers by outcome; the per-customer detail is in the control-plane database journal.'),
+    rowsCopied: z.int().min(0).optional().describe('Rows copied so far, over all customers.'),
+    rowsPerSecond: z.number().min(0).optional().describe('Copy throughput measured over the last minute.'),
+    estimatedCompletionTime: z.iso
+      .datetime()
+      .optional()
+      .describe('When the migration should finish at the measured throughput, pauses excluded.'),
+    startedAt: z.iso.datetime().optional().describe('When the first customer started moving.'),
+    completedAt: z.iso.datetime().optional().describe('When the migration reached Succeeded, Failed or Aborted.'),
+    latestFailures: z
+      .array(FailureSchema)
+      .max(10)
+      .optional()
+      .describe('The most recent failed moves, newest first (at most 10).'),
+    conditions: ConditionsSchema.optional(),
+    message: z.string().max(32768).optional().describe('A sentence on what the migration is doing or waiting for, for a person.'),
+  })
+  .describe('Progress of the migration: totals only, so a drain of 100k customers fits in one object.');
+
+export type MigrationSpec = z.output<typeof MigrationSpecSchema>;
+export type MigrationSpecInput = z.input<typeof MigrationSpecSchema>;
+export type MigrationStatus = z.output<typeof MigrationStatusSchema>;
+export type MigrationStep = z.output<typeof MigrationStepSchema>;
+export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
+export type MigrationOrder = (typeof MIGRATION_ORDERS)[number];
+export type CustomerSelection = MigrationSpec['customers'];
+export type MigrationFailure = z.output<typeof FailureSchema>;
+
+export interface Migration {
+  apiVersion: typeof API_VERSION;
+  kind: 'Migration';
+  metadata: V1ObjectMeta;
+  spec: MigrationSpec;
+  status?: MigrationStatus;
+}
+
+/** Validates and defaults a Migration spec; errors name the field (`spec.steps[2].move`). */
+export function parseMigrationSpec(input: unknown): ParseResult<MigrationSpec> {
+  return parseWith(MigrationSpecSchema, input, 'spec');
+}
+
+/**
+ * The number of customers a move step targets out of `total` selected: percentages round up, so
+ * `1%` of 20 customers is 1 customer, never 0. Capped at `total`.
+ */
+export function moveTarget(move: number | string, total: number): number {
+  if (typeof move === 'number') return Math.min(move, total);
+  const percent = Number(move.slice(0, -1));
+  return Math.min(total, Math.ceil((total * percent) / 100));
+}
+
+export const MIGRATION_DESCRIPTION =
+  'A Migration moves customers from one cell to another, canary first, in cumulative steps (move N or P%, pause for a duration or until promoted), without losing or duplicating a row. It can be paused, promoted and aborted through its spec, from kubectl or Git.';
