@@ -1,2 +1,51 @@
-// Placeholder until the local control plane lands: replaced by the cluster bring-up.
-export default async function globalSetup(): Promise<void> {}
+// e2e global setup: the cluster (KUBECONFIG when set, e.g. kind; otherwise the local control plane
+// of test/e2e/cluster, started or reused), our CRDs and Strimzi's. Tests get what they need through
+// E2E_* environment variables (see support/kube.ts), since global setup runs in another context.
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { installOperatorCrds, installStrimziCrds } from './cluster/crds.js';
+import { runKubectl } from './cluster/kubectl.js';
+import { ensureCluster } from './cluster/local-cluster.js';
+import { projectRoot } from './cluster/paths.js';
+import { findOnPath } from './cluster/tools.js';
+
+const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`);
+
+export default async function globalSetup(): Promise<void> {
+  const root = projectRoot();
+  const artifactsDir = path.join(root, '.local/e2e');
+  mkdirSync(artifactsDir, { recursive: true });
+
+  let kubeconfig: string;
+  let kubectl: string;
+  const external = process.env.KUBECONFIG;
+  if (external) {
+    kubeconfig = external.split(path.delimiter)[0]!;
+    const found = process.env.E2E_KUBECTL || findOnPath('kubectl');
+    if (!found) throw new Error('KUBECONFIG is set but kubectl is not on PATH (or set E2E_KUBECTL)');
+    kubectl = found;
+    log(`using the cluster of KUBECONFIG=${kubeconfig}`);
+    await runKubectl(kubectl, kubeconfig, ['get', '--raw', '/readyz']);
+    process.env.E2E_CLUSTER = 'external';
+  } else {
+    const started = Date.now();
+    const cluster = await ensureCluster({ log });
+    log(`local control plane ${cluster.reused ? 'reused' : 'started'} in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    kubeconfig = cluster.kubeconfigPath;
+    kubectl = cluster.kubectl;
+    process.env.E2E_CLUSTER = 'local';
+    process.env.E2E_AUDIT_LOG = cluster.auditLogPath;
+    process.env.E2E_BIN_DIR = cluster.binDir;
+    if (!cluster.reused) process.env.E2E_STARTED_CLUSTER = '1';
+  }
+  process.env.E2E_KUBECONFIG = kubeconfig;
+  process.env.E2E_KUBECTL = kubectl;
+  process.env.E2E_ARTIFACTS_DIR = artifactsDir;
+
+  const run = (args: string[], options?: Parameters<typeof runKubectl>[3]) => runKubectl(kubectl, kubeconfig, args, options);
+  // On kind, Strimzi's own operator brought its CRDs; locally they are ours to (re)apply.
+  const strimzi = await installStrimziCrds(run, root, log, { always: !external });
+  process.env.E2E_STRIMZI = strimzi ? (external ? 'operator' : 'kwok') : 'none';
+  const crds = await installOperatorCrds(run, root, log);
+  process.env.E2E_CRDS = crds.join(',');
+}

@@ -1,1 +1,9 @@
-export default async function globalTeardown(): Promise<void> {}
+// e2e global teardown: stops the local control plane if the setup started it (a cluster that was
+// already running, e.g. from `npm run cluster:up`, is left running). E2E_KEEP_CLUSTER=1 keeps it.
+import { stopCluster } from './cluster/local-cluster.js';
+
+export default async function globalTeardown(): Promise<void> {
+  if (process.env.E2E_STARTED_CLUSTER === '1' && !process.env.E2E_KEEP_CLUSTER) {
+    await stopCluster({ log: (message) => process.stderr.write(`[e2e teardown] ${message}\n`) });
+  }
+}

@@ -1,0 +1,60 @@
+// `npm run cluster:up | cluster:down | cluster:status`: the local control plane by hand.
+import path from 'node:path';
+import { clusterStatus, ComponentStartError, ensureCluster, stopCluster } from './local-cluster.js';
+
+async function up(): Promise<void> {
+  const cluster = await ensureCluster();
+  const kubectl = cluster.kubectl;
+  console.log(`
+Local control plane ${cluster.reused ? 'already running' : 'started'}: ${cluster.server}, kwok nodes ${cluster.nodes.join(', ')}.
+
+  export KUBECONFIG=${cluster.kubeconfigPath}
+  alias kubectl=${kubectl}     # the kubectl of the build; the one on PATH may be older
+  kubectl get nodes
+
+Logs:      ${path.relative(process.cwd(), cluster.logDir)}/ (audit.log: every API call at Metadata level)
+Status:    npm run cluster:status
+Stop:      npm run cluster:down`);
+}
+
+async function status(): Promise<boolean> {
+  const s = await clusterStatus();
+  if (!s.recorded) {
+    console.log('No local cluster is recorded (npm run cluster:up).');
+    return false;
+  }
+  console.log(`server ${s.server}\nkubeconfig ${s.kubeconfigPath}\n`);
+  const rows = s.components.map((c) => [c.name, String(c.pid), c.running ? (c.healthy ? 'healthy' : 'running, NOT healthy') : 'NOT running', path.relative(process.cwd(), c.log)]);
+  const widths = [0, 1, 2].map((i) => Math.max(...rows.map((r) => r[i]!.length), ['component', 'pid', 'state'][i]!.length));
+  const line = (r: string[]) => r.map((cell, i) => (i < 3 ? cell.padEnd(widths[i]!) : cell)).join('  ');
+  console.log(line(['component', 'pid', 'state', 'log']));
+  for (const row of rows) console.log(line(row));
+  return s.components.every((c) => c.healthy);
+}
+
+async function main(): Promise<number> {
+  const command = process.argv[2];
+  switch (command) {
+    case 'up':
+      await up();
+      return 0;
+    case 'down':
+      await stopCluster();
+      console.log('Local control plane stopped and its state removed.');
+      return 0;
+    case 'status':
+      return (await status()) ? 0 : 1;
+    default:
+      console.error('usage: cli.ts up|down|status');
+      return 2;
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    // A component that failed to start is named, with the end of its log, in the message.
+    console.error(error instanceof ComponentStartError || error instanceof Error ? error.message : error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,67 @@
+// Installs CustomResourceDefinitions with server-side apply and waits until they are Established:
+// ours from config/crd/, and Strimzi's description-free copies from test/e2e/fixtures/.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import type { KubectlOptions, KubectlResult } from './kubectl.js';
+
+export type Kubectl = (args: string[], options?: KubectlOptions) => Promise<KubectlResult>;
+export type Log = (message: string) => void;
+
+export const STRIMZI_CRDS_FIXTURE = 'test/e2e/fixtures/strimzi-crds.yaml';
+export const FIELD_MANAGER = 'cell-operator-e2e';
+
+function crdNames(files: string[]): string[] {
+  return files.flatMap((file) =>
+    parseAllDocuments(readFileSync(file, 'utf8'))
+      .map((doc) => doc.toJS() as { kind?: string; metadata?: { name?: string } } | null)
+      .filter((doc) => doc?.kind === 'CustomResourceDefinition' && doc.metadata?.name)
+      .map((doc) => doc!.metadata!.name!),
+  );
+}
+
+async function applyAndWait(kubectl: Kubectl, files: string[]): Promise<string[]> {
+  const names = crdNames(files);
+  await kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, ...files.flatMap((f) => ['-f', f])]);
+  if (names.length > 0) {
+    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names.map((n) => `crd/${n}`)]);
+  }
+  return names;
+}
+
+/** Our CRDs (config/crd/*.yaml). Returns the CRD names; none when the directory is still empty. */
+export async function installOperatorCrds(kubectl: Kubectl, root: string, log: Log): Promise<string[]> {
+  const dir = path.join(root, 'config/crd');
+  const files = existsSync(dir)
+    ? readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => path.join(dir, f))
+    : [];
+  if (files.length === 0) {
+    log('config/crd/ has no CRD manifests yet: skipping the installation of the cell-operator CRDs');
+    return [];
+  }
+  const names = await applyAndWait(kubectl, files);
+  log(`installed the cell-operator CRDs: ${names.join(', ')}`);
+  return names;
+}
+
+/**
+ * Strimzi's CRDs. Unless `always`, left alone when Strimzi is already installed (kind, a real
+ * cluster: its operator brings the CRDs of its own version). Returns whether they are there.
+ */
+export async function installStrimziCrds(kubectl: Kubectl, root: string, log: Log, options: { always: boolean }): Promise<boolean> {
+  if (!options.always) {
+    const present = await kubectl(['get', 'crd', 'kafkas.kafka.strimzi.io', '-o', 'name'], { allowFailure: true });
+    if (present.code === 0) {
+      log('Strimzi CRDs already installed: left as they are');
+      return true;
+    }
+  }
+  const fixture = path.join(root, STRIMZI_CRDS_FIXTURE);
+  if (!existsSync(fixture)) {
+    log(`${STRIMZI_CRDS_FIXTURE} is missing: skipping the Strimzi CRDs`);
+    return false;
+  }
+  const names = await applyAndWait(kubectl, [fixture]);
+  log(`installed the Strimzi CRDs: ${names.join(', ')}`);
+  return true;
+}

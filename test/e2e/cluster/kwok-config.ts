@@ -1,0 +1,35 @@
+// The Stages given to kwok with --config: kwok's own default node, pod and volume Stages (a
+// standalone kwok has none built in; they are read from its source in the Go module cache) and
+// ours for the Strimzi kinds.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseAllDocuments, stringify } from 'yaml';
+import { strimziStages } from './strimzi-stages.js';
+
+/** kwok's "fast" Stages as kwokctl configures them (node heartbeat through the node lease). */
+const KWOK_STAGE_FILES = [
+  'kustomize/stage/node/fast/node-initialize.yaml',
+  'kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml',
+  'kustomize/stage/pod/fast/pod-ready.yaml',
+  'kustomize/stage/pod/fast/pod-complete.yaml',
+  'kustomize/stage/pod/fast/pod-delete.yaml',
+  'kustomize/stage/volume/fast/pvc-provision.yaml',
+  'kustomize/stage/volume/fast/pvc-delete.yaml',
+  'kustomize/stage/volume/fast/pv-bind.yaml',
+  'kustomize/stage/volume/fast/pv-delete.yaml',
+];
+
+/** The StorageClass that kwok's volume Stages provision for (made the default class). */
+export const KWOK_STORAGE_CLASS = 'kustomize/stage/volume/fast/storage-class.yaml';
+
+function readDocuments(file: string): object[] {
+  return parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((doc) => doc.toJS() as object | null)
+    .filter((doc): doc is object => doc !== null);
+}
+
+export function writeKwokConfig(file: string, kwokDir: string, options: { strimzi: boolean }): void {
+  const stages = KWOK_STAGE_FILES.flatMap((f) => readDocuments(path.join(kwokDir, f)));
+  if (options.strimzi) stages.push(...strimziStages());
+  writeFileSync(file, stages.map((s) => stringify(s, { lineWidth: 0 })).join('---\n'));
+}
