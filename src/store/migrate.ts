@@ -30,6 +30,10 @@ export async function migrate(
 ): Promise<MigrationReport> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err; // the query in flight fails too; this only keeps the event from crashing us
+  };
+  client.on('error', onError);
   try {
     await client.query('SELECT pg_advisory_lock($1, $2)', [ADVISORY_LOCK_CLASS, SCHEMA_LOCK_ID]);
     try {
@@ -83,6 +87,7 @@ export async function migrate(
     broken ??= err as Error;
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }

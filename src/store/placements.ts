@@ -91,6 +91,12 @@ export async function lockRoutingWrites(client: PoolClient): Promise<void> {
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client has no 'error' listener: without this a lost connection would crash the
+  // process instead of failing the pending query.
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     const result = await fn(client);
@@ -103,6 +109,7 @@ export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) =>
     if (isTransientDatabaseError(err)) broken ??= err as Error;
     throw err;
   } finally {
+    client.off('error', onError);
     client.release(broken);
   }
 }
