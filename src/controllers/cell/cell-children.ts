@@ -1,0 +1,65 @@
+// Every child object a Cell needs, in apply order, from the Cell and what the reconciler knows of
+// the world. Pure: the same Cell and inputs always give the same objects.
+import type { KubernetesObject } from '@kubernetes/client-node';
+import type { Cell } from '../../crds/cell.js';
+import { buildDatabase, type DatabaseCredentials } from './database-builder.js';
+import { buildKafka, buildKafkaNodePools, buildKafkaTopics, buildKafkaUsers } from './kafka-builder.js';
+import { conventionalKafkaBootstrap } from './names.js';
+import { buildNamespace } from './namespace-builder.js';
+import { buildNetworkPolicies } from './network-policy-builder.js';
+import { buildWorkloads } from './workload-builder.js';
+
+export interface CellChildrenInputs {
+  /** The namespace the operator runs in; its pods may reach the cell database. */
+  operatorNamespace: string;
+  /**
+   * The plain listener's bootstrap address from the Kafka status (`kafkaBootstrapFromStatus`);
+   * undefined until Strimzi reports it, and then the conventional Service address is used.
+   */
+  kafkaBootstrap: string | undefined;
+  /**
+   * The credentials of the database Secret: for an in-cluster database the password the reconciler
+   * generated once and reads back from the Secret ever after; for an external one those of the
+   * referenced Secret. Undefined leaves the Secret out: a reconciler must then neither create nor
+   * prune it (a new password would lock everyone out of an initialised database).
+   */
+  databaseCredentials: DatabaseCredentials | undefined;
+}
+
+/** The (apiVersion, kind) of every child the builders produce, for watches, RBAC and pruning. */
+export const CHILD_KINDS = [
+  { apiVersion: 'v1', kind: 'Namespace' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  { apiVersion: 'v1', kind: 'Secret' },
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool' },
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka' },
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaTopic' },
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaUser' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet' },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
+  { apiVersion: 'apps/v1', kind: 'Deployment' },
+] as const;
+
+/**
+ * The children in apply order: the Namespace first, then its NetworkPolicies (so that nothing runs
+ * a moment unfenced), the database Secret (pods reference it), the Kafka node pools before the
+ * Kafka (Strimzi reports a Kafka without pools as an error), topics and users, the database, and
+ * the workloads last.
+ */
+export function desiredChildren(cell: Cell, inputs: CellChildrenInputs): KubernetesObject[] {
+  const database = buildDatabase(cell, inputs.databaseCredentials);
+  const secrets = database.filter((o) => o.kind === 'Secret');
+  const rest = database.filter((o) => o.kind !== 'Secret');
+  return [
+    buildNamespace(cell),
+    ...buildNetworkPolicies(cell, { operatorNamespace: inputs.operatorNamespace }),
+    ...secrets,
+    ...buildKafkaNodePools(cell),
+    buildKafka(cell),
+    ...buildKafkaTopics(cell),
+    ...buildKafkaUsers(cell),
+    ...rest,
+    ...buildWorkloads(cell, { kafkaBootstrap: inputs.kafkaBootstrap ?? conventionalKafkaBootstrap(cell) }),
+  ];
+}

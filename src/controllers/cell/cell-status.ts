@@ -1,0 +1,349 @@
+// The Cell status from what the reconciler observed of its children (Kafka, node pools, topics,
+// users, StatefulSets, Deployments, a database check): phase, conditions with a sentence for a
+// person, kstatus Reconciling/Stalled, endpoints. Pure: the time comes in as an argument.
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS, type Cell, type CellPhase, type CellStatus } from '../../crds/cell.js';
+import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
+import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kafkaBootstrap } from './kafka-builder.js';
+import {
+  BROKER_POOL,
+  CONTROLLER_POOL,
+  cellNamespace,
+  databaseCoordinatorName,
+  databaseHost,
+  databasePort,
+  databaseSecretName,
+  databaseWorkerName,
+  kafkaName,
+  kafkaTopicObjectName,
+  kafkaUserName,
+} from './names.js';
+
+/** What the reconciler learnt by connecting to the database with the cell's credentials. */
+export type DatabaseCheck =
+  | {
+      connected: true;
+      /** Citus when the citus extension is present; plain PostgreSQL works too. */
+      engine: 'Citus' | 'PostgreSQL';
+      serverVersion?: string;
+      /** Citus workers registered on the coordinator. */
+      workers?: number;
+      shardCount?: number;
+    }
+  | {
+      connected: false;
+      /** PascalCase: Unreachable, AuthenticationFailed, SecretMissing, ... */
+      reason: string;
+      message: string;
+      /** True when waiting will not help and a person must act (wrong password, missing Secret). */
+      stalled: boolean;
+    };
+
+export interface ObservedCellChildren {
+  /** The children as read from the API server (with metadata.generation and status); absent = not found. */
+  kafka?: Kafka;
+  nodePools?: KafkaNodePool[];
+  topics?: KafkaTopic[];
+  users?: KafkaUser[];
+  statefulSets?: V1StatefulSet[];
+  deployments?: V1Deployment[];
+  /** Undefined until the reconciler has tried to connect. */
+  database?: DatabaseCheck;
+  /** Customers placed in the cell plus those reserved by migrations in flight. */
+  customers?: number;
+  devices?: number;
+  /** An error applying the children (say a missing Strimzi CRD): the cell cannot progress. */
+  applyError?: { reason: string; message: string };
+}
+
+type Health = 'Ready' | 'Progressing' | 'Failed';
+
+interface Assessment {
+  health: Health;
+  reason: string;
+  message: string;
+}
+
+const ready = (reason: string, message: string): Assessment => ({ health: 'Ready', reason, message });
+const progressing = (reason: string, message: string): Assessment => ({ health: 'Progressing', reason, message });
+const failed = (reason: string, message: string): Assessment => ({ health: 'Failed', reason, message });
+
+const PASCAL_CASE = /^[A-Z][A-Za-z0-9]*$/;
+function pascal(reason: string | undefined, fallback: string): string {
+  return reason && PASCAL_CASE.test(reason) ? reason : fallback;
+}
+
+interface StrimziCondition {
+  type?: string;
+  status?: string;
+  reason?: string;
+  message?: string;
+}
+
+function explain(condition: StrimziCondition | undefined): string {
+  if (!condition) return 'no Ready condition yet';
+  return [condition.reason, condition.message].filter(Boolean).join(': ') || `${condition.type}=${condition.status}`;
+}
+
+/** Strimzi reports Ready=True, or NotReady=True (or Ready=False) with the reason. */
+function strimziReadiness(obj: { status?: { conditions?: StrimziCondition[] } }): { ready: boolean; condition?: StrimziCondition } {
+  const conditions = obj.status?.conditions ?? [];
+  const readyCondition = conditions.find((c) => c.type === 'Ready');
+  if (readyCondition?.status === 'True') return { ready: true, condition: readyCondition };
+  return { ready: false, condition: conditions.find((c) => c.type === 'NotReady' && c.status === 'True') ?? readyCondition };
+}
+
+function observedCurrent(obj: { metadata?: { generation?: number }; status?: { observedGeneration?: number } }): boolean {
+  const generation = obj.metadata?.generation;
+  return generation === undefined || obj.status?.observedGeneration === generation;
+}
+
+function byName<T extends { metadata?: { name?: string } }>(list: readonly T[] | undefined, name: string): T | undefined {
+  return list?.find((o) => o.metadata?.name === name);
+}
+
+// --- Kafka ------------------------------------------------------------------------------------------
+
+function assessKafka(cell: Cell, observed: ObservedCellChildren): Assessment {
+  const name = kafkaName(cell);
+  const kafka = observed.kafka;
+  if (!kafka) return progressing('KafkaNotCreated', `Kafka ${name} does not exist yet.`);
+  if (!kafka.status) {
+    return progressing(
+      'KafkaPending',
+      `Strimzi has not reported on Kafka ${name} yet: is the Strimzi cluster operator running and watching namespace ${cellNamespace(cell)}?`,
+    );
+  }
+  if (!observedCurrent(kafka)) {
+    return progressing('KafkaReconciling', `Strimzi is rolling out generation ${kafka.metadata?.generation} of Kafka ${name}.`);
+  }
+  const readiness = strimziReadiness(kafka);
+  if (!readiness.ready) {
+    const why = `Kafka ${name} is not ready (${explain(readiness.condition)}).`;
+    // `Creating` is Strimzi's first status of a new cluster; anything else at the current generation is an error.
+    return readiness.condition?.reason === 'Creating' ? progressing('KafkaCreating', why) : failed('KafkaNotReady', why);
+  }
+
+  const pending: string[] = [];
+  const broken: string[] = [];
+  for (const [poolName, spec] of [[CONTROLLER_POOL, cell.spec.kafka.controllers], [BROKER_POOL, cell.spec.kafka.brokers]] as const) {
+    const pool = byName(observed.nodePools, poolName);
+    if (!pool) pending.push(`node pool ${poolName} does not exist yet`);
+    else if (!observedCurrent(pool) || pool.status?.replicas !== spec.replicas) {
+      pending.push(`node pool ${poolName} has ${pool.status?.replicas ?? 0} of ${spec.replicas} nodes`);
+    }
+  }
+  const checkEntity = (what: string, objectName: string, list: readonly (KafkaTopic | KafkaUser)[] | undefined) => {
+    const obj = byName(list, objectName);
+    if (!obj) return pending.push(`${what} ${objectName} does not exist yet`);
+    if (!obj.status || !observedCurrent(obj)) return pending.push(`${what} ${objectName} is not reconciled yet`);
+    const r = strimziReadiness(obj);
+    if (!r.ready) broken.push(`${what} ${objectName} is not ready (${explain(r.condition)})`);
+    return undefined;
+  };
+  for (const topic of cell.spec.kafka.topics) checkEntity('topic', kafkaTopicObjectName(topic.name), observed.topics);
+  for (const workload of cell.spec.workloads ?? []) {
+    if (workload.kafka) checkEntity('user', kafkaUserName(workload), observed.users);
+  }
+  if (broken.length > 0) return failed('KafkaEntityNotReady', `Kafka ${name} is ready but ${[...broken, ...pending].join('; ')}.`);
+  if (pending.length > 0) return progressing('KafkaEntitiesPending', `Kafka ${name} is ready but ${pending.join('; ')}.`);
+  return ready('KafkaReady', `Kafka ${name} is ready with ${cell.spec.kafka.topics.length} topic(s).`);
+}
+
+// --- Database -----------------------------------------------------------------------------------------
+
+function statefulSetProgress(sts: V1StatefulSet | undefined, name: string, desired: number, what: string): string | undefined {
+  if (!sts) return `${what} StatefulSet ${name} does not exist yet`;
+  const readyReplicas = sts.status?.readyReplicas ?? 0;
+  if (!observedCurrent(sts) || (sts.status?.updatedReplicas ?? 0) < desired) return `${what} ${name} is rolling out (${readyReplicas}/${desired} ready)`;
+  if (readyReplicas < desired) return `${what} ${name} has ${readyReplicas}/${desired} pods ready`;
+  return undefined;
+}
+
+function assessDatabase(cell: Cell, observed: ObservedCellChildren): Assessment {
+  const db = cell.spec.database;
+  const address = `${databaseHost(cell)}:${databasePort(cell)}`;
+  const pending: string[] = [];
+  const desiredWorkers = db.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers;
+  if (!db.external) {
+    const coordinator = statefulSetProgress(byName(observed.statefulSets, databaseCoordinatorName(cell)), databaseCoordinatorName(cell), 1, 'coordinator');
+    const workers = statefulSetProgress(byName(observed.statefulSets, databaseWorkerName(cell)), databaseWorkerName(cell), desiredWorkers, 'workers');
+    for (const p of [coordinator, workers]) if (p) pending.push(p);
+  }
+  const check = observed.database;
+  if (check && !check.connected) {
+    const why = `Cannot connect to the database at ${address}: ${check.message}`;
+    const reason = pascal(check.reason, 'ConnectionFailed');
+    if (check.stalled) return failed(reason, why);
+    return progressing(reason, [why, ...pending].join('; ') + '.');
+  }
+  if (pending.length > 0) return progressing('DatabaseStarting', `The database is starting: ${pending.join('; ')}.`);
+  if (!check) return progressing('DatabaseNotChecked', `The operator has not connected to the database at ${address} yet.`);
+  if (check.engine === 'Citus' && !db.external && (check.workers ?? 0) < desiredWorkers) {
+    return progressing('WorkersNotRegistered', `${check.workers ?? 0} of ${desiredWorkers} Citus workers are registered on the coordinator.`);
+  }
+  if (check.engine === 'PostgreSQL') {
+    return ready('ConnectedWithoutCitus', `Connected to PostgreSQL at ${address}; the citus extension is absent, so tables are not distributed.`);
+  }
+  return ready('Connected', `Connected to Citus at ${address}${check.workers !== undefined ? ` with ${check.workers} worker(s)` : ''}.`);
+}
+
+// --- Workloads ----------------------------------------------------------------------------------------
+
+function assessWorkloads(cell: Cell, observed: ObservedCellChildren): Assessment {
+  const workloads = cell.spec.workloads ?? [];
+  if (workloads.length === 0) return ready('NoWorkloads', 'The cell has no workloads.');
+  const pending: string[] = [];
+  const broken: string[] = [];
+  for (const workload of workloads) {
+    const deployment = byName(observed.deployments, workload.name);
+    if (!deployment) {
+      pending.push(`${workload.name} does not exist yet`);
+      continue;
+    }
+    const conditions = deployment.status?.conditions ?? [];
+    const deadline = conditions.find((c) => c.type === 'Progressing' && c.status === 'False');
+    const replicaFailure = conditions.find((c) => c.type === 'ReplicaFailure' && c.status === 'True');
+    const available = deployment.status?.availableReplicas ?? 0;
+    if (replicaFailure || deadline?.reason === 'ProgressDeadlineExceeded') {
+      const c = replicaFailure ?? deadline;
+      broken.push(`${workload.name} is failing (${[c?.reason, c?.message].filter(Boolean).join(': ')})`);
+    } else if (!observedCurrent(deployment) || (deployment.status?.updatedReplicas ?? 0) < workload.replicas) {
+      pending.push(`${workload.name} is rolling out (${available}/${workload.replicas} available)`);
+    } else if (available < workload.replicas) {
+      pending.push(`${workload.name} has ${available}/${workload.replicas} pods available`);
+    }
+  }
+  if (broken.length > 0) return failed('WorkloadFailed', `Workloads not ready: ${[...broken, ...pending].join('; ')}.`);
+  if (pending.length > 0) return progressing('WorkloadsProgressing', `Workloads not ready: ${pending.join('; ')}.`);
+  return ready('WorkloadsAvailable', `All ${workloads.length} workload(s) are available.`);
+}
+
+// --- Summary ------------------------------------------------------------------------------------------
+
+const STATE_NOTE: Record<Cell['spec']['state'], string> = {
+  Active: '',
+  Cordoned: ' It is cordoned: it keeps its customers and receives no new ones.',
+  Draining: ' It is draining: it receives no new customers and is being emptied by a Migration.',
+};
+
+function isDeleting(cell: Cell): boolean {
+  return cell.metadata.deletionTimestamp !== undefined && cell.metadata.deletionTimestamp !== null;
+}
+
+export function cellPhase(cell: Cell, allReady: boolean, anyFailed: boolean): CellPhase {
+  if (isDeleting(cell)) return 'Deleting';
+  if (cell.spec.state === 'Draining') return 'Draining';
+  if (allReady) return 'Ready';
+  // Once a cell has been up, losing readiness is a degradation, not a second provisioning.
+  const previous = cell.status?.phase;
+  if (anyFailed || previous === 'Ready' || previous === 'Degraded' || previous === 'Draining') return 'Degraded';
+  return 'Provisioning';
+}
+
+/**
+ * The status of `cell` from what was observed. Conditions keep their lastTransitionTime from
+ * `cell.status` when their status did not change; `now` stamps the ones that did.
+ */
+export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date): CellStatus {
+  const generation = cell.metadata.generation;
+  const kafka = assessKafka(cell, observed);
+  const database = assessDatabase(cell, observed);
+  const workloads = assessWorkloads(cell, observed);
+  const parts = [kafka, database, workloads];
+  const applyError = observed.applyError;
+  const allReady = parts.every((p) => p.health === 'Ready') && !applyError;
+  const anyFailed = parts.some((p) => p.health === 'Failed') || applyError !== undefined;
+  const customers = observed.customers ?? 0;
+  const deleting = isDeleting(cell);
+  const deletionBlocked = deleting && customers > 0;
+  const blockedMessage = `Deletion is waiting: ${customers} customer(s) are still placed in this cell. Move them out with a Migration (customers: {all: true}) to another cell of region ${cell.spec.region}; the Cell is deleted once it is empty.`;
+
+  const notReady = [...(applyError ? [applyError.message] : []), ...parts.filter((p) => p.health !== 'Ready').map((p) => p.message)];
+  const firstProblem = applyError ?? parts.find((p) => p.health === 'Failed') ?? parts.find((p) => p.health !== 'Ready');
+
+  let readyCondition: ConditionInput;
+  if (deletionBlocked) readyCondition = { type: CELL_CONDITIONS.ready, status: 'False', reason: 'DeletionBlocked', message: blockedMessage };
+  else if (deleting) readyCondition = { type: CELL_CONDITIONS.ready, status: 'False', reason: 'Deleting', message: 'The Cell is being deleted.' };
+  else if (allReady) {
+    readyCondition = {
+      type: CELL_CONDITIONS.ready,
+      status: 'True',
+      reason: cell.spec.state === 'Active' ? 'Ready' : cell.spec.state,
+      message: `Kafka, the database and the workloads are ready.${STATE_NOTE[cell.spec.state]}`,
+    };
+  } else {
+    readyCondition = {
+      type: CELL_CONDITIONS.ready,
+      status: 'False',
+      reason: pascal(firstProblem?.reason, 'NotReady'),
+      message: notReady.join(' '),
+    };
+  }
+
+  const component = (type: string, a: Assessment): ConditionInput => ({
+    type,
+    status: a.health === 'Ready' ? 'True' : 'False',
+    reason: a.reason,
+    message: a.message,
+  });
+
+  const stalled = deletionBlocked
+    ? { reason: 'DeletionBlocked', message: blockedMessage }
+    : applyError
+      ? { reason: pascal(applyError.reason, 'ApplyFailed'), message: applyError.message }
+      : parts.find((p) => p.health === 'Failed');
+  const reconciling =
+    !stalled && (deleting || !allReady)
+      ? { reason: deleting ? 'Deleting' : 'Progressing', message: deleting ? 'The Cell is being deleted.' : notReady.join(' ') }
+      : undefined;
+
+  const inputs: ConditionInput[] = [
+    readyCondition,
+    component(CELL_CONDITIONS.kafkaReady, kafka),
+    component(CELL_CONDITIONS.databaseReady, database),
+    component(CELL_CONDITIONS.workloadsReady, workloads),
+    ...(reconciling ? [{ type: CELL_CONDITIONS.reconciling, status: 'True' as const, ...reconciling }] : []),
+    ...(stalled ? [{ type: CELL_CONDITIONS.stalled, status: 'True' as const, reason: stalled.reason, message: stalled.message }] : []),
+  ];
+  const previous = (cell.status?.conditions ?? []) as Condition[];
+  const conditions = inputs.map((input) => {
+    const [next] = setCondition(previous.filter((c) => c.type === input.type), input, now, generation);
+    return next as Condition;
+  });
+
+  const check = observed.database;
+  const bootstrap = kafkaBootstrap(cell, observed.kafka);
+  const message = deletionBlocked ? blockedMessage : allReady ? undefined : notReady.join(' ');
+  return {
+    phase: cellPhase(cell, allReady, anyFailed),
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions,
+    ...(message ? { message } : {}),
+    namespace: cellNamespace(cell),
+    customers,
+    ...(observed.devices !== undefined ? { devices: observed.devices } : {}),
+    endpoints: {
+      kafkaBootstrap: bootstrap.plain,
+      kafkaBootstrapTls: bootstrap.tls,
+      database: `${databaseHost(cell)}:${databasePort(cell)}`,
+      databaseSecret: databaseSecretName(cell),
+    },
+    ...(check?.connected
+      ? {
+          database: {
+            engine: check.engine,
+            ...(check.serverVersion !== undefined ? { serverVersion: check.serverVersion } : {}),
+            ...(check.workers !== undefined ? { workers: check.workers } : {}),
+            ...(check.shardCount !== undefined ? { shardCount: check.shardCount } : {}),
+          },
+        }
+      : {}),
+    workloads: (cell.spec.workloads ?? []).map((w) => ({
+      name: w.name,
+      replicas: w.replicas,
+      readyReplicas: byName(observed.deployments, w.name)?.status?.readyReplicas ?? 0,
+    })),
+  };
+}
