@@ -1,0 +1,180 @@
+// POST /v1/customers:batch — bulk onboarding: NDJSON requests streamed in, one NDJSON result per
+// input line streamed out (in input order), then a summary line. Lines are placed in chunks, one
+// transaction each (placeCustomers), so a chunk is all or nothing. A chunk that keeps failing on
+// a database outage is reported as Failed/retryable and the rest of the body is not processed:
+// the summary says from which line to resume (re-sending earlier lines is harmless: placement is
+// idempotent).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Pool } from 'pg';
+import type { Logger } from '../log.js';
+import type { PlacementRequest, PlacementStrategy } from '../store/placement-decision.js';
+import { validatePlacementRequest } from '../store/placement-request.js';
+import { isTransientDatabaseError, placeCustomers, type PlaceResult } from '../store/placements.js';
+import type { RouterMetrics } from './router-metrics.js';
+
+export interface BatchOptions {
+  pool: Pool;
+  strategy: PlacementStrategy;
+  log: Logger;
+  metrics: RouterMetrics;
+  /** Lines per transaction. Default 5,000. */
+  chunkSize?: number;
+  maxLineBytes?: number;
+  /** Attempts per chunk on transient database errors, with doubling backoff from retryBaseMs. */
+  retryAttempts?: number;
+  retryBaseMs?: number;
+}
+
+type Status = PlaceResult['status'] | 'Failed';
+
+interface Pending {
+  line: number;
+  request?: PlacementRequest;
+  /** Set when the line was refused before reaching the store. */
+  result?: Record<string, unknown>;
+}
+
+const NEWLINE = 0x0a;
+
+function resultLine(line: number, r: PlaceResult): string {
+  switch (r.status) {
+    case 'Created':
+    case 'Existing': {
+      const p = r.placement;
+      const out: Record<string, unknown> = { line, customer: p.customerId, status: r.status, cell: p.cell, epoch: p.epoch, state: p.state };
+      if (r.status === 'Existing' && r.differences.length) out.differences = r.differences;
+      return JSON.stringify(out);
+    }
+    case 'Unschedulable':
+      return JSON.stringify({ line, customer: r.customerId, status: r.status, reason: r.reason });
+    case 'Invalid':
+      return JSON.stringify({ line, customer: r.customerId, status: r.status, problems: r.problems });
+  }
+}
+
+export async function handleBatch(req: IncomingMessage, res: ServerResponse, options: BatchOptions): Promise<void> {
+  const chunkSize = options.chunkSize ?? 5000;
+  const maxLine = options.maxLineBytes ?? 64 * 1024;
+  const attempts = options.retryAttempts ?? 5;
+  const baseMs = options.retryBaseMs ?? 200;
+  const counts: Record<Status, number> = { Created: 0, Existing: 0, Invalid: 0, Unschedulable: 0, Failed: 0 };
+  let lineNo = 0;
+  let aborted: { reason: string; resumeFromLine: number } | undefined;
+  let clientGone = false;
+  res.on('close', () => {
+    if (!res.writableFinished) clientGone = true;
+  });
+
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const write = async (text: string): Promise<void> => {
+    if (!res.write(text)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+  };
+
+  let pending: Pending[] = [];
+  const flush = async (): Promise<void> => {
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const toPlace = batch.filter((p) => p.request);
+    let results: PlaceResult[] | undefined;
+    let failure: string | undefined;
+    for (let attempt = 1; toPlace.length > 0 && !clientGone; attempt++) {
+      try {
+        results = await placeCustomers(options.pool, toPlace.map((p) => p.request as PlacementRequest), { strategy: options.strategy });
+        break;
+      } catch (err) {
+        failure = (err as Error).message;
+        if (!isTransientDatabaseError(err) || attempt >= attempts) break;
+        options.log.warn({ err: failure, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed; retrying');
+        await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
+      }
+    }
+    let out = '';
+    let k = 0;
+    for (const p of batch) {
+      if (p.result) {
+        out += `${JSON.stringify(p.result)}\n`;
+        counts.Invalid++;
+        continue;
+      }
+      const r = results?.[k++];
+      if (r) {
+        counts[r.status]++;
+        options.metrics.placements.labels(r.status, 'batch').inc();
+        out += `${resultLine(p.line, r)}\n`;
+      } else {
+        counts.Failed++;
+        out += `${JSON.stringify({ line: p.line, customer: p.request?.customerId, status: 'Failed', retryable: true, reason: failure ?? 'not attempted' })}\n`;
+      }
+    }
+    if (!results && toPlace.length > 0) aborted = { reason: failure ?? 'client went away', resumeFromLine: toPlace[0]!.line };
+    await write(out);
+  };
+
+  const onLine = (bytes: Buffer): void => {
+    lineNo++;
+    let text = bytes.toString('utf8');
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text.trim() === '') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      pending.push({ line: lineNo, result: { line: lineNo, status: 'Invalid', problems: ['not a JSON object'] } });
+      return;
+    }
+    const v = validatePlacementRequest(parsed);
+    if (v.ok) pending.push({ line: lineNo, request: v.request });
+    else {
+      const customer = typeof parsed === 'object' && parsed !== null ? (parsed as { customer?: unknown }).customer : undefined;
+      pending.push({ line: lineNo, result: { line: lineNo, customer: typeof customer === 'string' ? customer : undefined, status: 'Invalid', problems: v.problems } });
+    }
+  };
+
+  let carry: Buffer | undefined;
+  let overlong = false;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      if (clientGone) break;
+      if (aborted) continue; // read and drop the rest of the body so that the client gets the answer
+      let start = 0;
+      for (let nl = chunk.indexOf(NEWLINE); nl >= 0; nl = chunk.indexOf(NEWLINE, start)) {
+        const piece = chunk.subarray(start, nl);
+        start = nl + 1;
+        if (overlong) {
+          overlong = false;
+          lineNo++;
+          pending.push({ line: lineNo, result: { line: lineNo, status: 'Invalid', problems: [`line longer than ${maxLine} bytes`] } });
+          carry = undefined;
+        } else {
+          onLine(carry ? Buffer.concat([carry, piece]) : piece);
+          carry = undefined;
+        }
+        if (pending.length >= chunkSize) await flush();
+        if (aborted || clientGone) break;
+      }
+      if (aborted || clientGone) continue;
+      if (start < chunk.length && !overlong) {
+        const rest = chunk.subarray(start);
+        carry = carry ? Buffer.concat([carry, rest]) : Buffer.from(rest); // copy: the chunk is reused
+        if (carry.length > maxLine) {
+          overlong = true;
+          carry = undefined;
+        }
+      }
+    }
+    if (!aborted && !clientGone) {
+      if (overlong) {
+        lineNo++;
+        pending.push({ line: lineNo, result: { line: lineNo, status: 'Invalid', problems: [`line longer than ${maxLine} bytes`] } });
+      } else if (carry) onLine(carry);
+      await flush();
+    }
+  } catch (err) {
+    aborted ??= { reason: `reading the request failed: ${(err as Error).message}`, resumeFromLine: lineNo + 1 };
+  }
+  if (clientGone) return;
+  const summary: Record<string, unknown> = { summary: { lines: lineNo, ...counts }, complete: !aborted };
+  if (aborted) summary.aborted = aborted;
+  res.end(`${JSON.stringify(summary)}\n`);
+}

@@ -1,0 +1,116 @@
+// GET /v1/routes/changes?since=<version> — Server-Sent Events: first the cells (event `cells`),
+// then every customer changed after `since` (event `route`, id = version, compacted to its latest
+// state), then live changes as the index applies them. Reconnecting with Last-Event-ID (or a new
+// `since`) resumes exactly where the client was. The backlog is written with backpressure; a live
+// client that cannot keep up is disconnected and resumes the same way.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { RouteChange } from '../store/placements.js';
+import type { RouteIndex } from './route-index.js';
+import type { RouterMetrics } from './router-metrics.js';
+
+export interface ChangeStreamOptions {
+  index: RouteIndex;
+  metrics: RouterMetrics;
+  heartbeatMs?: number;
+  /** Disconnect a live client whose unsent output exceeds this. Default 16 MiB. */
+  maxBufferedBytes?: number;
+  /** Ends the stream when aborted (server shutdown). */
+  signal?: AbortSignal;
+}
+
+function routeEvent(c: RouteChange): string {
+  const data = `{"customer":"${c.customerId}","cell":${c.cell === null ? 'null' : `"${c.cell}"`},"epoch":${c.epoch},"state":"${c.state}","version":${c.version}}`;
+  return `id: ${c.version}\nevent: route\ndata: ${data}\n\n`;
+}
+
+function cellsEvent(index: RouteIndex): string {
+  return `event: cells\ndata: ${JSON.stringify({ version: index.version, cells: index.cells() })}\n\n`;
+}
+
+export function streamChanges(req: IncomingMessage, res: ServerResponse, since: number | undefined, options: ChangeStreamOptions): void {
+  const { index, metrics } = options;
+  const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+  let sent = since ?? index.version;
+  let cellsGeneration = index.cellsGeneration;
+  let closed = false;
+  let live = false;
+  const queued: RouteChange[] = [];
+
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  metrics.sseClients.inc();
+
+  const cellsIfChanged = (): string => {
+    if (cellsGeneration === index.cellsGeneration) return '';
+    cellsGeneration = index.cellsGeneration;
+    return cellsEvent(index);
+  };
+  const eventFor = (c: RouteChange): string => {
+    if (c.version <= sent) return '';
+    sent = c.version;
+    return cellsIfChanged() + routeEvent(c);
+  };
+  const onChange = (c: RouteChange): void => {
+    if (closed) return;
+    if (!live) {
+      queued.push(c);
+      return;
+    }
+    const text = eventFor(c);
+    if (text) res.write(text);
+    if (res.writableLength > maxBuffered) close();
+  };
+
+  // The backlog scan and the subscription happen in the same tick: no change falls between them.
+  const backlog = index.changedSlotsSince(sent);
+  const backlogUpTo = index.version;
+  const unsubscribe = index.subscribe(onChange);
+  const heartbeat = setInterval(() => {
+    if (!live || closed) return;
+    res.write(`${cellsIfChanged()}: keep-alive\n\n`);
+  }, options.heartbeatMs ?? 15_000);
+  heartbeat.unref();
+
+  function close(): void {
+    if (closed) return;
+    closed = true;
+    clearInterval(heartbeat);
+    unsubscribe();
+    options.signal?.removeEventListener('abort', close);
+    metrics.sseClients.dec();
+    res.end();
+  }
+  req.on('close', close);
+  res.on('close', close);
+  if (options.signal?.aborted) close();
+  options.signal?.addEventListener('abort', close, { once: true });
+
+  const drained = (): Promise<void> => new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
+  void (async () => {
+    let chunk = `retry: 1000\n\n${cellsEvent(index)}`;
+    const flush = async (): Promise<void> => {
+      const ok = res.write(chunk);
+      chunk = '';
+      if (!ok) await drained();
+    };
+    for (const slot of backlog) {
+      if (closed) return;
+      const change = index.changeAt(slot);
+      // Changed again since the scan: that change is in `queued`, in its place in version order.
+      if (change.version > backlogUpTo) continue;
+      chunk += eventFor(change);
+      if (chunk.length > 64 * 1024) await flush();
+    }
+    while (queued.length > 0 && !closed) {
+      chunk += eventFor(queued.shift() as RouteChange);
+      if (chunk.length > 64 * 1024) await flush();
+    }
+    if (closed) return;
+    live = true;
+    if (chunk) res.write(chunk);
+  })();
+}
