@@ -417,11 +417,15 @@ function apiServerOf(state: ClusterState): StoredComponent {
   return component;
 }
 
-/** Stops kube-apiserver (SIGTERM: graceful; SIGKILL: a crash). The rest keeps running. */
-export async function stopApiServer(options: { signal?: NodeJS.Signals; root?: string } = {}): Promise<void> {
+/**
+ * Stops kube-apiserver (SIGTERM: graceful; SIGKILL: a crash). The rest keeps running. On SIGTERM
+ * it drains requests and stops listening within milliseconds, but its process then lingers up to
+ * 60 s in shutdown hooks: it is killed after `graceMs` (default 3 s).
+ */
+export async function stopApiServer(options: { signal?: NodeJS.Signals; graceMs?: number; root?: string } = {}): Promise<void> {
   const paths = clusterPaths(options.root);
   const apiServer = apiServerOf(requireState(paths));
-  await stopProcess(apiServer.pid, apiServer.command, options.signal ?? 'SIGTERM');
+  await stopProcess(apiServer.pid, apiServer.command, options.signal ?? 'SIGTERM', options.graceMs ?? 3000);
 }
 
 /** Starts kube-apiserver again, on the same port and flags, and waits until it is ready. */
@@ -436,7 +440,9 @@ export async function startApiServer(options: { root?: string } = {}): Promise<v
 }
 
 /** Restarts kube-apiserver, down for at least `downtimeMs`; etcd keeps the data. */
-export async function restartApiServer(options: { signal?: NodeJS.Signals; downtimeMs?: number; root?: string } = {}): Promise<void> {
+export async function restartApiServer(
+  options: { signal?: NodeJS.Signals; graceMs?: number; downtimeMs?: number; root?: string } = {},
+): Promise<void> {
   await stopApiServer(options);
   if (options.downtimeMs) await sleep(options.downtimeMs);
   await startApiServer(options);

@@ -1,17 +1,17 @@
-// e2e global setup: the cluster (KUBECONFIG when set, e.g. kind; otherwise the local control plane
+// The e2e global setup (called by test/e2e/global-setup.ts): the cluster (KUBECONFIG when set, e.g. kind; otherwise the local control plane
 // of test/e2e/cluster, started or reused), our CRDs and Strimzi's. Tests get what they need through
 // E2E_* environment variables (see support/kube.ts), since global setup runs in another context.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { installOperatorCrds, installStrimziCrds } from './cluster/crds.js';
-import { runKubectl } from './cluster/kubectl.js';
-import { ensureCluster } from './cluster/local-cluster.js';
-import { projectRoot } from './cluster/paths.js';
-import { findOnPath } from './cluster/tools.js';
+import { installOperatorCrds, installStrimziCrds } from '../cluster/crds.js';
+import { runKubectl } from '../cluster/kubectl.js';
+import { ensureCluster } from '../cluster/local-cluster.js';
+import { projectRoot } from '../cluster/paths.js';
+import { findOnPath } from '../cluster/tools.js';
 
 const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`);
 
-export default async function globalSetup(): Promise<void> {
+export async function setupE2e(): Promise<void> {
   const root = projectRoot();
   const artifactsDir = path.join(root, '.local/e2e');
   mkdirSync(artifactsDir, { recursive: true });
