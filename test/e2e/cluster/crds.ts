@@ -23,10 +23,30 @@ function crdNames(files: string[]): string[] {
 async function applyAndWait(kubectl: Kubectl, files: string[]): Promise<string[]> {
   const names = crdNames(files);
   await kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, ...files.flatMap((f) => ['-f', f])]);
-  if (names.length > 0) {
-    await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names.map((n) => `crd/${n}`)]);
-  }
+  await waitEstablished(kubectl, names);
   return names;
+}
+
+/**
+ * Polls until every CRD is Established. (`kubectl wait --for=condition=Established` fails instead
+ * of waiting when it reads a CRD whose status has no conditions yet, right after the apply.)
+ */
+async function waitEstablished(kubectl: Kubectl, names: string[], timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let pending = names;
+  while (pending.length > 0) {
+    const result = await kubectl(
+      ['get', 'crd', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Established")].status}{"\\n"}{end}'],
+      { allowFailure: true },
+    );
+    const established = new Set(
+      result.stdout.split('\n').filter((line) => line.endsWith('=True')).map((line) => line.slice(0, -'=True'.length)),
+    );
+    pending = pending.filter((n) => !established.has(n));
+    if (pending.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`CRDs not Established after ${timeoutMs / 1000}s: ${pending.join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
 }
 
 /** Our CRDs (config/crd/*.yaml). Returns the CRD names; none when the directory is still empty. */
