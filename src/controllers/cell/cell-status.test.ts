@@ -1,0 +1,305 @@
+import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
+import { cellStatus, type ObservedCellChildren } from './cell-status.js';
+import { buildDatabaseStatefulSets } from './database-builder.js';
+import { EXAMPLE_CELL_SPEC, exampleCell } from './example-cell.js';
+import { buildKafka, buildKafkaNodePools, buildKafkaTopics, buildKafkaUsers } from './kafka-builder.js';
+import { buildWorkloads } from './workload-builder.js';
+import type { Cell, CellStatus } from '../../crds/cell.js';
+import type { Kafka } from '../../crds/strimzi/index.js';
+
+const NOW = new Date('2026-03-01T12:00:00.000Z');
+const LATER = new Date('2026-03-01T12:05:00.000Z');
+const ready = { type: 'Ready', status: 'True' };
+
+/** The world as it is when everything the cell needs is up. */
+function healthyWorld(cell: Cell): ObservedCellChildren {
+  const generation = 1;
+  const meta = <T extends { metadata?: object }>(o: T) => ({ ...o, metadata: { ...o.metadata, generation } });
+  const kafka: Kafka = {
+    ...meta(buildKafka(cell)),
+    status: {
+      observedGeneration: generation,
+      conditions: [ready],
+      clusterId: 'abc',
+      listeners: [
+        { name: 'plain', bootstrapServers: 'eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9092' },
+        { name: 'tls', bootstrapServers: 'eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9093' },
+      ],
+    },
+  };
+  const statefulSets = buildDatabaseStatefulSets(cell).map((s): V1StatefulSet => {
+    const n = s.spec?.replicas ?? 0;
+    return { ...meta(s), status: { observedGeneration: generation, replicas: n, readyReplicas: n, updatedReplicas: n, availableReplicas: n } };
+  });
+  const deployments = buildWorkloads(cell, { kafkaBootstrap: 'x' })
+    .filter((o): o is V1Deployment => o.kind === 'Deployment')
+    .map((d): V1Deployment => {
+      const n = d.spec?.replicas ?? 0;
+      return { ...meta(d), status: { observedGeneration: generation, replicas: n, readyReplicas: n, updatedReplicas: n, availableReplicas: n } };
+    });
+  return {
+    kafka,
+    nodePools: buildKafkaNodePools(cell).map((p) => ({ ...meta(p), status: { observedGeneration: generation, replicas: p.spec.replicas } })),
+    topics: buildKafkaTopics(cell).map((t) => ({ ...meta(t), status: { observedGeneration: generation, conditions: [ready] } })),
+    users: buildKafkaUsers(cell).map((u) => ({ ...meta(u), status: { observedGeneration: generation, conditions: [ready] } })),
+    statefulSets,
+    deployments,
+    database: { connected: true, engine: 'Citus', serverVersion: '17.2', workers: 10, shardCount: 32 },
+    customers: 9812,
+  };
+}
+
+function condition(status: CellStatus, type: string) {
+  const c = status.conditions?.find((x) => x.type === type);
+  return c && { status: c.status, reason: c.reason, message: c.message };
+}
+
+describe('the status of a cell', () => {
+  const cell = exampleCell();
+
+  it('is Ready with every condition True and no kstatus abnormality when the world is healthy', () => {
+    const status = cellStatus(cell, healthyWorld(cell), NOW);
+    expect(status.phase).toBe('Ready');
+    expect(status.observedGeneration).toBe(1);
+    expect(status.conditions?.map((c) => [c.type, c.status, c.reason])).toEqual([
+      ['Ready', 'True', 'Ready'],
+      ['KafkaReady', 'True', 'KafkaReady'],
+      ['DatabaseReady', 'True', 'Connected'],
+      ['WorkloadsReady', 'True', 'WorkloadsAvailable'],
+    ]);
+    expect(status.conditions?.every((c) => c.lastTransitionTime === '2026-03-01T12:00:00Z' && c.observedGeneration === 1)).toBe(true);
+    expect(status).not.toHaveProperty('message');
+    expect(status).toMatchObject({
+      namespace: 'cell-eu-west-1a',
+      customers: 9812,
+      endpoints: {
+        kafkaBootstrap: 'eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9092',
+        kafkaBootstrapTls: 'eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9093',
+        database: 'eu-west-1a-db-coordinator.cell-eu-west-1a.svc:5432',
+        databaseSecret: 'eu-west-1a-db-credentials',
+      },
+      database: { engine: 'Citus', serverVersion: '17.2', workers: 10, shardCount: 32 },
+      workloads: [
+        { name: 'copilot-api', replicas: 3, readyReplicas: 3 },
+        { name: 'ingest', replicas: 6, readyReplicas: 6 },
+      ],
+    });
+  });
+
+  it('is Provisioning, Reconciling and says what is missing when nothing exists yet', () => {
+    const status = cellStatus(cell, {}, NOW);
+    expect(status.phase).toBe('Provisioning');
+    expect(condition(status, 'KafkaReady')).toEqual({ status: 'False', reason: 'KafkaNotCreated', message: 'Kafka eu-west-1a does not exist yet.' });
+    expect(condition(status, 'DatabaseReady')).toMatchObject({ status: 'False', reason: 'DatabaseStarting' });
+    expect(condition(status, 'WorkloadsReady')).toEqual({
+      status: 'False',
+      reason: 'WorkloadsProgressing',
+      message: 'Workloads not ready: copilot-api does not exist yet; ingest does not exist yet.',
+    });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'KafkaNotCreated' });
+    expect(condition(status, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Progressing' });
+    expect(condition(status, 'Stalled')).toBeUndefined();
+    expect(status.message).toContain('Kafka eu-west-1a does not exist yet.');
+    expect(status.customers).toBe(0);
+    // The endpoints are the Services' addresses, known before anything reports them.
+    expect(status.endpoints?.kafkaBootstrap).toBe('eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9092');
+  });
+
+  it("follows Strimzi's Creating status and waits for the Kafka to observe its generation", () => {
+    const world = healthyWorld(cell);
+    const creating = { ...world, kafka: { ...world.kafka, status: { conditions: [{ type: 'NotReady', status: 'True', reason: 'Creating', message: 'Kafka cluster is being deployed' }] } } } as ObservedCellChildren;
+    expect(condition(cellStatus(cell, creating, NOW), 'KafkaReady')).toMatchObject({ status: 'False', reason: 'KafkaReconciling' });
+    const stale = { ...world, kafka: { ...world.kafka, metadata: { ...world.kafka?.metadata, generation: 2 } } } as ObservedCellChildren;
+    expect(condition(cellStatus(cell, stale, NOW), 'KafkaReady')).toEqual({
+      status: 'False',
+      reason: 'KafkaReconciling',
+      message: 'Strimzi is rolling out generation 2 of Kafka eu-west-1a.',
+    });
+    expect(condition(cellStatus(cell, { ...world, kafka: { ...world.kafka, status: undefined } as Kafka }, NOW), 'KafkaReady')?.reason).toBe('KafkaPending');
+  });
+
+  it('is Degraded and Stalled when Strimzi reports the Kafka broken at its current generation', () => {
+    const world = healthyWorld(cell);
+    const broken = {
+      ...world,
+      kafka: { ...world.kafka, status: { ...world.kafka?.status, conditions: [{ type: 'NotReady', status: 'True', reason: 'InvalidResourceException', message: 'Kafka 9.9.9 is not supported' }] } },
+    } as ObservedCellChildren;
+    const status = cellStatus(cell, broken, NOW);
+    expect(status.phase).toBe('Degraded');
+    expect(condition(status, 'KafkaReady')).toEqual({
+      status: 'False',
+      reason: 'KafkaNotReady',
+      message: 'Kafka eu-west-1a is not ready (InvalidResourceException: Kafka 9.9.9 is not supported).',
+    });
+    expect(condition(status, 'Stalled')).toMatchObject({ status: 'True', reason: 'KafkaNotReady' });
+    expect(condition(status, 'Reconciling')).toBeUndefined();
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'KafkaNotReady' });
+  });
+
+  it('waits for node pools to reach their size, and names a broken topic', () => {
+    const world = healthyWorld(cell);
+    const scaling = { ...world, nodePools: world.nodePools?.map((p) => (p.metadata?.name === 'brokers' ? { ...p, status: { ...p.status, replicas: 2 } } : p)) };
+    expect(condition(cellStatus(cell, scaling, NOW), 'KafkaReady')).toEqual({
+      status: 'False',
+      reason: 'KafkaEntitiesPending',
+      message: 'Kafka eu-west-1a is ready but node pool brokers has 2 of 3 nodes.',
+    });
+    const badTopic = {
+      ...world,
+      topics: world.topics?.map((t) => ({ ...t, status: { observedGeneration: 1, conditions: [{ type: 'Ready', status: 'False', reason: 'KafkaError', message: 'replication factor 3 larger than available brokers 2' }] } })),
+    };
+    expect(condition(cellStatus(cell, badTopic, NOW), 'KafkaReady')).toEqual({
+      status: 'False',
+      reason: 'KafkaEntityNotReady',
+      message: 'Kafka eu-west-1a is ready but topic telemetry is not ready (KafkaError: replication factor 3 larger than available brokers 2).',
+    });
+  });
+
+  it('counts database pods and registered Citus workers before the database is ready', () => {
+    const world = healthyWorld(cell);
+    const starting: ObservedCellChildren = {
+      ...world,
+      statefulSets: world.statefulSets?.map((s): V1StatefulSet =>
+        s.metadata?.name === 'eu-west-1a-db-worker' ? { ...s, status: { replicas: 10, ...s.status, readyReplicas: 7 } } : s,
+      ),
+    };
+    expect(condition(cellStatus(cell, starting, NOW), 'DatabaseReady')).toEqual({
+      status: 'False',
+      reason: 'DatabaseStarting',
+      message: 'The database is starting: workers eu-west-1a-db-worker has 7/10 pods ready.',
+    });
+    const unregistered = { ...world, database: { connected: true as const, engine: 'Citus' as const, workers: 4 } };
+    expect(condition(cellStatus(cell, unregistered, NOW), 'DatabaseReady')).toEqual({
+      status: 'False',
+      reason: 'WorkersNotRegistered',
+      message: '4 of 10 Citus workers are registered on the coordinator.',
+    });
+  });
+
+  it('says so and carries on when the database is plain PostgreSQL', () => {
+    const world = { ...healthyWorld(cell), database: { connected: true as const, engine: 'PostgreSQL' as const, serverVersion: '17.6' } };
+    const status = cellStatus(cell, world, NOW);
+    expect(status.phase).toBe('Ready');
+    expect(condition(status, 'DatabaseReady')).toMatchObject({ status: 'True', reason: 'ConnectedWithoutCitus' });
+    expect(status.database).toEqual({ engine: 'PostgreSQL', serverVersion: '17.6' });
+  });
+
+  it('reports a wrong password on an external database as Stalled, without crashing anything', () => {
+    const external = exampleCell({
+      ...EXAMPLE_CELL_SPEC,
+      database: { external: { host: '127.0.0.1', port: 54321, database: 'telemetry', sslMode: 'disable', secretRef: { name: 'db', namespace: 'ops' } } },
+    });
+    const world: ObservedCellChildren = {
+      ...healthyWorld(external),
+      statefulSets: [],
+      database: { connected: false, reason: 'AuthenticationFailed', message: 'password authentication failed for user "app"', stalled: true },
+    };
+    const status = cellStatus(external, world, NOW);
+    expect(status.phase).toBe('Degraded');
+    expect(condition(status, 'DatabaseReady')).toEqual({
+      status: 'False',
+      reason: 'AuthenticationFailed',
+      message: 'Cannot connect to the database at 127.0.0.1:54321: password authentication failed for user "app"',
+    });
+    expect(condition(status, 'Stalled')).toMatchObject({ status: 'True', reason: 'AuthenticationFailed' });
+    expect(status.endpoints?.database).toBe('127.0.0.1:54321');
+  });
+
+  it('is Ready for an external database that answers, with no StatefulSets to wait for', () => {
+    const external = exampleCell({
+      ...EXAMPLE_CELL_SPEC,
+      database: { external: { host: 'db.example.com', database: 'telemetry', secretRef: { name: 'db', namespace: 'ops' } } },
+    });
+    const world = { ...healthyWorld(external), statefulSets: [], database: { connected: true as const, engine: 'PostgreSQL' as const } };
+    expect(cellStatus(external, world, NOW).phase).toBe('Ready');
+  });
+
+  it('marks a workload past its progress deadline as failing and names it', () => {
+    const world = healthyWorld(cell);
+    const failing = {
+      ...world,
+      deployments: world.deployments?.map((d) =>
+        d.metadata?.name === 'ingest'
+          ? {
+              ...d,
+              status: {
+                ...d.status,
+                availableReplicas: 2,
+                conditions: [{ type: 'Progressing', status: 'False', reason: 'ProgressDeadlineExceeded', message: 'ReplicaSet "ingest-7d9" has timed out progressing.' }],
+              },
+            }
+          : d,
+      ),
+    } as ObservedCellChildren;
+    const status = cellStatus(cell, failing, NOW);
+    expect(condition(status, 'WorkloadsReady')).toEqual({
+      status: 'False',
+      reason: 'WorkloadFailed',
+      message: 'Workloads not ready: ingest is failing (ProgressDeadlineExceeded: ReplicaSet "ingest-7d9" has timed out progressing.).',
+    });
+    expect(status.phase).toBe('Degraded');
+  });
+
+  it('calls a cell that was Ready and lost a pod Degraded, not Provisioning', () => {
+    const world = healthyWorld(cell);
+    const wasReady = { ...cell, status: cellStatus(cell, world, NOW) };
+    const onePodDown = { ...world, deployments: world.deployments?.map((d) => ({ ...d, status: { ...d.status, availableReplicas: 1 } })) };
+    const status = cellStatus(wasReady, onePodDown, LATER);
+    expect(status.phase).toBe('Degraded');
+    expect(condition(status, 'Reconciling')).toMatchObject({ status: 'True' });
+  });
+
+  it('moves lastTransitionTime only for conditions whose status changed', () => {
+    const world = healthyWorld(cell);
+    const first = { ...cell, status: cellStatus(cell, world, NOW) };
+    const broken = { ...world, deployments: [] };
+    const second = cellStatus(first, broken, LATER);
+    const time = (type: string) => second.conditions?.find((c) => c.type === type)?.lastTransitionTime;
+    expect(time('KafkaReady')).toBe('2026-03-01T12:00:00Z');
+    expect(time('DatabaseReady')).toBe('2026-03-01T12:00:00Z');
+    expect(time('WorkloadsReady')).toBe('2026-03-01T12:05:00Z');
+    expect(time('Ready')).toBe('2026-03-01T12:05:00Z');
+    // A steady state gives the same status, so the reconciler writes nothing.
+    expect(cellStatus(first, world, LATER)).toEqual(first.status);
+  });
+
+  it('reflects Cordoned and Draining in the Ready reason and the phase', () => {
+    const cordoned = exampleCell({ ...EXAMPLE_CELL_SPEC, state: 'Cordoned' });
+    const c = cellStatus(cordoned, healthyWorld(cordoned), NOW);
+    expect(c.phase).toBe('Ready');
+    expect(condition(c, 'Ready')).toMatchObject({ status: 'True', reason: 'Cordoned' });
+    expect(condition(c, 'Ready')?.message).toContain('receives no new ones');
+    const draining = exampleCell({ ...EXAMPLE_CELL_SPEC, state: 'Draining' });
+    const d = cellStatus(draining, healthyWorld(draining), NOW);
+    expect(d.phase).toBe('Draining');
+    expect(condition(d, 'Ready')).toMatchObject({ status: 'True', reason: 'Draining' });
+  });
+
+  it('blocks deletion while customers remain, saying how many and what to do', () => {
+    const deleting = { ...cell, metadata: { ...cell.metadata, deletionTimestamp: new Date('2026-03-01T11:59:00Z') } };
+    const status = cellStatus(deleting, healthyWorld(cell), NOW);
+    expect(status.phase).toBe('Deleting');
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'DeletionBlocked' });
+    expect(condition(status, 'Stalled')).toMatchObject({ status: 'True', reason: 'DeletionBlocked' });
+    expect(status.message).toBe(
+      'Deletion is waiting: 9812 customer(s) are still placed in this cell. Move them out with a Migration (customers: {all: true}) to another cell of region eu-west-1; the Cell is deleted once it is empty.',
+    );
+    const empty = cellStatus(deleting, { ...healthyWorld(cell), customers: 0 }, NOW);
+    expect(condition(empty, 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting' });
+    expect(condition(empty, 'Reconciling')).toMatchObject({ status: 'True', reason: 'Deleting' });
+    expect(condition(empty, 'Stalled')).toBeUndefined();
+  });
+
+  it('is Stalled with the reason when the children cannot be applied', () => {
+    const status = cellStatus(cell, { ...healthyWorld(cell), applyError: { reason: 'KindNotInstalled', message: 'The Strimzi CRDs are not installed: no kind Kafka in kafka.strimzi.io/v1.' } }, NOW);
+    expect(status.phase).toBe('Degraded');
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'False', reason: 'KindNotInstalled' });
+    expect(condition(status, 'Stalled')).toEqual({ status: 'True', reason: 'KindNotInstalled', message: 'The Strimzi CRDs are not installed: no kind Kafka in kafka.strimzi.io/v1.' });
+  });
+
+  it('reports a cell without workloads as having its workloads ready', () => {
+    const { workloads: _w, ...spec } = EXAMPLE_CELL_SPEC;
+    const bare = exampleCell(spec);
+    expect(condition(cellStatus(bare, healthyWorld(bare), NOW), 'WorkloadsReady')).toEqual({ status: 'True', reason: 'NoWorkloads', message: 'The cell has no workloads.' });
+  });
+});
