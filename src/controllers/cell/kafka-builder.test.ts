@@ -49,9 +49,11 @@ describe('the Strimzi objects of a cell', () => {
     expect(kafka.metadata).toMatchObject({ name: 'eu-west-1a', namespace: 'cell-eu-west-1a' });
     expect(kafka.metadata?.annotations).toBeUndefined();
     expect(kafka.spec.kafka.version).toBe('4.1.0');
+    // Strimzi's own listener NetworkPolicy admits the same pods as the cell's policies.
+    const peers = [{ podSelector: { matchLabels: { 'cells.platform.io/kafka-client': 'true' } } }];
     expect(kafka.spec.kafka.listeners).toEqual([
-      { name: 'plain', port: 9092, type: 'internal', tls: false, authentication: { type: 'scram-sha-512' } },
-      { name: 'tls', port: 9093, type: 'internal', tls: true, authentication: { type: 'scram-sha-512' } },
+      { name: 'plain', port: 9092, type: 'internal', tls: false, authentication: { type: 'scram-sha-512' }, networkPolicyPeers: peers },
+      { name: 'tls', port: 9093, type: 'internal', tls: true, authentication: { type: 'scram-sha-512' }, networkPolicyPeers: peers },
     ]);
     expect(kafka.spec.kafka.authorization).toEqual({ type: 'simple' });
     expect(kafka.spec.entityOperator?.topicOperator).toEqual({});

@@ -3,7 +3,7 @@
 import type { V1SecurityContext } from '@kubernetes/client-node';
 import type { Cell, KafkaTopicSpec, WorkloadSpec } from '../../crds/cell.js';
 import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
-import { childMetadata } from './labels.js';
+import { childMetadata, LABEL_KAFKA_CLIENT } from './labels.js';
 import {
   BROKER_POOL,
   CONTROLLER_POOL,
@@ -55,6 +55,14 @@ function strimziContainerSecurityContext(): V1SecurityContext {
   return restrictedContainerSecurityContext({ readOnlyRootFilesystem: false });
 }
 
+/**
+ * Strimzi writes its own NetworkPolicy for the listeners, open to every pod unless told otherwise:
+ * the same workloads the cell's policies let in (see network-policy-builder.ts).
+ */
+function clientPeers() {
+  return [{ podSelector: { matchLabels: { [LABEL_KAFKA_CLIENT]: 'true' } } }];
+}
+
 function strimziMetadata(cell: Cell, name: string) {
   return childMetadata(cell, name, 'kafka', kafkaName(cell), { [STRIMZI_CLUSTER_LABEL]: kafkaName(cell) });
 }
@@ -75,8 +83,8 @@ export function buildKafka(cell: Cell): Kafka {
         ...(version !== undefined ? { version } : {}),
         // Both listeners authenticate: with `simple` authorization an anonymous client could do nothing.
         listeners: [
-          { ...KAFKA_PLAIN_LISTENER, type: 'internal', tls: false, authentication: { type: 'scram-sha-512' } },
-          { ...KAFKA_TLS_LISTENER, type: 'internal', tls: true, authentication: { type: 'scram-sha-512' } },
+          { ...KAFKA_PLAIN_LISTENER, type: 'internal', tls: false, authentication: { type: 'scram-sha-512' }, networkPolicyPeers: clientPeers() },
+          { ...KAFKA_TLS_LISTENER, type: 'internal', tls: true, authentication: { type: 'scram-sha-512' }, networkPolicyPeers: clientPeers() },
         ],
         authorization: { type: 'simple' },
         config: brokerConfig(cell),
