@@ -65,9 +65,14 @@ export interface WaitOptions {
   description?: string;
 }
 
+/** Thrown by a `waitFor` predicate to stop waiting at once (the awaited thing cannot happen). */
+export class WaitAborted extends Error {
+  override name = 'WaitAborted';
+}
+
 /**
  * Polls `predicate` until it returns a truthy value (returned), for at most `timeoutMs`. A throw
- * counts as "not yet"; the timeout error carries the last error or value seen.
+ * counts as "not yet", except `WaitAborted`; the timeout error carries the last error or value seen.
  */
 export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitOptions = {}): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
@@ -80,6 +85,7 @@ export async function waitFor<T>(predicate: () => T | Promise<T>, options: WaitO
       if (value) return value as NonNullable<T>;
       last = value;
     } catch (error) {
+      if (error instanceof WaitAborted) throw error;
       last = error;
     }
     if (Date.now() >= deadline) {

@@ -8,7 +8,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { freePort } from '../cluster/processes.js';
 import { projectRoot } from '../cluster/paths.js';
-import { e2eEnv, waitFor } from './kube.js';
+import { e2eEnv, WaitAborted, waitFor } from './kube.js';
 
 export interface OperatorOptions {
   /** This replica's identity in the Lease, also the log file's name (default `operator-<n>`). */
@@ -133,7 +133,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
       return waitFor(
         () => {
           const line = output.split('\n').find((l) => pattern.test(l));
-          if (!line && done) throw new Error(`operator ${name} exited; its log: ${logFile}`);
+          if (!line && done) throw new WaitAborted(`operator ${name} exited before logging ${pattern}; its log: ${logFile}\n${output.slice(-2000)}`);
           return line;
         },
         { timeoutMs, description: `operator ${name} to log ${pattern}` },
@@ -142,7 +142,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
     async waitReady(timeoutMs = 30_000) {
       await waitFor(
         async () => {
-          if (done) throw new Error(`operator ${name} exited; its log: ${logFile}\n${output.slice(-2000)}`);
+          if (done) throw new WaitAborted(`operator ${name} exited before it was ready; its log: ${logFile}\n${output.slice(-2000)}`);
           return (await httpGet(httpPort, '/readyz')).status === 200;
         },
         { timeoutMs, description: `operator ${name} to be ready` },
