@@ -1,10 +1,20 @@
 // `npm run cluster:up | cluster:down | cluster:status`: the local control plane by hand.
 import path from 'node:path';
+import { installOperatorCrds } from './crds.js';
+import { runKubectl } from './kubectl.js';
 import { clusterStatus, ComponentStartError, ensureCluster, stopCluster } from './local-cluster.js';
+import { projectRoot } from './paths.js';
 
 async function up(): Promise<void> {
   const cluster = await ensureCluster();
   const kubectl = cluster.kubectl;
+  // For trying the operator by hand: its CRDs too (the e2e setup installs them again).
+  const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
+  try {
+    await installOperatorCrds((args, options) => runKubectl(kubectl, cluster.kubeconfigPath, args, options), projectRoot(), log);
+  } catch (error) {
+    log(`WARNING: the cell-operator CRDs could not be installed: ${error instanceof Error ? error.message : String(error)}`);
+  }
   console.log(`
 Local control plane ${cluster.reused ? 'already running' : 'started'}: ${cluster.server}, kwok nodes ${cluster.nodes.join(', ')}.
 
