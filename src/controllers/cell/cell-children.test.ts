@@ -64,9 +64,9 @@ describe('the children of a cell', () => {
       'KafkaTopic/telemetry',
       'KafkaUser/copilot-api',
       'KafkaUser/ingest',
-      'Service/eu-west-1a-db-coordinator',
+      'Service/eu-west-1a-db',
       'Service/eu-west-1a-db-worker',
-      'StatefulSet/eu-west-1a-db-coordinator',
+      'StatefulSet/eu-west-1a-db',
       'StatefulSet/eu-west-1a-db-worker',
       'PodDisruptionBudget/eu-west-1a-db-worker',
       'Deployment/copilot-api',
@@ -186,7 +186,40 @@ describe('the children of a cell whose database credentials are not known yet', 
 describe('the children of a cell with an external database', () => {
   it('run no database pods and keep only the Secret the workloads connect with', () => {
     const kinds = desiredChildren(exampleCell(externalSpec), inputs).map(id);
-    expect(kinds.filter((k) => /StatefulSet|PodDisruptionBudget|db-coordinator|db-worker/.test(k))).toEqual([]);
+    expect(kinds.filter((k) => /StatefulSet|PodDisruptionBudget|Service\/eu-west-1a-db/.test(k))).toEqual([]);
     expect(kinds).toContain('Secret/eu-west-1a-db-credentials');
+  });
+});
+
+describe('the children of a cell with the longest name allowed', () => {
+  const name = `c${'x'.repeat(38)}z`; // 40 characters, the most cell.ts accepts
+  const spec: CellSpecInput = {
+    ...EXAMPLE_CELL_SPEC,
+    workloads: [{ name: `w${'x'.repeat(48)}z`, image: 'x:1', port: 8080, kafka: { read: ['telemetry'] } }],
+  };
+  const children = desiredChildren(exampleCell(spec, { name }), inputs);
+  const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
+
+  it('have names Kubernetes accepts', () => {
+    for (const o of children) {
+      const n = o.metadata?.name ?? '';
+      const max = ['Namespace', 'Service'].includes(o.kind ?? '') ? 63 : 253;
+      expect({ id: id(o), ok: n.length <= max && DNS_LABEL.test(n.replace(/\./g, '-')) }).toEqual({ id: id(o), ok: true });
+    }
+  });
+
+  it('have StatefulSet names short enough for the controller-revision-hash label of their pods', () => {
+    for (const o of children.filter((c) => c.kind === 'StatefulSet')) expect((o.metadata?.name ?? '').length).toBeLessThanOrEqual(52);
+  });
+
+  it('have label values Kubernetes accepts, in the objects and in their pod templates', () => {
+    const labelSets = children.flatMap((o) => [
+      o.metadata?.labels ?? {},
+      (o as V1Deployment).spec?.template?.metadata?.labels ?? {},
+    ]);
+    for (const labels of labelSets) {
+      for (const [k, v] of Object.entries(labels)) expect({ k, v, ok: v.length <= 63 && LABEL_VALUE.test(v) }).toEqual({ k, v, ok: true });
+    }
   });
 });

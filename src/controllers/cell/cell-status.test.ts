@@ -75,7 +75,7 @@ describe('the status of a cell', () => {
       endpoints: {
         kafkaBootstrap: 'eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9092',
         kafkaBootstrapTls: 'eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9093',
-        database: 'eu-west-1a-db-coordinator.cell-eu-west-1a.svc:5432',
+        database: 'eu-west-1a-db.cell-eu-west-1a.svc:5432',
         databaseSecret: 'eu-west-1a-db-credentials',
       },
       database: { engine: 'Citus', serverVersion: '17.2', workers: 10, shardCount: 32 },

@@ -27,7 +27,7 @@ describe('the in-cluster Citus database', () => {
   const [coordinator, workers] = buildDatabaseStatefulSets(cell) as [V1StatefulSet, V1StatefulSet];
 
   it('runs one coordinator and spec.database.workers workers', () => {
-    expect(coordinator.metadata).toMatchObject({ name: 'eu-west-1a-db-coordinator', namespace: 'cell-eu-west-1a' });
+    expect(coordinator.metadata).toMatchObject({ name: 'eu-west-1a-db', namespace: 'cell-eu-west-1a' });
     expect(coordinator.spec?.replicas).toBe(1);
     expect(workers.metadata?.name).toBe('eu-west-1a-db-worker');
     expect(workers.spec?.replicas).toBe(10);
@@ -116,7 +116,7 @@ describe('the in-cluster Citus database', () => {
 
   it('gives the coordinator a ClusterIP Service and the workers a headless one with per-pod DNS', () => {
     const [coord, work] = buildDatabaseServices(cell);
-    expect(coord?.metadata?.name).toBe('eu-west-1a-db-coordinator');
+    expect(coord?.metadata?.name).toBe('eu-west-1a-db');
     expect(coord?.spec).toMatchObject({ type: 'ClusterIP', ports: [{ name: 'postgres', port: 5432, targetPort: 'postgres', protocol: 'TCP' }] });
     expect(coord?.spec?.selector).toEqual(coordinator.spec?.selector.matchLabels);
     expect(work?.spec).toMatchObject({ clusterIP: 'None', publishNotReadyAddresses: true });
@@ -142,10 +142,10 @@ describe('the database Secret', () => {
     expect(decode(secret)).toEqual({
       username: 'postgres',
       password: credentials.password,
-      host: 'eu-west-1a-db-coordinator.cell-eu-west-1a.svc',
+      host: 'eu-west-1a-db.cell-eu-west-1a.svc',
       port: '5432',
       database: 'telemetry',
-      uri: 'postgresql://postgres:p%40ss%3Aw%2Frd%3F%231@eu-west-1a-db-coordinator.cell-eu-west-1a.svc:5432/telemetry',
+      uri: 'postgresql://postgres:p%40ss%3Aw%2Frd%3F%231@eu-west-1a-db.cell-eu-west-1a.svc:5432/telemetry',
     });
     expect(new URL(decode(secret).uri ?? '').password).toBe(encodeURIComponent(credentials.password));
   });

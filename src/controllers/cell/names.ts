@@ -59,9 +59,13 @@ export function kafkaUserSecretName(workload: Pick<WorkloadSpec, 'name'>): strin
 
 export const DATABASE_PORT = 5432;
 
-/** The Citus coordinator StatefulSet, and its ClusterIP Service (the address clients use). */
+/**
+ * The Citus coordinator StatefulSet, and its ClusterIP Service: the address clients use, so it is
+ * simply `<cell>-db`. StatefulSet names stay within 52 characters (cell names have at most 40),
+ * because each pod's controller-revision-hash label is the name plus an 11-character suffix.
+ */
 export function databaseCoordinatorName(cell: Cell): string {
-  return `${cellName(cell)}-db-coordinator`;
+  return `${cellName(cell)}-db`;
 }
 
 /** The Citus worker StatefulSet, and its headless Service (`<worker>-N.<service>` per pod). */

@@ -54,7 +54,7 @@ function policy(cell: Cell, name: string, spec: NetworkPolicySpec): NetworkPolic
   return {
     apiVersion: 'networking.k8s.io/v1',
     kind: 'NetworkPolicy',
-    metadata: childMetadata(cell, name, 'network', name),
+    metadata: childMetadata(cell, name, 'network', 'network-policy'),
     spec,
   };
 }
