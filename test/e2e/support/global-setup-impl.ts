@@ -6,7 +6,7 @@ import path from 'node:path';
 import { installOperatorCrds, installStrimziCrds } from '../cluster/crds.js';
 import { runKubectl } from '../cluster/kubectl.js';
 import { ensureCluster } from '../cluster/local-cluster.js';
-import { projectRoot } from '../cluster/paths.js';
+import { clusterPaths, projectRoot } from '../cluster/paths.js';
 import { findOnPath } from '../cluster/tools.js';
 
 const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`);
@@ -18,14 +18,17 @@ export async function setupE2e(): Promise<void> {
 
   let kubeconfig: string;
   let kubectl: string;
-  const external = process.env.KUBECONFIG;
+  // KUBECONFIG naming the local cluster's own kubeconfig (as cluster:up suggests) is still local.
+  const fromEnv = process.env.KUBECONFIG?.split(path.delimiter)[0];
+  const external = fromEnv && path.resolve(fromEnv) !== clusterPaths(root).kubeconfig ? fromEnv : undefined;
   if (external) {
-    kubeconfig = external.split(path.delimiter)[0]!;
+    kubeconfig = external;
     const found = process.env.E2E_KUBECTL || findOnPath('kubectl');
     if (!found) throw new Error('KUBECONFIG is set but kubectl is not on PATH (or set E2E_KUBECTL)');
     kubectl = found;
-    log(`using the cluster of KUBECONFIG=${kubeconfig}`);
     await runKubectl(kubectl, kubeconfig, ['get', '--raw', '/readyz']);
+    const server = await runKubectl(kubectl, kubeconfig, ['config', 'view', '--minify', '-o', 'jsonpath={.clusters[0].cluster.server}']);
+    log(`using the cluster of KUBECONFIG=${kubeconfig} (${server.stdout.trim()}): the tests create and delete objects there`);
     process.env.E2E_CLUSTER = 'external';
   } else {
     const started = Date.now();
