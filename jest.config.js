@@ -9,6 +9,8 @@ const common = {
 };
 
 export default {
+  // jest reads testTimeout only at the top level: real servers need more than the 5 s default.
+  testTimeout: 120000,
   projects: [
     {
       ...common,
@@ -21,7 +23,6 @@ export default {
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts'],
       globalSetup: '<rootDir>/test/e2e/global-setup.ts',
       globalTeardown: '<rootDir>/test/e2e/global-teardown.ts',
-      testTimeout: 120000,
     },
   ],
 };

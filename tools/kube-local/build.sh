@@ -28,6 +28,11 @@ progress() {
   local label="$1" count=0 last
   last=$(date +%s)
   while IFS= read -r line; do
+    # `go build -v` prints bare package paths; anything else (a compile error) is shown as is.
+    if [[ "$line" == *" "* || "$line" == "#"* ]]; then
+      printf '%s\n' "$line" >&2
+      continue
+    fi
     count=$((count + 1))
     if (( $(date +%s) - last >= 30 )); then
       log "$label: $count packages compiled (latest: $line)"
