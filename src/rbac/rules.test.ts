@@ -1,0 +1,81 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { CHILD_KINDS } from '../controllers/cell/cell-children.js';
+import { CHART_RULES_PATH, REGENERATE_RBAC_COMMAND, rbacFiles } from './render.js';
+import { CHILD_PLURALS, OPERATOR_RULES, leaderElectionRules, wildcards, type ExplainedRule } from './rules.js';
+
+const root = join(import.meta.dirname, '..', '..');
+
+const grants = (rules: readonly ExplainedRule[], group: string, resource: string, verb: string) =>
+  rules.some((r) => r.apiGroups.includes(group) && r.resources.includes(resource) && r.verbs.includes(verb) && !r.resourceNames);
+
+describe('the operator RBAC rules', () => {
+  it('name no wildcard in any apiGroup, resource, verb or resource name', () => {
+    expect(wildcards([...OPERATOR_RULES, ...leaderElectionRules()])).toEqual([]);
+  });
+
+  it('let the Cell controller watch, apply and delete every kind it creates', () => {
+    for (const { apiVersion, kind } of CHILD_KINDS) {
+      const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
+      for (const verb of ['get', 'list', 'watch', 'create', 'patch', 'delete']) {
+        expect({ kind, verb, granted: grants(OPERATOR_RULES, group, CHILD_PLURALS[kind], verb) }).toEqual({ kind, verb, granted: true });
+      }
+    }
+  });
+
+  it('never allow update of a spec, escalate, bind, impersonate or deletecollection', () => {
+    const verbs = new Set(OPERATOR_RULES.flatMap((r) => r.verbs));
+    for (const verb of ['escalate', 'bind', 'impersonate', 'deletecollection']) expect(verbs.has(verb)).toBe(false);
+    const updatable = OPERATOR_RULES.filter((r) => r.verbs.includes('update')).flatMap((r) => r.resources);
+    expect(updatable).toEqual(['cells/finalizers']);
+  });
+
+  it('limit get and update of the leader-election Lease to its name', () => {
+    const rules = leaderElectionRules('my-lease');
+    expect(rules.filter((r) => r.verbs.includes('update')).map((r) => r.resourceNames)).toEqual([['my-lease']]);
+    expect(rules.flatMap((r) => r.resources)).toEqual(['leases', 'leases']);
+  });
+
+  it('say why for every rule', () => {
+    for (const rule of [...OPERATOR_RULES, ...leaderElectionRules()]) expect(rule.why.length).toBeGreaterThan(20);
+  });
+});
+
+describe('the generated RBAC files', () => {
+  it(`are up to date (run \`${REGENERATE_RBAC_COMMAND}\` when this fails)`, () => {
+    for (const [path, content] of Object.entries(rbacFiles())) {
+      let committed: string;
+      try {
+        committed = readFileSync(join(root, path), 'utf8');
+      } catch {
+        throw new Error(`${path} is missing: run \`${REGENERATE_RBAC_COMMAND}\``);
+      }
+      if (committed !== content) throw new Error(`${path} is stale: run \`${REGENERATE_RBAC_COMMAND}\``);
+    }
+  });
+
+  it('have no wildcard anywhere in config/rbac', () => {
+    const dir = join(root, 'config', 'rbac');
+    const problems: string[] = [];
+    let roles = 0;
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.yaml'))) {
+      for (const doc of parseAllDocuments(readFileSync(join(dir, file), 'utf8'))) {
+        const obj = doc.toJS() as { kind?: string; rules?: ExplainedRule[] } | null;
+        if (obj?.kind !== 'ClusterRole' && obj?.kind !== 'Role') continue;
+        roles++;
+        problems.push(...wildcards(obj.rules ?? []).map((w) => `${file}: ${w}`));
+      }
+    }
+    expect(roles).toBe(2);
+    expect(problems).toEqual([]);
+  });
+
+  it('give the chart the same rules as config/rbac', () => {
+    const tpl = readFileSync(join(root, CHART_RULES_PATH), 'utf8');
+    const operatorBlock = /define "cell-operator.rules.operator" }}\n([\s\S]*?){{- end }}/.exec(tpl)?.[1] ?? '';
+    const plain = parseAllDocuments(readFileSync(join(root, 'config/rbac/role.yaml'), 'utf8'))[0]!.toJS() as { rules: unknown[] };
+    const parsed: unknown = parseAllDocuments(operatorBlock)[0]!.toJS();
+    expect(parsed).toEqual(plain.rules);
+  });
+});
