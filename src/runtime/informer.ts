@@ -3,13 +3,13 @@
 // away are reported by comparing the old cache with the new list), any other error restarts the
 // watch after a jittered backoff, and a periodic resync hands every object to the handlers again.
 import { Watch } from '@kubernetes/client-node';
-import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { isGone, statusCode, type KubeClient } from './kube-client.js';
-import { apiVersionOf, objectKey, resourcePath, type ResourceType } from './resource.js';
+import { apiVersionOf, objectKey, resourcePath, type KubeObject, type ResourceType } from './resource.js';
 
 export interface ListPage<T> {
   items: T[];
@@ -50,7 +50,7 @@ export interface InformerOptions<T> {
   onRestart?: (reason: 'gone' | 'error') => void;
 }
 
-export class Informer<T extends KubernetesObject = KubernetesObject> {
+export class Informer<T extends KubeObject = KubeObject> {
   readonly resource: ResourceType;
   private cache = new Map<string, T>();
   private resourceVersion = '';
@@ -120,8 +120,9 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
       const began = this.clock.now();
       let outcome: WatchOutcome | Error;
       let events = 0;
+      const relisted = !this.resourceVersion;
       try {
-        if (!this.resourceVersion) await this.relist();
+        if (relisted) await this.relist();
         if (this.stopped) break;
         ({ outcome, events } = await this.watchOnce());
       } catch (err) {
@@ -134,8 +135,10 @@ export class Informer<T extends KubernetesObject = KubernetesObject> {
         this.options.onRestart?.('gone');
         this.log.info('resourceVersion expired (410 Gone); re-listing');
       }
-      // A watch that ends at once with nothing in it counts as a failure, lest we spin.
-      const healthy = !(outcome instanceof Error) && (events > 0 || this.clock.now() - began >= 1000);
+      // A watch that ends at once with nothing in it counts as a failure, lest we spin; but the
+      // first 410 on resuming (say, after an API server restart) re-lists without waiting.
+      const quiet = events === 0 && this.clock.now() - began < 1000;
+      const healthy = !(outcome instanceof Error) && (!quiet || (outcome === 'gone' && !relisted));
       if (healthy) {
         failures = 0;
         continue;
@@ -289,7 +292,7 @@ export interface CacheChanges<T> {
 }
 
 /** What a re-list changed: new keys, keys whose resourceVersion moved, and keys that vanished. */
-export function diffCache<T extends KubernetesObject>(previous: Map<string, T>, next: Map<string, T>): CacheChanges<T> {
+export function diffCache<T extends KubeObject>(previous: Map<string, T>, next: Map<string, T>): CacheChanges<T> {
   const changes: CacheChanges<T> = { added: [], updated: [], deleted: [] };
   for (const [key, old] of previous) if (!next.has(key)) changes.deleted.push(old);
   for (const [key, obj] of next) {
@@ -312,7 +315,7 @@ export interface KubeListWatchOptions {
 }
 
 /** The real source: paginated GETs through our client, and client-node's Watch for the stream. */
-export function kubeListWatch<T extends KubernetesObject>(
+export function kubeListWatch<T extends KubeObject>(
   kc: KubeConfig,
   client: KubeClient,
   resource: ResourceType,
@@ -344,9 +347,9 @@ export function kubeListWatch<T extends KubernetesObject>(
   };
 }
 
-export interface CreateInformerOptions extends KubeListWatchOptions, Omit<InformerOptions<KubernetesObject>, 'resource' | 'source'> {}
+export interface CreateInformerOptions extends KubeListWatchOptions, Omit<InformerOptions<KubeObject>, 'resource' | 'source'> {}
 
-export function createInformer<T extends KubernetesObject = KubernetesObject>(
+export function createInformer<T extends KubeObject = KubeObject>(
   kc: KubeConfig,
   client: KubeClient,
   resource: ResourceType,

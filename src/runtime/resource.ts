@@ -1,6 +1,32 @@
 // What the runtime needs to know about a kind to reach it over REST (group, version, plural,
-// scope), the URL paths that follow, and the cache key of an object ("namespace/name" or "name").
-import type { KubernetesObject } from '@kubernetes/client-node';
+// scope), the URL paths that follow, the shape of an object, and its cache key.
+import type { V1OwnerReference } from '@kubernetes/client-node';
+
+/**
+ * Any Kubernetes object. What the runtime handles is plain JSON as the server sent it, so times
+ * are strings; `Date` is allowed too so that client-node's model types (V1Deployment, ...) fit.
+ */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: ObjectMeta;
+}
+
+export interface ObjectMeta {
+  name?: string;
+  generateName?: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  ownerReferences?: V1OwnerReference[];
+  creationTimestamp?: string | Date;
+  deletionTimestamp?: string | Date;
+  managedFields?: unknown[];
+}
 
 export interface ResourceType {
   group: string; // '' for the core group
@@ -31,7 +57,8 @@ export function resourcePath(
   return parts.join('/');
 }
 
-export function objectKey(obj: KubernetesObject): string {
+/** "namespace/name", or "name" for a cluster-scoped object. */
+export function objectKey(obj: KubeObject): string {
   const name = obj.metadata?.name ?? '';
   const namespace = obj.metadata?.namespace;
   return namespace ? `${namespace}/${name}` : name;

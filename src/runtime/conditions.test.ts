@@ -1,0 +1,51 @@
+import { getCondition, isConditionTrue, kubeTime, removeCondition, setCondition, setReconciling, setStalled } from './conditions.js';
+
+const t0 = new Date('2025-01-01T10:00:00.123Z');
+const t1 = new Date('2025-01-01T10:05:00Z');
+
+describe('conditions', () => {
+  it('stamps a new condition with the time and the observed generation', () => {
+    const conds = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'KafkaNotReady', message: 'Kafka has 1 of 3 brokers ready.' }, t0, 3);
+    expect(conds).toEqual([
+      { type: 'Ready', status: 'False', reason: 'KafkaNotReady', message: 'Kafka has 1 of 3 brokers ready.', lastTransitionTime: '2025-01-01T10:00:00Z', observedGeneration: 3 },
+    ]);
+  });
+
+  it('keeps lastTransitionTime when the status stays, even if reason, message and generation move', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'KafkaNotReady', message: 'a' }, t0, 1);
+    const second = setCondition(first, { type: 'Ready', status: 'False', reason: 'DatabaseNotReady', message: 'b' }, t1, 2);
+    expect(second[0]).toMatchObject({ reason: 'DatabaseNotReady', message: 'b', lastTransitionTime: '2025-01-01T10:00:00Z', observedGeneration: 2 });
+  });
+
+  it('moves lastTransitionTime when the status changes', () => {
+    const first = setCondition(undefined, { type: 'Ready', status: 'False', reason: 'KafkaNotReady', message: 'a' }, t0);
+    const second = setCondition(first, { type: 'Ready', status: 'True', reason: 'AllReady', message: 'ok' }, t1);
+    expect(second[0]?.lastTransitionTime).toBe('2025-01-01T10:05:00Z');
+  });
+
+  it('replaces a condition in place and leaves the others and the input list alone', () => {
+    const base = setCondition(setCondition(undefined, { type: 'KafkaReady', status: 'True', reason: 'Ready', message: '' }, t0), { type: 'Ready', status: 'False', reason: 'Waiting', message: '' }, t0);
+    const next = setCondition(base, { type: 'KafkaReady', status: 'False', reason: 'BrokersDown', message: '' }, t1);
+    expect(next.map((c) => c.type)).toEqual(['KafkaReady', 'Ready']);
+    expect(base[0]?.status).toBe('True');
+    expect(getCondition(next, 'KafkaReady')?.reason).toBe('BrokersDown');
+    expect(isConditionTrue(next, 'KafkaReady')).toBe(false);
+  });
+
+  it('refuses a reason that is not PascalCase', () => {
+    expect(() => setCondition(undefined, { type: 'Ready', status: 'True', reason: 'all_ready', message: '' }, t0)).toThrow(/PascalCase/);
+  });
+
+  it('keeps the kstatus conditions present only while they are true', () => {
+    let conds = setReconciling(undefined, { reason: 'CreatingKafka', message: 'Creating the Kafka cluster.' }, t0, 1);
+    conds = setStalled(conds, { reason: 'InvalidSpec', message: 'spec.kafka.brokers.replicas must be at least 1.' }, t0, 1);
+    expect(conds.map((c) => [c.type, c.status])).toEqual([['Reconciling', 'True'], ['Stalled', 'True']]);
+    conds = setReconciling(setStalled(conds, undefined, t1), undefined, t1);
+    expect(conds).toEqual([]);
+    expect(removeCondition(undefined, 'Ready')).toEqual([]);
+  });
+
+  it('writes times as metav1.Time does, without fractions of a second', () => {
+    expect(kubeTime(new Date('2025-03-04T05:06:07.890Z'))).toBe('2025-03-04T05:06:07Z');
+  });
+});
