@@ -101,7 +101,7 @@ const LEASE_PLACEHOLDER = 'LEASE-NAME-PLACEHOLDER';
 /** The named templates `cell-operator.rules.operator` and `cell-operator.rules.leaderElection`. */
 function chartRules(): string {
   const leaderElection = renderRules(leaderElectionRules(LEASE_PLACEHOLDER)).replace(
-    LEASE_PLACEHOLDER,
+    JSON.stringify(LEASE_PLACEHOLDER),
     '{{ .Values.operator.leaderElection.leaseName | quote }}',
   );
   return [

@@ -58,6 +58,6 @@
 # when it expires (an update guarded by resourceVersion).
 - apiGroups: ["coordination.k8s.io"]
   resources: ["leases"]
-  resourceNames: ["{{ .Values.operator.leaderElection.leaseName | quote }}"]
+  resourceNames: [{{ .Values.operator.leaderElection.leaseName | quote }}]
   verbs: ["get", "update"]
 {{- end }}

@@ -1,0 +1,231 @@
+// The Helm chart with a real helm (built from helm.sh/helm/v3 by tools/helm/build.sh): it lints,
+// its values schema refuses bad values, what it renders is accepted by the API server, and it
+// installs and upgrades with everything wired (the pods are kwok's: accepted and Ready, not running
+// our image). The namespace enforces Pod Security `restricted`, so a non-compliant pod never starts.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments } from 'yaml';
+import { wildcards } from '../../src/rbac/rules.js';
+import { e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
+
+const run = promisify(execFile);
+const root = process.cwd();
+const CHART = path.join(root, 'charts/cell-operator');
+const TIMEOUT_MS = 180_000;
+// Unique names: the cluster is shared with other suites, and the chart's cluster-scoped objects
+// (ClusterRole, ClusterRoleBinding) are named after the release.
+const suffix = randomBytes(3).toString('hex');
+const namespace = `e2e-helm-${suffix}`;
+const release = `e2e-helm-${suffix}`;
+const fullname = `${release}-cell-operator`;
+
+let helmBin = '';
+
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [key: string]: unknown;
+}
+
+interface HelmResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function helm(args: string[], options: { allowFailure?: boolean } = {}): Promise<HelmResult> {
+  try {
+    const { stdout, stderr } = await run(helmBin, args, {
+      env: { ...process.env, KUBECONFIG: e2eEnv().kubeconfig, HELM_CACHE_HOME: path.join(e2eEnv().artifactsDir, 'helm/cache'), HELM_CONFIG_HOME: path.join(e2eEnv().artifactsDir, 'helm/config'), HELM_DATA_HOME: path.join(e2eEnv().artifactsDir, 'helm/data') },
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: TIMEOUT_MS,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string; message: string };
+    const result = { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? e.message };
+    if (options.allowFailure) return result;
+    throw new Error(`helm ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+  }
+}
+
+const objects = (yaml: string): K8sObject[] =>
+  parseAllDocuments(yaml)
+    .map((d) => d.toJS() as K8sObject | null)
+    .filter((o): o is K8sObject => o !== null);
+
+const template = async (extra: string[] = []) => (await helm(['template', release, CHART, '--namespace', namespace, ...extra])).stdout;
+
+describe('the Helm chart', () => {
+  beforeAll(async () => {
+    const { stdout } = await run(path.join(root, 'tools/helm/build.sh'), { timeout: 15 * 60_000, maxBuffer: 16 * 1024 * 1024 });
+    helmBin = stdout.trim().split('\n').pop() ?? '';
+    // Pod Security `restricted` enforced (and warned about at apply time) in the release namespace.
+    await kubectl(['create', 'namespace', namespace]);
+    await kubectl(['label', 'namespace', namespace, ...['enforce', 'warn', 'audit'].map((m) => `pod-security.kubernetes.io/${m}=restricted`)]);
+  }, 16 * 60_000);
+
+  afterAll(async () => {
+    if (helmBin) await helm(['uninstall', release, '--namespace', namespace, '--wait', '--timeout', '60s'], { allowFailure: true });
+    await kubectl(['delete', 'namespace', namespace, '--wait=false'], { allowFailure: true });
+  }, TIMEOUT_MS);
+
+  it('passes helm lint --strict, with its defaults and with every option turned on or swapped', async () => {
+    const variants = [
+      [],
+      ['--set', 'metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true'],
+      ['--set', 'controlPlane.postgres.enabled=false,controlPlane.databaseUrl=postgres://u:p@db.example:5432/cp?sslmode=require'],
+      ['--set', 'controlPlane.postgres.enabled=false,controlPlane.existingSecret=cp-db,router.token.existingSecret=router-token'],
+      ['--set', 'router.enabled=false,operator.leaderElection.enabled=false,networkPolicy.enabled=false,operator.replicas=1'],
+    ];
+    for (const extra of variants) {
+      const { stdout } = await helm(['lint', '--strict', CHART, ...extra]);
+      expect(stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    }
+  }, TIMEOUT_MS);
+
+  it('refuses a bad value with a message naming the field', async () => {
+    const cases: [string[], RegExp][] = [
+      [['--set', 'operator.replicas=two'], /at '\/operator\/replicas': got string, want integer/],
+      [['--set', 'operator.replcas=2'], /at '\/operator': additional properties 'replcas' not allowed/],
+      [['--set', 'router.logLevel=loud'], /at '\/router\/logLevel'/],
+      [['--set', 'controlPlane.databaseUrl=mysql://x'], /at '\/controlPlane\/databaseUrl'/],
+      [['--set', 'controlPlane.databaseUrl=postgres://u:p@db:5432/cp'], /set controlPlane.postgres.enabled=false too/],
+    ];
+    for (const [args, message] of cases) {
+      const result = await helm(['template', release, CHART, ...args], { allowFailure: true });
+      expect({ args, code: result.code }).toEqual({ args, code: 1 });
+      expect(result.stderr).toMatch(message);
+    }
+  }, TIMEOUT_MS);
+
+  it('renders roles without a wildcard, and the same rules as config/rbac', async () => {
+    const rendered = objects(await template());
+    const roles = rendered.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    expect(roles.map((r) => r.kind).sort()).toEqual(['ClusterRole', 'Role']);
+    for (const role of roles) expect(wildcards((role.rules as never[]) ?? [])).toEqual([]);
+    const plain = (file: string) => (objects(readFileSync(path.join(root, 'config/rbac', file), 'utf8'))[0]?.rules as unknown[]);
+    expect(roles.find((r) => r.kind === 'ClusterRole')?.rules).toEqual(plain('role.yaml'));
+    expect(roles.find((r) => r.kind === 'Role')?.rules).toEqual(plain('leader-election-role.yaml'));
+  }, TIMEOUT_MS);
+
+  it('renders what the API server accepts (server-side dry run), CRDs included, with no Pod Security warning', async () => {
+    const crds = objects(await template(['--include-crds'])).filter((o) => o.kind === 'CustomResourceDefinition');
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['cells.cells.platform.io', 'customerplacements.cells.platform.io', 'migrations.cells.platform.io']);
+    const crdYaml = crds.map((c) => JSON.stringify(c)).join('\n');
+    // The e2e setup applied the CRDs under its own field manager: take them over, in the dry run only.
+    await kubectl(['apply', '--server-side', '--force-conflicts', '--dry-run=server', '-f', '-'], { input: crdYaml });
+
+    // The namespace does warn about workloads: a Deployment of root pods is reported, so an empty
+    // stderr below means something.
+    const labels = { app: 'as-root' };
+    const asRoot = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'as-root', namespace },
+      spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name: 'c', image: 'busybox' }] } } },
+    };
+    const warned = await kubectl(['apply', '--server-side', '--dry-run=server', '-f', '-'], { input: JSON.stringify(asRoot) });
+    expect(warned.stderr).toMatch(/would violate PodSecurity "restricted/);
+
+    const yaml = await template();
+    const result = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=e2e-helm', '-f', '-'], { input: yaml, allowFailure: true });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const accepted = result.stdout.trim().split('\n');
+    expect(accepted.length).toBe(objects(yaml).length);
+    for (const line of accepted) expect(line).toMatch(/serverside-applied \(server dry run\)$/);
+  }, TIMEOUT_MS);
+
+  describe('installed', () => {
+    beforeAll(async () => {
+      await helm(['install', release, CHART, '--namespace', namespace, '--wait', '--timeout', '150s', '--set', 'image.repository=cell-operator,image.tag=e2e']);
+    }, TIMEOUT_MS);
+
+    it('runs the operator with 2 Ready replicas, its ServiceAccount, leader election and the database URL from a Secret', async () => {
+      const deploy = await kubectlJson<K8sObject & { spec: { template: { spec: PodSpec } }; status?: { readyReplicas?: number } }>(['get', 'deployment', fullname, '-n', namespace]);
+      expect(deploy.status?.readyReplicas).toBe(2);
+      const pod = deploy.spec.template.spec;
+      expect(pod.serviceAccountName).toBe(fullname);
+      const env = Object.fromEntries(pod.containers[0]!.env.map((e) => [e.name, e]));
+      expect(env.LEADER_ELECT?.value).toBe('true');
+      expect(env.POD_NAME?.valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } });
+      expect(env.POD_NAMESPACE?.valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } });
+      expect(env.CONTROL_PLANE_DATABASE_PASSWORD?.valueFrom).toEqual({ secretKeyRef: { name: `${fullname}-postgres`, key: 'password' } });
+      expect(env.CONTROL_PLANE_DATABASE_URL?.value).toBe(
+        `postgres://cell_operator:$(CONTROL_PLANE_DATABASE_PASSWORD)@${fullname}-postgres.${namespace}.svc:5432/cell_operator?sslmode=disable`,
+      );
+    });
+
+    it('runs the router with its own ServiceAccount and no API token, and the write token mounted from a Secret', async () => {
+      const deploy = await kubectlJson<K8sObject & { spec: { template: { spec: PodSpec } }; status?: { readyReplicas?: number } }>(['get', 'deployment', `${fullname}-router`, '-n', namespace]);
+      expect(deploy.status?.readyReplicas).toBe(2);
+      const pod = deploy.spec.template.spec;
+      expect(pod.serviceAccountName).toBe(`${fullname}-router`);
+      expect(pod.automountServiceAccountToken).toBe(false);
+      const sa = await kubectlJson<{ automountServiceAccountToken?: boolean }>(['get', 'serviceaccount', `${fullname}-router`, '-n', namespace]);
+      expect(sa.automountServiceAccountToken).toBe(false);
+      expect(pod.volumes?.find((v) => v.name === 'token')?.secret?.secretName).toBe(`${fullname}-router-token`);
+      const token = await kubectlJson<{ data: Record<string, string> }>(['get', 'secret', `${fullname}-router-token`, '-n', namespace]);
+      expect(Buffer.from(token.data.token ?? '', 'base64').toString().length).toBe(40);
+    });
+
+    it('runs PostgreSQL from its StatefulSet with a bound volume and a generated password', async () => {
+      const sts = await kubectlJson<{ status?: { readyReplicas?: number } }>(['get', 'statefulset', `${fullname}-postgres`, '-n', namespace]);
+      expect(sts.status?.readyReplicas).toBe(1);
+      const pvc = await kubectlJson<{ status?: { phase?: string } }>(['get', 'pvc', `data-${fullname}-postgres-0`, '-n', namespace]);
+      expect(pvc.status?.phase).toBe('Bound');
+      const secret = await kubectlJson<{ data: Record<string, string> }>(['get', 'secret', `${fullname}-postgres`, '-n', namespace]);
+      expect(Buffer.from(secret.data.password ?? '', 'base64').toString()).toMatch(/^[A-Za-z0-9]{40}$/);
+    });
+
+    it('has Services that select the pods of their component', async () => {
+      for (const [service, port, ready] of [[`${fullname}-router`, 8090, 2], [`${fullname}-postgres`, 5432, 1], [`${fullname}-metrics`, 8080, 2]] as const) {
+        await waitFor(
+          async () => {
+            const slices = await kubectlJson<{ items: { endpoints?: { conditions?: { ready?: boolean } }[]; ports?: { port?: number }[] }[] }>([
+              'get', 'endpointslices', '-n', namespace, '-l', `kubernetes.io/service-name=${service}`,
+            ]);
+            const endpoints = slices.items.flatMap((s) => s.endpoints ?? []).filter((e) => e.conditions?.ready);
+            const ports = slices.items.flatMap((s) => s.ports ?? []).map((p) => p.port);
+            return endpoints.length === ready && ports.includes(port);
+          },
+          { timeoutMs: 60_000, description: `${service} to have ${ready} ready endpoints on port ${port}` },
+        );
+      }
+    }, TIMEOUT_MS);
+
+    it('gives the operator its roles through its ServiceAccount and the router none', async () => {
+      const as = (sa: string) => `--as=system:serviceaccount:${namespace}:${sa}`;
+      const can = async (sa: string, ...args: string[]) => (await kubectl(['auth', 'can-i', ...args, as(sa)], { allowFailure: true })).stdout.trim();
+      expect(await can(fullname, 'patch', 'cells.cells.platform.io/status')).toBe('yes');
+      expect(await can(fullname, 'create', 'kafkas.kafka.strimzi.io', '-n', 'cell-x')).toBe('yes');
+      expect(await can(fullname, 'delete', 'statefulsets.apps', '-n', 'cell-x')).toBe('yes');
+      expect(await can(fullname, 'update', 'leases.coordination.k8s.io/cell-operator', '-n', namespace)).toBe('yes');
+      expect(await can(fullname, 'update', 'leases.coordination.k8s.io/another', '-n', namespace)).toBe('no');
+      expect(await can(fullname, 'update', 'cells.cells.platform.io')).toBe('no');
+      expect(await can(fullname, 'get', 'pods', '-n', namespace)).toBe('no');
+      expect(await can(`${fullname}-router`, 'get', 'cells.cells.platform.io')).toBe('no');
+    });
+
+    it('keeps the generated password and token across an upgrade', async () => {
+      const read = async (name: string) => (await kubectlJson<{ data: Record<string, string> }>(['get', 'secret', name, '-n', namespace])).data;
+      const before = { db: await read(`${fullname}-postgres`), token: await read(`${fullname}-router-token`) };
+      await helm(['upgrade', release, CHART, '--namespace', namespace, '--reuse-values', '--set', 'router.replicas=3', '--wait', '--timeout', '150s']);
+      expect({ db: await read(`${fullname}-postgres`), token: await read(`${fullname}-router-token`) }).toEqual(before);
+      const deploy = await kubectlJson<{ status?: { readyReplicas?: number } }>(['get', 'deployment', `${fullname}-router`, '-n', namespace]);
+      expect(deploy.status?.readyReplicas).toBe(3);
+    }, TIMEOUT_MS);
+  });
+});
+
+interface PodSpec {
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+  containers: { name: string; env: { name: string; value?: string; valueFrom?: unknown }[] }[];
+  volumes?: { name: string; secret?: { secretName?: string } }[];
+}
