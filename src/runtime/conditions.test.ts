@@ -1,4 +1,5 @@
-import { getCondition, isConditionTrue, kubeTime, removeCondition, setCondition, setReconciling, setStalled } from './conditions.js';
+import { getCondition, isConditionTrue, removeCondition, setCondition, setReconciling, setStalled } from './conditions.js';
+import { kubeTime } from './kube-time.js';
 
 const t0 = new Date('2025-01-01T10:00:00.123Z');
 const t1 = new Date('2025-01-01T10:05:00Z');

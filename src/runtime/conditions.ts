@@ -1,6 +1,7 @@
 // Kubernetes-style status conditions, pure: set one (lastTransitionTime moves only when the status
 // moves), read them, and the kstatus conditions (Reconciling, Stalled) that Argo CD and kstatus
 // read without custom code.
+import { kubeTime } from './kube-time.js';
 export type ConditionStatus = 'True' | 'False' | 'Unknown';
 
 export interface Condition {
@@ -17,11 +18,6 @@ export interface Condition {
 export type ConditionInput = Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>;
 
 const PASCAL_CASE = /^[A-Z][A-Za-z0-9]*$/;
-
-/** metav1.Time: RFC 3339 in UTC with whole seconds. */
-export function kubeTime(now: Date): string {
-  return now.toISOString().replace(/\.\d+Z$/, 'Z');
-}
 
 /**
  * Returns a new list with `input` set: added if its type is new, otherwise replaced in place,

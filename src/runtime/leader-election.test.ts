@@ -1,7 +1,8 @@
 import { FakeClock } from './fake-clock.js';
 import { FakeKubeClient } from './fake-kube-client.js';
 import { KubeApiError, type KubeRequest } from './kube-client.js';
-import { LeaderElector, decideLease, microTime, nextLeaseSpec, releasedLeaseSpec, type Lease, type LeaseView } from './leader-election.js';
+import { microTime } from './kube-time.js';
+import { LeaderElector, decideLease, nextLeaseSpec, releasedLeaseSpec, type Lease, type LeaseView } from './leader-election.js';
 
 const flush = async () => {
   for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));

@@ -7,6 +7,7 @@ import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { isConflict, isNotFound, type KubeClient } from './kube-client.js';
+import { microTime } from './kube-time.js';
 import { builtin, resourcePath, type KubeObject } from './resource.js';
 
 export interface LeaseSpec {
@@ -68,10 +69,6 @@ export function nextLeaseSpec(
 export function releasedLeaseSpec(current: LeaseSpec | undefined, nowMs: number): LeaseSpec {
   const now = microTime(nowMs);
   return { leaseDurationSeconds: 1, acquireTime: now, renewTime: now, leaseTransitions: current?.leaseTransitions ?? 0 };
-}
-
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '000Z');
 }
 
 export interface LeaderElectionOptions {
