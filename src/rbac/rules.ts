@@ -83,8 +83,8 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [builtin.event.group],
     resources: [builtin.event.plural],
-    verbs: ['create'],
-    why: 'Kubernetes Events (events.k8s.io/v1) about Cells, CustomerPlacements and Migrations: those of a cluster-scoped object go to the default namespace, hence cluster-wide. Create only: repeated events are not patched into series.',
+    verbs: ['create', 'patch'],
+    why: 'Kubernetes Events (events.k8s.io/v1, src/runtime/events.ts) about our objects: created, and patched to bump the series count of a repeat. Those of a cluster-scoped object go to the default namespace, hence cluster-wide.',
   },
 ];
 

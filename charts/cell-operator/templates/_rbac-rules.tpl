@@ -41,12 +41,12 @@
 - apiGroups: ["policy"]
   resources: ["poddisruptionbudgets"]
   verbs: ["get", "list", "watch", "create", "patch", "delete"]
-# Kubernetes Events (events.k8s.io/v1) about Cells, CustomerPlacements and Migrations: those of a
-# cluster-scoped object go to the default namespace, hence cluster-wide. Create only: repeated
-# events are not patched into series.
+# Kubernetes Events (events.k8s.io/v1, src/runtime/events.ts) about our objects: created, and
+# patched to bump the series count of a repeat. Those of a cluster-scoped object go to the default
+# namespace, hence cluster-wide.
 - apiGroups: ["events.k8s.io"]
   resources: ["events"]
-  verbs: ["create"]
+  verbs: ["create", "patch"]
 {{- end }}
 
 {{- define "cell-operator.rules.leaderElection" }}
