@@ -9,7 +9,8 @@ import type { Pool } from 'pg';
 import type { Logger } from '../log.js';
 import type { PlacementRequest, PlacementStrategy } from '../store/placement-decision.js';
 import { validatePlacementRequest } from '../store/placement-request.js';
-import { isTransientDatabaseError, placeCustomers, type PlaceResult } from '../store/placements.js';
+import { isTransientDatabaseError, type Placement, placeCustomers, type PlaceResult } from '../store/placements.js';
+import { drained } from './drained.js';
 import type { RouterMetrics } from './router-metrics.js';
 
 export interface BatchOptions {
@@ -20,6 +21,8 @@ export interface BatchOptions {
   /** Lines per transaction. Default 5,000. */
   chunkSize?: number;
   maxLineBytes?: number;
+  /** Called with each chunk's new placements, in order (the router applies its own writes). */
+  onCreated?: (placements: Placement[]) => void;
   /** Attempts per chunk on transient database errors, with doubling backoff from retryBaseMs. */
   retryAttempts?: number;
   retryBaseMs?: number;
@@ -67,27 +70,27 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
 
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
   const write = async (text: string): Promise<void> => {
-    if (!res.write(text)) await new Promise<void>((resolve) => res.once('drain', resolve).once('close', resolve));
+    if (!res.write(text)) await drained(res);
   };
 
-  let pending: Pending[] = [];
-  const flush = async (): Promise<void> => {
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    const toPlace = batch.filter((p) => p.request);
-    let results: PlaceResult[] | undefined;
-    let failure: string | undefined;
-    for (let attempt = 1; toPlace.length > 0 && !clientGone; attempt++) {
+  type Outcome = { results: PlaceResult[] } | { failure: string };
+  const place = async (toPlace: Pending[]): Promise<Outcome> => {
+    let failure = 'client went away';
+    for (let attempt = 1; !clientGone; attempt++) {
       try {
-        results = await placeCustomers(options.pool, toPlace.map((p) => p.request as PlacementRequest), { strategy: options.strategy });
-        break;
+        return { results: await placeCustomers(options.pool, toPlace.map((p) => p.request as PlacementRequest), { strategy: options.strategy }) };
       } catch (err) {
         failure = (err as Error).message;
         if (!isTransientDatabaseError(err) || attempt >= attempts) break;
         options.log.warn({ err: failure, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed; retrying');
         await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
       }
+    }
+    return { failure };
+  };
+  const report = async (batch: Pending[], outcome: Outcome): Promise<void> => {
+    if ('results' in outcome && options.onCreated) {
+      options.onCreated(outcome.results.flatMap((r) => (r.status === 'Created' ? [r.placement] : [])));
     }
     let out = '';
     let k = 0;
@@ -97,18 +100,40 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
         counts.Invalid++;
         continue;
       }
-      const r = results?.[k++];
+      const r = 'results' in outcome ? outcome.results[k++] : undefined;
       if (r) {
         counts[r.status]++;
         options.metrics.placements.labels(r.status, 'batch').inc();
         out += `${resultLine(p.line, r)}\n`;
       } else {
         counts.Failed++;
-        out += `${JSON.stringify({ line: p.line, customer: p.request?.customerId, status: 'Failed', retryable: true, reason: failure ?? 'not attempted' })}\n`;
+        const reason = 'failure' in outcome ? outcome.failure : 'not attempted';
+        out += `${JSON.stringify({ line: p.line, customer: p.request?.customerId, status: 'Failed', retryable: true, reason })}\n`;
       }
     }
-    if (!results && toPlace.length > 0) aborted = { reason: failure ?? 'client went away', resumeFromLine: toPlace[0]!.line };
+    if ('failure' in outcome) {
+      const first = batch.find((p) => p.request);
+      if (first && (!aborted || first.line < aborted.resumeFromLine)) aborted = { reason: outcome.failure, resumeFromLine: first.line };
+    }
     await write(out);
+  };
+
+  // Up to two chunks in the database at once (the second decides while the first inserts);
+  // results are written in input order.
+  let pending: Pending[] = [];
+  const inFlight: Promise<void>[] = [];
+  let lastReport: Promise<void> = Promise.resolve();
+  const flush = (): void => {
+    const batch = pending;
+    pending = [];
+    if (batch.length === 0) return;
+    const toPlace = batch.filter((p) => p.request);
+    const placing: Promise<Outcome> = toPlace.length > 0 ? place(toPlace) : Promise.resolve({ results: [] });
+    lastReport = lastReport.then(async () => report(batch, await placing));
+    inFlight.push(lastReport);
+  };
+  const settle = async (keep: number): Promise<void> => {
+    while (inFlight.length > keep) await inFlight.shift();
   };
 
   const onLine = (bytes: Buffer): void => {
@@ -150,7 +175,11 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
           onLine(carry ? Buffer.concat([carry, piece]) : piece);
           carry = undefined;
         }
-        if (pending.length >= chunkSize) await flush();
+        if (pending.length >= chunkSize) {
+          await settle(1);
+          if (aborted || clientGone) break;
+          flush();
+        }
         if (aborted || clientGone) break;
       }
       if (aborted || clientGone) continue;
@@ -163,14 +192,17 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
         }
       }
     }
+    await settle(0);
     if (!aborted && !clientGone) {
       if (overlong) {
         lineNo++;
         pending.push({ line: lineNo, result: { line: lineNo, status: 'Invalid', problems: [`line longer than ${maxLine} bytes`] } });
       } else if (carry) onLine(carry);
-      await flush();
+      flush();
+      await settle(0);
     }
   } catch (err) {
+    await settle(0).catch(() => undefined);
     aborted ??= { reason: `reading the request failed: ${(err as Error).message}`, resumeFromLine: lineNo + 1 };
   }
   if (clientGone) return;

@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteChange } from '../store/placements.js';
 import type { RouteIndex } from './route-index.js';
+import { drained } from './drained.js';
 import type { RouterMetrics } from './router-metrics.js';
 
 export interface ChangeStreamOptions {
@@ -89,13 +90,12 @@ export function streamChanges(req: IncomingMessage, res: ServerResponse, since: 
   if (options.signal?.aborted) close();
   options.signal?.addEventListener('abort', close, { once: true });
 
-  const drained = (): Promise<void> => new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
   void (async () => {
     let chunk = `retry: 1000\n\n${cellsEvent(index)}`;
     const flush = async (): Promise<void> => {
       const ok = res.write(chunk);
       chunk = '';
-      if (!ok) await drained();
+      if (!ok) await drained(res);
     };
     for (const slot of backlog) {
       if (closed) return;

@@ -45,6 +45,10 @@ const SNAPSHOT_MAX_LIMIT = 10_000;
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+function queryOf(url: string, q: number): URLSearchParams {
+  return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+}
+
 function errorBody(error: string, message: string, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({ error, message, ...extra });
 }
@@ -81,6 +85,8 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
   const customerHeader = (options.customerHeader ?? 'x-customer-id').toLowerCase();
   const strategy = options.strategy ?? 'Hash';
   const checkToken = bearerChecker(options.token);
+  const applyOwn = (placements: readonly Placement[]): boolean =>
+    index.loaded && index.applyIfNext(placements.map((p) => ({ customerId: p.customerId, cell: p.cell, state: p.state, epoch: p.epoch, version: p.version })));
 
   const finish = (res: ServerResponse, route: string, status: number, headers: Record<string, string>, body: string, t0: number): void => {
     res.writeHead(status, headers);
@@ -216,7 +222,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     switch (result.status) {
       case 'Created':
         // Read-your-writes on this replica: answer once the index shows the new row (bounded wait).
-        await options.waitFor?.(result.placement.version, 1000);
+        if (!applyOwn([result.placement])) await options.waitFor?.(result.placement.version, 1000);
         return finish(res, 'place', 201, { 'content-type': JSON_TYPE, 'x-cell': result.placement.cell }, placementJson(result.placement, true), t0);
       case 'Existing':
         return finish(res, 'place', 200, { 'content-type': JSON_TYPE, 'x-cell': result.placement.cell }, placementJson(result.placement, false, { differences: result.differences }), t0);
@@ -230,7 +236,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
   async function batch(req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
     if (!authorised(req, res, 'batch', t0)) return;
     if (!options.pool) return finish(res, 'batch', 503, { 'content-type': JSON_TYPE, 'retry-after': '5' }, errorBody('NoDatabase', 'writes are unavailable'), t0);
-    await handleBatch(req, res, { pool: options.pool, strategy, log, metrics, chunkSize: options.batchChunkSize });
+    await handleBatch(req, res, { pool: options.pool, strategy, log, metrics, chunkSize: options.batchChunkSize, onCreated: applyOwn });
     metrics.request('batch', 200, (performance.now() - t0) / 1000);
   }
 
@@ -266,12 +272,11 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     if (path.startsWith('/v1/routes/')) {
       const segment = path.slice('/v1/routes/'.length);
       if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET', t0);
-      if (segment === 'changes') return changes(req, res, new URLSearchParams(q < 0 ? '' : url.slice(q + 1)), t0);
+      if (segment === 'changes') return changes(req, res, queryOf(url, q), t0);
       if (segment.includes('/')) return finish(res, 'other', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', 'no such path'), t0);
       return lookup(res, segment, t0);
     }
-    const query = (): URLSearchParams => new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
-    if (path === '/v1/routes') return method === 'GET' ? snapshot(res, query(), t0) : methodNotAllowed(res, 'GET', t0);
+    if (path === '/v1/routes') return method === 'GET' ? snapshot(res, queryOf(url, q), t0) : methodNotAllowed(res, 'GET', t0);
     if (path === '/v1/authz' || path.startsWith('/v1/authz/')) return authz(req, res, t0);
     if (path === '/v1/customers:batch') return method === 'POST' ? batch(req, res, t0) : methodNotAllowed(res, 'POST', t0);
     if (path.startsWith('/v1/customers/')) {
@@ -281,7 +286,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       return place(req, res, segment, t0);
     }
     if (path === '/healthz') return finish(res, 'healthz', 200, { 'content-type': 'text/plain' }, 'ok\n', t0);
-    if (path === '/readyz') return readyz(res, query(), t0);
+    if (path === '/readyz') return readyz(res, queryOf(url, q), t0);
     if (path === '/metrics') {
       const text = await metrics.registry.metrics();
       return finish(res, 'metrics', 200, { 'content-type': metrics.registry.contentType }, text, t0);

@@ -19,6 +19,8 @@ export interface IndexSyncOptions {
   pollIntervalMs?: number;
   /** Rows per catch-up query. Default 20,000. */
   pageSize?: number;
+  /** Pause between a notification and the catch-up it causes. Default 20 ms. */
+  notifyDelayMs?: number;
   /** Reconnect backoff bounds. Default 100 ms … 5 s. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -125,8 +127,13 @@ export class IndexSync {
     client.on('end', () => lost());
     client.on('notification', (n) => {
       if (n.channel === ROUTES_CHANNEL) {
-        if (n.payload !== undefined && Number(n.payload) <= this.options.index.version) return;
-        void this.catchUp().catch(() => undefined);
+        const version = n.payload === undefined ? Infinity : Number(n.payload);
+        if (version <= this.options.index.version) return;
+        // A short pause first: when this replica wrote the change itself, it has usually applied
+        // it by then (applyIfNext) and need not read it back.
+        setTimeout(() => {
+          if (version > this.options.index.version) void this.catchUp().catch(() => undefined);
+        }, this.options.notifyDelayMs ?? 20).unref();
       } else if (n.channel === CELLS_CHANNEL) {
         void this.reloadCells().catch(() => undefined);
       }

@@ -172,6 +172,20 @@ export class RouteIndex {
     for (const c of changes) this.apply(c);
   }
 
+  /**
+   * Applies this replica's own committed writes without reading them back, but only when they
+   * are exactly the next versions of the feed (consecutive from version + 1): then nothing can
+   * sit between them and what the index already holds. Returns false (and applies nothing) when
+   * they are not; the change feed brings them then.
+   */
+  applyIfNext(changes: readonly RouteChange[]): boolean {
+    if (changes.length === 0) return true;
+    const sorted = [...changes].sort((a, b) => a.version - b.version);
+    for (let i = 0; i < sorted.length; i++) if ((sorted[i] as RouteChange).version !== this.version + 1 + i) return false;
+    this.applyAll(sorted);
+    return true;
+  }
+
   /** The route of a customer, or undefined when unknown or deleted. */
   lookup(customer: string): Route | undefined {
     const slot = this.slots.get(customer);

@@ -13,7 +13,7 @@ import {
   routeChangesSince,
   setPlacementState,
 } from './placements.js';
-import { CELLS_CHANNEL, ROUTES_CHANNEL } from './schema.js';
+import { ADVISORY_LOCK_CLASS, CELLS_CHANNEL, ROUTES_CHANNEL, ROUTING_WRITE_LOCK_ID } from './schema.js';
 
 let server: PostgresServer;
 beforeAll(async () => {
@@ -236,6 +236,33 @@ describe('batch placement', () => {
       expect(rows.map((r: { customer_id: string }) => r.customer_id)).toEqual(['n1', 'n3', 'n4', 'n7', 'old-timer']);
       await expectExactCounters(pool);
     } finally {
+      await pool.end();
+    }
+  });
+
+  it('answers Existing for a customer placed by someone else while the batch waited for the lock', async () => {
+    const pool = await freshStore([cell('eu-a'), cell('eu-b')]);
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID]);
+      const batch = placeCustomers(pool, [{ customerId: 'race-1' }, { customerId: 'race-2', expectedDevices: 4 }]);
+      // Once the batch waits for the routing lock, place race-2 ourselves, pinned, and let go.
+      for (;;) {
+        const { rows } = await pool.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+        if (rows[0].n > 0) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      await holder.query("INSERT INTO placements (customer_id, cell) VALUES ('race-2', 'eu-b')");
+      await holder.query('COMMIT');
+      const [one, two] = await batch;
+      expect(one).toMatchObject({ status: 'Created' });
+      expect(two).toMatchObject({ status: 'Existing', placement: { cell: 'eu-b', expectedDevices: 0 } });
+      await expectExactCounters(pool);
+      const { rows } = await pool.query('SELECT count(*)::int AS n FROM placements');
+      expect(rows[0].n).toBe(2);
+    } finally {
+      holder.release();
       await pool.end();
     }
   });

@@ -2,8 +2,11 @@
 // reading them, fencing them, and the change feed by version. Every write transaction takes the
 // routing write lock first (see schema.ts), which makes placement exact: under the lock the
 // placement row and the cell counters cannot change, so the decision taken is the one committed.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
-import { type CellRow, CELL_COLUMNS, cellFromRow, type Queryable } from './cells.js';
+import pgCopy from 'pg-copy-streams';
+import { type CellRow, CELL_COLUMNS, cellFromRow, listCells, type Queryable } from './cells.js';
 import {
   type CellExclusion,
   decidePlacement,
@@ -190,12 +193,164 @@ export async function placeCustomer(pool: Pool, request: PlacementRequest, optio
   });
 }
 
+interface Planned {
+  index: number;
+  request: PlacementRequest;
+  cell: string;
+}
+
+/** The decisions for a batch against one view of the cells, with a running copy of the counters. */
+interface BatchPlan {
+  decided: Map<number, PlaceResult>;
+  planned: Planned[];
+  /** Customers and devices added per cell. */
+  added: Map<string, { customers: number; devices: number }>;
+  maxDevicesPerRequest: number;
+}
+
+function planBatch(
+  valid: readonly { index: number; request: PlacementRequest }[],
+  existing: ReadonlyMap<string, Placement>,
+  cells: readonly CellRow[],
+  strategy: PlacementStrategy,
+): BatchPlan {
+  const running = cells.map((c) => ({ ...c }));
+  const byName = new Map(running.map((c) => [c.name, c]));
+  const plan: BatchPlan = { decided: new Map(), planned: [], added: new Map(), maxDevicesPerRequest: 0 };
+  for (const { index, request } of valid) {
+    const found = existing.get(request.customerId);
+    if (found) {
+      plan.decided.set(index, { status: 'Existing', placement: found, differences: placementDifferences(request, found) });
+      continue;
+    }
+    const decision = decidePlacement(request, running, strategy);
+    if (decision.kind === 'Unschedulable') {
+      plan.decided.set(index, { status: 'Unschedulable', customerId: request.customerId, reason: decision.reason, exclusions: decision.exclusions });
+      continue;
+    }
+    const devices = request.expectedDevices ?? 0;
+    const cell = byName.get(decision.cell) as CellRow;
+    cell.customers += 1;
+    cell.devices += devices;
+    const a = plan.added.get(decision.cell) ?? { customers: 0, devices: 0 };
+    a.customers += 1;
+    a.devices += devices;
+    plan.added.set(decision.cell, a);
+    plan.maxDevicesPerRequest = Math.max(plan.maxDevicesPerRequest, devices);
+    plan.planned.push({ index, request, cell: decision.cell });
+  }
+  return plan;
+}
+
+/** True when no cell came near its capacity with this batch added: then capacity did not shape any decision. */
+function capacityIrrelevant(cells: readonly CellRow[], plan: BatchPlan): boolean {
+  return cells.every((c) => {
+    const a = plan.added.get(c.name) ?? { customers: 0, devices: 0 };
+    if (c.customers + c.reserved + a.customers >= c.maxCustomers) return false;
+    return c.maxDevices === null || c.devices + a.devices + plan.maxDevicesPerRequest <= c.maxDevices;
+  });
+}
+
+function sameDescriptions(a: readonly CellRow[], b: readonly CellRow[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i] as CellRow;
+    return x.name === y.name && x.region === y.region && x.state === y.state && x.ready === y.ready && x.weight === y.weight && x.maxCustomers === y.maxCustomers && x.maxDevices === y.maxDevices;
+  });
+}
+
+async function existingPlacements(db: Queryable, ids: readonly string[]): Promise<Map<string, Placement>> {
+  const { rows } = await db.query<DbPlacement>(`SELECT ${PLACEMENT_COLUMNS} FROM placements WHERE customer_id = ANY($1::text[])`, [ids]);
+  return new Map(rows.map((r) => [r.customer_id, placementFromRow(r)]));
+}
+
+/** COPY text format: escape what would end a field or a row. */
+function copyField(value: string | null): string {
+  if (value === null) return '\\N';
+  return /[\\\t\n\r]/.test(value) ? value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r')) : value;
+}
+
+function* copyLines(planned: readonly Planned[]): Generator<string> {
+  let chunk = '';
+  for (const p of planned) {
+    const r = p.request;
+    chunk += `${copyField(r.customerId)}\t${copyField(r.region ?? null)}\t${copyField(p.cell)}\t${r.expectedDevices ?? 0}\t${copyField(JSON.stringify(r.labels ?? {}))}\n`;
+    if (chunk.length > 256 * 1024) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
+}
+
 /**
- * Places many customers in one transaction with a fixed number of statements (lock, read the
- * existing rows, lock the cells, one INSERT … SELECT FROM unnest(…), commit), whatever the
- * batch size. Returns one result per request, in order: invalid and unschedulable requests are
- * reported and the others placed. A duplicate id within the batch gets its first occurrence's
- * answer. Nothing is half-done: a failure rolls the whole batch back and throws.
+ * Inserts the planned rows (under the routing write lock) and returns their versions by id; an
+ * id missing from the answer was placed by someone else meanwhile. The rows go in by COPY, as fast
+ * as a raw load; versions are then known without reading the rows back, because under the lock
+ * the trigger draws them one after the other in row order (checked). If a row turns out to exist
+ * already, the COPY is undone and the rows go in by INSERT … ON CONFLICT DO NOTHING instead.
+ */
+async function insertPlanned(client: PoolClient, planned: readonly Planned[]): Promise<Map<string, number>> {
+  const seq = await client.query<{ last_value: number; is_called: boolean }>('SELECT last_value, is_called FROM routing_version_seq');
+  const before = seq.rows[0]!.is_called ? seq.rows[0]!.last_value : seq.rows[0]!.last_value - 1;
+  await client.query('SAVEPOINT place_by_copy');
+  try {
+    await pipeline(
+      Readable.from(copyLines(planned)),
+      client.query(pgCopy.from('COPY placements (customer_id, region, cell, expected_devices, labels) FROM STDIN')),
+    );
+    await client.query('RELEASE SAVEPOINT place_by_copy');
+  } catch (err) {
+    if ((err as { code?: string }).code !== '23505') throw err; // unique_violation: placed meanwhile
+    await client.query('ROLLBACK TO SAVEPOINT place_by_copy');
+    return insertSkippingExisting(client, planned);
+  }
+  // Each copied row drew exactly one version, in row order; if nobody else drew one meanwhile
+  // (the lock says nobody could), ours are exactly before+1 … before+n.
+  const after = await client.query<{ last_value: number }>('SELECT last_value FROM routing_version_seq');
+  if (after.rows[0]!.last_value - before === planned.length) {
+    return new Map(planned.map((p, i) => [p.request.customerId, before + 1 + i]));
+  }
+  // Someone drew versions without the lock: read them back instead of deducing them.
+  const { rows } = await client.query<[string, number]>({
+    text: 'SELECT customer_id, version FROM placements WHERE customer_id = ANY($1::text[])',
+    values: [planned.map((p) => p.request.customerId)],
+    rowMode: 'array',
+  });
+  return new Map(rows);
+}
+
+async function insertSkippingExisting(client: PoolClient, planned: readonly Planned[]): Promise<Map<string, number>> {
+  const { rows } = await client.query<[string, number]>({
+    text: `INSERT INTO placements (customer_id, region, cell, expected_devices, labels)
+           SELECT id, region, cell, devices, labels::jsonb
+             FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS r(id, region, cell, devices, labels)
+           ON CONFLICT (customer_id) DO NOTHING
+           RETURNING customer_id, version`,
+    values: [
+      planned.map((p) => p.request.customerId),
+      planned.map((p) => p.request.region ?? null),
+      planned.map((p) => p.cell),
+      planned.map((p) => p.request.expectedDevices ?? 0),
+      planned.map((p) => JSON.stringify(p.request.labels ?? {})),
+    ],
+    rowMode: 'array',
+  });
+  return new Map(rows);
+}
+
+/**
+ * Places many customers in one transaction with a fixed number of statements whatever the batch
+ * size (one INSERT … SELECT FROM unnest(…)). Returns one result per request, in order: invalid
+ * and unschedulable requests are reported and the others placed. A duplicate id within the batch
+ * gets its first occurrence's answer. Nothing is half-done: a failure rolls the batch back and
+ * throws.
+ *
+ * The decisions are taken before the routing write lock, so that batches in a row keep the
+ * database busy; under the lock they are kept only if the cells' descriptions are unchanged and
+ * no cell is near its capacity (then capacity shaped no decision and hashing alone decided), and
+ * taken again under the lock otherwise (with the existing rows read first). Either way the result
+ * is what a placement under the lock would have given.
  */
 export async function placeCustomers(pool: Pool, requests: readonly PlacementRequest[], options: PlaceOptions = {}): Promise<PlaceResult[]> {
   const strategy = options.strategy ?? 'Hash';
@@ -218,57 +373,54 @@ export async function placeCustomers(pool: Pool, requests: readonly PlacementReq
   });
 
   if (valid.length > 0) {
+    const ids = valid.map((v) => v.request.customerId);
+    // The early plan assumes every customer is new (bulk onboarding): one that exists makes the
+    // COPY fail and the rows go in by INSERT … ON CONFLICT DO NOTHING, answering Existing.
+    const cellsBefore = strategy === 'Hash' ? await listCells(pool) : undefined;
+    const early = cellsBefore ? planBatch(valid, new Map(), cellsBefore, strategy) : undefined;
+
     await withTransaction(pool, async (client) => {
-      await lockRoutingWrites(client);
-      const ids = valid.map((v) => v.request.customerId);
-      const existing = await client.query<DbPlacement>(`SELECT ${PLACEMENT_COLUMNS} FROM placements WHERE customer_id = ANY($1::text[])`, [ids]);
-      const existingById = new Map(existing.rows.map((r) => [r.customer_id, placementFromRow(r)]));
-      // Decide against a running copy of the counters so that the batch itself respects capacity.
-      const cells = (await lockCells(client)).map((c) => ({ ...c }));
-      const byName = new Map(cells.map((c) => [c.name, c]));
-      const insert = { id: [] as string[], region: [] as (string | null)[], cell: [] as string[], devices: [] as number[], labels: [] as string[] };
-      const inserted: { index: number; request: PlacementRequest }[] = [];
-      for (const { index, request } of valid) {
-        const found = existingById.get(request.customerId);
-        if (found) {
-          results[index] = { status: 'Existing', placement: found, differences: placementDifferences(request, found) };
+      // now() is the transaction's start: the created_at/updated_at default of every row below.
+      const locked = await client.query<{ now: Date }>('SELECT pg_advisory_xact_lock($1, $2), now() AS now', [ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID]);
+      const now = locked.rows[0]!.now;
+      const cells = await lockCells(client);
+      const keep = early && cellsBefore && sameDescriptions(cellsBefore, cells) && capacityIrrelevant(cellsBefore, early) && capacityIrrelevant(cells, early);
+      const plan = keep && early ? early : planBatch(valid, await existingPlacements(client, ids), cells, strategy);
+      for (const [index, result] of plan.decided) results[index] = result;
+      const { planned } = plan;
+      if (planned.length === 0) return;
+      const versions = await insertPlanned(client, planned);
+      const missed: Planned[] = [];
+      for (const p of planned) {
+        const version = versions.get(p.request.customerId);
+        if (version === undefined) {
+          missed.push(p);
           continue;
         }
-        const decision = decidePlacement(request, cells, strategy);
-        if (decision.kind === 'Unschedulable') {
-          results[index] = { status: 'Unschedulable', customerId: request.customerId, reason: decision.reason, exclusions: decision.exclusions };
-          continue;
+        results[p.index] = {
+          status: 'Created',
+          placement: {
+            customerId: p.request.customerId,
+            region: p.request.region ?? null,
+            cell: p.cell,
+            state: 'Active',
+            epoch: 1,
+            expectedDevices: p.request.expectedDevices ?? 0,
+            labels: p.request.labels ?? {},
+            version,
+            createdAt: now,
+            updatedAt: now,
+          },
+        };
+      }
+      // Placed by someone else between the early look and the lock: theirs is the answer.
+      if (missed.length > 0) {
+        const found = await existingPlacements(client, missed.map((p) => p.request.customerId));
+        for (const p of missed) {
+          const placement = found.get(p.request.customerId);
+          if (!placement) throw new Error(`customer ${p.request.customerId} was neither inserted nor found`);
+          results[p.index] = { status: 'Existing', placement, differences: placementDifferences(p.request, placement) };
         }
-        const cell = byName.get(decision.cell) as CellRow;
-        cell.customers += 1;
-        cell.devices += request.expectedDevices ?? 0;
-        insert.id.push(request.customerId);
-        insert.region.push(request.region ?? null);
-        insert.cell.push(decision.cell);
-        insert.devices.push(request.expectedDevices ?? 0);
-        insert.labels.push(JSON.stringify(request.labels ?? {}));
-        inserted.push({ index, request });
-      }
-      if (inserted.length === 0) return;
-      const { rows } = await client.query<DbPlacement>(
-        `INSERT INTO placements (customer_id, region, cell, expected_devices, labels)
-         SELECT id, region, cell, devices, labels::jsonb
-           FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[]) AS r(id, region, cell, devices, labels)
-         ON CONFLICT (customer_id) DO NOTHING
-         RETURNING ${PLACEMENT_COLUMNS}`,
-        [insert.id, insert.region, insert.cell, insert.devices, insert.labels],
-      );
-      const created = new Map(rows.map((r) => [r.customer_id, r]));
-      for (const { index, request } of inserted) {
-        const row = created.get(request.customerId);
-        if (row) results[index] = { status: 'Created', placement: placementFromRow(row) };
-      }
-      // Under the lock nobody else can insert these ids; a miss here means a writer bypassed it.
-      const missed = inserted.filter(({ index }) => results[index] === undefined);
-      for (const { index, request } of missed) {
-        const p = await getPlacement(client, request.customerId);
-        if (!p) throw new Error(`customer ${request.customerId} was neither inserted nor found`);
-        results[index] = { status: 'Existing', placement: p, differences: placementDifferences(request, p) };
       }
     });
   }

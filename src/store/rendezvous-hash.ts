@@ -14,17 +14,20 @@ export interface U64 {
   lo: number;
 }
 
-/** (aHi:aLo) * (bHi:bLo) mod 2^64, written into out. */
+/** (aHi:aLo) * (bHi:bLo) mod 2^64, written into out; integer operations only. */
 function mul64(aHi: number, aLo: number, bHi: number, bLo: number, out: U64): void {
   const a0 = aLo & 0xffff;
   const a1 = aLo >>> 16;
   const b0 = bLo & 0xffff;
   const b1 = bLo >>> 16;
-  const mid = a0 * b1 + a1 * b0; // < 2^33, exact
-  const low = a0 * b0 + (mid % 65536) * 65536; // < 2^33, exact
-  out.lo = low >>> 0;
-  const carry = Math.floor(low / TWO_32);
-  out.hi = (a1 * b1 + Math.floor(mid / 65536) + carry + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
+  const p00 = a0 * b0;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  // high 32 bits of the 64-bit product aLo * bLo
+  const carry = ((p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff)) >>> 16;
+  const mulhi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + carry;
+  out.lo = Math.imul(aLo, bLo) >>> 0;
+  out.hi = (mulhi + Math.imul(aHi, bLo) + Math.imul(aLo, bHi)) >>> 0;
 }
 
 /** MurmurHash3 fmix64 finaliser, in place: a bijection with full avalanche. */

@@ -249,7 +249,52 @@ CREATE TABLE migration_failures (
 CREATE INDEX migration_failures_recent_idx ON migration_failures (migration, at DESC);
 `;
 
+// Columns the per-customer move engine (src/data/) needs: the direction of a move (Reverse = an
+// abort moving the customer back), the abort request, the cell holding a capacity reservation, the
+// catch-up round, and per table the keyset positions that make every step re-runnable.
+const moveEngineProgress = `
+ALTER TABLE migration_journal
+  ADD COLUMN direction          text NOT NULL DEFAULT 'Forward' CHECK (direction IN ('Forward', 'Reverse')),
+  ADD COLUMN abort_requested_at timestamptz,
+  ADD COLUMN failure_reason     text,
+  ADD COLUMN reserved_cell      text,
+  ADD COLUMN state_entered_at   timestamptz NOT NULL DEFAULT now(),
+  ADD COLUMN catch_up_round     integer NOT NULL DEFAULT 0,
+  ADD COLUMN round_rows         bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN migration_journal.direction IS 'Reverse: an abort after cut-over, moving the customer from target_cell back to source_cell';
+COMMENT ON COLUMN migration_journal.reserved_cell IS 'cell whose cells.reserved this move holds (released at cut-over or failure)';
+
+ALTER TABLE migration_table_progress
+  ADD COLUMN position          integer NOT NULL DEFAULT 0,
+  ADD COLUMN mode              text NOT NULL DEFAULT 'Mutable' CHECK (mode IN ('Mutable', 'AppendOnly')),
+  ADD COLUMN cursor_columns    jsonb NOT NULL DEFAULT '[]'::jsonb,
+  ADD COLUMN time_cursor       boolean NOT NULL DEFAULT false,
+  ADD COLUMN caught_up         boolean NOT NULL DEFAULT false,
+  ADD COLUMN resynced          boolean NOT NULL DEFAULT false,
+  ADD COLUMN synced_key        jsonb,
+  ADD COLUMN observed_key      jsonb,
+  ADD COLUMN observed_at       timestamptz,
+  ADD COLUMN settled_key       jsonb,
+  ADD COLUMN settled_at        timestamptz,
+  ADD COLUMN settled_fresh     boolean NOT NULL DEFAULT false,
+  ADD COLUMN verified          boolean NOT NULL DEFAULT false,
+  ADD COLUMN verified_key      jsonb,
+  ADD COLUMN verified_rows     bigint,
+  ADD COLUMN verified_checksum text,
+  ADD COLUMN final_synced      boolean NOT NULL DEFAULT false,
+  ADD COLUMN checked           boolean NOT NULL DEFAULT false,
+  ADD COLUMN sweep_started     boolean NOT NULL DEFAULT false,
+  ADD COLUMN sweep_key         jsonb,
+  ADD COLUMN swept             boolean NOT NULL DEFAULT false,
+  ADD COLUMN swept_rows        bigint NOT NULL DEFAULT 0,
+  ADD COLUMN cleared           boolean NOT NULL DEFAULT false,
+  ADD COLUMN bytes_copied      bigint NOT NULL DEFAULT 0;
+COMMENT ON COLUMN migration_table_progress.synced_key IS 'every source row with a key up to here is on the target (rows above may still be missing)';
+COMMENT ON COLUMN migration_table_progress.verified_key IS 'rows up to here were verified (count + checksum) before the fence';
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
+  { version: 3, name: 'move engine: direction, abort, reservation, per-table settle/verify/sweep progress', sql: moveEngineProgress },
 ];
