@@ -56,7 +56,8 @@ export function withCel<S extends z.ZodType>(schema: S, rules: readonly CelCheck
     const check = r.check;
     if (check) {
       out = out.superRefine((value, ctx) => {
-        if (!check(value as z.output<S>)) ctx.addIssue({ code: 'custom', message: r.message, path });
+        // A fresh array each time: zod prefixes the parent path onto issue.path in place.
+        if (!check(value as z.output<S>)) ctx.addIssue({ code: 'custom', message: r.message, path: [...path] });
       }) as S;
     }
   }
@@ -70,11 +71,29 @@ export function withCel<S extends z.ZodType>(schema: S, rules: readonly CelCheck
   return out.meta({ [CEL_KEY]: [...existing, ...plain] }) as S;
 }
 
-/** Kubernetes list semantics for server-side apply: `map` lists merge per key, `set` per value. */
-export function listMap<S extends z.ZodType>(schema: S, keys: readonly string[]): S {
-  return schema.meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [...keys] }) as S;
+/**
+ * Kubernetes list semantics for server-side apply: `map` lists merge per key, `set` per value. The
+ * API server refuses duplicate keys in both; the zod twin reports them at the duplicate's index.
+ */
+export function listMap<S extends z.ZodArray>(schema: S, keys: readonly string[]): S {
+  const unique = schema.superRefine((items, ctx) => {
+    reportDuplicates(items, ctx, (item) => JSON.stringify(keys.map((k) => (item as Record<string, unknown>)[k])), `duplicate ${keys.join(', ')}`);
+  }) as S;
+  return unique.meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': [...keys] }) as S;
 }
 
-export function listSet<S extends z.ZodType>(schema: S): S {
-  return schema.meta({ 'x-kubernetes-list-type': 'set' }) as S;
+export function listSet<S extends z.ZodArray>(schema: S): S {
+  const unique = schema.superRefine((items, ctx) => {
+    reportDuplicates(items, ctx, (item) => JSON.stringify(item), 'duplicate value');
+  }) as S;
+  return unique.meta({ 'x-kubernetes-list-type': 'set' }) as S;
+}
+
+function reportDuplicates(items: readonly unknown[], ctx: z.RefinementCtx, keyOf: (item: unknown) => string, message: string): void {
+  const seen = new Set<string>();
+  items.forEach((item, index) => {
+    const key = keyOf(item);
+    if (seen.has(key)) ctx.addIssue({ code: 'custom', message: `${message}: ${key}`, path: [index] });
+    seen.add(key);
+  });
 }

@@ -365,7 +365,8 @@ export const CellSpecSchema = withCel(
   }),
   [
     {
-      rule: 'has(self.namespace) == has(oldSelf.namespace) && (!has(self.namespace) || self.namespace == oldSelf.namespace)',
+      // `namespace` is a CEL reserved word: rules must spell the field __namespace__.
+      rule: 'has(self.__namespace__) == has(oldSelf.__namespace__) && (!has(self.__namespace__) || self.__namespace__ == oldSelf.__namespace__)',
       message: 'spec.namespace is immutable: it cannot be set, changed or removed after the Cell is created',
       fieldPath: '.namespace',
     },

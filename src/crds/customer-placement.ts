@@ -38,7 +38,10 @@ export const CustomerPlacementSpecSchema = withCel(
       fieldPath: '.region',
     },
   ],
-).describe('Where the customer may and should live. Everything is optional: an empty spec places the customer in any eligible cell.');
+)
+  .describe('Where the customer may and should live. Everything is optional: an empty or omitted spec places the customer in any eligible cell.')
+  // Defaulted so that the region rule also sees an update that drops the whole spec.
+  .prefault({});
 
 export const CustomerPlacementStatusSchema = z
   .object({
@@ -77,7 +80,7 @@ export interface CustomerPlacement {
 
 /** Validates and defaults a CustomerPlacement spec; errors name the field (`spec.cell`). */
 export function parseCustomerPlacementSpec(input: unknown): ParseResult<CustomerPlacementSpec> {
-  return parseWith(CustomerPlacementSpecSchema, input ?? {}, 'spec');
+  return parseWith(CustomerPlacementSpecSchema, input, 'spec');
 }
 
 export const CUSTOMER_PLACEMENT_DESCRIPTION =

@@ -104,6 +104,12 @@ export function zodToStructural(schema: z.ZodType, options: ConvertOptions = {},
     unrepresentable: 'throw',
     reused: 'inline',
     cycles: 'throw',
+    override: (ctx) => {
+      // A tuple comes out as a list of a union, which would silently accept any order.
+      if (ctx.zodSchema._zod.def.type === 'tuple') {
+        throw new NotStructuralError(jsonPointerToPath(path, ctx.path), 'a tuple has no structural equivalent');
+      }
+    },
   }) as SchemaNode;
   return toStructural(json, options, path);
 }
@@ -111,6 +117,17 @@ export function zodToStructural(schema: z.ZodType, options: ConvertOptions = {},
 /** Converts a JSON schema as z.toJSONSchema emits it (openapi-3.0 target) to a structural one. */
 export function toStructural(json: SchemaNode, options: ConvertOptions = {}, path = ''): SchemaNode {
   return convertNode(json, path, { requireDescriptions: options.requireDescriptions ?? true });
+}
+
+/** Turns a JSON-schema location (properties/a/items/…) into a field path (a[*]). */
+function jsonPointerToPath(prefix: string, pointer: readonly (string | number)[]): string {
+  let out = prefix;
+  for (let i = 0; i < pointer.length; i++) {
+    const key = pointer[i];
+    if (key === 'properties') out += `${out ? '.' : ''}${String(pointer[++i])}`;
+    else if (key === 'items' || key === 'additionalProperties') out += '[*]';
+  }
+  return out;
 }
 
 function isObject(v: unknown): v is SchemaNode {
@@ -220,7 +237,8 @@ function convertObject(node: SchemaNode, path: string, opts: Required<ConvertOpt
   if (additional === false) {
     // zod's strict objects; unknown fields are pruned by the API server anyway.
     delete node.additionalProperties;
-  } else if (additional === true) {
+  } else if (additional === true || (isObject(additional) && Object.keys(additional).length === 0)) {
+    // z.looseObject(): any extra field is allowed and kept.
     delete node.additionalProperties;
     node['x-kubernetes-preserve-unknown-fields'] = true;
   } else if (additional !== undefined) {
