@@ -126,6 +126,13 @@ describe('zodToStructural', () => {
       refuses(s, /fieldPath \.nope is not a field/);
     });
 
+    it('a CEL rule naming a field that is a CEL reserved word without escaping it', () => {
+      const s = withCel(z.object({ namespace: z.string().max(63).optional() }), [
+        { rule: 'self.namespace == oldSelf.namespace', message: 'immutable' },
+      ]);
+      refuses(s, /"namespace" is a CEL reserved word; write \.__namespace__/);
+    });
+
     it('an object default that lacks a required field', () => {
       const raw = { type: 'object', properties: { a: { type: 'string' } }, required: ['a'], default: {} } as SchemaNode;
       expect(() => zodToStructuralFromJson(raw)).toThrow(/default lacks the required field "a"/);

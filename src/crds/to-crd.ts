@@ -88,6 +88,11 @@ const KUBE_FORMATS = new Set([
 /** Formats whose zod pattern only repeats what the format already checks (and reads badly). */
 const FORMATS_WITHOUT_PATTERN = new Set(['date-time', 'date', 'email', 'uuid', 'ipv4', 'ipv6', 'uri']);
 
+// CEL reserved words: a field with one of these names is reached as self.__name__ in a rule.
+// `self.namespace` compiles, but to something else: the API server then refuses the CRD for cost.
+const CEL_RESERVED =
+  /\.(namespace|break|const|continue|else|for|function|if|import|let|loop|package|return|var|void|while|in|as|true|false|null)\b/;
+
 const CEL_REASONS = new Set(['FieldValueInvalid', 'FieldValueForbidden', 'FieldValueRequired', 'FieldValueDuplicate']);
 
 // zod's bounds for z.int(): the JSON-safe integer range, meaningless to an int64 API field.
@@ -287,6 +292,8 @@ function checkRules(node: SchemaNode, path: string): void {
   if (!Array.isArray(rules)) throw new NotStructuralError(path, `${CEL_KEY} must be a list`);
   for (const r of rules as CelRule[]) {
     if (!r.rule?.trim()) throw new NotStructuralError(path, 'a validation rule needs a rule');
+    const reserved = CEL_RESERVED.exec(r.rule);
+    if (reserved) throw new NotStructuralError(path, `rule ${r.rule}: "${reserved[1]}" is a CEL reserved word; write .__${reserved[1]}__`);
     if (!r.message?.trim() || /[\r\n]/.test(r.message)) throw new NotStructuralError(path, `rule ${r.rule}: needs a one-line message`);
     if (r.reason !== undefined && !CEL_REASONS.has(r.reason)) throw new NotStructuralError(path, `rule ${r.rule}: unsupported reason ${r.reason}`);
     if (r.fieldPath !== undefined) {
