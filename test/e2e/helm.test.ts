@@ -4,7 +4,7 @@
 // our image). The namespace enforces Pod Security `restricted`, so a non-compliant pod never starts.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
@@ -101,6 +101,16 @@ describe('the Helm chart', () => {
       expect({ args, code: result.code }).toEqual({ args, code: 1 });
       expect(result.stderr).toMatch(message);
     }
+  }, TIMEOUT_MS);
+
+  it("accepts the values of the Argo CD example (examples/argocd/operator.yaml)", async () => {
+    const [app] = objects(readFileSync(path.join(root, 'examples/argocd/operator.yaml'), 'utf8')) as unknown as { spec: { source: { helm: { valuesObject: unknown } } } }[];
+    const file = path.join(e2eEnv().artifactsDir, `helm-argocd-values-${suffix}.json`);
+    writeFileSync(file, JSON.stringify(app!.spec.source.helm.valuesObject));
+    const rendered = objects(await template(['--values', file]));
+    // No Secret the chart would generate anew on every Argo CD render.
+    expect(rendered.filter((o) => o.kind === 'Secret')).toEqual([]);
+    expect(rendered.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
   }, TIMEOUT_MS);
 
   it('renders roles without a wildcard, and the same rules as config/rbac', async () => {
