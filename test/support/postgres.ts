@@ -2,7 +2,7 @@
 // a free 127.0.0.1 port, trust auth, removed by stop(). Works as root (runs the server as an
 // unprivileged user, since postgres refuses root) and as an ordinary user.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,11 @@ export interface StartPostgresOptions {
   settings?: Record<string, string | number>;
   /** Superuser name created by initdb. Default `postgres`. */
   user?: string;
+  /**
+   * Serve TLS with a throw-away CA (needs openssl): the server certificate names `localhost`
+   * only, so a client checking host names must connect to `localhost`, not 127.0.0.1.
+   */
+  tls?: boolean;
 }
 
 export interface PostgresServer {
@@ -35,6 +40,8 @@ export interface PostgresServer {
   resume(): Promise<void>;
   /** halt + resume. */
   restart(mode?: 'fast' | 'immediate'): Promise<void>;
+  /** With `tls`: the PEM file of the CA that signed the server certificate. */
+  caFile?: string;
   /** Creates a new empty database (for isolation between tests) and returns its URL. */
   createDatabase(name?: string): Promise<string>;
   /** The server log so far (for failure messages). */
@@ -119,6 +126,21 @@ async function exec(prefix: string[], cmd: string, args: string[]): Promise<void
   await run(first as string, rest, { maxBuffer: 16 * 1024 * 1024 });
 }
 
+/** A CA and a server certificate for `localhost` in dir; the key readable by the server only. */
+async function makeCertificates(dir: string, as: RunAs): Promise<string> {
+  const f = (name: string): string => join(dir, name);
+  writeFileSync(f('san.ext'), 'subjectAltName=DNS:localhost\n');
+  await exec([], 'openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2', '-subj', '/CN=cell-operator test CA']);
+  await exec([], 'openssl', ['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=localhost']);
+  await exec([], 'openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial', '-out', f('server.crt'), '-days', '2', '-extfile', f('san.ext')]);
+  chmodSync(f('server.key'), 0o600);
+  if (as.uid >= 0) {
+    chownSync(f('server.key'), as.uid, as.gid);
+    chownSync(f('server.crt'), as.uid, as.gid);
+  }
+  return f('ca.crt');
+}
+
 /** Starts a new PostgreSQL server in a temp dir; `stop()` removes it. */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const bin = findPostgresBinDir();
@@ -140,7 +162,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
   }
 
+  let caFile: string | undefined;
+  if (options.tls) {
+    try {
+      caFile = await makeCertificates(base, as);
+    } catch (err) {
+      rmSync(base, { recursive: true, force: true });
+      throw new Error(`creating test certificates failed (is openssl installed?): ${String(err)}`);
+    }
+  }
+
   const settings: Record<string, string | number> = {
+    ...(caFile ? { ssl: 'on', ssl_cert_file: join(base, 'server.crt'), ssl_key_file: join(base, 'server.key') } : {}),
     listen_addresses: '127.0.0.1',
     unix_socket_directories: base,
     // fsync off is safe (the OS does not crash under a test); synchronous_commit stays on so a
@@ -200,6 +233,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     user,
     database: 'postgres',
     dataDir,
+    caFile,
     halt,
     resume,
     async restart(mode = 'fast') {
