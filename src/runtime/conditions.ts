@@ -60,29 +60,11 @@ export function isConditionTrue(conditions: readonly Condition[] | undefined, ty
 }
 
 /**
- * kstatus: `Reconciling` True while the controller is still working towards the spec, `Stalled`
- * True when it cannot make progress without a person. Both are "abnormal-true", so they are
- * present only while true; passing `undefined` removes them.
+ * kstatus: `Reconciling` True while the controller still works towards the spec, `Stalled` True
+ * when it cannot progress without a person. Both are "abnormal-true", so they are present only
+ * while true: `state` undefined removes the condition.
  */
-export function setReconciling(
-  conditions: readonly Condition[] | undefined,
-  state: { reason: string; message: string } | undefined,
-  now: Date,
-  observedGeneration?: number,
-): Condition[] {
-  return setAbnormal(conditions, 'Reconciling', state, now, observedGeneration);
-}
-
-export function setStalled(
-  conditions: readonly Condition[] | undefined,
-  state: { reason: string; message: string } | undefined,
-  now: Date,
-  observedGeneration?: number,
-): Condition[] {
-  return setAbnormal(conditions, 'Stalled', state, now, observedGeneration);
-}
-
-function setAbnormal(
+export function setKstatus(
   conditions: readonly Condition[] | undefined,
   type: 'Reconciling' | 'Stalled',
   state: { reason: string; message: string } | undefined,

@@ -88,6 +88,7 @@ export class EventRecorder {
     await this.options.client.request({
       method: 'POST',
       path: resourcePath(builtin.event, { namespace: eventNamespace }),
+      query: { fieldManager: FIELD_MANAGER },
       body: {
         apiVersion: 'events.k8s.io/v1',
         kind: 'Event',

@@ -43,7 +43,6 @@ export interface InformerOptions<T> {
   /** Restart an idle watch after this long without any event (the server closes it sooner). */
   watchIdleMs?: number;
   backoff?: BackoffPolicy;
-  pageSize?: number;
   clock?: Clock;
   random?: () => number;
   logger?: Logger;
@@ -161,7 +160,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     let continueToken: string | undefined;
     let resourceVersion = '';
     do {
-      const page = await this.options.source.list({ limit: this.options.pageSize ?? 500, continueToken });
+      const page = await this.options.source.list({ limit: 500, continueToken });
       items.push(...page.items.map((item) => this.withType(item)));
       continueToken = page.continueToken || undefined;
       resourceVersion = page.resourceVersion;
@@ -171,7 +170,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.cache = new Map(items.map((item) => [objectKey(item), item]));
     this.resourceVersion = resourceVersion;
     const changes = diffCache(previous, this.cache);
-    this.log.debug({ count: items.length, ...countsOf(changes) }, 'listed');
+    this.log.debug({ count: items.length, deleted: changes.deleted.length }, 'listed');
     for (const obj of changes.deleted) this.emit('delete', obj);
     for (const obj of changes.added) this.emit('add', obj);
     for (const [obj, old] of changes.updated) this.emit('update', obj, old);
@@ -301,10 +300,6 @@ export function diffCache<T extends KubeObject>(previous: Map<string, T>, next: 
     else if (old.metadata?.resourceVersion !== obj.metadata?.resourceVersion) changes.updated.push([obj, old]);
   }
   return changes;
-}
-
-function countsOf<T>(c: CacheChanges<T>): { added: number; updated: number; deleted: number } {
-  return { added: c.added.length, updated: c.updated.length, deleted: c.deleted.length };
 }
 
 export interface KubeListWatchOptions {

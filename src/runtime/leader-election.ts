@@ -5,6 +5,7 @@
 // takes over at once. The decision itself is a pure function.
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
+import { FIELD_MANAGER } from './apply.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { isConflict, isNotFound, type KubeClient } from './kube-client.js';
 import { microTime } from './kube-time.js';
@@ -194,9 +195,10 @@ export class LeaderElector {
     const { client, namespace, name } = this.options;
     const metadata = { name, namespace, ...(current?.metadata?.resourceVersion ? { resourceVersion: current.metadata.resourceVersion } : {}) };
     const body: Lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata, spec };
+    const query = { fieldManager: FIELD_MANAGER };
     return current
-      ? client.request<Lease>({ method: 'PUT', path: resourcePath(builtin.lease, { namespace, name }), body, timeoutMs })
-      : client.request<Lease>({ method: 'POST', path: resourcePath(builtin.lease, { namespace }), body, timeoutMs });
+      ? client.request<Lease>({ method: 'PUT', path: resourcePath(builtin.lease, { namespace, name }), query, body, timeoutMs })
+      : client.request<Lease>({ method: 'POST', path: resourcePath(builtin.lease, { namespace }), query, body, timeoutMs });
   }
 
   private async release(): Promise<void> {

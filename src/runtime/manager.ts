@@ -43,6 +43,7 @@ export class Manager {
   private readonly controllers: Controller[] = [];
   private elector?: LeaderElector;
   private health?: HealthServer;
+  private started = false;
   private stopping?: Promise<void>;
 
   constructor(private readonly options: ManagerOptions) {
@@ -66,6 +67,7 @@ export class Manager {
       });
       this.shared.set(id, informer);
       this.informers.add(informer);
+      if (this.started) informer.start();
     }
     return informer as unknown as Informer<T>;
   }
@@ -90,6 +92,7 @@ export class Manager {
       this.health = await startHealthServer({ ...health, registry: this.metrics.registry, ready: () => this.readinessProblems() });
       this.log.info({ port: this.health.port }, 'serving /healthz, /readyz and /metrics');
     }
+    this.started = true;
     for (const informer of this.informers) informer.start();
     if (!leaderElection) return this.lead(true);
     this.elector = new LeaderElector({

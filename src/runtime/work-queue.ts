@@ -91,10 +91,6 @@ export class WorkQueue {
     return this.failures.get(key) ?? 0;
   }
 
-  isShutDown(): boolean {
-    return this.closed;
-  }
-
   /** Stops taking work (waiting and delayed keys are dropped); resolves once running work is done. */
   shutdown(): Promise<void> {
     this.closed = true;
