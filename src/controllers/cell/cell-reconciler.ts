@@ -1,0 +1,289 @@
+// The Cell reconciler: reads the Cell and its children from the caches, builds the desired
+// children (pure builders), applies them in order with server-side apply, prunes what is no longer
+// desired, checks the database, mirrors the cell into the control-plane database, and writes the
+// status. Deletion waits, behind a finalizer, until the cell holds no customer.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Pool } from 'pg';
+import type { Cell } from '../../crds/cell.js';
+import { LABEL_CELL, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/group.js';
+import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
+import type { Logger } from '../../log.js';
+import type { Applier } from '../../runtime/apply.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
+import type { Informer } from '../../runtime/informer.js';
+import { isNotFound, statusCode, type KubeClient } from '../../runtime/kube-client.js';
+import { builtin, resourcePath, type KubeObject } from '../../runtime/resource.js';
+import { writeStatus } from '../../runtime/status.js';
+import type { ReconcileResult } from '../../runtime/work-queue.js';
+import { getCell, removeCell, syncCell } from '../../store/cells.js';
+import { CHILD_KINDS, desiredChildren } from './cell-children.js';
+import { CELL_RESOURCE, childResource } from './cell-resources.js';
+import { cellStatus, type DatabaseCheck, type ObservedCellChildren } from './cell-status.js';
+import { checkDatabase, type DatabaseCheckRequest } from './database-check.js';
+import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from './database-builder.js';
+import { kafkaBootstrapFromStatus } from './kafka-builder.js';
+import {
+  cellNamespace,
+  databaseHost,
+  databaseName,
+  databasePort,
+  databaseSecretName,
+  databaseWorkerHost,
+  IN_CLUSTER_DATABASE_USER,
+} from './names.js';
+import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
+
+/** Keeps a Cell (and so its data) until it holds no customer. */
+export const CELL_FINALIZER = 'cells.platform.io/cell-protection';
+
+/** A database check is repeated at most this often per cell (a reconcile runs on every child event). */
+const DATABASE_CHECK_TTL_MS = 30_000;
+/** While something is not ready, look again this soon even without an event (database checks). */
+const NOT_READY_REQUEUE_MS = 15_000;
+const DELETION_BLOCKED_REQUEUE_MS = 30_000;
+
+export interface CellReconcilerDeps {
+  client: KubeClient;
+  applier: Applier;
+  cells: Informer<Cell>;
+  /** One informer per child kind (CHILD_KINDS), selecting the objects we manage. */
+  children: ReadonlyMap<string, Informer>;
+  events: EventRecorder;
+  /** The control-plane database; without it the cell's customer count is unknown (0). */
+  store?: Pool;
+  operatorNamespace: string;
+  log: Logger;
+  checkDatabase?: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
+  now?: () => Date;
+}
+
+interface CachedCheck {
+  fingerprint: string;
+  atMs: number;
+  result: DatabaseCheck;
+}
+
+/** Raised after the status was written, so that the queue retries with backoff. */
+export class CellApplyError extends Error {}
+
+export class CellReconciler {
+  private readonly checks = new Map<string, CachedCheck>();
+  private readonly now: () => Date;
+  private readonly check: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
+
+  constructor(private readonly deps: CellReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+    this.check = deps.checkDatabase ?? checkDatabase;
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const cell = this.deps.cells.get(key);
+    if (!cell) {
+      this.checks.delete(key);
+      return;
+    }
+    const log = this.deps.log.child({ cell: key });
+    if (isBeingDeleted(cell)) return this.reconcileDeletion(cell, log);
+    if (await addFinalizer(this.deps.client, CELL_RESOURCE, cell, CELL_FINALIZER)) {
+      // The finalizer patch produces a new event; the next reconcile works on the fresh object.
+      return;
+    }
+
+    const credentials = await this.databaseCredentials(cell);
+    const bootstrap = kafkaBootstrapFromStatus(this.child<Kafka>(cell, 'Kafka')[0]).plain;
+    const desired = desiredChildren(cell, {
+      operatorNamespace: this.deps.operatorNamespace,
+      kafkaBootstrap: bootstrap,
+      databaseCredentials: credentials.value,
+    });
+
+    const applyError = await this.applyChildren(cell, desired as KubeObject[], log);
+    const database = credentials.problem ?? (await this.checkDatabaseCached(cell, credentials.value));
+    const counts = await this.customerCounts(cell);
+    const observed: ObservedCellChildren = {
+      kafka: this.child<Kafka>(cell, 'Kafka')[0],
+      nodePools: this.child<KafkaNodePool>(cell, 'KafkaNodePool'),
+      topics: this.child<KafkaTopic>(cell, 'KafkaTopic'),
+      users: this.child<KafkaUser>(cell, 'KafkaUser'),
+      statefulSets: this.child(cell, 'StatefulSet'),
+      deployments: this.child(cell, 'Deployment'),
+      database,
+      customers: counts.customers,
+      devices: counts.devices,
+      ...(applyError ? { applyError } : {}),
+    };
+    const status = cellStatus(cell, observed, this.now());
+    await this.syncControlPlane(cell, status.phase === 'Ready', status.endpoints, log);
+    await this.writeStatusWithEvents(cell, status);
+
+    if (applyError) throw new CellApplyError(applyError.message);
+    return status.phase === 'Ready' ? undefined : { requeueAfter: NOT_READY_REQUEUE_MS };
+  }
+
+  private async reconcileDeletion(cell: Cell, log: Logger): Promise<ReconcileResult | void> {
+    const name = cell.metadata.name ?? '';
+    const counts = await this.customerCounts(cell);
+    const removal = this.deps.store ? await removeCell(this.deps.store, name) : { removed: true as const, existed: false };
+    if (!removal.removed || counts.customers > 0) {
+      const status = cellStatus(cell, { customers: Math.max(counts.customers, removal.removed ? 0 : removal.customers + removal.reserved) }, this.now());
+      await this.writeStatusWithEvents(cell, status);
+      log.info({ customers: status.customers }, 'deletion blocked: the cell still holds customers');
+      return { requeueAfter: DELETION_BLOCKED_REQUEUE_MS };
+    }
+    this.checks.delete(name);
+    await removeFinalizer(this.deps.client, CELL_RESOURCE, cell, CELL_FINALIZER);
+    log.info({ deletionPolicy: cell.spec.deletionPolicy }, 'cell released: its children go with it (data volumes follow the deletion policy)');
+  }
+
+  /** Applies in order and stops at the first failure (later children depend on earlier ones). */
+  private async applyChildren(cell: Cell, desired: KubeObject[], log: Logger): Promise<{ reason: string; message: string } | undefined> {
+    let applied = 0;
+    for (const obj of desired) {
+      try {
+        if ((await this.deps.applier.apply(childResource(obj.kind), obj)) === 'applied') applied++;
+      } catch (err) {
+        const what = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}`;
+        const strimziMissing = statusCode(err) === 404 && obj.apiVersion?.startsWith('kafka.strimzi.io/');
+        log.warn({ err: (err as Error).message, child: what }, 'cannot apply a child');
+        return strimziMissing
+          ? { reason: 'StrimziNotInstalled', message: `Cannot create ${what}: the kafka.strimzi.io/v1 API is not served. Install Strimzi (>= 0.49) in the cluster.` }
+          : { reason: 'ApplyFailed', message: `Cannot apply ${what}: ${(err as Error).message}` };
+      }
+    }
+    if (applied > 0) log.info({ applied }, 'children applied');
+    await this.pruneChildren(cell, desired, log);
+    return undefined;
+  }
+
+  /** Deletes children of this cell that the spec no longer asks for (a removed workload, topic, ...). */
+  private async pruneChildren(cell: Cell, desired: KubeObject[], log: Logger): Promise<void> {
+    const namespace = cellNamespace(cell);
+    const selector = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CELL]: cell.metadata.name ?? '' };
+    for (const { kind } of CHILD_KINDS) {
+      const resource = childResource(kind);
+      if (!resource.namespaced) continue; // the Namespace itself is never pruned
+      const keep = desired.filter((o) => o.kind === kind).map((o) => o.metadata?.name ?? '');
+      // Never prune the database Secret: it holds the only copy of a generated password.
+      if (kind === 'Secret') keep.push(databaseSecretName(cell));
+      const deleted = await this.deps.applier.prune(resource, { namespace, selector, keep });
+      if (deleted.length > 0) log.info({ kind, deleted }, 'pruned children no longer desired');
+    }
+  }
+
+  /**
+   * In-cluster: the password generated once and read back from our Secret ever after. External:
+   * the referenced Secret. A missing or incomplete external Secret is a problem a person must fix.
+   */
+  private async databaseCredentials(cell: Cell): Promise<{ value?: DatabaseCredentials; problem?: DatabaseCheck }> {
+    const external = cell.spec.database.external;
+    if (!external) {
+      const password = decode((await this.ownSecret(cell))?.data?.[DATABASE_SECRET_KEYS.password]);
+      return { value: { username: IN_CLUSTER_DATABASE_USER, password: password ?? randomBytes(24).toString('base64url') } };
+    }
+    const ref = external.secretRef;
+    const where = `Secret ${ref.namespace}/${ref.name}`;
+    let secret: { data?: Record<string, string> };
+    try {
+      secret = await this.deps.client.request({ method: 'GET', path: resourcePath(builtin.secret, ref) });
+    } catch (err) {
+      if (!isNotFound(err) && statusCode(err) !== 403) throw err;
+      const message = isNotFound(err) ? `${where} does not exist (spec.database.external.secretRef)` : `the operator may not read ${where}`;
+      return { problem: { connected: false, reason: 'SecretMissing', message, stalled: true } };
+    }
+    const username = decode(secret.data?.[ref.usernameKey]);
+    const password = decode(secret.data?.[ref.passwordKey]);
+    if (username === undefined || password === undefined) {
+      const missing = [username === undefined ? ref.usernameKey : undefined, password === undefined ? ref.passwordKey : undefined].filter(Boolean);
+      return { problem: { connected: false, reason: 'SecretIncomplete', message: `${where} has no key ${missing.join(' or ')}`, stalled: true } };
+    }
+    return { value: { username, password } };
+  }
+
+  /** Our database Secret from the cache, or from the server before concluding it is absent. */
+  private async ownSecret(cell: Cell): Promise<{ data?: Record<string, string> } | undefined> {
+    const namespace = cellNamespace(cell);
+    const name = databaseSecretName(cell);
+    const cached = this.deps.children.get('Secret')?.get(`${namespace}/${name}`);
+    if (cached) return cached as { data?: Record<string, string> };
+    try {
+      return await this.deps.client.request({ method: 'GET', path: resourcePath(builtin.secret, { namespace, name }) });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  private async checkDatabaseCached(cell: Cell, credentials: DatabaseCredentials | undefined): Promise<DatabaseCheck | undefined> {
+    if (!credentials) return undefined;
+    const name = cell.metadata.name ?? '';
+    const external = cell.spec.database.external;
+    const workers = external ? 0 : (cell.spec.database.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers);
+    const request: DatabaseCheckRequest = {
+      settings: {
+        host: databaseHost(cell),
+        port: databasePort(cell),
+        database: databaseName(cell),
+        user: credentials.username,
+        password: credentials.password,
+        sslmode: external?.sslMode ?? 'disable',
+      },
+      workerHosts: Array.from({ length: workers }, (_, i) => databaseWorkerHost(cell, i)),
+    };
+    // The fingerprint changes with anything that changes the answer, the password included (hashed).
+    const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex');
+    const cached = this.checks.get(name);
+    const nowMs = this.now().getTime();
+    if (cached && cached.fingerprint === fingerprint && nowMs - cached.atMs < DATABASE_CHECK_TTL_MS) return cached.result;
+    const result = await this.check(request);
+    this.checks.set(name, { fingerprint, atMs: nowMs, result });
+    return result;
+  }
+
+  private async customerCounts(cell: Cell): Promise<{ customers: number; devices?: number }> {
+    if (!this.deps.store) return { customers: 0 };
+    const row = await getCell(this.deps.store, cell.metadata.name ?? '');
+    return row ? { customers: row.customers + row.reserved, devices: row.devices } : { customers: 0 };
+  }
+
+  /** Mirrors the cell into the control-plane database, where placement reads it. */
+  private async syncControlPlane(cell: Cell, ready: boolean, endpoints: Record<string, string | undefined> | undefined, log: Logger): Promise<void> {
+    if (!this.deps.store) return;
+    const result = await syncCell(this.deps.store, {
+      name: cell.metadata.name ?? '',
+      region: cell.spec.region,
+      state: cell.spec.state,
+      ready,
+      weight: cell.spec.weight,
+      maxCustomers: cell.spec.capacity.maxCustomers,
+      maxDevices: cell.spec.capacity.maxDevices ?? null,
+      endpoints: Object.fromEntries(Object.entries(endpoints ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string')),
+    });
+    if (!result.ok) log.error({ reason: result.reason }, result.message);
+  }
+
+  private async writeStatusWithEvents(cell: Cell, status: NonNullable<Cell['status']>): Promise<void> {
+    const before = cell.status?.phase;
+    if ((await writeStatus(this.deps.client, CELL_RESOURCE, cell as KubeObject & { status?: unknown }, status)) === 'unchanged') return;
+    if (before === status.phase) return;
+    const ready = status.conditions?.find((c) => c.type === 'Ready');
+    const note = ready?.message ?? `phase ${status.phase}`;
+    if (status.phase === 'Ready') await this.deps.events.normal(cell as KubeObject, 'CellReady', note);
+    else if (status.phase === 'Degraded') await this.deps.events.warning(cell as KubeObject, ready?.reason ?? 'CellDegraded', note);
+    else if (status.phase === 'Deleting' && ready?.reason === 'DeletionBlocked') await this.deps.events.warning(cell as KubeObject, 'DeletionBlocked', note);
+    else await this.deps.events.normal(cell as KubeObject, `Cell${status.phase}`, note);
+  }
+
+  private child<T = KubeObject>(cell: Cell, kind: string): T[] {
+    const namespace = cellNamespace(cell);
+    const name = cell.metadata.name;
+    return (this.deps.children.get(kind)?.list(namespace) ?? []).filter((o) => o.metadata?.labels?.[LABEL_CELL] === name) as T[];
+  }
+}
+
+function decode(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+/** The child kinds' informers read objects carrying these labels only. */
+export const CHILD_LABEL_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_CELL}`;

@@ -1,0 +1,31 @@
+// The REST coordinates of the Cell kind and of every kind the Cell controller writes, so that the
+// informers, the applier and the pruning all name the same resources.
+import { API_VERSION, CELL, GROUP, VERSION } from '../../crds/group.js';
+import { builtin, type ResourceType } from '../../runtime/resource.js';
+import type { CHILD_KINDS } from './cell-children.js';
+
+export const CELL_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
+export const CELL_API_VERSION = API_VERSION;
+
+const strimzi = (kind: string, plural: string): ResourceType => ({ group: 'kafka.strimzi.io', version: 'v1', plural, kind, namespaced: true });
+
+/** Every child kind, keyed by kind; the order of CHILD_KINDS is the apply order. */
+export const CHILD_RESOURCES: Record<(typeof CHILD_KINDS)[number]['kind'], ResourceType> = {
+  Namespace: builtin.namespace,
+  NetworkPolicy: { group: 'networking.k8s.io', version: 'v1', plural: 'networkpolicies', kind: 'NetworkPolicy', namespaced: true },
+  Secret: builtin.secret,
+  KafkaNodePool: strimzi('KafkaNodePool', 'kafkanodepools'),
+  Kafka: strimzi('Kafka', 'kafkas'),
+  KafkaTopic: strimzi('KafkaTopic', 'kafkatopics'),
+  KafkaUser: strimzi('KafkaUser', 'kafkausers'),
+  Service: builtin.service,
+  StatefulSet: builtin.statefulSet,
+  PodDisruptionBudget: builtin.podDisruptionBudget,
+  Deployment: builtin.deployment,
+};
+
+export function childResource(kind: string | undefined): ResourceType {
+  const resource = CHILD_RESOURCES[kind as keyof typeof CHILD_RESOURCES];
+  if (!resource) throw new Error(`the Cell controller does not manage kind ${kind}`);
+  return resource;
+}

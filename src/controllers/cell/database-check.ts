@@ -1,0 +1,72 @@
+// Connects to a cell's database with its credentials and reports what is there (Citus or plain
+// PostgreSQL, version, registered workers, shard count), registering missing Citus workers. The
+// errors become a DatabaseCheck with a PascalCase reason, never an exception, and never a password.
+import { createClient, type DatabaseSettings } from '../../store/connection.js';
+import type { DatabaseCheck } from './cell-status.js';
+
+export interface DatabaseCheckRequest {
+  settings: DatabaseSettings;
+  /** In-cluster Citus: the worker hosts that must be registered on the coordinator. */
+  workerHosts?: string[];
+  workerPort?: number;
+}
+
+interface PgError {
+  code?: string;
+  message?: string;
+}
+
+/** What a failed connection means for a person: which reason, and whether waiting can help. */
+export function classifyDatabaseError(err: unknown): Extract<DatabaseCheck, { connected: false }> {
+  const { code, message = String(err) } = (err ?? {}) as PgError;
+  switch (code) {
+    case '28P01':
+    case '28000':
+      return { connected: false, reason: 'AuthenticationFailed', message: `authentication failed (${message}); check the credentials in the Secret`, stalled: true };
+    case '3D000':
+      return { connected: false, reason: 'DatabaseMissing', message: `${message}; create it or fix spec.database.external.database`, stalled: true };
+    case 'ECONNREFUSED':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'ETIMEDOUT':
+    case 'EHOSTUNREACH':
+      return { connected: false, reason: 'Unreachable', message: `the server does not answer (${code})`, stalled: false };
+    default:
+      if (/timeout/i.test(message)) return { connected: false, reason: 'Unreachable', message: 'the connection timed out', stalled: false };
+      return { connected: false, reason: 'ConnectionFailed', message, stalled: false };
+  }
+}
+
+export async function checkDatabase(request: DatabaseCheckRequest): Promise<DatabaseCheck> {
+  const client = createClient({ connectTimeoutMs: 5_000, statementTimeoutMs: 10_000, applicationName: 'cell-operator-check', ...request.settings });
+  client.on('error', () => undefined); // a dropped connection after the check must not crash the process
+  try {
+    await client.connect();
+  } catch (err) {
+    return classifyDatabaseError(err);
+  }
+  try {
+    const version = await client.query<{ server_version: string }>('SHOW server_version');
+    const citus = await client.query<{ extversion: string }>("SELECT extversion FROM pg_extension WHERE extname = 'citus'");
+    const serverVersion = version.rows[0]?.server_version;
+    if (citus.rowCount === 0) return { connected: true, engine: 'PostgreSQL', ...(serverVersion ? { serverVersion } : {}) };
+
+    for (const host of request.workerHosts ?? []) {
+      // citus_add_node is idempotent for a node already in pg_dist_node.
+      await client.query('SELECT citus_add_node($1, $2)', [host, request.workerPort ?? 5432]);
+    }
+    const workers = await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0");
+    const shards = await client.query<{ citus_shard_count: string }>('SHOW citus.shard_count');
+    return {
+      connected: true,
+      engine: 'Citus',
+      ...(serverVersion ? { serverVersion } : {}),
+      workers: Number(workers.rows[0]?.n ?? 0),
+      shardCount: Number(shards.rows[0]?.citus_shard_count ?? 0),
+    };
+  } catch (err) {
+    return classifyDatabaseError(err);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,90 @@
+// `cell-operator operator`: wires the controllers (Cell, CustomerPlacement) to the shared
+// informers, the control-plane database and the manager (health, leader election, shutdown).
+import type { Pool } from 'pg';
+import type { OperatorConfig } from './config.js';
+import type { Cell } from './crds/cell.js';
+import { LABEL_CELL } from './crds/group.js';
+import { CHILD_KINDS } from './controllers/cell/cell-children.js';
+import { CHILD_LABEL_SELECTOR, CellReconciler } from './controllers/cell/cell-reconciler.js';
+import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.js';
+import { createLogger, type Logger } from './log.js';
+import { Applier } from './runtime/apply.js';
+import { Controller, labelKeysOf } from './runtime/controller.js';
+import type { Informer } from './runtime/informer.js';
+import { isNotFound, type KubeClient } from './runtime/kube-client.js';
+import { loadKubeConfig } from './runtime/kube-config.js';
+import { Manager } from './runtime/manager.js';
+import { openStore, type Store } from './store/store.js';
+
+/** True when the cluster serves Strimzi's kafka.strimzi.io/v1 API (its CRDs are installed). */
+async function strimziServed(client: KubeClient): Promise<boolean> {
+  try {
+    await client.request({ method: 'GET', path: '/apis/kafka.strimzi.io/v1' });
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+async function openControlPlane(config: OperatorConfig, log: Logger): Promise<Store | undefined> {
+  if (!config.databaseUrl) {
+    log.warn('no control-plane database (--database-url / CONTROL_PLANE_DATABASE_URL): customer counts stay 0 and CustomerPlacements are not placed');
+    return undefined;
+  }
+  return openStore({ url: config.databaseUrl, applicationName: 'cell-operator' }, { log });
+}
+
+export async function runOperator(config: OperatorConfig): Promise<number> {
+  const log = createLogger({ level: config.logLevel });
+  const kubeConfig = loadKubeConfig(config.kubeconfig ? { ...process.env, KUBECONFIG: config.kubeconfig } : process.env);
+  const store = await openControlPlane(config, log);
+  const manager = new Manager({
+    kubeConfig,
+    logger: log,
+    health: { port: config.httpPort },
+    leaderElection: config.leaderElect
+      ? { namespace: config.leaseNamespace, name: config.leaseName, leaseDurationMs: config.leaseDurationSeconds * 1000 }
+      : false,
+    identity: config.identity,
+    resyncMs: config.resyncSeconds * 1000,
+  });
+
+  const withStrimzi = await strimziServed(manager.client);
+  if (!withStrimzi) log.error('the kafka.strimzi.io/v1 API is not served: install Strimzi (>= 0.49) and restart the operator; Cells report StrimziNotInstalled until then');
+  const children = new Map<string, Informer>();
+  for (const { kind, apiVersion } of CHILD_KINDS) {
+    if (!withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
+    children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
+  }
+
+  manager.add(cellController(manager, children, store?.pool, config, log));
+  await manager.runUntilSignal((code) => {
+    void (store?.close() ?? Promise.resolve()).finally(() => process.exit(code));
+  });
+  // Runs until a signal; runUntilSignal exits the process.
+  return new Promise<number>(() => undefined);
+}
+
+function cellController(manager: Manager, children: Map<string, Informer>, store: Pool | undefined, config: OperatorConfig, log: Logger): Controller {
+  const cells = manager.informer<Cell & { metadata: { name?: string } }>(CELL_RESOURCE);
+  const reconciler = new CellReconciler({
+    client: manager.client,
+    applier: new Applier({ client: manager.client, caches: children.values(), logger: log }),
+    cells: cells as unknown as Informer<Cell>,
+    children,
+    events: manager.events,
+    store,
+    operatorNamespace: config.leaseNamespace,
+    log,
+  });
+  return new Controller({
+    name: 'cell',
+    informer: cells,
+    watches: [...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
+    reconcile: (key) => reconciler.reconcile(key),
+    concurrency: config.concurrency,
+    metrics: manager.metrics,
+    logger: log,
+  });
+}
