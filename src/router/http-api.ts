@@ -114,8 +114,10 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     }
   }
 
-  // ext_authz (Envoy) and auth_request (nginx): 200 + x-cell headers, 403 unknown/invalid, 503 fenced.
-  function authz(req: IncomingMessage, res: ServerResponse, t0: number): void {
+  // ext_authz (Envoy) and auth_request (nginx): 200 + x-cell headers, 403 unknown/invalid, 503
+  // fenced — or 403 + x-cell-state: Fenced with ?fenced=403, because nginx's auth_request passes
+  // only 401/403 (and their headers) through and turns a 503 into a 500.
+  function authz(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, t0: number): void {
     const raw = req.headers[customerHeader];
     const id = Array.isArray(raw) ? raw[0] : raw;
     if (id === undefined || customerIdProblem(id) !== undefined) {
@@ -128,9 +130,10 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       finish(res, 'authz', 403, { 'content-type': JSON_TYPE }, errorBody('UnknownCustomer', `customer ${id} is not placed`), t0);
       return;
     }
-    const headers = { 'x-cell': route.cell, 'x-cell-epoch': String(route.epoch), 'x-cell-region': route.region ?? '' };
+    const headers = { 'x-cell': route.cell, 'x-cell-epoch': String(route.epoch), 'x-cell-region': route.region ?? '', 'x-cell-state': route.state };
     if (route.state === 'Fenced') {
-      finish(res, 'authz', 503, { ...headers, 'retry-after': retryAfter, 'content-type': JSON_TYPE }, errorBody('Fenced', `customer ${id} is moving; retry shortly`), t0);
+      const status = query.get('fenced') === '403' ? 403 : 503;
+      finish(res, 'authz', status, { ...headers, 'retry-after': retryAfter, 'content-type': JSON_TYPE }, errorBody('Fenced', `customer ${id} is moving; retry shortly`), t0);
     } else {
       finish(res, 'authz', 200, headers, '', t0);
     }
@@ -277,7 +280,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       return lookup(res, segment, t0);
     }
     if (path === '/v1/routes') return method === 'GET' ? snapshot(res, queryOf(url, q), t0) : methodNotAllowed(res, 'GET', t0);
-    if (path === '/v1/authz' || path.startsWith('/v1/authz/')) return authz(req, res, t0);
+    if (path === '/v1/authz' || path.startsWith('/v1/authz/')) return authz(req, res, queryOf(url, q), t0);
     if (path === '/v1/customers:batch') return method === 'POST' ? batch(req, res, t0) : methodNotAllowed(res, 'POST', t0);
     if (path.startsWith('/v1/customers/')) {
       const segment = path.slice('/v1/customers/'.length);

@@ -175,6 +175,10 @@ describe('route lookups', () => {
     const fenced = await get(router.url, '/v1/authz', { 'x-customer-id': 'moving' });
     expect(fenced.status).toBe(503);
     expect(fenced.headers.get('retry-after')).toBe('2');
+    const forNginx = await get(router.url, '/v1/authz?fenced=403', { 'x-customer-id': 'moving' });
+    expect(forNginx.status).toBe(403);
+    expect(forNginx.headers.get('x-cell-state')).toBe('Fenced');
+    expect(forNginx.headers.get('retry-after')).toBe('2');
   });
 
   it('exposes health, readiness and metrics', async () => {
