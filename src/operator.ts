@@ -3,10 +3,12 @@
 import type { Pool } from 'pg';
 import type { OperatorConfig } from './config.js';
 import type { Cell } from './crds/cell.js';
+import type { CustomerPlacement } from './crds/customer-placement.js';
 import { LABEL_CELL } from './crds/group.js';
 import { CHILD_KINDS } from './controllers/cell/cell-children.js';
 import { CHILD_LABEL_SELECTOR, CellReconciler } from './controllers/cell/cell-reconciler.js';
 import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.js';
+import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
 import { createLogger, type Logger } from './log.js';
 import { Applier } from './runtime/apply.js';
 import { Controller, labelKeysOf } from './runtime/controller.js';
@@ -59,6 +61,7 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   }
 
   manager.add(cellController(manager, children, store?.pool, config, log));
+  manager.add(placementController(manager, store?.pool, config, log));
   await manager.runUntilSignal((code) => {
     void (store?.close() ?? Promise.resolve()).finally(() => process.exit(code));
   });
@@ -82,6 +85,24 @@ function cellController(manager: Manager, children: Map<string, Informer>, store
     name: 'cell',
     informer: cells,
     watches: [...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
+    reconcile: (key) => reconciler.reconcile(key),
+    concurrency: config.concurrency,
+    metrics: manager.metrics,
+    logger: log,
+  });
+}
+
+function placementController(manager: Manager, store: Pool | undefined, config: OperatorConfig, log: Logger): Controller {
+  const placements = manager.informer<CustomerPlacement & { metadata: { name?: string } }>(CUSTOMER_PLACEMENT_RESOURCE);
+  const reconciler = new PlacementReconciler({
+    client: manager.client,
+    placements: placements as unknown as Informer<CustomerPlacement>,
+    events: manager.events,
+    store,
+  });
+  return new Controller({
+    name: 'customerplacement',
+    informer: placements,
     reconcile: (key) => reconciler.reconcile(key),
     concurrency: config.concurrency,
     metrics: manager.metrics,

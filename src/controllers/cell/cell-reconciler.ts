@@ -42,6 +42,8 @@ const DATABASE_CHECK_TTL_MS = 30_000;
 /** While something is not ready, look again this soon even without an event (database checks). */
 const NOT_READY_REQUEUE_MS = 15_000;
 const DELETION_BLOCKED_REQUEUE_MS = 30_000;
+/** A Ready cell looks again this often to refresh its customer count from the routing table. */
+const CUSTOMER_COUNT_REFRESH_MS = 60_000;
 
 export interface CellReconcilerDeps {
   client: KubeClient;
@@ -118,7 +120,8 @@ export class CellReconciler {
     await this.writeStatusWithEvents(cell, status);
 
     if (applyError) throw new CellApplyError(applyError.message);
-    return status.phase === 'Ready' ? undefined : { requeueAfter: NOT_READY_REQUEUE_MS };
+    if (status.phase !== 'Ready') return { requeueAfter: NOT_READY_REQUEUE_MS };
+    return this.deps.store ? { requeueAfter: CUSTOMER_COUNT_REFRESH_MS } : undefined;
   }
 
   private async reconcileDeletion(cell: Cell, log: Logger): Promise<ReconcileResult | void> {

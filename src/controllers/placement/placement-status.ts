@@ -1,0 +1,83 @@
+// The CustomerPlacement status from the routing table's answer: where the customer lives, its
+// state and epoch, and the conditions Placed, Drifted (spec.cell or spec.region disagree with the
+// table) and Ready. Pure: the answer and the time come in as arguments.
+import type { CustomerPlacement, CustomerPlacementStatus } from '../../crds/customer-placement.js';
+import { PLACEMENT_CONDITIONS } from '../../crds/customer-placement.js';
+import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kubeTime } from '../../runtime/kube-time.js';
+import type { PlaceResult, PlacementDifference } from '../../store/placements.js';
+
+/** What the reconciler learnt: the result of placing, or that there is no routing table to ask. */
+export type PlacementAnswer = PlaceResult | { status: 'NoControlPlane' };
+
+/** Region and cell differences are drift (only a Migration fixes them); the rest is informational. */
+function drift(differences: readonly PlacementDifference[]): PlacementDifference[] {
+  return differences.filter((d) => d.field === 'cell' || d.field === 'region');
+}
+
+function describe(d: PlacementDifference): string {
+  return `spec.${d.field} asks for ${JSON.stringify(d.requested)} but the customer lives in ${d.field} ${JSON.stringify(d.actual)}`;
+}
+
+export function placementStatus(cp: CustomerPlacement, answer: PlacementAnswer, now: Date): CustomerPlacementStatus {
+  const generation = cp.metadata.generation;
+  const inputs: ConditionInput[] = [];
+  let status: CustomerPlacementStatus = {};
+  let message: string | undefined;
+
+  switch (answer.status) {
+    case 'Created':
+    case 'Existing': {
+      const p = answer.placement;
+      const drifted = answer.status === 'Existing' ? drift(answer.differences) : [];
+      status = { cell: p.cell, ...(p.region ? { region: p.region } : {}), state: p.state, epoch: p.epoch, placedAt: kubeTime(p.createdAt) };
+      inputs.push({ type: PLACEMENT_CONDITIONS.placed, status: 'True', reason: 'Placed', message: `The customer lives in cell ${p.cell}.` });
+      if (drifted.length > 0) {
+        message = `${drifted.map(describe).join('; ')}. Placement is sticky: create a Migration from ${p.cell} to move the customer with its data.`;
+        inputs.push({ type: PLACEMENT_CONDITIONS.drifted, status: 'True', reason: 'SpecDiffersFromRoutingTable', message });
+      } else {
+        inputs.push({ type: PLACEMENT_CONDITIONS.drifted, status: 'False', reason: 'InSync', message: 'The routing table agrees with spec.' });
+      }
+      inputs.push(
+        p.state === 'Active'
+          ? { type: PLACEMENT_CONDITIONS.ready, status: 'True', reason: 'Active', message: `Requests for the customer are routed to cell ${p.cell}.` }
+          : {
+              type: PLACEMENT_CONDITIONS.ready,
+              status: 'False',
+              reason: 'Fenced',
+              message: `A migration is cutting the customer over from cell ${p.cell}; the router answers 503 with Retry-After until it ends.`,
+            },
+      );
+      break;
+    }
+    case 'Unschedulable':
+      status = { state: 'Unschedulable' };
+      message = `No cell can take the customer: ${answer.reason}`;
+      inputs.push({ type: PLACEMENT_CONDITIONS.placed, status: 'False', reason: 'Unschedulable', message });
+      inputs.push({ type: PLACEMENT_CONDITIONS.ready, status: 'False', reason: 'Unschedulable', message });
+      break;
+    case 'Invalid':
+      status = { state: 'Pending' };
+      message = `The placement request is invalid: ${answer.problems.join('; ')}`;
+      inputs.push({ type: PLACEMENT_CONDITIONS.placed, status: 'False', reason: 'InvalidRequest', message });
+      inputs.push({ type: PLACEMENT_CONDITIONS.ready, status: 'False', reason: 'InvalidRequest', message });
+      break;
+    case 'NoControlPlane':
+      status = { state: 'Pending' };
+      message = 'The operator runs without a control-plane database (--database-url), so nothing is placed.';
+      inputs.push({ type: PLACEMENT_CONDITIONS.placed, status: 'False', reason: 'NoControlPlane', message });
+      inputs.push({ type: PLACEMENT_CONDITIONS.ready, status: 'False', reason: 'NoControlPlane', message });
+      break;
+  }
+
+  let conditions = (cp.status?.conditions ?? []) as Condition[];
+  for (const input of inputs) conditions = setCondition(conditions, input, now, generation);
+  // Drifted only means something while the customer is placed.
+  if (!inputs.some((i) => i.type === PLACEMENT_CONDITIONS.drifted)) conditions = conditions.filter((c) => c.type !== PLACEMENT_CONDITIONS.drifted);
+  return {
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    ...status,
+    conditions,
+    ...(message ? { message } : {}),
+  };
+}
