@@ -1,0 +1,169 @@
+import type { MigrationSpec } from '../../crds/migration.js';
+import { decideMigration, effectiveSteps, type MigrationFacts, type SelectedCustomer } from './migration-decision.js';
+
+const t0 = new Date('2026-11-28T10:00:00Z');
+const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
+
+const spec = (over: Partial<MigrationSpec> = {}): MigrationSpec => ({
+  from: 'eu-west-1a',
+  to: 'eu-west-1b',
+  customers: { all: true },
+  order: 'SmallestFirst',
+  steps: [{ move: 1 }, { pause: { duration: '5s' } }, { move: '50%' }, { pause: {} }, { move: '100%' }],
+  maxConcurrent: 4,
+  paused: false,
+  abort: false,
+  drainWait: '2s',
+  retention: '24h',
+  ...over,
+} as MigrationSpec);
+
+const customers = (n: number, outcome?: SelectedCustomer['outcome']): SelectedCustomer[] =>
+  Array.from({ length: n }, (_, i) => ({ id: `c${String(i).padStart(2, '0')}`, region: 'eu-west-1', ...(outcome ? { outcome } : {}) }));
+
+function facts(over: Partial<MigrationFacts> = {}): MigrationFacts {
+  return {
+    name: 'm',
+    generation: 1,
+    spec: spec(),
+    selected: customers(20),
+    source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100 },
+    target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 100 },
+    failures: [],
+    rowsCopied: 0,
+    now: t0,
+    ...over,
+  };
+}
+
+const cond = (d: ReturnType<typeof decideMigration>, type: string) => d.status.conditions?.find((c) => c.type === type);
+
+describe('decideMigration', () => {
+  it('starts with one canary customer, the first in move order', () => {
+    const d = decideMigration(facts());
+    expect(d.start).toEqual(['c00']);
+    expect(d.status).toMatchObject({ phase: 'Progressing', currentStep: 0, progress: '0/20', customers: { total: 20, inFlight: 1, pending: 19 } });
+  });
+
+  it('starts nobody else while the canary is in flight', () => {
+    const selected = customers(20);
+    selected[0] = { ...selected[0]!, outcome: 'InFlight' };
+    const d = decideMigration(facts({ selected }));
+    expect(d.start).toEqual([]);
+    expect(d.status.phase).toBe('Progressing');
+  });
+
+  it('pauses for the timed pause once the canary has moved, and goes on when it ends', () => {
+    const selected = customers(20);
+    selected[0] = { ...selected[0]!, outcome: 'Moved' };
+    const paused = decideMigration(facts({ selected }));
+    expect(paused.status).toMatchObject({ phase: 'Paused', currentStep: 1 });
+    expect(paused.start).toEqual([]);
+    expect(paused.requeueAfterMs).toBe(5000);
+    const later = decideMigration(facts({ selected, status: paused.status, now: seconds(6) }));
+    expect(later.status.currentStep).toBe(2);
+    // 50% of 20 is 10 customers; 1 moved, at most maxConcurrent=4 at once.
+    expect(later.start).toEqual(['c01', 'c02', 'c03', 'c04']);
+  });
+
+  it('waits at pause: {} until a person promotes that step', () => {
+    const selected = customers(20).map((c, i) => (i < 10 ? { ...c, outcome: 'Moved' as const } : c));
+    const waiting = decideMigration(facts({ selected, status: { currentStep: 2, currentStepStartedAt: '2026-11-28T09:00:00Z' }, now: seconds(3600) }));
+    expect(waiting.status).toMatchObject({ phase: 'Paused', currentStep: 3 });
+    expect(cond(waiting, 'Paused')).toMatchObject({ status: 'True', reason: 'WaitingForPromotion' });
+    expect(waiting.status.message).toContain('"promotedStep":3');
+    const promoted = decideMigration(facts({ selected, spec: spec({ promotedStep: 3 }), status: waiting.status, now: seconds(3601) }));
+    expect(promoted.status).toMatchObject({ phase: 'Progressing', currentStep: 4 });
+    expect(promoted.start).toHaveLength(4);
+  });
+
+  it('succeeds when every selected customer has moved', () => {
+    const d = decideMigration(facts({ selected: customers(20, 'Moved'), status: { currentStep: 4 } }));
+    expect(d.status).toMatchObject({ phase: 'Succeeded', currentStep: 5, progress: '20/20' });
+    expect(cond(d, 'Ready')?.status).toBe('True');
+    expect(d.status.completedAt).toBeDefined();
+    expect(d.requeueAfterMs).toBeUndefined();
+  });
+
+  it('holds the next step when a customer of the previous one failed, and says what to do', () => {
+    const selected = customers(20);
+    selected[0] = { ...selected[0]!, outcome: 'Failed' };
+    const d = decideMigration(facts({ selected, status: { currentStep: 2 } }));
+    expect(d.start).toEqual([]);
+    expect(d.status.phase).toBe('Paused');
+    expect(cond(d, 'Gated')).toMatchObject({ status: 'True', reason: 'CustomersFailed' });
+    expect(cond(d, 'Stalled')?.status).toBe('True');
+    const promoted = decideMigration(facts({ selected, spec: spec({ promotedStep: 2 }), status: { currentStep: 2 } }));
+    expect(promoted.start.length).toBeGreaterThan(0);
+  });
+
+  it('holds a move step while the target cell is not Ready', () => {
+    const d = decideMigration(facts({ target: { name: 'eu-west-1b', region: 'eu-west-1', ready: false, freeCapacity: 100 } }));
+    expect(d.start).toEqual([]);
+    expect(cond(d, 'Gated')).toMatchObject({ status: 'True', reason: 'TargetNotReady' });
+  });
+
+  it('refuses, as a condition, a target in another region for region-bound customers', () => {
+    const d = decideMigration(facts({ target: { name: 'us-east-1a', region: 'us-east-1', ready: true, freeCapacity: 100 } }));
+    expect(d.start).toEqual([]);
+    expect(d.status.phase).toBe('Pending');
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'TargetInOtherRegion' });
+    expect(cond(d, 'Valid')?.message).toContain('c00 (eu-west-1)');
+  });
+
+  it('refuses an unknown cell, naming the field', () => {
+    const d = decideMigration(facts({ target: undefined }));
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'UnknownCell' });
+    expect(cond(d, 'Valid')?.message).toContain('spec.to');
+  });
+
+  it('refuses a target without room for the selection', () => {
+    const d = decideMigration(facts({ target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 5 } }));
+    expect(d.start).toEqual([]);
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
+  });
+
+  it('starts no new move while spec.paused, letting those in flight finish', () => {
+    const d = decideMigration(facts({ spec: spec({ paused: true }) }));
+    expect(d.start).toEqual([]);
+    expect(cond(d, 'Paused')).toMatchObject({ status: 'True', reason: 'PausedBySpec' });
+  });
+
+  it('aborts: asks every move back, and ends Aborted once all are back', () => {
+    const selected = customers(4).map((c, i) => ({ ...c, outcome: (i < 2 ? 'Moved' : 'InFlight') as SelectedCustomer['outcome'] }));
+    const aborting = decideMigration(facts({ selected, spec: spec({ abort: true }) }));
+    expect(aborting.abort).toBe(true);
+    expect(aborting.start).toEqual([]);
+    expect(aborting.status.phase).toBe('Progressing');
+    expect(cond(aborting, 'Aborting')?.status).toBe('True');
+    const back = customers(4).map((c, i) => ({ ...c, outcome: (i < 2 ? 'MovedBack' : 'RolledBack') as SelectedCustomer['outcome'] }));
+    const aborted = decideMigration(facts({ selected: back, spec: spec({ abort: true }) }));
+    expect(aborted.status.phase).toBe('Aborted');
+    expect(aborted.status.message).toContain('2 customer(s) moved back');
+  });
+
+  it('does not wait forever for customers whose cleanup had already ended before the abort', () => {
+    const selected = customers(2).map((c) => ({ ...c, outcome: 'Moved' as const, cleanedUp: true }));
+    const d = decideMigration(facts({ selected, spec: spec({ abort: true }) }));
+    expect(d.status.phase).toBe('Aborted');
+    expect(d.status.message).toContain('2 customer(s) stay in eu-west-1b');
+  });
+
+  it('estimates completion from the measured time per move and the concurrency', () => {
+    const selected = customers(20).map((c, i) => (i < 4 ? { ...c, outcome: 'Moved' as const } : c));
+    const d = decideMigration(facts({ selected, spec: spec({ steps: [{ move: '100%' }] }), meanMoveMs: 10_000 }));
+    // 16 left, 4 at a time, 10 s each: 40 s.
+    expect(d.status.estimatedCompletionTime).toBe('2026-11-28T10:00:40Z');
+  });
+
+  it('implies a final move: 100% after the last step', () => {
+    expect(effectiveSteps(spec({ steps: [{ move: 1 }] }))).toEqual([{ move: 1 }, { move: '100%' }]);
+    expect(effectiveSteps(spec({ steps: [{ move: '100%' }] }))).toEqual([{ move: '100%' }]);
+  });
+
+  it('keeps lastTransitionTime of unchanged conditions across reconciles', () => {
+    const first = decideMigration(facts());
+    const again = decideMigration(facts({ status: first.status, now: seconds(30) }));
+    expect(cond(again, 'Valid')?.lastTransitionTime).toBe(cond(first, 'Valid')?.lastTransitionTime);
+  });
+});
