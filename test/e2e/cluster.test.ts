@@ -28,6 +28,24 @@ describe('the e2e cluster', () => {
     expect(nodes.items.filter(ready).length).toBeGreaterThan(0);
   });
 
+  const local = process.env.E2E_CLUSTER === 'local';
+  (local ? it : it.skip)('renews a Lease for every kwok node, so that the node lifecycle controller never marks their pods unready', async () => {
+    // Without node Leases the nodes go silent after the controller-manager's grace period (50 s)
+    // and every pod on them turns Ready=False for good: no Deployment is ever Available.
+    const nodes = await kubectlJson<{ items: { metadata: { name: string; annotations?: Record<string, string> } }[] }>(['get', 'nodes']);
+    const kwokNodes = nodes.items.filter((n) => n.metadata.annotations?.['kwok.x-k8s.io/node'] === 'fake').map((n) => n.metadata.name);
+    expect(kwokNodes.length).toBeGreaterThan(0);
+    const leases = await kubectlJson<{ items: { metadata: { name: string }; spec: { renewTime?: string; leaseDurationSeconds?: number } }[] }>([
+      'get', 'leases', '-n', 'kube-node-lease',
+    ]);
+    for (const node of kwokNodes) {
+      const lease = leases.items.find((l) => l.metadata.name === node);
+      expect({ node, lease: lease !== undefined }).toEqual({ node, lease: true });
+      const age = Date.now() - Date.parse(lease?.spec.renewTime ?? '1970-01-01T00:00:00Z');
+      expect(age).toBeLessThan((lease?.spec.leaseDurationSeconds ?? 0) * 1000);
+    }
+  });
+
   it('runs the pods of a StatefulSet with bound volumes, and collects them when it goes', async () => {
     await apply(
       {
@@ -92,7 +110,6 @@ describe('the e2e cluster', () => {
     });
   }, TIMEOUT_MS);
 
-  const local = process.env.E2E_CLUSTER === 'local';
   (local ? it : it.skip)('keeps its data across a kube-apiserver restart', async () => {
     await kubectl(['create', 'configmap', 'survivor', '-n', namespace, '--from-literal=k=v']);
     await restartApiServer({ signal: 'SIGKILL' });

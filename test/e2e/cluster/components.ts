@@ -46,6 +46,8 @@ export const POD_CIDR = '10.244.0.0/16';
 export const SERVICE_ACCOUNT_ISSUER = 'https://kubernetes.default.svc.cluster.local';
 /** kwok manages only the nodes carrying this annotation (the ones cluster:up creates). */
 export const KWOK_NODE_ANNOTATION = { key: 'kwok.x-k8s.io/node', value: 'fake' } as const;
+/** Seconds a kwok node's Lease is valid; kwok renews it well before (as kubelet, at a quarter). */
+export const KWOK_NODE_LEASE_DURATION_SECONDS = 40;
 
 export function componentSpecs(inputs: ComponentInputs): ComponentSpec[] {
   const { binDir, paths, pki, ports, kubeconfigs } = inputs;
@@ -158,6 +160,13 @@ export function componentSpecs(inputs: ComponentInputs): ComponentSpec[] {
         `--cidr=${POD_CIDR}`,
         '--node-ip=10.255.0.1',
         `--server-address=127.0.0.1:${ports.kwok}`,
+        // Renew each node's Lease as a kubelet does. Without it the node-heartbeat-with-lease Stage
+        // (a status update every 10-20 min) is the only heartbeat, so the node lifecycle controller
+        // sees the nodes go silent after its 50 s grace period, marks them Unknown and every pod on
+        // them Ready=False; kwok's node-initialize Stage brings the node back, but nothing
+        // re-readies the pods (pod-ready only matches Pending pods) and Deployments never become
+        // Available. kwokctl passes the same value.
+        `--node-lease-duration-seconds=${KWOK_NODE_LEASE_DURATION_SECONDS}`,
         `--config=${inputs.kwokConfig}`,
       ],
       log: log('kwok'),
