@@ -2,7 +2,7 @@
 // children (pure builders), applies them in order with server-side apply, prunes what is no longer
 // desired, checks the database, mirrors the cell into the control-plane database, and writes the
 // status. Deletion waits, behind a finalizer, until the cell holds no customer.
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
 import { LABEL_CELL, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/group.js';
@@ -12,8 +12,8 @@ import type { Applier } from '../../runtime/apply.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
 import type { Informer } from '../../runtime/informer.js';
-import { isNotFound, statusCode, type KubeClient } from '../../runtime/kube-client.js';
-import { builtin, resourcePath, type KubeObject } from '../../runtime/resource.js';
+import { statusCode, type KubeClient } from '../../runtime/kube-client.js';
+import type { KubeObject } from '../../runtime/resource.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { getCell, removeCell, syncCell } from '../../store/cells.js';
@@ -21,17 +21,10 @@ import { CHILD_KINDS, desiredChildren } from './cell-children.js';
 import { CELL_RESOURCE, childResource } from './cell-resources.js';
 import { cellStatus, type DatabaseCheck, type ObservedCellChildren } from './cell-status.js';
 import { checkDatabase, type DatabaseCheckRequest } from './database-check.js';
-import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from './database-builder.js';
+import { cellDatabaseSettings, readDatabaseCredentials } from './database-credentials.js';
+import type { DatabaseCredentials } from './database-builder.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
-import {
-  cellNamespace,
-  databaseHost,
-  databaseName,
-  databasePort,
-  databaseSecretName,
-  databaseWorkerHost,
-  IN_CLUSTER_DATABASE_USER,
-} from './names.js';
+import { cellNamespace, databaseSecretName, databaseWorkerHost } from './names.js';
 import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */
@@ -92,7 +85,7 @@ export class CellReconciler {
       return;
     }
 
-    const credentials = await this.databaseCredentials(cell);
+    const credentials = await readDatabaseCredentials(this.deps.client, cell, { secrets: this.deps.children.get('Secret'), generate: true });
     const bootstrap = kafkaBootstrapFromStatus(this.child<Kafka>(cell, 'Kafka')[0]).plain;
     const desired = desiredChildren(cell, {
       operatorNamespace: this.deps.operatorNamespace,
@@ -174,63 +167,13 @@ export class CellReconciler {
     }
   }
 
-  /**
-   * In-cluster: the password generated once and read back from our Secret ever after. External:
-   * the referenced Secret. A missing or incomplete external Secret is a problem a person must fix.
-   */
-  private async databaseCredentials(cell: Cell): Promise<{ value?: DatabaseCredentials; problem?: DatabaseCheck }> {
-    const external = cell.spec.database.external;
-    if (!external) {
-      const password = decode((await this.ownSecret(cell))?.data?.[DATABASE_SECRET_KEYS.password]);
-      return { value: { username: IN_CLUSTER_DATABASE_USER, password: password ?? randomBytes(24).toString('base64url') } };
-    }
-    const ref = external.secretRef;
-    const where = `Secret ${ref.namespace}/${ref.name}`;
-    let secret: { data?: Record<string, string> };
-    try {
-      secret = await this.deps.client.request({ method: 'GET', path: resourcePath(builtin.secret, ref) });
-    } catch (err) {
-      if (!isNotFound(err) && statusCode(err) !== 403) throw err;
-      const message = isNotFound(err) ? `${where} does not exist (spec.database.external.secretRef)` : `the operator may not read ${where}`;
-      return { problem: { connected: false, reason: 'SecretMissing', message, stalled: true } };
-    }
-    const username = decode(secret.data?.[ref.usernameKey]);
-    const password = decode(secret.data?.[ref.passwordKey]);
-    if (username === undefined || password === undefined) {
-      const missing = [username === undefined ? ref.usernameKey : undefined, password === undefined ? ref.passwordKey : undefined].filter(Boolean);
-      return { problem: { connected: false, reason: 'SecretIncomplete', message: `${where} has no key ${missing.join(' or ')}`, stalled: true } };
-    }
-    return { value: { username, password } };
-  }
-
-  /** Our database Secret from the cache, or from the server before concluding it is absent. */
-  private async ownSecret(cell: Cell): Promise<{ data?: Record<string, string> } | undefined> {
-    const namespace = cellNamespace(cell);
-    const name = databaseSecretName(cell);
-    const cached = this.deps.children.get('Secret')?.get(`${namespace}/${name}`);
-    if (cached) return cached as { data?: Record<string, string> };
-    try {
-      return await this.deps.client.request({ method: 'GET', path: resourcePath(builtin.secret, { namespace, name }) });
-    } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    }
-  }
-
   private async checkDatabaseCached(cell: Cell, credentials: DatabaseCredentials | undefined): Promise<DatabaseCheck | undefined> {
     if (!credentials) return undefined;
     const name = cell.metadata.name ?? '';
     const external = cell.spec.database.external;
     const workers = external ? 0 : (cell.spec.database.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers);
     const request: DatabaseCheckRequest = {
-      settings: {
-        host: databaseHost(cell),
-        port: databasePort(cell),
-        database: databaseName(cell),
-        user: credentials.username,
-        password: credentials.password,
-        sslmode: external?.sslMode ?? 'disable',
-      },
+      settings: cellDatabaseSettings(cell, credentials),
       workerHosts: Array.from({ length: workers }, (_, i) => databaseWorkerHost(cell, i)),
     };
     // The fingerprint changes with anything that changes the answer, the password included (hashed).
@@ -282,10 +225,6 @@ export class CellReconciler {
     const name = cell.metadata.name;
     return (this.deps.children.get(kind)?.list(namespace) ?? []).filter((o) => o.metadata?.labels?.[LABEL_CELL] === name) as T[];
   }
-}
-
-function decode(value: string | undefined): string | undefined {
-  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
 }
 
 /** The child kinds' informers read objects carrying these labels only. */

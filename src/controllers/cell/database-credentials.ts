@@ -1,0 +1,81 @@
+// Where a cell's database is and how to log in: the in-cluster coordinator with the password the
+// operator generated once (kept in the cell's Secret), or the external server with the credentials
+// of the referenced Secret. Used by the Cell reconciler and by migrations, which copy rows there.
+import { randomBytes } from 'node:crypto';
+import type { Cell } from '../../crds/cell.js';
+import type { Informer } from '../../runtime/informer.js';
+import { isNotFound, statusCode, type KubeClient } from '../../runtime/kube-client.js';
+import { builtin, resourcePath } from '../../runtime/resource.js';
+import type { DatabaseSettings } from '../../store/connection.js';
+import type { DatabaseCheck } from './cell-status.js';
+import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from './database-builder.js';
+import { cellNamespace, databaseHost, databaseName, databasePort, databaseSecretName, IN_CLUSTER_DATABASE_USER } from './names.js';
+
+export type CredentialsResult = { value: DatabaseCredentials; problem?: undefined } | { value?: undefined; problem: Extract<DatabaseCheck, { connected: false }> };
+
+function decode(value: string | undefined): string | undefined {
+  return value === undefined ? undefined : Buffer.from(value, 'base64').toString('utf8');
+}
+
+type SecretData = { data?: Record<string, string> };
+
+/** A Secret from the cache when it is there, else from the server; undefined when it does not exist. */
+async function readSecret(client: KubeClient, ref: { namespace: string; name: string }, cache?: Informer): Promise<SecretData | undefined> {
+  const cached = cache?.get(`${ref.namespace}/${ref.name}`);
+  if (cached) return cached as SecretData;
+  try {
+    return await client.request<SecretData>({ method: 'GET', path: resourcePath(builtin.secret, ref) });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * The credentials of the cell's database. In-cluster: read back from our Secret, or — only when
+ * `generate` and the Secret does not exist — a new crypto-random password (never regenerated once
+ * stored). External: the referenced Secret; a missing or incomplete one is a problem a person fixes.
+ */
+export async function readDatabaseCredentials(
+  client: KubeClient,
+  cell: Cell,
+  options: { secrets?: Informer; generate?: boolean } = {},
+): Promise<CredentialsResult> {
+  const external = cell.spec.database.external;
+  if (!external) {
+    const ours = await readSecret(client, { namespace: cellNamespace(cell), name: databaseSecretName(cell) }, options.secrets);
+    const password = decode(ours?.data?.[DATABASE_SECRET_KEYS.password]);
+    if (password !== undefined) return { value: { username: IN_CLUSTER_DATABASE_USER, password } };
+    if (options.generate) return { value: { username: IN_CLUSTER_DATABASE_USER, password: randomBytes(24).toString('base64url') } };
+    return { problem: { connected: false, reason: 'SecretMissing', message: `the database Secret ${cellNamespace(cell)}/${databaseSecretName(cell)} does not exist yet`, stalled: false } };
+  }
+  const ref = external.secretRef;
+  const where = `Secret ${ref.namespace}/${ref.name}`;
+  let secret: SecretData | undefined;
+  try {
+    secret = await readSecret(client, ref);
+  } catch (err) {
+    if (statusCode(err) !== 403) throw err;
+    return { problem: { connected: false, reason: 'SecretForbidden', message: `the operator may not read ${where}`, stalled: true } };
+  }
+  if (!secret) return { problem: { connected: false, reason: 'SecretMissing', message: `${where} does not exist (spec.database.external.secretRef)`, stalled: true } };
+  const username = decode(secret.data?.[ref.usernameKey]);
+  const password = decode(secret.data?.[ref.passwordKey]);
+  if (username === undefined || password === undefined) {
+    const missing = [username === undefined ? ref.usernameKey : undefined, password === undefined ? ref.passwordKey : undefined].filter(Boolean);
+    return { problem: { connected: false, reason: 'SecretIncomplete', message: `${where} has no key ${missing.join(' or ')}`, stalled: true } };
+  }
+  return { value: { username, password } };
+}
+
+/** Connection settings of the cell's database for these credentials. */
+export function cellDatabaseSettings(cell: Cell, credentials: DatabaseCredentials): DatabaseSettings {
+  return {
+    host: databaseHost(cell),
+    port: databasePort(cell),
+    database: databaseName(cell),
+    user: credentials.username,
+    password: credentials.password,
+    sslmode: cell.spec.database.external?.sslMode ?? 'disable',
+  };
+}
