@@ -293,8 +293,22 @@ COMMENT ON COLUMN migration_table_progress.synced_key IS 'every source row with 
 COMMENT ON COLUMN migration_table_progress.verified_key IS 'rows up to here were verified (count + checksum) before the fence';
 `;
 
+// The customers a Migration selected, frozen when it starts (in move order), so that a selection of
+// 100k customers is computed once and counted in SQL, and a drain also picks up late arrivals.
+const migrationSelection = `
+CREATE TABLE migration_customers (
+  migration   text NOT NULL,
+  customer_id text COLLATE "C" NOT NULL,
+  ordinal     bigint NOT NULL,
+  region      text,
+  PRIMARY KEY (migration, customer_id)
+);
+CREATE INDEX migration_customers_order_idx ON migration_customers (migration, ordinal);
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
   { version: 3, name: 'move engine: direction, abort, reservation, per-table settle/verify/sweep progress', sql: moveEngineProgress },
+  { version: 4, name: 'migration selection', sql: migrationSelection },
 ];
