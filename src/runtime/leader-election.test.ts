@@ -102,13 +102,14 @@ function leaseServer() {
   };
 }
 
-function candidate(server: ReturnType<typeof leaseServer>, clock: FakeClock, identity: string) {
+function candidate(server: ReturnType<typeof leaseServer>, clock: FakeClock, identity: string, leaseDurationMs?: number) {
   const log: string[] = [];
   const elector = new LeaderElector({
     client: server.client(),
     namespace: 'ops',
     name: 'cell-operator',
     identity,
+    ...(leaseDurationMs ? { leaseDurationMs } : {}),
     clock,
     random: () => 0,
     onStartedLeading: () => log.push('started'),
@@ -160,6 +161,21 @@ describe('LeaderElector', () => {
     expect(tookOverAt - killedAt).toBeLessThanOrEqual(15_000 + 2_000 + 1_000);
     expect(server.holder()).toBe('b');
     expect(server.transitions()).toBe(1);
+  });
+
+  it('scales the renew deadline and retry period to a short lease (--lease-duration 6), and takes over within it', async () => {
+    const clock = new FakeClock(1_000_000);
+    const server = leaseServer();
+    const a = candidate(server, clock, 'a', 6000);
+    const b = candidate(server, clock, 'b', 6000);
+    a.elector.start();
+    await flush();
+    b.elector.start();
+    await run(clock, 5000);
+    expect(server.holder()).toBe('a');
+    (a.elector as unknown as { stopped: boolean }).stopped = true;
+    await run(clock, 6000 + 1000 + 1000);
+    expect(server.holder()).toBe('b');
   });
 
   it('hands over at once when the leader releases the lease on shutdown', async () => {

@@ -107,8 +107,9 @@ export class LeaderElector {
     this.clock = options.clock ?? systemClock;
     this.log = (options.logger ?? silentLogger()).child({ lease: `${options.namespace}/${options.name}`, identity: options.identity });
     this.leaseDurationMs = options.leaseDurationMs ?? 15_000;
-    this.renewDeadlineMs = options.renewDeadlineMs ?? 10_000;
-    this.retryPeriodMs = options.retryPeriodMs ?? 2_000;
+    // client-go's 15 s / 10 s / 2 s, scaled: a shorter --lease-duration must not break the order.
+    this.renewDeadlineMs = options.renewDeadlineMs ?? Math.round((this.leaseDurationMs * 2) / 3);
+    this.retryPeriodMs = options.retryPeriodMs ?? Math.round((this.leaseDurationMs * 2) / 15);
     if (!(this.retryPeriodMs < this.renewDeadlineMs && this.renewDeadlineMs < this.leaseDurationMs)) {
       throw new Error('leader election needs retryPeriod < renewDeadline < leaseDuration');
     }
