@@ -1,5 +1,6 @@
-// Two projects: `unit` (pure functions and plain objects, next to the code) and `e2e` (a real
-// API server and real PostgreSQL; see test/e2e/README.md).
+// Two projects: `unit` (pure functions and plain objects, next to the code, plus test/integration/:
+// real PostgreSQL servers, no cluster) and `e2e` (a real API server and real PostgreSQL; see
+// test/e2e/README.md).
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -15,7 +16,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts', '<rootDir>/scripts/**/*.test.ts'],
+      testMatch: ['<rootDir>/src/**/*.test.ts', '<rootDir>/test/unit/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/scripts/**/*.test.ts'],
     },
     {
       ...common,

@@ -1,0 +1,165 @@
+// What a customer move does next: a pure function of its journal row, its per-table progress,
+// the settings and the time. The executor performs the action and records it; running the
+// decider again on the new journal gives the next one, so a crash anywhere resumes exactly there.
+import {
+  BEFORE_CUT_OVER,
+  FENCED_STATES,
+  TERMINAL_STATES,
+  settlesByObservation,
+  type MoveRecord,
+  type MoveState,
+  type TableProgress,
+} from './move-state.js';
+import type { MoveSettings } from './move-settings.js';
+
+/** `source`/`target` are the cells of the direction the move runs in now. */
+export type Side = 'source' | 'target';
+
+export type MoveAction =
+  /** Nothing to do: the move is finished. */
+  | { kind: 'None'; reason: string }
+  /** Nothing to do before `until` (drain wait, settle lag, retention). */
+  | { kind: 'Wait'; until: Date; reason: string }
+  /** Discover and check the tables, check the target holds nothing of the customer, record the plan. */
+  | { kind: 'Prepare' }
+  /** Observe the customer's newest key on the source (keyset settling); promote the last one if old enough. */
+  | { kind: 'Observe'; table: string }
+  /** Copy the next keyset page of an append-only table. */
+  | { kind: 'CopyPage'; table: string }
+  /** Copy again the rows that were read before they had settled, now that they have. */
+  | { kind: 'Resync'; table: string }
+  /** Start another catch-up round. */
+  | { kind: 'NewRound' }
+  /** Count and checksum the settled rows on both sides, before the fence. */
+  | { kind: 'PreVerify'; table: string }
+  /** Record a state change that has no other effect. */
+  | { kind: 'Transition'; to: MoveState }
+  /** Fence the customer's placement (the router answers 503) and record it, in one transaction. */
+  | { kind: 'Fence' }
+  /** Under the fence: replace the target's unverified rows by the source's, checksummed in the same snapshot. */
+  | { kind: 'FinalSync'; table: string }
+  /** Under the fence: checksum the target's final-synced rows and compare. */
+  | { kind: 'Verify'; table: string }
+  /** Point the placement at the target, bump its epoch and lift the fence, in one transaction. */
+  | { kind: 'CutOver' }
+  /** Copy rows that reached the source after the final sync to the target (missing ones only). */
+  | { kind: 'Sweep'; table: string }
+  /** Delete a batch of the customer's rows on one side. */
+  | { kind: 'Clear'; table: string; side: Side }
+  /** Turn an aborted, cut-over move into a reverse move (target back to source). */
+  | { kind: 'StartReverse' }
+  /** An abort before the cut-over: undo the copy. */
+  | { kind: 'Abort' }
+  | { kind: 'Fail'; reason: string; message: string }
+  /** Record the end of the move (lifting the fence and releasing the reservation if still held). */
+  | { kind: 'Finish'; state: 'Done' | 'RolledBack' | 'Failed' };
+
+function later(a: Date | undefined, b: Date): Date {
+  return a === undefined || b.getTime() < a.getTime() ? b : a;
+}
+
+function plus(d: Date, ms: number): Date {
+  return new Date(d.getTime() + ms);
+}
+
+function copying(tables: readonly TableProgress[], s: MoveSettings, now: Date): MoveAction {
+  let wait: Date | undefined;
+  for (const t of tables) {
+    if (t.mode !== 'AppendOnly' || t.caughtUp) continue;
+    if (settlesByObservation(t) && t.settledAt === null) {
+      // Pages can only be trusted up to a key observed at least settleLag ago.
+      const due = t.observedAt === null ? now : plus(t.observedAt, s.settleLagMs);
+      if (due.getTime() <= now.getTime()) return { kind: 'Observe', table: t.table };
+      wait = later(wait, due);
+      continue;
+    }
+    return { kind: 'CopyPage', table: t.table };
+  }
+  if (wait) return { kind: 'Wait', until: wait, reason: 'waiting for the first observed keys to settle' };
+  return { kind: 'Transition', to: 'CatchingUp' };
+}
+
+function catchingUp(move: MoveRecord, tables: readonly TableProgress[], s: MoveSettings, now: Date): MoveAction {
+  const appendOnly = tables.filter((t) => t.mode === 'AppendOnly');
+  for (const t of appendOnly) {
+    const observeDue = t.observedAt === null || plus(t.observedAt, s.settleLagMs).getTime() <= now.getTime();
+    if (settlesByObservation(t) && !t.resynced && !t.settledFresh && observeDue) return { kind: 'Observe', table: t.table };
+    if (!t.caughtUp) return { kind: 'CopyPage', table: t.table };
+    if (!t.resynced) return { kind: 'Resync', table: t.table };
+  }
+  if (move.roundRows > s.convergeRows && move.catchUpRound < s.maxCatchUpRounds) return { kind: 'NewRound' };
+  for (const t of appendOnly) {
+    if (!t.verified) return { kind: 'PreVerify', table: t.table };
+  }
+  return { kind: 'Fence' };
+}
+
+function cleanup(move: MoveRecord, tables: readonly TableProgress[], aborting: boolean, now: Date): MoveAction {
+  if (!aborting && move.cleanupAfter && now.getTime() < move.cleanupAfter.getTime()) {
+    return { kind: 'Wait', until: move.cleanupAfter, reason: 'keeping the source rows until the retention ends' };
+  }
+  for (const t of tables) if (!t.swept) return { kind: 'Sweep', table: t.table };
+  for (const t of tables) if (!t.cleared) return { kind: 'Clear', table: t.table, side: 'source' };
+  if (aborting) return { kind: 'StartReverse' };
+  return { kind: 'Finish', state: move.direction === 'Forward' ? 'Done' : 'RolledBack' };
+}
+
+/** The next action of a move. Pure: same inputs, same answer. */
+export function nextAction(move: MoveRecord, progress: readonly TableProgress[], s: MoveSettings, now: Date): MoveAction {
+  if (TERMINAL_STATES.has(move.state)) return { kind: 'None', reason: `the move is ${move.state}` };
+  const tables = [...progress].sort((a, b) => a.position - b.position || a.table.localeCompare(b.table));
+  const aborting = move.abortRequestedAt !== null && move.direction === 'Forward';
+
+  if (move.state === 'RollingBack') {
+    for (const t of tables) if (!t.cleared) return { kind: 'Clear', table: t.table, side: 'target' };
+    return { kind: 'Finish', state: move.failureReason ? 'Failed' : 'RolledBack' };
+  }
+  if (aborting && move.state === 'Pending') return { kind: 'Finish', state: 'RolledBack' };
+  if (aborting && BEFORE_CUT_OVER.has(move.state)) return { kind: 'Abort' };
+
+  if (FENCED_STATES.has(move.state) && move.state !== 'CutOver' && move.fencedAt) {
+    const held = now.getTime() - move.fencedAt.getTime();
+    if (held >= s.maxFenceMs) {
+      return {
+        kind: 'Fail',
+        reason: 'FenceTimeout',
+        message: `the write fence was held ${Math.round(held / 1000)}s in state ${move.state}, longer than the ${Math.round(s.maxFenceMs / 1000)}s allowed; lifting it`,
+      };
+    }
+  }
+
+  switch (move.state) {
+    case 'Pending':
+      return { kind: 'Prepare' };
+    case 'Copying':
+      return copying(tables, s, now);
+    case 'CatchingUp':
+      return catchingUp(move, tables, s, now);
+    case 'Fenced': {
+      const drained = plus(move.fencedAt ?? now, s.drainWaitMs);
+      if (now.getTime() < drained.getTime()) return { kind: 'Wait', until: drained, reason: 'draining writes already routed to the source' };
+      return { kind: 'Transition', to: 'FinalSync' };
+    }
+    case 'FinalSync':
+      for (const t of tables) if (!t.finalSynced) return { kind: 'FinalSync', table: t.table };
+      return { kind: 'Transition', to: 'Verifying' };
+    case 'Verifying':
+      for (const t of tables) if (!t.checked) return { kind: 'Verify', table: t.table };
+      return { kind: 'Transition', to: 'CutOver' };
+    case 'CutOver':
+      return { kind: 'CutOver' };
+    case 'Cleanup':
+      return cleanup(move, tables, aborting, now);
+    default:
+      return { kind: 'None', reason: `no action for state ${move.state}` };
+  }
+}
+
+/** A short label of an action for logs, metrics and hooks: `CopyPage public.readings`. */
+export function describeAction(a: MoveAction): string {
+  if ('table' in a) return `${a.kind} ${a.table}${a.kind === 'Clear' ? ` (${a.side})` : ''}`;
+  if (a.kind === 'Transition') return `Transition to ${a.to}`;
+  if (a.kind === 'Finish') return `Finish as ${a.state}`;
+  if (a.kind === 'Fail') return `Fail (${a.reason})`;
+  return a.kind;
+}

@@ -1,0 +1,347 @@
+// The per-customer move engine the Migration reconciler drives: start a move, run it step by step
+// (each step decides from the journal, acts, records), abort, retry, and read the journal. One
+// executor at a time per move, guarded by an advisory lock in the control-plane database.
+import type { Pool, PoolClient } from 'pg';
+import type { Registry } from 'prom-client';
+import { silentLogger, type Logger } from '../log.js';
+import { lockRoutingWrites } from '../store/placements.js';
+import { describeAction, nextAction, type MoveAction } from './move-decision.js';
+import { errorMessage, InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
+import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
+import {
+  inTransaction,
+  insertMove,
+  latestFailures,
+  listMoves,
+  loadMove,
+  moveFromRow,
+  recordError,
+  requestAbort,
+  reserveCapacity,
+  type FailureRecord,
+  type LoadedMove,
+  type StartMoveRequest,
+  type StartMoveResult,
+} from './move-journal.js';
+import { MoveMetrics } from './move-metrics.js';
+import { moveSettings, type MoveSettings } from './move-settings.js';
+import { moveOutcome, movingCells, TERMINAL_STATES, type MoveKey, type MoveOutcome, type MoveRecord, type MoveState } from './move-state.js';
+import { TablePlans, type CellDatabases } from './table-plans.js';
+import { rateLimiter, sleep, type RateLimiter } from './token-bucket.js';
+
+/** Advisory-lock class of customer moves: 0x6d6f7665 = 'move' (the key is hashtext of the move). */
+export const MOVE_LOCK_CLASS = 0x6d6f7665;
+
+export interface MoveEngineOptions {
+  /** The control-plane database (placements, journal). */
+  controlPlane: Pool;
+  /** Each cell's database and tenancy. */
+  cells: CellDatabases;
+  settings?: Partial<MoveSettings>;
+  /** Rows per second over every move of this engine (a Migration's spec.rateLimit); unlimited if omitted. */
+  rowsPerSecond?: number;
+  /** A limiter to share with other engines instead (wins over rowsPerSecond). */
+  limiter?: RateLimiter;
+  log?: Logger;
+  registry?: Registry;
+  /** Fault injection for tests. */
+  hooks?: MoveHooks;
+  clock?: () => Date;
+  /** How long a cell's catalog is reused between steps. Default 10 s. */
+  catalogTtlMs?: number;
+}
+
+export type StepResult =
+  /** The action was performed and recorded; `state` is the move's state now. */
+  | { kind: 'Acted'; action: MoveAction; state: MoveState }
+  /** Nothing to do before `until`. */
+  | { kind: 'Wait'; until: Date; reason: string; state: MoveState }
+  /** The move is Done, Failed or RolledBack. */
+  | { kind: 'Finished'; state: MoveState }
+  /** The move was refused (and rolls back, or failed at once); the reason is in the journal. */
+  | { kind: 'Refused'; reason: string; message: string; state: MoveState }
+  /** A transient error, recorded in last_error; step again later (with backoff). */
+  | { kind: 'Retry'; error: string }
+  /** Another executor holds this move right now. */
+  | { kind: 'Busy' }
+  | { kind: 'NotFound' };
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** Waits longer than this (the retention before cleanup) end the run: requeue at `waitUntil`. Default 5 s. */
+  maxWaitMs?: number;
+  /** Consecutive transient errors before the run gives up (the move stays resumable). Default unlimited. */
+  maxRetries?: number;
+}
+
+export interface RunResult {
+  move: MoveRecord | undefined;
+  /** Why the run returned. */
+  outcome: 'Finished' | 'Waiting' | 'Busy' | 'Stopped' | 'GaveUp' | 'NotFound';
+  waitUntil?: Date;
+  lastError?: string;
+}
+
+export interface MoveSummary {
+  total: number;
+  byOutcome: Record<MoveOutcome, number>;
+  byState: Partial<Record<MoveState, number>>;
+  rowsCopied: number;
+  bytesCopied: number;
+  latestFailures: FailureRecord[];
+}
+
+export type AbortResult =
+  | { ok: true; move: MoveRecord }
+  | { ok: false; reason: 'NotFound' | 'AlreadyFinished'; message: string; move?: MoveRecord };
+
+export type RetryResult = { ok: true; move: MoveRecord } | { ok: false; reason: 'NotFound' | 'NotFailed' | 'MoveInProgress'; message: string };
+
+export class MoveEngine {
+  readonly settings: MoveSettings;
+  readonly limiter: RateLimiter;
+  readonly plans: TablePlans;
+  private readonly cp: Pool;
+  private readonly log: Logger;
+  private readonly metrics?: MoveMetrics;
+  private readonly hooks?: MoveHooks;
+  private readonly clock: () => Date;
+
+  constructor(options: MoveEngineOptions) {
+    this.cp = options.controlPlane;
+    this.settings = moveSettings(options.settings);
+    this.limiter = options.limiter ?? rateLimiter(options.rowsPerSecond);
+    this.plans = new TablePlans(options.cells, options.catalogTtlMs);
+    this.log = options.log ?? silentLogger();
+    if (options.registry) this.metrics = new MoveMetrics(options.registry);
+    if (options.hooks) this.hooks = options.hooks;
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  /** Records a customer's move as Pending and reserves its room on the target. Idempotent. */
+  startMove(request: StartMoveRequest): Promise<StartMoveResult> {
+    return insertMove(this.cp, request);
+  }
+
+  async getMove(key: MoveKey): Promise<LoadedMove | undefined> {
+    return loadMove(this.cp, key);
+  }
+
+  listMoves(migration: string): Promise<MoveRecord[]> {
+    return listMoves(this.cp, migration);
+  }
+
+  /** Totals for a Migration's status: counts by outcome and state, rows copied, latest failures. */
+  async summarize(migration: string): Promise<MoveSummary> {
+    const moves = await listMoves(this.cp, migration);
+    const byOutcome: Record<MoveOutcome, number> = { Pending: 0, InFlight: 0, Moved: 0, Failed: 0, MovingBack: 0, MovedBack: 0, RolledBack: 0 };
+    const byState: Partial<Record<MoveState, number>> = {};
+    let rowsCopied = 0;
+    let bytesCopied = 0;
+    for (const m of moves) {
+      byOutcome[moveOutcome(m)] += 1;
+      byState[m.state] = (byState[m.state] ?? 0) + 1;
+      rowsCopied += m.rowsCopied;
+      bytesCopied += m.bytesCopied;
+    }
+    return { total: moves.length, byOutcome, byState, rowsCopied, bytesCopied, latestFailures: await latestFailures(this.cp, migration) };
+  }
+
+  /**
+   * Asks the move to go back: before the cut-over it is rolled back; after it (until cleanup ends)
+   * the customer is moved back the same way, rows written to the target meanwhile included.
+   */
+  async abortMove(key: MoveKey): Promise<AbortResult> {
+    const move = await requestAbort(this.cp, key, this.clock());
+    if (move) return { ok: true, move };
+    const existing = await loadMove(this.cp, key);
+    if (!existing) return { ok: false, reason: 'NotFound', message: `no move ${key.migration}/${key.customerId}` };
+    const m = existing.move;
+    const why =
+      m.state === 'Done'
+        ? `customer ${m.customerId} was moved and its rows in ${m.sourceCell} are cleaned up; move it back with a new migration`
+        : `the move of customer ${m.customerId} already ended as ${m.state}`;
+    return { ok: false, reason: 'AlreadyFinished', message: why, move: m };
+  }
+
+  /** Starts a Failed move again from Pending (same direction), reserving its room again. */
+  async retryMove(key: MoveKey): Promise<RetryResult> {
+    const client = await this.cp.connect();
+    let broken: Error | undefined;
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    client.on('error', onError);
+    try {
+      return await inTransaction(client, async () => {
+        await lockRoutingWrites(client); // first, as every routing writer does
+        const loaded = await loadMove(client, key);
+        if (!loaded) return { ok: false, reason: 'NotFound', message: `no move ${key.migration}/${key.customerId}` } as const;
+        if (loaded.move.state !== 'Failed') {
+          return { ok: false, reason: 'NotFailed', message: `the move of customer ${key.customerId} is ${loaded.move.state}, not Failed` } as const;
+        }
+        const { to } = movingCells(loaded.move);
+        await client.query('DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
+        const { rows } = await client.query(
+          `UPDATE migration_journal SET state = 'Pending', state_entered_at = $3, failure_reason = NULL, finished_at = NULL,
+                  source_epoch = NULL, fenced_at = NULL, cut_over_at = NULL, cleanup_after = NULL, catch_up_round = 0,
+                  round_rows = 0, attempt = 0, reserved_cell = $4, updated_at = now()
+            WHERE migration = $1 AND customer_id = $2 AND state = 'Failed' RETURNING *`,
+          [key.migration, key.customerId, this.clock(), to],
+        );
+        await reserveCapacity(client, to);
+        return { ok: true, move: moveFromRow(rows[0]) } as const;
+      });
+    } catch (err) {
+      if ((err as { code?: string }).code === '23505') {
+        return { ok: false, reason: 'MoveInProgress', message: `customer ${key.customerId} is being moved by another migration` };
+      }
+      throw err;
+    } finally {
+      client.off('error', onError);
+      client.release(broken);
+    }
+  }
+
+  private context(cp: PoolClient, signal?: AbortSignal): ExecutorContext {
+    const ctx: ExecutorContext = { cp, plans: this.plans, settings: this.settings, limiter: this.limiter, log: this.log, now: this.clock };
+    if (this.metrics) ctx.metrics = this.metrics;
+    if (this.hooks) ctx.hooks = this.hooks;
+    if (signal) ctx.signal = signal;
+    return ctx;
+  }
+
+  /** Decides and performs one action of the move, under its lock. Safe to call from anywhere, any time. */
+  async step(key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
+    const cp = await this.cp.connect();
+    let broken: Error | undefined;
+    let locked = false;
+    // A checked-out client without an 'error' listener would crash the process when its server goes away.
+    const onError = (err: Error): void => {
+      broken = err;
+    };
+    cp.on('error', onError);
+    try {
+      const lock = await cp.query<{ locked: boolean }>(
+        `SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`,
+        [MOVE_LOCK_CLASS, key.migration, key.customerId],
+      );
+      locked = lock.rows[0]?.locked === true;
+      if (!locked) return { kind: 'Busy' };
+      return await this.stepLocked(cp, key, signal);
+    } catch (err) {
+      broken = err instanceof Error ? err : new Error(String(err));
+      if (err instanceof InjectedCrash) throw err;
+      if (isTransientError(err)) {
+        this.metrics?.retries.inc();
+        return { kind: 'Retry', error: errorMessage(err) };
+      }
+      throw err;
+    } finally {
+      if (locked && !broken) {
+        await cp.query(`SELECT pg_advisory_unlock($1, hashtext($2 || '/' || $3))`, [MOVE_LOCK_CLASS, key.migration, key.customerId]).catch((e: Error) => {
+          broken = e;
+        });
+      }
+      cp.off('error', onError);
+      cp.release(broken);
+    }
+  }
+
+  private async stepLocked(cp: PoolClient, key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
+    const loaded = await loadMove(cp, key);
+    if (!loaded) return { kind: 'NotFound' };
+    const { move } = loaded;
+    const now = this.clock();
+    const action = nextAction(move, loaded.tables, this.settings, now);
+    if (action.kind === 'None') return { kind: 'Finished', state: move.state };
+    if (action.kind === 'Wait') return { kind: 'Wait', until: action.until, reason: action.reason, state: move.state };
+    const ctx = this.context(cp, signal);
+    const log = this.log.child({ migration: key.migration, customer: key.customerId });
+    try {
+      await this.hooks?.point?.('before-action', { key, state: move.state, action });
+      await execute(ctx, loaded, action);
+      await this.hooks?.point?.('after-action', { key, state: move.state, action });
+    } catch (err) {
+      if (err instanceof InjectedCrash) throw err;
+      if (err instanceof MoveConflict) return { kind: 'Retry', error: err.message };
+      let reason: string;
+      let message: string;
+      if (err instanceof MoveRefusal) {
+        reason = err.reason;
+        message = err.message;
+      } else if (isTransientError(err)) {
+        const text = `${describeAction(action)}: ${errorMessage(err)}`;
+        log.warn({ state: move.state, err: errorMessage(err) }, 'move step failed; will retry');
+        this.metrics?.retries.inc();
+        await recordError(cp, key, text).catch(() => undefined);
+        return { kind: 'Retry', error: text };
+      } else {
+        reason = permanentErrorReason(err);
+        message = `${describeAction(action)}: ${errorMessage(err)}`;
+      }
+      log.warn({ state: move.state, reason, message }, 'move refused');
+      const outcome = await failMove(ctx, loaded, reason, message);
+      if (outcome === 'Kept') return { kind: 'Retry', error: `${reason}: ${message}` };
+      return { kind: 'Refused', reason, message, state: outcome };
+    }
+    const after = (await loadMove(cp, key))?.move;
+    const state = after?.state ?? move.state;
+    if (state !== move.state) {
+      this.metrics?.stateSeconds.observe({ state: move.state }, Math.max(0, (now.getTime() - move.stateEnteredAt.getTime()) / 1000));
+      log.info({ from: move.state, to: state, direction: after?.direction, action: describeAction(action) }, 'move state changed');
+    } else {
+      log.debug({ state, action: describeAction(action) }, 'move step');
+    }
+    return { kind: 'Acted', action, state };
+  }
+
+  /**
+   * Steps the move until it finishes, must wait longer than `maxWaitMs` (the retention before
+   * cleanup: requeue it for `waitUntil`), is held by another executor, or `signal` stops it.
+   * Transient errors are retried with backoff.
+   */
+  async run(key: MoveKey, options: RunOptions = {}): Promise<RunResult> {
+    const maxWait = options.maxWaitMs ?? 5_000;
+    let errors = 0;
+    let lastError: string | undefined;
+    for (;;) {
+      if (options.signal?.aborted) return { move: (await loadMove(this.cp, key).catch(() => undefined))?.move, outcome: 'Stopped' };
+      const r = await this.step(key, options.signal);
+      switch (r.kind) {
+        case 'Acted':
+        case 'Refused':
+          errors = 0;
+          continue;
+        case 'Finished':
+          return { move: (await loadMove(this.cp, key))?.move, outcome: 'Finished' };
+        case 'NotFound':
+          return { move: undefined, outcome: 'NotFound' };
+        case 'Busy':
+          return { move: (await loadMove(this.cp, key))?.move, outcome: 'Busy' };
+        case 'Wait': {
+          const ms = r.until.getTime() - this.clock().getTime();
+          if (ms > maxWait) return { move: (await loadMove(this.cp, key))?.move, outcome: 'Waiting', waitUntil: r.until };
+          await sleep(Math.max(1, ms), options.signal).catch(() => undefined);
+          continue;
+        }
+        case 'Retry': {
+          errors += 1;
+          lastError = r.error;
+          if (errors > (options.maxRetries ?? Number.POSITIVE_INFINITY)) {
+            const result: RunResult = { move: (await loadMove(this.cp, key).catch(() => undefined))?.move, outcome: 'GaveUp' };
+            if (lastError) result.lastError = lastError;
+            return result;
+          }
+          await sleep(Math.min(5_000, 50 * 2 ** Math.min(errors, 10)), options.signal).catch(() => undefined);
+          continue;
+        }
+      }
+    }
+  }
+
+  /** True when a move needs no more steps. */
+  static finished(move: Pick<MoveRecord, 'state'>): boolean {
+    return TERMINAL_STATES.has(move.state);
+  }
+}

@@ -1,0 +1,468 @@
+// Performs one action of a customer move (as decided by move-decision.ts) against the cell
+// databases and records it in the journal. A refusal comes back as a MoveRefusal; everything else
+// that goes wrong is thrown, to be retried: each action is safe to run again from the top.
+import type { PoolClient } from 'pg';
+import type { Logger } from '../log.js';
+import { lockRoutingWrites } from '../store/placements.js';
+import type { MoveAction } from './move-decision.js';
+import { MoveRefusal } from './move-errors.js';
+import {
+  cutOverPlacement,
+  fencePlacement,
+  inTransaction,
+  readPlacement,
+  releaseCapacity,
+  replaceProgress,
+  reserveCapacity,
+  resetRound,
+  transition,
+  unfencePlacement,
+  updateJournal,
+  updateProgress,
+  type LoadedMove,
+  type NewProgress,
+  type ProgressFields,
+} from './move-journal.js';
+import type { MoveMetrics } from './move-metrics.js';
+import type { MoveSettings } from './move-settings.js';
+import { BEFORE_CUT_OVER, movingCells, sameKey, settlesByObservation, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';
+import {
+  aggregate,
+  copyPage,
+  countRows,
+  deleteBatch,
+  EMPTY_AGGREGATE,
+  finalSync,
+  hasRows,
+  observeKey,
+  resyncRange,
+  sameAggregate,
+  sweepPage,
+  type Aggregate,
+} from './range-copy.js';
+import type { TablePlans } from './table-plans.js';
+import { describeRefusals, type TablePlan } from './tenant-tables.js';
+import type { RateLimiter } from './token-bucket.js';
+
+/** Points at which a test can stop the executor dead (see InjectedCrash). */
+export type MovePoint = 'before-action' | 'after-target-commit' | 'after-action';
+
+export interface MoveHooks {
+  point?(point: MovePoint, info: { key: MoveKey; state: MoveState; action: MoveAction }): void | Promise<void>;
+}
+
+export interface ExecutorContext {
+  /** A control-plane client holding the move's advisory lock. */
+  cp: PoolClient;
+  plans: TablePlans;
+  settings: MoveSettings;
+  limiter: RateLimiter;
+  log: Logger;
+  metrics?: MoveMetrics;
+  hooks?: MoveHooks;
+  now: () => Date;
+  signal?: AbortSignal;
+}
+
+function plus(d: Date, ms: number): Date {
+  return new Date(d.getTime() + ms);
+}
+
+async function tablePlan(ctx: ExecutorContext, move: MoveRecord, progress: TableProgress): Promise<TablePlan> {
+  const { from, to } = movingCells(move);
+  const result = await ctx.plans.plans(from, to);
+  if (!result.ok) {
+    throw new MoveRefusal('SchemaChanged', `the tables changed during the move: ${describeRefusals(result.refusals)}`);
+  }
+  const plan = result.tables.find((t) => t.name === progress.table);
+  if (!plan || plan.mode !== progress.mode || !sameKey(plan.cursor, progress.cursor)) {
+    throw new MoveRefusal(
+      'SchemaChanged',
+      `table ${progress.table} ${plan ? `now pages by (${plan.cursor.join(', ')}) as ${plan.mode}` : 'is no longer a tenant table'}; it was planned by (${progress.cursor.join(', ')}) as ${progress.mode}`,
+    );
+  }
+  return plan;
+}
+
+async function pools(ctx: ExecutorContext, move: MoveRecord) {
+  const { from, to } = movingCells(move);
+  const [source, target] = await Promise.all([ctx.plans.database(from), ctx.plans.database(to)]);
+  return { source: source.pool, target: target.pool };
+}
+
+function findTable(loaded: LoadedMove, table: string): TableProgress {
+  const t = loaded.tables.find((p) => p.table === table);
+  if (!t) throw new Error(`move ${loaded.move.migration}/${loaded.move.customerId} has no progress for table ${table}`);
+  return t;
+}
+
+async function point(ctx: ExecutorContext, p: MovePoint, move: MoveRecord, action: MoveAction): Promise<void> {
+  await ctx.hooks?.point?.(p, { key: move, state: move.state, action });
+}
+
+function countCopy(ctx: ExecutorContext, move: MoveRecord, rows: number, bytes: number): void {
+  ctx.metrics?.rowsCopied.inc({ direction: move.direction }, rows);
+  ctx.metrics?.bytesCopied.inc({ direction: move.direction }, bytes);
+}
+
+function settling(ctx: ExecutorContext, t: TableProgress) {
+  return { lagMs: ctx.settings.settleLagMs, settledKey: t.settledAt ? t.settledKey : null };
+}
+
+// --- The actions ------------------------------------------------------------------------------
+
+async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const { from, to } = movingCells(move);
+  const placement = await readPlacement(ctx.cp, move.customerId);
+  if (!placement) throw new MoveRefusal('UnknownCustomer', `customer ${move.customerId} has no placement in the routing table`);
+  if (placement.cell !== from) {
+    throw new MoveRefusal('NotInSourceCell', `customer ${move.customerId} lives in cell ${placement.cell}, not in ${from}`);
+  }
+  if (placement.state !== 'Active') {
+    throw new MoveRefusal('PlacementFenced', `customer ${move.customerId} is fenced by something else; its placement must be Active to start a move`);
+  }
+  const result = await ctx.plans.plans(from, to, true);
+  for (const w of result.warnings) ctx.log.warn({ migration: move.migration, customer: move.customerId }, w);
+  if (!result.ok) {
+    const reasons = [...new Set(result.refusals.map((r) => r.reason))];
+    throw new MoveRefusal(reasons.length === 1 ? (reasons[0] as string) : 'TablesRefused', describeRefusals(result.refusals));
+  }
+  const { source, target } = await pools(ctx, move);
+  const occupied: string[] = [];
+  for (const plan of result.tables) if (await hasRows(target, plan, move.customerId)) occupied.push(plan.name);
+  if (occupied.length > 0) {
+    throw new MoveRefusal(
+      'TargetNotEmpty',
+      `cell ${to} already holds rows of customer ${move.customerId} in ${occupied.join(', ')}; a move never overwrites them (finish or clean up the earlier move first)`,
+    );
+  }
+  const tables: NewProgress[] = [];
+  for (const [position, plan] of result.tables.entries()) {
+    const p: NewProgress = { table: plan.name, position, mode: plan.mode, cursor: plan.cursor, timeCursor: plan.timeCursor };
+    if (settlesByObservation(plan)) {
+      p.observedKey = await observeKey(source, plan, move.customerId);
+      p.observedAt = ctx.now(); // taken after the read: the key is at least this old once settled
+    }
+    tables.push(p);
+  }
+  await inTransaction(ctx.cp, async () => {
+    await replaceProgress(ctx.cp, move, tables);
+    await transition(ctx.cp, move, 'Copying', ctx.now(), { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() });
+  });
+}
+
+async function observe(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
+  const t = findTable(loaded, table);
+  const plan = await tablePlan(ctx, loaded.move, t);
+  const { source } = await pools(ctx, loaded.move);
+  const decidedAt = ctx.now();
+  const key = await observeKey(source, plan, loaded.move.customerId);
+  const fields: ProgressFields = { observedKey: key, observedAt: ctx.now() };
+  if (t.observedAt && plus(t.observedAt, ctx.settings.settleLagMs).getTime() <= decidedAt.getTime()) {
+    Object.assign(fields, { settledKey: t.observedKey, settledAt: decidedAt, settledFresh: true });
+  }
+  await updateProgress(ctx.cp, loaded.move, table, fields);
+}
+
+async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+  const { move } = loaded;
+  const t = findTable(loaded, action.table);
+  const plan = await tablePlan(ctx, move, t);
+  const { source, target } = await pools(ctx, move);
+  const limit = Math.max(1, Math.min(ctx.settings.pageRows, ctx.limiter.maxTake));
+  await ctx.limiter.take(limit, ctx.signal);
+  const page = await copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t));
+  ctx.limiter.refund(limit - page.rows);
+  countCopy(ctx, move, page.rows, page.bytes);
+  await point(ctx, 'after-target-commit', move, action);
+  const fields: ProgressFields = { caughtUp: page.rows < limit, phase: move.state === 'Copying' ? 'Copy' : 'CatchUp' };
+  if (page.lastKey) fields.lastKey = page.lastKey;
+  // The synced prefix grows only while it is contiguous with the pages read.
+  if (sameKey(t.syncedKey, t.lastKey) && page.settledLastKey) fields.syncedKey = page.settledLastKey;
+  await updateProgress(ctx.cp, move, t.table, fields, { rows: page.rows, bytes: page.bytes, inRound: move.state === 'CatchingUp' });
+}
+
+async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+  const { move } = loaded;
+  const t = findTable(loaded, action.table);
+  const pointless = sameKey(t.syncedKey, t.lastKey) || (settlesByObservation(t) && !t.settledFresh);
+  if (pointless) {
+    await updateProgress(ctx.cp, move, t.table, { resynced: true, settledFresh: false });
+    return;
+  }
+  const plan = await tablePlan(ctx, move, t);
+  const { source, target } = await pools(ctx, move);
+  const r = await resyncRange(source, target, plan, move.customerId, t.syncedKey, t.lastKey, settling(ctx, t));
+  await ctx.limiter.take(r.rows, ctx.signal);
+  countCopy(ctx, move, r.rows, r.bytes);
+  await point(ctx, 'after-target-commit', move, action);
+  const fields: ProgressFields = { resynced: true, settledFresh: false };
+  if (r.settledLastKey) fields.syncedKey = r.settledLastKey;
+  await updateProgress(ctx.cp, move, t.table, fields, { rows: r.rows, bytes: r.bytes, inRound: true });
+}
+
+function describeMismatch(table: string, what: string, source: Aggregate, target: Aggregate): string {
+  return `table ${table}: ${what} differ between the cells: source ${source.rows} rows (checksum ${source.checksum}), target ${target.rows} rows (checksum ${target.checksum})`;
+}
+
+async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
+  const { move } = loaded;
+  const t = findTable(loaded, table);
+  let agg: Aggregate = EMPTY_AGGREGATE;
+  if (t.syncedKey) {
+    const plan = await tablePlan(ctx, move, t);
+    const { source, target } = await pools(ctx, move);
+    const range = { upTo: t.syncedKey };
+    const [s, d] = await Promise.all([aggregate(source, plan, move.customerId, range), aggregate(target, plan, move.customerId, range)]);
+    if (!sameAggregate(s, d)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the settled rows (checked before the fence)', s, d));
+    agg = s;
+  }
+  await updateProgress(ctx.cp, move, table, { verified: true, verifiedKey: t.syncedKey, verifiedRows: agg.rows, verifiedChecksum: agg.checksum });
+}
+
+/** The key after which the final sync replaces rows: null (all of them) unless verified before the fence. */
+function finalSyncFrom(t: TableProgress) {
+  return t.mode === 'AppendOnly' && t.verified ? t.verifiedKey : null;
+}
+
+async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const { from } = movingCells(move);
+  if (move.sourceEpoch === null) throw new Error('a move reached the fence without a source epoch');
+  const epoch = move.sourceEpoch;
+  await inTransaction(ctx.cp, async () => {
+    await lockRoutingWrites(ctx.cp);
+    await transition(ctx.cp, move, 'Fenced', ctx.now(), { fencedAt: ctx.now() });
+    if (!(await fencePlacement(ctx.cp, move.customerId, from, epoch))) {
+      const p = await readPlacement(ctx.cp, move.customerId);
+      throw new MoveRefusal(
+        'PlacementChanged',
+        `customer ${move.customerId}'s placement changed during the move (now ${p ? `${p.state} in ${p.cell} at epoch ${p.epoch}` : 'gone'}, expected Active in ${from} at epoch ${epoch})`,
+      );
+    }
+  });
+}
+
+async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+  const { move } = loaded;
+  const t = findTable(loaded, action.table);
+  const plan = await tablePlan(ctx, move, t);
+  const { source, target } = await pools(ctx, move);
+  const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t));
+  countCopy(ctx, move, r.rows, r.bytes);
+  await point(ctx, 'after-target-commit', move, action);
+  await updateProgress(
+    ctx.cp,
+    move,
+    t.table,
+    { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' },
+    { rows: r.rows, bytes: r.bytes },
+  );
+}
+
+async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
+  const { move } = loaded;
+  const t = findTable(loaded, table);
+  const plan = await tablePlan(ctx, move, t);
+  const { target } = await pools(ctx, move);
+  const after = finalSyncFrom(t);
+  const got = await aggregate(target, plan, move.customerId, { after });
+  const want: Aggregate = { rows: t.sourceRows ?? 0, checksum: t.sourceChecksum ?? '0' };
+  if (!sameAggregate(want, got)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the final-synced rows', want, got));
+  await updateProgress(ctx.cp, move, table, { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' });
+}
+
+async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const { from, to } = movingCells(move);
+  if (move.sourceEpoch === null) throw new Error('a move reached the cut-over without a source epoch');
+  const epoch = move.sourceEpoch;
+  const at = ctx.now();
+  const retention = move.direction === 'Forward' ? ctx.settings.retentionMs : ctx.settings.reverseRetentionMs;
+  await inTransaction(ctx.cp, async () => {
+    await lockRoutingWrites(ctx.cp); // the store's lock order: routing lock, cells, placement rows
+    // Give the reservation back first: the placement trigger counts the customer in `to` now.
+    await releaseCapacity(ctx.cp, move.reservedCell);
+    const newEpoch = await cutOverPlacement(ctx.cp, move.customerId, from, to, epoch);
+    if (newEpoch === undefined) {
+      const p = await readPlacement(ctx.cp, move.customerId);
+      throw new MoveRefusal(
+        'PlacementChanged',
+        `customer ${move.customerId}'s placement changed under the fence (now ${p ? `${p.state} in ${p.cell} at epoch ${p.epoch}` : 'gone'}, expected Fenced in ${from} at epoch ${epoch})`,
+      );
+    }
+    await transition(ctx.cp, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
+  });
+  if (move.fencedAt) ctx.metrics?.fenceSeconds.observe((at.getTime() - move.fencedAt.getTime()) / 1000);
+}
+
+async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+  const { move } = loaded;
+  const t = findTable(loaded, action.table);
+  const plan = await tablePlan(ctx, move, t);
+  const { source, target } = await pools(ctx, move);
+  let from = t.sweepKey;
+  if (!t.sweepStarted) {
+    // Late rows of an append-only table come after the verified prefix, unless the source holds
+    // more rows there than were verified (a row committed later than settleLag): then sweep all.
+    from = null;
+    if (t.mode === 'AppendOnly' && t.verified && t.verifiedKey && t.verifiedRows !== null) {
+      const now = await countRows(source, plan, move.customerId, { upTo: t.verifiedKey });
+      if (now === t.verifiedRows) from = t.verifiedKey;
+      else ctx.log.warn({ migration: move.migration, customer: move.customerId, table: t.table }, 'rows appeared below the verified key: sweeping every row');
+    }
+  }
+  const limit = plan.cursor.length > 0 ? Math.max(1, Math.min(ctx.settings.pageRows, ctx.limiter.maxTake)) : undefined;
+  if (limit !== undefined) await ctx.limiter.take(limit, ctx.signal);
+  const r = await sweepPage(source, target, plan, move.customerId, from, limit);
+  if (limit !== undefined) ctx.limiter.refund(limit - r.rows);
+  countCopy(ctx, move, r.inserted, r.bytes);
+  await point(ctx, 'after-target-commit', move, action);
+  if (r.inserted > 0) ctx.log.info({ migration: move.migration, customer: move.customerId, table: t.table, rows: r.inserted }, 'swept late rows to the target');
+  await updateProgress(
+    ctx.cp,
+    move,
+    t.table,
+    { sweepStarted: true, sweepKey: r.lastKey ?? from, swept: limit === undefined || r.rows < limit, phase: 'Cleanup' },
+    { rows: r.inserted, bytes: r.bytes, swept: r.inserted },
+  );
+}
+
+async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { kind: 'Clear' }): Promise<void> {
+  const { move } = loaded;
+  const { from, to } = movingCells(move);
+  const cell = action.side === 'source' ? from : to;
+  const db = await ctx.plans.database(cell);
+  const table = await ctx.plans.sideTable(cell, action.table);
+  let done = true;
+  if (table) {
+    const limit = ctx.settings.deleteBatchRows;
+    const n = await deleteBatch(
+      db.pool,
+      { schema: table.schema, table: table.name, tenantColumn: db.tenancy.tenantColumn, primaryKey: table.primaryKey },
+      move.customerId,
+      limit,
+    );
+    await ctx.limiter.take(n, ctx.signal);
+    done = n < limit;
+    await point(ctx, 'after-target-commit', move, action);
+  }
+  if (done) await updateProgress(ctx.cp, move, action.table, { cleared: true });
+}
+
+async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  await inTransaction(ctx.cp, async () => {
+    await lockRoutingWrites(ctx.cp);
+    await transition(ctx.cp, move, 'Pending', ctx.now(), {
+      direction: 'Reverse',
+      sourceEpoch: null,
+      fencedAt: null,
+      cutOverAt: null,
+      cleanupAfter: null,
+      catchUpRound: 0,
+      roundRows: 0,
+      reservedCell: move.sourceCell,
+    });
+    await replaceProgress(ctx.cp, move, []);
+    await reserveCapacity(ctx.cp, move.sourceCell);
+  });
+}
+
+async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 'RolledBack' | 'Failed'): Promise<void> {
+  const { move } = loaded;
+  const { from } = movingCells(move);
+  await inTransaction(ctx.cp, async () => {
+    await lockRoutingWrites(ctx.cp);
+    if (BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack') {
+      await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
+      await releaseCapacity(ctx.cp, move.reservedCell);
+    }
+    await transition(ctx.cp, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
+  });
+}
+
+/** Records that the move cannot go on: rolled back if anything was copied, else failed at once. */
+export async function failMove(ctx: ExecutorContext, loaded: LoadedMove, reason: string, message: string): Promise<'RollingBack' | 'Failed' | 'Kept'> {
+  const { move } = loaded;
+  if (!BEFORE_CUT_OVER.has(move.state) && move.state !== 'CutOver') {
+    // After the cut-over the target is the customer's home: never undo, keep retrying.
+    await updateJournal(ctx.cp, move, { lastError: `${reason}: ${message}` });
+    return 'Kept';
+  }
+  const { from } = movingCells(move);
+  ctx.metrics?.failures.inc({ reason });
+  return inTransaction(ctx.cp, async () => {
+    await lockRoutingWrites(ctx.cp);
+    await ctx.cp.query('INSERT INTO migration_failures (migration, customer_id, state, reason, message) VALUES ($1, $2, $3, $4, $5)', [
+      move.migration,
+      move.customerId,
+      move.state,
+      reason,
+      message.slice(0, 4000),
+    ]);
+    if (loaded.tables.length === 0) {
+      await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
+      await releaseCapacity(ctx.cp, move.reservedCell);
+      await transition(ctx.cp, move, 'Failed', ctx.now(), { failureReason: reason, lastError: message, finishedAt: ctx.now(), reservedCell: null });
+      return 'Failed' as const;
+    }
+    await transition(ctx.cp, move, 'RollingBack', ctx.now(), { failureReason: reason, lastError: message });
+    return 'RollingBack' as const;
+  });
+}
+
+/** Performs `action` on the move and records it. Throws MoveRefusal for a move that must fail. */
+export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction): Promise<void> {
+  const { move } = loaded;
+  switch (action.kind) {
+    case 'None':
+    case 'Wait':
+      return;
+    case 'Prepare':
+      return prepare(ctx, loaded);
+    case 'Observe':
+      return observe(ctx, loaded, action.table);
+    case 'CopyPage':
+      return copyNextPage(ctx, loaded, action);
+    case 'Resync':
+      return resync(ctx, loaded, action);
+    case 'NewRound':
+      return inTransaction(ctx.cp, async () => {
+        await resetRound(ctx.cp, move);
+        await updateJournal(ctx.cp, move, { catchUpRound: move.catchUpRound + 1, roundRows: 0 });
+      });
+    case 'PreVerify':
+      return preVerify(ctx, loaded, action.table);
+    case 'Transition':
+      if (action.to === 'CatchingUp') {
+        return inTransaction(ctx.cp, async () => {
+          await resetRound(ctx.cp, move);
+          await transition(ctx.cp, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 });
+        });
+      }
+      return transition(ctx.cp, move, action.to, ctx.now());
+    case 'Fence':
+      return fence(ctx, loaded);
+    case 'FinalSync':
+      return finalSyncTable(ctx, loaded, action);
+    case 'Verify':
+      return verify(ctx, loaded, action.table);
+    case 'CutOver':
+      return cutOver(ctx, loaded);
+    case 'Sweep':
+      return sweep(ctx, loaded, action);
+    case 'Clear':
+      return clear(ctx, loaded, action);
+    case 'StartReverse':
+      return startReverse(ctx, loaded);
+    case 'Abort':
+      await transition(ctx.cp, move, 'RollingBack', ctx.now(), { failureReason: null });
+      return;
+    case 'Fail':
+      throw new MoveRefusal(action.reason, action.message);
+    case 'Finish':
+      return finish(ctx, loaded, action.state);
+  }
+}

@@ -1,0 +1,525 @@
+// The control-plane side of a customer move: the migration journal and its per-table progress,
+// the failure history, the customer's placement (fence, unfence, cut-over) and the capacity
+// reservation on the receiving cell. Every statement is parameterised.
+import type { Pool, PoolClient } from 'pg';
+import { lockRoutingWrites, withTransaction } from '../store/placements.js';
+import { MoveConflict } from './move-errors.js';
+import type { MoveDirection, MoveKey, MoveRecord, MoveState, TableProgress } from './move-state.js';
+import type { Key } from './table-sql.js';
+
+export type Queryable = Pool | PoolClient;
+
+interface JournalRow {
+  migration: string;
+  customer_id: string;
+  source_cell: string;
+  target_cell: string;
+  state: MoveState;
+  direction: MoveDirection;
+  step: number;
+  attempt: number;
+  source_epoch: string | number | null;
+  rows_copied: string | number;
+  bytes_copied: string | number;
+  fenced_at: Date | null;
+  cut_over_at: Date | null;
+  cleanup_after: Date | null;
+  last_error: string | null;
+  failure_reason: string | null;
+  abort_requested_at: Date | null;
+  reserved_cell: string | null;
+  state_entered_at: Date;
+  catch_up_round: number;
+  round_rows: string | number;
+  started_at: Date | null;
+  finished_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
+
+export function moveFromRow(r: JournalRow): MoveRecord {
+  return {
+    migration: r.migration,
+    customerId: r.customer_id,
+    sourceCell: r.source_cell,
+    targetCell: r.target_cell,
+    state: r.state,
+    direction: r.direction,
+    step: r.step,
+    attempt: r.attempt,
+    sourceEpoch: num(r.source_epoch),
+    rowsCopied: Number(r.rows_copied),
+    bytesCopied: Number(r.bytes_copied),
+    fencedAt: r.fenced_at,
+    cutOverAt: r.cut_over_at,
+    cleanupAfter: r.cleanup_after,
+    lastError: r.last_error,
+    failureReason: r.failure_reason,
+    abortRequestedAt: r.abort_requested_at,
+    reservedCell: r.reserved_cell,
+    stateEnteredAt: r.state_entered_at,
+    catchUpRound: r.catch_up_round,
+    roundRows: Number(r.round_rows),
+    startedAt: r.started_at,
+    finishedAt: r.finished_at,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+interface ProgressRow {
+  table_name: string;
+  position: number;
+  mode: TableProgress['mode'];
+  cursor_columns: string[];
+  time_cursor: boolean;
+  phase: TableProgress['phase'];
+  last_key: Key | null;
+  synced_key: Key | null;
+  caught_up: boolean;
+  resynced: boolean;
+  observed_key: Key | null;
+  observed_at: Date | null;
+  settled_key: Key | null;
+  settled_at: Date | null;
+  settled_fresh: boolean;
+  verified: boolean;
+  verified_key: Key | null;
+  verified_rows: string | number | null;
+  verified_checksum: string | null;
+  final_synced: boolean;
+  checked: boolean;
+  source_rows: string | number | null;
+  source_checksum: string | null;
+  target_rows: string | number | null;
+  target_checksum: string | null;
+  sweep_started: boolean;
+  sweep_key: Key | null;
+  swept: boolean;
+  swept_rows: string | number;
+  cleared: boolean;
+  rows_copied: string | number;
+  bytes_copied: string | number;
+}
+
+function progressFromRow(r: ProgressRow): TableProgress {
+  return {
+    table: r.table_name,
+    position: r.position,
+    mode: r.mode,
+    cursor: r.cursor_columns,
+    timeCursor: r.time_cursor,
+    phase: r.phase,
+    lastKey: r.last_key,
+    syncedKey: r.synced_key,
+    caughtUp: r.caught_up,
+    resynced: r.resynced,
+    observedKey: r.observed_key,
+    observedAt: r.observed_at,
+    settledKey: r.settled_key,
+    settledAt: r.settled_at,
+    settledFresh: r.settled_fresh,
+    verified: r.verified,
+    verifiedKey: r.verified_key,
+    verifiedRows: num(r.verified_rows),
+    verifiedChecksum: r.verified_checksum,
+    finalSynced: r.final_synced,
+    checked: r.checked,
+    sourceRows: num(r.source_rows),
+    sourceChecksum: r.source_checksum,
+    targetRows: num(r.target_rows),
+    targetChecksum: r.target_checksum,
+    sweepStarted: r.sweep_started,
+    sweepKey: r.sweep_key,
+    swept: r.swept,
+    sweptRows: Number(r.swept_rows),
+    cleared: r.cleared,
+    rowsCopied: Number(r.rows_copied),
+    bytesCopied: Number(r.bytes_copied),
+  };
+}
+
+export interface LoadedMove {
+  move: MoveRecord;
+  tables: TableProgress[];
+}
+
+export async function loadMove(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
+  const j = await db.query<JournalRow>('SELECT * FROM migration_journal WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
+  const row = j.rows[0];
+  if (!row) return undefined;
+  const p = await db.query<ProgressRow>(
+    'SELECT * FROM migration_table_progress WHERE migration = $1 AND customer_id = $2 ORDER BY position, table_name',
+    [key.migration, key.customerId],
+  );
+  return { move: moveFromRow(row), tables: p.rows.map(progressFromRow) };
+}
+
+export async function listMoves(db: Queryable, migration: string): Promise<MoveRecord[]> {
+  const { rows } = await db.query<JournalRow>('SELECT * FROM migration_journal WHERE migration = $1 ORDER BY step, created_at, customer_id', [
+    migration,
+  ]);
+  return rows.map(moveFromRow);
+}
+
+// --- Journal writes ----------------------------------------------------------------------------
+
+const JOURNAL_COLUMNS = {
+  sourceEpoch: 'source_epoch',
+  fencedAt: 'fenced_at',
+  cutOverAt: 'cut_over_at',
+  cleanupAfter: 'cleanup_after',
+  lastError: 'last_error',
+  failureReason: 'failure_reason',
+  reservedCell: 'reserved_cell',
+  startedAt: 'started_at',
+  finishedAt: 'finished_at',
+  catchUpRound: 'catch_up_round',
+  roundRows: 'round_rows',
+  direction: 'direction',
+  attempt: 'attempt',
+  abortRequestedAt: 'abort_requested_at',
+} as const satisfies Partial<Record<keyof MoveRecord, string>>;
+
+export type JournalFields = Partial<Pick<MoveRecord, keyof typeof JOURNAL_COLUMNS>>;
+
+function setClauses(fields: Record<string, unknown>, columns: Record<string, string>, values: unknown[], jsonColumns: ReadonlySet<string> = new Set()): string[] {
+  const sets: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    const column = columns[field];
+    if (!column) throw new Error(`unknown journal field ${field}`);
+    if (jsonColumns.has(column)) {
+      values.push(value === null ? null : JSON.stringify(value));
+      sets.push(`${column} = $${values.length}::jsonb`);
+    } else {
+      values.push(value);
+      sets.push(`${column} = $${values.length}`);
+    }
+  }
+  return sets;
+}
+
+/**
+ * Records a state change (and other fields) if the move is still in `from`: the write that makes
+ * a transition happen before its effect. Throws MoveConflict when someone else moved it meanwhile.
+ */
+export async function transition(
+  db: Queryable,
+  move: Pick<MoveRecord, 'migration' | 'customerId' | 'state' | 'direction'>,
+  to: MoveState,
+  at: Date,
+  fields: JournalFields = {},
+): Promise<void> {
+  const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at];
+  const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values)];
+  const { rowCount } = await db.query(
+    `UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4`,
+    values,
+  );
+  if (rowCount !== 1) {
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
+  }
+}
+
+/** Updates journal fields without a state change (e.g. catch-up round counters). */
+export async function updateJournal(db: Queryable, key: MoveKey, fields: JournalFields): Promise<void> {
+  const values: unknown[] = [key.migration, key.customerId];
+  const sets = setClauses(fields, JOURNAL_COLUMNS, values);
+  if (sets.length === 0) return;
+  await db.query(`UPDATE migration_journal SET ${sets.join(', ')}, updated_at = now() WHERE migration = $1 AND customer_id = $2`, values);
+}
+
+/** A failed attempt that will be retried: the error for people, the count for backoff. */
+export async function recordError(db: Queryable, key: MoveKey, message: string): Promise<void> {
+  await db.query(
+    'UPDATE migration_journal SET last_error = $3, attempt = attempt + 1, updated_at = now() WHERE migration = $1 AND customer_id = $2',
+    [key.migration, key.customerId, message.slice(0, 4000)],
+  );
+}
+
+export async function recordFailure(db: Queryable, key: MoveKey, state: MoveState, reason: string, message: string): Promise<void> {
+  await db.query('INSERT INTO migration_failures (migration, customer_id, state, reason, message) VALUES ($1, $2, $3, $4, $5)', [
+    key.migration,
+    key.customerId,
+    state,
+    reason,
+    message.slice(0, 4000),
+  ]);
+}
+
+export interface FailureRecord {
+  customerId: string;
+  state: string;
+  reason: string;
+  message: string;
+  at: Date;
+}
+
+export async function latestFailures(db: Queryable, migration: string, limit = 10): Promise<FailureRecord[]> {
+  const { rows } = await db.query<{ customer_id: string; state: string; reason: string; message: string; at: Date }>(
+    'SELECT customer_id, state, reason, message, at FROM migration_failures WHERE migration = $1 ORDER BY at DESC, id DESC LIMIT $2',
+    [migration, limit],
+  );
+  return rows.map((r) => ({ customerId: r.customer_id, state: r.state, reason: r.reason, message: r.message, at: r.at }));
+}
+
+// --- Progress ---------------------------------------------------------------------------------
+
+const PROGRESS_COLUMNS = {
+  phase: 'phase',
+  lastKey: 'last_key',
+  syncedKey: 'synced_key',
+  caughtUp: 'caught_up',
+  resynced: 'resynced',
+  observedKey: 'observed_key',
+  observedAt: 'observed_at',
+  settledKey: 'settled_key',
+  settledAt: 'settled_at',
+  settledFresh: 'settled_fresh',
+  verified: 'verified',
+  verifiedKey: 'verified_key',
+  verifiedRows: 'verified_rows',
+  verifiedChecksum: 'verified_checksum',
+  finalSynced: 'final_synced',
+  checked: 'checked',
+  sourceRows: 'source_rows',
+  sourceChecksum: 'source_checksum',
+  targetRows: 'target_rows',
+  targetChecksum: 'target_checksum',
+  sweepStarted: 'sweep_started',
+  sweepKey: 'sweep_key',
+  swept: 'swept',
+  cleared: 'cleared',
+} as const satisfies Partial<Record<keyof TableProgress, string>>;
+
+const JSON_PROGRESS_COLUMNS: ReadonlySet<string> = new Set(['last_key', 'synced_key', 'observed_key', 'settled_key', 'verified_key', 'sweep_key']);
+
+export type ProgressFields = Partial<Pick<TableProgress, keyof typeof PROGRESS_COLUMNS>>;
+
+export interface CopyCounts {
+  rows: number;
+  bytes: number;
+  /** Count the rows towards the catch-up round (CopyPage, Resync). */
+  inRound?: boolean;
+  /** Rows the sweep brought over. */
+  swept?: number;
+}
+
+/** Records a table's progress, and adds its copy counts to the table and the journal, atomically. */
+export async function updateProgress(db: Queryable, key: MoveKey, table: string, fields: ProgressFields, counts?: CopyCounts): Promise<void> {
+  const values: unknown[] = [key.migration, key.customerId, table];
+  const sets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
+  const rows = counts?.rows ?? 0;
+  const bytes = counts?.bytes ?? 0;
+  values.push(rows, bytes, counts?.swept ?? 0);
+  const [r, b, s] = [values.length - 2, values.length - 1, values.length];
+  sets.push(`rows_copied = p.rows_copied + $${r}`, `bytes_copied = p.bytes_copied + $${b}`, `swept_rows = p.swept_rows + $${s}`, 'updated_at = now()');
+  const round = counts?.inRound ? `, round_rows = j.round_rows + $${r}` : '';
+  const { rowCount } = await db.query(
+    `WITH p AS (
+       UPDATE migration_table_progress p SET ${sets.join(', ')}
+        WHERE p.migration = $1 AND p.customer_id = $2 AND p.table_name = $3
+       RETURNING 1
+     )
+     UPDATE migration_journal j SET rows_copied = j.rows_copied + $${r}, bytes_copied = j.bytes_copied + $${b}${round}, attempt = 0, updated_at = now()
+      WHERE j.migration = $1 AND j.customer_id = $2 AND EXISTS (SELECT 1 FROM p)`,
+    values,
+  );
+  if (rowCount !== 1) throw new MoveConflict(`no progress row for table ${table} of move ${key.migration}/${key.customerId}`);
+}
+
+export interface NewProgress {
+  table: string;
+  position: number;
+  mode: TableProgress['mode'];
+  cursor: string[];
+  timeCursor: boolean;
+  observedKey?: Key | null;
+  observedAt?: Date | null;
+}
+
+export async function replaceProgress(db: Queryable, key: MoveKey, tables: readonly NewProgress[]): Promise<void> {
+  await db.query('DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
+  for (const t of tables) {
+    await db.query(
+      `INSERT INTO migration_table_progress (migration, customer_id, table_name, phase, position, mode, cursor_columns, time_cursor, observed_key, observed_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10)`,
+      [
+        key.migration,
+        key.customerId,
+        t.table,
+        t.mode === 'AppendOnly' ? 'Copy' : 'FinalSync',
+        t.position,
+        t.mode,
+        JSON.stringify(t.cursor),
+        t.timeCursor,
+        t.observedKey === undefined || t.observedKey === null ? null : JSON.stringify(t.observedKey),
+        t.observedAt ?? null,
+      ],
+    );
+  }
+}
+
+/** Resets the per-round flags of every table (a new catch-up round). */
+export async function resetRound(db: Queryable, key: MoveKey): Promise<void> {
+  await db.query(
+    `UPDATE migration_table_progress SET caught_up = false, resynced = false, phase = 'CatchUp', updated_at = now()
+      WHERE migration = $1 AND customer_id = $2 AND mode = 'AppendOnly'`,
+    [key.migration, key.customerId],
+  );
+}
+
+// --- Starting, aborting, retrying -------------------------------------------------------------
+
+export interface StartMoveRequest extends MoveKey {
+  sourceCell: string;
+  targetCell: string;
+  /** The Migration step that started this customer. */
+  step?: number;
+}
+
+export type StartMoveResult =
+  | { ok: true; created: boolean; move: MoveRecord }
+  | { ok: false; reason: 'SameCell' | 'MoveInProgress' | 'TargetFull' | 'UnknownCell' | 'Conflict'; message: string };
+
+/** Inside a transaction on `client`: BEGIN … COMMIT, ROLLBACK on error. */
+export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Records a customer's move (state Pending) and reserves one customer of capacity on the target,
+ * in one transaction. Idempotent: starting a move that exists returns it.
+ */
+export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<StartMoveResult> {
+  if (req.sourceCell === req.targetCell) {
+    return { ok: false, reason: 'SameCell', message: `customer ${req.customerId}: source and target are both ${req.sourceCell}` };
+  }
+  const existing = await loadMove(pool, req);
+  if (existing) {
+    const m = existing.move;
+    if (m.sourceCell !== req.sourceCell || m.targetCell !== req.targetCell) {
+      return { ok: false, reason: 'Conflict', message: `move ${req.migration}/${req.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
+    }
+    return { ok: true, created: false, move: m };
+  }
+  try {
+    return await withTransaction(pool, async (c) => {
+      await lockRoutingWrites(c); // the store's lock order: routing lock, cells, placement rows
+      const cells = await c.query<{ name: string }>('SELECT name FROM cells WHERE name = ANY($1::text[])', [[req.sourceCell, req.targetCell]]);
+      const known = new Set(cells.rows.map((r) => r.name));
+      for (const cell of [req.sourceCell, req.targetCell]) {
+        if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
+      }
+      const reserved = await c.query(
+        'UPDATE cells SET reserved = reserved + 1 WHERE name = $1 AND customers + reserved < max_customers',
+        [req.targetCell],
+      );
+      if (reserved.rowCount !== 1) throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`);
+      const { rows } = await c.query<JournalRow>(
+        `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
+         VALUES ($1, $2, $3, $4, $5, $4) RETURNING *`,
+        [req.migration, req.customerId, req.sourceCell, req.targetCell, req.step ?? 0],
+      );
+      return { ok: true as const, created: true, move: moveFromRow(rows[0] as JournalRow) };
+    });
+  } catch (err) {
+    if (err instanceof StartRefused) return { ok: false, reason: err.reason, message: err.message };
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') {
+      return { ok: false, reason: 'MoveInProgress', message: `customer ${req.customerId} is already being moved by another migration` };
+    }
+    if (e.code === '23505') {
+      const again = await loadMove(pool, req); // a concurrent start of the same move won
+      if (again) return { ok: true, created: false, move: again.move };
+    }
+    throw err;
+  }
+}
+
+class StartRefused extends Error {
+  constructor(
+    readonly reason: 'TargetFull' | 'UnknownCell',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Asks for an abort; the executor holding the move acts on it. */
+export async function requestAbort(db: Queryable, key: MoveKey, at: Date): Promise<MoveRecord | undefined> {
+  const { rows } = await db.query<JournalRow>(
+    `UPDATE migration_journal SET abort_requested_at = coalesce(abort_requested_at, $3), updated_at = now()
+      WHERE migration = $1 AND customer_id = $2 AND state NOT IN ('Done', 'Failed', 'RolledBack') RETURNING *`,
+    [key.migration, key.customerId, at],
+  );
+  return rows[0] ? moveFromRow(rows[0]) : undefined;
+}
+
+// --- Placement and capacity -------------------------------------------------------------------
+
+export interface PlacementView {
+  cell: string;
+  state: 'Active' | 'Fenced';
+  epoch: number;
+}
+
+export async function readPlacement(db: Queryable, customerId: string, forUpdate = false): Promise<PlacementView | undefined> {
+  const { rows } = await db.query<{ cell: string; state: 'Active' | 'Fenced'; epoch: string | number }>(
+    `SELECT cell, state, epoch FROM placements WHERE customer_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    [customerId],
+  );
+  const r = rows[0];
+  return r ? { cell: r.cell, state: r.state, epoch: Number(r.epoch) } : undefined;
+}
+
+/** Fences the placement if it is still Active in `cell` at `epoch`; true if it is fenced now. */
+export async function fencePlacement(db: Queryable, customerId: string, cell: string, epoch: number): Promise<boolean> {
+  await db.query(`UPDATE placements SET state = 'Fenced' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Active'`, [
+    customerId,
+    cell,
+    epoch,
+  ]);
+  const p = await readPlacement(db, customerId);
+  return p !== undefined && p.cell === cell && p.epoch === epoch && p.state === 'Fenced';
+}
+
+/** Lifts this move's fence (the placement still in `cell` at `epoch`); no-op otherwise. */
+export async function unfencePlacement(db: Queryable, customerId: string, cell: string, epoch: number | null): Promise<void> {
+  if (epoch === null) return;
+  await db.query(`UPDATE placements SET state = 'Active' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Fenced'`, [
+    customerId,
+    cell,
+    epoch,
+  ]);
+}
+
+/** The cut-over itself: cell, epoch + 1 and the fence lifted, if the placement is still ours. */
+export async function cutOverPlacement(db: Queryable, customerId: string, from: string, to: string, epoch: number): Promise<number | undefined> {
+  const { rows } = await db.query<{ epoch: string | number }>(
+    `UPDATE placements SET cell = $3, state = 'Active', epoch = epoch + 1
+      WHERE customer_id = $1 AND cell = $2 AND epoch = $4 AND state = 'Fenced' RETURNING epoch`,
+    [customerId, from, to, epoch],
+  );
+  return rows[0] ? Number(rows[0].epoch) : undefined;
+}
+
+export async function reserveCapacity(db: Queryable, cell: string): Promise<void> {
+  await db.query('UPDATE cells SET reserved = reserved + 1 WHERE name = $1', [cell]);
+}
+
+export async function releaseCapacity(db: Queryable, cell: string | null): Promise<void> {
+  if (cell === null) return;
+  await db.query('UPDATE cells SET reserved = greatest(reserved - 1, 0) WHERE name = $1', [cell]);
+}

@@ -1,0 +1,49 @@
+// The knobs of a customer move, with their defaults. A Migration's spec sets drainWait and
+// retention; the rest are engineering limits.
+
+export interface MoveSettings {
+  /** Rows per COPY page while copying and catching up. */
+  pageRows: number;
+  /** Rows per DELETE when clearing a side (cleanup, rollback). */
+  deleteBatchRows: number;
+  /** After the fence, how long writes already routed to the source get to land before the final sync. */
+  drainWaitMs: number;
+  /**
+   * How long after its key (or watermark) is taken a row's transaction can still commit. Rows
+   * older than that are settled: a keyset copy past them can no longer miss one.
+   */
+  settleLagMs: number;
+  /** A fence held longer than this (a stuck or crashed move) is lifted and the move rolled back. */
+  maxFenceMs: number;
+  /** How long the source keeps a moved customer's rows (abort window) before cleanup. */
+  retentionMs: number;
+  /** The same for the cell left by an abort (the original target). */
+  reverseRetentionMs: number;
+  /** Catching up stops (and the fence starts) once a round copies at most this many rows. */
+  convergeRows: number;
+  /** ... or after this many rounds, whatever is left then goes into the final sync. */
+  maxCatchUpRounds: number;
+}
+
+export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
+  pageRows: 10_000,
+  deleteBatchRows: 5_000,
+  drainWaitMs: 2_000,
+  settleLagMs: 2_000,
+  maxFenceMs: 60_000,
+  retentionMs: 24 * 3600_000,
+  reverseRetentionMs: 0,
+  convergeRows: 10_000,
+  maxCatchUpRounds: 10,
+};
+
+export function moveSettings(overrides: Partial<MoveSettings> = {}): MoveSettings {
+  const s: MoveSettings = { ...DEFAULT_MOVE_SETTINGS };
+  for (const [k, v] of Object.entries(overrides) as [keyof MoveSettings, number | undefined][]) {
+    if (v === undefined) continue;
+    if (!Number.isFinite(v) || v < 0) throw new Error(`move setting ${k} must be a non-negative number, got ${v}`);
+    s[k] = v;
+  }
+  if (s.pageRows < 1 || s.deleteBatchRows < 1) throw new Error('pageRows and deleteBatchRows must be at least 1');
+  return s;
+}

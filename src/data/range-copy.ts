@@ -1,0 +1,323 @@
+// The data plane of a move: streams a customer's rows from one cell database to another with
+// COPY … TO STDOUT piped into COPY … FROM STDIN, one target transaction per page or range, and
+// computes the counts and checksums that verify them. Every write replaces a whole keyset range,
+// so running it again after a crash (before the journal recorded it) gives the same result.
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Pool, PoolClient } from 'pg';
+import pgCopy from 'pg-copy-streams';
+import {
+  aggregateSql,
+  copyInSql,
+  copyOutSql,
+  countSql,
+  createStagingSql,
+  deleteBatchSql,
+  deleteRangeSql,
+  existsSql,
+  ident,
+  insertMissingSql,
+  lastKeySql,
+  lastStagedKeySql,
+  observeSql,
+  STABLE_OUTPUT_SQL,
+  STAGING_TABLE,
+  type ClearTarget,
+  type Key,
+  type KeyRange,
+  type SettledBound,
+  type Statement,
+} from './table-sql.js';
+import type { TablePlan } from './tenant-tables.js';
+
+export interface Aggregate {
+  rows: number;
+  /** bit_xor of the row hashes, as the text of a bigint. */
+  checksum: string;
+}
+
+export const EMPTY_AGGREGATE: Aggregate = { rows: 0, checksum: '0' };
+
+/** Adds two disjoint ranges' aggregates (xor is its own inverse, so order does not matter). */
+export function combineAggregates(a: Aggregate, b: Aggregate): Aggregate {
+  return { rows: a.rows + b.rows, checksum: BigInt.asIntN(64, BigInt(a.checksum) ^ BigInt(b.checksum)).toString() };
+}
+
+export function sameAggregate(a: Aggregate, b: Aggregate): boolean {
+  return a.rows === b.rows && BigInt(a.checksum) === BigInt(b.checksum);
+}
+
+/** Keeps a lost connection from crashing the process while the client is checked out. */
+function guard(client: PoolClient): { failed: () => Error | undefined; done: () => void } {
+  let failure: Error | undefined;
+  const onError = (err: Error): void => {
+    failure = err;
+  };
+  client.on('error', onError);
+  return { failed: () => failure, done: () => client.off('error', onError) };
+}
+
+/** Runs `fn` on a pooled client; on error the connection is destroyed (its transaction dies with it). */
+async function withClient<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  const g = guard(client);
+  try {
+    const result = await fn(client);
+    g.done();
+    client.release(g.failed());
+    return result;
+  } catch (err) {
+    g.done();
+    client.release(err instanceof Error ? err : new Error(String(err)));
+    throw err;
+  }
+}
+
+/** Two clients at once (source and target), both destroyed if anything fails. */
+async function withClients<T>(source: Pool, target: Pool, fn: (s: PoolClient, t: PoolClient) => Promise<T>): Promise<T> {
+  const [s, t] = await Promise.allSettled([source.connect(), target.connect()]);
+  if (s.status === 'rejected' || t.status === 'rejected') {
+    if (s.status === 'fulfilled') s.value.release();
+    if (t.status === 'fulfilled') t.value.release();
+    throw s.status === 'rejected' ? s.reason : (t as PromiseRejectedResult).reason;
+  }
+  const gs = guard(s.value);
+  const gt = guard(t.value);
+  try {
+    const result = await fn(s.value, t.value);
+    gs.done();
+    gt.done();
+    s.value.release(gs.failed());
+    t.value.release(gt.failed());
+    return result;
+  } catch (err) {
+    const e = err instanceof Error ? err : new Error(String(err));
+    gs.done();
+    gt.done();
+    s.value.release(e);
+    t.value.release(e);
+    throw err;
+  }
+}
+
+async function run(c: PoolClient, st: Statement): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
+  const r = await c.query(st.text, st.values);
+  return { rows: r.rows as Record<string, unknown>[], rowCount: r.rowCount ?? 0 };
+}
+
+async function lastKey(c: PoolClient, st: Statement): Promise<Key | null> {
+  const { rows } = await run(c, st);
+  return (rows[0]?.key as string[] | undefined) ?? null;
+}
+
+/** Streams COPY out of `source` into COPY in on `target`; returns rows written and bytes moved. */
+export async function pipeCopy(source: PoolClient, target: PoolClient, outSql: string, inSql: string): Promise<{ rows: number; bytes: number }> {
+  let bytes = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      bytes += chunk.length;
+      cb(null, chunk);
+    },
+  });
+  const out = source.query(pgCopy.to(outSql));
+  const into = target.query(pgCopy.from(inSql));
+  await pipeline(out, counter, into);
+  return { rows: into.rowCount, bytes };
+}
+
+async function begin(c: PoolClient, mode = ''): Promise<void> {
+  await c.query(`BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}`);
+}
+
+/** The rows settled by the source's clock: a watermark at least `lagMs` old. */
+async function timeBound(source: PoolClient, lagMs: number): Promise<SettledBound> {
+  const { rows } = await source.query<{ t: string }>(`SELECT (clock_timestamp() - $1 * interval '1 millisecond')::text AS t`, [lagMs]);
+  return { kind: 'time', notAfter: rows[0]?.t as string };
+}
+
+export interface Settling {
+  /** For time watermarks: the lag behind the source's clock. */
+  lagMs: number;
+  /** For keyset settling: the settled key (null: nothing settled yet). */
+  settledKey: Key | null;
+}
+
+function bound(plan: TablePlan, settling: Settling, source: PoolClient): Promise<SettledBound> | SettledBound {
+  return plan.timeCursor ? timeBound(source, settling.lagMs) : { kind: 'key', key: settling.settledKey };
+}
+
+export interface PageResult {
+  rows: number;
+  bytes: number;
+  /** The last key copied (null: the page was empty and `after` stays). */
+  lastKey: Key | null;
+  /** The last copied key whose row had settled when read (null: none). */
+  settledLastKey: Key | null;
+}
+
+/**
+ * Copies the next keyset page: in one target transaction, deletes the customer's rows after
+ * `after` (a page an earlier crashed run committed without recording) and copies up to `limit`
+ * source rows after `after`.
+ */
+export async function copyPage(
+  source: Pool,
+  target: Pool,
+  plan: TablePlan,
+  customer: string,
+  after: Key | null,
+  limit: number,
+  settling: Settling,
+): Promise<PageResult> {
+  return withClients(source, target, async (s, t) => {
+    await begin(s, 'READ ONLY');
+    const settled = await bound(plan, settling, s);
+    await begin(t);
+    await run(t, deleteRangeSql(plan, customer, { after }));
+    const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan));
+    let last: Key | null = null;
+    let settledLast: Key | null = null;
+    if (copied.rows > 0) {
+      last = await lastKey(t, lastKeySql(plan, customer, { after }));
+      settledLast = await lastKey(t, lastKeySql(plan, customer, { after, settled }));
+    }
+    await t.query('COMMIT');
+    await s.query('COMMIT');
+    return { rows: copied.rows, bytes: copied.bytes, lastKey: last, settledLastKey: settledLast };
+  });
+}
+
+export interface ResyncResult {
+  rows: number;
+  bytes: number;
+  /** The last key of the replaced range that had settled (null: nothing in it). */
+  settledLastKey: Key | null;
+}
+
+/** Replaces the target's rows in (after, upTo] that have settled by the source's. */
+export async function resyncRange(
+  source: Pool,
+  target: Pool,
+  plan: TablePlan,
+  customer: string,
+  after: Key | null,
+  upTo: Key | null,
+  settling: Settling,
+): Promise<ResyncResult> {
+  return withClients(source, target, async (s, t) => {
+    await begin(s, 'READ ONLY');
+    const settled = await bound(plan, settling, s);
+    const range: KeyRange = { after, upTo, settled };
+    await begin(t);
+    await run(t, deleteRangeSql(plan, customer, range));
+    const copied = await pipeCopy(s, t, copyOutSql(plan, customer, range), copyInSql(plan));
+    const settledLast = copied.rows > 0 ? await lastKey(t, lastKeySql(plan, customer, range)) : null;
+    await t.query('COMMIT');
+    await s.query('COMMIT');
+    return { rows: copied.rows, bytes: copied.bytes, settledLastKey: settledLast };
+  });
+}
+
+export interface FinalSyncResult {
+  rows: number;
+  bytes: number;
+  /** The source's rows in the range, in the very snapshot that was copied. */
+  source: Aggregate;
+}
+
+/**
+ * Replaces the target's rows after `after` (null: all the customer's rows) by the source's, and
+ * checksums the source rows in the same snapshot: rows that reach the source later cannot make
+ * the verification fail, and are swept at cleanup.
+ */
+export async function finalSync(source: Pool, target: Pool, plan: TablePlan, customer: string, after: Key | null): Promise<FinalSyncResult> {
+  return withClients(source, target, async (s, t) => {
+    await begin(s, 'ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const agg = await aggregateOn(s, plan, customer, { after });
+    await begin(t);
+    await run(t, deleteRangeSql(plan, customer, { after }));
+    const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }), copyInSql(plan));
+    await t.query('COMMIT');
+    await s.query('COMMIT');
+    return { rows: copied.rows, bytes: copied.bytes, source: agg };
+  });
+}
+
+async function aggregateOn(c: PoolClient, plan: TablePlan, customer: string, range: KeyRange): Promise<Aggregate> {
+  const { rows } = await run(c, aggregateSql(plan, customer, range));
+  const r = rows[0] as { rows: string; checksum: string };
+  return { rows: Number(r.rows), checksum: r.checksum };
+}
+
+/** Count and checksum of a customer's rows in a range, with stable text output. */
+export async function aggregate(db: Pool, plan: TablePlan, customer: string, range: KeyRange): Promise<Aggregate> {
+  return withClient(db, async (c) => {
+    await begin(c, 'READ ONLY');
+    const agg = await aggregateOn(c, plan, customer, range);
+    await c.query('COMMIT');
+    return agg;
+  });
+}
+
+export async function countRows(db: Pool, plan: TablePlan, customer: string, range: KeyRange): Promise<number> {
+  const { rows } = await db.query<{ rows: string }>(countSql(plan, customer, range).text, countSql(plan, customer, range).values);
+  return Number(rows[0]?.rows ?? 0);
+}
+
+/** The customer's newest key (keyset settling), read with stable text output. */
+export async function observeKey(db: Pool, plan: TablePlan, customer: string): Promise<Key | null> {
+  return withClient(db, async (c) => {
+    await begin(c, 'READ ONLY');
+    const key = await lastKey(c, observeSql(plan, customer));
+    await c.query('COMMIT');
+    return key;
+  });
+}
+
+export async function hasRows(db: Pool, plan: TablePlan, customer: string): Promise<boolean> {
+  const st = existsSql(plan, customer);
+  const { rows } = await db.query<{ present: boolean }>(st.text, st.values);
+  return rows[0]?.present === true;
+}
+
+export interface SweepResult {
+  /** Source rows looked at. */
+  rows: number;
+  /** Rows the target did not have, now inserted. */
+  inserted: number;
+  bytes: number;
+  lastKey: Key | null;
+}
+
+/**
+ * Brings the source rows after `after` that the target lacks (by any unique key) over to it: the
+ * page is COPYed into a temporary table and inserted with ON CONFLICT DO NOTHING, so rows the
+ * target already has, or wrote since the cut-over, stay as they are. `limit` undefined: all.
+ */
+export async function sweepPage(
+  source: Pool,
+  target: Pool,
+  plan: TablePlan,
+  customer: string,
+  after: Key | null,
+  limit: number | undefined,
+): Promise<SweepResult> {
+  return withClients(source, target, async (s, t) => {
+    await begin(s, 'READ ONLY');
+    await begin(t);
+    await t.query(createStagingSql(plan));
+    const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan, ident(STAGING_TABLE)));
+    const inserted = copied.rows > 0 ? ((await t.query(insertMissingSql(plan))).rowCount ?? 0) : 0;
+    const last = copied.rows > 0 && plan.cursor.length > 0 ? ((await t.query<{ key: string[] }>(lastStagedKeySql(plan))).rows[0]?.key ?? null) : null;
+    await t.query('COMMIT');
+    await s.query('COMMIT');
+    return { rows: copied.rows, inserted, bytes: copied.bytes, lastKey: last };
+  });
+}
+
+/** Deletes up to `limit` of the customer's rows; returns how many. */
+export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string, limit: number): Promise<number> {
+  const st = deleteBatchSql(plan, customer, limit);
+  const r = await db.query(st.text, st.values);
+  return r.rowCount ?? 0;
+}
