@@ -32,7 +32,7 @@ export interface RouterApiOptions {
   batchChunkSize?: number;
   log: Logger;
   metrics: RouterMetrics;
-  /** Serve GET /bench/noop (a baseline for benchmarks). */
+  /** Serve GET /bench/noop and /bench/constant (baselines for benchmarks). */
   benchNoop?: boolean;
   /** Aborted when the server shuts down: open change streams end. */
   shutdownSignal?: AbortSignal;
@@ -42,6 +42,15 @@ const JSON_TYPE = 'application/json';
 const MAX_BODY = 64 * 1024;
 const SNAPSHOT_DEFAULT_LIMIT = 1000;
 const SNAPSHOT_MAX_LIMIT = 10_000;
+const BENCH_CONSTANT = JSON.stringify({
+  customer: 'cust-0000000',
+  cell: 'eu-west-1-cell-0',
+  epoch: 1,
+  state: 'Active',
+  version: 1,
+  region: 'eu-west-1',
+  endpoints: { kafkaBootstrap: 'kafka-bootstrap.cell-eu-west-1-cell-0.svc:9092', api: 'http://copilot-api.cell-eu-west-1-cell-0.svc:8080' },
+});
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
@@ -295,6 +304,10 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       return finish(res, 'metrics', 200, { 'content-type': metrics.registry.contentType }, text, t0);
     }
     if (options.benchNoop && path === '/bench/noop') return finish(res, 'noop', 200, { 'content-type': JSON_TYPE }, '{}', t0);
+    if (options.benchNoop && path === '/bench/constant') {
+      // The same answer as a lookup, without the lookup: isolates the index and serialisation.
+      return finish(res, 'noop', 200, { 'content-type': JSON_TYPE, 'x-cell': 'eu-west-1-cell-0', 'x-cell-epoch': '1' }, BENCH_CONSTANT, t0);
+    }
     finish(res, 'other', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', 'no such path'), t0);
   }
 

@@ -24,15 +24,18 @@ describe('schema migrations', () => {
       expect(first.applied).toEqual(SCHEMA_MIGRATIONS.map((m) => m.version));
       const second = await migrate(pool);
       expect(second).toEqual({ applied: [], current: first.current });
-      expect(await tables(pool)).toEqual([
-        'cells',
-        'migration_failures',
-        'migration_journal',
-        'migration_table_progress',
-        'placement_tombstones',
-        'placements',
-        'schema_migrations',
-      ]);
+      // Later migrations add tables of their own; these are the routing table's and the journal's.
+      expect(await tables(pool)).toEqual(
+        expect.arrayContaining([
+          'cells',
+          'migration_failures',
+          'migration_journal',
+          'migration_table_progress',
+          'placement_tombstones',
+          'placements',
+          'schema_migrations',
+        ]),
+      );
     } finally {
       await pool.end();
     }
