@@ -9,6 +9,9 @@ import { CHILD_KINDS } from './controllers/cell/cell-children.js';
 import { CHILD_LABEL_SELECTOR, CellReconciler } from './controllers/cell/cell-reconciler.js';
 import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.js';
 import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
+import { CellPools } from './controllers/migration/cell-pools.js';
+import { MIGRATION_RESOURCE, MigrationReconciler } from './controllers/migration/migration-reconciler.js';
+import type { Migration } from './crds/migration.js';
 import { createLogger, type Logger } from './log.js';
 import { Applier } from './runtime/apply.js';
 import { Controller, labelKeysOf } from './runtime/controller.js';
@@ -62,8 +65,10 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
 
   manager.add(cellController(manager, children, store?.pool, config, log));
   manager.add(placementController(manager, store?.pool, config, log));
+  const cellPools = new CellPools(manager.client, manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>, children.get('Secret'));
+  manager.add(migrationController(manager, store?.pool, cellPools, config, log));
   await manager.runUntilSignal((code) => {
-    void (store?.close() ?? Promise.resolve()).finally(() => process.exit(code));
+    void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
   });
   // Runs until a signal; runUntilSignal exits the process.
   return new Promise<number>(() => undefined);
@@ -103,6 +108,26 @@ function placementController(manager: Manager, store: Pool | undefined, config: 
   return new Controller({
     name: 'customerplacement',
     informer: placements,
+    reconcile: (key) => reconciler.reconcile(key),
+    concurrency: config.concurrency,
+    metrics: manager.metrics,
+    logger: log,
+  });
+}
+
+function migrationController(manager: Manager, store: Pool | undefined, cellPools: CellPools, config: OperatorConfig, log: Logger): Controller {
+  const migrations = manager.informer<Migration & { metadata: { name?: string } }>(MIGRATION_RESOURCE);
+  const reconciler = new MigrationReconciler({
+    client: manager.client,
+    migrations: migrations as unknown as Informer<Migration>,
+    events: manager.events,
+    store,
+    cellPools,
+    log,
+  });
+  return new Controller({
+    name: 'migration',
+    informer: migrations,
     reconcile: (key) => reconciler.reconcile(key),
     concurrency: config.concurrency,
     metrics: manager.metrics,

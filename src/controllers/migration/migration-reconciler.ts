@@ -1,0 +1,203 @@
+// The Migration reconciler: freezes the selection, asks the pure decider what to do, starts and
+// aborts customer moves in the journal, drives the moves in flight for a bounded time (the engine
+// resumes each exactly where its journal says), and writes the status. Each reconcile of a busy
+// migration is short and requeues itself, so a new leader picks the work up where it stood.
+import type { Pool } from 'pg';
+import { parseDuration } from '../../crds/kube-types.js';
+import { MIGRATION, GROUP, VERSION } from '../../crds/group.js';
+import type { Migration, MigrationStatus } from '../../crds/migration.js';
+import { MoveEngine } from '../../data/move-engine.js';
+import { runMoves } from '../../data/move-pool.js';
+import { TERMINAL_STATES, type MoveKey, type MoveRecord } from '../../data/move-state.js';
+import type { Logger } from '../../log.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
+import type { Informer } from '../../runtime/informer.js';
+import type { KubeClient } from '../../runtime/kube-client.js';
+import { kubeTime } from '../../runtime/kube-time.js';
+import type { KubeObject, ResourceType } from '../../runtime/resource.js';
+import { writeStatus } from '../../runtime/status.js';
+import type { ReconcileResult } from '../../runtime/work-queue.js';
+import { getCell } from '../../store/cells.js';
+import type { CellPools } from './cell-pools.js';
+import { decideMigration, type CellFacts } from './migration-decision.js';
+import { freezeSelection, meanMoveMs, readSelection } from './migration-selection.js';
+
+export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
+
+/** Keeps a Migration until none of its moves is unfinished, so no customer is left fenced or half-copied. */
+export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
+
+/** How long one reconcile drives the moves in flight before it writes status and requeues. */
+const DRIVE_BUDGET_MS = 10_000;
+/** Waits longer than this inside a move (the retention before cleanup) end the drive. */
+const MAX_INLINE_WAIT_MS = 2_000;
+
+export interface MigrationReconcilerDeps {
+  client: KubeClient;
+  migrations: Informer<Migration>;
+  events: EventRecorder;
+  store?: Pool;
+  cellPools: CellPools;
+  log: Logger;
+  now?: () => Date;
+}
+
+export class MigrationReconciler {
+  private readonly engines = new Map<string, { fingerprint: string; engine: MoveEngine }>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: MigrationReconcilerDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  async reconcile(key: string): Promise<ReconcileResult | void> {
+    const migration = this.deps.migrations.get(key);
+    if (!migration) {
+      this.engines.delete(key);
+      return;
+    }
+    const store = this.deps.store;
+    if (!store) return this.writeNoControlPlane(migration);
+    if (isBeingDeleted(migration)) return this.reconcileDeletion(migration, store);
+    if (await addFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER)) return;
+
+    const name = migration.metadata.name ?? key;
+    const engine = this.engineFor(migration);
+    const missing = await freezeSelection(store, name, migration.spec);
+    const [selected, source, target, summary, mean] = await Promise.all([
+      readSelection(store, name),
+      this.cellFacts(store, migration.spec.from),
+      this.cellFacts(store, migration.spec.to),
+      engine.summarize(name),
+      meanMoveMs(store, name),
+    ]);
+    const decision = decideMigration({
+      name,
+      generation: migration.metadata.generation,
+      spec: migration.spec,
+      status: migration.status,
+      selected,
+      source,
+      target,
+      failures: summary.latestFailures.map((f) => ({ customer: f.customerId, state: f.state, reason: f.reason, message: f.message, time: kubeTime(f.at) })),
+      rowsCopied: summary.rowsCopied,
+      ...(mean !== undefined ? { meanMoveMs: mean } : {}),
+      now: this.now(),
+    });
+
+    for (const customerId of decision.start) {
+      const started = await engine.startMove({ migration: name, customerId, sourceCell: migration.spec.from, targetCell: migration.spec.to, step: decision.status.currentStep ?? 0 });
+      if (!started.ok) await this.deps.events.warning(migration as KubeObject, started.reason, `Customer ${customerId}: ${started.message}`);
+    }
+    if (decision.abort) await this.requestAborts(engine, name);
+    const driven = await this.drive(engine, name, migration.spec.maxConcurrent);
+
+    const status = missing.length > 0 ? withMissingNote(decision.status, missing, migration.spec.from) : decision.status;
+    await this.writeStatusWithEvents(migration, status);
+    if (driven > 0) return { requeueAfter: 500 };
+    return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(engine, name);
+  }
+
+  /** Deletion stops new moves, rolls back those before their cut-over, and waits for the rest to finish. */
+  private async reconcileDeletion(migration: Migration, store: Pool): Promise<ReconcileResult | void> {
+    const name = migration.metadata.name ?? '';
+    const engine = this.engineFor(migration);
+    const moves = await engine.listMoves(name);
+    const open = moves.filter((m) => !TERMINAL_STATES.has(m.state));
+    for (const m of open) {
+      if (!m.cutOverAt && !m.abortRequestedAt) await engine.abortMove(m);
+    }
+    if (open.length > 0) {
+      await this.drive(engine, name, migration.spec.maxConcurrent);
+      const cleanup = open.filter((m) => m.state === 'Cleanup' && m.cleanupAfter);
+      const message = `Deletion waits for ${open.length} customer move(s) to finish${cleanup.length ? ` (cleanup of moved customers after ${kubeTime(cleanup[0]?.cleanupAfter as Date)}; shorten spec.retention to finish sooner)` : ''}.`;
+      await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, { ...migration.status, message });
+      return { requeueAfter: cleanup.length === open.length ? 60_000 : 1_000 };
+    }
+    await store.query('DELETE FROM migration_customers WHERE migration = $1', [name]);
+    this.engines.delete(name);
+    await removeFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER);
+  }
+
+  /** One engine per Migration: its drain wait, retention and rate limit come from the spec. */
+  private engineFor(migration: Migration): MoveEngine {
+    const name = migration.metadata.name ?? '';
+    const { drainWait, retention, rateLimit } = migration.spec;
+    const fingerprint = JSON.stringify([drainWait, retention, rateLimit]);
+    const cached = this.engines.get(name);
+    if (cached?.fingerprint === fingerprint) return cached.engine;
+    const engine = new MoveEngine({
+      controlPlane: this.deps.store as Pool,
+      cells: (cell) => this.deps.cellPools.database(cell),
+      settings: { drainWaitMs: parseDuration(drainWait), retentionMs: parseDuration(retention) },
+      ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),
+      log: this.deps.log.child({ migration: name }),
+    });
+    this.engines.set(name, { fingerprint, engine });
+    return engine;
+  }
+
+  private async cellFacts(store: Pool, name: string): Promise<CellFacts | undefined> {
+    const row = await getCell(store, name);
+    if (!row) return undefined;
+    return { name: row.name, region: row.region, ready: row.ready, freeCapacity: Math.max(0, row.maxCustomers - row.customers - row.reserved) };
+  }
+
+  private async requestAborts(engine: MoveEngine, name: string): Promise<void> {
+    for (const m of await engine.listMoves(name)) {
+      if (!TERMINAL_STATES.has(m.state) && !m.abortRequestedAt) await engine.abortMove(m);
+    }
+  }
+
+  /** Runs the moves that have work now for a bounded time; returns how many it drove. */
+  private async drive(engine: MoveEngine, name: string, concurrency: number): Promise<number> {
+    const now = this.now();
+    const due = (await engine.listMoves(name)).filter((m) => !TERMINAL_STATES.has(m.state) && !waitingForCleanup(m, now));
+    if (due.length === 0) return 0;
+    const keys: MoveKey[] = due.map((m) => ({ migration: m.migration, customerId: m.customerId }));
+    const results = await runMoves(engine, keys, { concurrency, signal: AbortSignal.timeout(DRIVE_BUDGET_MS), maxWaitMs: MAX_INLINE_WAIT_MS });
+    for (const r of results) {
+      if (r?.outcome === 'GaveUp' && r.lastError) this.deps.log.warn({ migration: name, customer: r.move?.customerId, error: r.lastError }, 'a move keeps failing; it stays resumable');
+    }
+    return due.length;
+  }
+
+  /** With nothing to do now, look again when the next cleanup is due. */
+  private async nextCleanup(engine: MoveEngine, name: string): Promise<ReconcileResult | void> {
+    const next = (await engine.listMoves(name))
+      .filter((m) => m.state === 'Cleanup' && m.cleanupAfter)
+      .map((m) => (m.cleanupAfter as Date).getTime())
+      .sort((a, b) => a - b)[0];
+    if (next === undefined) return;
+    return { requeueAfter: Math.max(1_000, Math.min(next - this.now().getTime(), 3_600_000)) };
+  }
+
+  private async writeNoControlPlane(migration: Migration): Promise<void> {
+    const message = 'The operator runs without a control-plane database (--database-url): no customer can be moved.';
+    await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, { ...migration.status, phase: 'Pending', message });
+  }
+
+  private async writeStatusWithEvents(migration: Migration, status: MigrationStatus): Promise<void> {
+    const before = migration.status;
+    if ((await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, status)) === 'unchanged') return;
+    const obj = migration as KubeObject;
+    if (before?.currentStep !== status.currentStep && status.currentStep !== undefined) {
+      await this.deps.events.normal(obj, 'StepStarted', `Step ${status.currentStep}: ${status.message ?? ''}`);
+    }
+    if (before?.phase !== status.phase) {
+      const note = status.message ?? `phase ${status.phase}`;
+      if (status.phase === 'Failed') await this.deps.events.warning(obj, 'MigrationFailed', note);
+      else await this.deps.events.normal(obj, `Migration${status.phase}`, note);
+    }
+  }
+}
+
+function waitingForCleanup(m: MoveRecord, now: Date): boolean {
+  return m.state === 'Cleanup' && !m.abortRequestedAt && m.cleanupAfter !== null && m.cleanupAfter > now;
+}
+
+function withMissingNote(status: MigrationStatus, missing: string[], from: string): MigrationStatus {
+  const names = missing.slice(0, 5).join(', ') + (missing.length > 5 ? ` and ${missing.length - 5} more` : '');
+  return { ...status, message: `${status.message ?? ''} Not in cell ${from}, so not moved: ${names}.`.trim() };
+}

@@ -1,0 +1,122 @@
+// The customers a Migration moves, frozen in `migration_customers` in move order the first time it
+// is reconciled (names, a label selector over the routing table's labels, or all of the source
+// cell), and the facts the decider needs about each: its bound region and the outcome of its move.
+import type { Pool } from 'pg';
+import type { LabelSelector } from '../../crds/kube-types.js';
+import type { MigrationSpec } from '../../crds/migration.js';
+import { moveOutcome, type MoveDirection, type MoveState } from '../../data/move-state.js';
+import type { SelectedCustomer } from './migration-decision.js';
+
+/** A label selector as a SQL condition over `p.labels` (jsonb), with its parameters from `$first`. */
+export function selectorSql(selector: LabelSelector, first: number): { sql: string; params: unknown[] } {
+  const parts: string[] = [];
+  const params: unknown[] = [];
+  const param = (value: unknown) => {
+    params.push(value);
+    return `$${first + params.length - 1}`;
+  };
+  if (selector.matchLabels && Object.keys(selector.matchLabels).length > 0) {
+    parts.push(`p.labels @> ${param(JSON.stringify(selector.matchLabels))}::jsonb`);
+  }
+  for (const e of selector.matchExpressions ?? []) {
+    const key = param(e.key);
+    switch (e.operator) {
+      case 'In':
+        parts.push(`(p.labels ->> ${key}) = ANY(${param(e.values ?? [])}::text[])`);
+        break;
+      case 'NotIn': // Kubernetes semantics: a customer without the label matches NotIn
+        parts.push(`NOT coalesce((p.labels ->> ${key}) = ANY(${param(e.values ?? [])}::text[]), false)`);
+        break;
+      case 'Exists':
+        parts.push(`p.labels ? ${key}`);
+        break;
+      case 'DoesNotExist':
+        parts.push(`NOT (p.labels ? ${key})`);
+        break;
+    }
+  }
+  return { sql: parts.length > 0 ? parts.join(' AND ') : 'true', params };
+}
+
+const ORDER_BY: Record<MigrationSpec['order'], string> = {
+  // Canary on the smallest customers: fewest expected devices first, then by id for a stable order.
+  SmallestFirst: 'p.expected_devices, p.customer_id',
+  Hash: 'hashtext(p.customer_id), p.customer_id',
+  Listed: 'n.ord',
+};
+
+/**
+ * Freezes the selection once; for `all` (a drain) it also adds customers that arrived in the source
+ * cell since, after those already selected. Returns the listed names that are not in the source cell.
+ */
+export async function freezeSelection(pool: Pool, migration: string, spec: MigrationSpec): Promise<string[]> {
+  const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM migration_customers WHERE migration = $1', [migration]);
+  const frozen = Number(rows[0]?.n ?? 0) > 0;
+  if (frozen && !spec.customers.all) return [];
+
+  const base = `INSERT INTO migration_customers (migration, customer_id, ordinal, region)
+    SELECT $1, p.customer_id,
+           coalesce((SELECT max(ordinal) FROM migration_customers WHERE migration = $1), 0) + row_number() OVER (ORDER BY ${ORDER_BY[spec.order]}),
+           p.region`;
+  if (spec.customers.names) {
+    await pool.query(
+      `${base} FROM unnest($3::text[]) WITH ORDINALITY AS n(id, ord) JOIN placements p ON p.customer_id = n.id
+        WHERE p.cell = $2 ON CONFLICT DO NOTHING`,
+      [migration, spec.from, spec.customers.names],
+    );
+    const missing = await pool.query<{ id: string }>(
+      `SELECT n.id FROM unnest($2::text[]) AS n(id)
+        WHERE NOT EXISTS (SELECT 1 FROM migration_customers m WHERE m.migration = $1 AND m.customer_id = n.id)`,
+      [migration, spec.customers.names],
+    );
+    return missing.rows.map((r) => r.id);
+  }
+  const where = spec.customers.selector ? selectorSql(spec.customers.selector, 3) : { sql: 'true', params: [] };
+  await pool.query(
+    `${base} FROM placements p
+      WHERE p.cell = $2 AND ${where.sql}
+        AND NOT EXISTS (SELECT 1 FROM migration_customers m WHERE m.migration = $1 AND m.customer_id = p.customer_id)
+      ON CONFLICT DO NOTHING`,
+    [migration, spec.from, ...where.params],
+  );
+  return [];
+}
+
+interface SelectedRow {
+  customer_id: string;
+  region: string | null;
+  state: MoveState | null;
+  direction: MoveDirection | null;
+  abort_requested_at: Date | null;
+}
+
+/** The selected customers in move order, each with the outcome of its move in this migration. */
+export async function readSelection(pool: Pool, migration: string): Promise<SelectedCustomer[]> {
+  const { rows } = await pool.query<SelectedRow>(
+    `SELECT m.customer_id, m.region, j.state, j.direction, j.abort_requested_at
+       FROM migration_customers m
+       LEFT JOIN migration_journal j ON j.migration = m.migration AND j.customer_id = m.customer_id
+      WHERE m.migration = $1
+      ORDER BY m.ordinal`,
+    [migration],
+  );
+  return rows.map((r) => {
+    const selected: SelectedCustomer = { id: r.customer_id, region: r.region };
+    if (r.state) {
+      selected.outcome = moveOutcome({ state: r.state, direction: r.direction ?? 'Forward', abortRequestedAt: r.abort_requested_at });
+      if (r.state === 'Done' && r.direction !== 'Reverse') selected.cleanedUp = true;
+    }
+    return selected;
+  });
+}
+
+/** Mean time from a move's start to its cut-over, for the ETA. */
+export async function meanMoveMs(pool: Pool, migration: string): Promise<number | undefined> {
+  const { rows } = await pool.query<{ ms: number | null }>(
+    `SELECT avg(extract(epoch FROM cut_over_at - started_at)) * 1000 AS ms
+       FROM migration_journal WHERE migration = $1 AND cut_over_at IS NOT NULL AND started_at IS NOT NULL`,
+    [migration],
+  );
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Number(ms);
+}
