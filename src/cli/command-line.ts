@@ -1,0 +1,221 @@
+// The command line of `kubectl cells`: which command, its argument and flags, and the help of
+// each command. Pure: argv and the environment in, a command or a usage error out.
+import { parseArgs } from 'node:util';
+import { customerIdProblem } from '../store/customer-id.js';
+
+export const MIGRATION_VERBS = ['watch', 'promote', 'pause', 'resume', 'abort'] as const;
+export type MigrationVerb = (typeof MIGRATION_VERBS)[number];
+
+export type Command =
+  | { name: 'status' }
+  | { name: 'migration'; verb: MigrationVerb; migration: string }
+  | { name: 'route'; customer: string };
+
+export interface Options {
+  kubeconfig?: string;
+  context?: string;
+  routerUrl?: string;
+  /** migration abort: do not ask. */
+  yes: boolean;
+  /** migration watch: seconds between two reads. */
+  intervalSeconds: number;
+}
+
+export type ParsedCommandLine =
+  | { kind: 'run'; command: Command; options: Options }
+  /** --help: print `text` and exit 0. */
+  | { kind: 'help'; text: string }
+  /** Wrong usage: print `message` and `help`, exit 2. */
+  | { kind: 'usage'; message: string; help: string };
+
+const KUBE_FLAGS = `flags:
+  --kubeconfig PATH   kubeconfig to use (default: $KUBECONFIG, then ~/.kube/config)
+  --context NAME      kubeconfig context to use (default: its current context)
+  -h, --help          this help`;
+
+const HELP = {
+  top: `kubectl cells: look at cells, follow and steer migrations, ask the router where a customer lives.
+
+usage:
+  kubectl cells status                          cells with capacity and readiness, open migrations
+  kubectl cells migration watch NAME            live progress until it ends or waits for you
+  kubectl cells migration promote NAME          end the pause the migration waits at
+  kubectl cells migration pause NAME            hold it: moves in flight finish, none start
+  kubectl cells migration resume NAME           undo pause
+  kubectl cells migration abort NAME [--yes]    move everyone back (cannot be undone)
+  kubectl cells route CUSTOMER                  where the router sends a customer
+
+Each command has its --help. Exit codes: 0 ok, 1 error or refused, 2 usage.`,
+  status: `usage: kubectl cells status [flags]
+
+Lists every Cell with its region, state, phase, readiness (the Ready condition, with its reason
+when not Ready) and customers placed against spec.capacity.maxCustomers as a bar, then the
+migrations that are not Succeeded or Aborted.
+
+${KUBE_FLAGS}`,
+  watch: `usage: kubectl cells migration watch NAME [flags]
+
+Reads the Migration every second and shows its phase, step, a progress bar, the counts of
+customers, rows copied and the ETA: redrawn in place on a terminal, one line per change when the
+output is not a terminal. Ends when the migration Succeeded (exit 0), Failed or was Aborted
+(exit 1), or when it waits for a person to promote it (exit 0, with the command to type).
+
+${KUBE_FLAGS}
+  --interval SECONDS  time between two reads (default 1)`,
+  promote: `usage: kubectl cells migration promote NAME [flags]
+
+Ends the pause the migration waits at: sets spec.promotedStep to status.currentStep. Refused
+(exit 1) when the migration is not waiting at a pause, or held by failed moves.
+
+${KUBE_FLAGS}`,
+  pause: `usage: kubectl cells migration pause NAME [flags]
+
+Sets spec.paused: true. Customers already moving finish their move; no new one starts.
+
+${KUBE_FLAGS}`,
+  resume: `usage: kubectl cells migration resume NAME [flags]
+
+Sets spec.paused: false. A pause step of spec.steps is ended by promote, not by resume.
+
+${KUBE_FLAGS}`,
+  abort: `usage: kubectl cells migration abort NAME [--yes] [flags]
+
+Sets spec.abort: true: the migration stops and every customer already moved goes back to the
+source cell. This cannot be undone. Asks for the migration's name to confirm, unless --yes.
+
+${KUBE_FLAGS}
+  -y, --yes           do not ask for confirmation`,
+  route: `usage: kubectl cells route CUSTOMER [--router-url URL]
+
+Asks the router (GET /v1/routes/CUSTOMER) which cell serves the customer: its cell, region,
+state, epoch and the cell's endpoints. A customer being moved is Fenced (the router answers 503
+until the cut-over). Exit 1 when the customer is unknown or the router cannot be reached.
+
+flags:
+  --router-url URL    the router (default: $CELL_ROUTER_URL), e.g. http://127.0.0.1:8090 after
+                      kubectl -n cell-operator port-forward svc/cell-operator-router 8090:8090
+  -h, --help          this help`,
+} as const;
+
+type HelpTopic = keyof typeof HELP;
+
+const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
+  top: [],
+  status: ['kubeconfig', 'context'],
+  watch: ['kubeconfig', 'context', 'interval'],
+  promote: ['kubeconfig', 'context'],
+  pause: ['kubeconfig', 'context'],
+  resume: ['kubeconfig', 'context'],
+  abort: ['kubeconfig', 'context', 'yes'],
+  route: ['router-url'],
+};
+
+export function helpText(topic: HelpTopic = 'top'): string {
+  return HELP[topic];
+}
+
+export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedCommandLine {
+  let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        kubeconfig: { type: 'string' },
+        context: { type: 'string' },
+        'router-url': { type: 'string' },
+        interval: { type: 'string' },
+        yes: { type: 'boolean', short: 'y' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return usage((err as Error).message, topicOf(argv.filter((a) => !a.startsWith('-'))));
+  }
+  const topic = topicOf(positionals);
+  if (values.help) return { kind: 'help', text: HELP[topic] };
+
+  const [first, second, third, ...extra] = positionals;
+  let command: Command;
+  if (first === undefined) return usage('no command given', 'top');
+  if (first === 'help') return { kind: 'help', text: HELP[topicOf(positionals.slice(1))] };
+  if (first === 'status') {
+    if (second !== undefined) return usage(`status takes no argument (got ${JSON.stringify(second)})`, 'status');
+    command = { name: 'status' };
+  } else if (first === 'migration' || first === 'migrations' || first === 'mig') {
+    if (second === undefined) return usage('migration needs a verb: watch, promote, pause, resume or abort', 'top');
+    if (!(MIGRATION_VERBS as readonly string[]).includes(second)) {
+      return usage(`unknown migration verb ${JSON.stringify(second)}: use watch, promote, pause, resume or abort`, 'top');
+    }
+    const verb = second as MigrationVerb;
+    if (third === undefined || third === '') return usage(`migration ${verb} needs the name of a Migration`, verb);
+    if (extra.length > 0) return usage(`unexpected argument ${JSON.stringify(extra[0])}`, verb);
+    command = { name: 'migration', verb, migration: third };
+  } else if (first === 'route') {
+    if (second === undefined) return usage('route needs a customer id', 'route');
+    if (third !== undefined) return usage(`unexpected argument ${JSON.stringify(third)}`, 'route');
+    const problem = customerIdProblem(second);
+    if (problem) return usage(`${JSON.stringify(second)} is not a customer id: ${problem}`, 'route');
+    command = { name: 'route', customer: second };
+  } else {
+    return usage(`unknown command ${JSON.stringify(first)}`, 'top');
+  }
+
+  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes']) {
+    if (values[flag] !== undefined && !FLAGS_OF[topic].includes(flag)) return usage(`--${flag} does not apply to this command`, topic);
+  }
+
+  let intervalSeconds = 1;
+  if (typeof values.interval === 'string') {
+    intervalSeconds = Number(values.interval);
+    if (!Number.isFinite(intervalSeconds) || intervalSeconds < 0.1 || intervalSeconds > 3600) {
+      return usage('--interval must be a number of seconds from 0.1 to 3600', topic);
+    }
+  }
+
+  let routerUrl: string | undefined;
+  if (command.name === 'route') {
+    const raw = typeof values['router-url'] === 'string' ? values['router-url'] : env.CELL_ROUTER_URL || undefined;
+    if (!raw) return usage('where is the router? Pass --router-url URL or set CELL_ROUTER_URL', 'route');
+    const problem = urlProblem(raw);
+    if (problem) return usage(`--router-url (or CELL_ROUTER_URL) ${JSON.stringify(raw)} ${problem}`, 'route');
+    routerUrl = raw.replace(/\/+$/, '');
+  }
+
+  return {
+    kind: 'run',
+    command,
+    options: {
+      ...(typeof values.kubeconfig === 'string' ? { kubeconfig: values.kubeconfig } : {}),
+      ...(typeof values.context === 'string' ? { context: values.context } : {}),
+      ...(routerUrl ? { routerUrl } : {}),
+      yes: values.yes === true,
+      intervalSeconds,
+    },
+  };
+}
+
+function urlProblem(raw: string): string | undefined {
+  try {
+    const url = new URL(raw);
+    return url.protocol === 'http:' || url.protocol === 'https:' ? undefined : 'must be an http:// or https:// URL';
+  } catch {
+    return 'is not a URL';
+  }
+}
+
+/** The help that fits the words given so far: `migration abort` → abort's. */
+function topicOf(positionals: readonly string[]): HelpTopic {
+  const [first, second] = positionals;
+  if (first === 'status' || first === 'route') return first;
+  if ((first === 'migration' || first === 'migrations' || first === 'mig') && (MIGRATION_VERBS as readonly string[]).includes(second ?? '')) {
+    return second as MigrationVerb;
+  }
+  return 'top';
+}
+
+function usage(message: string, topic: HelpTopic): ParsedCommandLine {
+  return { kind: 'usage', message, help: HELP[topic] };
+}
