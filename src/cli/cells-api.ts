@@ -1,0 +1,105 @@
+// The plugin's few calls to the API server — list Cells and Migrations, read one Migration, merge-
+// patch its spec — with failures turned into sentences: not found, CRDs missing, forbidden, down.
+import { KubeConfig } from '@kubernetes/client-node';
+import { CELL, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import { ContentType, createKubeClient, KubeApiError, statusCode, type KubeClient } from '../runtime/kube-client.js';
+import { loadKubeConfig } from '../runtime/kube-config.js';
+import { resourcePath, type ResourceType } from '../runtime/resource.js';
+import type { MigrationPatch } from './migration-patches.js';
+import type { ObservedCell, ObservedMigration } from './observed.js';
+
+const CELLS: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
+const MIGRATIONS: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
+
+/** A failure said for a person; the plugin prints the message and exits 1. */
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+/** The kubeconfig of --kubeconfig, else $KUBECONFIG or ~/.kube/config; --context picks a context. */
+export function kubeConfigFor(options: { kubeconfig?: string; context?: string }, env: NodeJS.ProcessEnv): KubeConfig {
+  let kc: KubeConfig;
+  try {
+    if (options.kubeconfig) {
+      kc = new KubeConfig();
+      kc.loadFromFile(options.kubeconfig);
+    } else {
+      kc = loadKubeConfig(env);
+    }
+  } catch (err) {
+    throw new CliError(`cannot load the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${(err as Error).message}`);
+  }
+  if (options.context) {
+    if (!kc.getContextObject(options.context)) {
+      throw new CliError(`the kubeconfig has no context ${JSON.stringify(options.context)} (it has: ${kc.getContexts().map((c) => c.name).join(', ') || 'none'})`);
+    }
+    kc.setCurrentContext(options.context);
+  }
+  if (!kc.getCurrentCluster()) throw new CliError('the kubeconfig has no current context with a cluster');
+  return kc;
+}
+
+export class CellsApi {
+  constructor(
+    private readonly client: KubeClient,
+    /** The API server's URL, for messages. */
+    private readonly server = 'the API server',
+  ) {}
+
+  static fromKubeConfig(kc: KubeConfig, timeoutMs = 15_000): CellsApi {
+    return new CellsApi(createKubeClient(kc, { timeoutMs }), kc.getCurrentCluster()?.server);
+  }
+
+  async listCells(): Promise<ObservedCell[]> {
+    return this.call('list Cells', CELL.plural, async () => (await this.client.request<{ items?: ObservedCell[] }>({ method: 'GET', path: resourcePath(CELLS) })).items ?? []);
+  }
+
+  async listMigrations(): Promise<ObservedMigration[]> {
+    return this.call('list Migrations', MIGRATION.plural, async () =>
+      (await this.client.request<{ items?: ObservedMigration[] }>({ method: 'GET', path: resourcePath(MIGRATIONS) })).items ?? [],
+    );
+  }
+
+  async getMigration(name: string): Promise<ObservedMigration> {
+    return this.call(`read migration ${name}`, MIGRATION.plural, () => this.client.request<ObservedMigration>({ method: 'GET', path: resourcePath(MIGRATIONS, { name }) }), name);
+  }
+
+  async patchMigration(name: string, patch: MigrationPatch): Promise<ObservedMigration> {
+    return this.call(
+      `patch migration ${name}`,
+      MIGRATION.plural,
+      () => this.client.request<ObservedMigration>({ method: 'PATCH', path: resourcePath(MIGRATIONS, { name }), body: patch, contentType: ContentType.mergePatch }),
+      name,
+    );
+  }
+
+  private async call<T>(what: string, plural: string, fn: () => Promise<T>, name?: string): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.explain(err, what, plural, name);
+    }
+  }
+
+  private explain(err: unknown, what: string, plural: string, name?: string): CliError {
+    const code = statusCode(err);
+    const detail = err instanceof KubeApiError ? apiMessage(err) : (err as Error).message;
+    if (code === 404) {
+      // A named object that is missing, or the whole resource (the CRDs are not installed).
+      const missingKind = err instanceof KubeApiError && !(err.body as { details?: { name?: string } } | undefined)?.details?.name;
+      if (name && !missingKind) return new CliError(`migration ${name} not found (kubectl get migrations lists them)`);
+      return new CliError(`this cluster has no ${plural}.${GROUP} resource: are the cell-operator CRDs installed? (kubectl get crd ${plural}.${GROUP})`);
+    }
+    if (code === 401) return new CliError(`cannot ${what}: the API server does not accept these credentials (401): ${detail}`);
+    if (code === 403) return new CliError(`cannot ${what}: forbidden (403): ${detail}`);
+    if (code === 422 || code === 400) return new CliError(`the API server refused to ${what}: ${detail}`);
+    if (code !== undefined) return new CliError(`cannot ${what}: ${detail}`);
+    const cause = (err as { cause?: { code?: string }; code?: unknown }).cause?.code ?? (err as { code?: unknown }).code;
+    return new CliError(`cannot reach ${this.server} to ${what}: ${typeof cause === 'string' ? cause : detail}`);
+  }
+}
+
+function apiMessage(err: KubeApiError): string {
+  const body = err.body as { message?: unknown } | undefined;
+  return typeof body?.message === 'string' ? body.message : err.message;
+}

@@ -1,0 +1,177 @@
+// Runs one `kubectl cells` command: reads through CellsApi or the router, renders with the pure
+// renderers, writes, and returns the exit code. Everything outside (streams, clock, API, fetch)
+// comes in through CliIo.
+import { createInterface } from 'node:readline';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Command, Options } from './command-line.js';
+import { CliError, type CellsApi } from './cells-api.js';
+import { renderStatus } from './cells-status.js';
+import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, type PatchDecision } from './migration-patches.js';
+import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
+import type { ObservedMigration } from './observed.js';
+import { renderRouteAnswer, renderRouterUnreachable } from './route-answer.js';
+import { fitWidth } from './text-table.js';
+
+export interface CliIo {
+  stdout: { write(text: string): unknown; isTTY?: boolean; columns?: number };
+  stderr: { write(text: string): unknown };
+  stdin: NodeJS.ReadableStream;
+  now(): Date;
+  /** The API, created on first use (so that `route` needs no kubeconfig). */
+  api(): CellsApi;
+  fetch: typeof fetch;
+  /** Aborted on Ctrl-C: a watch stops cleanly. */
+  signal: AbortSignal;
+}
+
+const ANSI = { hideCursor: '\x1b[?25l', showCursor: '\x1b[?25h', clearToEnd: '\x1b[J', up: (n: number) => `\x1b[${n}A\r` } as const;
+
+export async function runCommand(command: Command, options: Options, io: CliIo): Promise<number> {
+  try {
+    switch (command.name) {
+      case 'status':
+        return await status(io);
+      case 'route':
+        return await route(command.customer, options.routerUrl ?? '', io);
+      case 'migration':
+        if (command.verb === 'watch') return await watch(command.migration, options.intervalSeconds * 1000, io);
+        return await steer(command.verb, command.migration, options, io);
+    }
+  } catch (err) {
+    if (err instanceof CliError) {
+      io.stderr.write(`error: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+async function status(io: CliIo): Promise<number> {
+  const api = io.api();
+  const [cells, migrations] = await Promise.all([api.listCells(), api.listMigrations()]);
+  io.stdout.write(renderStatus(cells, migrations));
+  return 0;
+}
+
+const DECIDE: Record<'promote' | 'pause' | 'resume' | 'abort', (m: ObservedMigration) => PatchDecision> = {
+  promote: promotePatch,
+  pause: pausePatch,
+  resume: resumePatch,
+  abort: abortPatch,
+};
+
+async function steer(verb: 'promote' | 'pause' | 'resume' | 'abort', name: string, options: Options, io: CliIo): Promise<number> {
+  const api = io.api();
+  const migration = await api.getMigration(name);
+  const decision = DECIDE[verb](migration);
+  if (decision.kind === 'noop') {
+    io.stdout.write(`${decision.message}\n`);
+    return 0;
+  }
+  if (decision.kind === 'refuse') {
+    io.stderr.write(`error: ${decision.message}\n`);
+    return 1;
+  }
+  if (verb === 'abort' && !options.yes) {
+    io.stderr.write(`${abortWarning(migration)}\n`);
+    const answer = await readAnswer(io, `Type the migration's name (${name}) to abort it, anything else to keep it: `);
+    if (answer !== name) {
+      io.stderr.write(`not aborted${answer === undefined ? ' (no answer on stdin; pass --yes to abort without asking)' : ''}.\n`);
+      return 1;
+    }
+  }
+  await api.patchMigration(name, decision.patch);
+  io.stdout.write(`${decision.done}\n`);
+  return 0;
+}
+
+/** One line from stdin (a terminal, or a pipe); undefined at end of input. */
+async function readAnswer(io: CliIo, prompt: string): Promise<string | undefined> {
+  io.stderr.write(prompt);
+  const lines = createInterface({ input: io.stdin, terminal: false });
+  try {
+    for await (const line of lines) return line.trim();
+    return undefined;
+  } finally {
+    lines.close();
+  }
+}
+
+async function watch(name: string, intervalMs: number, io: CliIo): Promise<number> {
+  const api = io.api();
+  const tty = io.stdout.isTTY === true;
+  let drawn = 0;
+  let lastVersion: string | undefined;
+  let migration = await api.getMigration(name); // a first failure ends the watch: nothing to show
+  if (tty) io.stdout.write(ANSI.hideCursor);
+  try {
+    for (;;) {
+      const end = watchEnd(migration);
+      if (tty) {
+        const lines = fitWidth(renderMigrationBlock(migration, io.now()), io.stdout.columns);
+        io.stdout.write(`${drawn > 0 ? ANSI.up(drawn) + ANSI.clearToEnd : ''}${lines.join('\n')}\n`);
+        drawn = lines.length;
+      } else if (migration.metadata.resourceVersion !== lastVersion || end) {
+        // Without a terminal, a line per change of the object, not one per second.
+        io.stdout.write(`${renderMigrationLine(migration, io.now())}\n`);
+      }
+      lastVersion = migration.metadata.resourceVersion;
+      if (end) {
+        io.stdout.write(`${end.lines.join('\n')}\n`);
+        return end.exitCode;
+      }
+      try {
+        await sleep(intervalMs, undefined, { signal: io.signal });
+      } catch {
+        return 130; // Ctrl-C: the shell's code for SIGINT
+      }
+      migration = await readAgain(api, name, migration, io, () => (tty ? (drawn = 0) : 0));
+    }
+  } finally {
+    if (tty) io.stdout.write(ANSI.showCursor);
+  }
+}
+
+/** The next read; a failure other than "deleted" is said once and retried until the API answers. */
+async function readAgain(api: CellsApi, name: string, previous: ObservedMigration, io: CliIo, forgetDrawing: () => unknown): Promise<ObservedMigration> {
+  let said = '';
+  for (;;) {
+    try {
+      return await api.getMigration(name);
+    } catch (err) {
+      if (!(err instanceof CliError) || /not found/.test(err.message)) throw err;
+      if (err.message !== said) {
+        io.stderr.write(`${err.message}; retrying\n`);
+        said = err.message;
+        forgetDrawing(); // the message moved the cursor: draw the block anew below it
+      }
+      try {
+        await sleep(2000, undefined, { signal: io.signal });
+      } catch {
+        return previous;
+      }
+    }
+  }
+}
+
+async function route(customer: string, routerUrl: string, io: CliIo): Promise<number> {
+  const url = `${routerUrl}/v1/routes/${encodeURIComponent(customer)}`;
+  let res: Response;
+  try {
+    res = await io.fetch(url, { headers: { accept: 'application/json' }, signal: AbortSignal.timeout(10_000) });
+  } catch (err) {
+    io.stderr.write(`error: ${renderRouterUnreachable(routerUrl, err).join('\n')}\n`);
+    return 1;
+  }
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: rendered as text
+  }
+  const answer = renderRouteAnswer(customer, { status: res.status, retryAfter: res.headers.get('retry-after') ?? undefined, body });
+  if (answer.stdout.length > 0) io.stdout.write(`${answer.stdout.join('\n')}\n`);
+  if (answer.stderr.length > 0) io.stderr.write(`error: ${answer.stderr.join('\n')}\n`);
+  return answer.exitCode;
+}
