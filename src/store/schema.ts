@@ -306,9 +306,16 @@ CREATE TABLE migration_customers (
 CREATE INDEX migration_customers_order_idx ON migration_customers (migration, ordinal);
 `;
 
+// Cleanup moves a table's source rows to the target batch by batch and passes again while late
+// rows keep appearing; the passes are bounded (src/data/).
+const moveSweepPasses = `
+ALTER TABLE migration_table_progress ADD COLUMN sweep_passes integer NOT NULL DEFAULT 0;
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
   { version: 3, name: 'move engine: direction, abort, reservation, per-table settle/verify/sweep progress', sql: moveEngineProgress },
   { version: 4, name: 'migration selection', sql: migrationSelection },
+  { version: 5, name: 'move engine: cleanup sweep passes', sql: moveSweepPasses },
 ];
