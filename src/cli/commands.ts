@@ -76,6 +76,7 @@ async function steer(verb: 'promote' | 'pause' | 'resume' | 'abort', name: strin
     io.stderr.write(`${abortWarning(migration)}\n`);
     const answer = await readAnswer(io, `Type the migration's name (${name}) to abort it, anything else to keep it: `);
     if (answer !== name) {
+      if (!(io.stdin as { isTTY?: boolean }).isTTY) io.stderr.write('\n'); // a piped answer is not echoed
       io.stderr.write(`not aborted${answer === undefined ? ' (no answer on stdin; pass --yes to abort without asking)' : ''}.\n`);
       return 1;
     }

@@ -54,8 +54,16 @@ describe('promotePatch', () => {
     expect(decision.kind === 'refuse' && decision.message).toMatch(/It is held: Step 2 \(move 10%\) is held: the target cell is full\.$/);
   });
 
-  it('does nothing when the pause is already promoted', () => {
-    expect(promotePatch(migration(pausedAt(3), { promotedStep: 3 }))).toMatchObject({ kind: 'noop' });
+  it('does nothing when the pause is already promoted, paused by spec or not', () => {
+    expect(promotePatch(migration(pausedAt(3), { promotedStep: 3 }))).toEqual({
+      kind: 'noop',
+      message: 'migration m1 is already promoted past step 3 (spec.promotedStep: 3); the operator has not acted on it yet.',
+    });
+    expect(promotePatch(migration(pausedAt(3), { promotedStep: 3, paused: true })).kind).toBe('noop');
+  });
+
+  it('promotes a pause step even while spec.paused is set', () => {
+    expect(promotePatch(migration(pausedAt(3), { paused: true }))).toMatchObject({ kind: 'patch', patch: { spec: { promotedStep: 3 } } });
   });
 
   it('refuses finished, aborting and not yet started migrations', () => {

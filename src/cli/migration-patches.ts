@@ -39,7 +39,8 @@ export function promotePatch(m: ObservedMigration): PatchDecision {
         : `the pause at step ${wait.step} ends`;
     return { kind: 'patch', patch: { spec: { promotedStep: wait.step } }, done: `migration ${name} promoted: ${what} (spec.promotedStep: ${wait.step}).` };
   }
-  if (m.status.phase === 'Paused' && m.spec?.paused) {
+  // At a pause step spec.paused does not matter: the pause holds it, and promote ends that.
+  if (m.status.phase === 'Paused' && m.spec?.paused && !at.step?.pause) {
     return {
       kind: 'refuse',
       message: `migration ${name} is not waiting at a pause step: it is held by spec.paused at step ${at.index} (${describeStep(at.step)}). Resume it with: kubectl cells migration resume ${name}`,

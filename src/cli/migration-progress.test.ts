@@ -38,6 +38,11 @@ describe('etaText', () => {
     expect(etaText(progressing, NOW)).toBe('ETA 6m 12s (14:32:12 UTC)');
   });
 
+  it('adds the date to an ETA more than a day away', () => {
+    const later = migration({ phase: 'Progressing', estimatedCompletionTime: '2025-06-03T16:30:00Z' });
+    expect(etaText(later, NOW)).toBe('ETA 2d 2h (2025-06-03 16:30 UTC)');
+  });
+
   it('says due now once the estimate is past, and nothing without an estimate or once complete', () => {
     expect(etaText(progressing, new Date('2025-06-01T15:00:00Z'))).toBe('ETA due now (14:32:12 UTC)');
     expect(etaText(migration({ phase: 'Progressing' }), NOW)).toBeUndefined();

@@ -24,8 +24,9 @@ export function etaText(m: ObservedMigration, now: Date): string | undefined {
   if (!eta || m.status?.completedAt) return undefined;
   const at = new Date(eta);
   if (Number.isNaN(at.getTime())) return undefined;
-  const clock = `${at.toISOString().slice(11, 19)} UTC`;
   const left = at.getTime() - now.getTime();
+  const iso = at.toISOString();
+  const clock = left < 86_400_000 ? `${iso.slice(11, 19)} UTC` : `${iso.slice(0, 10)} ${iso.slice(11, 16)} UTC`;
   return left > 0 ? `ETA ${formatDuration(left)} (${clock})` : `ETA due now (${clock})`;
 }
 
