@@ -4,8 +4,8 @@
 // 2. over HTTP: GET /v1/routes/{id} against two no-op handlers on the same server, same client
 //    (goal: lookup/no-op <= 1.10): /bench/constant answers a fixed route of the same size with
 //    the same headers (so the ratio is the cost of the lookup itself), /bench/noop answers `{}`.
-//    The client runs in a worker thread (its own core), with keep-alive connections; rounds
-//    alternate, and the median ratio over the rounds is reported.
+//    The client runs in a worker thread (its own core), with keep-alive connections, and sends
+//    each request to one of the three at random: all three see the same conditions.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
@@ -15,8 +15,8 @@ import { RouteIndex } from '../src/router/route-index.js';
 import { RouterMetrics } from '../src/router/router-metrics.js';
 
 const N = Number(process.env.BENCH_CUSTOMERS ?? 1_000_000);
-const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 2000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const ROUND_MS = 1000;
+const ROUNDS = Number(process.env.BENCH_HTTP_SECONDS ?? 15);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const idOf = (i: number): string => `cust-${String(i).padStart(7, '0')}`;
 
@@ -71,67 +71,58 @@ const server = createServer({ keepAliveTimeout: 60_000 }, createRouterHandler({ 
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const port = (server.address() as AddressInfo).port;
 
-// The load generator, in plain JS for the worker: closed loop on CONNECTIONS keep-alive sockets.
+// The load generator, in plain JS for the worker: a closed loop on CONNECTIONS keep-alive sockets
+// where every request picks its handler at random, so that the three kinds share the same moment,
+// the same sockets and the same load from elsewhere on the machine.
 const clientCode = `
 const { parentPort, workerData } = require('node:worker_threads');
 const http = require('node:http');
 const agent = new http.Agent({ keepAlive: true, maxSockets: workerData.connections });
-parentPort.on('message', ({ kind, durationMs }) => {
-  const lat = [];
-  let done = 0, active = 0, stopping = false;
+const KINDS = ['noop', 'constant', 'lookup'];
+parentPort.on('message', ({ durationMs }) => {
+  const lat = { noop: [], constant: [], lookup: [] };
+  let active = 0;
   const end = Date.now() + durationMs;
-  const path = kind === 'noop' ? () => '/bench/noop' : kind === 'constant' ? () => '/bench/constant' : () => '/v1/routes/cust-' + String(Math.floor(Math.random() * workerData.n)).padStart(7, '0');
   const one = () => {
-    if (Date.now() >= end) { if (--active === 0) parentPort.postMessage({ kind, done, lat }); return; }
+    if (Date.now() >= end) { if (--active === 0) parentPort.postMessage(lat); return; }
+    const kind = KINDS[Math.floor(Math.random() * 3)];
+    const path = kind === 'noop' ? '/bench/noop' : kind === 'constant' ? '/bench/constant' : '/v1/routes/cust-' + String(Math.floor(Math.random() * workerData.n)).padStart(7, '0');
     const t0 = performance.now();
-    const req = http.request({ host: '127.0.0.1', port: workerData.port, path: path(), agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: workerData.port, path, agent }, (res) => {
       res.on('data', () => {});
-      res.on('end', () => { if (res.statusCode !== 200) throw new Error('status ' + res.statusCode); lat.push(performance.now() - t0); done++; one(); });
+      res.on('end', () => { if (res.statusCode !== 200) throw new Error('status ' + res.statusCode); lat[kind].push(performance.now() - t0); one(); });
     });
     req.end();
   };
   for (let i = 0; i < workerData.connections; i++) { active++; one(); }
 });
 `;
-const worker = new Worker(clientCode, { eval: true, workerData: { port, connections: CONNECTIONS, n: N } });
 type Kind = 'noop' | 'constant' | 'lookup';
-const runRound = (kind: Kind, durationMs: number): Promise<{ done: number; lat: number[] }> =>
+const worker = new Worker(clientCode, { eval: true, workerData: { port, connections: CONNECTIONS, n: N } });
+const run = (durationMs: number): Promise<Record<Kind, number[]>> =>
   new Promise((resolve) => {
     worker.once('message', resolve);
-    worker.postMessage({ kind, durationMs });
+    worker.postMessage({ durationMs });
   });
 
-for (const kind of ['noop', 'constant', 'lookup'] as const) await runRound(kind, 1000); // warm-up
-// Rounds of the three kinds, in a rotating order; the ratios of each round are taken and their
-// median reported, so that a burst of load from elsewhere on the machine spoils one round only.
-const totals: Record<Kind, { done: number; lat: number[] }> = { noop: { done: 0, lat: [] }, constant: { done: 0, lat: [] }, lookup: { done: 0, lat: [] } };
-const ratios: { constant: number[]; noop: number[] } = { constant: [], noop: [] };
-const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const orders: Kind[][] = [['noop', 'constant', 'lookup'], ['lookup', 'noop', 'constant'], ['constant', 'lookup', 'noop']];
-for (let r = 0; r < ROUNDS; r++) {
-  const mean: Partial<Record<Kind, number>> = {};
-  for (const kind of orders[r % 3]!) {
-    const res = await runRound(kind, ROUND_MS);
-    totals[kind].done += res.done;
-    totals[kind].lat.push(...res.lat);
-    mean[kind] = meanOf(res.lat);
-  }
-  ratios.constant.push(mean.lookup! / mean.constant!);
-  ratios.noop.push(mean.lookup! / mean.noop!);
-}
+await run(2000); // warm-up
+const lat = await run(ROUNDS * ROUND_MS);
 await worker.terminate();
 server.closeAllConnections();
 server.close();
 
-const summary = (kind: Kind) => {
-  const lat = Float64Array.from(totals[kind].lat).sort();
-  return { rps: totals[kind].done / ((ROUNDS * ROUND_MS) / 1000), mean: meanOf(totals[kind].lat), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99) };
+const meanOf = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+const stats = (kind: Kind) => {
+  const sorted = Float64Array.from(lat[kind]).sort();
+  return { n: sorted.length, mean: meanOf(lat[kind]), p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99) };
 };
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`HTTP (${CONNECTIONS} keep-alive connections, ${ROUNDS} rounds of ${ROUND_MS} ms per handler)`);
+const all = { noop: stats('noop'), constant: stats('constant'), lookup: stats('lookup') };
+const total = all.noop.n + all.constant.n + all.lookup.n;
+console.log(`HTTP (${CONNECTIONS} keep-alive connections, ${(ROUNDS * ROUND_MS) / 1000} s, ${(total / ((ROUNDS * ROUND_MS) / 1000)).toFixed(0)} req/s, each request to one of three handlers at random)`);
 for (const [name, kind] of [['no-op `{}`', 'noop'], ['no-op, same answer', 'constant'], ['GET /v1/routes/{id}', 'lookup']] as const) {
-  const s = summary(kind);
-  console.log(`  ${name.padEnd(20)} ${s.rps.toFixed(0).padStart(6)} req/s  mean ${us(s.mean)}  p50 ${us(s.p50)}  p99 ${us(s.p99)}`);
+  const x = all[kind];
+  console.log(`  ${name.padEnd(20)} ${String(x.n).padStart(7)} requests  mean ${us(x.mean)}  p50 ${us(x.p50)}  p90 ${us(x.p90)}  p99 ${us(x.p99)}`);
 }
-console.log(`  lookup / no-op with the same answer, per round: ${ratios.constant.map((r) => r.toFixed(3)).join(' ')}; median ${median(ratios.constant).toFixed(3)} (goal <= 1.10)`);
-console.log(`  lookup / no-op \`{}\`, per round:               ${ratios.noop.map((r) => r.toFixed(3)).join(' ')}; median ${median(ratios.noop).toFixed(3)}`);
+const ratio = (a: number, b: number): string => (a / b).toFixed(3);
+console.log(`  lookup / no-op with the same answer: mean ${ratio(all.lookup.mean, all.constant.mean)} (goal <= 1.10), p50 ${ratio(all.lookup.p50, all.constant.p50)}, p99 ${ratio(all.lookup.p99, all.constant.p99)}`);
+console.log(`  lookup / no-op \`{}\`:                mean ${ratio(all.lookup.mean, all.noop.mean)}, p50 ${ratio(all.lookup.p50, all.noop.p50)}, p99 ${ratio(all.lookup.p99, all.noop.p99)}`);
