@@ -36,13 +36,18 @@ export type MoveAction =
   | { kind: 'Transition'; to: MoveState }
   /** Fence the customer's placement (the router answers 503) and record it, in one transaction. */
   | { kind: 'Fence' }
+  /** After the drain wait: wait (bounded) for the source's transactions already running to end, then final sync. */
+  | { kind: 'Drain' }
   /** Under the fence: replace the target's unverified rows by the source's, checksummed in the same snapshot. */
   | { kind: 'FinalSync'; table: string }
   /** Under the fence: checksum the target's final-synced rows and compare. */
   | { kind: 'Verify'; table: string }
   /** Point the placement at the target, bump its epoch and lift the fence, in one transaction. */
   | { kind: 'CutOver' }
-  /** Copy rows that reached the source after the final sync to the target (missing ones only). */
+  /**
+   * Cleanup: move the next batch of the customer's source rows out, copying the ones the target
+   * lacks (rows that reached the source late) before deleting them from the source.
+   */
   | { kind: 'Sweep'; table: string }
   /** Delete a batch of the customer's rows on one side. */
   | { kind: 'Clear'; table: string; side: Side }
@@ -99,7 +104,6 @@ function cleanup(move: MoveRecord, tables: readonly TableProgress[], aborting: b
     return { kind: 'Wait', until: move.cleanupAfter, reason: 'keeping the source rows until the retention ends' };
   }
   for (const t of tables) if (!t.swept) return { kind: 'Sweep', table: t.table };
-  for (const t of tables) if (!t.cleared) return { kind: 'Clear', table: t.table, side: 'source' };
   if (aborting) return { kind: 'StartReverse' };
   return { kind: 'Finish', state: move.direction === 'Forward' ? 'Done' : 'RolledBack' };
 }
@@ -138,7 +142,7 @@ export function nextAction(move: MoveRecord, progress: readonly TableProgress[],
     case 'Fenced': {
       const drained = plus(move.fencedAt ?? now, s.drainWaitMs);
       if (now.getTime() < drained.getTime()) return { kind: 'Wait', until: drained, reason: 'draining writes already routed to the source' };
-      return { kind: 'Transition', to: 'FinalSync' };
+      return { kind: 'Drain' };
     }
     case 'FinalSync':
       for (const t of tables) if (!t.finalSynced) return { kind: 'FinalSync', table: t.table };

@@ -37,7 +37,8 @@ const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '55006', '25006'
 
 /** True when retrying the same action later may succeed. Pure. */
 export function isTransientError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
+  // Duck-typed: errors from another realm (node internals under a VM test runner) fail instanceof.
+  if (typeof err !== 'object' || err === null) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string') {
     if (TRANSIENT_NODE_CODES.has(code)) return true;
@@ -45,9 +46,9 @@ export function isTransientError(err: unknown): boolean {
       return TRANSIENT_SQLSTATE_PREFIXES.some((p) => code.startsWith(p)) || TRANSIENT_SQLSTATES.has(code);
     }
   }
-  const m = err.message;
+  const m = String((err as { message?: unknown }).message ?? '');
   return (
-    /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery)|terminating connection|server closed the connection|write after end|Client was closed/i.test(
+    /Connection terminated|Connection ended|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery)|terminating connection|server closed the connection|write after end|Client was closed/i.test(
       m,
     )
   );
@@ -68,9 +69,9 @@ export function permanentErrorReason(err: unknown): string {
 }
 
 export function errorMessage(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `${err.message} (SQLSTATE ${code})` : err.message;
+  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') {
+    const { message, code } = err as { message: string; code?: unknown };
+    return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `${message} (SQLSTATE ${code})` : message;
   }
   return String(err);
 }

@@ -29,20 +29,21 @@ import { BEFORE_CUT_OVER, movingCells, sameKey, settlesByObservation, type MoveK
 import {
   aggregate,
   copyPage,
-  countRows,
   deleteBatch,
   EMPTY_AGGREGATE,
   finalSync,
   hasRows,
   observeKey,
+  passedHorizon,
   resyncRange,
   sameAggregate,
   sweepPage,
+  transactionHorizon,
   type Aggregate,
 } from './range-copy.js';
 import type { TablePlans } from './table-plans.js';
 import { describeRefusals, type TablePlan } from './tenant-tables.js';
-import type { RateLimiter } from './token-bucket.js';
+import { sleep, type RateLimiter } from './token-bucket.js';
 
 /** Points at which a test can stop the executor dead (see InjectedCrash). */
 export type MovePoint = 'before-action' | 'after-target-commit' | 'after-action';
@@ -302,31 +303,49 @@ async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
-  let from = t.sweepKey;
-  if (!t.sweepStarted) {
-    // Late rows of an append-only table come after the verified prefix, unless the source holds
-    // more rows there than were verified (a row committed later than settleLag): then sweep all.
-    from = null;
-    if (t.mode === 'AppendOnly' && t.verified && t.verifiedKey && t.verifiedRows !== null) {
-      const now = await countRows(source, plan, move.customerId, { upTo: t.verifiedKey });
-      if (now === t.verifiedRows) from = t.verifiedKey;
-      else ctx.log.warn({ migration: move.migration, customer: move.customerId, table: t.table }, 'rows appeared below the verified key: sweeping every row');
-    }
-  }
-  const limit = plan.cursor.length > 0 ? Math.max(1, Math.min(ctx.settings.pageRows, ctx.limiter.maxTake)) : undefined;
+  const limit = plan.cursor.length > 0 ? Math.max(1, Math.min(ctx.settings.deleteBatchRows, ctx.limiter.maxTake)) : undefined;
   if (limit !== undefined) await ctx.limiter.take(limit, ctx.signal);
-  const r = await sweepPage(source, target, plan, move.customerId, from, limit);
+  const r = await sweepPage(source, target, plan, move.customerId, t.sweepKey, limit, () => point(ctx, 'after-target-commit', move, action));
   if (limit !== undefined) ctx.limiter.refund(limit - r.rows);
   countCopy(ctx, move, r.inserted, r.bytes);
-  await point(ctx, 'after-target-commit', move, action);
-  if (r.inserted > 0) ctx.log.info({ migration: move.migration, customer: move.customerId, table: t.table, rows: r.inserted }, 'swept late rows to the target');
-  await updateProgress(
-    ctx.cp,
-    move,
-    t.table,
-    { sweepStarted: true, sweepKey: r.lastKey ?? from, swept: limit === undefined || r.rows < limit, phase: 'Cleanup' },
-    { rows: r.inserted, bytes: r.bytes, swept: r.inserted },
-  );
+  const log = { migration: move.migration, customer: move.customerId, table: t.table };
+  if (r.inserted > 0) ctx.log.info({ ...log, rows: r.inserted }, 'moved rows that reached the source late to the target');
+  const fields: ProgressFields = { sweepStarted: true, sweepKey: r.lastKey ?? t.sweepKey, phase: 'Cleanup' };
+  if (limit === undefined || r.rows < limit) {
+    // End of a pass: rows that arrived behind it (late, with an old key) need another one.
+    const left = await hasRows(source, plan, move.customerId);
+    if (left && t.sweepPasses + 1 < ctx.settings.maxSweepPasses) {
+      Object.assign(fields, { sweepKey: null, sweepPasses: t.sweepPasses + 1 });
+    } else {
+      fields.swept = true;
+      if (left) ctx.log.warn(log, 'rows keep reaching the source of a moved customer: left in place after the last cleanup pass');
+    }
+  }
+  await updateProgress(ctx.cp, move, t.table, fields, { rows: r.inserted, bytes: r.bytes, swept: r.inserted });
+}
+
+/**
+ * After the drain wait: waits (up to maxDrainMs) for every source transaction that was already
+ * running to end, so a write routed before the fence and still in flight lands before the final
+ * sync reads the source; then records FinalSync.
+ */
+async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const { source } = await pools(ctx, move);
+  const horizon = await transactionHorizon(source);
+  const deadline = Date.now() + ctx.settings.maxDrainMs;
+  let passed = await passedHorizon(source, horizon);
+  while (!passed && Date.now() < deadline) {
+    await sleep(5, ctx.signal);
+    passed = await passedHorizon(source, horizon);
+  }
+  if (!passed) {
+    ctx.log.warn(
+      { migration: move.migration, customer: move.customerId },
+      'source transactions older than the fence are still running after maxDrainMs; final sync now (rows they add are moved at cleanup)',
+    );
+  }
+  await transition(ctx.cp, move, 'FinalSync', ctx.now());
 }
 
 async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { kind: 'Clear' }): Promise<void> {
@@ -445,6 +464,8 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
       return transition(ctx.cp, move, action.to, ctx.now());
     case 'Fence':
       return fence(ctx, loaded);
+    case 'Drain':
+      return drain(ctx, loaded);
     case 'FinalSync':
       return finalSyncTable(ctx, loaded, action);
     case 'Verify':

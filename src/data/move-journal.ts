@@ -99,6 +99,7 @@ interface ProgressRow {
   sweep_key: Key | null;
   swept: boolean;
   swept_rows: string | number;
+  sweep_passes: number;
   cleared: boolean;
   rows_copied: string | number;
   bytes_copied: string | number;
@@ -135,6 +136,7 @@ function progressFromRow(r: ProgressRow): TableProgress {
     sweepKey: r.sweep_key,
     swept: r.swept,
     sweptRows: Number(r.swept_rows),
+    sweepPasses: r.sweep_passes,
     cleared: r.cleared,
     rowsCopied: Number(r.rows_copied),
     bytesCopied: Number(r.bytes_copied),
@@ -292,6 +294,7 @@ const PROGRESS_COLUMNS = {
   sweepStarted: 'sweep_started',
   sweepKey: 'sweep_key',
   swept: 'swept',
+  sweepPasses: 'sweep_passes',
   cleared: 'cleared',
 } as const satisfies Partial<Record<keyof TableProgress, string>>;
 

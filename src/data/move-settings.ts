@@ -13,12 +13,19 @@ export interface MoveSettings {
    * older than that are settled: a keyset copy past them can no longer miss one.
    */
   settleLagMs: number;
+  /**
+   * After the drain wait, how much longer to wait for the source's transactions that were already
+   * running to end (a write routed before the fence but not committed yet), before the final sync.
+   */
+  maxDrainMs: number;
   /** A fence held longer than this (a stuck or crashed move) is lifted and the move rolled back. */
   maxFenceMs: number;
   /** How long the source keeps a moved customer's rows (abort window) before cleanup. */
   retentionMs: number;
   /** The same for the cell left by an abort (the original target). */
   reverseRetentionMs: number;
+  /** Cleanup passes over the source while rows keep arriving there late; what is left after stays. */
+  maxSweepPasses: number;
   /** Catching up stops (and the fence starts) once a round copies at most this many rows. */
   convergeRows: number;
   /** ... or after this many rounds, whatever is left then goes into the final sync. */
@@ -30,9 +37,11 @@ export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
   deleteBatchRows: 5_000,
   drainWaitMs: 2_000,
   settleLagMs: 2_000,
+  maxDrainMs: 5_000,
   maxFenceMs: 60_000,
   retentionMs: 24 * 3600_000,
   reverseRetentionMs: 0,
+  maxSweepPasses: 3,
   convergeRows: 10_000,
   maxCatchUpRounds: 10,
 };

@@ -93,6 +93,8 @@ export interface TableProgress {
   sweepKey: Key | null;
   swept: boolean;
   sweptRows: number;
+  /** Passes of the cleanup over the source (another one while late rows keep appearing). */
+  sweepPasses: number;
   cleared: boolean;
   rowsCopied: number;
   bytesCopied: number;

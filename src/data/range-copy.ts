@@ -10,7 +10,6 @@ import {
   aggregateSql,
   copyInSql,
   copyOutSql,
-  countSql,
   createStagingSql,
   deleteBatchSql,
   deleteRangeSql,
@@ -259,11 +258,6 @@ export async function aggregate(db: Pool, plan: TablePlan, customer: string, ran
   });
 }
 
-export async function countRows(db: Pool, plan: TablePlan, customer: string, range: KeyRange): Promise<number> {
-  const { rows } = await db.query<{ rows: string }>(countSql(plan, customer, range).text, countSql(plan, customer, range).values);
-  return Number(rows[0]?.rows ?? 0);
-}
-
 /** The customer's newest key (keyset settling), read with stable text output. */
 export async function observeKey(db: Pool, plan: TablePlan, customer: string): Promise<Key | null> {
   return withClient(db, async (c) => {
@@ -281,18 +275,22 @@ export async function hasRows(db: Pool, plan: TablePlan, customer: string): Prom
 }
 
 export interface SweepResult {
-  /** Source rows looked at. */
+  /** Source rows moved out (copied if missing, then deleted from the source). */
   rows: number;
   /** Rows the target did not have, now inserted. */
   inserted: number;
   bytes: number;
+  /** The last key of the batch (null: the batch was empty). */
   lastKey: Key | null;
 }
 
 /**
- * Brings the source rows after `after` that the target lacks (by any unique key) over to it: the
- * page is COPYed into a temporary table and inserted with ON CONFLICT DO NOTHING, so rows the
- * target already has, or wrote since the cut-over, stay as they are. `limit` undefined: all.
+ * Moves the next batch of a customer's source rows out: in a REPEATABLE READ source transaction,
+ * COPYs the batch into a temporary table on the target and inserts the rows the target lacks
+ * (ON CONFLICT DO NOTHING: rows the target has, or wrote since the cut-over, stay as they are),
+ * commits the target, then deletes the batch from the source. The delete sees the same snapshot
+ * as the copy, so a row that reaches the source meanwhile is never deleted unseen. `limit`
+ * undefined: every row at once (a table keyed by the tenant column alone).
  */
 export async function sweepPage(
   source: Pool,
@@ -301,18 +299,33 @@ export async function sweepPage(
   customer: string,
   after: Key | null,
   limit: number | undefined,
+  betweenCommits: () => Promise<void> = async () => undefined,
 ): Promise<SweepResult> {
   return withClients(source, target, async (s, t) => {
-    await begin(s, 'READ ONLY');
+    await begin(s, 'ISOLATION LEVEL REPEATABLE READ');
     await begin(t);
     await t.query(createStagingSql(plan));
     const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan, ident(STAGING_TABLE)));
     const inserted = copied.rows > 0 ? ((await t.query(insertMissingSql(plan))).rowCount ?? 0) : 0;
     const last = copied.rows > 0 && plan.cursor.length > 0 ? ((await t.query<{ key: string[] }>(lastStagedKeySql(plan))).rows[0]?.key ?? null) : null;
     await t.query('COMMIT');
+    await betweenCommits();
+    if (copied.rows > 0) await run(s, deleteRangeSql(plan, customer, last ? { after, upTo: last } : { after }));
     await s.query('COMMIT');
     return { rows: copied.rows, inserted, bytes: copied.bytes, lastKey: last };
   });
+}
+
+/** The source's transaction horizon: every transaction that has an id below this has ended once it is passed. */
+export async function transactionHorizon(db: Pool): Promise<string> {
+  const { rows } = await db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax');
+  return rows[0]?.xmax as string;
+}
+
+/** True once every transaction that was running (or had an id) at `horizon` has ended. */
+export async function passedHorizon(db: Pool, horizon: string): Promise<boolean> {
+  const { rows } = await db.query<{ passed: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS passed', [horizon]);
+  return rows[0]?.passed === true;
 }
 
 /** Deletes up to `limit` of the customer's rows; returns how many. */

@@ -183,9 +183,3 @@ export function observeSql(plan: TablePlan, customer: string): Statement {
 export function existsSql(plan: TablePlan, customer: string): Statement {
   return { text: `SELECT EXISTS (SELECT 1 FROM ${tableRef(plan)} WHERE ${ident(plan.tenantColumn)} = $1) AS present`, values: [customer] };
 }
-
-export function countSql(plan: TablePlan, customer: string, range: KeyRange): Statement {
-  const values: unknown[] = [];
-  const where = rangeWhere(plan, customer, range, paramPlacer(values));
-  return { text: `SELECT count(*)::text AS rows FROM ${tableRef(plan)} WHERE ${where}`, values };
-}

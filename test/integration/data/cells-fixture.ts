@@ -169,6 +169,7 @@ export class Writers {
   fenced = 0;
   errors = 0;
   writes = 0;
+  private readonly inFlight = new Map<string, number>();
   private running = false;
   private loops: Promise<void>[] = [];
 
@@ -188,6 +189,11 @@ export class Writers {
     this.running = false;
     await Promise.all(this.loops);
     this.loops = [];
+  }
+
+  /** Waits until no write for `customer` is in flight (take it out of the list first). */
+  async quiet(customer: string): Promise<void> {
+    while ((this.inFlight.get(customer) ?? 0) > 0) await sleep(5);
   }
 
   private ackedOf(customer: string): RowsOf {
@@ -217,11 +223,14 @@ export class Writers {
         continue;
       }
       const customer = customers[n++ % customers.length] as string;
+      this.inFlight.set(customer, (this.inFlight.get(customer) ?? 0) + 1);
       try {
         await this.writeOnce(customer, n);
       } catch {
         this.errors++;
         await sleep(20);
+      } finally {
+        this.inFlight.set(customer, (this.inFlight.get(customer) ?? 1) - 1);
       }
       if (this.pauseMs) await sleep(this.pauseMs);
     }
