@@ -1,0 +1,310 @@
+// `kubectl cells` as a person runs it: the real plugin (node --import tsx src/cli/kubectl-cells.ts)
+// against the API server, on Cells and a Migration whose status the test writes itself through the
+// status subresource (no operator needed), and `route` against the real router on a real
+// control-plane PostgreSQL.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type pg from 'pg';
+import { silentLogger } from '../../src/log.js';
+import type { RouterHandle } from '../../src/router/router.js';
+import { startRouter } from '../../src/router/router.js';
+import { syncCell } from '../../src/store/cells.js';
+import { createPool } from '../../src/store/connection.js';
+import { migrate } from '../../src/store/migrate.js';
+import { placeCustomer, setPlacementState } from '../../src/store/placements.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
+import { apply, e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
+
+const TIMEOUT_MS = 120_000;
+const ENTRY = 'src/cli/kubectl-cells.ts';
+
+interface PluginResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+interface RunningPlugin {
+  /** Its exit code and whole output, once it ends. */
+  result: Promise<PluginResult>;
+  /** What it wrote to stdout so far. */
+  stdout(): string;
+}
+
+/** Starts the plugin; `input` goes to its stdin (closed at once otherwise). */
+function startPlugin(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): RunningPlugin {
+  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY, ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, NODE_OPTIONS: '', ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+    timeout: options.timeoutMs ?? 60_000,
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  child.stdin.end(options.input ?? '');
+  const result = new Promise<PluginResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+  });
+  return { result, stdout: () => stdout };
+}
+
+/** Runs the plugin to its end. */
+const plugin = (args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<PluginResult> => startPlugin(args, options).result;
+
+const withKubeconfig = (args: string[]): string[] => [...args, '--kubeconfig', e2eEnv().kubeconfig];
+
+const crdsInstalled = (process.env.E2E_CRDS ?? '').includes('cells.platform.io');
+const describeIfCrds = crdsInstalled ? describe : describe.skip;
+if (!crdsInstalled) process.stderr.write('kubectl-cells: the cell-operator CRDs are not installed (config/crd/ empty): skipped\n');
+
+// Unique names: the cluster is shared with other suites.
+const suffix = randomBytes(3).toString('hex');
+const cellA = `kc-${suffix}-a`;
+const cellB = `kc-${suffix}-b`;
+const name = `kc-${suffix}-m`;
+const T = '2025-06-01T12:00:00Z';
+
+const cellManifest = (cell: string, maxCustomers: number) => ({
+  apiVersion: 'cells.platform.io/v1alpha1',
+  kind: 'Cell',
+  metadata: { name: cell },
+  spec: { region: 'eu-west-1', capacity: { maxCustomers }, kafka: { topics: [{ name: 'telemetry', partitions: 3 }] } },
+});
+
+// A canary migration: step 0 moves one customer, step 1 waits for a person, step 2 moves the rest.
+const migrationManifest = {
+  apiVersion: 'cells.platform.io/v1alpha1',
+  kind: 'Migration',
+  metadata: { name },
+  spec: { from: cellA, to: cellB, customers: { all: true }, steps: [{ move: 1 }, { pause: {} }, { move: '100%' }] },
+};
+
+/** Writes status the way the operator would, through the status subresource. */
+async function writeStatus(kind: 'cell' | 'migration', objectName: string, status: Record<string, unknown>): Promise<void> {
+  await kubectl(['patch', kind, objectName, '--subresource=status', '--type=merge', '-p', JSON.stringify({ status })]);
+}
+
+const ready = (status: 'True' | 'False', reason: string, message = '') => ({ type: 'Ready', status, reason, message, lastTransitionTime: T });
+
+const waitingForPromotion = {
+  phase: 'Paused',
+  currentStep: 1,
+  progress: '1/40',
+  customers: { total: 40, pending: 39, inFlight: 0, moved: 1, failed: 0, movedBack: 0 },
+  rowsCopied: 5120,
+  message: `Step 1: waiting for a person. Promote with kubectl patch migration ${name} --type merge -p '{"spec":{"promotedStep":1}}', or abort with spec.abort: true.`,
+  conditions: [{ type: 'Paused', status: 'True', reason: 'WaitingForPromotion', message: 'Step 1: waiting for a person.', lastTransitionTime: T }],
+};
+
+const moving = {
+  phase: 'Progressing',
+  currentStep: 2,
+  progress: '12/40',
+  customers: { total: 40, pending: 24, inFlight: 4, moved: 12, failed: 0, movedBack: 0 },
+  rowsCopied: 61440,
+  rowsPerSecond: 2048,
+  estimatedCompletionTime: '2099-01-01T00:00:00Z',
+  message: 'Step 2 (move 100%): 12/40 moved, 4 in flight.',
+  conditions: [{ type: 'Paused', status: 'False', reason: 'NotPaused', message: 'The migration is not paused.', lastTransitionTime: T }],
+};
+
+interface MigrationSpecSeen {
+  spec: { paused?: boolean; abort?: boolean; promotedStep?: number };
+}
+const spec = async () => (await kubectlJson<MigrationSpecSeen>(['get', 'migration', name])).spec;
+
+describeIfCrds('kubectl cells against the API server', () => {
+  beforeAll(async () => {
+    await apply([cellManifest(cellA, 1000), cellManifest(cellB, 1000), migrationManifest]);
+    await writeStatus('cell', cellA, { phase: 'Ready', customers: 480, conditions: [ready('True', 'Ready')] });
+    await writeStatus('cell', cellB, {
+      phase: 'Provisioning',
+      customers: 0,
+      conditions: [ready('False', 'KafkaNotReady', `Kafka cell-${cellB}/${cellB} is not ready yet.`)],
+    });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    await kubectl(['delete', 'migration', name, '--ignore-not-found', '--wait=false'], { allowFailure: true });
+    await kubectl(['delete', 'cell', cellA, cellB, '--ignore-not-found', '--wait=false'], { allowFailure: true });
+  }, TIMEOUT_MS);
+
+  it('shows every cell with a capacity bar and its readiness, and the open migration', async () => {
+    await writeStatus('migration', name, waitingForPromotion);
+    const result = await plugin(withKubeconfig(['status']));
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const lines = result.stdout.split('\n');
+    expect(lines[0]).toMatch(/^CELL\s+REGION\s+STATE\s+PHASE\s+READY\s+CUSTOMERS$/);
+    expect(lines.find((l) => l.startsWith(`${cellA} `))).toMatch(/eu-west-1\s+Active\s+Ready\s+Ready\s+\[#####\.\.\.\.\.\]\s+48%\s+480\/1,000$/);
+    expect(lines.find((l) => l.startsWith(`${cellB} `))).toMatch(/Provisioning\s+NotReady \(KafkaNotReady\)\s+\[\.\.\.\.\.\.\.\.\.\.\]\s+0%\s+0\/1,000$/);
+    expect(lines).toContain(`  ${cellB}: Kafka cell-${cellB}/${cellB} is not ready yet.`);
+    expect(lines.find((l) => l.startsWith(`${name} `))).toMatch(new RegExp(`${cellA}\\s+${cellB}\\s+Paused\\s+1: pause \\(until promoted\\)\\s+\\[#\\.{9}\\] 1/40$`));
+  }, TIMEOUT_MS);
+
+  it('watches a migration live until it pauses for promotion, then prints the command to promote it', async () => {
+    await writeStatus('migration', name, { ...moving, currentStep: 0, customers: { ...moving.customers, moved: 0 } });
+    const watching = startPlugin(withKubeconfig(['migration', 'watch', name]), { timeoutMs: 90_000 });
+    // Once it has shown the moving migration, pause it the way the operator would.
+    await waitFor(() => watching.stdout().includes('Progressing'), { timeoutMs: 60_000, description: 'the watch to show the moving migration' });
+    await new Promise((resolve) => setTimeout(resolve, 2_000)); // a few reads with nothing new: no new line
+    await writeStatus('migration', name, { ...waitingForPromotion, estimatedCompletionTime: null, rowsPerSecond: null });
+    const result = await watching.result;
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    const lines = result.stdout.trimEnd().split('\n');
+    // Not a terminal: one plain line per change, no ANSI.
+    expect(result.stdout).not.toContain('\x1b[');
+    expect(lines[0]).toMatch(new RegExp(`^${name}  Progressing  step 0 of 0..2: move 1  \\[\\.{30}\\]\\s+0%  0/40 moved  4 in flight, 24 pending, 0 failed, 61,440 rows copied \\(2,048/s\\)  ETA .*2099-01-01 00:00 UTC\\)$`));
+    expect(lines.filter((l) => l.includes('  Progressing  '))).toHaveLength(1);
+    expect(lines).toContain(`${name}  Paused  step 1 of 0..2: pause (until promoted)  [#.............................]   2%  1/40 moved  0 in flight, 39 pending, 0 failed, 5,120 rows copied`);
+    expect(lines.slice(-4)).toEqual([
+      `Migration ${name} is paused at step 1 and waits for you to promote it.`,
+      `  promote: kubectl cells migration promote ${name}`,
+      `           (or kubectl patch migration ${name} --type merge -p '{"spec":{"promotedStep":1}}', or commit spec.promotedStep: 1 in Git)`,
+      `  abort:   kubectl cells migration abort ${name}   (moves the customers already moved back; cannot be undone)`,
+    ]);
+  }, TIMEOUT_MS);
+
+  it('promotes the pause the migration waits at: spec.promotedStep becomes status.currentStep', async () => {
+    await writeStatus('migration', name, waitingForPromotion);
+    const result = await plugin(withKubeconfig(['migration', 'promote', name]));
+    expect(result).toEqual({ code: 0, stdout: `migration ${name} promoted: the pause at step 1 ends (spec.promotedStep: 1).\n`, stderr: '' });
+    expect((await spec()).promotedStep).toBe(1);
+  }, TIMEOUT_MS);
+
+  it('refuses to promote a migration that is not waiting at a pause (exit 1), and changes nothing', async () => {
+    await writeStatus('migration', name, moving);
+    const result = await plugin(withKubeconfig(['migration', 'promote', name]));
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(
+      `error: migration ${name} is not waiting at a pause: it is Progressing at step 2 (move 100%). Promote it when it pauses (kubectl cells migration watch ${name} tells you when).\n`,
+    );
+    expect((await spec()).promotedStep).toBe(1);
+  }, TIMEOUT_MS);
+
+  it('pauses and resumes: spec.paused flips', async () => {
+    const paused = await plugin(withKubeconfig(['migration', 'pause', name]));
+    expect(paused).toMatchObject({ code: 0, stderr: '' });
+    expect(paused.stdout).toMatch(new RegExp(`^migration ${name} paused: `));
+    expect((await spec()).paused).toBe(true);
+
+    const resumed = await plugin(withKubeconfig(['migration', 'resume', name]));
+    expect(resumed).toEqual({ code: 0, stdout: `migration ${name} resumed (spec.paused: false).\n`, stderr: '' });
+    expect((await spec()).paused).toBe(false);
+  }, TIMEOUT_MS);
+
+  it('does not abort without confirmation, and aborts with --yes', async () => {
+    const unconfirmed = await plugin(withKubeconfig(['migration', 'abort', name]), { input: 'no\n' });
+    expect(unconfirmed.code).toBe(1);
+    expect(unconfirmed.stderr).toContain('This cannot be undone');
+    expect(unconfirmed.stderr).toContain('not aborted.');
+    expect((await spec()).abort).toBe(false);
+
+    const aborted = await plugin(withKubeconfig(['migration', 'abort', name, '--yes']));
+    expect(aborted).toMatchObject({ code: 0, stderr: '' });
+    expect(aborted.stdout).toMatch(new RegExp(`^migration ${name} aborting: customers already moved go back to ${cellA}\\.`));
+    expect((await spec()).abort).toBe(true);
+  }, TIMEOUT_MS);
+
+  it('says so when the migration does not exist (exit 1) or the command is wrong (exit 2)', async () => {
+    const missing = await plugin(withKubeconfig(['migration', 'pause', `${name}-nope`]));
+    expect(missing).toEqual({ code: 1, stdout: '', stderr: `error: migration ${name}-nope not found (kubectl get migrations lists them)\n` });
+    const wrong = await plugin(['migration', 'promote']);
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/^error: migration promote needs the name of a Migration\n\nusage: kubectl cells migration promote NAME/);
+  }, TIMEOUT_MS);
+});
+
+/** A TCP port nothing listens on (taken, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+describe('kubectl cells route against the real router', () => {
+  let server: PostgresServer | undefined;
+  let pool: pg.Pool | undefined;
+  let router: RouterHandle | undefined;
+
+  beforeAll(async () => {
+    server = await startPostgres();
+    const url = await server.createDatabase();
+    pool = createPool({ url, poolMax: 2 });
+    await migrate(pool);
+    for (const cell of ['eu-west-1a', 'eu-west-1b']) {
+      await syncCell(pool, {
+        name: cell,
+        region: 'eu-west-1',
+        state: 'Active',
+        ready: true,
+        weight: 100,
+        maxCustomers: 1000,
+        endpoints: { kafkaBootstrap: `${cell}-kafka-bootstrap.cell-${cell}.svc:9092` },
+      });
+    }
+    await placeCustomer(pool, { customerId: 'acme', cell: 'eu-west-1a' });
+    await placeCustomer(pool, { customerId: 'globex', cell: 'eu-west-1b' });
+    await setPlacementState(pool, 'globex', 'Fenced');
+    router = await startRouter({ database: { url }, host: '127.0.0.1', port: 0, log: silentLogger(), defaultMetrics: false, waitForIndex: true, closeGraceMs: 100 });
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    await router?.close();
+    await pool?.end();
+    await server?.stop();
+  }, TIMEOUT_MS);
+
+  it('prints where a customer lives', async () => {
+    const result = await plugin(['route', 'acme', '--router-url', router!.url]);
+    expect(result).toEqual({
+      code: 0,
+      stdout: [
+        'customer   acme',
+        'cell       eu-west-1a',
+        'region     eu-west-1',
+        'state      Active',
+        'epoch      1',
+        'endpoints',
+        '  kafkaBootstrap  eu-west-1a-kafka-bootstrap.cell-eu-west-1a.svc:9092',
+        '',
+      ].join('\n'),
+      stderr: '',
+    });
+  }, TIMEOUT_MS);
+
+  it('says that a fenced customer is being moved (the router answers 503), taking the URL from CELL_ROUTER_URL', async () => {
+    const result = await plugin(['route', 'globex'], { env: { CELL_ROUTER_URL: router!.url } });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('state      Fenced\n');
+    expect(result.stdout).toContain('globex is being moved to another cell (Fenced): the router answers 503 for it until the cut-over; retry in 2s.\n');
+    expect(result.stdout).toContain('Until then it is still in eu-west-1b at epoch 1');
+  }, TIMEOUT_MS);
+
+  it('says an unknown customer is not placed (exit 1)', async () => {
+    const result = await plugin(['route', 'nobody', '--router-url', router!.url]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: customer nobody is not placed: the router does not know it (404 NotFound: customer nobody is not placed).\n',
+    });
+  }, TIMEOUT_MS);
+
+  it('says the router cannot be reached when nothing listens (exit 1)', async () => {
+    const url = `http://127.0.0.1:${await closedPort()}`;
+    const result = await plugin(['route', 'acme', '--router-url', url]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(new RegExp(`^error: cannot reach the router at ${url}: ECONNREFUSED\\.\\n`));
+    expect(result.stderr).toContain('port-forward svc/cell-operator-router 8090:8090');
+  }, TIMEOUT_MS);
+});
