@@ -63,6 +63,10 @@ function later(a: Date | undefined, b: Date): Date {
   return a === undefined || b.getTime() < a.getTime() ? b : a;
 }
 
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms / 1000)}s`;
+}
+
 function plus(d: Date, ms: number): Date {
   return new Date(d.getTime() + ms);
 }
@@ -127,7 +131,7 @@ export function nextAction(move: MoveRecord, progress: readonly TableProgress[],
       return {
         kind: 'Fail',
         reason: 'FenceTimeout',
-        message: `the write fence was held ${Math.round(held / 1000)}s in state ${move.state}, longer than the ${Math.round(s.maxFenceMs / 1000)}s allowed; lifting it`,
+        message: `the write fence was held ${seconds(held)} in state ${move.state}, longer than the ${seconds(s.maxFenceMs)} allowed (maxFenceMs); lifting it`,
       };
     }
   }

@@ -1,0 +1,59 @@
+import { aggregateSql, copyOutSql, deleteBatchSql, deleteRangeSql, insertMissingSql, lastKeySql } from './table-sql.js';
+import type { TablePlan } from './tenant-tables.js';
+
+const plan: TablePlan = {
+  name: 'public.readings',
+  schema: 'public',
+  table: 'readings',
+  tenantColumn: 'customer_id',
+  columns: ['customer_id', 'id', 'received_at', 'value'],
+  checksumColumns: ['customer_id', 'id', 'received_at', 'value'],
+  primaryKey: ['customer_id', 'id'],
+  cursor: ['received_at', 'id'],
+  mode: 'AppendOnly',
+  watermarkColumn: 'received_at',
+  timeCursor: true,
+  binary: true,
+  hashRecord: true,
+  identityAlways: false,
+};
+
+describe('table SQL', () => {
+  it('pages a customer by keyset with quoted literals inside COPY (query), which takes no parameters', () => {
+    expect(copyOutSql(plan, "o'brien", { after: ['2026-01-01 00:00:00+00', '7'] }, 500)).toBe(
+      `COPY (SELECT "customer_id", "id", "received_at", "value" FROM "public"."readings" WHERE "customer_id" = 'o''brien' AND ("received_at", "id") > ('2026-01-01 00:00:00+00', '7') ORDER BY "received_at" ASC, "id" ASC LIMIT 500) TO STDOUT (FORMAT binary)`,
+    );
+  });
+
+  it('binds every value of an ordinary statement as a parameter', () => {
+    expect(deleteRangeSql(plan, 'acme', { after: ['t', '1'], settled: { kind: 'time', notAfter: '2026-01-01 00:00:00+00' } })).toEqual({
+      text: `DELETE FROM "public"."readings" WHERE "customer_id" = $1 AND ("received_at", "id") > ($2, $3) AND "received_at" <= $4::timestamptz`,
+      values: ['acme', 't', '1', '2026-01-01 00:00:00+00'],
+    });
+    expect(lastKeySql(plan, 'acme', { upTo: ['t', '9'], settled: { kind: 'key', key: null } }).text).toBe(
+      `SELECT ARRAY["received_at"::text, "id"::text]::text[] AS key FROM "public"."readings" WHERE "customer_id" = $1 AND ("received_at", "id") <= ($2, $3) AND false ORDER BY "received_at" DESC, "id" DESC LIMIT 1`,
+    );
+  });
+
+  it('checksums rows in a canonical column order, hashing values without text output when it can', () => {
+    expect(aggregateSql(plan, 'acme', {}).text).toBe(
+      `SELECT count(*)::text AS rows, coalesce(bit_xor(hash_record_extended(ROW(t."customer_id", t."id", t."received_at", t."value"), 0)), 0)::text AS checksum FROM "public"."readings" t WHERE "customer_id" = $1`,
+    );
+    expect(aggregateSql({ ...plan, hashRecord: false }, 'acme', {}).text).toContain('hashtextextended(ROW(t."customer_id", t."id", t."received_at", t."value")::text, 0)');
+  });
+
+  it('deletes in batches by primary key and inserts only missing rows, overriding identity columns when needed', () => {
+    expect(deleteBatchSql(plan, 'acme', 100).text).toBe(
+      `DELETE FROM "public"."readings" WHERE "customer_id" = $1 AND ("customer_id", "id") IN (SELECT "customer_id", "id" FROM "public"."readings" WHERE "customer_id" = $1 LIMIT $2)`,
+    );
+    expect(insertMissingSql({ ...plan, identityAlways: true })).toBe(
+      `INSERT INTO "public"."readings" ("customer_id", "id", "received_at", "value") OVERRIDING SYSTEM VALUE SELECT "customer_id", "id", "received_at", "value" FROM "cell_operator_move_staging" ON CONFLICT DO NOTHING`,
+    );
+  });
+
+  it('quotes identifiers that need it and rejects a key that does not fit the cursor', () => {
+    const odd = { ...plan, schema: 'Tele"metry', table: 'Read ings', cursor: ['id'] };
+    expect(copyOutSql(odd, 'a', {})).toContain('FROM "Tele""metry"."Read ings"');
+    expect(() => copyOutSql(plan, 'a', { after: ['only-one'] })).toThrow('does not fit the cursor');
+  });
+});
