@@ -38,7 +38,7 @@ const byRegionThenName = (a: ObservedCell, b: ObservedCell): number =>
   (a.spec?.region ?? '').localeCompare(b.spec?.region ?? '') || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? '');
 
 export function renderCellsTable(cells: readonly ObservedCell[]): string[] {
-  if (cells.length === 0) return ['No Cells in this cluster. Create one with kubectl apply -f <cell.yaml> (see docs/kubectl-cells.md).'];
+  if (cells.length === 0) return ['No Cells in this cluster. Examples to start from: examples/cells/ (kubectl apply -f examples/cells/).'];
   const sorted = [...cells].sort(byRegionThenName);
   const rows = sorted.map((c) => [
     c.metadata.name ?? '',

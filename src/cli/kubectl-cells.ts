@@ -17,7 +17,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const interrupted = new AbortController();
-  process.once('SIGINT', () => interrupted.abort());
+  // A watch ends cleanly on Ctrl-C (the cursor shown again); any other command just dies.
+  if (parsed.command.name === 'migration' && parsed.command.verb === 'watch') process.once('SIGINT', () => interrupted.abort());
   let api: CellsApi | undefined;
   return runCommand(parsed.command, parsed.options, {
     stdout: process.stdout,
