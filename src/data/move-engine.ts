@@ -211,8 +211,12 @@ export class MoveEngine {
     return ctx;
   }
 
-  /** Decides and performs one action of the move, under its lock. Safe to call from anywhere, any time. */
-  async step(key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
+  /**
+   * Runs `fn` on a control-plane client holding the move's advisory lock (session-scoped: it dies
+   * with the connection, so a crashed executor never keeps a move locked). 'Busy' if another
+   * executor holds it. `lost()` tells whether the connection failed meanwhile.
+   */
+  private async withLock<T>(key: MoveKey, fn: (cp: PoolClient, lost: () => boolean) => Promise<T>): Promise<T | 'Busy'> {
     const cp = await this.cp.connect();
     let broken: Error | undefined;
     let locked = false;
@@ -222,20 +226,16 @@ export class MoveEngine {
     };
     cp.on('error', onError);
     try {
-      const lock = await cp.query<{ locked: boolean }>(
-        `SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`,
-        [MOVE_LOCK_CLASS, key.migration, key.customerId],
-      );
+      const lock = await cp.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`, [
+        MOVE_LOCK_CLASS,
+        key.migration,
+        key.customerId,
+      ]);
       locked = lock.rows[0]?.locked === true;
-      if (!locked) return { kind: 'Busy' };
-      return await this.stepLocked(cp, key, signal);
+      if (!locked) return 'Busy';
+      return await fn(cp, () => broken !== undefined);
     } catch (err) {
-      broken = err instanceof Error ? err : new Error(String(err));
-      if (err instanceof InjectedCrash) throw err;
-      if (isTransientError(err)) {
-        this.metrics?.retries.inc();
-        return { kind: 'Retry', error: errorMessage(err) };
-      }
+      broken ??= err instanceof Error ? err : new Error(String(err));
       throw err;
     } finally {
       if (locked && !broken) {
@@ -245,6 +245,18 @@ export class MoveEngine {
       }
       cp.off('error', onError);
       cp.release(broken);
+    }
+  }
+
+  /** Decides and performs one action of the move, under its lock. Safe to call from anywhere, any time. */
+  async step(key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
+    try {
+      const r = await this.withLock(key, (cp) => this.stepLocked(cp, key, signal));
+      return r === 'Busy' ? { kind: 'Busy' } : r;
+    } catch (err) {
+      if (err instanceof InjectedCrash || !isTransientError(err)) throw err;
+      this.metrics?.retries.inc();
+      return { kind: 'Retry', error: errorMessage(err) };
     }
   }
 
@@ -285,11 +297,14 @@ export class MoveEngine {
       if (outcome === 'Kept') return { kind: 'Retry', error: `${reason}: ${message}` };
       return { kind: 'Refused', reason, message, state: outcome };
     }
-    const after = (await loadMove(cp, key))?.move;
-    const state = after?.state ?? move.state;
+    const after = await cp.query<{ state: MoveState; direction: string }>('SELECT state, direction FROM migration_journal WHERE migration = $1 AND customer_id = $2', [
+      key.migration,
+      key.customerId,
+    ]);
+    const state = after.rows[0]?.state ?? move.state;
     if (state !== move.state) {
       this.metrics?.stateSeconds.observe({ state: move.state }, Math.max(0, (now.getTime() - move.stateEnteredAt.getTime()) / 1000));
-      log.info({ from: move.state, to: state, direction: after?.direction, action: describeAction(action) }, 'move state changed');
+      log.info({ from: move.state, to: state, direction: after.rows[0]?.direction, action: describeAction(action) }, 'move state changed');
     } else {
       log.debug({ state, action: describeAction(action) }, 'move step');
     }
@@ -299,44 +314,65 @@ export class MoveEngine {
   /**
    * Steps the move until it finishes, must wait longer than `maxWaitMs` (the retention before
    * cleanup: requeue it for `waitUntil`), is held by another executor, or `signal` stops it.
-   * Transient errors are retried with backoff.
+   * Holds the move's lock throughout; transient errors are retried with backoff.
    */
   async run(key: MoveKey, options: RunOptions = {}): Promise<RunResult> {
     const maxWait = options.maxWaitMs ?? 5_000;
+    const maxRetries = options.maxRetries ?? Number.POSITIVE_INFINITY;
     let errors = 0;
     let lastError: string | undefined;
+    const current = async (): Promise<MoveRecord | undefined> => (await loadMove(this.cp, key).catch(() => undefined))?.move;
+    const backoff = async (error: string): Promise<boolean> => {
+      errors += 1;
+      lastError = error;
+      if (errors > maxRetries) return false;
+      await sleep(Math.min(5_000, 50 * 2 ** Math.min(errors, 10)), options.signal).catch(() => undefined);
+      return true;
+    };
     for (;;) {
-      if (options.signal?.aborted) return { move: (await loadMove(this.cp, key).catch(() => undefined))?.move, outcome: 'Stopped' };
-      const r = await this.step(key, options.signal);
-      switch (r.kind) {
-        case 'Acted':
-        case 'Refused':
-          errors = 0;
-          continue;
-        case 'Finished':
-          return { move: (await loadMove(this.cp, key))?.move, outcome: 'Finished' };
-        case 'NotFound':
-          return { move: undefined, outcome: 'NotFound' };
-        case 'Busy':
-          return { move: (await loadMove(this.cp, key))?.move, outcome: 'Busy' };
-        case 'Wait': {
-          const ms = r.until.getTime() - this.clock().getTime();
-          if (ms > maxWait) return { move: (await loadMove(this.cp, key))?.move, outcome: 'Waiting', waitUntil: r.until };
-          await sleep(Math.max(1, ms), options.signal).catch(() => undefined);
-          continue;
-        }
-        case 'Retry': {
-          errors += 1;
-          lastError = r.error;
-          if (errors > (options.maxRetries ?? Number.POSITIVE_INFINITY)) {
-            const result: RunResult = { move: (await loadMove(this.cp, key).catch(() => undefined))?.move, outcome: 'GaveUp' };
-            if (lastError) result.lastError = lastError;
-            return result;
+      if (options.signal?.aborted) return { move: await current(), outcome: 'Stopped' };
+      let outcome: RunResult | 'Reconnect';
+      try {
+        const locked = await this.withLock(key, async (cp, lost): Promise<RunResult | 'Reconnect'> => {
+          for (;;) {
+            if (options.signal?.aborted) return { move: await current(), outcome: 'Stopped' };
+            const r = await this.stepLocked(cp, key, options.signal);
+            switch (r.kind) {
+              case 'Acted':
+              case 'Refused':
+                errors = 0;
+                continue;
+              case 'Finished':
+                return { move: await current(), outcome: 'Finished' };
+              case 'NotFound':
+                return { move: undefined, outcome: 'NotFound' };
+              case 'Busy':
+                return { move: await current(), outcome: 'Busy' };
+              case 'Wait': {
+                const ms = r.until.getTime() - this.clock().getTime();
+                if (ms > maxWait) return { move: await current(), outcome: 'Waiting', waitUntil: r.until };
+                await sleep(Math.max(1, ms), options.signal).catch(() => undefined);
+                continue;
+              }
+              case 'Retry':
+                if (!(await backoff(r.error))) return { move: await current(), outcome: 'GaveUp', lastError: r.error };
+                if (lost()) return 'Reconnect'; // the control-plane connection (and the lock) is gone
+                continue;
+            }
           }
-          await sleep(Math.min(5_000, 50 * 2 ** Math.min(errors, 10)), options.signal).catch(() => undefined);
-          continue;
+        });
+        outcome = locked === 'Busy' ? { move: await current(), outcome: 'Busy' } : locked;
+      } catch (err) {
+        if (err instanceof InjectedCrash || !isTransientError(err)) throw err;
+        this.metrics?.retries.inc();
+        if (!(await backoff(errorMessage(err)))) {
+          const result: RunResult = { move: await current(), outcome: 'GaveUp' };
+          if (lastError) result.lastError = lastError;
+          return result;
         }
+        continue;
       }
+      if (outcome !== 'Reconnect') return outcome;
     }
   }
 

@@ -69,9 +69,10 @@ function plus(d: Date, ms: number): Date {
   return new Date(d.getTime() + ms);
 }
 
-async function tablePlan(ctx: ExecutorContext, move: MoveRecord, progress: TableProgress): Promise<TablePlan> {
+/** The table's plan from the cells' catalogs (cached briefly; `fresh` re-reads them, as verification does). */
+async function tablePlan(ctx: ExecutorContext, move: MoveRecord, progress: TableProgress, fresh = false): Promise<TablePlan> {
   const { from, to } = movingCells(move);
-  const result = await ctx.plans.plans(from, to);
+  const result = await ctx.plans.plans(from, to, fresh);
   if (!result.ok) {
     throw new MoveRefusal('SchemaChanged', `the tables changed during the move: ${describeRefusals(result.refusals)}`);
   }
@@ -123,7 +124,7 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   if (placement.state !== 'Active') {
     throw new MoveRefusal('PlacementFenced', `customer ${move.customerId} is fenced by something else; its placement must be Active to start a move`);
   }
-  const result = await ctx.plans.plans(from, to, true);
+  const result = await ctx.plans.plans(from, to);
   for (const w of result.warnings) ctx.log.warn({ migration: move.migration, customer: move.customerId }, w);
   if (!result.ok) {
     const reasons = [...new Set(result.refusals.map((r) => r.reason))];
@@ -177,11 +178,24 @@ async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Mo
   ctx.limiter.refund(limit - page.rows);
   countCopy(ctx, move, page.rows, page.bytes);
   await point(ctx, 'after-target-commit', move, action);
-  const fields: ProgressFields = { caughtUp: page.rows < limit, phase: move.state === 'Copying' ? 'Copy' : 'CatchUp' };
+  const caughtUp = page.rows < limit || !page.more;
+  const fields: ProgressFields = { caughtUp, phase: move.state === 'Copying' ? 'Copy' : 'CatchUp' };
   if (page.lastKey) fields.lastKey = page.lastKey;
   // The synced prefix grows only while it is contiguous with the pages read.
   if (sameKey(t.syncedKey, t.lastKey) && page.settledLastKey) fields.syncedKey = page.settledLastKey;
-  await updateProgress(ctx.cp, move, t.table, fields, { rows: page.rows, bytes: page.bytes, inRound: move.state === 'CatchingUp' });
+  const counts = { rows: page.rows, bytes: page.bytes, inRound: move.state === 'CatchingUp' };
+  const lastToCatchUp = move.state === 'Copying' && caughtUp && loaded.tables.every((o) => o.table === t.table || o.mode !== 'AppendOnly' || o.caughtUp);
+  if (!lastToCatchUp) return updateProgress(ctx.cp, move, t.table, fields, counts);
+  // The last table caught up: record the start of catching up in the same transaction.
+  await inTransaction(ctx.cp, async () => {
+    await updateProgress(ctx.cp, move, t.table, fields, counts);
+    await startCatchingUp(ctx, move);
+  });
+}
+
+async function startCatchingUp(ctx: ExecutorContext, move: MoveRecord): Promise<void> {
+  await resetRound(ctx.cp, move);
+  await transition(ctx.cp, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 });
 }
 
 async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
@@ -212,7 +226,7 @@ async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string
   const t = findTable(loaded, table);
   let agg: Aggregate = EMPTY_AGGREGATE;
   if (t.syncedKey) {
-    const plan = await tablePlan(ctx, move, t);
+    const plan = await tablePlan(ctx, move, t, true); // the catalogs as they are now: a column added meanwhile is checked too
     const { source, target } = await pools(ctx, move);
     const range = { upTo: t.syncedKey };
     const [s, d] = await Promise.all([aggregate(source, plan, move.customerId, range), aggregate(target, plan, move.customerId, range)]);
@@ -253,13 +267,19 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
   const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t));
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
-  await updateProgress(
-    ctx.cp,
-    move,
-    t.table,
-    { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' },
-    { rows: r.rows, bytes: r.bytes },
-  );
+  const record = () =>
+    updateProgress(
+      ctx.cp,
+      move,
+      t.table,
+      { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' },
+      { rows: r.rows, bytes: r.bytes },
+    );
+  if (!loaded.tables.every((o) => o.table === t.table || o.finalSynced)) return record();
+  await inTransaction(ctx.cp, async () => {
+    await record();
+    await transition(ctx.cp, move, 'Verifying', ctx.now()); // the last table: verification starts
+  });
 }
 
 async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
@@ -271,7 +291,12 @@ async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): 
   const got = await aggregate(target, plan, move.customerId, { after });
   const want: Aggregate = { rows: t.sourceRows ?? 0, checksum: t.sourceChecksum ?? '0' };
   if (!sameAggregate(want, got)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the final-synced rows', want, got));
-  await updateProgress(ctx.cp, move, table, { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' });
+  const record = () => updateProgress(ctx.cp, move, table, { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' });
+  if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return record();
+  await inTransaction(ctx.cp, async () => {
+    await record();
+    await transition(ctx.cp, move, 'CutOver', ctx.now()); // every table verified: the cut-over is next
+  });
 }
 
 async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
@@ -455,12 +480,7 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
     case 'PreVerify':
       return preVerify(ctx, loaded, action.table);
     case 'Transition':
-      if (action.to === 'CatchingUp') {
-        return inTransaction(ctx.cp, async () => {
-          await resetRound(ctx.cp, move);
-          await transition(ctx.cp, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 });
-        });
-      }
+      if (action.to === 'CatchingUp') return inTransaction(ctx.cp, () => startCatchingUp(ctx, move));
       return transition(ctx.cp, move, action.to, ctx.now());
     case 'Fence':
       return fence(ctx, loaded);

@@ -152,6 +152,8 @@ export interface PageResult {
   lastKey: Key | null;
   /** The last copied key whose row had settled when read (null: none). */
   settledLastKey: Key | null;
+  /** The source had rows after this page when it was read (false: caught up). */
+  more: boolean;
 }
 
 /**
@@ -176,13 +178,16 @@ export async function copyPage(
     const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan));
     let last: Key | null = null;
     let settledLast: Key | null = null;
+    let more = false;
     if (copied.rows > 0) {
       last = await lastKey(t, lastKeySql(plan, customer, { after }));
       settledLast = await lastKey(t, lastKeySql(plan, customer, { after, settled }));
+      // A full page may have been the last one: one index probe saves an empty page.
+      if (copied.rows === limit && last) more = (await lastKey(s, lastKeySql(plan, customer, { after: last }))) !== null;
     }
     await t.query('COMMIT');
     await s.query('COMMIT');
-    return { rows: copied.rows, bytes: copied.bytes, lastKey: last, settledLastKey: settledLast };
+    return { rows: copied.rows, bytes: copied.bytes, lastKey: last, settledLastKey: settledLast, more };
   });
 }
 

@@ -1,0 +1,90 @@
+// Shared parts of the customer-move benchmarks: two real cells and a control plane (the test
+// fixture), fast seeding of many customers, the raw COPY pipe baseline, and per-action timing.
+import { pipeline } from 'node:stream/promises';
+import type pg from 'pg';
+import pgCopy from 'pg-copy-streams';
+import type { MoveAction } from '../../src/data/move-decision.js';
+import type { MoveHooks } from '../../src/data/move-executor.js';
+import type { Tenancy } from '../../src/data/tenant-tables.js';
+import { placeCustomers, startCells, type Cells } from '../../test/integration/data/cells-fixture.js';
+
+export { placeCustomers, startCells, type Cells };
+
+/** readings only: the append-only telemetry table every benchmark moves. */
+export const READINGS_ONLY: Tenancy = {
+  tenantColumn: 'customer_id',
+  tables: [{ name: 'readings', mode: 'AppendOnly', watermarkColumn: 'received_at' }],
+};
+
+export const READING_COLUMNS = 'customer_id, id, received_at, device, value';
+
+export const customerName = (prefix: string, i: number): string => `${prefix}-${String(i).padStart(5, '0')}`;
+
+/** Inserts `rows` readings for each customer (old rows: settled already), in one statement per 100 customers. */
+export async function seedReadings(pool: pg.Pool, customers: readonly string[], rows: number, firstId = 1): Promise<number> {
+  let id = firstId;
+  for (let i = 0; i < customers.length; i += 100) {
+    const batch = customers.slice(i, i + 100);
+    await pool.query(
+      `INSERT INTO readings (customer_id, id, received_at, device, value)
+       SELECT c.customer_id, $2::bigint + (c.n - 1) * $3::bigint + g, now() - interval '1 day' + g * interval '1 millisecond', 'd' || (g % 50), g * 0.25
+         FROM unnest($1::text[]) WITH ORDINALITY AS c(customer_id, n), generate_series(0, $3::int - 1) g`,
+      [batch, id, rows],
+    );
+    id += batch.length * rows;
+  }
+  await pool.query('VACUUM ANALYZE readings');
+  return id;
+}
+
+/** The baseline: one COPY (SELECT …) TO STDOUT piped into COPY … FROM STDIN, both binary. */
+export async function rawPipe(source: pg.Pool, target: pg.Pool, where: string, values: string[]): Promise<{ ms: number; rows: number }> {
+  const s = await source.connect();
+  const t = await target.connect();
+  try {
+    const literal = values.map((v) => s.escapeLiteral(v)).join(', ');
+    const started = performance.now();
+    const out = s.query(pgCopy.to(`COPY (SELECT ${READING_COLUMNS} FROM readings WHERE ${where.replace('$VALUES', literal)}) TO STDOUT (FORMAT binary)`));
+    const into = t.query(pgCopy.from(`COPY readings (${READING_COLUMNS}) FROM STDIN (FORMAT binary)`));
+    await pipeline(out, into);
+    return { ms: performance.now() - started, rows: into.rowCount };
+  } finally {
+    s.release();
+    t.release();
+  }
+}
+
+/** Sums the wall time of each action kind, from the engine's hooks. */
+export class ActionTimer implements MoveHooks {
+  readonly ms = new Map<string, number>();
+  readonly count = new Map<string, number>();
+  private readonly started = new Map<string, number>();
+
+  point(p: string, info: { key: { customerId: string }; action: MoveAction }): void {
+    const id = `${info.key.customerId}/${info.action.kind}`;
+    if (p === 'before-action') this.started.set(id, performance.now());
+    if (p === 'after-action') {
+      const t0 = this.started.get(id);
+      if (t0 === undefined) return;
+      this.ms.set(info.action.kind, (this.ms.get(info.action.kind) ?? 0) + performance.now() - t0);
+      this.count.set(info.action.kind, (this.count.get(info.action.kind) ?? 0) + 1);
+    }
+  }
+
+  total(...kinds: MoveAction['kind'][]): number {
+    return kinds.reduce((sum, k) => sum + (this.ms.get(k) ?? 0), 0);
+  }
+
+  reset(): void {
+    this.ms.clear();
+    this.count.clear();
+  }
+}
+
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] as number;
+}
+
+export const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
