@@ -1,0 +1,512 @@
+// `npm run demo`: the local control plane, PostgreSQL servers for the control plane and each cell,
+// the operator and the router, the three example cells, a thousand customers and a canary
+// migration, shown until it waits for promotion; then everything keeps running until Ctrl-C.
+// DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check).
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { installOperatorCrds, installStrimziCrds, type Kubectl } from '../test/e2e/cluster/crds.js';
+import { runKubectl } from '../test/e2e/cluster/kubectl.js';
+import { clusterStatus, ensureCluster } from '../test/e2e/cluster/local-cluster.js';
+import { projectRoot } from '../test/e2e/cluster/paths.js';
+import { freePorts, sleep } from '../test/e2e/cluster/processes.js';
+import type { Manifest } from '../test/e2e/support/examples.js';
+import { startComponent, type ComponentProcess } from './demo/component-process.js';
+import { insertCustomerRows, startDemoDatabases, type CustomerRows, type DemoDatabases } from './demo/demo-databases.js';
+import {
+  customerPlacementManifests,
+  DEMO_LABEL,
+  DEMO_SELECTOR,
+  demoPlan,
+  ENTERPRISE_CUSTOMERS,
+  MIGRATION_FROM,
+  MIGRATION_NAME,
+  MIGRATION_TO,
+  migrationManifest,
+  PROMOTION_STEP,
+} from './demo/demo-manifests.js';
+import { nextSteps } from './demo/next-steps.js';
+import { CUSTOMER_GROUPS, demoCustomers, onboardCustomers } from './demo/onboarding.js';
+import { ensurePrerequisites } from './demo/prerequisites.js';
+import { cleanUpPreviousRun, DemoRecord, foreignObjects, removeDemoObjects } from './demo/previous-run.js';
+
+const root = projectRoot();
+const demoDir = path.join(root, '.local', 'demo');
+const exitAtPause = ['1', 'true', 'yes'].includes((process.env.DEMO_EXIT_AT_PAUSE ?? '').toLowerCase());
+const FIELD_MANAGER = 'cell-operator-demo';
+const STEPS = 9;
+const startedAt = Date.now();
+
+const elapsed = (from = startedAt) => {
+  const s = Math.round((Date.now() - from) / 1000);
+  return s < 60 ? `${s}s` : `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+};
+const print = (text: string) => process.stdout.write(`${text}\n`);
+const say = (message: string) => print(`    ${message}`);
+let stepNumber = 0;
+const step = (title: string) => print(`\n[${++stepNumber}/${STEPS}] ${title}   (${elapsed()})`);
+const indent = (text: string, by = '    ') =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((l) => by + l)
+    .join('\n');
+
+/** What runs, for the shutdown. */
+const running: {
+  operator?: ComponentProcess;
+  router?: ComponentProcess;
+  databases?: DemoDatabases;
+  kubectl?: Kubectl;
+  record?: DemoRecord;
+  plugin?: ReturnType<typeof spawn>;
+} = {};
+let shuttingDown = false;
+
+async function shutDown(code: number): Promise<never> {
+  if (shuttingDown) return new Promise<never>(() => undefined);
+  shuttingDown = true;
+  running.plugin?.kill('SIGTERM');
+  const stops: string[] = [];
+  const attempt = async (what: string, action: () => Promise<unknown>) => {
+    try {
+      await action();
+      stops.push(what);
+    } catch (error) {
+      print(`    could not stop ${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  if (running.router || running.operator || running.databases) print('\nStopping the demo...');
+  if (running.router) await attempt('the router', () => running.router!.stop());
+  if (running.operator) await attempt('the operator', () => running.operator!.stop());
+  // The demo's objects point at databases that are about to go: remove them (the next demo
+  // creates them anew). Their operator is stopped, so their finalizers are removed first.
+  if (running.kubectl && running.databases) {
+    await attempt("the demo's Cells, CustomerPlacements and Migration", () =>
+      removeDemoObjects(running.kubectl!, ['migrations', 'customerplacements', 'cells'], DEMO_SELECTOR, () => undefined, 30_000),
+    );
+  }
+  if (running.databases) await attempt('the PostgreSQL servers (their data deleted)', () => running.databases!.stop());
+  running.record?.remove();
+  if (stops.length > 0) {
+    print(`    stopped ${stops.join(', ')}.`);
+    print('    The local cluster keeps running: npm run cluster:down stops it.');
+  }
+  process.exit(code);
+}
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (shuttingDown) {
+    print(`${signal} again: exiting without waiting (PostgreSQL servers are stopped on exit)`);
+    process.exit(130);
+  }
+  void shutDown(signal === 'SIGINT' ? 130 : 143);
+}
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+/** Throws (a ComponentError with the end of its log) when the operator or the router has exited. */
+function assertComponentsRunning(): void {
+  running.operator?.assertRunning();
+  running.router?.assertRunning();
+}
+
+async function waitUntil<T>(check: () => Promise<T | undefined>, timeoutMs: number, onTimeout: () => Promise<string>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    assertComponentsRunning();
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(await onTimeout());
+    await sleep(1000);
+  }
+}
+
+/** kubectl's messages when the API server does not answer (restarting, or briefly overloaded). */
+const API_DOWN = /connection to the server .* was refused|connection refused|ECONNREFUSED|TLS handshake timeout|i\/o timeout|unexpected EOF|the server is currently unable to handle the request/i;
+
+/** Retries a call for up to two minutes while the API server does not answer, and says so once. */
+function patientKubectl(kubectl: Kubectl, patienceMs = 120_000): Kubectl {
+  return async (args, options) => {
+    const deadline = Date.now() + patienceMs;
+    let said = false;
+    for (;;) {
+      let down: string | undefined;
+      try {
+        const result = await kubectl(args, { ...options, allowFailure: true });
+        if (result.code === 0 || !API_DOWN.test(result.stderr)) {
+          if (result.code !== 0 && !options?.allowFailure) {
+            throw new Error(`kubectl ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+          }
+          return result;
+        }
+        down = result.stderr.trim();
+      } catch (error) {
+        if (!(error instanceof Error) || !API_DOWN.test(error.message) || /failed \(exit/.test(error.message)) throw error;
+        down = error.message;
+      }
+      if (Date.now() > deadline) throw new Error(`the API server did not answer for ${patienceMs / 1000}s: ${down}`);
+      if (!said) say('the API server does not answer (restarting?): retrying');
+      said = true;
+      await sleep(1000);
+    }
+  };
+}
+
+async function applyManifests(kubectl: Kubectl, manifests: Manifest[]): Promise<void> {
+  await kubectl(['apply', '--server-side', '--force-conflicts', `--field-manager=${FIELD_MANAGER}`, '-f', '-'], {
+    input: manifests.map((m) => stringify(m)).join('---\n'),
+  });
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+interface CellObject {
+  metadata: { name: string };
+  status?: { phase?: string; conditions?: Condition[] };
+}
+
+function readiness(cell: CellObject): string {
+  const ready = cell.status?.conditions?.find((c) => c.type === 'Ready');
+  const phase = cell.status?.phase ?? 'not reconciled yet';
+  if (ready?.status === 'True') return 'Ready';
+  const waiting = (cell.status?.conditions ?? []).filter((c) => c.type.endsWith('Ready') && c.type !== 'Ready' && c.status !== 'True');
+  return `${phase}${waiting.length ? `: ${waiting.map((c) => `${c.type}=${c.status} (${c.reason ?? ''})`).join(', ')}` : ''}`;
+}
+
+async function waitForCells(kubectl: Kubectl, names: string[]): Promise<void> {
+  const last = new Map<string, string>();
+  let cells: CellObject[] = [];
+  await waitUntil(
+    async () => {
+      cells = (JSON.parse((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR, '-o', 'json'])).stdout) as { items: CellObject[] }).items;
+      for (const cell of cells) {
+        const now = readiness(cell);
+        if (last.get(cell.metadata.name) !== now) say(`${cell.metadata.name.padEnd(11)} ${now}`);
+        last.set(cell.metadata.name, now);
+      }
+      return names.every((n) => last.get(n) === 'Ready') ? true : undefined;
+    },
+    180_000,
+    async () => {
+      const details = cells
+        .filter((c) => readiness(c) !== 'Ready')
+        .flatMap((c) => [
+          `Cell ${c.metadata.name} is not Ready:`,
+          ...(c.status?.conditions ?? []).filter((k) => k.status !== 'True' || k.type === 'Stalled').map((k) => `  ${k.type}=${k.status} ${k.reason ?? ''}: ${k.message ?? ''}`),
+        ]);
+      return `the cells were not Ready within 3 minutes\n${details.join('\n')}\n(the operator's log: ${path.relative(root, running.operator!.logFile)})`;
+    },
+  );
+}
+
+async function routeOf(routerUrl: string, customer: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${routerUrl}/v1/routes/${customer}`, { signal: AbortSignal.timeout(10_000) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+function writePluginWrapper(dir: string, tsxLoader: string): void {
+  mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'kubectl-cells');
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  writeFileSync(
+    file,
+    `#!/bin/sh\n# kubectl cells, run from the sources of ${root} (written by npm run demo)\n` +
+      `exec ${quote(process.execPath)} --import ${quote(tsxLoader)} ${quote(path.join(root, 'src/cli/kubectl-cells.ts'))} "$@"\n`,
+  );
+  chmodSync(file, 0o755);
+}
+
+/** Runs `kubectl cells migration watch` once: until the migration ends or waits for a person. */
+async function watchMigration(tsxLoader: string, kubeconfig: string, deadline: number): Promise<number> {
+  const plugin = spawn(process.execPath, ['--import', tsxLoader, path.join(root, 'src/cli/kubectl-cells.ts'), 'migration', 'watch', MIGRATION_NAME, `--kubeconfig=${kubeconfig}`], {
+    cwd: root,
+    env: { ...process.env, NODE_OPTIONS: '' },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  running.plugin = plugin;
+  const exited = new Promise<number>((resolve) => plugin.on('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1))));
+  try {
+    for (;;) {
+      const code = await Promise.race([exited, sleep(1000).then(() => undefined)]);
+      if (code !== undefined) return code;
+      assertComponentsRunning();
+      if (Date.now() > deadline) throw new Error(`the migration did not reach its pause in time (the operator's log: ${path.relative(root, running.operator!.logFile)})`);
+    }
+  } finally {
+    plugin.kill('SIGTERM');
+    running.plugin = undefined;
+  }
+}
+
+interface MigrationObject {
+  status?: {
+    phase?: string;
+    currentStep?: number;
+    progress?: string;
+    message?: string;
+    customers?: { total?: number; moved?: number; failed?: number };
+    latestFailures?: { customer: string; reason: string; message?: string }[];
+  };
+}
+
+/**
+ * Whether the recorded local cluster runs. A component that runs but is not healthy yet (an API
+ * server restarting) gets a minute: ensureCluster would otherwise restart the whole cluster.
+ */
+async function localClusterRunning(): Promise<boolean> {
+  const deadline = Date.now() + 60_000;
+  let announced = false;
+  for (;;) {
+    const status = await clusterStatus({ root });
+    if (!status.recorded || status.components.length === 0 || status.components.some((c) => !c.running)) return false;
+    const unhealthy = status.components.filter((c) => !c.healthy).map((c) => c.name);
+    if (unhealthy.length === 0) return true;
+    if (Date.now() > deadline) return false;
+    if (!announced) say(`the local cluster runs but ${unhealthy.join(', ')} is not healthy yet: waiting a minute for it`);
+    announced = true;
+    await sleep(1000);
+  }
+}
+
+async function main(): Promise<void> {
+  mkdirSync(demoDir, { recursive: true });
+  const stateFile = path.join(demoDir, 'state.json');
+  const tsxLoader = import.meta.resolve('tsx');
+  print(`cell-operator demo${exitAtPause ? ' (DEMO_EXIT_AT_PAUSE: stops at the pause)' : ''}`);
+
+  step('Checking what the demo needs');
+  const clusterRunning = await localClusterRunning();
+  ensurePrerequisites(root, { needGo: !clusterRunning, say });
+  say('Node, npm dependencies, PostgreSQL and openssl are there' + (clusterRunning ? '' : ', and Go'));
+  await cleanUpPreviousRun(stateFile, say);
+  const record = new DemoRecord(stateFile);
+  record.update({});
+  running.record = record;
+
+  step('Local Kubernetes control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok)');
+  if (!clusterRunning) say('not running: starting it; the first time this builds it from Go modules (about 11 minutes on 2 cores, progress below)');
+  const clusterLog = (message: string) => process.stderr.write(`    [cluster] ${message}\n`);
+  const cluster = await ensureCluster({ root, log: clusterLog });
+  const kubectl = patientKubectl((args, options) => runKubectl(cluster.kubectl, cluster.kubeconfigPath, args, options));
+  running.kubectl = kubectl;
+  say(`${cluster.reused ? 'reusing the running' : 'started the'} local cluster at ${cluster.server} (kwok nodes: ${cluster.nodes.join(', ')})`);
+  await installStrimziCrds(kubectl, root, (m) => say(m), { always: false });
+  await installOperatorCrds(kubectl, root, (m) => say(m));
+  const pluginDir = path.join(demoDir, 'bin');
+  writePluginWrapper(pluginDir, tsxLoader);
+
+  const plan = demoPlan();
+  const cellNames = plan.cells.map((c) => c.name);
+  const foreign = await foreignObjects(
+    kubectl,
+    [
+      { resource: 'cells', names: cellNames },
+      { resource: 'migrations', names: [MIGRATION_NAME] },
+      { resource: 'customerplacements', names: ENTERPRISE_CUSTOMERS.map((c) => c.name) },
+    ],
+    DEMO_LABEL,
+  );
+  if (foreign.length > 0) {
+    throw new Error(
+      `the cluster already has ${foreign.join(', ')}, not created by the demo (kubectl apply -f examples/cells/, or a test): ` +
+        `the demo does not delete what it did not create. Delete them (kubectl delete ${foreign.join(' ')}; a Cell holding customers ` +
+        `waits for its operator: kubectl patch cell NAME --type merge -p '{"metadata":{"finalizers":null}}') and run the demo again`,
+    );
+  }
+  const removed = await removeDemoObjects(kubectl, ['migrations', 'customerplacements', 'cells'], DEMO_SELECTOR, say);
+  if (removed > 0) say(`removed ${removed} objects of a previous demo`);
+
+  step(`PostgreSQL servers: one for the control plane, one per cell (${cellNames.join(', ')})`);
+  const databases = await startDemoDatabases(
+    plan.cells.map((c) => ({ cell: c.name, database: c.database, username: c.secret.username, password: c.secret.password })),
+    (dir) => record.addDataDir(dir),
+  );
+  running.databases = databases;
+  say(`control plane  ${databases.controlPlane.url}`);
+  for (const db of databases.cells.values()) {
+    say(`${db.cell.padEnd(14)} postgres://${db.username}@127.0.0.1:${db.server.port}/${db.database}  (tables readings, devices)`);
+  }
+
+  step('The operator and the router (from source, logs in .local/demo/)');
+  const [operatorPort, routerPort] = (await freePorts(2)) as [number, number];
+  const tokenFile = path.join(demoDir, 'router-token');
+  const token = randomBytes(24).toString('base64url'); // 32 characters
+  writeFileSync(tokenFile, token, { mode: 0o600 });
+  chmodSync(tokenFile, 0o600); // an existing file keeps its mode otherwise
+  running.operator = startComponent({
+    name: 'the operator',
+    root,
+    tsxLoader,
+    logFile: path.join(demoDir, 'operator.log'),
+    args: ['operator', '--kubeconfig', cluster.kubeconfigPath, '--leader-elect', 'false', '--database-url', databases.controlPlane.url, '--http-port', String(operatorPort)],
+  });
+  record.update({ operatorPid: running.operator.pid });
+  await running.operator.waitHealthy(`http://127.0.0.1:${operatorPort}/readyz`, 90_000);
+  say(`operator  pid ${running.operator.pid}, health and metrics on http://127.0.0.1:${operatorPort}, log .local/demo/operator.log`);
+  running.router = startComponent({
+    name: 'the router',
+    root,
+    tsxLoader,
+    logFile: path.join(demoDir, 'router.log'),
+    args: ['router', '--database-url', databases.controlPlane.url, '--host', '127.0.0.1', '--port', String(routerPort), '--token-file', tokenFile],
+  });
+  record.update({ routerPid: running.router.pid });
+  const routerUrl = `http://127.0.0.1:${routerPort}`;
+  await running.router.waitHealthy(`${routerUrl}/readyz`, 90_000);
+  say(`router    pid ${running.router.pid}, ${routerUrl}, bearer token for writes in .local/demo/router-token, log .local/demo/router.log`);
+
+  step('Three cells in two regions, from examples/cells/');
+  const endpoints = new Map([...databases.cells.values()].map((d) => [d.cell, { host: d.server.host, port: d.server.port }]));
+  const cellManifests = plan.manifests(endpoints);
+  mkdirSync(path.join(demoDir, 'manifests'), { recursive: true });
+  writeFileSync(path.join(demoDir, 'manifests', 'cells.yaml'), cellManifests.map((m) => stringify(m)).join('---\n'));
+  say('the example manifests are changed in code before they are applied (the result: .local/demo/manifests/cells.yaml):');
+  for (const cell of plan.cells) say(`  ${cell.name} (${cell.region}): ${cell.change}, 127.0.0.1:${endpoints.get(cell.name)!.port}/${cell.database}`);
+  await applyManifests(kubectl, cellManifests);
+  await waitForCells(kubectl, cellNames);
+  print(indent((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR])).stdout));
+
+  step('A thousand customers through the router (POST /v1/customers:batch, NDJSON)');
+  const customers = demoCustomers();
+  for (const group of CUSTOMER_GROUPS) say(`${String(group.count).padStart(4)} ${group.prefix}-NNNN  ${group.description}`);
+  const onboardStart = Date.now();
+  const onboarded = await onboardCustomers(routerUrl, token, customers);
+  say(
+    `placed ${onboarded.summary.Created} new (${onboarded.summary.Existing} existing) in ${((Date.now() - onboardStart) / 1000).toFixed(1)}s: ` +
+      [...onboarded.perCell.entries()].sort().map(([cell, n]) => `${cell} ${n}`).join(', '),
+  );
+
+  say('and the enterprise customers by manifest (CustomerPlacement, as a platform team keeps them in Git):');
+  await applyManifests(kubectl, customerPlacementManifests());
+  interface PlacementObject {
+    metadata: { name: string; labels?: Record<string, string> };
+    status?: { cell?: string; state?: string; epoch?: number; conditions?: Condition[] };
+  }
+  const placed = await waitUntil(
+    async () => {
+      const items = (JSON.parse((await kubectl(['get', 'customerplacements', '-l', DEMO_SELECTOR, '-o', 'json'])).stdout) as { items: PlacementObject[] }).items;
+      return items.length === ENTERPRISE_CUSTOMERS.length && items.every((p) => p.status?.state === 'Active' && p.status.cell) ? items : undefined;
+    },
+    60_000,
+    async () => `the CustomerPlacements were not all placed within 60s:\n${(await kubectl(['get', 'customerplacements', '-l', DEMO_SELECTOR, '-o', 'wide'])).stdout}`,
+  );
+  for (const p of placed) say(`  ${p.metadata.name.padEnd(20)} tier=${(p.metadata.labels?.tier ?? '').padEnd(10)} -> ${p.status?.cell} (epoch ${p.status?.epoch})`);
+
+  step("A few rows per customer in its cell's database");
+  const allIds = [...customers.map((c) => c.customer), ...ENTERPRISE_CUSTOMERS.map((c) => c.name)];
+  const placements = await databases.controlPlane.query<{ customer_id: string; cell: string }>('SELECT customer_id, cell FROM placements WHERE customer_id = ANY($1::text[])', [allIds]);
+  const rowsOf = new Map<string, CustomerRows>();
+  allIds.forEach((id, i) => rowsOf.set(id, { customer: id, readings: 5 + ((i * 13) % 36), devices: 1 + (i % 3) }));
+  for (const [cell, db] of databases.cells) {
+    const rows = placements.filter((p) => p.cell === cell).map((p) => rowsOf.get(p.customer_id)!);
+    const totals = await insertCustomerRows(db, rows);
+    say(`${cell.padEnd(11)} ${String(rows.length).padStart(4)} customers, ${totals.readings} readings, ${totals.devices} devices`);
+  }
+  const sample = placements.find((p) => p.cell === MIGRATION_FROM && p.customer_id.startsWith('eu-std-'))?.customer_id ?? 'eu-std-0001';
+  const route = await routeOf(routerUrl, sample);
+  say(`GET ${routerUrl}/v1/routes/${sample} -> ${route.status} ${JSON.stringify(route.body)}`);
+
+  step(`A canary Migration ${MIGRATION_NAME}: the tier=standard customers of ${MIGRATION_FROM} to ${MIGRATION_TO}`);
+  const [{ n: selected } = { n: '0' }] = await databases.controlPlane.query<{ n: string }>(
+    "SELECT count(*) AS n FROM placements WHERE cell = $1 AND labels->>'tier' = 'standard'",
+    [MIGRATION_FROM],
+  );
+  const total = Number(selected);
+  say(`selects ${total} customers; steps: move 1 (the canary), pause 10s, move 10% (${Math.ceil(total / 10)}), pause {} until a person promotes, move 100%`);
+  say('maxConcurrent 4, drainWait 500ms, retention 1m; progress from the kubectl plugin: kubectl cells migration watch ' + MIGRATION_NAME);
+  const migration = migrationManifest();
+  writeFileSync(path.join(demoDir, 'manifests', 'migration.yaml'), stringify(migration));
+  await applyManifests(kubectl, [migration]);
+  // The watch ends at the pause, at the end, or on an error of its own (the API server went away
+  // at the wrong moment): then it is started again.
+  const watchDeadline = Date.now() + 10 * 60_000;
+  let status: NonNullable<MigrationObject['status']> = {};
+  let watchCode = 0;
+  for (let attempt = 1; ; attempt++) {
+    watchCode = await watchMigration(tsxLoader, cluster.kubeconfigPath, watchDeadline);
+    status = (JSON.parse((await kubectl(['get', 'migration', MIGRATION_NAME, '-o', 'json'])).stdout) as MigrationObject).status ?? {};
+    const settled = (status.phase === 'Paused' && status.currentStep === PROMOTION_STEP) || ['Succeeded', 'Failed', 'Aborted'].includes(status.phase ?? '');
+    if (settled || watchCode === 0 || attempt >= 5 || Date.now() > watchDeadline) break;
+    say(`(the watch stopped with exit code ${watchCode} while the migration is ${status.phase ?? 'Pending'}: watching again)`);
+  }
+  if (status.phase !== 'Paused' || status.currentStep !== PROMOTION_STEP) {
+    const failures = (status.latestFailures ?? []).map((f) => `  ${f.customer}: ${f.reason} ${f.message ?? ''}`);
+    throw new Error(
+      `the migration did not stop at its pause for promotion (watch exit code ${watchCode}): phase ${status.phase}, step ${status.currentStep}, ` +
+        `${status.progress ?? ''}: ${status.message ?? ''}\n${failures.join('\n')}\n(the operator's log: ${path.relative(root, running.operator!.logFile)})`,
+    );
+  }
+
+  step('Where the migration stands');
+  const moved = await databases.controlPlane.query<{ customer_id: string; epoch: string }>(
+    "SELECT customer_id, epoch FROM placements WHERE cell = $1 AND labels->>'tier' = 'standard' ORDER BY customer_id",
+    [MIGRATION_TO],
+  );
+  const target = databases.cells.get(MIGRATION_TO)!;
+  const counted = await target.query<{ customer_id: string; readings: string; devices: string }>(
+    `SELECT c AS customer_id, (SELECT count(*) FROM readings r WHERE r.customer_id = c) AS readings,
+            (SELECT count(*) FROM devices d WHERE d.customer_id = c) AS devices
+       FROM unnest($1::text[]) AS c`,
+    [moved.map((m) => m.customer_id)],
+  );
+  const mismatched = counted.filter((c) => {
+    const expected = rowsOf.get(c.customer_id)!;
+    return Number(c.readings) !== expected.readings || Number(c.devices) !== expected.devices;
+  });
+  const movedRows = counted.reduce((s, c) => s + Number(c.readings) + Number(c.devices), 0);
+  say(`${moved.length} of ${total} customers moved to ${MIGRATION_TO} (${status.progress}), ${movedRows} rows with them;`);
+  say(
+    mismatched.length === 0
+      ? `every row inserted for them is in ${MIGRATION_TO}'s database, once (counted per customer)`
+      : `ROWS DIFFER for ${mismatched.length} moved customers, e.g. ${JSON.stringify(mismatched.slice(0, 3))}`,
+  );
+  const movedSample = moved[0]?.customer_id;
+  if (movedSample) {
+    const after = await routeOf(routerUrl, movedSample);
+    say(`GET /v1/routes/${movedSample} -> ${after.status} cell ${String(after.body.cell)}, epoch ${String(after.body.epoch)}`);
+  }
+  print(indent((await kubectl(['get', 'cells,migrations', '-l', DEMO_SELECTOR])).stdout));
+  print(`\nReady after ${elapsed()}: the migration waits at step ${PROMOTION_STEP} (pause: {}) for you to promote it.\n`);
+  print(
+    nextSteps({
+      root,
+      kubeconfig: cluster.kubeconfigPath,
+      kubectlDir: cluster.binDir,
+      pluginDir,
+      routerUrl,
+      tokenFile: path.relative(root, tokenFile),
+      migration: MIGRATION_NAME,
+      promotionStep: PROMOTION_STEP,
+      sampleCustomer: movedSample ?? sample,
+      logs: { operator: running.operator.logFile, router: running.router.logFile },
+      targetDatabase: { cell: MIGRATION_TO, port: target.server.port, user: target.username, database: target.database },
+      exitAtPause,
+    }),
+  );
+  if (mismatched.length > 0) return void (await shutDown(1));
+  if (exitAtPause) return void (await shutDown(0));
+
+  // Until Ctrl-C: say so if the operator or the router stops on its own.
+  for (;;) {
+    await sleep(2000);
+    try {
+      assertComponentsRunning();
+    } catch (error) {
+      print(`\n${error instanceof Error ? error.message : String(error)}`);
+      await shutDown(1);
+    }
+  }
+}
+
+main().catch(async (error: unknown) => {
+  if (shuttingDown) return;
+  print(`\ndemo failed after ${elapsed()}: ${error instanceof Error ? error.message : String(error)}`);
+  await shutDown(1);
+});
