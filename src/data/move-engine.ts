@@ -297,14 +297,10 @@ export class MoveEngine {
       if (outcome === 'Kept') return { kind: 'Retry', error: `${reason}: ${message}` };
       return { kind: 'Refused', reason, message, state: outcome };
     }
-    const after = await cp.query<{ state: MoveState; direction: string }>('SELECT state, direction FROM migration_journal WHERE migration = $1 AND customer_id = $2', [
-      key.migration,
-      key.customerId,
-    ]);
-    const state = after.rows[0]?.state ?? move.state;
+    const state = ctx.newState ?? move.state;
     if (state !== move.state) {
       this.metrics?.stateSeconds.observe({ state: move.state }, Math.max(0, (now.getTime() - move.stateEnteredAt.getTime()) / 1000));
-      log.info({ from: move.state, to: state, direction: after.rows[0]?.direction, action: describeAction(action) }, 'move state changed');
+      log.info({ from: move.state, to: state, action: describeAction(action) }, 'move state changed');
     } else {
       log.debug({ state, action: describeAction(action) }, 'move step');
     }

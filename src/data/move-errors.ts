@@ -28,7 +28,15 @@ export class MoveConflict extends Error {
   }
 }
 
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'CELL_UNAVAILABLE']);
+
+/**
+ * A cell's database cannot be resolved right now (its Cell not in the cache yet, its Secret
+ * unreadable): the move waits and retries instead of rolling back.
+ */
+export class CellUnavailable extends Error {
+  readonly code = 'CELL_UNAVAILABLE';
+}
 // SQLSTATE classes and codes worth retrying: connection (08), resources (53), operator
 // intervention (57: shutdown, crash), serialization and deadlocks, lock timeouts, and the
 // read-only state of a standby being promoted.

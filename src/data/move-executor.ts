@@ -1,7 +1,7 @@
 // Performs one action of a customer move (as decided by move-decision.ts) against the cell
 // databases and records it in the journal. A refusal comes back as a MoveRefusal; everything else
 // that goes wrong is thrown, to be retried: each action is safe to run again from the top.
-import type { PoolClient } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../log.js';
 import { lockRoutingWrites } from '../store/placements.js';
 import type { MoveAction } from './move-decision.js';
@@ -19,6 +19,7 @@ import {
   unfencePlacement,
   updateJournal,
   updateProgress,
+  type JournalFields,
   type LoadedMove,
   type NewProgress,
   type ProgressFields,
@@ -28,6 +29,7 @@ import type { MoveSettings } from './move-settings.js';
 import { BEFORE_CUT_OVER, movingCells, sameKey, settlesByObservation, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';
 import {
   aggregate,
+  copiedColumns,
   copyPage,
   deleteBatch,
   EMPTY_AGGREGATE,
@@ -53,6 +55,8 @@ export interface MoveHooks {
 }
 
 export interface ExecutorContext {
+  /** Set by the executor to the state it recorded last (saves reading the journal back). */
+  newState?: MoveState;
   /** A control-plane client holding the move's advisory lock. */
   cp: PoolClient;
   plans: TablePlans;
@@ -63,6 +67,12 @@ export interface ExecutorContext {
   hooks?: MoveHooks;
   now: () => Date;
   signal?: AbortSignal;
+}
+
+/** Records a state change (see transition) and remembers it for the caller. */
+async function record(ctx: ExecutorContext, move: MoveRecord, to: MoveState, at: Date, fields?: JournalFields): Promise<void> {
+  await transition(ctx.cp, move, to, at, fields);
+  ctx.newState = to;
 }
 
 function plus(d: Date, ms: number): Date {
@@ -150,7 +160,7 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   }
   await inTransaction(ctx.cp, async () => {
     await replaceProgress(ctx.cp, move, tables);
-    await transition(ctx.cp, move, 'Copying', ctx.now(), { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() });
+    await record(ctx, move, 'Copying', ctx.now(), { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() });
   });
 }
 
@@ -194,8 +204,9 @@ async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Mo
 }
 
 async function startCatchingUp(ctx: ExecutorContext, move: MoveRecord): Promise<void> {
-  await resetRound(ctx.cp, move);
-  await transition(ctx.cp, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 });
+  // Every table has just caught up: the first round only resyncs the settled rows.
+  await resetRound(ctx.cp, move, { keepCaughtUp: true });
+  await record(ctx, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 });
 }
 
 async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
@@ -217,6 +228,18 @@ async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActi
   await updateProgress(ctx.cp, move, t.table, fields, { rows: r.rows, bytes: r.bytes, inRound: true });
 }
 
+/**
+ * Refuses the move when a table's columns changed since it was planned (a column added on both
+ * sides would otherwise be copied as NULL and left out of the checksum).
+ */
+async function expectColumns(ctx: ExecutorContext, db: Pool, plan: TablePlan): Promise<void> {
+  const now = await copiedColumns(db, plan);
+  if (now.join(',') !== plan.columns.join(',')) {
+    ctx.plans.invalidate();
+    throw new MoveRefusal('SchemaChanged', `table ${plan.name} changed during the move: its columns are now (${now.join(', ')}), it was planned with (${plan.columns.join(', ')})`);
+  }
+}
+
 function describeMismatch(table: string, what: string, source: Aggregate, target: Aggregate): string {
   return `table ${table}: ${what} differ between the cells: source ${source.rows} rows (checksum ${source.checksum}), target ${target.rows} rows (checksum ${target.checksum})`;
 }
@@ -226,10 +249,15 @@ async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string
   const t = findTable(loaded, table);
   let agg: Aggregate = EMPTY_AGGREGATE;
   if (t.syncedKey) {
-    const plan = await tablePlan(ctx, move, t, true); // the catalogs as they are now: a column added meanwhile is checked too
+    const plan = await tablePlan(ctx, move, t);
     const { source, target } = await pools(ctx, move);
     const range = { upTo: t.syncedKey };
-    const [s, d] = await Promise.all([aggregate(source, plan, move.customerId, range), aggregate(target, plan, move.customerId, range)]);
+    const [s, d] = await Promise.all([
+      aggregate(source, plan, move.customerId, range),
+      aggregate(target, plan, move.customerId, range),
+      expectColumns(ctx, source, plan),
+      expectColumns(ctx, target, plan),
+    ]);
     if (!sameAggregate(s, d)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the settled rows (checked before the fence)', s, d));
     agg = s;
   }
@@ -248,7 +276,7 @@ async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const epoch = move.sourceEpoch;
   await inTransaction(ctx.cp, async () => {
     await lockRoutingWrites(ctx.cp);
-    await transition(ctx.cp, move, 'Fenced', ctx.now(), { fencedAt: ctx.now() });
+    await record(ctx, move, 'Fenced', ctx.now(), { fencedAt: ctx.now() });
     if (!(await fencePlacement(ctx.cp, move.customerId, from, epoch))) {
       const p = await readPlacement(ctx.cp, move.customerId);
       throw new MoveRefusal(
@@ -267,7 +295,7 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
   const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t));
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
-  const record = () =>
+  const save = () =>
     updateProgress(
       ctx.cp,
       move,
@@ -275,10 +303,10 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
       { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' },
       { rows: r.rows, bytes: r.bytes },
     );
-  if (!loaded.tables.every((o) => o.table === t.table || o.finalSynced)) return record();
+  if (!loaded.tables.every((o) => o.table === t.table || o.finalSynced)) return save();
   await inTransaction(ctx.cp, async () => {
-    await record();
-    await transition(ctx.cp, move, 'Verifying', ctx.now()); // the last table: verification starts
+    await save();
+    await record(ctx, move, 'Verifying', ctx.now()); // the last table: verification starts
   });
 }
 
@@ -288,14 +316,15 @@ async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): 
   const plan = await tablePlan(ctx, move, t);
   const { target } = await pools(ctx, move);
   const after = finalSyncFrom(t);
-  const got = await aggregate(target, plan, move.customerId, { after });
+  const { source } = await pools(ctx, move);
+  const [got] = await Promise.all([aggregate(target, plan, move.customerId, { after }), expectColumns(ctx, source, plan), expectColumns(ctx, target, plan)]);
   const want: Aggregate = { rows: t.sourceRows ?? 0, checksum: t.sourceChecksum ?? '0' };
   if (!sameAggregate(want, got)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the final-synced rows', want, got));
-  const record = () => updateProgress(ctx.cp, move, table, { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' });
-  if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return record();
+  const save = () => updateProgress(ctx.cp, move, table, { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' });
+  if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return save();
   await inTransaction(ctx.cp, async () => {
-    await record();
-    await transition(ctx.cp, move, 'CutOver', ctx.now()); // every table verified: the cut-over is next
+    await save();
+    await record(ctx, move, 'CutOver', ctx.now()); // every table verified: the cut-over is next
   });
 }
 
@@ -318,7 +347,7 @@ async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
         `customer ${move.customerId}'s placement changed under the fence (now ${p ? `${p.state} in ${p.cell} at epoch ${p.epoch}` : 'gone'}, expected Fenced in ${from} at epoch ${epoch})`,
       );
     }
-    await transition(ctx.cp, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
+    await record(ctx, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
   });
   if (move.fencedAt) ctx.metrics?.fenceSeconds.observe((at.getTime() - move.fencedAt.getTime()) / 1000);
 }
@@ -370,7 +399,7 @@ async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
       'source transactions older than the fence are still running after maxDrainMs; final sync now (rows they add are moved at cleanup)',
     );
   }
-  await transition(ctx.cp, move, 'FinalSync', ctx.now());
+  await record(ctx, move, 'FinalSync', ctx.now());
 }
 
 async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { kind: 'Clear' }): Promise<void> {
@@ -399,7 +428,7 @@ async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<v
   const { move } = loaded;
   await inTransaction(ctx.cp, async () => {
     await lockRoutingWrites(ctx.cp);
-    await transition(ctx.cp, move, 'Pending', ctx.now(), {
+    await record(ctx, move, 'Pending', ctx.now(), {
       direction: 'Reverse',
       sourceEpoch: null,
       fencedAt: null,
@@ -423,7 +452,7 @@ async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
       await releaseCapacity(ctx.cp, move.reservedCell);
     }
-    await transition(ctx.cp, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
+    await record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
   });
 }
 
@@ -449,10 +478,10 @@ export async function failMove(ctx: ExecutorContext, loaded: LoadedMove, reason:
     if (loaded.tables.length === 0) {
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
       await releaseCapacity(ctx.cp, move.reservedCell);
-      await transition(ctx.cp, move, 'Failed', ctx.now(), { failureReason: reason, lastError: message, finishedAt: ctx.now(), reservedCell: null });
+      await record(ctx, move, 'Failed', ctx.now(), { failureReason: reason, lastError: message, finishedAt: ctx.now(), reservedCell: null });
       return 'Failed' as const;
     }
-    await transition(ctx.cp, move, 'RollingBack', ctx.now(), { failureReason: reason, lastError: message });
+    await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: reason, lastError: message });
     return 'RollingBack' as const;
   });
 }
@@ -481,7 +510,7 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
       return preVerify(ctx, loaded, action.table);
     case 'Transition':
       if (action.to === 'CatchingUp') return inTransaction(ctx.cp, () => startCatchingUp(ctx, move));
-      return transition(ctx.cp, move, action.to, ctx.now());
+      return record(ctx, move, action.to, ctx.now());
     case 'Fence':
       return fence(ctx, loaded);
     case 'Drain':
@@ -499,7 +528,7 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
     case 'StartReverse':
       return startReverse(ctx, loaded);
     case 'Abort':
-      await transition(ctx.cp, move, 'RollingBack', ctx.now(), { failureReason: null });
+      await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: null });
       return;
     case 'Fail':
       throw new MoveRefusal(action.reason, action.message);

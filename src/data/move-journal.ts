@@ -148,15 +148,24 @@ export interface LoadedMove {
   tables: TableProgress[];
 }
 
+/** The journal row and its progress rows, in one round trip. */
 export async function loadMove(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
-  const j = await db.query<JournalRow>('SELECT * FROM migration_journal WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
-  const row = j.rows[0];
-  if (!row) return undefined;
-  const p = await db.query<ProgressRow>(
-    'SELECT * FROM migration_table_progress WHERE migration = $1 AND customer_id = $2 ORDER BY position, table_name',
+  const { rows } = await db.query<JournalRow & { progress: ProgressJson[] }>(
+    `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
+                            WHERE p.migration = j.migration AND p.customer_id = j.customer_id), '[]') AS progress
+       FROM migration_journal j WHERE j.migration = $1 AND j.customer_id = $2`,
     [key.migration, key.customerId],
   );
-  return { move: moveFromRow(row), tables: p.rows.map(progressFromRow) };
+  const row = rows[0];
+  if (!row) return undefined;
+  return { move: moveFromRow(row), tables: row.progress.map((p) => progressFromRow(progressFromJson(p))) };
+}
+
+/** A progress row as json_agg renders it: timestamps as ISO text. */
+type ProgressJson = Omit<ProgressRow, 'observed_at' | 'settled_at'> & { observed_at: string | null; settled_at: string | null };
+
+function progressFromJson(p: ProgressJson): ProgressRow {
+  return { ...p, observed_at: p.observed_at === null ? null : new Date(p.observed_at), settled_at: p.settled_at === null ? null : new Date(p.settled_at) };
 }
 
 export async function listMoves(db: Queryable, migration: string): Promise<MoveRecord[]> {
@@ -367,11 +376,11 @@ export async function replaceProgress(db: Queryable, key: MoveKey, tables: reado
 }
 
 /** Resets the per-round flags of every table (a new catch-up round). */
-export async function resetRound(db: Queryable, key: MoveKey): Promise<void> {
+export async function resetRound(db: Queryable, key: MoveKey, options: { keepCaughtUp?: boolean } = {}): Promise<void> {
   await db.query(
-    `UPDATE migration_table_progress SET caught_up = false, resynced = false, phase = 'CatchUp', updated_at = now()
+    `UPDATE migration_table_progress SET caught_up = caught_up AND $3, resynced = false, phase = 'CatchUp', updated_at = now()
       WHERE migration = $1 AND customer_id = $2 AND mode = 'AppendOnly'`,
-    [key.migration, key.customerId],
+    [key.migration, key.customerId, options.keepCaughtUp === true],
   );
 }
 

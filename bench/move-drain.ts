@@ -1,0 +1,52 @@
+// A drain: every customer of cell A (BENCH_DRAIN_CUSTOMERS, default 1,000, with
+// BENCH_DRAIN_ROWS readings each, default 200) is moved to cell B by the move engine,
+// BENCH_CONCURRENCY at a time (default 4, a Migration's default maxConcurrent), each through the
+// whole state machine including cleanup (retention 0, drainWait 0). The baseline, measured in the
+// same run on the same rows: the sum of one raw `COPY (SELECT … WHERE customer_id = …) TO STDOUT
+// (FORMAT binary) | COPY … FROM STDIN (FORMAT binary)` per customer. Prints total time against
+// that sum.
+import { MoveEngine } from '../src/data/move-engine.js';
+import { runMoves } from '../src/data/move-pool.js';
+import { ActionTimer, customerName, fmt, placeCustomers, rawPipe, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
+
+const CUSTOMERS = Number(process.env.BENCH_DRAIN_CUSTOMERS ?? 1000);
+const ROWS = Number(process.env.BENCH_DRAIN_ROWS ?? 200);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+
+const cells = await startCells();
+try {
+  cells.tenancy = READINGS_ONLY;
+  const source = cells.pools['cell-a']!;
+  const target = cells.pools['cell-b']!;
+  const customers = Array.from({ length: CUSTOMERS }, (_, i) => customerName('drain', i));
+  await placeCustomers(cells.cp, customers, 'cell-a');
+  await seedReadings(source, customers, ROWS);
+  console.log(`drain of ${fmt(CUSTOMERS)} customers × ${fmt(ROWS)} rows, ${CONCURRENCY} moves at a time, cleanup included`);
+
+  // Baseline: one raw pipe per customer, one after the other.
+  let rawMs = 0;
+  for (const c of customers) rawMs += (await rawPipe(source, target, 'customer_id = $VALUES', [c])).ms;
+  console.log(`  sum of raw per-customer copies: ${fmt(rawMs)} ms (${fmt(rawMs / CUSTOMERS, 2)} ms per customer)`);
+  await target.query('TRUNCATE readings');
+  await target.query('VACUUM ANALYZE readings');
+
+  const timer = new ActionTimer();
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { drainWaitMs: 0, retentionMs: 0 }, hooks: timer });
+  const migration = 'bench-drain';
+  const t0 = performance.now();
+  for (const c of customers) await engine.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });
+  const results = await runMoves(engine, customers.map((customerId) => ({ migration, customerId })), { concurrency: CONCURRENCY });
+  const total = performance.now() - t0;
+  const notDone = results.filter((r) => r.move?.state !== 'Done');
+  if (notDone.length > 0) throw new Error(`${notDone.length} moves did not finish: ${JSON.stringify(notDone[0]?.move)}`);
+  const left = Number((await source.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
+  const arrived = Number((await target.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
+  if (left !== 0 || arrived !== CUSTOMERS * ROWS) throw new Error(`after the drain: ${left} rows left in the source, ${arrived} in the target`);
+  const summary = await engine.summarize(migration);
+  console.log(`  engine drain: ${fmt(total)} ms (${fmt(total / CUSTOMERS, 2)} ms per customer), moved ${summary.byOutcome.Moved}/${CUSTOMERS}`);
+  const parts = ['Prepare', 'CopyPage', 'Resync', 'PreVerify', 'Fence', 'Drain', 'FinalSync', 'Verify', 'CutOver', 'Sweep', 'Finish'] as const;
+  console.log(`  action time summed over moves: ${parts.map((p) => `${p} ${fmt(timer.total(p))}`).join(', ')} ms`);
+  console.log(`ratio drain total / sum of raw copies: ${(total / rawMs).toFixed(2)}`);
+} finally {
+  await cells.stop();
+}
