@@ -16,6 +16,7 @@ import { createLogger, type Logger } from './log.js';
 import { Applier } from './runtime/apply.js';
 import { Controller, labelKeysOf } from './runtime/controller.js';
 import type { Informer } from './runtime/informer.js';
+import type { KubeObject } from './runtime/resource.js';
 import { isNotFound, type KubeClient } from './runtime/kube-client.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
@@ -65,8 +66,9 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
 
   manager.add(cellController(manager, children, store?.pool, config, log));
   manager.add(placementController(manager, store?.pool, config, log));
-  const cellPools = new CellPools(manager.client, manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>, children.get('Secret'));
-  manager.add(migrationController(manager, store?.pool, cellPools, config, log));
+  const cells = manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>;
+  const cellPools = new CellPools(manager.client, cells, children.get('Secret'));
+  manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
   await manager.runUntilSignal((code) => {
     void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
   });
@@ -115,8 +117,22 @@ function placementController(manager: Manager, store: Pool | undefined, config: 
   });
 }
 
-function migrationController(manager: Manager, store: Pool | undefined, cellPools: CellPools, config: OperatorConfig, log: Logger): Controller {
+function migrationController(
+  manager: Manager,
+  store: Pool | undefined,
+  cells: Informer<Cell>,
+  cellPools: CellPools,
+  config: OperatorConfig,
+  log: Logger,
+): Controller {
   const migrations = manager.informer<Migration & { metadata: { name?: string } }>(MIGRATION_RESOURCE);
+  // A change to a cell (Ready, capacity) may open a gate of the migrations from or to it; waiting
+  // for the cells' cache also keeps a move from looking for a cell before the cache knows it.
+  const touching = (cell: KubeObject) =>
+    (migrations as unknown as Informer<Migration>)
+      .list()
+      .filter((m) => m.spec.from === cell.metadata?.name || m.spec.to === cell.metadata?.name)
+      .map((m) => m.metadata.name ?? '');
   const reconciler = new MigrationReconciler({
     client: manager.client,
     migrations: migrations as unknown as Informer<Migration>,
@@ -128,6 +144,7 @@ function migrationController(manager: Manager, store: Pool | undefined, cellPool
   return new Controller({
     name: 'migration',
     informer: migrations,
+    watches: [{ informer: cells as unknown as Informer, toKeys: touching }],
     reconcile: (key) => reconciler.reconcile(key),
     concurrency: config.concurrency,
     metrics: manager.metrics,

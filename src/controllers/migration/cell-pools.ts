@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
+import { CellUnavailable } from '../../data/move-errors.js';
 import type { CellDatabase } from '../../data/table-plans.js';
 import type { Informer } from '../../runtime/informer.js';
 import type { KubeClient } from '../../runtime/kube-client.js';
@@ -21,9 +22,9 @@ export class CellPools {
   /** The database of `name`, for the move engine; throws with a reason when it cannot be reached. */
   async database(name: string): Promise<CellDatabase> {
     const cell = this.cells.get(name);
-    if (!cell) throw new Error(`there is no Cell ${name}`);
+    if (!cell) throw new CellUnavailable(`there is no Cell ${name} (yet)`);
     const credentials = await readDatabaseCredentials(this.client, cell, { secrets: this.secrets });
-    if (!credentials.value) throw new Error(`cell ${name}: ${credentials.problem.message}`);
+    if (!credentials.value) throw new CellUnavailable(`cell ${name}: ${credentials.problem.message}`);
     const settings = cellDatabaseSettings(cell, credentials.value);
     const fingerprint = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
     let entry = this.pools.get(name);

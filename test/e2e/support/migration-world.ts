@@ -1,0 +1,154 @@
+// A world for migration e2e tests: a control-plane PostgreSQL, two cells on real PostgreSQL
+// servers (Ready through the operator and kwok's Strimzi), customers placed in the source cell by
+// CustomerPlacements, rows for each, and the operator. Everything is named after `prefix`.
+import pg from 'pg';
+import { startPostgres, type PostgresServer } from '../../support/postgres.js';
+import { apply, kubectl, kubectlJson, waitFor } from './kube.js';
+import { startOperator, type OperatorOptions, type OperatorProcess } from './operator.js';
+
+export const TENANT_TABLES = `
+  CREATE TABLE readings (customer_id text NOT NULL, id bigint NOT NULL, received_at timestamptz NOT NULL DEFAULT now(),
+                         value double precision NOT NULL, PRIMARY KEY (customer_id, id));
+  CREATE TABLE devices (customer_id text NOT NULL, device_id text NOT NULL, name text NOT NULL, PRIMARY KEY (customer_id, device_id));`;
+
+export async function sql<R extends pg.QueryResultRow = pg.QueryResultRow>(db: PostgresServer, text: string, params: unknown[] = []): Promise<R[]> {
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, params)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export async function rowsPerCustomer(db: PostgresServer, table: string): Promise<Map<string, number>> {
+  const rows = await sql<{ customer_id: string; n: string }>(db, `SELECT customer_id, count(*) AS n FROM ${table} GROUP BY customer_id`);
+  return new Map(rows.map((r) => [r.customer_id, Number(r.n)]));
+}
+
+export interface MigrationObject {
+  spec: { promotedStep?: number };
+  status?: { phase?: string; currentStep?: number; progress?: string; customers?: { moved?: number; total?: number; failed?: number }; message?: string };
+}
+
+export interface MigrationWorld {
+  source: PostgresServer;
+  target: PostgresServer;
+  controlPlane: PostgresServer;
+  sourceCell: string;
+  targetCell: string;
+  customers: string[];
+  operator: OperatorProcess;
+  /** Starts a new operator (after a crash), with the same database. */
+  restartOperator(): Promise<OperatorProcess>;
+  migration(name: string): Promise<MigrationObject>;
+  cleanup(migrations: string[]): Promise<void>;
+}
+
+function cellManifest(name: string, region: string, db: PostgresServer, secretsNamespace: string): object {
+  return {
+    apiVersion: 'cells.platform.io/v1alpha1',
+    kind: 'Cell',
+    metadata: { name },
+    spec: {
+      region,
+      capacity: { maxCustomers: 100 },
+      kafka: {
+        controllers: { replicas: 1, storage: { size: '1Gi' } },
+        brokers: { replicas: 1, storage: { size: '1Gi' } },
+        topics: [{ name: 'telemetry', partitions: 3, replicas: 1 }],
+      },
+      database: {
+        external: { host: db.host, port: db.port, database: db.database, sslMode: 'disable', secretRef: { name: `${name}-db`, namespace: secretsNamespace } },
+        tables: [{ name: 'readings', mode: 'AppendOnly' }, { name: 'devices', mode: 'Mutable' }],
+      },
+      deletionPolicy: 'Delete',
+    },
+  };
+}
+
+export async function startMigrationWorld(options: {
+  prefix: string;
+  region: string;
+  customers: number;
+  readingsPerCustomer: number;
+  operator?: OperatorOptions;
+}): Promise<MigrationWorld> {
+  const { prefix, region } = options;
+  const sourceCell = `${prefix}-src`;
+  const targetCell = `${prefix}-dst`;
+  const secrets = `${prefix}-secrets`;
+  const customers = Array.from({ length: options.customers }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
+  const [controlPlane, source, target] = await Promise.all([startPostgres(), startPostgres(), startPostgres()]);
+  await Promise.all([sql(source, TENANT_TABLES), sql(target, TENANT_TABLES)]);
+  await apply([
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: secrets } },
+    ...[sourceCell, targetCell].map((name) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${name}-db`, namespace: secrets },
+      stringData: { username: 'postgres', password: 'unused-with-trust-auth' },
+    })),
+  ]);
+  const operatorOptions: OperatorOptions = { name: prefix, leaderElect: false, databaseUrl: controlPlane.url, ...options.operator };
+  let operator = await startOperator(operatorOptions);
+  await operator.waitReady();
+  await apply([cellManifest(sourceCell, region, source, secrets), cellManifest(targetCell, region, target, secrets)]);
+  await waitFor(
+    async () => {
+      const phases = await Promise.all([sourceCell, targetCell].map((n) => kubectl(['get', 'cell', n, '-o', 'jsonpath={.status.phase}'])));
+      return phases.every((p) => p.stdout === 'Ready');
+    },
+    { timeoutMs: 90_000, description: 'both cells Ready' },
+  );
+  await apply(
+    customers.map((id, i) => ({
+      apiVersion: 'cells.platform.io/v1alpha1',
+      kind: 'CustomerPlacement',
+      metadata: { name: id, labels: { tier: 'standard' } },
+      spec: { cell: sourceCell, region, expectedDevices: i },
+    })),
+  );
+  await waitFor(
+    async () => {
+      const placed = await sql<{ n: string }>(controlPlane, 'SELECT count(*) AS n FROM placements WHERE cell = $1', [sourceCell]);
+      return Number(placed[0]?.n) === customers.length;
+    },
+    { timeoutMs: 60_000, description: `all ${customers.length} customers placed in the source cell` },
+  );
+  await sql(source, 'INSERT INTO readings (customer_id, id, value) SELECT c, i, random() FROM unnest($1::text[]) c, generate_series(1, $2::int) i', [
+    customers,
+    options.readingsPerCustomer,
+  ]);
+  await sql(source, `INSERT INTO devices (customer_id, device_id, name) SELECT c, 'd' || i, 'device ' || i FROM unnest($1::text[]) c, generate_series(1, 3) i`, [customers]);
+
+  return {
+    source,
+    target,
+    controlPlane,
+    sourceCell,
+    targetCell,
+    customers,
+    get operator() {
+      return operator;
+    },
+    async restartOperator() {
+      operator = await startOperator(operatorOptions);
+      await operator.waitReady();
+      return operator;
+    },
+    migration: (name) => kubectlJson<MigrationObject>(['get', 'migration', name, '-o', 'json']),
+    async cleanup(migrations) {
+      for (const m of migrations) await kubectl(['delete', 'migration', m, '--ignore-not-found', '--wait=false']);
+      await kubectl(['delete', 'customerplacements', ...customers, '--ignore-not-found', '--wait=false']);
+      await operator.stop();
+      for (const name of [...migrations.map((m) => `migration/${m}`), `cell/${sourceCell}`, `cell/${targetCell}`]) {
+        // Objects may still wait on their finalizer (customers, open moves): the test is over.
+        await kubectl(['patch', name, '--type', 'merge', '-p', '{"metadata":{"finalizers":null}}']).catch(() => undefined);
+      }
+      await kubectl(['delete', 'cell', sourceCell, targetCell, '--ignore-not-found', '--wait=false']);
+      await kubectl(['delete', 'namespace', secrets, '--ignore-not-found', '--wait=false']);
+      await Promise.all([controlPlane, source, target].map((s) => s.stop()));
+    },
+  };
+}
