@@ -17,7 +17,7 @@ import {
   ident,
   insertMissingSql,
   lastKeySql,
-  lastStagedKeySql,
+  nthKeySql,
   observeSql,
   STABLE_OUTPUT_SQL,
   STAGING_TABLE,
@@ -307,12 +307,14 @@ export interface SweepResult {
 }
 
 /**
- * Moves the next batch of a customer's source rows out: in a REPEATABLE READ source transaction,
- * COPYs the batch into a temporary table on the target and inserts the rows the target lacks
- * (ON CONFLICT DO NOTHING: rows the target has, or wrote since the cut-over, stay as they are),
- * commits the target, then deletes the batch from the source. The delete sees the same snapshot
- * as the copy, so a row that reaches the source meanwhile is never deleted unseen. `limit`
- * undefined: every row at once (a table keyed by the tenant column alone).
+ * Moves the next batch of a customer's source rows out, in one REPEATABLE READ source
+ * transaction: the batch's key range is fixed, counted and checksummed on both sides; only when
+ * the target's rows differ (rows that reached the source late, or the target's own newer rows) is
+ * the range COPYed into a temporary table on the target and the missing rows inserted (ON
+ * CONFLICT DO NOTHING: rows the target has stay as they are). Then the range is deleted from the
+ * source: the delete sees the transaction's snapshot, so a row that reaches the source meanwhile
+ * is never deleted unseen. `limit` undefined: every row at once (a table keyed by the tenant
+ * column alone).
  */
 export async function sweepPage(
   source: Pool,
@@ -325,16 +327,23 @@ export async function sweepPage(
 ): Promise<SweepResult> {
   return withClients(source, target, async (s, t) => {
     await begin(s, 'ISOLATION LEVEL REPEATABLE READ');
+    const bound = limit !== undefined && plan.cursor.length > 0 ? await lastKey(s, nthKeySql(plan, customer, { after }, limit - 1)) : null;
+    const range: KeyRange = bound ? { after, upTo: bound } : { after };
     await begin(t);
-    await t.query(createStagingSql(plan));
-    const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan, ident(STAGING_TABLE)));
-    const inserted = copied.rows > 0 ? ((await t.query(insertMissingSql(plan))).rowCount ?? 0) : 0;
-    const last = copied.rows > 0 && plan.cursor.length > 0 ? ((await t.query<{ key: string[] }>(lastStagedKeySql(plan))).rows[0]?.key ?? null) : null;
+    const [mine, theirs] = await Promise.all([aggregateOn(s, plan, customer, range), aggregateOn(t, plan, customer, range)]);
+    let inserted = 0;
+    let bytes = 0;
+    if (!sameAggregate(mine, theirs)) {
+      await t.query(createStagingSql(plan));
+      const copied = await pipeCopy(s, t, copyOutSql(plan, customer, range), copyInSql(plan, ident(STAGING_TABLE)));
+      bytes = copied.bytes;
+      if (copied.rows > 0) inserted = (await t.query(insertMissingSql(plan))).rowCount ?? 0;
+    }
     await t.query('COMMIT');
     await betweenCommits();
-    if (copied.rows > 0) await run(s, deleteRangeSql(plan, customer, last ? { after, upTo: last } : { after }));
+    if (mine.rows > 0) await run(s, deleteRangeSql(plan, customer, range));
     await s.query('COMMIT');
-    return { rows: copied.rows, inserted, bytes: copied.bytes, lastKey: last };
+    return { rows: mine.rows, inserted, bytes, lastKey: bound };
   });
 }
 

@@ -169,10 +169,16 @@ export function insertMissingSql(plan: TablePlan): string {
   return `INSERT INTO ${tableRef(plan)} (${cols})${overriding} SELECT ${cols} FROM ${ident(STAGING_TABLE)} ON CONFLICT DO NOTHING`;
 }
 
-/** The last staged key, in keyset order. */
-export function lastStagedKeySql(plan: TablePlan): string {
+/** The key of the customer's row at `offset` (from 0) in keyset order within a range: a batch boundary. */
+export function nthKeySql(plan: TablePlan, customer: string, range: KeyRange, offset: number): Statement {
+  const values: unknown[] = [];
+  const where = rangeWhere(plan, customer, range, paramPlacer(values));
+  values.push(offset);
   const key = `ARRAY[${plan.cursor.map((c) => `${ident(c)}::text`).join(', ')}]::text[]`;
-  return `SELECT ${key} AS key FROM ${ident(STAGING_TABLE)} ORDER BY ${orderBy(plan, 'DESC')} LIMIT 1`;
+  return {
+    text: `SELECT ${key} AS key FROM ${tableRef(plan)} WHERE ${where} ORDER BY ${orderBy(plan, 'ASC')} OFFSET $${values.length} LIMIT 1`,
+    values,
+  };
 }
 
 /** The customer's newest key on a database: an observation for keyset settling. */

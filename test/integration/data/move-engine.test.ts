@@ -126,6 +126,38 @@ describe('moving customers between cells', () => {
     expect(again).toMatchObject({ ok: false, reason: 'AlreadyFinished' });
   }, TIMEOUT);
 
+  it('moves rows that reached the source after the cut-over to the target before cleaning the source up', async () => {
+    const c = 'late-rows';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    const seeded = await seedCustomer(cells.pools['cell-a']!, c, { readings: 700, events: 40, devices: 4 });
+    const settings = { pageRows: 250, settleLagMs: 0, drainWaitMs: 0, retentionMs: 3600_000, deleteBatchRows: 100 };
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings });
+    const key = { migration: 'late', customerId: c };
+    await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+    expect((await engine.run(key)).move?.state).toBe('Cleanup');
+    // A gateway with a stale route writes to the old cell: a new reading, one with an old
+    // timestamp and key (below everything verified), a new event, and a new device.
+    const source = cells.pools['cell-a']!;
+    await source.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 1, 'd1', 1)`, [c]);
+    await source.query(`INSERT INTO readings (customer_id, id, received_at, device, value) VALUES ($1, 2, now() - interval '2 hours', 'd1', 2)`, [c]);
+    await source.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, 3, 'late')`, [c]);
+    await source.query(`INSERT INTO devices (customer_id, device_id, name) VALUES ($1, 'late-device', 'late')`, [c]);
+    // Meanwhile the customer writes to its new cell.
+    await cells.pools['cell-b']!.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 4, 'd2', 4)`, [c]);
+
+    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: () => new Date(Date.now() + 2 * 3600_000) });
+    const done = await later.run(key);
+    expect(done.move).toMatchObject({ state: 'Done' });
+    const target = await rowsOf(cells.pools['cell-b']!, c);
+    for (const id of [1, 2, 4, ...seeded.readings]) expect(target.readings.has(id)).toBe(true);
+    expect(target.readings.size).toBe(703);
+    expect(target.events.has(3)).toBe(true);
+    expect(target.devices.has('late-device')).toBe(true);
+    expect((await rowsOf(source, c)).total).toBe(0);
+    const { rows } = await cells.cp.query<{ swept: string }>('SELECT sum(swept_rows)::text AS swept FROM migration_table_progress WHERE migration = $1', ['late']);
+    expect(Number(rows[0]?.swept)).toBe(4);
+  }, TIMEOUT);
+
   it('rolls a move back when it is aborted before the cut-over, leaving the target as it was', async () => {
     const c = 'changes-mind';
     await placeCustomers(cells.cp, [c], 'cell-a');
