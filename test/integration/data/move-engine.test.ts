@@ -158,6 +158,21 @@ describe('moving customers between cells', () => {
     expect(Number(rows[0]?.swept)).toBe(4);
   }, TIMEOUT);
 
+  it('copies no faster than the rate limit', async () => {
+    const c = 'throttled';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    await seedCustomer(cells.pools['cell-a']!, c, { readings: 2400, events: 0, devices: 1 });
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, rowsPerSecond: 1000, settings: { settleLagMs: 0, drainWaitMs: 0 } });
+    const key = { migration: 'throttle', customerId: c };
+    await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+    const t0 = performance.now();
+    const result = await engine.run(key);
+    const seconds = (performance.now() - t0) / 1000;
+    expect(result.move?.state).toBe('Cleanup');
+    // 2,400 rows at 1,000 rows/s with one second of burst: at least 1.4 s.
+    expect(seconds).toBeGreaterThanOrEqual(1.35);
+  }, TIMEOUT);
+
   it('rolls a move back when it is aborted before the cut-over, leaving the target as it was', async () => {
     const c = 'changes-mind';
     await placeCustomers(cells.cp, [c], 'cell-a');

@@ -59,6 +59,16 @@ describe('a move that must not happen', () => {
       expect(result.move).toMatchObject({ state: 'Failed', failureReason: 'NoPrimaryKey' });
       expect(failures).toEqual([{ state: 'Pending', reason: 'NoPrimaryKey', message: expect.stringContaining('table public.audit_log has no primary key') }]);
       await expectUntouched('no-key', 17);
+
+      // Fixed by a person (the table gets its key): the same move is retried and goes through.
+      await both('ALTER TABLE audit_log ADD COLUMN id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY');
+      await cells.pools['cell-a']!.query(`INSERT INTO audit_log (customer_id, note) VALUES ('no-key', 'kept')`);
+      const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+      const key = { migration: 'refuse-no-key', customerId: 'no-key' };
+      expect(await engine.retryMove(key)).toMatchObject({ ok: true, move: { state: 'Pending' } });
+      expect((await engine.run(key)).move).toMatchObject({ state: 'Done', failureReason: null });
+      const moved = await cells.pools['cell-b']!.query(`SELECT note FROM audit_log WHERE customer_id = 'no-key'`);
+      expect(moved.rows).toEqual([{ note: 'kept' }]);
     } finally {
       await both('DROP TABLE audit_log');
     }
