@@ -16,6 +16,7 @@ import {
   FIELD_MANAGER,
   getCell,
   getObject,
+  isReady,
   LABEL_CELL,
   LABEL_MANAGED_BY,
   listObjects,
@@ -28,6 +29,7 @@ import {
 } from './support/cells.js';
 import { kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { startOperator, stopAllOperators, type OperatorProcess } from './support/operator.js';
+import { startPostgres, type PostgresServer } from '../support/postgres.js';
 
 const TIMEOUT_MS = 120_000;
 const id = randomBytes(3).toString('hex');
@@ -38,9 +40,12 @@ const LEASE_NAME = `cell-operator-e2e-${id}`;
 const OPERATOR_USER = `e2e:runtime-operator-${id}`;
 const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'deployments'];
 
-const created = new Set<string>();
+const DATABASE_SECRET = `e2e-runtime-database-${id}`;
 
-/** A small Cell: one Kafka node per pool, one workload; its database Secret is missing on purpose (no database needed). */
+const created = new Set<string>();
+let postgres: PostgresServer;
+
+/** A small Cell: one Kafka node per pool, one workload, a throw-away PostgreSQL: it turns Ready, and then rests. */
 function cellManifest(name: string, options: { deletionPolicy?: 'Retain' | 'Delete'; weight?: number } = {}) {
   created.add(name);
   return {
@@ -57,7 +62,7 @@ function cellManifest(name: string, options: { deletionPolicy?: 'Retain' | 'Dele
         topics: [{ name: 'telemetry', partitions: 3, replicas: 1 }],
       },
       database: {
-        external: { host: '127.0.0.1', port: 5432, database: 'telemetry', sslMode: 'disable', secretRef: { name: `absent-${id}`, namespace: 'default' } },
+        external: { host: postgres.host, port: postgres.port, database: 'postgres', sslMode: 'disable', secretRef: { name: DATABASE_SECRET, namespace: 'default' } },
       },
       workloads: [{ name: 'api', image: 'registry.example.com/api:1.0.0', replicas: 1, port: 8080, kafka: { read: ['telemetry'] } }],
       deletionPolicy: options.deletionPolicy ?? 'Retain',
@@ -88,6 +93,8 @@ async function startShared(): Promise<OperatorProcess> {
 describe('the operator runtime on a real API server', () => {
   beforeAll(async () => {
     if (local) kubeconfig = await issueKubeconfig(`runtime-operator-${id}`, OPERATOR_USER, ['system:masters']);
+    postgres = await startPostgres(); // trust authentication: any password is right
+    await kubectl(['create', 'secret', 'generic', DATABASE_SECRET, '-n', 'default', `--from-literal=username=${postgres.user}`, '--from-literal=password=unused']);
     operator = await startShared();
   }, TIMEOUT_MS);
 
@@ -98,6 +105,8 @@ describe('the operator runtime on a real API server', () => {
     await survivor?.stop();
     await stopAllOperators();
     await kubectl(['delete', 'lease', LEASE_NAME, '-n', LEASE_NAMESPACE, '--ignore-not-found'], { allowFailure: true });
+    await kubectl(['delete', 'secret', DATABASE_SECRET, '-n', 'default', '--ignore-not-found'], { allowFailure: true });
+    await postgres?.stop();
   }, TIMEOUT_MS);
 
   it('reconciles a Cell created with kubectl apply and writes its status through the status subresource', async () => {
@@ -107,7 +116,7 @@ describe('the operator runtime on a real API server', () => {
     const cell = await waitReconciled(name);
     expect(cell.metadata.finalizers).toContain(CELL_FINALIZER);
     expect(cell.status?.conditions?.map((c) => c.type)).toEqual(expect.arrayContaining(['Ready', 'KafkaReady', 'DatabaseReady', 'WorkloadsReady']));
-    expect(condition(cell, 'DatabaseReady')).toMatchObject({ status: 'False', reason: 'SecretMissing' });
+    expect(condition(cell, 'DatabaseReady')).toMatchObject({ status: 'True', reason: 'ConnectedWithoutCitus' });
 
     // A change of the spec is seen and the status follows the new generation.
     await kubectl(['patch', 'cell', name, '--type=merge', '-p', '{"spec":{"weight":50}}']);
@@ -129,7 +138,9 @@ describe('the operator runtime on a real API server', () => {
     await kubectlApply(cellManifest(name));
     const cell = await waitReconciled(name);
     const namespace = `cell-${name}`;
-    const desired = desiredChildren(cell as unknown as Cell, { operatorNamespace: LEASE_NAMESPACE, kafkaBootstrap: undefined, databaseCredentials: undefined });
+    // The credentials shape only the data of the database Secret, not which objects there are.
+    const databaseCredentials = { username: 'any', password: 'any' };
+    const desired = desiredChildren(cell as unknown as Cell, { operatorNamespace: LEASE_NAMESPACE, kafkaBootstrap: undefined, databaseCredentials });
     const live = [...(await listObjects(namespace, NAMESPACED_KINDS, `${LABEL_CELL}=${name}`)), (await getObject('namespace', namespace))!];
     const key = (o: { kind?: string; metadata?: { name?: string } }) => `${o.kind}/${o.metadata?.name}`;
     expect(live.map(key).sort()).toEqual(desired.map(key).sort());
@@ -187,12 +198,15 @@ describe('the operator runtime on a real API server', () => {
     'keeps running through kube-apiserver restarts and reconciles what changed while its watches were down, deletions included',
     async () => {
       const kept = `rt-${id}-kept`;
+      const quiet = `rt-${id}-quiet`;
       const doomed = `rt-${id}-doomed`;
       const late = `rt-${id}-late`;
-      await kubectlApply(cellManifest(kept));
-      await kubectlApply(cellManifest(doomed));
-      await waitReconciled(kept);
-      await waitReconciled(doomed);
+      for (const name of [kept, quiet, doomed]) await kubectlApply(cellManifest(name));
+      for (const name of [kept, quiet, doomed]) await waitReconciled(name);
+      // Cell `quiet` must be at rest (Ready: no requeue) before the restarts: the topic deleted in
+      // step 2 is then the only news about it, which only the re-list (a deletion found by
+      // comparing the cache with the new list) can bring.
+      await waitForCell(quiet, isReady, 'to be Ready', 60_000);
       const restartsBefore = await metricSum(operator, 'cell_operator_watch_restarts_total');
 
       // 1. The API server crashes under a running operator; a child deleted right after it is back is put back.
@@ -206,21 +220,21 @@ describe('the operator runtime on a real API server', () => {
       }, { timeoutMs: 60_000, description: `Deployment api of Cell ${kept} to be created again after the restart` });
 
       // 2. The operator is frozen (a partition, a long GC pause) while the API server restarts and
-      //    things change: its watches are dead when it wakes, and it must catch up.
-      const topic = (await getObject('kafkatopic', 'telemetry', `cell-${kept}`))!;
+      //    things change: its watches are dead when it wakes (410 Gone: it re-lists), and it must catch up.
+      const topic = (await getObject('kafkatopic', 'telemetry', `cell-${quiet}`))!;
       process.kill(operator.pid, 'SIGSTOP');
       try {
         await restartApiServer({ signal: 'SIGTERM' });
-        await kubectl(['delete', 'kafkatopic', 'telemetry', '-n', `cell-${kept}`]);
+        await kubectl(['delete', 'kafkatopic', 'telemetry', '-n', `cell-${quiet}`]);
         await kubectl(['delete', 'cell', doomed, '--wait=false']);
         await kubectlApply(cellManifest(late));
       } finally {
         process.kill(operator.pid, 'SIGCONT');
       }
       await waitFor(async () => {
-        const again = await getObject('kafkatopic', 'telemetry', `cell-${kept}`);
+        const again = await getObject('kafkatopic', 'telemetry', `cell-${quiet}`);
         return again !== undefined && again.metadata.uid !== topic.metadata.uid;
-      }, { timeoutMs: 60_000, description: `KafkaTopic telemetry of Cell ${kept} to be created again` });
+      }, { timeoutMs: 60_000, description: `KafkaTopic telemetry of Cell ${quiet} to be created again` });
       await waitForCellGone(doomed);
       await waitReconciled(late);
       expect(operator.isRunning()).toBe(true);

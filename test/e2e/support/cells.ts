@@ -45,6 +45,7 @@ export interface LiveObject {
     name: string;
     namespace?: string;
     uid: string;
+    generation?: number;
     labels?: Record<string, string>;
     ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
     managedFields?: { manager?: string; operation?: string; subresource?: string }[];
