@@ -8,11 +8,12 @@
 // so a busy machine weighs on both. Goal: engine/raw throughput >= 0.8.
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
+import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
 import { ActionTimer, customerName, fmt, percentile, placeCustomers, rawPipe, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
 
 const CUSTOMERS = Number(process.env.BENCH_MOVE_CUSTOMERS ?? 10);
 const ROWS = Number(process.env.BENCH_MOVE_ROWS ?? 20_000);
-const PAGE = Number(process.env.BENCH_MOVE_PAGE ?? 10_000);
+const PAGE = Number(process.env.BENCH_MOVE_PAGE ?? DEFAULT_MOVE_SETTINGS.pageRows);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
 

@@ -115,12 +115,17 @@ describe('nextAction', () => {
   });
 
   it('observes a keyset table again each round once its last observation has settled, before resyncing it', () => {
-    const tables = [events({ caughtUp: true, observedAt: T0, settledAt: T0 }), readings({ caughtUp: true, resynced: true }), devices()];
-    const m = move({ state: 'CatchingUp', catchUpRound: 1 });
-    expect(nextAction(m, tables, settings, at(500))).toEqual({ kind: 'Resync', table: 'public.events' });
+    const gap = { lastKey: ['20'], syncedKey: ['10'] };
+    const tables = [events({ caughtUp: true, observedAt: T0, settledAt: T0, ...gap }), readings({ caughtUp: true, resynced: true }), devices()];
+    const m = move({ state: 'CatchingUp', catchUpRound: 1, roundRows: 500 });
+    // Nothing newer has settled yet: no resync, the round is over.
+    expect(nextAction(m, tables, settings, at(500))).toEqual({ kind: 'NewRound' });
     expect(nextAction(m, tables, settings, at(1_000))).toEqual({ kind: 'Observe', table: 'public.events' });
-    const fresh = [events({ caughtUp: true, observedAt: at(1_000), settledFresh: true }), readings({ caughtUp: true, resynced: true }), devices()];
+    const fresh = [events({ caughtUp: true, observedAt: at(1_000), settledFresh: true, ...gap }), readings({ caughtUp: true, resynced: true }), devices()];
     expect(nextAction(m, fresh, settings, at(1_000))).toEqual({ kind: 'Resync', table: 'public.events' });
+    // No gap: the synced prefix already reaches the copy cursor.
+    const whole = [events({ caughtUp: true, observedAt: at(1_000), settledFresh: true }), readings({ caughtUp: true, resynced: true }), devices()];
+    expect(nextAction(m, whole, settings, at(1_000))).toEqual({ kind: 'NewRound' });
   });
 
   it('waits for the drain, then drains in-flight transactions, final-syncs every table, verifies and cuts over', () => {

@@ -5,6 +5,7 @@ import {
   BEFORE_CUT_OVER,
   FENCED_STATES,
   TERMINAL_STATES,
+  sameKey,
   settlesByObservation,
   type MoveRecord,
   type MoveState,
@@ -88,13 +89,18 @@ function copying(tables: readonly TableProgress[], s: MoveSettings, now: Date): 
   return { kind: 'Transition', to: 'CatchingUp' };
 }
 
+/** A resync has rows to settle: a gap between the synced prefix and the copy cursor, and a newer bound. */
+function worthResync(t: TableProgress): boolean {
+  return !sameKey(t.syncedKey, t.lastKey) && (!settlesByObservation(t) || t.settledFresh);
+}
+
 function catchingUp(move: MoveRecord, tables: readonly TableProgress[], s: MoveSettings, now: Date): MoveAction {
   const appendOnly = tables.filter((t) => t.mode === 'AppendOnly');
   for (const t of appendOnly) {
     const observeDue = t.observedAt === null || plus(t.observedAt, s.settleLagMs).getTime() <= now.getTime();
     if (settlesByObservation(t) && !t.resynced && !t.settledFresh && observeDue) return { kind: 'Observe', table: t.table };
     if (!t.caughtUp) return { kind: 'CopyPage', table: t.table };
-    if (!t.resynced) return { kind: 'Resync', table: t.table };
+    if (!t.resynced && worthResync(t)) return { kind: 'Resync', table: t.table };
   }
   if (move.roundRows > s.convergeRows && move.catchUpRound < s.maxCatchUpRounds) return { kind: 'NewRound' };
   for (const t of appendOnly) {

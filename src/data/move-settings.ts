@@ -33,7 +33,7 @@ export interface MoveSettings {
 }
 
 export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
-  pageRows: 10_000,
+  pageRows: 20_000,
   deleteBatchRows: 5_000,
   drainWaitMs: 2_000,
   settleLagMs: 2_000,

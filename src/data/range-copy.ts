@@ -17,6 +17,7 @@ import {
   ident,
   insertMissingSql,
   lastKeySql,
+  lastKeysSql,
   nthKeySql,
   observeSql,
   STABLE_OUTPUT_SQL,
@@ -129,9 +130,19 @@ async function begin(c: PoolClient, mode = ''): Promise<void> {
 }
 
 /** The rows settled by the source's clock: a watermark at least `lagMs` old. */
-async function timeBound(source: PoolClient, lagMs: number): Promise<SettledBound> {
-  const { rows } = await source.query<{ t: string }>(`SELECT (clock_timestamp() - $1 * interval '1 millisecond')::text AS t`, [lagMs]);
-  return { kind: 'time', notAfter: rows[0]?.t as string };
+function timeBoundSql(lagMs: number): string {
+  if (!Number.isFinite(lagMs) || lagMs < 0) throw new Error(`settle lag must be a non-negative number, got ${lagMs}`);
+  return `SELECT (clock_timestamp() - ${Math.round(lagMs)} * interval '1 millisecond')::text AS t`;
+}
+
+/** BEGIN with stable output settings and, for a time watermark, the settled bound: one round trip. */
+async function beginSettled(source: PoolClient, mode: string, plan: TablePlan, settling: Settling): Promise<SettledBound> {
+  if (!plan.timeCursor) {
+    await begin(source, mode);
+    return { kind: 'key', key: settling.settledKey };
+  }
+  const results = (await source.query(`BEGIN ${mode}; ${STABLE_OUTPUT_SQL}; ${timeBoundSql(settling.lagMs)}`)) as unknown as { rows: { t: string }[] }[];
+  return { kind: 'time', notAfter: results.at(-1)?.rows[0]?.t as string };
 }
 
 export interface Settling {
@@ -141,9 +152,6 @@ export interface Settling {
   settledKey: Key | null;
 }
 
-function bound(plan: TablePlan, settling: Settling, source: PoolClient): Promise<SettledBound> | SettledBound {
-  return plan.timeCursor ? timeBound(source, settling.lagMs) : { kind: 'key', key: settling.settledKey };
-}
 
 export interface PageResult {
   rows: number;
@@ -171,8 +179,7 @@ export async function copyPage(
   settling: Settling,
 ): Promise<PageResult> {
   return withClients(source, target, async (s, t) => {
-    await begin(s, 'READ ONLY');
-    const settled = await bound(plan, settling, s);
+    const settled = await beginSettled(s, 'READ ONLY', plan, settling);
     await begin(t);
     await run(t, deleteRangeSql(plan, customer, { after }));
     const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan));
@@ -180,13 +187,13 @@ export async function copyPage(
     let settledLast: Key | null = null;
     let more = false;
     if (copied.rows > 0) {
-      last = await lastKey(t, lastKeySql(plan, customer, { after }));
-      settledLast = await lastKey(t, lastKeySql(plan, customer, { after, settled }));
+      const keys = await run(t, lastKeysSql(plan, customer, { after }, { after, settled }));
+      last = (keys.rows[0]?.first as string[] | null) ?? null;
+      settledLast = (keys.rows[0]?.second as string[] | null) ?? null;
       // A full page may have been the last one: one index probe saves an empty page.
       if (copied.rows === limit && last) more = (await lastKey(s, lastKeySql(plan, customer, { after: last }))) !== null;
     }
-    await t.query('COMMIT');
-    await s.query('COMMIT');
+    await Promise.all([t.query('COMMIT'), s.query('COMMIT')]);
     return { rows: copied.rows, bytes: copied.bytes, lastKey: last, settledLastKey: settledLast, more };
   });
 }
@@ -209,8 +216,7 @@ export async function resyncRange(
   settling: Settling,
 ): Promise<ResyncResult> {
   return withClients(source, target, async (s, t) => {
-    await begin(s, 'READ ONLY');
-    const settled = await bound(plan, settling, s);
+    const settled = await beginSettled(s, 'READ ONLY', plan, settling);
     const range: KeyRange = { after, upTo, settled };
     await begin(t);
     await run(t, deleteRangeSql(plan, customer, range));

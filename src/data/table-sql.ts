@@ -128,6 +128,16 @@ export function lastKeySql(plan: TablePlan, customer: string, range: KeyRange): 
   };
 }
 
+/** The last keys of two ranges in one query (`first`, `second`): a page's end and its settled end. */
+export function lastKeysSql(plan: TablePlan, customer: string, first: KeyRange, second: KeyRange): Statement {
+  const values: unknown[] = [];
+  const place = paramPlacer(values);
+  const key = `ARRAY[${plan.cursor.map((c) => `${ident(c)}::text`).join(', ')}]::text[]`;
+  const one = (range: KeyRange) =>
+    `(SELECT ${key} FROM ${tableRef(plan)} WHERE ${rangeWhere(plan, customer, range, place)} ORDER BY ${orderBy(plan, 'DESC')} LIMIT 1)`;
+  return { text: `SELECT ${one(first)} AS first, ${one(second)} AS second`, values };
+}
+
 /** The hash of one row: its values without text output when every type can be hashed so. */
 export function rowHash(plan: TablePlan, alias = 't'): string {
   const row = `ROW(${plan.checksumColumns.map((c) => `${alias}.${ident(c)}`).join(', ')})`;
