@@ -3,8 +3,8 @@
 // BENCH_CONCURRENCY at a time (default 4, a Migration's default maxConcurrent), each through the
 // whole state machine including cleanup (retention 0, drainWait 0). The baseline, measured in the
 // same run on the same rows: the sum of one raw `COPY (SELECT … WHERE customer_id = …) TO STDOUT
-// (FORMAT binary) | COPY … FROM STDIN (FORMAT binary)` per customer. Prints total time against
-// that sum.
+// (FORMAT binary) | COPY … FROM STDIN (FORMAT binary)` per customer, before the drain and after it
+// (back the other way), averaged. Prints total time against that sum.
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { ActionTimer, customerName, fmt, placeCustomers, rawPipe, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
@@ -23,12 +23,17 @@ try {
   await seedReadings(source, customers, ROWS);
   console.log(`drain of ${fmt(CUSTOMERS)} customers × ${fmt(ROWS)} rows, ${CONCURRENCY} moves at a time, cleanup included`);
 
-  // Baseline: one raw pipe per customer, one after the other.
-  let rawMs = 0;
-  for (const c of customers) rawMs += (await rawPipe(source, target, 'customer_id = $VALUES', [c])).ms;
-  console.log(`  sum of raw per-customer copies: ${fmt(rawMs)} ms (${fmt(rawMs / CUSTOMERS, 2)} ms per customer)`);
-  await target.query('TRUNCATE readings');
-  await target.query('VACUUM ANALYZE readings');
+  // Baseline: one raw pipe per customer, one after the other; before the drain (A to B) and after
+  // it (the drained rows back from B to A), averaged, so a busy machine weighs on both sides.
+  const rawSum = async (from: typeof source, to: typeof source): Promise<number> => {
+    let ms = 0;
+    for (const c of customers) ms += (await rawPipe(from, to, 'customer_id = $VALUES', [c])).ms;
+    console.log(`  sum of raw per-customer copies: ${fmt(ms)} ms (${fmt(ms / CUSTOMERS, 2)} ms per customer)`);
+    await to.query('TRUNCATE readings');
+    await to.query('VACUUM ANALYZE readings');
+    return ms;
+  };
+  const rawBefore = await rawSum(source, target);
 
   const timer = new ActionTimer();
   const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { drainWaitMs: 0, retentionMs: 0 }, hooks: timer });
@@ -42,6 +47,7 @@ try {
   const left = Number((await source.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
   const arrived = Number((await target.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
   if (left !== 0 || arrived !== CUSTOMERS * ROWS) throw new Error(`after the drain: ${left} rows left in the source, ${arrived} in the target`);
+  const rawMs = (rawBefore + (await rawSum(target, source))) / 2;
   const summary = await engine.summarize(migration);
   console.log(`  engine drain: ${fmt(total)} ms (${fmt(total / CUSTOMERS, 2)} ms per customer), moved ${summary.byOutcome.Moved}/${CUSTOMERS}`);
   const parts = ['Prepare', 'CopyPage', 'Resync', 'PreVerify', 'Fence', 'Drain', 'FinalSync', 'Verify', 'CutOver', 'Sweep', 'Finish'] as const;
