@@ -17,7 +17,7 @@ CREATE TABLE readings (
   value       double precision NOT NULL,
   PRIMARY KEY (customer_id, id)
 );
-CREATE INDEX readings_received_idx ON readings (customer_id, received_at);
+CREATE INDEX readings_received_idx ON readings (customer_id, received_at, id);
 CREATE TABLE events (
   customer_id text NOT NULL,
   seq         bigint NOT NULL,
