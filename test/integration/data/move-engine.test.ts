@@ -1,6 +1,7 @@
 // Customer moves between two real PostgreSQL cells, with writers routed by the placements table:
 // nothing lost or duplicated under live writes, an abort after the cut-over brings everything
 // back, an abort before it leaves no trace.
+import { Registry } from 'prom-client';
 import { MoveEngine } from '../../../src/data/move-engine.js';
 import { runMoves } from '../../../src/data/move-pool.js';
 import { missingAcked, placeCustomers, rowsOf, seedCustomer, startCells, unexpectedRows, Writers, type Cells, type Seeded } from './cells-fixture.js';
@@ -145,7 +146,8 @@ describe('moving customers between cells', () => {
     // Meanwhile the customer writes to its new cell.
     await cells.pools['cell-b']!.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 4, 'd2', 4)`, [c]);
 
-    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: () => new Date(Date.now() + 2 * 3600_000) });
+    const registry = new Registry();
+    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, registry, clock: () => new Date(Date.now() + 2 * 3600_000) });
     const done = await later.run(key);
     expect(done.move).toMatchObject({ state: 'Done' });
     const target = await rowsOf(cells.pools['cell-b']!, c);
@@ -156,6 +158,11 @@ describe('moving customers between cells', () => {
     expect((await rowsOf(source, c)).total).toBe(0);
     const { rows } = await cells.cp.query<{ swept: string }>('SELECT sum(swept_rows)::text AS swept FROM migration_table_progress WHERE migration = $1', ['late']);
     expect(Number(rows[0]?.swept)).toBe(4);
+    const metrics = await registry.getMetricsAsJSON();
+    const copied = metrics.find((m) => m.name === 'cell_operator_move_rows_copied_total');
+    expect(copied?.values).toEqual([expect.objectContaining({ labels: { direction: 'Forward' }, value: 4 })]);
+    const states = metrics.find((m) => m.name === 'cell_operator_move_state_duration_seconds');
+    expect(states?.values.some((v) => v.labels.state === 'Cleanup' && (v as { metricName?: string }).metricName?.endsWith('_count') && v.value === 1)).toBe(true);
   }, TIMEOUT);
 
   it('copies no faster than the rate limit', async () => {
