@@ -62,7 +62,10 @@ export interface TablePlan {
   tenantColumn: string;
   /** Columns copied, in the source's order (generated columns are recomputed by the target). */
   columns: string[];
-  /** Columns hashed for verification, sorted by name so column order does not matter. */
+  /**
+   * Columns hashed for verification, sorted by name so column order does not matter. The tenant
+   * column is left out: every row checksummed together has the same value there.
+   */
   checksumColumns: string[];
   primaryKey: string[];
   /** Keyset order of a customer's rows: the watermark (if any) then the key without the tenant column. */
@@ -255,13 +258,13 @@ export function planTables(source: CellCatalog, target: CellCatalog, sourceTenan
       table: src.name,
       tenantColumn: tenant,
       columns: copied.map((c) => c.name),
-      checksumColumns: copied.map((c) => c.name).sort(),
+      checksumColumns: copied.map((c) => c.name).filter((c) => c !== tenant).sort(),
       primaryKey: src.primaryKey,
       cursor,
       mode,
       timeCursor,
       binary: src.columns.every((c) => c.typeOid < FIRST_USER_OID && c.innerTypeOid < FIRST_USER_OID),
-      hashRecord: copied.every((c) => HASHABLE_TYPE_OIDS.has(c.innerTypeOid) || c.innerTypeKind === 'e'),
+      hashRecord: copied.filter((c) => c.name !== tenant).every((c) => HASHABLE_TYPE_OIDS.has(c.innerTypeOid) || c.innerTypeKind === 'e'),
       identityAlways: copied.some((c) => c.identityAlways),
     };
     if (spec.watermarkColumn !== undefined) plan.watermarkColumn = spec.watermarkColumn;
