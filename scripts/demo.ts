@@ -37,6 +37,7 @@ const demoDir = path.join(root, '.local', 'demo');
 const exitAtPause = ['1', 'true', 'yes'].includes((process.env.DEMO_EXIT_AT_PAUSE ?? '').toLowerCase());
 const FIELD_MANAGER = 'cell-operator-demo';
 const STEPS = 9;
+const OPERATOR_RESYNC_SECONDS = 15;
 const startedAt = Date.now();
 
 const elapsed = (from = startedAt) => {
@@ -257,6 +258,39 @@ interface MigrationObject {
 }
 
 /**
+ * Waits (at most one resync) until every Cell's status.customers matches the control-plane
+ * database, so that the CUSTOMERS column printed next is current.
+ */
+async function cellCountsCaughtUp(kubectl: Kubectl, databases: DemoDatabases): Promise<void> {
+  const deadline = Date.now() + (OPERATOR_RESYNC_SECONDS + 5) * 1000;
+  while (Date.now() < deadline) {
+    const rows = await databases.controlPlane.query<{ name: string; n: string }>('SELECT name, (customers + reserved)::text AS n FROM cells');
+    const cells = (JSON.parse((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR, '-o', 'json'])).stdout) as { items: { metadata: { name: string }; status?: { customers?: number } }[] }).items;
+    if (cells.every((c) => rows.some((r) => r.name === c.metadata.name && Number(r.n) === (c.status?.customers ?? 0)))) return;
+    await sleep(1000);
+  }
+}
+
+/** Fails, saying what to do, when objects with the demo's names exist that the demo did not create. */
+async function refuseForeignObjects(kubectl: Kubectl, cellNames: string[]): Promise<void> {
+  const foreign = await foreignObjects(
+    kubectl,
+    [
+      { resource: 'cells', names: cellNames },
+      { resource: 'migrations', names: [MIGRATION_NAME] },
+      { resource: 'customerplacements', names: ENTERPRISE_CUSTOMERS.map((c) => c.name) },
+    ],
+    DEMO_LABEL,
+  );
+  if (foreign.length === 0) return;
+  throw new Error(
+    `the cluster has ${foreign.join(', ')}, not created by the demo (kubectl apply -f examples/cells/, or an e2e test): ` +
+      `the demo does not delete what it did not create. Delete them (kubectl delete ${foreign.join(' ')}; a Cell holding customers ` +
+      `waits for its operator: kubectl patch cell NAME --type merge -p '{"metadata":{"finalizers":null}}') and run the demo again`,
+  );
+}
+
+/**
  * Whether the recorded local cluster runs. A component that runs but is not healthy yet (an API
  * server restarting) gets a minute: ensureCluster would otherwise restart the whole cluster.
  */
@@ -304,22 +338,7 @@ async function main(): Promise<void> {
 
   const plan = demoPlan();
   const cellNames = plan.cells.map((c) => c.name);
-  const foreign = await foreignObjects(
-    kubectl,
-    [
-      { resource: 'cells', names: cellNames },
-      { resource: 'migrations', names: [MIGRATION_NAME] },
-      { resource: 'customerplacements', names: ENTERPRISE_CUSTOMERS.map((c) => c.name) },
-    ],
-    DEMO_LABEL,
-  );
-  if (foreign.length > 0) {
-    throw new Error(
-      `the cluster already has ${foreign.join(', ')}, not created by the demo (kubectl apply -f examples/cells/, or a test): ` +
-        `the demo does not delete what it did not create. Delete them (kubectl delete ${foreign.join(' ')}; a Cell holding customers ` +
-        `waits for its operator: kubectl patch cell NAME --type merge -p '{"metadata":{"finalizers":null}}') and run the demo again`,
-    );
-  }
+  await refuseForeignObjects(kubectl, cellNames);
   const removed = await removeDemoObjects(kubectl, ['migrations', 'customerplacements', 'cells'], DEMO_SELECTOR, say);
   if (removed > 0) say(`removed ${removed} objects of a previous demo`);
 
@@ -345,7 +364,17 @@ async function main(): Promise<void> {
     root,
     tsxLoader,
     logFile: path.join(demoDir, 'operator.log'),
-    args: ['operator', '--kubeconfig', cluster.kubeconfigPath, '--leader-elect', 'false', '--database-url', databases.controlPlane.url, '--http-port', String(operatorPort)],
+    // --resync: a Cell's status.customers is read from the control-plane database when the Cell
+    // is reconciled, and placing customers does not trigger that; every 15 s keeps the
+    // CUSTOMERS column of kubectl get cells current during the demo (the default is 5 minutes).
+    args: [
+      'operator',
+      '--kubeconfig', cluster.kubeconfigPath,
+      '--leader-elect', 'false',
+      '--database-url', databases.controlPlane.url,
+      '--http-port', String(operatorPort),
+      '--resync', String(OPERATOR_RESYNC_SECONDS),
+    ],
   });
   record.update({ operatorPid: running.operator.pid });
   await running.operator.waitHealthy(`http://127.0.0.1:${operatorPort}/readyz`, 90_000);
@@ -369,7 +398,10 @@ async function main(): Promise<void> {
   writeFileSync(path.join(demoDir, 'manifests', 'cells.yaml'), cellManifests.map((m) => stringify(m)).join('---\n'));
   say('the example manifests are changed in code before they are applied (the result: .local/demo/manifests/cells.yaml):');
   for (const cell of plan.cells) say(`  ${cell.name} (${cell.region}): ${cell.change}, 127.0.0.1:${endpoints.get(cell.name)!.port}/${cell.database}`);
-  await applyManifests(kubectl, cellManifests);
+  await applyManifests(kubectl, cellManifests).catch(async (error: unknown) => {
+    await refuseForeignObjects(kubectl, cellNames); // created by someone else meanwhile?
+    throw error;
+  });
   await waitForCells(kubectl, cellNames);
   print(indent((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR])).stdout));
 
@@ -445,9 +477,10 @@ async function main(): Promise<void> {
   }
 
   step('Where the migration stands');
+  const wereInSource = placements.filter((p) => p.cell === MIGRATION_FROM).map((p) => p.customer_id);
   const moved = await databases.controlPlane.query<{ customer_id: string; epoch: string }>(
-    "SELECT customer_id, epoch FROM placements WHERE cell = $1 AND labels->>'tier' = 'standard' ORDER BY customer_id",
-    [MIGRATION_TO],
+    'SELECT customer_id, epoch FROM placements WHERE cell = $1 AND customer_id = ANY($2::text[]) ORDER BY customer_id',
+    [MIGRATION_TO, wereInSource],
   );
   const target = databases.cells.get(MIGRATION_TO)!;
   const counted = await target.query<{ customer_id: string; readings: string; devices: string }>(
@@ -472,6 +505,7 @@ async function main(): Promise<void> {
     const after = await routeOf(routerUrl, movedSample);
     say(`GET /v1/routes/${movedSample} -> ${after.status} cell ${String(after.body.cell)}, epoch ${String(after.body.epoch)}`);
   }
+  await cellCountsCaughtUp(kubectl, databases);
   print(indent((await kubectl(['get', 'cells,migrations', '-l', DEMO_SELECTOR])).stdout));
   print(`\nReady after ${elapsed()}: the migration waits at step ${PROMOTION_STEP} (pause: {}) for you to promote it.\n`);
   print(

@@ -36,7 +36,7 @@ export const TENANT_TABLES = `
     value       double precision NOT NULL,
     PRIMARY KEY (customer_id, id)
   );
-  CREATE INDEX readings_received_at_idx ON readings (customer_id, received_at);
+  CREATE INDEX readings_received_at_idx ON readings (customer_id, received_at, id);
   CREATE TABLE devices (
     customer_id text NOT NULL,
     device_id   text NOT NULL,
