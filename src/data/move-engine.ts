@@ -276,6 +276,9 @@ export class MoveEngine {
       await this.hooks?.point?.('after-action', { key, state: move.state, action });
     } catch (err) {
       if (err instanceof InjectedCrash) throw err;
+      // Stopped by the caller (a drive budget, a shutdown) in the middle of an action: nothing is
+      // wrong with the move, which resumes from its journal next time.
+      if (signal?.aborted) return { kind: 'Retry', error: `stopped during ${describeAction(action)}` };
       if (err instanceof MoveConflict) return { kind: 'Retry', error: err.message };
       let reason: string;
       let message: string;

@@ -180,6 +180,21 @@ describe('moving customers between cells', () => {
     expect(seconds).toBeGreaterThanOrEqual(1.35);
   }, TIMEOUT);
 
+  it('stops a run when asked, in the middle of a throttled copy, and resumes it later', async () => {
+    const c = 'stopped';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    await seedCustomer(cells.pools['cell-a']!, c, { readings: 2000, events: 0, devices: 1 });
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, rowsPerSecond: 500, settings: { settleLagMs: 0, drainWaitMs: 0, pageRows: 400 } });
+    const key = { migration: 'stop', customerId: c };
+    await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+    const stopped = await engine.run(key, { signal: AbortSignal.timeout(1_500) });
+    expect(stopped.outcome).toBe('Stopped');
+    expect(stopped.move).toMatchObject({ state: 'Copying', failureReason: null });
+    const resumed = await new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { settleLagMs: 0, drainWaitMs: 0 } }).run(key);
+    expect(resumed.move?.state).toBe('Cleanup');
+    expect((await rowsOf(cells.pools['cell-b']!, c)).total).toBe(2001);
+  }, TIMEOUT);
+
   it('rolls a move back when it is aborted before the cut-over, leaving the target as it was', async () => {
     const c = 'changes-mind';
     await placeCustomers(cells.cp, [c], 'cell-a');
