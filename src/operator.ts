@@ -65,8 +65,8 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   }
 
   manager.add(cellController(manager, children, store?.pool, config, log));
-  manager.add(placementController(manager, store?.pool, config, log));
   const cells = manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>;
+  manager.add(placementController(manager, store?.pool, cells, config, log));
   const cellPools = new CellPools(manager.client, cells, children.get('Secret'));
   manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
   await manager.runUntilSignal((code) => {
@@ -99,8 +99,14 @@ function cellController(manager: Manager, children: Map<string, Informer>, store
   });
 }
 
-function placementController(manager: Manager, store: Pool | undefined, config: OperatorConfig, log: Logger): Controller {
+function placementController(manager: Manager, store: Pool | undefined, cells: Informer<Cell>, config: OperatorConfig, log: Logger): Controller {
   const placements = manager.informer<CustomerPlacement & { metadata: { name?: string } }>(CUSTOMER_PLACEMENT_RESOURCE);
+  // A cell that turns Ready or grows may take the customers that could not be placed yet.
+  const unplaced = () =>
+    (placements as unknown as Informer<CustomerPlacement>)
+      .list()
+      .filter((cp) => cp.status?.state !== 'Active' && cp.status?.state !== 'Fenced')
+      .map((cp) => cp.metadata.name ?? '');
   const reconciler = new PlacementReconciler({
     client: manager.client,
     placements: placements as unknown as Informer<CustomerPlacement>,
@@ -110,6 +116,7 @@ function placementController(manager: Manager, store: Pool | undefined, config: 
   return new Controller({
     name: 'customerplacement',
     informer: placements,
+    watches: [{ informer: cells as unknown as Informer, toKeys: unplaced }],
     reconcile: (key) => reconciler.reconcile(key),
     concurrency: config.concurrency,
     metrics: manager.metrics,

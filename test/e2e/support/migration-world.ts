@@ -45,14 +45,21 @@ export interface MigrationWorld {
   cleanup(migrations: string[]): Promise<void>;
 }
 
-function cellManifest(name: string, region: string, db: PostgresServer, secretsNamespace: string): object {
+/** A small Cell on an external PostgreSQL database (credentials in Secret `<name>-db` of `secretsNamespace`). */
+export function cellManifest(
+  name: string,
+  region: string,
+  db: { host: string; port: number; database: string },
+  secretsNamespace: string,
+  maxCustomers = 100,
+): object {
   return {
     apiVersion: 'cells.platform.io/v1alpha1',
     kind: 'Cell',
     metadata: { name },
     spec: {
       region,
-      capacity: { maxCustomers: 100 },
+      capacity: { maxCustomers },
       kafka: {
         controllers: { replicas: 1, storage: { size: '1Gi' } },
         brokers: { replicas: 1, storage: { size: '1Gi' } },
@@ -65,6 +72,30 @@ function cellManifest(name: string, region: string, db: PostgresServer, secretsN
       deletionPolicy: 'Delete',
     },
   };
+}
+
+/** The namespace and the `<cell>-db` Secrets of cells on the throw-away servers (trust auth: any password). */
+export function credentialSecrets(namespace: string, cells: string[]): object[] {
+  return [
+    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace } },
+    ...cells.map((name) => ({
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: { name: `${name}-db`, namespace },
+      stringData: { username: 'postgres', password: 'unused-with-trust-auth' },
+    })),
+  ];
+}
+
+/** Waits until every named Cell reports phase Ready. */
+export async function waitForReadyCells(names: string[]): Promise<void> {
+  await waitFor(
+    async () => {
+      const phases = await Promise.all(names.map((n) => kubectl(['get', 'cell', n, '-o', 'jsonpath={.status.phase}'])));
+      return phases.every((p) => p.stdout === 'Ready');
+    },
+    { timeoutMs: 90_000, description: `cells ${names.join(', ')} Ready` },
+  );
 }
 
 export async function startMigrationWorld(options: {
@@ -81,26 +112,12 @@ export async function startMigrationWorld(options: {
   const customers = Array.from({ length: options.customers }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
   const [controlPlane, source, target] = await Promise.all([startPostgres(), startPostgres(), startPostgres()]);
   await Promise.all([sql(source, TENANT_TABLES), sql(target, TENANT_TABLES)]);
-  await apply([
-    { apiVersion: 'v1', kind: 'Namespace', metadata: { name: secrets } },
-    ...[sourceCell, targetCell].map((name) => ({
-      apiVersion: 'v1',
-      kind: 'Secret',
-      metadata: { name: `${name}-db`, namespace: secrets },
-      stringData: { username: 'postgres', password: 'unused-with-trust-auth' },
-    })),
-  ]);
+  await apply(credentialSecrets(secrets, [sourceCell, targetCell]));
   const operatorOptions: OperatorOptions = { name: prefix, leaderElect: false, databaseUrl: controlPlane.url, ...options.operator };
   let operator = await startOperator(operatorOptions);
   await operator.waitReady();
   await apply([cellManifest(sourceCell, region, source, secrets), cellManifest(targetCell, region, target, secrets)]);
-  await waitFor(
-    async () => {
-      const phases = await Promise.all([sourceCell, targetCell].map((n) => kubectl(['get', 'cell', n, '-o', 'jsonpath={.status.phase}'])));
-      return phases.every((p) => p.stdout === 'Ready');
-    },
-    { timeoutMs: 90_000, description: 'both cells Ready' },
-  );
+  await waitForReadyCells([sourceCell, targetCell]);
   await apply(
     customers.map((id, i) => ({
       apiVersion: 'cells.platform.io/v1alpha1',
