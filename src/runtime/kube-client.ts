@@ -4,6 +4,8 @@
 // any path, subresource and patch content-type can be used.
 import { HttpMethod, IsomorphicFetchHttpLibrary, PatchStrategy, RequestContext } from '@kubernetes/client-node';
 import type { KubeConfig } from '@kubernetes/client-node';
+import { createHash } from 'node:crypto';
+import https from 'node:https';
 
 export interface KubeRequest {
   method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -53,6 +55,7 @@ export const isGone = (err: unknown): boolean => statusCode(err) === 410;
 
 export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number } = {}): KubeClient {
   const http = new IsomorphicFetchHttpLibrary();
+  const keepAlive = new KeepAliveAgents();
   return {
     async request<T>(req: KubeRequest): Promise<T> {
       const cluster = kc.getCurrentCluster();
@@ -69,6 +72,8 @@ export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number 
       // Without a deadline a request to a vanished API server could hang forever.
       ctx.setSignal(AbortSignal.timeout(req.timeoutMs ?? defaults.timeoutMs ?? 30_000));
       await kc.applySecurityAuthentication(ctx);
+      const agent = ctx.getAgent();
+      if (agent) ctx.setAgent(keepAlive.reuse(agent));
       const res = await http.send(ctx).toPromise();
       const text = await res.body.text();
       const data = parseJson(text);
@@ -76,6 +81,31 @@ export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number 
       throw toApiError(req, res.httpStatusCode, data ?? text);
     },
   };
+}
+
+/**
+ * client-node gives every request a new https.Agent without keep-alive: a TCP connection and a TLS
+ * handshake per request, which made applying a cell's children several times slower than kubectl.
+ * This keeps one keep-alive agent per set of TLS options (they change only if the kubeconfig's
+ * certificates do) and leaves any other agent (a proxy) alone.
+ */
+export class KeepAliveAgents {
+  private readonly agents = new Map<string, https.Agent>();
+
+  reuse<A>(agent: A): A {
+    if (!(agent instanceof https.Agent) || agent.constructor !== https.Agent) return agent;
+    const options = (agent as https.Agent & { options: https.AgentOptions }).options;
+    const { ca, cert, key, pfx, passphrase, rejectUnauthorized, servername } = options;
+    const id = createHash('sha256')
+      .update(JSON.stringify([ca, cert, key, pfx, passphrase, rejectUnauthorized, servername].map((v) => (Buffer.isBuffer(v) ? v.toString('base64') : v))))
+      .digest('hex');
+    let shared = this.agents.get(id);
+    if (!shared) {
+      shared = new https.Agent({ ...options, keepAlive: true });
+      this.agents.set(id, shared);
+    }
+    return shared as A;
+  }
 }
 
 function parseJson(text: string): unknown {
