@@ -148,8 +148,10 @@ export class Controller<T extends KubeObject = KubeObject> {
       this.log.error({ key, err, status: statusCode(err), attempt }, 'reconcile failed; retrying with backoff');
       throw err;
     } finally {
+      const ms = this.clock.now() - started;
       metrics?.reconciles.inc({ controller: this.name, result: outcome });
-      metrics?.reconcileDuration.observe({ controller: this.name }, (this.clock.now() - started) / 1000);
+      metrics?.reconcileDuration.observe({ controller: this.name }, ms / 1000);
+      this.log.debug({ key, result: outcome, ms }, 'reconciled');
     }
   }
 }
