@@ -4,7 +4,7 @@
 // DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { installOperatorCrds, installStrimziCrds, type Kubectl } from '../test/e2e/cluster/crds.js';
@@ -271,6 +271,24 @@ async function cellCountsCaughtUp(kubectl: Kubectl, databases: DemoDatabases): P
   }
 }
 
+/** Other `cell-operator operator` processes on this machine (pid and command line). */
+function otherOperators(): string[] {
+  const ours = new Set([running.operator?.pid, process.pid]);
+  const found: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || ours.has(pid)) continue;
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
+      const at = argv.findIndex((a) => /(src\/main\.ts|dist\/main\.js|cell-operator)$/.test(a));
+      if (at >= 0 && argv[at + 1] === 'operator') found.push(`pid ${pid}: ${argv.slice(at).join(' ').slice(0, 200)}`);
+    } catch {
+      // gone meanwhile, or not readable
+    }
+  }
+  return found;
+}
+
 /** Fails, saying what to do, when objects with the demo's names exist that the demo did not create. */
 async function refuseForeignObjects(kubectl: Kubectl, cellNames: string[]): Promise<void> {
   const foreign = await foreignObjects(
@@ -354,6 +372,12 @@ async function main(): Promise<void> {
   }
 
   step('The operator and the router (from source, logs in .local/demo/)');
+  const others = otherOperators();
+  if (others.length > 0) {
+    say('WARNING: other cell-operator processes run on this machine; one that watches the same cluster reconciles the demo\'s objects too,');
+    say('with its own control-plane database, and will disturb the demo:');
+    for (const other of others) say(`  ${other}`);
+  }
   const [operatorPort, routerPort] = (await freePorts(2)) as [number, number];
   const tokenFile = path.join(demoDir, 'router-token');
   const token = randomBytes(24).toString('base64url'); // 32 characters
@@ -489,6 +513,17 @@ async function main(): Promise<void> {
        FROM unnest($1::text[]) AS c`,
     [moved.map((m) => m.customer_id)],
   );
+  const expectedMoved = Math.ceil(total / 10);
+  if (moved.length !== expectedMoved || status.customers?.total !== total) {
+    const others = otherOperators();
+    throw new Error(
+      `the migration says ${status.progress} moved, but the control-plane database of the demo has ${moved.length} of ${total} customers moved ` +
+        `(${expectedMoved} expected at this pause)` +
+        (others.length > 0
+          ? `: another cell-operator runs on this machine and reconciles the same objects if it watches this cluster:\n${others.join('\n')}`
+          : `; the operator's log: ${path.relative(root, running.operator!.logFile)}`),
+    );
+  }
   const mismatched = counted.filter((c) => {
     const expected = rowsOf.get(c.customer_id)!;
     return Number(c.readings) !== expected.readings || Number(c.devices) !== expected.devices;
