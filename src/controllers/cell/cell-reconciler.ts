@@ -96,18 +96,7 @@ export class CellReconciler {
     const applyError = await this.applyChildren(cell, desired as KubeObject[], log);
     const database = credentials.problem ?? (await this.checkDatabaseCached(cell, credentials.value));
     const counts = await this.customerCounts(cell);
-    const observed: ObservedCellChildren = {
-      kafka: this.child<Kafka>(cell, 'Kafka')[0],
-      nodePools: this.child<KafkaNodePool>(cell, 'KafkaNodePool'),
-      topics: this.child<KafkaTopic>(cell, 'KafkaTopic'),
-      users: this.child<KafkaUser>(cell, 'KafkaUser'),
-      statefulSets: this.child(cell, 'StatefulSet'),
-      deployments: this.child(cell, 'Deployment'),
-      database,
-      customers: counts.customers,
-      devices: counts.devices,
-      ...(applyError ? { applyError } : {}),
-    };
+    const observed: ObservedCellChildren = { ...this.observeChildren(cell), database, customers: counts.customers, devices: counts.devices, ...(applyError ? { applyError } : {}) };
     const status = cellStatus(cell, observed, this.now());
     await this.syncControlPlane(cell, status.phase === 'Ready', status.endpoints, log);
     await this.writeStatusWithEvents(cell, status);
@@ -122,7 +111,10 @@ export class CellReconciler {
     const counts = await this.customerCounts(cell);
     const removal = this.deps.store ? await removeCell(this.deps.store, name) : { removed: true as const, existed: false };
     if (!removal.removed || counts.customers > 0) {
-      const status = cellStatus(cell, { customers: Math.max(counts.customers, removal.removed ? 0 : removal.customers + removal.reserved) }, this.now());
+      // The children are still there (and the last database check still holds): the status says so,
+      // rather than that nothing exists.
+      const customers = Math.max(counts.customers, removal.removed ? 0 : removal.customers + removal.reserved);
+      const status = cellStatus(cell, { ...this.observeChildren(cell), database: this.checks.get(name)?.result, customers }, this.now());
       await this.writeStatusWithEvents(cell, status);
       log.info({ customers: status.customers }, 'deletion blocked: the cell still holds customers');
       return { requeueAfter: DELETION_BLOCKED_REQUEUE_MS };
@@ -218,6 +210,18 @@ export class CellReconciler {
     else if (status.phase === 'Degraded') await this.deps.events.warning(cell as KubeObject, ready?.reason ?? 'CellDegraded', note);
     else if (status.phase === 'Deleting' && ready?.reason === 'DeletionBlocked') await this.deps.events.warning(cell as KubeObject, 'DeletionBlocked', note);
     else await this.deps.events.normal(cell as KubeObject, `Cell${status.phase}`, note);
+  }
+
+  /** The children the status is computed from, as the caches hold them. */
+  private observeChildren(cell: Cell): Pick<ObservedCellChildren, 'kafka' | 'nodePools' | 'topics' | 'users' | 'statefulSets' | 'deployments'> {
+    return {
+      kafka: this.child<Kafka>(cell, 'Kafka')[0],
+      nodePools: this.child<KafkaNodePool>(cell, 'KafkaNodePool'),
+      topics: this.child<KafkaTopic>(cell, 'KafkaTopic'),
+      users: this.child<KafkaUser>(cell, 'KafkaUser'),
+      statefulSets: this.child(cell, 'StatefulSet'),
+      deployments: this.child(cell, 'Deployment'),
+    };
   }
 
   private child<T = KubeObject>(cell: Cell, kind: string): T[] {

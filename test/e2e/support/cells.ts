@@ -46,6 +46,7 @@ export interface LiveObject {
     namespace?: string;
     uid: string;
     generation?: number;
+    deletionTimestamp?: string;
     labels?: Record<string, string>;
     ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string; controller?: boolean; blockOwnerDeletion?: boolean }[];
     managedFields?: { manager?: string; operation?: string; subresource?: string }[];
@@ -178,4 +179,21 @@ export function auditEventsSince(mark: { file: string; offset: number }): AuditE
 export function describeAudit(e: AuditEvent): string {
   const o = e.objectRef ?? {};
   return `${e.verb} ${o.resource ?? '?'}${o.subresource ? `/${o.subresource}` : ''} ${o.namespace ? `${o.namespace}/` : ''}${o.name ?? ''} -> ${e.responseStatus?.code ?? '?'}`;
+}
+
+/**
+ * Waits until none of `namespaces` is terminating (an earlier run's cleanup may still be going):
+ * nothing can be created in a namespace that is being deleted.
+ */
+export async function waitNamespacesSettled(namespaces: string[], timeoutMs = 120_000): Promise<void> {
+  await waitFor(
+    async () => {
+      for (const ns of namespaces) {
+        const live = await getObject('namespace', ns);
+        if (live?.metadata.deletionTimestamp) throw new Error(`namespace ${ns} is still terminating`);
+      }
+      return true;
+    },
+    { timeoutMs, intervalMs: 1000, description: `namespaces ${namespaces.join(', ')} to finish terminating` },
+  );
 }
