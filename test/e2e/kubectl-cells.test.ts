@@ -89,6 +89,12 @@ async function writeStatus(kind: 'cell' | 'migration', objectName: string, statu
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** JSON with object keys sorted: the API server sends them in its own order. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
 const SETTLE_MS = 240_000;
 
 /**
@@ -102,8 +108,8 @@ async function settleStatus(kind: 'cell' | 'migration', objectName: string, stat
     await writeStatus(kind, objectName, status);
     await sleep(1_500);
     const seen = (await kubectlJson<{ status?: Record<string, unknown> }>(['get', kind, objectName])).status ?? {};
-    if (seen.phase === status.phase && JSON.stringify(seen.customers) === JSON.stringify(status.customers)) return;
-    const what = `${kind} ${objectName}: wrote ${JSON.stringify({ phase: status.phase, customers: status.customers })}, read back ${JSON.stringify({ phase: seen.phase, customers: seen.customers })}`;
+    if (seen.phase === status.phase && canonical(seen.customers) === canonical(status.customers)) return;
+    const what = `${kind} ${objectName}: wrote ${canonical({ phase: status.phase, customers: status.customers })}, read back ${canonical({ phase: seen.phase, customers: seen.customers })}`;
     if (Date.now() > deadline) throw new Error(`another controller kept rewriting the status of ${what} for ${SETTLE_MS / 1000}s (an operator of another suite on this shared cluster?)`);
     if (!said) process.stderr.write(`kubectl-cells e2e: another controller rewrites the status of ${what}; waiting for it to stop\n`);
     said = true;
