@@ -4,7 +4,7 @@
 // DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { installOperatorCrds, installStrimziCrds, type Kubectl } from '../test/e2e/cluster/crds.js';
@@ -271,7 +271,11 @@ async function cellCountsCaughtUp(kubectl: Kubectl, databases: DemoDatabases): P
   }
 }
 
-/** Other `cell-operator operator` processes on this machine (pid and command line). */
+/**
+ * Other `cell-operator operator` processes that may watch the demo's cluster: started with a
+ * kubeconfig under this project's .local/, or without one from this project's directory (an
+ * operator of another checkout watches that checkout's own local cluster).
+ */
 function otherOperators(): string[] {
   const ours = new Set([running.operator?.pid, process.pid]);
   const found: string[] = [];
@@ -281,7 +285,12 @@ function otherOperators(): string[] {
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
       const at = argv.findIndex((a) => /(src\/main\.ts|dist\/main\.js|cell-operator)$/.test(a));
-      if (at >= 0 && argv[at + 1] === 'operator') found.push(`pid ${pid}: ${argv.slice(at).join(' ').slice(0, 200)}`);
+      if (at < 0 || argv[at + 1] !== 'operator') continue;
+      const flag = argv.findIndex((a) => a === '--kubeconfig' || a.startsWith('--kubeconfig='));
+      const kubeconfig = flag < 0 ? undefined : argv[flag]!.includes('=') ? argv[flag]!.slice('--kubeconfig='.length) : argv[flag + 1];
+      const cwd = readlinkSync(`/proc/${entry}/cwd`);
+      const watchesOurs = kubeconfig ? path.resolve(cwd, kubeconfig).startsWith(path.join(root, '.local') + path.sep) : cwd === root;
+      if (watchesOurs) found.push(`pid ${pid}: ${argv.slice(at).join(' ').slice(0, 200)}`);
     } catch {
       // gone meanwhile, or not readable
     }
