@@ -577,6 +577,8 @@ async function main(): Promise<void> {
     try {
       assertComponentsRunning();
     } catch (error) {
+      // On Ctrl-C in a terminal the operator and the router get the SIGINT too, and exit first.
+      if (shuttingDown) return;
       print(`\n${error instanceof Error ? error.message : String(error)}`);
       await shutDown(1);
     }
