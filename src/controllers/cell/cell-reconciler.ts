@@ -124,20 +124,25 @@ export class CellReconciler {
     log.info({ deletionPolicy: cell.spec.deletionPolicy }, 'cell released: its children go with it (data volumes follow the deletion policy)');
   }
 
-  /** Applies in order and stops at the first failure (later children depend on earlier ones). */
+  /**
+   * Applies in waves (see applyWaves): the objects of one wave at once, the waves in order, and
+   * stops after the first wave with a failure (later children depend on earlier ones).
+   */
   private async applyChildren(cell: Cell, desired: KubeObject[], log: Logger): Promise<{ reason: string; message: string } | undefined> {
     let applied = 0;
-    for (const obj of desired) {
-      try {
-        if ((await this.deps.applier.apply(childResource(obj.kind), obj)) === 'applied') applied++;
-      } catch (err) {
-        const what = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}`;
-        const strimziMissing = statusCode(err) === 404 && obj.apiVersion?.startsWith('kafka.strimzi.io/');
-        log.warn({ err: (err as Error).message, child: what }, 'cannot apply a child');
-        return strimziMissing
-          ? { reason: 'StrimziNotInstalled', message: `Cannot create ${what}: the kafka.strimzi.io/v1 API is not served. Install Strimzi (>= 0.49) in the cluster.` }
-          : { reason: 'ApplyFailed', message: `Cannot apply ${what}: ${(err as Error).message}` };
-      }
+    for (const wave of applyWaves(desired)) {
+      const results = await Promise.allSettled(wave.map((obj) => this.deps.applier.apply(childResource(obj.kind), obj)));
+      applied += results.filter((r) => r.status === 'fulfilled' && r.value === 'applied').length;
+      const failed = results.findIndex((r) => r.status === 'rejected');
+      if (failed < 0) continue;
+      const obj = wave[failed] as KubeObject;
+      const err = (results[failed] as PromiseRejectedResult).reason as Error;
+      const what = `${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name}`;
+      const strimziMissing = statusCode(err) === 404 && obj.apiVersion?.startsWith('kafka.strimzi.io/');
+      log.warn({ err: err.message, child: what }, 'cannot apply a child');
+      return strimziMissing
+        ? { reason: 'StrimziNotInstalled', message: `Cannot create ${what}: the kafka.strimzi.io/v1 API is not served. Install Strimzi (>= 0.49) in the cluster.` }
+        : { reason: 'ApplyFailed', message: `Cannot apply ${what}: ${err.message}` };
     }
     if (applied > 0) log.info({ applied }, 'children applied');
     await this.pruneChildren(cell, desired, log);
@@ -233,3 +238,21 @@ export class CellReconciler {
 
 /** The child kinds' informers read objects carrying these labels only. */
 export const CHILD_LABEL_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_CELL}`;
+
+/**
+ * The desired children (in apply order) grouped into waves that may be applied at once: the
+ * Namespace alone, then its NetworkPolicies and the database Secret, then the Kafka node pools,
+ * then everything else (the Kafka, topics, users, database and workloads), keeping the order of
+ * desiredChildren between waves.
+ */
+export function applyWaves(desired: readonly KubeObject[]): KubeObject[][] {
+  const wave = (kind: string | undefined): number => {
+    if (kind === 'Namespace') return 0;
+    if (kind === 'NetworkPolicy' || kind === 'Secret') return 1;
+    if (kind === 'KafkaNodePool') return 2;
+    return 3;
+  };
+  const waves: KubeObject[][] = [[], [], [], []];
+  for (const obj of desired) waves[wave(obj.kind)]?.push(obj);
+  return waves.filter((w) => w.length > 0);
+}
