@@ -91,12 +91,12 @@ export class MigrationReconciler {
       if (!started.ok) await this.deps.events.warning(migration as KubeObject, started.reason, `Customer ${customerId}: ${started.message}`);
     }
     if (decision.abort) await this.requestAborts(engine, name);
-    const driven = await this.drive(engine, name, migration.spec.maxConcurrent);
+    const { driven, moves } = await this.drive(engine, name, migration.spec.maxConcurrent);
 
     const status = missing.length > 0 ? withMissingNote(decision.status, missing, migration.spec.from) : decision.status;
     await this.writeStatusWithEvents(migration, status);
     if (driven > 0) return { requeueAfter: 500 };
-    return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(engine, name);
+    return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(moves);
   }
 
   /** Deletion stops new moves, rolls back those before their cut-over, and waits for the rest to finish. */
@@ -150,22 +150,26 @@ export class MigrationReconciler {
     }
   }
 
-  /** Runs the moves that have work now for a bounded time; returns how many it drove. */
-  private async drive(engine: MoveEngine, name: string, concurrency: number): Promise<number> {
+  /**
+   * Runs the moves that have work now for a bounded time. Returns how many it drove and the moves
+   * as read before: when none was due, that list is still current.
+   */
+  private async drive(engine: MoveEngine, name: string, concurrency: number): Promise<{ driven: number; moves: MoveRecord[] }> {
     const now = this.now();
-    const due = (await engine.listMoves(name)).filter((m) => !TERMINAL_STATES.has(m.state) && !waitingForCleanup(m, now));
-    if (due.length === 0) return 0;
+    const moves = await engine.listMoves(name);
+    const due = moves.filter((m) => !TERMINAL_STATES.has(m.state) && !waitingForCleanup(m, now));
+    if (due.length === 0) return { driven: 0, moves };
     const keys: MoveKey[] = due.map((m) => ({ migration: m.migration, customerId: m.customerId }));
     const results = await runMoves(engine, keys, { concurrency, signal: AbortSignal.timeout(DRIVE_BUDGET_MS), maxWaitMs: MAX_INLINE_WAIT_MS });
     for (const r of results) {
       if (r?.outcome === 'GaveUp' && r.lastError) this.deps.log.warn({ migration: name, customer: r.move?.customerId, error: r.lastError }, 'a move keeps failing; it stays resumable');
     }
-    return due.length;
+    return { driven: due.length, moves };
   }
 
   /** With nothing to do now, look again when the next cleanup is due. */
-  private async nextCleanup(engine: MoveEngine, name: string): Promise<ReconcileResult | void> {
-    const next = (await engine.listMoves(name))
+  private nextCleanup(moves: readonly MoveRecord[]): ReconcileResult | void {
+    const next = moves
       .filter((m) => m.state === 'Cleanup' && m.cleanupAfter)
       .map((m) => (m.cleanupAfter as Date).getTime())
       .sort((a, b) => a - b)[0];
