@@ -7,6 +7,7 @@ import { loadKubeConfig } from '../runtime/kube-config.js';
 import { resourcePath, type ResourceType } from '../runtime/resource.js';
 import type { MigrationPatch } from './migration-patches.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
+import { PACKAGE_VERSION } from '../version.js';
 
 const CELLS: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
 const MIGRATIONS: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
@@ -47,7 +48,7 @@ export class CellsApi {
   ) {}
 
   static fromKubeConfig(kc: KubeConfig, timeoutMs = 15_000): CellsApi {
-    return new CellsApi(createKubeClient(kc, { timeoutMs }), kc.getCurrentCluster()?.server);
+    return new CellsApi(createKubeClient(kc, { timeoutMs, userAgent: `kubectl-cells/${PACKAGE_VERSION}` }), kc.getCurrentCluster()?.server);
   }
 
   async listCells(): Promise<ObservedCell[]> {

@@ -53,7 +53,11 @@ export const isNotFound = (err: unknown): boolean => statusCode(err) === 404;
 export const isConflict = (err: unknown): boolean => statusCode(err) === 409;
 export const isGone = (err: unknown): boolean => statusCode(err) === 410;
 
-export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number } = {}): KubeClient {
+/**
+ * A client for `kc`'s current cluster. `userAgent` names the caller in the API server's audit log
+ * (for example `cell-operator/0.1.0 (replica-a)`), so a person can tell replicas apart.
+ */
+export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number; userAgent?: string } = {}): KubeClient {
   const http = new IsomorphicFetchHttpLibrary();
   const keepAlive = new KeepAliveAgents();
   return {
@@ -65,6 +69,7 @@ export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number 
         if (value !== undefined) ctx.setQueryParam(name, String(value));
       }
       ctx.setHeaderParam('Accept', 'application/json');
+      if (defaults.userAgent) ctx.setHeaderParam('User-Agent', defaults.userAgent);
       if (req.body !== undefined) {
         ctx.setHeaderParam('Content-Type', req.contentType ?? ContentType.json);
         ctx.setBody(JSON.stringify(req.body));

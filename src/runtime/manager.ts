@@ -29,6 +29,8 @@ export interface ManagerOptions {
     | false;
   /** This replica's name in the Lease and in Events; defaults to the host name plus a random suffix. */
   identity?: string;
+  /** Product and version for the User-Agent header (`cell-operator/0.1.0`); the identity is appended. */
+  userAgent?: string;
   resyncMs?: number;
 }
 
@@ -47,10 +49,10 @@ export class Manager {
   private stopping?: Promise<void>;
 
   constructor(private readonly options: ManagerOptions) {
-    this.client = options.client ?? createKubeClient(options.kubeConfig);
+    this.identity = options.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
+    this.client = options.client ?? createKubeClient(options.kubeConfig, { userAgent: `${options.userAgent ?? 'cell-operator'} (${this.identity})` });
     this.metrics = options.metrics ?? createMetrics({ processMetrics: true });
     this.log = options.logger ?? silentLogger();
-    this.identity = options.identity ?? `${hostname()}_${randomUUID().slice(0, 8)}`;
     this.events = new EventRecorder({ client: this.client, instance: this.identity, logger: this.log });
   }
 
