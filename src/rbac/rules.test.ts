@@ -15,13 +15,19 @@ describe('the operator RBAC rules', () => {
     expect(wildcards([...OPERATOR_RULES, ...leaderElectionRules()])).toEqual([]);
   });
 
-  it('let the Cell controller watch, apply and delete every kind it creates', () => {
-    for (const { apiVersion, kind } of CHILD_KINDS) {
-      const group = apiVersion.includes('/') ? apiVersion.split('/')[0]! : '';
-      for (const verb of ['get', 'list', 'watch', 'create', 'patch', 'delete']) {
-        expect({ kind, verb, granted: grants(OPERATOR_RULES, group, CHILD_PLURALS[kind], verb) }).toEqual({ kind, verb, granted: true });
-      }
+  it('let the Cell controller watch and apply every kind it creates, and delete only those it prunes', () => {
+    for (const child of CHILD_KINDS) {
+      const group = child.apiVersion.includes('/') ? child.apiVersion.split('/')[0]! : '';
+      const granted = ['get', 'list', 'watch', 'create', 'patch', 'delete'].filter((verb) => grants(OPERATOR_RULES, group, CHILD_PLURALS[child.kind], verb));
+      const expected = [...(child.kind === 'Secret' ? ['get'] : []), 'list', 'watch', 'create', 'patch', ...(child.pruned ? ['delete'] : [])];
+      expect({ kind: child.kind, granted }).toEqual({ kind: child.kind, granted: expected });
     }
+  });
+
+  it('grant no get on what the operator reads from informers, and nothing but status on CustomerPlacements', () => {
+    for (const plural of ['cells', 'customerplacements', 'migrations']) expect(grants(OPERATOR_RULES, 'cells.platform.io', plural, 'get')).toBe(false);
+    expect(grants(OPERATOR_RULES, 'cells.platform.io', 'customerplacements', 'patch')).toBe(false);
+    expect(grants(OPERATOR_RULES, 'cells.platform.io', 'customerplacements/status', 'patch')).toBe(true);
   });
 
   it('never allow update of a spec, escalate, bind, impersonate or deletecollection', () => {

@@ -29,31 +29,47 @@ export const CHILD_PLURALS: Readonly<Record<(typeof CHILD_KINDS)[number]['kind']
 };
 
 /**
- * What the Cell controller does to a child: watch it (informer: list + watch, get for a fresh
- * read), server-side apply it (a PATCH that needs `create` too when the object does not exist yet)
- * and delete it when no longer desired. No `update`: nothing is written with PUT.
+ * What the Cell controller does to a child: watch it (informer: list + watch), server-side apply it
+ * (a PATCH that needs `create` too when the object does not exist yet), and delete it when the spec
+ * no longer asks for it (kinds marked `pruned` in CHILD_KINDS). No `update`: nothing is written with
+ * PUT. `get` only for Secrets: the database password is read back, never from a cache.
  */
-export const CHILD_VERBS = ['get', 'list', 'watch', 'create', 'patch', 'delete'] as const;
+export function childVerbs(child: { kind: string; pruned: boolean }): string[] {
+  return [...(child.kind === 'Secret' ? ['get'] : []), 'list', 'watch', 'create', 'patch', ...(child.pruned ? ['delete'] : [])];
+}
 
 const apiGroupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '');
 
-/** The children, one rule per API group, groups and resources in a stable order. */
+function childWhy(group: string, verbs: string[], kinds: string[]): string {
+  const parts = [`Children of a Cell (${kinds.join(', ')} of CHILD_KINDS)`];
+  parts.push(group === '' ? 'in the core group, cluster-wide since the cell-<name> namespaces come and go with Cells' : `in the ${group} group`);
+  const does = ['informers', 'server-side apply (create + patch)'];
+  if (verbs.includes('delete')) does.push('deletion when the spec no longer asks for them');
+  else does.push('never deleted by the operator (they live as long as the Cell)');
+  let why = `${parts.join(' ')}: ${does.join(', ')}.`;
+  if (verbs.includes('get')) why += ' Secrets: the generated database password is read back so it is never regenerated, and spec.database.external.secretRef may name any namespace.';
+  return why;
+}
+
+/** The children, one rule per API group and set of verbs, in a stable order. */
 function childRules(): ExplainedRule[] {
-  const byGroup = new Map<string, Set<string>>();
-  for (const { apiVersion, kind } of CHILD_KINDS) {
-    const group = apiGroupOf(apiVersion);
-    byGroup.set(group, (byGroup.get(group) ?? new Set()).add(CHILD_PLURALS[kind]));
+  const byGrant = new Map<string, { group: string; verbs: string[]; resources: Set<string>; kinds: string[] }>();
+  for (const child of CHILD_KINDS) {
+    const group = apiGroupOf(child.apiVersion);
+    const verbs = childVerbs(child);
+    const key = `${group}|${verbs.join(',')}`;
+    const entry = byGrant.get(key) ?? { group, verbs, resources: new Set<string>(), kinds: [] };
+    entry.resources.add(CHILD_PLURALS[child.kind]);
+    entry.kinds.push(child.kind);
+    byGrant.set(key, entry);
   }
-  return [...byGroup.entries()]
+  return [...byGrant.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([group, resources]) => ({
+    .map(([, { group, verbs, resources, kinds }]) => ({
       apiGroups: [group],
       resources: [...resources].sort(),
-      verbs: [...CHILD_VERBS],
-      why:
-        group === ''
-          ? 'Children of a Cell (CHILD_KINDS), applied and pruned in cell-<name> namespaces that exist only once a Cell does, hence cluster-wide. Secrets: the generated database password is read back so it is never regenerated, and spec.database.external.secretRef may name any namespace.'
-          : `Children of a Cell (CHILD_KINDS) in the ${group} group: informers, server-side apply (create + patch), deletion when no longer desired.`,
+      verbs,
+      why: childWhy(group, verbs, kinds),
     }));
 }
 
@@ -63,9 +79,15 @@ const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural];
 export const OPERATOR_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [GROUP],
-    resources: [...OWN_KINDS],
-    verbs: ['get', 'list', 'watch', 'patch'],
-    why: 'The three kinds: informers, and finalizers added and removed by a merge patch guarded by resourceVersion. The operator never writes spec, so Git stays the truth.',
+    resources: [CELL.plural, MIGRATION.plural],
+    verbs: ['list', 'watch', 'patch'],
+    why: 'Cells and Migrations: informers, and their finalizers added and removed by a merge patch guarded by resourceVersion. The operator never writes spec, so Git stays the truth.',
+  },
+  {
+    apiGroups: [GROUP],
+    resources: [CUSTOMER_PLACEMENT.plural],
+    verbs: ['list', 'watch'],
+    why: 'CustomerPlacements: an informer only (no finalizer: deleting one leaves the customer in the routing table).',
   },
   {
     apiGroups: [GROUP],
@@ -77,7 +99,7 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
     apiGroups: [GROUP],
     resources: [`${CELL.plural}/finalizers`],
     verbs: ['update'],
-    why: 'Children carry an owner reference to their Cell with blockOwnerDeletion: true, which the OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters) allows only to who may update the owner\'s finalizers. No API call uses it.',
+    why: 'Children carry an owner reference to their Cell with blockOwnerDeletion: true, which the OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters; enabled on the e2e API server) allows only to who may update the owner\'s finalizers. No request of its own uses it.',
   },
   ...childRules(),
   {

@@ -223,3 +223,30 @@ describe('the children of a cell with the longest name allowed', () => {
     }
   });
 });
+
+describe('the kinds the reconciler never prunes', () => {
+  // Whatever the spec says (database in the cluster or outside, more or fewer topics and workloads),
+  // a Cell has the same objects of these kinds; otherwise one left behind would never be deleted.
+  const variants: CellSpecInput[] = [
+    EXAMPLE_CELL_SPEC,
+    externalSpec,
+    { ...EXAMPLE_CELL_SPEC, workloads: [] },
+    { ...EXAMPLE_CELL_SPEC, database: { ...EXAMPLE_CELL_SPEC.database, workers: 0 } },
+    { ...EXAMPLE_CELL_SPEC, kafka: { ...EXAMPLE_CELL_SPEC.kafka, topics: [...EXAMPLE_CELL_SPEC.kafka.topics, { name: 'audit', partitions: 1 }] } },
+  ];
+  const kept = new Set<string>(CHILD_KINDS.filter((k) => !k.pruned).map((k) => k.kind));
+
+  it('are the same objects for every spec', () => {
+    const [first, ...rest] = variants.map((spec) => desiredChildren(exampleCell(spec), inputs).filter((o) => kept.has(o.kind ?? '')).map(id).sort());
+    expect(first!.length).toBeGreaterThanOrEqual(kept.size);
+    for (const names of rest) expect(names).toEqual(first);
+  });
+
+  it('leave out kinds whose objects come and go with the spec', () => {
+    const pruned = CHILD_KINDS.filter((k) => k.pruned).map((k) => k.kind);
+    const counts = (spec: CellSpecInput) => pruned.map((kind) => desiredChildren(exampleCell(spec), inputs).filter((o) => o.kind === kind).length);
+    const all = variants.map(counts);
+    // Each pruned kind has a different number of objects in at least two of the specs.
+    pruned.forEach((kind, i) => expect({ kind, varies: new Set(all.map((c) => c[i])).size > 1 }).toEqual({ kind, varies: true }));
+  });
+});

@@ -26,19 +26,30 @@ export interface CellChildrenInputs {
   databaseCredentials: DatabaseCredentials | undefined;
 }
 
-/** The (apiVersion, kind) of every child the builders produce, for watches, RBAC and pruning. */
+/**
+ * The (apiVersion, kind) of every child the builders produce, for watches, RBAC and pruning.
+ * `pruned`: whether a change of the spec can stop asking for an object of this kind, so that the
+ * reconciler deletes it (and RBAC grants delete). The others always exist, under the same names,
+ * while the Cell does (cell-children.test.ts checks it over several specs).
+ */
 export const CHILD_KINDS = [
-  { apiVersion: 'v1', kind: 'Namespace' },
-  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
-  { apiVersion: 'v1', kind: 'Secret' },
-  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool' },
-  { apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka' },
-  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaTopic' },
-  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaUser' },
-  { apiVersion: 'v1', kind: 'Service' },
-  { apiVersion: 'apps/v1', kind: 'StatefulSet' },
-  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget' },
-  { apiVersion: 'apps/v1', kind: 'Deployment' },
+  // One per cell; with deletionPolicy Delete the garbage collector deletes it, never we.
+  { apiVersion: 'v1', kind: 'Namespace', pruned: false },
+  // The database policies follow the database: in-cluster or external.
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', pruned: true },
+  // Only the database Secret: it may hold the only copy of a generated password.
+  { apiVersion: 'v1', kind: 'Secret', pruned: false },
+  // Always the controller and the broker pool.
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool', pruned: false },
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'Kafka', pruned: false },
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaTopic', pruned: true },
+  // One per workload with Kafka access.
+  { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaUser', pruned: true },
+  // Workloads with a port, and the in-cluster database.
+  { apiVersion: 'v1', kind: 'Service', pruned: true },
+  { apiVersion: 'apps/v1', kind: 'StatefulSet', pruned: true },
+  { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', pruned: true },
+  { apiVersion: 'apps/v1', kind: 'Deployment', pruned: true },
 ] as const;
 
 /**

@@ -24,7 +24,7 @@ import { checkDatabase, type DatabaseCheckRequest } from './database-check.js';
 import { cellDatabaseSettings, readDatabaseCredentials } from './database-credentials.js';
 import type { DatabaseCredentials } from './database-builder.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
-import { cellNamespace, databaseSecretName, databaseWorkerHost } from './names.js';
+import { cellNamespace, databaseWorkerHost } from './names.js';
 import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */
@@ -153,12 +153,10 @@ export class CellReconciler {
   private async pruneChildren(cell: Cell, desired: KubeObject[], log: Logger): Promise<void> {
     const namespace = cellNamespace(cell);
     const selector = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CELL]: cell.metadata.name ?? '' };
-    for (const { kind } of CHILD_KINDS) {
+    for (const { kind, pruned } of CHILD_KINDS) {
+      if (!pruned) continue; // the Namespace, the database Secret, Kafka and its pools always stay
       const resource = childResource(kind);
-      if (!resource.namespaced) continue; // the Namespace itself is never pruned
       const keep = desired.filter((o) => o.kind === kind).map((o) => o.metadata?.name ?? '');
-      // Never prune the database Secret: it holds the only copy of a generated password.
-      if (kind === 'Secret') keep.push(databaseSecretName(cell));
       const deleted = await this.deps.applier.prune(resource, { namespace, selector, keep });
       if (deleted.length > 0) log.info({ kind, deleted }, 'pruned children no longer desired');
     }
