@@ -21,6 +21,7 @@ import { isNotFound, type KubeClient } from './runtime/kube-client.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
 import { openStore, type Store } from './store/store.js';
+import { OPERATOR_NAME, PACKAGE_VERSION } from './version.js';
 
 /** True when the cluster serves Strimzi's kafka.strimzi.io/v1 API (its CRDs are installed). */
 async function strimziServed(client: KubeClient): Promise<boolean> {
@@ -53,6 +54,7 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
       ? { namespace: config.leaseNamespace, name: config.leaseName, leaseDurationMs: config.leaseDurationSeconds * 1000 }
       : false,
     identity: config.identity,
+    userAgent: `${OPERATOR_NAME}/${PACKAGE_VERSION}`,
     resyncMs: config.resyncSeconds * 1000,
   });
 
@@ -146,6 +148,7 @@ function migrationController(
     events: manager.events,
     store,
     cellPools,
+    registry: manager.metrics.registry,
     log,
   });
   return new Controller({

@@ -3,6 +3,7 @@
 // resumes each exactly where its journal says), and writes the status. Each reconcile of a busy
 // migration is short and requeues itself, so a new leader picks the work up where it stood.
 import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
 import { parseDuration } from '../../crds/kube-types.js';
 import { MIGRATION, GROUP, VERSION } from '../../crds/group.js';
 import type { Migration, MigrationStatus } from '../../crds/migration.js';
@@ -39,6 +40,8 @@ export interface MigrationReconcilerDeps {
   events: EventRecorder;
   store?: Pool;
   cellPools: CellPools;
+  /** Where the moves' metrics (rows copied, fence time, failures) go: the operator's /metrics. */
+  registry?: Registry;
   log: Logger;
   now?: () => Date;
 }
@@ -132,6 +135,7 @@ export class MigrationReconciler {
       cells: (cell) => this.deps.cellPools.database(cell),
       settings: { drainWaitMs: parseDuration(drainWait), retentionMs: parseDuration(retention) },
       ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),
+      ...(this.deps.registry ? { registry: this.deps.registry } : {}),
       log: this.deps.log.child({ migration: name }),
     });
     this.engines.set(name, { fingerprint, engine });
