@@ -16,6 +16,8 @@ const common = {
 export default {
   // jest reads testTimeout only at the top level: real servers need more than the 5 s default.
   testTimeout: 120000,
+  // A global option: puts test/e2e/rbac-audit.test.ts after every other e2e file.
+  testSequencer: '<rootDir>/test/e2e/sequencer.js',
   projects: [
     {
       ...common,

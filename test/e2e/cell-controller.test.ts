@@ -7,7 +7,6 @@ import { stringify } from 'yaml';
 import { desiredChildren } from '../../src/controllers/cell/cell-children.js';
 import type { Cell } from '../../src/crds/cell.js';
 import { placeCustomer } from '../../src/store/placements.js';
-import { issueKubeconfig } from './cluster/local-cluster.js';
 import {
   auditEventsSince,
   auditMark,
@@ -28,14 +27,14 @@ import {
 } from './support/cells.js';
 import { startCellDatabases, type CellDatabases } from './support/cell-databases.js';
 import { exampleCellManifests, exampleManifests, type CellManifest, type Manifest } from './support/examples.js';
-import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
+import { apply, e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { startOperator, stopAllOperators, type OperatorProcess } from './support/operator.js';
 
 const TIMEOUT_MS = 120_000;
 const id = randomBytes(3).toString('hex');
 const local = process.env.E2E_CLUSTER === 'local';
 const OPERATOR_NAMESPACE = 'default';
-const OPERATOR_USER = `e2e:cell-operator-${id}`;
+const OPERATOR_IDENTITY = `cells-${id}`;
 /** Every Ready cell is reconciled this often, so that a quiet window sees steady-state reconciles. */
 const RESYNC_SECONDS = 10;
 const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'statefulsets', 'poddisruptionbudgets', 'deployments'];
@@ -58,10 +57,8 @@ describe('the Cell controller, from examples/cells/', () => {
     await databases.query('CREATE DATABASE control_plane');
     const databaseUrl = `postgres://${databases.server.user}@${databases.host}:${databases.port}/control_plane`;
     controlPlane = new pg.Pool({ connectionString: databaseUrl, max: 2 });
-    const kubeconfig = local ? await issueKubeconfig(`cell-operator-${id}`, OPERATOR_USER, ['system:masters']) : undefined;
     operator = await startOperator({
-      name: `cells-${id}`,
-      kubeconfig,
+      name: OPERATOR_IDENTITY,
       databaseUrl,
       leaderElect: false,
       leaseNamespace: OPERATOR_NAMESPACE,
@@ -237,7 +234,8 @@ describe('the Cell controller, from examples/cells/', () => {
     const mark = auditMark()!;
     await new Promise((r) => setTimeout(r, (RESYNC_SECONDS + 3) * 1000));
     const reconciles = (await metricSum(operator, 'cell_operator_reconcile_total', { controller: 'cell' })) - reconcilesBefore;
-    const writes = auditEventsSince(mark).filter((e) => e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb));
+    // The operator's ServiceAccount (this file's operator is the only one running).
+    const writes = auditEventsSince(mark).filter((e) => e.user.username === e2eEnv().operatorUser && WRITE_VERBS.has(e.verb));
     expect(reconciles).toBeGreaterThanOrEqual(cellNames.length);
     expect(writes.map(describeAudit)).toEqual([]);
   }, TIMEOUT_MS);

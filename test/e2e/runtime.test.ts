@@ -5,7 +5,9 @@ import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { desiredChildren } from '../../src/controllers/cell/cell-children.js';
 import type { Cell } from '../../src/crds/cell.js';
-import { issueKubeconfig, restartApiServer } from './cluster/local-cluster.js';
+import { restartApiServer } from './cluster/local-cluster.js';
+import { DEFAULT_LEASE_NAME } from '../../src/rbac/rules.js';
+import { PLAIN } from '../../src/rbac/render.js';
 import {
   auditEventsSince,
   auditMark,
@@ -25,19 +27,22 @@ import {
   waitForCell,
   waitForCellGone,
   WRITE_VERBS,
+  type AuditEvent,
   type LiveCell,
 } from './support/cells.js';
-import { kubectl, kubectlJson, waitFor } from './support/kube.js';
+import { e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { startOperator, stopAllOperators, type OperatorProcess } from './support/operator.js';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 
 const TIMEOUT_MS = 120_000;
 const id = randomBytes(3).toString('hex');
 const local = process.env.E2E_CLUSTER === 'local';
-const LEASE_NAMESPACE = 'default';
-const LEASE_NAME = `cell-operator-e2e-${id}`;
-/** The operator's own identity on the local cluster, so that the audit log tells its requests apart. */
-const OPERATOR_USER = `e2e:runtime-operator-${id}`;
+/** The Lease that config/rbac's leader-election Role grants (the operator runs as its ServiceAccount). */
+const LEASE_NAMESPACE = PLAIN.namespace;
+const LEASE_NAME = DEFAULT_LEASE_NAME;
+const SHARED_IDENTITY = `runtime-${id}`;
+/** The shared operator's requests: its ServiceAccount, and its identity in the User-Agent. */
+const fromSharedOperator = (e: AuditEvent) => e.user.username === e2eEnv().operatorUser && (e.userAgent ?? '').includes(`(${SHARED_IDENTITY})`);
 const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'deployments'];
 
 const DATABASE_SECRET = `e2e-runtime-database-${id}`;
@@ -81,18 +86,16 @@ async function waitReconciled(name: string, timeoutMs = 60_000): Promise<LiveCel
   return waitForCell(name, reconciled, 'to be reconciled (status.observedGeneration = metadata.generation)', timeoutMs);
 }
 
-let kubeconfig: string | undefined;
 let operator: OperatorProcess;
 
 async function startShared(): Promise<OperatorProcess> {
-  const op = await startOperator({ name: `runtime-${id}`, kubeconfig, leaderElect: false });
+  const op = await startOperator({ name: SHARED_IDENTITY, leaderElect: false });
   await op.waitReady(60_000);
   return op;
 }
 
 describe('the operator runtime on a real API server', () => {
   beforeAll(async () => {
-    if (local) kubeconfig = await issueKubeconfig(`runtime-operator-${id}`, OPERATOR_USER, ['system:masters']);
     postgres = await startPostgres(); // trust authentication: any password is right
     await kubectl(['create', 'secret', 'generic', DATABASE_SECRET, '-n', 'default', `--from-literal=username=${postgres.user}`, '--from-literal=password=unused']);
     operator = await startShared();
@@ -125,7 +128,7 @@ describe('the operator runtime on a real API server', () => {
 
     if (mark) {
       const statusWrites = auditEventsSince(mark).filter(
-        (e) => e.user.username === OPERATOR_USER && WRITE_VERBS.has(e.verb) && e.objectRef?.resource === 'cells' && e.objectRef.name === name,
+        (e) => fromSharedOperator(e) && WRITE_VERBS.has(e.verb) && e.objectRef?.resource === 'cells' && e.objectRef.name === name,
       );
       expect(statusWrites.filter((e) => e.objectRef?.subresource === 'status').length).toBeGreaterThanOrEqual(2);
       // The main resource is written only to add the finalizer, never with a status.
@@ -140,7 +143,8 @@ describe('the operator runtime on a real API server', () => {
     const namespace = `cell-${name}`;
     // The credentials shape only the data of the database Secret, not which objects there are.
     const databaseCredentials = { username: 'any', password: 'any' };
-    const desired = desiredChildren(cell as unknown as Cell, { operatorNamespace: LEASE_NAMESPACE, kafkaBootstrap: undefined, databaseCredentials });
+    // operatorNamespace: the shared operator's --lease-namespace, left at its default.
+    const desired = desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials });
     const live = [...(await listObjects(namespace, NAMESPACED_KINDS, `${LABEL_CELL}=${name}`)), (await getObject('namespace', namespace))!];
     const key = (o: { kind?: string; metadata?: { name?: string } }) => `${o.kind}/${o.metadata?.name}`;
     expect(live.map(key).sort()).toEqual(desired.map(key).sort());
@@ -152,6 +156,52 @@ describe('the operator runtime on a real API server', () => {
       const owners = obj.kind === 'Namespace' ? [] : [{ apiVersion: 'cells.platform.io/v1alpha1', kind: 'Cell', name, uid: cell.metadata.uid, controller: true, blockOwnerDeletion: true }];
       expect({ what, owners: obj.metadata.ownerReferences ?? [] }).toEqual({ what, owners });
     }
+  }, TIMEOUT_MS);
+
+  it('deletes the children the spec no longer asks for: a topic, a workload, the in-cluster database', async () => {
+    const name = `rt-${id}-prune`;
+    const external = cellManifest(name);
+    const wide = {
+      ...external,
+      spec: {
+        ...external.spec,
+        kafka: { ...external.spec.kafka, topics: [...external.spec.kafka.topics, { name: 'audit', partitions: 1, replicas: 1 }] },
+        database: { workers: 1, storage: { size: '1Gi' } },
+        workloads: [...external.spec.workloads, { name: 'ingest', image: 'registry.example.com/ingest:1.0.0', replicas: 1, port: 9090, kafka: { write: ['telemetry'] } }],
+      },
+    };
+    const namespace = `cell-${name}`;
+    const ALL_KINDS = [...NAMESPACED_KINDS, 'statefulsets', 'poddisruptionbudgets'];
+    const credentials = { username: 'any', password: 'any' }; // shape only the data, not which objects
+    const liveKeys = async () =>
+      (await listObjects(namespace, ALL_KINDS, `${LABEL_CELL}=${name}`)).filter((o) => !o.metadata.deletionTimestamp).map((o) => `${o.kind}/${o.metadata.name}`).sort();
+    const desiredKeys = (cell: object) =>
+      desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials: credentials })
+        .filter((o) => o.kind !== 'Namespace')
+        .map((o) => `${o.kind}/${o.metadata?.name}`)
+        .sort();
+
+    await kubectlApply(wide);
+    const wideCell = await waitReconciled(name);
+    const before = await waitFor(async () => {
+      const keys = await liveKeys();
+      return JSON.stringify(keys) === JSON.stringify(desiredKeys(wideCell)) ? keys : undefined;
+    }, { timeoutMs: 60_000, description: 'every child of the wide spec' });
+    expect(before.filter((k) => /^(StatefulSet|PodDisruptionBudget)\//.test(k)).length).toBeGreaterThanOrEqual(2);
+
+    await kubectlApply(external);
+    const narrowCell = await waitFor(async () => {
+      const cell = await waitReconciled(name);
+      return (cell.spec as { database?: { external?: unknown } }).database?.external ? cell : undefined;
+    }, { timeoutMs: 60_000, description: 'the narrower spec to be reconciled' });
+    const after = await waitFor(async () => {
+      const keys = await liveKeys();
+      return JSON.stringify(keys) === JSON.stringify(desiredKeys(narrowCell)) ? keys : undefined;
+    }, { timeoutMs: 60_000, description: 'the children the narrower spec no longer asks for to be deleted' });
+    const gone = before.filter((k) => !after.includes(k));
+    // Every pruned kind lost an object; the database Secret stayed.
+    expect(new Set(gone.map((k) => k.split('/')[0]))).toEqual(new Set(['KafkaTopic', 'KafkaUser', 'Deployment', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy']));
+    expect(after.filter((k) => k.startsWith('Secret/'))).toEqual(before.filter((k) => k.startsWith('Secret/')));
   }, TIMEOUT_MS);
 
   it('lets the garbage collector delete the children of a deleted Cell, and its namespace only with deletionPolicy Delete', async () => {
@@ -247,7 +297,9 @@ describe('the operator runtime on a real API server', () => {
     const leaseDurationSeconds = 6;
     const leaseName = LEASE_NAME;
     await operator.stop('SIGTERM'); // the shared operator runs without leader election
-    const options = { kubeconfig, leaderElect: true, leaseName, leaseNamespace: LEASE_NAMESPACE, leaseDurationSeconds };
+    // A Lease left by an earlier, killed run would delay the first election by its duration.
+    await kubectl(['delete', 'lease', leaseName, '-n', LEASE_NAMESPACE, '--ignore-not-found']);
+    const options = { leaderElect: true, leaseName, leaseNamespace: LEASE_NAMESPACE, leaseDurationSeconds };
     const holder = () =>
       kubectlJson<{ spec?: { holderIdentity?: string } }>(['get', 'lease', leaseName, '-n', LEASE_NAMESPACE]).then((l) => l.spec?.holderIdentity);
     const first = await startOperator({ ...options, name: `leader-a-${id}` });

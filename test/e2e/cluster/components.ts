@@ -96,6 +96,9 @@ export function componentSpecs(inputs: ComponentInputs): ComponentSpec[] {
         `--proxy-client-cert-file=${pki.frontProxyClientCert}`,
         `--proxy-client-key-file=${pki.frontProxyClientKey}`,
         '--authorization-mode=Node,RBAC',
+        // As on hardened clusters (OpenShift): an owner reference with blockOwnerDeletion needs
+        // update on the owner's finalizers, which src/rbac/rules.ts grants for Cells.
+        '--enable-admission-plugins=OwnerReferencesPermissionEnforcement',
         `--service-account-issuer=${SERVICE_ACCOUNT_ISSUER}`,
         `--service-account-key-file=${pki.serviceAccountPub}`,
         `--service-account-signing-key-file=${pki.serviceAccountKey}`,

@@ -434,9 +434,30 @@ export async function startApiServer(options: { root?: string } = {}): Promise<v
   const state = requireState(paths);
   const apiServer = apiServerOf(state);
   if (isRunning(apiServer.pid, apiServer.command)) return;
+  const from = new Date().toISOString();
   apiServer.pid = startProcess(apiServer).pid;
   writeState(paths, state);
   await waitHealthy(apiServer, adminTls(paths), 120_000);
+  const restarts = apiServerRestarts(options);
+  writeFileSync(restartsFile(paths), JSON.stringify([...restarts, { from, ready: new Date().toISOString() }]));
+}
+
+/** When kube-apiserver was started again: the window from its start until it answered /readyz. */
+export interface ApiServerRestart {
+  from: string;
+  ready: string;
+}
+
+const restartsFile = (paths: ClusterPaths) => path.join(paths.state, 'apiserver-restarts.json');
+
+/**
+ * The restarts of this cluster's kube-apiserver by `startApiServer`. Until its RBAC caches fill, a
+ * fresh kube-apiserver answers 403 to requests it will allow a moment later (the RBAC audit test
+ * forgives those).
+ */
+export function apiServerRestarts(options: { root?: string } = {}): ApiServerRestart[] {
+  const file = restartsFile(clusterPaths(options.root));
+  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ApiServerRestart[]) : [];
 }
 
 /** Restarts kube-apiserver, down for at least `downtimeMs`; etcd keeps the data. */

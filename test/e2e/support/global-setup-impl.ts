@@ -8,10 +8,13 @@ import { runKubectl } from '../cluster/kubectl.js';
 import { ensureCluster } from '../cluster/local-cluster.js';
 import { clusterPaths, projectRoot } from '../cluster/paths.js';
 import { findOnPath } from '../cluster/tools.js';
+import { installOperatorIdentity, OPERATOR_SERVICE_ACCOUNT_USER } from './operator-identity.js';
 
 const log = (message: string) => process.stderr.write(`[e2e setup] ${message}\n`);
 
 export async function setupE2e(): Promise<void> {
+  // rbac-audit.test.ts reads only what this run logged (a reused cluster's log holds earlier runs).
+  process.env.E2E_RUN_STARTED = new Date().toISOString();
   const root = projectRoot();
   const artifactsDir = path.join(root, '.local/e2e');
   mkdirSync(artifactsDir, { recursive: true });
@@ -51,4 +54,7 @@ export async function setupE2e(): Promise<void> {
   process.env.E2E_STRIMZI = strimzi ? (external ? 'operator' : 'kwok') : 'none';
   const crds = await installOperatorCrds(run, root, log);
   process.env.E2E_CRDS = crds.join(',');
+  process.env.E2E_OPERATOR_KUBECONFIG = await installOperatorIdentity(run, root, artifactsDir);
+  process.env.E2E_OPERATOR_USER = OPERATOR_SERVICE_ACCOUNT_USER;
+  log(`operators run as ${OPERATOR_SERVICE_ACCOUNT_USER} with the roles of config/rbac/`);
 }

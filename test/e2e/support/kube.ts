@@ -13,6 +13,12 @@ export interface E2eEnvironment {
   auditLog?: string;
   /** Where tests write their logs (operator logs, ...): `.local/e2e/`. */
   artifactsDir: string;
+  /** The operator's ServiceAccount token (config/rbac's roles), for every operator a test starts. */
+  operatorKubeconfig: string;
+  /** The user name of that token: `system:serviceaccount:cell-operator-system:cell-operator`. */
+  operatorUser: string;
+  /** When the global setup began (ISO 8601): audit events of this run come after it. */
+  runStarted: string;
 }
 
 function required(name: string): string {
@@ -28,6 +34,9 @@ export function e2eEnv(): E2eEnvironment {
     cluster: required('E2E_CLUSTER') === 'local' ? 'local' : 'external',
     auditLog: process.env.E2E_AUDIT_LOG || undefined,
     artifactsDir: required('E2E_ARTIFACTS_DIR'),
+    operatorKubeconfig: required('E2E_OPERATOR_KUBECONFIG'),
+    operatorUser: required('E2E_OPERATOR_USER'),
+    runStarted: required('E2E_RUN_STARTED'),
   };
 }
 

@@ -13,6 +13,7 @@ import { e2eEnv, WaitAborted, waitFor } from './kube.js';
 export interface OperatorOptions {
   /** This replica's identity in the Lease, also the log file's name (default `operator-<n>`). */
   name?: string;
+  /** Default: the operator's ServiceAccount token, so it runs with exactly config/rbac's grants. */
   kubeconfig?: string;
   leaderElect?: boolean;
   leaseName?: string;
@@ -75,7 +76,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}-${Date.now()}.log`);
   const flags = [
-    `--kubeconfig=${options.kubeconfig ?? env.kubeconfig}`,
+    `--kubeconfig=${options.kubeconfig ?? env.operatorKubeconfig}`,
     `--http-port=${httpPort}`,
     `--identity=${name}`,
     `--log-level=${options.logLevel ?? 'debug'}`,
