@@ -1,6 +1,7 @@
 // The canary migration end to end: two Cells on real PostgreSQL servers, 20 customers placed with
 // CustomerPlacements, a Migration [move 1, pause 5s, move 50%, pause {}, move 100%] run by the
 // operator against the local control plane; every row arrives in the target exactly once.
+import { metricSum } from './support/cells.js';
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { rowsPerCustomer, sql, startMigrationWorld, type MigrationObject, type MigrationWorld } from './support/migration-world.js';
 
@@ -94,5 +95,8 @@ describe('a canary migration', () => {
     // The routing table agrees: every customer in the target, its epoch bumped.
     const placed = await sql<{ cell: string; epoch: string }>(world.controlPlane, 'SELECT cell, epoch FROM placements WHERE customer_id = ANY($1::text[])', [world.customers]);
     expect(placed.every((p) => p.cell === world.targetCell && Number(p.epoch) >= 2)).toBe(true);
+    // The operator's /metrics tells the same story: the rows copied, each customer's fence.
+    expect(await metricSum(world.operator, 'cell_operator_move_rows_copied_total')).toBeGreaterThanOrEqual(20 * 40);
+    expect(await metricSum(world.operator, 'cell_operator_move_fence_seconds_count')).toBe(20);
   }, 240_000);
 });

@@ -2,75 +2,27 @@
 // writers insert rows for the moving customers, each routed by the routing table and retried while
 // the customer is fenced, as a gateway would on the router's 503; after the migration every
 // acknowledged row is in the target exactly once and none is left in the source.
-import pg from 'pg';
 import { apply, waitFor } from './support/kube.js';
-import { sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
+import { GatewayWriter, gatewayPools, sql, startMigrationWorld, type GatewayPools, type MigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'crash-e2e';
 
-/** A gateway-like writer: looks the customer up in the routing table, writes to its cell, retries while fenced. */
-class Writer {
-  readonly acknowledged: number[] = [];
-  private stopped = false;
-  private next = 1_000_000;
-  fencedRetries = 0;
-  done: Promise<void>;
-
-  constructor(
-    private readonly world: MigrationWorld,
-    private readonly pools: { routes: pg.Pool; cells: Map<string, pg.Pool> },
-    readonly customer: string,
-  ) {
-    this.done = this.loop();
-  }
-
-  stop(): Promise<void> {
-    this.stopped = true;
-    return this.done;
-  }
-
-  private async loop(): Promise<void> {
-    while (!this.stopped) {
-      const route = await this.pools.routes.query<{ cell: string; state: string }>('SELECT cell, state FROM placements WHERE customer_id = $1', [this.customer]);
-      const row = route.rows[0];
-      if (!row || row.state === 'Fenced') {
-        this.fencedRetries++;
-        await new Promise((r) => setTimeout(r, 50));
-        continue;
-      }
-      const id = this.next++;
-      const cell = this.pools.cells.get(row.cell);
-      if (!cell) throw new Error(`unknown cell ${row.cell}`);
-      await cell.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
-      this.acknowledged.push(id); // committed: the device got its 200
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-}
-
 describe('a migration under live writes while the operator is killed', () => {
   let world: MigrationWorld;
-  let pools: { routes: pg.Pool; cells: Map<string, pg.Pool> };
+  let pools: GatewayPools;
 
   beforeAll(async () => {
     world = await startMigrationWorld({ prefix: 'crash', region: 'eu-central-8', customers: 8, readingsPerCustomer: 500 });
-    pools = {
-      routes: new pg.Pool({ connectionString: world.controlPlane.url, max: 4 }),
-      cells: new Map([
-        [world.sourceCell, new pg.Pool({ connectionString: world.source.url, max: 8 })],
-        [world.targetCell, new pg.Pool({ connectionString: world.target.url, max: 8 })],
-      ]),
-    };
+    pools = gatewayPools(world);
   }, 240_000);
 
   afterAll(async () => {
-    await pools?.routes.end();
-    for (const p of pools?.cells.values() ?? []) await p.end();
+    await pools?.end();
     await world?.cleanup([MIGRATION]);
   }, 120_000);
 
   it('keeps every acknowledged row exactly once through repeated SIGKILLs of the operator', async () => {
-    const writers = world.customers.map((c) => new Writer(world, pools, c));
+    const writers = world.customers.map((c) => new GatewayWriter(pools, c));
     await apply({
       apiVersion: 'cells.platform.io/v1alpha1',
       kind: 'Migration',

@@ -169,3 +169,65 @@ export async function startMigrationWorld(options: {
     },
   };
 }
+
+/** The connections a gateway-like writer needs: the routing table and each cell's database. */
+export interface GatewayPools {
+  routes: pg.Pool;
+  cells: Map<string, pg.Pool>;
+  end(): Promise<void>;
+}
+
+export function gatewayPools(world: MigrationWorld): GatewayPools {
+  const routes = new pg.Pool({ connectionString: world.controlPlane.url, max: 4 });
+  const cells = new Map([
+    [world.sourceCell, new pg.Pool({ connectionString: world.source.url, max: 8 })],
+    [world.targetCell, new pg.Pool({ connectionString: world.target.url, max: 8 })],
+  ]);
+  return { routes, cells, end: async () => void (await Promise.all([routes, ...cells.values()].map((p) => p.end()))) };
+}
+
+/**
+ * A gateway-like writer: looks the customer up in the routing table, writes a reading to its cell,
+ * and retries while the customer is fenced (the router's 503). Ids start at 1,000,000, above the
+ * seeded rows; `acknowledged` holds the ids whose insert committed (the device got its 200), and
+ * `acknowledgedIn` the cell each went to.
+ */
+export class GatewayWriter {
+  readonly acknowledged: number[] = [];
+  readonly acknowledgedIn = new Map<string, number[]>();
+  fencedRetries = 0;
+  private stopped = false;
+  private next = 1_000_000;
+  private readonly done: Promise<void>;
+
+  constructor(
+    private readonly pools: GatewayPools,
+    readonly customer: string,
+  ) {
+    this.done = this.loop();
+  }
+
+  stop(): Promise<void> {
+    this.stopped = true;
+    return this.done;
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const route = await this.pools.routes.query<{ cell: string; state: string }>('SELECT cell, state FROM placements WHERE customer_id = $1', [this.customer]);
+      const row = route.rows[0];
+      if (!row || row.state === 'Fenced') {
+        this.fencedRetries++;
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      const id = this.next++;
+      const cell = this.pools.cells.get(row.cell);
+      if (!cell) throw new Error(`unknown cell ${row.cell}`);
+      await cell.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
+      this.acknowledged.push(id);
+      this.acknowledgedIn.set(row.cell, [...(this.acknowledgedIn.get(row.cell) ?? []), id]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
