@@ -1,4 +1,4 @@
-// `cell-operator operator`: wires the controllers (Cell, CustomerPlacement) to the shared
+// `cell-operator operator`: wires the controllers (Cell, CustomerPlacement, Migration) to the shared
 // informers, the control-plane database and the manager (health, leader election, shutdown).
 import type { Pool } from 'pg';
 import type { OperatorConfig } from './config.js';
@@ -90,10 +90,20 @@ function cellController(manager: Manager, children: Map<string, Informer>, store
     operatorNamespace: config.leaseNamespace,
     log,
   });
+  // A drain cordons its source, and lifts the cordon when aborted or deleted; each of those writes
+  // the Migration (its status, its finalizer), so following drains shows the cordon on the Cell.
+  const migrations = manager.informer<Migration & { metadata: { name?: string } }>(MIGRATION_RESOURCE);
+  const drainedCell = (m: KubeObject) => {
+    const spec = (m as unknown as Migration).spec;
+    return spec?.customers?.all ? [spec.from] : [];
+  };
   return new Controller({
     name: 'cell',
     informer: cells,
-    watches: [...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
+    watches: [
+      ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
+      { informer: migrations as unknown as Informer, toKeys: drainedCell },
+    ],
     reconcile: (key) => reconciler.reconcile(key),
     concurrency: config.concurrency,
     metrics: manager.metrics,

@@ -28,6 +28,8 @@ export const CELL_CONDITIONS = {
   kafkaReady: 'KafkaReady',
   databaseReady: 'DatabaseReady',
   workloadsReady: 'WorkloadsReady',
+  /** True while the cell takes no new customers: its spec.state, or a drain's cordon. */
+  cordoned: 'Cordoned',
   reconciling: 'Reconciling',
   stalled: 'Stalled',
 } as const;
@@ -388,7 +390,12 @@ const CellEndpointsSchema = z
 
 export const CellStatusSchema = z
   .object({
-    phase: z.enum(CELL_PHASES).optional().describe('Summary of the cell: Provisioning, Ready, Degraded, Draining or Deleting.'),
+    phase: z
+      .enum(CELL_PHASES)
+      .optional()
+      .describe(
+        'Summary of the cell: Provisioning, Ready, Degraded, Draining (spec.state Draining, or cordoned by a drain: a Migration with customers.all, named by the Cordoned condition) or Deleting.',
+      ),
     observedGeneration: z.int().min(0).optional().describe('metadata.generation this status describes.'),
     conditions: ConditionsSchema.optional(),
     message: z.string().max(32768).optional().describe('A sentence on what is not ready yet and why, for a person.'),

@@ -2,7 +2,7 @@ import { request } from 'node:http';
 import type pg from 'pg';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
 import { silentLogger } from '../log.js';
-import { type CellDescription, countCellPlacements, listCells, syncCell } from '../store/cells.js';
+import { type CellDescription, cordonCell, countCellPlacements, listCells, releaseCordons, syncCell } from '../store/cells.js';
 import { createPool } from '../store/connection.js';
 import { migrate } from '../store/migrate.js';
 import { placeCustomer, placeCustomers, setPlacementState } from '../store/placements.js';
@@ -268,6 +268,35 @@ describe('placing customers through the API', () => {
     ]);
     expect(out.at(-1)).toEqual({ summary: { lines: 7, Created: 2, Existing: 1, Invalid: 2, Unschedulable: 1, Failed: 0 }, complete: true });
     await eventually(async () => (await get(router.url, '/v1/routes/b4')).status === 200);
+  });
+});
+
+describe("onboarding while a drain cordons a cell", () => {
+  let f: Fixture;
+  let router: RouterHandle;
+  beforeAll(async () => {
+    f = await fixture([cell('eu-a'), cell('eu-b')]);
+    router = await f.start();
+    await cordonCell(f.pool, 'eu-a', 'drain-eu-a');
+  });
+  afterAll(() => f.close());
+
+  it('places nobody in the cordoned cell, one by one or by batch, and refuses a pin to it with the reason', async () => {
+    const one = await Promise.all(Array.from({ length: 20 }, (_, i) => send(router.url, 'PUT', `/v1/customers/put-${i}`, JSON.stringify({ region: 'eu-west-1' }))));
+    expect(one.map((r) => r.status)).toEqual(Array(20).fill(201));
+    const lines = Array.from({ length: 100 }, (_, i) => JSON.stringify({ customer: `batch-${i}` }));
+    const batch = await send(router.url, 'POST', '/v1/customers:batch', `${lines.join('\n')}\n`);
+    const out = batch.text.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out.at(-1)).toMatchObject({ summary: { lines: 100, Created: 100 }, complete: true });
+    expect(new Set([...one.map((r) => r.body.cell), ...out.slice(0, -1).map((o) => o.cell)])).toEqual(new Set(['eu-b']));
+
+    const pin = await send(router.url, 'PUT', '/v1/customers/pinned', JSON.stringify({ cell: 'eu-a' }));
+    expect(pin).toMatchObject({
+      status: 422,
+      body: { error: 'Unschedulable', message: 'pinned cell eu-a is cordoned by Migration drain-eu-a (drain), takes no new customers' },
+    });
+    await releaseCordons(f.pool, 'drain-eu-a');
+    expect(await send(router.url, 'PUT', '/v1/customers/pinned', JSON.stringify({ cell: 'eu-a' }))).toMatchObject({ status: 201, body: { cell: 'eu-a' } });
   });
 });
 

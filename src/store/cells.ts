@@ -1,7 +1,8 @@
 // The `cells` table: the Cell controller upserts each Cell resource's description here
-// (syncCell/removeCell); the counters (customers, devices) belong to the placement triggers.
+// (syncCell/removeCell); the counters (customers, devices) belong to the placement triggers, and
+// the cordon of a drain (cordonCell/releaseCordons) to the Migration controller.
 import type { Pool, PoolClient } from 'pg';
-import type { CellState, CellView } from './placement-decision.js';
+import { type CellState, type CellView, describeCordon } from './placement-decision.js';
 
 export type Queryable = Pool | PoolClient;
 
@@ -23,6 +24,9 @@ export interface CellRow extends CellView {
   devices: number;
   maxDevices: number | null;
   endpoints: Record<string, string>;
+  cordonedBy: string | null;
+  /** When the current cordon was taken; null without a cordon. */
+  cordonedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -47,12 +51,14 @@ interface DbCell {
   max_devices: number | null;
   devices: number;
   endpoints: Record<string, string>;
+  cordoned_by: string | null;
+  cordoned_at: Date | null;
   created_at: Date;
   updated_at: Date;
 }
 
 export const CELL_COLUMNS =
-  'name, region, state, ready, weight, max_customers, customers, reserved, max_devices, devices, endpoints, created_at, updated_at';
+  'name, region, state, ready, weight, max_customers, customers, reserved, max_devices, devices, endpoints, cordoned_by, cordoned_at, created_at, updated_at';
 
 export function cellFromRow(r: DbCell): CellRow {
   return {
@@ -67,13 +73,15 @@ export function cellFromRow(r: DbCell): CellRow {
     maxDevices: r.max_devices,
     devices: r.devices,
     endpoints: r.endpoints,
+    cordonedBy: r.cordoned_by,
+    cordonedAt: r.cordoned_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
 }
 
 /**
- * Inserts or updates a cell's description; its counters are left alone. The region of an
+ * Inserts or updates a cell's description; its counters and its cordon are left alone. The region of an
  * existing cell never changes (it is the compliance boundary of its customers).
  */
 export async function syncCell(db: Queryable, cell: CellDescription): Promise<SyncCellResult> {
@@ -117,6 +125,48 @@ export async function removeCell(db: Queryable, name: string): Promise<RemoveCel
     customers: cell.customers,
     reserved: cell.reserved,
   };
+}
+
+export type CordonResult =
+  | { cordoned: true; cell: CellRow; /** True when this call took it (it was free, or stale). */ taken: boolean }
+  | { cordoned: false; reason: 'UnknownCell'; message: string }
+  | { cordoned: false; reason: 'CordonedByOther'; holder: string; message: string; cell: CellRow };
+
+/**
+ * Closes `cell` to new customers on behalf of the Migration `holder` (a drain); idempotent for the
+ * same holder. Refused while another Migration holds it, unless that one is named in `replacing`
+ * (its holder no longer exists). The UPDATE waits for placements in flight that locked the row,
+ * and every placement after it sees the cordon: once this returns, only a migration's cut-over
+ * can still bring a customer into the cell.
+ */
+export async function cordonCell(db: Queryable, cell: string, holder: string, options: { replacing?: string } = {}): Promise<CordonResult> {
+  const { rows } = await db.query<DbCell>(
+    `UPDATE cells SET cordoned_by = $2, cordoned_at = now()
+      WHERE name = $1 AND (cordoned_by IS NULL OR cordoned_by = $3)
+     RETURNING ${CELL_COLUMNS}`,
+    [cell, holder, options.replacing ?? null],
+  );
+  if (rows[0]) return { cordoned: true, cell: cellFromRow(rows[0]), taken: true };
+  const existing = await getCell(db, cell);
+  if (!existing) return { cordoned: false, reason: 'UnknownCell', message: `there is no cell ${cell} in the control-plane database` };
+  if (existing.cordonedBy === holder) return { cordoned: true, cell: existing, taken: false };
+  const holderName = existing.cordonedBy ?? '';
+  return {
+    cordoned: false,
+    reason: 'CordonedByOther',
+    holder: holderName,
+    message: `cell ${cell} is already ${describeCordon(holderName)}`,
+    cell: existing,
+  };
+}
+
+/** Lifts every cordon `holder` holds; returns the cells it opened again. */
+export async function releaseCordons(db: Queryable, holder: string): Promise<string[]> {
+  const { rows } = await db.query<{ name: string }>(
+    'UPDATE cells SET cordoned_by = NULL, cordoned_at = NULL WHERE cordoned_by = $1 RETURNING name',
+    [holder],
+  );
+  return rows.map((r) => r.name).sort();
 }
 
 export async function getCell(db: Queryable, name: string): Promise<CellRow | undefined> {

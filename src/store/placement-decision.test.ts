@@ -124,6 +124,27 @@ describe('decidePlacement', () => {
     ]);
   });
 
+  it("treats a cell cordoned by a drain as not Active, by hash, by LeastLoaded and for a pin, naming the Migration", () => {
+    const cells = [cell('eu-a', { cordonedBy: 'drain-eu-a' }), cell('eu-b', { customers: 900 }), cell('eu-c', { customers: 950 })];
+    for (let i = 0; i < 200; i++) {
+      expect(placedCell({ customerId: `c${i}` }, cells)).not.toBe('eu-a');
+      // eu-a has the most room, but is cordoned.
+      expect(placedCell({ customerId: `c${i}` }, cells, 'LeastLoaded')).toBe('eu-b');
+    }
+    const placed = decidePlacement({ customerId: 'acme' }, cells);
+    expect(placed.kind === 'Placed' && placed.candidates).toEqual(expect.not.arrayContaining(['eu-a']));
+    expect(decidePlacement({ customerId: 'acme', cell: 'eu-a' }, cells)).toMatchObject({
+      kind: 'Unschedulable',
+      reason: 'pinned cell eu-a is cordoned by Migration drain-eu-a (drain), takes no new customers',
+      exclusions: [{ cell: 'eu-a', reason: 'NotActive' }],
+    });
+    const alone = decidePlacement({ customerId: 'acme', region: 'eu-west-1' }, [cells[0] as CellView]);
+    expect(alone).toMatchObject({
+      kind: 'Unschedulable',
+      reason: 'no eligible cell in region eu-west-1: eu-a cordoned by Migration drain-eu-a (drain), takes no new customers',
+    });
+  });
+
   it('is unschedulable with no cells at all', () => {
     expect(decidePlacement({ customerId: 'acme' }, [])).toMatchObject({ kind: 'Unschedulable', reason: 'no cells are registered' });
   });

@@ -13,6 +13,8 @@ export interface CellView {
   region: string;
   state: CellState;
   ready: boolean;
+  /** The Migration whose drain closed this cell to new customers (src/store/cells.ts); null: none. */
+  cordonedBy?: string | null;
   /** Share of new placements; 0 takes pinned customers only. */
   weight: number;
   maxCustomers: number;
@@ -57,6 +59,11 @@ export type PlacementDecision =
       exclusions: readonly CellExclusion[];
     };
 
+/** A drain's cordon as a person reads it: `cordoned by Migration eu-1a-drain (drain)`. */
+export function describeCordon(migration: string): string {
+  return `cordoned by Migration ${migration} (drain)`;
+}
+
 // Hot path (a million decisions in a bulk onboarding): no closures created per call.
 
 function exclusion(cell: CellView, reason: ExclusionReason, message: string): CellExclusion {
@@ -69,6 +76,8 @@ export function cellExclusion(cell: CellView, request: PlacementRequest): CellEx
     return exclusion(cell, 'OtherRegion', `in region ${cell.region}, not ${request.region}`);
   }
   if (cell.state !== 'Active') return exclusion(cell, 'NotActive', `${cell.state}, takes no new customers`);
+  // A drain's cordon counts as not Active, whatever the spec says (the spec is Git's, the cordon ours).
+  if (cell.cordonedBy) return exclusion(cell, 'NotActive', `${describeCordon(cell.cordonedBy)}, takes no new customers`);
   if (!cell.ready) return exclusion(cell, 'NotReady', 'not Ready');
   const used = cell.customers + (cell.reserved ?? 0);
   if (used >= cell.maxCustomers) {
@@ -121,7 +130,7 @@ function bySpare(a: Scored, b: Scored): number {
 const ZERO_WEIGHT = 'has weight 0 (pinned customers only)';
 
 /**
- * Decides the cell of a new customer. Eligible: Active, Ready, in the bound region (if any), under
+ * Decides the cell of a new customer. Eligible: Active and not cordoned by a drain, Ready, in the bound region (if any), under
  * maxCustomers (and maxDevices). `Hash` ranks eligible cells of non-zero weight by weighted
  * rendezvous hashing of the customer id; `LeastLoaded` by spare customer capacity (ties by hash).
  * A pin must name an eligible cell (weight does not matter for a pin).

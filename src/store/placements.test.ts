@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
-import { type CellDescription, countCellPlacements, getCell, listCells, removeCell, syncCell } from './cells.js';
+import { type CellDescription, cordonCell, countCellPlacements, getCell, listCells, releaseCordons, removeCell, syncCell } from './cells.js';
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
 import type { PlacementRequest } from './placement-decision.js';
@@ -370,6 +370,89 @@ describe('cells', () => {
         { channel: ROUTES_CHANNEL, payload: String(version) },
         { channel: CELLS_CHANNEL, payload: 'eu-a' },
       ]);
+    } finally {
+      await listener.end();
+      await pool.end();
+    }
+  });
+
+  it("keeps a drain's cordon across re-syncs of the cell, refuses a second holder and lifts it only for its holder", async () => {
+    const pool = await freshStore([cell('eu-a'), cell('eu-b')]);
+    try {
+      const taken = await cordonCell(pool, 'eu-a', 'drain-a');
+      expect(taken).toMatchObject({ cordoned: true, taken: true, cell: { name: 'eu-a', cordonedBy: 'drain-a' } });
+      expect(await cordonCell(pool, 'eu-a', 'drain-a')).toMatchObject({ cordoned: true, taken: false });
+      // The Cell controller mirrors the spec (Active) again and again: the cordon stays.
+      expect(await syncCell(pool, cell('eu-a', { weight: 50 }))).toMatchObject({ ok: true, cell: { state: 'Active', weight: 50, cordonedBy: 'drain-a' } });
+      expect(await cordonCell(pool, 'eu-a', 'drain-b')).toEqual(
+        expect.objectContaining({ cordoned: false, reason: 'CordonedByOther', holder: 'drain-a', message: 'cell eu-a is already cordoned by Migration drain-a (drain)' }),
+      );
+      expect(await cordonCell(pool, 'eu-nowhere', 'drain-b')).toMatchObject({ cordoned: false, reason: 'UnknownCell' });
+      expect(await releaseCordons(pool, 'drain-b')).toEqual([]);
+      expect((await getCell(pool, 'eu-a'))?.cordonedBy).toBe('drain-a');
+      // A holder that no longer exists can be replaced by name.
+      expect(await cordonCell(pool, 'eu-a', 'drain-b', { replacing: 'drain-a' })).toMatchObject({ cordoned: true, taken: true, cell: { cordonedBy: 'drain-b' } });
+      expect(await releaseCordons(pool, 'drain-b')).toEqual(['eu-a']);
+      expect(await getCell(pool, 'eu-a')).toMatchObject({ cordonedBy: null, cordonedAt: null });
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('places no new customer in a cordoned cell, one at a time, in batches or pinned', async () => {
+    const pool = await freshStore([cell('eu-a'), cell('eu-b')]);
+    try {
+      await cordonCell(pool, 'eu-a', 'drain-a');
+      const one = await Promise.all(Array.from({ length: 30 }, (_, i) => placeCustomer(pool, { customerId: `one-${i}` })));
+      const batch = await placeCustomers(pool, Array.from({ length: 200 }, (_, i) => ({ customerId: `batch-${i}` })));
+      const leastLoaded = await placeCustomers(pool, Array.from({ length: 20 }, (_, i) => ({ customerId: `least-${i}` })), { strategy: 'LeastLoaded' });
+      expect(new Set([...one, ...batch, ...leastLoaded].map(cellOf))).toEqual(new Set(['eu-b']));
+      expect(await placeCustomer(pool, { customerId: 'pinned', cell: 'eu-a' })).toMatchObject({
+        status: 'Unschedulable',
+        reason: 'pinned cell eu-a is cordoned by Migration drain-a (drain), takes no new customers',
+      });
+      await releaseCordons(pool, 'drain-a');
+      expect(await placeCustomer(pool, { customerId: 'pinned', cell: 'eu-a' })).toMatchObject({ status: 'Created', placement: { cell: 'eu-a' } });
+      await expectExactCounters(pool);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('replans an early batch plan when a cordon was taken before the batch got the lock', async () => {
+    const pool = await freshStore([cell('eu-a'), cell('eu-b')]);
+    const holder = await pool.connect();
+    try {
+      // The batch plans on the cells as they are, then waits for the routing lock held here while
+      // the cell is cordoned: under the lock it must see the cordon and plan again.
+      await holder.query('BEGIN');
+      await holder.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID]);
+      const pending = placeCustomers(pool, Array.from({ length: 100 }, (_, i) => ({ customerId: `late-${i}` })));
+      await new Promise((r) => setTimeout(r, 200));
+      await cordonCell(pool, 'eu-a', 'drain-a');
+      await holder.query('COMMIT');
+      const results = await pending;
+      expect(new Set(results.map(cellOf))).toEqual(new Set(['eu-b']));
+      await expectExactCounters(pool);
+    } finally {
+      holder.release();
+      await pool.end();
+    }
+  });
+
+  it('notifies the cells channel when a cordon is taken or lifted', async () => {
+    const pool = await freshStore([cell('eu-a')]);
+    const listener = new pg.Client({ connectionString: lastUrl });
+    await listener.connect();
+    const got: (string | undefined)[] = [];
+    listener.on('notification', (n) => got.push(n.payload));
+    try {
+      await listener.query(`LISTEN ${CELLS_CHANNEL}`);
+      await cordonCell(pool, 'eu-a', 'drain-a');
+      await cordonCell(pool, 'eu-a', 'drain-a'); // held already: no change
+      await releaseCordons(pool, 'drain-a');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got).toEqual(['eu-a', 'eu-a']);
     } finally {
       await listener.end();
       await pool.end();

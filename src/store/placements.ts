@@ -255,7 +255,7 @@ function sameDescriptions(a: readonly CellRow[], b: readonly CellRow[]): boolean
   if (a.length !== b.length) return false;
   return a.every((x, i) => {
     const y = b[i] as CellRow;
-    return x.name === y.name && x.region === y.region && x.state === y.state && x.ready === y.ready && x.weight === y.weight && x.maxCustomers === y.maxCustomers && x.maxDevices === y.maxDevices;
+    return x.name === y.name && x.region === y.region && x.state === y.state && x.ready === y.ready && x.weight === y.weight && x.maxCustomers === y.maxCustomers && x.maxDevices === y.maxDevices && x.cordonedBy === y.cordonedBy;
   });
 }
 

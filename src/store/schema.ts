@@ -312,10 +312,30 @@ const moveSweepPasses = `
 ALTER TABLE migration_table_progress ADD COLUMN sweep_passes integer NOT NULL DEFAULT 0;
 `;
 
+// The cordon a drain puts on its source cell (issue 6). It lives here, not in the Cell's spec,
+// because the operator never writes a spec (Git is the truth): the Cell controller's upsert leaves
+// these columns alone, placement treats a cordoned cell as not Active, and a change of the cordon
+// notifies the cells channel like any change of the cell's description.
+const drainCordon = `
+ALTER TABLE cells
+  ADD COLUMN cordoned_by text,
+  ADD COLUMN cordoned_at timestamptz,
+  ADD CONSTRAINT cells_cordon_complete CHECK ((cordoned_by IS NULL) = (cordoned_at IS NULL));
+COMMENT ON COLUMN cells.cordoned_by IS 'the Migration (a drain) that holds this cell closed to new customers; NULL: no cordon';
+
+DROP TRIGGER cells_notify_update ON cells;
+CREATE TRIGGER cells_notify_update AFTER UPDATE ON cells
+  FOR EACH ROW
+  WHEN ((OLD.region, OLD.state, OLD.ready, OLD.weight, OLD.max_customers, OLD.max_devices, OLD.endpoints, OLD.cordoned_by)
+        IS DISTINCT FROM (NEW.region, NEW.state, NEW.ready, NEW.weight, NEW.max_customers, NEW.max_devices, NEW.endpoints, NEW.cordoned_by))
+  EXECUTE FUNCTION cells_notify();
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
   { version: 3, name: 'move engine: direction, abort, reservation, per-table settle/verify/sweep progress', sql: moveEngineProgress },
   { version: 4, name: 'migration selection', sql: migrationSelection },
   { version: 5, name: 'move engine: cleanup sweep passes', sql: moveSweepPasses },
+  { version: 6, name: 'cells: the cordon of a drain', sql: drainCordon },
 ];

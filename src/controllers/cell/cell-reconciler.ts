@@ -1,7 +1,8 @@
 // The Cell reconciler: reads the Cell and its children from the caches, builds the desired
 // children (pure builders), applies them in order with server-side apply, prunes what is no longer
-// desired, checks the database, mirrors the cell into the control-plane database, and writes the
-// status. Deletion waits, behind a finalizer, until the cell holds no customer.
+// desired, checks the database, mirrors the cell into the control-plane database (leaving a drain's
+// cordon alone: that belongs to the Migration controller), and writes the status with the customer
+// count and the cordon read back from there. Deletion waits, behind a finalizer, until the cell holds no customer.
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
@@ -95,8 +96,15 @@ export class CellReconciler {
 
     const applyError = await this.applyChildren(cell, desired as KubeObject[], log);
     const database = credentials.problem ?? (await this.checkDatabaseCached(cell, credentials.value));
-    const counts = await this.customerCounts(cell);
-    const observed: ObservedCellChildren = { ...this.observeChildren(cell), database, customers: counts.customers, devices: counts.devices, ...(applyError ? { applyError } : {}) };
+    const counts = await this.controlPlaneFacts(cell);
+    const observed: ObservedCellChildren = {
+      ...this.observeChildren(cell),
+      database,
+      customers: counts.customers,
+      devices: counts.devices,
+      cordonedBy: counts.cordonedBy,
+      ...(applyError ? { applyError } : {}),
+    };
     const status = cellStatus(cell, observed, this.now());
     await this.syncControlPlane(cell, status.phase === 'Ready', status.endpoints, log);
     await this.writeStatusWithEvents(cell, status);
@@ -108,7 +116,7 @@ export class CellReconciler {
 
   private async reconcileDeletion(cell: Cell, log: Logger): Promise<ReconcileResult | void> {
     const name = cell.metadata.name ?? '';
-    const counts = await this.customerCounts(cell);
+    const counts = await this.controlPlaneFacts(cell);
     const removal = this.deps.store ? await removeCell(this.deps.store, name) : { removed: true as const, existed: false };
     if (!removal.removed || counts.customers > 0) {
       // The children are still there (and the last database check still holds): the status says so,
@@ -181,10 +189,11 @@ export class CellReconciler {
     return result;
   }
 
-  private async customerCounts(cell: Cell): Promise<{ customers: number; devices?: number }> {
+  /** The cell's row in the control-plane database: its customers (placed + reserved) and a drain's cordon. */
+  private async controlPlaneFacts(cell: Cell): Promise<{ customers: number; devices?: number; cordonedBy?: string | null }> {
     if (!this.deps.store) return { customers: 0 };
     const row = await getCell(this.deps.store, cell.metadata.name ?? '');
-    return row ? { customers: row.customers + row.reserved, devices: row.devices } : { customers: 0 };
+    return row ? { customers: row.customers + row.reserved, devices: row.devices, cordonedBy: row.cordonedBy } : { customers: 0 };
   }
 
   /** Mirrors the cell into the control-plane database, where placement reads it. */

@@ -66,6 +66,7 @@ describe('the status of a cell', () => {
       ['KafkaReady', 'True', 'KafkaReady'],
       ['DatabaseReady', 'True', 'Connected'],
       ['WorkloadsReady', 'True', 'WorkloadsAvailable'],
+      ['Cordoned', 'False', 'Active'],
     ]);
     expect(status.conditions?.every((c) => c.lastTransitionTime === '2026-03-01T12:00:00Z' && c.observedGeneration === 1)).toBe(true);
     expect(status).not.toHaveProperty('message');
@@ -273,6 +274,28 @@ describe('the status of a cell', () => {
     const d = cellStatus(draining, healthyWorld(draining), NOW);
     expect(d.phase).toBe('Draining');
     expect(condition(d, 'Ready')).toMatchObject({ status: 'True', reason: 'Draining' });
+  });
+
+  it("shows a drain's cordon: phase Draining, a Cordoned condition naming the Migration, still Ready", () => {
+    const status = cellStatus(cell, { ...healthyWorld(cell), cordonedBy: 'drain-1a' }, NOW);
+    expect(status.phase).toBe('Draining');
+    expect(condition(status, 'Cordoned')).toEqual({
+      status: 'True',
+      reason: 'DrainingByMigration',
+      message: 'The cell is cordoned by Migration drain-1a (drain): placement sends new customers elsewhere. The cordon is lifted when that Migration is aborted or deleted.',
+    });
+    expect(condition(status, 'Ready')).toMatchObject({ status: 'True', reason: 'Draining' });
+    expect(condition(status, 'Ready')?.message).toContain('It is cordoned by Migration drain-1a (drain)');
+    expect(condition(status, 'Reconciling')).toBeUndefined();
+    // Lifted: back to Ready and Cordoned=False, with a new transition time.
+    const lifted = cellStatus({ ...cell, status }, healthyWorld(cell), LATER);
+    expect(lifted.phase).toBe('Ready');
+    expect(lifted.conditions?.find((c) => c.type === 'Cordoned')).toMatchObject({ status: 'False', reason: 'Active', lastTransitionTime: '2026-03-01T12:05:00Z' });
+  });
+
+  it("says Cordoned=True from the spec's state when no drain holds the cell", () => {
+    const cordoned = exampleCell({ ...EXAMPLE_CELL_SPEC, state: 'Cordoned' });
+    expect(condition(cellStatus(cordoned, healthyWorld(cordoned), NOW), 'Cordoned')).toMatchObject({ status: 'True', reason: 'Cordoned' });
   });
 
   it('blocks deletion while customers remain, saying how many and what to do', () => {

@@ -1,10 +1,12 @@
 // The Cell status from what the reconciler observed of its children (Kafka, node pools, topics,
-// users, StatefulSets, Deployments, a database check): phase, conditions with a sentence for a
-// person, kstatus Reconciling/Stalled, endpoints. Pure: the time comes in as an argument.
+// users, StatefulSets, Deployments, a database check) and of the control-plane database (customer
+// count, a drain's cordon): phase, conditions with a sentence for a person, kstatus
+// Reconciling/Stalled, endpoints. Pure: the time comes in as an argument.
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS, type Cell, type CellPhase, type CellStatus } from '../../crds/cell.js';
 import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { describeCordon } from '../../store/placement-decision.js';
 import { kafkaBootstrap } from './kafka-builder.js';
 import {
   BROKER_POOL,
@@ -53,6 +55,8 @@ export interface ObservedCellChildren {
   /** Customers placed in the cell plus those reserved by migrations in flight. */
   customers?: number;
   devices?: number;
+  /** The Migration whose drain cordons the cell in the control-plane database; null/absent: none. */
+  cordonedBy?: string | null;
   /** An error applying the children (say a missing Strimzi CRD): the cell cannot progress. */
   applyError?: { reason: string; message: string };
 }
@@ -232,9 +236,28 @@ function isDeleting(cell: Cell): boolean {
   return cell.metadata.deletionTimestamp !== undefined && cell.metadata.deletionTimestamp !== null;
 }
 
-export function cellPhase(cell: Cell, allReady: boolean, anyFailed: boolean): CellPhase {
+function cordonNote(migration: string): string {
+  return ` It is ${describeCordon(migration)}: it receives no new customers while that Migration moves its customers out.`;
+}
+
+/** Cordoned: True while the cell takes no new customers, because of a drain's cordon or of its spec.state. */
+function cordonedCondition(cell: Cell, cordonedBy: string | null | undefined): ConditionInput {
+  const type = CELL_CONDITIONS.cordoned;
+  if (cordonedBy) {
+    return {
+      type,
+      status: 'True',
+      reason: 'DrainingByMigration',
+      message: `The cell is ${describeCordon(cordonedBy)}: placement sends new customers elsewhere. The cordon is lifted when that Migration is aborted or deleted.`,
+    };
+  }
+  if (cell.spec.state !== 'Active') return { type, status: 'True', reason: cell.spec.state, message: `spec.state is ${cell.spec.state}.${STATE_NOTE[cell.spec.state]}` };
+  return { type, status: 'False', reason: 'Active', message: 'The cell receives new customers.' };
+}
+
+export function cellPhase(cell: Cell, allReady: boolean, anyFailed: boolean, cordonedBy?: string | null): CellPhase {
   if (isDeleting(cell)) return 'Deleting';
-  if (cell.spec.state === 'Draining') return 'Draining';
+  if (cell.spec.state === 'Draining' || cordonedBy) return 'Draining';
   if (allReady) return 'Ready';
   // Once a cell has been up, losing readiness is a degradation, not a second provisioning.
   const previous = cell.status?.phase;
@@ -270,8 +293,8 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
     readyCondition = {
       type: CELL_CONDITIONS.ready,
       status: 'True',
-      reason: cell.spec.state === 'Active' ? 'Ready' : cell.spec.state,
-      message: `Kafka, the database and the workloads are ready.${STATE_NOTE[cell.spec.state]}`,
+      reason: cell.spec.state !== 'Active' ? cell.spec.state : observed.cordonedBy ? 'Draining' : 'Ready',
+      message: `Kafka, the database and the workloads are ready.${STATE_NOTE[cell.spec.state]}${observed.cordonedBy ? cordonNote(observed.cordonedBy) : ''}`,
     };
   } else {
     readyCondition = {
@@ -304,6 +327,7 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
     component(CELL_CONDITIONS.kafkaReady, kafka),
     component(CELL_CONDITIONS.databaseReady, database),
     component(CELL_CONDITIONS.workloadsReady, workloads),
+    cordonedCondition(cell, observed.cordonedBy),
     ...(reconciling ? [{ type: CELL_CONDITIONS.reconciling, status: 'True' as const, ...reconciling }] : []),
     ...(stalled ? [{ type: CELL_CONDITIONS.stalled, status: 'True' as const, reason: stalled.reason, message: stalled.message }] : []),
   ];
@@ -317,7 +341,7 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
   const bootstrap = kafkaBootstrap(cell, observed.kafka);
   const message = deletionBlocked ? blockedMessage : allReady ? undefined : notReady.join(' ');
   return {
-    phase: cellPhase(cell, allReady, anyFailed),
+    phase: cellPhase(cell, allReady, anyFailed, observed.cordonedBy),
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     conditions,
     ...(message ? { message } : {}),

@@ -123,6 +123,35 @@ describe('decideMigration', () => {
     expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'InsufficientCapacity' });
   });
 
+  it('refuses a second drain of a cell another Migration has cordoned, naming it', () => {
+    const d = decideMigration(facts({ selected: [], source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, cordonedBy: 'first-drain' } }));
+    expect(d.start).toEqual([]);
+    expect(d.status.phase).toBe('Pending');
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'SourceAlreadyDraining' });
+    expect(cond(d, 'Valid')?.message).toContain('cell eu-west-1a is already cordoned by Migration first-drain (drain)');
+    expect(cond(d, 'Stalled')).toMatchObject({ status: 'True', reason: 'SourceAlreadyDraining' });
+  });
+
+  it('says on the Valid condition that its own drain cordons the source, and runs', () => {
+    const d = decideMigration(facts({ source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, cordonedBy: 'm' } }));
+    expect(d.start).toEqual(['c00']);
+    expect(cond(d, 'Valid')?.message).toContain('The source cell eu-west-1a is cordoned by this drain');
+  });
+
+  it('lets a selection (not a drain) leave a cell that a drain has cordoned', () => {
+    const d = decideMigration(
+      facts({ spec: spec({ customers: { names: ['c00'] } }), source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, cordonedBy: 'other' } }),
+    );
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'True' });
+  });
+
+  it('refuses to move customers into a cell that a drain is emptying', () => {
+    const d = decideMigration(facts({ target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 100, cordonedBy: 'drain-1b' } }));
+    expect(d.start).toEqual([]);
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'TargetDraining' });
+    expect(cond(d, 'Valid')?.message).toContain('spec.to: cell eu-west-1b is cordoned by Migration drain-1b (drain)');
+  });
+
   it('starts no new move while spec.paused, letting those in flight finish', () => {
     const d = decideMigration(facts({ spec: spec({ paused: true }) }));
     expect(d.start).toEqual([]);

@@ -15,6 +15,7 @@ import {
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { MoveOutcome } from '../../data/move-state.js';
+import { describeCordon } from '../../store/placement-decision.js';
 
 export interface CellFacts {
   name: string;
@@ -22,6 +23,8 @@ export interface CellFacts {
   ready: boolean;
   /** maxCustomers minus placed and reserved customers. */
   freeCapacity: number;
+  /** The Migration whose drain cordons this cell (closed to new customers); null or absent: none. */
+  cordonedBy?: string | null;
 }
 
 export interface SelectedCustomer {
@@ -115,6 +118,19 @@ export function validate(f: MigrationFacts, c: Counts): { reason: string; messag
   if (f.spec.from === f.spec.to) return { reason: 'SameCell', message: 'spec.from and spec.to name the same cell.' };
   if (!f.source) return { reason: 'UnknownCell', message: `spec.from: there is no Cell ${f.spec.from}.` };
   if (!f.target) return { reason: 'UnknownCell', message: `spec.to: there is no Cell ${f.spec.to}.` };
+  // One drain per cell: a second one would fight the first over the cordon and the customers.
+  if (f.spec.customers.all && f.source.cordonedBy && f.source.cordonedBy !== f.name) {
+    return {
+      reason: 'SourceAlreadyDraining',
+      message: `spec.from: cell ${f.source.name} is already ${describeCordon(f.source.cordonedBy)}. This drain starts once that Migration is deleted; delete this one if it is a duplicate.`,
+    };
+  }
+  if (f.target.cordonedBy && f.target.cordonedBy !== f.name) {
+    return {
+      reason: 'TargetDraining',
+      message: `spec.to: cell ${f.target.name} is ${describeCordon(f.target.cordonedBy)}: it is being emptied and takes no customers. Choose another target.`,
+    };
+  }
   const outOfRegion = f.selected.filter((s) => s.region !== null && s.region !== f.target?.region && s.outcome === undefined);
   if (outOfRegion.length > 0) {
     const examples = outOfRegion.slice(0, 3).map((s) => `${s.id} (${s.region})`).join(', ');
@@ -157,7 +173,12 @@ export function decideMigration(f: MigrationFacts): MigrationDecision {
   conditions.push(
     invalid
       ? { type: MIGRATION_CONDITIONS.valid, status: 'False', reason: invalid.reason, message: invalid.message }
-      : { type: MIGRATION_CONDITIONS.valid, status: 'True', reason: 'Valid', message: 'The cells exist and the target can take the selection.' },
+      : {
+          type: MIGRATION_CONDITIONS.valid,
+          status: 'True',
+          reason: 'Valid',
+          message: `The cells exist and the target can take the selection.${f.source?.cordonedBy === f.name ? ` The source cell ${f.source.name} is cordoned by this drain: no new customer lands there.` : ''}`,
+        },
   );
 
   if (spec.abort) {

@@ -1,7 +1,17 @@
-// The Migration reconciler: freezes the selection, asks the pure decider what to do, starts and
-// aborts customer moves in the journal, drives the moves in flight for a bounded time (the engine
-// resumes each exactly where its journal says), and writes the status. Each reconcile of a busy
-// migration is short and requeues itself, so a new leader picks the work up where it stood.
+// The Migration reconciler: cordons the source of a drain, freezes the selection, asks the pure
+// decider what to do, starts and aborts customer moves in the journal, drives the moves in flight
+// for a bounded time (the engine resumes each exactly where its journal says), and writes the
+// status. Each reconcile of a busy migration is short and requeues itself, so a new leader picks
+// the work up where it stood.
+//
+// The cordon of a drain (`customers: {all: true}`) lives in the control-plane database
+// (cells.cordoned_by), never in the Cell's spec, which belongs to Git. It is taken before the
+// selection is first frozen, so every customer placed before it is selected and placement sends
+// every later one elsewhere; customers that still arrive (a cut-over of another migration into the
+// source, an abort moving customers back) are added to the selection on each reconcile. It is
+// lifted when the drain is aborted, or when the Migration is deleted (the finalizer's last step).
+// After Succeeded (or Failed) it stays while the Migration exists: the emptied cell is about to be
+// removed, so delete the Cell (or set its spec.state) before deleting the Migration.
 import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { parseDuration } from '../../crds/kube-types.js';
@@ -19,7 +29,7 @@ import { kubeTime } from '../../runtime/kube-time.js';
 import type { KubeObject, ResourceType } from '../../runtime/resource.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
-import { getCell } from '../../store/cells.js';
+import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from './cell-pools.js';
 import { decideMigration, type CellFacts } from './migration-decision.js';
 import { freezeSelection, meanMoveMs, readSelection } from './migration-selection.js';
@@ -33,6 +43,8 @@ export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
 const DRIVE_BUDGET_MS = 10_000;
 /** Waits longer than this inside a move (the retention before cleanup) end the drive. */
 const MAX_INLINE_WAIT_MS = 2_000;
+/** A drain refused because another holds its source's cordon looks again this often. */
+const CORDON_RETRY_MS = 30_000;
 
 export interface MigrationReconcilerDeps {
   client: KubeClient;
@@ -58,6 +70,8 @@ export class MigrationReconciler {
     const migration = this.deps.migrations.get(key);
     if (!migration) {
       this.engines.delete(key);
+      // Normally lifted by the finalizer; this catches a Migration whose finalizer was removed by hand.
+      if (this.deps.store) await this.release(this.deps.store, key);
       return;
     }
     const store = this.deps.store;
@@ -67,7 +81,12 @@ export class MigrationReconciler {
 
     const name = migration.metadata.name ?? key;
     const engine = this.engineFor(migration);
-    const missing = await freezeSelection(store, name, migration.spec);
+    const drain = migration.spec.customers.all === true;
+    let cordonRefused = false;
+    if (drain && migration.spec.abort) await this.release(store, name, migration);
+    else if (drain) cordonRefused = !(await this.cordonSource(store, migration));
+    // An aborted drain takes no more late arrivals; a refused one selects nobody until it holds the cordon.
+    const missing = cordonRefused || (drain && migration.spec.abort) ? [] : await freezeSelection(store, name, migration.spec);
     const [selected, source, target, summary, mean] = await Promise.all([
       readSelection(store, name),
       this.cellFacts(store, migration.spec.from),
@@ -99,6 +118,7 @@ export class MigrationReconciler {
     const status = missing.length > 0 ? withMissingNote(decision.status, missing, migration.spec.from) : decision.status;
     await this.writeStatusWithEvents(migration, status);
     if (driven > 0) return { requeueAfter: 500 };
+    if (cordonRefused) return { requeueAfter: CORDON_RETRY_MS };
     return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(moves);
   }
 
@@ -119,6 +139,7 @@ export class MigrationReconciler {
       return { requeueAfter: cleanup.length === open.length ? 60_000 : 1_000 };
     }
     await store.query('DELETE FROM migration_customers WHERE migration = $1', [name]);
+    await this.release(store, name, migration);
     this.engines.delete(name);
     await removeFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER);
   }
@@ -145,7 +166,43 @@ export class MigrationReconciler {
   private async cellFacts(store: Pool, name: string): Promise<CellFacts | undefined> {
     const row = await getCell(store, name);
     if (!row) return undefined;
-    return { name: row.name, region: row.region, ready: row.ready, freeCapacity: Math.max(0, row.maxCustomers - row.customers - row.reserved) };
+    return {
+      name: row.name,
+      region: row.region,
+      ready: row.ready,
+      freeCapacity: Math.max(0, row.maxCustomers - row.customers - row.reserved),
+      cordonedBy: row.cordonedBy,
+    };
+  }
+
+  /**
+   * Cordons the source of a drain for this Migration. False when another drain holds it (the
+   * decider then says so); a cordon whose Migration is gone, or is no drain of this cell, is stale
+   * and taken over.
+   */
+  private async cordonSource(store: Pool, migration: Migration): Promise<boolean> {
+    const name = migration.metadata.name ?? '';
+    const from = migration.spec.from;
+    let result = await cordonCell(store, from, name);
+    if (!result.cordoned && result.reason === 'CordonedByOther') {
+      const holder = this.deps.migrations.get(result.holder);
+      if (!holder || holder.spec.from !== from || !holder.spec.customers.all) {
+        this.deps.log.warn({ migration: name, cell: from, holder: result.holder }, 'taking over a stale cordon: its Migration no longer drains the cell');
+        result = await cordonCell(store, from, name, { replacing: result.holder });
+      }
+    }
+    if (result.cordoned && result.taken) {
+      await this.deps.events.normal(migration as KubeObject, 'SourceCordoned', `Cell ${from} is cordoned: no new customer lands there while it drains.`);
+    }
+    return result.cordoned || result.reason === 'UnknownCell';
+  }
+
+  /** Lifts the cordon this Migration holds, if any. */
+  private async release(store: Pool, name: string, migration?: Migration): Promise<void> {
+    const opened = await releaseCordons(store, name);
+    if (opened.length === 0) return;
+    this.deps.log.info({ migration: name, cells: opened }, 'cordon lifted');
+    if (migration) await this.deps.events.normal(migration as KubeObject, 'CordonLifted', `Cell ${opened.join(', ')} takes new customers again.`);
   }
 
   private async requestAborts(engine: MoveEngine, name: string): Promise<void> {

@@ -47,7 +47,10 @@ const ORDER_BY: Record<MigrationSpec['order'], string> = {
 
 /**
  * Freezes the selection once; for `all` (a drain) it also adds customers that arrived in the source
- * cell since, after those already selected. Returns the listed names that are not in the source cell.
+ * cell since, after those already selected. The reconciler cordons a drain's source before the first
+ * freeze, so placement sends nobody new there; what this still adds comes from moves (another
+ * migration's cut-over into the cell, an abort moving customers back). Returns the listed names
+ * that are not in the source cell.
  */
 export async function freezeSelection(pool: Pool, migration: string, spec: MigrationSpec): Promise<string[]> {
   const { rows } = await pool.query<{ n: string }>('SELECT count(*) AS n FROM migration_customers WHERE migration = $1', [migration]);
