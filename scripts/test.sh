@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `npm test`: typecheck, lint, unit tests, then the e2e suite against a real control plane (built
-# and started on first use; see test/e2e/README.md) and real PostgreSQL servers.
+# `npm test`: installs what is missing (scripts/setup.sh), then typecheck, lint, unit tests, then
+# the e2e suite against a real control plane (built and started on first use; see
+# test/e2e/README.md) and real PostgreSQL servers.
 # Ends with one line "tests: N passed, N failed[, N skipped]" over both suites.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash scripts/setup.sh || exit 1
 mkdir -p .local
 export NODE_OPTIONS="--experimental-vm-modules${NODE_OPTIONS:+ $NODE_OPTIONS}"
 
