@@ -31,6 +31,7 @@ import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from './cell-pools.js';
+import { archiveMigration } from './migration-archive.js';
 import { decideMigration, type CellFacts } from './migration-decision.js';
 import { freezeSelection, meanMoveMs, readSelection } from './migration-selection.js';
 
@@ -136,9 +137,13 @@ export class MigrationReconciler {
       const cleanup = open.filter((m) => m.state === 'Cleanup' && m.cleanupAfter);
       const message = `Deletion waits for ${open.length} customer move(s) to finish${cleanup.length ? ` (cleanup of moved customers after ${kubeTime(cleanup[0]?.cleanupAfter as Date)}; shorten spec.retention to finish sooner)` : ''}.`;
       await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, { ...migration.status, message });
-      return { requeueAfter: cleanup.length === open.length ? 60_000 : 1_000 };
+      if (cleanup.length < open.length) return { requeueAfter: 1_000 };
+      // Only cleanups are left: come back when the first is due (at least every minute).
+      const due = Math.min(...cleanup.map((m) => (m.cleanupAfter as Date).getTime())) - this.now().getTime();
+      return { requeueAfter: Math.min(60_000, Math.max(1_000, due)) };
     }
-    await store.query('DELETE FROM migration_customers WHERE migration = $1', [name]);
+    // Kept for the record, under <name>@<uid>: a new Migration of this name starts from nothing.
+    await archiveMigration(store, name, migration.metadata.uid ?? 'unknown-uid');
     await this.release(store, name, migration);
     this.engines.delete(name);
     await removeFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER);
