@@ -3,7 +3,7 @@
 // `kubectl cells migration abort` patches) brings them back to the source with every row, those
 // written to the target in between included, while gateway-like writers go on writing.
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
-import { GatewayWriter, gatewayPools, sql, startMigrationWorld, type GatewayPools, type MigrationWorld } from './support/migration-world.js';
+import { gatewayPools, type GatewayPools, GatewayWriter, migrationManifest, type MigrationWorld, sql, startMigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'abort-e2e';
 const BASE_ROWS = 200;
@@ -28,21 +28,16 @@ describe('aborting a migration after the cut-over', () => {
 
   it('moves two customers, which then take writes in the target cell', async () => {
     writers = selected.map((c) => new GatewayWriter(pools, c));
-    await apply({
-      apiVersion: 'cells.platform.io/v1alpha1',
-      kind: 'Migration',
-      metadata: { name: MIGRATION },
-      spec: {
-        from: world.sourceCell,
-        to: world.targetCell,
+    await apply(
+      migrationManifest(world, MIGRATION, {
         customers: { names: selected },
         order: 'Listed',
         steps: [{ move: 2 }, { pause: {} }, { move: '100%' }],
         maxConcurrent: 2,
         drainWait: '200ms',
         retention: '1h',
-      },
-    });
+      }),
+    );
     const paused = await waitFor(
       async () => {
         const m = await world.migration(MIGRATION);

@@ -3,7 +3,7 @@
 // operator against the local control plane; every row arrives in the target exactly once.
 import { metricSum } from './support/cells.js';
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
-import { rowsPerCustomer, sql, startMigrationWorld, type MigrationObject, type MigrationWorld } from './support/migration-world.js';
+import { migrationManifest, type MigrationObject, type MigrationWorld, rowsPerCustomer, sql, startMigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'canary-e2e';
 
@@ -25,21 +25,16 @@ describe('a canary migration', () => {
   }, 120_000);
 
   it('moves one canary, pauses 5 s, moves half and waits for a person at pause: {}', async () => {
-    await apply({
-      apiVersion: 'cells.platform.io/v1alpha1',
-      kind: 'Migration',
-      metadata: { name: MIGRATION },
-      spec: {
-        from: world.sourceCell,
-        to: world.targetCell,
+    await apply(
+      migrationManifest(world, MIGRATION, {
         customers: { all: true },
         order: 'SmallestFirst',
         steps: [{ move: 1 }, { pause: { duration: '5s' } }, { move: '50%' }, { pause: {} }, { move: '100%' }],
         maxConcurrent: 4,
         drainWait: '200ms',
         retention: '3s',
-      },
-    });
+      }),
+    );
     const atPause = await waitFor(
       async () => {
         const m = record(await world.migration(MIGRATION));

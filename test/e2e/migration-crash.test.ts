@@ -3,7 +3,7 @@
 // the customer is fenced, as a gateway would on the router's 503; after the migration every
 // acknowledged row is in the target exactly once and none is left in the source.
 import { apply, waitFor } from './support/kube.js';
-import { GatewayWriter, gatewayPools, sql, startMigrationWorld, type GatewayPools, type MigrationWorld } from './support/migration-world.js';
+import { gatewayPools, type GatewayPools, GatewayWriter, migrationManifest, type MigrationWorld, sql, startMigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'crash-e2e';
 
@@ -23,20 +23,15 @@ describe('a migration under live writes while the operator is killed', () => {
 
   it('keeps every acknowledged row exactly once through repeated SIGKILLs of the operator', async () => {
     const writers = world.customers.map((c) => new GatewayWriter(pools, c));
-    await apply({
-      apiVersion: 'cells.platform.io/v1alpha1',
-      kind: 'Migration',
-      metadata: { name: MIGRATION },
-      spec: {
-        from: world.sourceCell,
-        to: world.targetCell,
+    await apply(
+      migrationManifest(world, MIGRATION, {
         customers: { all: true },
         steps: [{ move: '100%' }],
         maxConcurrent: 3,
         drainWait: '300ms',
         retention: '2s',
-      },
-    });
+      }),
+    );
 
     // Kill the operator every couple of seconds while the migration runs, and start a new one.
     let kills = 0;

@@ -31,6 +31,11 @@ export interface MigrationObject {
   status?: { phase?: string; currentStep?: number; progress?: string; customers?: { moved?: number; total?: number; failed?: number }; message?: string };
 }
 
+/** A Migration from the world's source cell to its target cell; `spec` adds to (or overrides) that. */
+export function migrationManifest(world: Pick<MigrationWorld, 'sourceCell' | 'targetCell'>, name: string, spec: Record<string, unknown>): object {
+  return { apiVersion: 'cells.platform.io/v1alpha1', kind: 'Migration', metadata: { name }, spec: { from: world.sourceCell, to: world.targetCell, ...spec } };
+}
+
 export interface MigrationWorld {
   source: PostgresServer;
   target: PostgresServer;
