@@ -26,6 +26,28 @@ describe('cellReadiness', () => {
   });
 });
 
+describe('renderCellsTable and a drain', () => {
+  it('names the cells a drain has cordoned and the Migration that holds them', () => {
+    const cordoned = {
+      type: 'Cordoned',
+      status: 'True' as const,
+      reason: 'DrainingByMigration',
+      message: 'The cell is cordoned by Migration empty-1a (drain): placement sends new customers elsewhere.',
+      lastTransitionTime: T,
+    };
+    const drained = cell('eu-1a', 'eu', 5, 10, [ready('True', 'Ready'), cordoned]);
+    const bySpec = cell('eu-1b', 'eu', 5, 10, [ready('True', 'Ready'), { ...cordoned, reason: 'Cordoned', message: 'spec.state is Cordoned.' }]);
+    const lines = renderCellsTable([drained, bySpec, cell('eu-1c', 'eu', 1, 10)]);
+    const at = lines.indexOf('Cordoned by a drain (no new customers):');
+    expect(at).toBeGreaterThan(0);
+    expect(lines.slice(at + 1)).toEqual(['  eu-1a: The cell is cordoned by Migration empty-1a (drain): placement sends new customers elsewhere.']);
+  });
+
+  it('says nothing of cordons when no drain holds one', () => {
+    expect(renderCellsTable([cell('eu-1a', 'eu', 5, 10)]).join('\n')).not.toContain('Cordoned by a drain');
+  });
+});
+
 describe('capacityColumn', () => {
   it('shows a bar, the percentage and the counts of placed against maxCustomers', () => {
     expect(capacityColumn(cell('a', 'eu', 48000, 100000))).toBe('[#####.....]  48%  48,000/100,000');

@@ -64,6 +64,12 @@ export function renderCellsTable(cells: readonly ObservedCell[]): string[] {
     return r.ready || !r.message ? [] : [`  ${c.metadata.name ?? ''}: ${r.message}`];
   });
   if (notReady.length > 0) lines.push('', 'Not Ready:', ...notReady);
+  // A drain's cordon lives in the control-plane database, not in spec.state: say who holds it.
+  const drained = sorted.flatMap((c) => {
+    const cordon = c.status?.conditions?.find((k) => k.type === 'Cordoned');
+    return cordon?.status === 'True' && cordon.reason === 'DrainingByMigration' ? [`  ${c.metadata.name ?? ''}: ${cordon.message ?? ''}`] : [];
+  });
+  if (drained.length > 0) lines.push('', 'Cordoned by a drain (no new customers):', ...drained);
   return lines;
 }
 
