@@ -17,22 +17,16 @@ import { Applier } from './runtime/apply.js';
 import { Controller, labelKeysOf } from './runtime/controller.js';
 import type { Informer } from './runtime/informer.js';
 import type { KubeObject } from './runtime/resource.js';
-import { isNotFound, type KubeClient } from './runtime/kube-client.js';
+import { apiServed, whenApiServed } from './runtime/api-discovery.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
 import { openStore, type Store } from './store/store.js';
 import { OPERATOR_NAME, PACKAGE_VERSION } from './version.js';
 
-/** True when the cluster serves Strimzi's kafka.strimzi.io/v1 API (its CRDs are installed). */
-async function strimziServed(client: KubeClient): Promise<boolean> {
-  try {
-    await client.request({ method: 'GET', path: '/apis/kafka.strimzi.io/v1' });
-    return true;
-  } catch (err) {
-    if (isNotFound(err)) return false;
-    throw err;
-  }
-}
+/** Strimzi's API; its kinds get informers only when it is served at start. */
+const STRIMZI_API = 'kafka.strimzi.io/v1';
+/** How often an operator started without Strimzi asks whether its CRDs were installed since. */
+const STRIMZI_RECHECK_MS = 30_000;
 
 async function openControlPlane(config: OperatorConfig, log: Logger): Promise<Store | undefined> {
   if (!config.databaseUrl) {
@@ -58,8 +52,16 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
     resyncMs: config.resyncSeconds * 1000,
   });
 
-  const withStrimzi = await strimziServed(manager.client);
-  if (!withStrimzi) log.error('the kafka.strimzi.io/v1 API is not served: install Strimzi (>= 0.49) and restart the operator; Cells report StrimziNotInstalled until then');
+  const withStrimzi = await apiServed(manager.client, STRIMZI_API);
+  if (!withStrimzi) {
+    log.error(`the ${STRIMZI_API} API is not served: install Strimzi (>= 0.49); Cells report StrimziNotInstalled until then, and the operator restarts itself once it is served`);
+    // Informers are made at start: exit cleanly (SIGTERM's path: Lease released) and let the
+    // Deployment start the operator again, this time watching Strimzi's kinds.
+    whenApiServed(manager.client, STRIMZI_API, STRIMZI_RECHECK_MS, () => {
+      log.warn(`the ${STRIMZI_API} API is served now: restarting to watch Strimzi's kinds`);
+      process.kill(process.pid, 'SIGTERM');
+    });
+  }
   const children = new Map<string, Informer>();
   for (const { kind, apiVersion } of CHILD_KINDS) {
     if (!withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
