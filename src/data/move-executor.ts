@@ -19,10 +19,13 @@ import {
   unfencePlacement,
   updateJournal,
   updateProgress,
+  updateProgressAndState,
+  type CopyCounts,
   type JournalFields,
   type LoadedMove,
   type NewProgress,
   type ProgressFields,
+  type StateChange,
 } from './move-journal.js';
 import type { MoveMetrics } from './move-metrics.js';
 import type { MoveSettings } from './move-settings.js';
@@ -126,6 +129,9 @@ function settling(ctx: ExecutorContext, t: TableProgress) {
 async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { move } = loaded;
   const { from, to } = movingCells(move);
+  // The catalogs are read while the placement is (the refusals keep their order).
+  const planning = ctx.plans.plans(from, to);
+  planning.catch(() => undefined);
   const placement = await readPlacement(ctx.cp, move.customerId);
   if (!placement) throw new MoveRefusal('UnknownCustomer', `customer ${move.customerId} has no placement in the routing table`);
   if (placement.cell !== from) {
@@ -134,15 +140,15 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   if (placement.state !== 'Active') {
     throw new MoveRefusal('PlacementFenced', `customer ${move.customerId} is fenced by something else; its placement must be Active to start a move`);
   }
-  const result = await ctx.plans.plans(from, to);
+  const result = await planning;
   for (const w of result.warnings) ctx.log.warn({ migration: move.migration, customer: move.customerId }, w);
   if (!result.ok) {
     const reasons = [...new Set(result.refusals.map((r) => r.reason))];
     throw new MoveRefusal(reasons.length === 1 ? (reasons[0] as string) : 'TablesRefused', describeRefusals(result.refusals));
   }
   const { source, target } = await pools(ctx, move);
-  const occupied: string[] = [];
-  for (const plan of result.tables) if (await hasRows(target, plan, move.customerId)) occupied.push(plan.name);
+  const present = await Promise.all(result.tables.map((plan) => hasRows(target, plan, move.customerId)));
+  const occupied = result.tables.filter((_, i) => present[i]).map((plan) => plan.name);
   if (occupied.length > 0) {
     throw new MoveRefusal(
       'TargetNotEmpty',
@@ -196,11 +202,16 @@ async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Mo
   const counts = { rows: page.rows, bytes: page.bytes, inRound: move.state === 'CatchingUp' };
   const lastToCatchUp = move.state === 'Copying' && caughtUp && loaded.tables.every((o) => o.table === t.table || o.mode !== 'AppendOnly' || o.caughtUp);
   if (!lastToCatchUp) return updateProgress(ctx.cp, move, t.table, fields, counts);
-  // The last table caught up: record the start of catching up in the same transaction.
-  await inTransaction(ctx.cp, async () => {
-    await updateProgress(ctx.cp, move, t.table, fields, counts);
-    await startCatchingUp(ctx, move);
-  });
+  // The last table caught up: the start of catching up (see startCatchingUp) is recorded in the
+  // same statement, this table's share of the round reset included.
+  Object.assign(fields, { resynced: false, phase: 'CatchUp' });
+  await recordWithProgress(ctx, t.table, fields, counts, { move, to: 'CatchingUp', at: ctx.now(), fields: { catchUpRound: 1, roundRows: 0 }, resetOtherTables: true });
+}
+
+/** Records a table's progress and a state change in one statement, and remembers the state. */
+async function recordWithProgress(ctx: ExecutorContext, table: string, fields: ProgressFields, counts: CopyCounts | undefined, change: StateChange): Promise<void> {
+  await updateProgressAndState(ctx.cp, table, fields, counts, change);
+  ctx.newState = change.to;
 }
 
 async function startCatchingUp(ctx: ExecutorContext, move: MoveRecord): Promise<void> {
@@ -295,19 +306,10 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
   const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t));
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
-  const save = () =>
-    updateProgress(
-      ctx.cp,
-      move,
-      t.table,
-      { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' },
-      { rows: r.rows, bytes: r.bytes },
-    );
-  if (!loaded.tables.every((o) => o.table === t.table || o.finalSynced)) return save();
-  await inTransaction(ctx.cp, async () => {
-    await save();
-    await record(ctx, move, 'Verifying', ctx.now()); // the last table: verification starts
-  });
+  const fields: ProgressFields = { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' };
+  const counts = { rows: r.rows, bytes: r.bytes };
+  if (!loaded.tables.every((o) => o.table === t.table || o.finalSynced)) return updateProgress(ctx.cp, move, t.table, fields, counts);
+  await recordWithProgress(ctx, t.table, fields, counts, { move, to: 'Verifying', at: ctx.now() }); // the last table: verification starts
 }
 
 async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
@@ -320,12 +322,9 @@ async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): 
   const [got] = await Promise.all([aggregate(target, plan, move.customerId, { after }), expectColumns(ctx, source, plan), expectColumns(ctx, target, plan)]);
   const want: Aggregate = { rows: t.sourceRows ?? 0, checksum: t.sourceChecksum ?? '0' };
   if (!sameAggregate(want, got)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the final-synced rows', want, got));
-  const save = () => updateProgress(ctx.cp, move, table, { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' });
-  if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return save();
-  await inTransaction(ctx.cp, async () => {
-    await save();
-    await record(ctx, move, 'CutOver', ctx.now()); // every table verified: the cut-over is next
-  });
+  const fields: ProgressFields = { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' };
+  if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return updateProgress(ctx.cp, move, table, fields);
+  await recordWithProgress(ctx, table, fields, undefined, { move, to: 'CutOver', at: ctx.now() }); // every table verified: the cut-over is next
 }
 
 async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
@@ -386,9 +385,9 @@ async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
 async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { move } = loaded;
   const { source } = await pools(ctx, move);
-  const horizon = await transactionHorizon(source);
+  const { horizon, passed: passedAtOnce } = await transactionHorizon(source);
   const deadline = Date.now() + ctx.settings.maxDrainMs;
-  let passed = await passedHorizon(source, horizon);
+  let passed = passedAtOnce || (await passedHorizon(source, horizon));
   while (!passed && Date.now() < deadline) {
     await sleep(5, ctx.signal);
     passed = await passedHorizon(source, horizon);

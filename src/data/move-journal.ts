@@ -343,6 +343,73 @@ export async function updateProgress(db: Queryable, key: MoveKey, table: string,
   if (rowCount !== 1) throw new MoveConflict(`no progress row for table ${table} of move ${key.migration}/${key.customerId}`);
 }
 
+/** A state change recorded together with a table's progress (see updateProgressAndState). */
+export interface StateChange {
+  /** The move as the executor read it: the change only happens if it is still in this state and direction. */
+  move: Pick<MoveRecord, 'migration' | 'customerId' | 'state' | 'direction'>;
+  to: MoveState;
+  at: Date;
+  fields?: JournalFields;
+  /** Also start a new catch-up round for the move's other append-only tables (see resetRound, keepCaughtUp). */
+  resetOtherTables?: boolean;
+}
+
+/**
+ * updateProgress and transition in one statement, so one round trip instead of a transaction of
+ * four: the journal row changes state only if it is still in `change.move.state` (else
+ * MoveConflict), and the progress row only if the journal row did. The table's own part of a
+ * round reset (`resetOtherTables`) goes into `fields` of the caller.
+ */
+export async function updateProgressAndState(
+  db: Queryable,
+  table: string,
+  fields: ProgressFields,
+  counts: CopyCounts | undefined,
+  change: StateChange,
+): Promise<void> {
+  const { move } = change;
+  const values: unknown[] = [move.migration, move.customerId, table, move.state, move.direction, change.to, change.at];
+  const progressSets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
+  const journalSets = setClauses(change.fields ?? {}, JOURNAL_COLUMNS, values);
+  values.push(counts?.rows ?? 0, counts?.bytes ?? 0, counts?.swept ?? 0);
+  const [r, b, s] = [values.length - 2, values.length - 1, values.length];
+  progressSets.push(`rows_copied = p.rows_copied + $${r}`, `bytes_copied = p.bytes_copied + $${b}`, `swept_rows = p.swept_rows + $${s}`, 'updated_at = now()');
+  // round_rows is either counted or set by the change's fields, never both.
+  const round = counts?.inRound && change.fields?.roundRows === undefined ? [`round_rows = j.round_rows + $${r}`] : [];
+  journalSets.push(
+    'state = $6',
+    'state_entered_at = $7',
+    'attempt = 0',
+    `rows_copied = j.rows_copied + $${r}`,
+    `bytes_copied = j.bytes_copied + $${b}`,
+    ...round,
+    'updated_at = now()',
+  );
+  const reset = change.resetOtherTables
+    ? `, o AS (
+         UPDATE migration_table_progress o SET resynced = false, phase = 'CatchUp', updated_at = now()
+          WHERE o.migration = $1 AND o.customer_id = $2 AND o.table_name <> $3 AND o.mode = 'AppendOnly' AND EXISTS (SELECT 1 FROM j)
+       )`
+    : '';
+  const { rows } = await db.query<{ moved: boolean; progressed: boolean }>(
+    `WITH j AS (
+       UPDATE migration_journal j SET ${journalSets.join(', ')}
+        WHERE j.migration = $1 AND j.customer_id = $2 AND j.state = $4 AND j.direction = $5
+          AND EXISTS (SELECT 1 FROM migration_table_progress x WHERE x.migration = $1 AND x.customer_id = $2 AND x.table_name = $3)
+       RETURNING 1
+     ), p AS (
+       UPDATE migration_table_progress p SET ${progressSets.join(', ')}
+        WHERE p.migration = $1 AND p.customer_id = $2 AND p.table_name = $3 AND EXISTS (SELECT 1 FROM j)
+       RETURNING 1
+     )${reset}
+     SELECT EXISTS (SELECT 1 FROM j) AS moved, EXISTS (SELECT 1 FROM p) AS progressed`,
+    values,
+  );
+  if (rows[0]?.moved !== true || rows[0]?.progressed !== true) {
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state} with a progress row for table ${table}; not recording ${change.to}`);
+  }
+}
+
 export interface NewProgress {
   table: string;
   position: number;
@@ -498,12 +565,12 @@ export async function readPlacement(db: Queryable, customerId: string, forUpdate
 
 /** Fences the placement if it is still Active in `cell` at `epoch`; true if it is fenced now. */
 export async function fencePlacement(db: Queryable, customerId: string, cell: string, epoch: number): Promise<boolean> {
-  await db.query(`UPDATE placements SET state = 'Fenced' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Active'`, [
-    customerId,
-    cell,
-    epoch,
-  ]);
-  const p = await readPlacement(db, customerId);
+  const { rowCount } = await db.query(
+    `UPDATE placements SET state = 'Fenced' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Active'`,
+    [customerId, cell, epoch],
+  );
+  if (rowCount === 1) return true;
+  const p = await readPlacement(db, customerId); // already fenced by this move (a re-run)?
   return p !== undefined && p.cell === cell && p.epoch === epoch && p.state === 'Fenced';
 }
 

@@ -242,10 +242,16 @@ export interface FinalSyncResult {
  */
 export async function finalSync(source: Pool, target: Pool, plan: TablePlan, customer: string, after: Key | null): Promise<FinalSyncResult> {
   return withClients(source, target, async (s, t) => {
-    await begin(s, 'ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const agg = await aggregateOn(s, plan, customer, { after });
-    await begin(t);
-    await run(t, deleteRangeSql(plan, customer, { after }));
+    // The source's snapshot and checksum, and the target's delete, at the same time.
+    const sourceSide = async () => {
+      await begin(s, 'ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return aggregateOn(s, plan, customer, { after });
+    };
+    const targetSide = async () => {
+      await begin(t);
+      await run(t, deleteRangeSql(plan, customer, { after }));
+    };
+    const [agg] = await Promise.all([sourceSide(), targetSide()]);
     const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }), copyInSql(plan));
     await t.query('COMMIT');
     await s.query('COMMIT');
@@ -353,10 +359,16 @@ export async function sweepPage(
   });
 }
 
-/** The source's transaction horizon: every transaction that has an id below this has ended once it is passed. */
-export async function transactionHorizon(db: Pool): Promise<string> {
-  const { rows } = await db.query<{ xmax: string }>('SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax');
-  return rows[0]?.xmax as string;
+/**
+ * The source's transaction horizon: every transaction that has an id below this has ended once it
+ * is passed. `passed`: already so when it was taken (no transaction was running), which saves the
+ * first passedHorizon round trip.
+ */
+export async function transactionHorizon(db: Pool): Promise<{ horizon: string; passed: boolean }> {
+  const { rows } = await db.query<{ xmax: string; passed: boolean }>(
+    'SELECT pg_snapshot_xmax(s)::text AS xmax, pg_snapshot_xmin(s) >= pg_snapshot_xmax(s) AS passed FROM pg_current_snapshot() s',
+  );
+  return { horizon: rows[0]?.xmax as string, passed: rows[0]?.passed === true };
 }
 
 /** True once every transaction that was running (or had an id) at `horizon` has ended. */
