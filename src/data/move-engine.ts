@@ -9,12 +9,15 @@ import { describeAction, nextAction, type MoveAction } from './move-decision.js'
 import { errorMessage, InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
 import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
 import {
+  countMoves,
   inTransaction,
   insertMove,
   latestFailures,
   listMoves,
+  listOpenMoves,
   loadMove,
   moveFromRow,
+  nextCleanupAt,
   recordError,
   requestAbort,
   reserveCapacity,
@@ -25,7 +28,7 @@ import {
 } from './move-journal.js';
 import { MoveMetrics } from './move-metrics.js';
 import { moveSettings, type MoveSettings } from './move-settings.js';
-import { moveOutcome, movingCells, TERMINAL_STATES, type MoveKey, type MoveOutcome, type MoveRecord, type MoveState } from './move-state.js';
+import { movingCells, outcomeOf, TERMINAL_STATES, type MoveKey, type MoveOutcome, type MoveRecord, type MoveState } from './move-state.js';
 import { TablePlans, type CellDatabases } from './table-plans.js';
 import { rateLimiter, sleep, type RateLimiter } from './token-bucket.js';
 
@@ -131,20 +134,32 @@ export class MoveEngine {
     return listMoves(this.cp, migration);
   }
 
-  /** Totals for a Migration's status: counts by outcome and state, rows copied, latest failures. */
+  /** The unfinished moves of a migration; with `dueAt`, without those waiting for their cleanup after it. */
+  listOpenMoves(migration: string, options: { dueAt?: Date } = {}): Promise<MoveRecord[]> {
+    return listOpenMoves(this.cp, migration, options);
+  }
+
+  /** When the earliest cleanup of the migration's moves is due, if one waits. */
+  nextCleanupAt(migration: string): Promise<Date | undefined> {
+    return nextCleanupAt(this.cp, migration);
+  }
+
+  /** Totals for a Migration's status: counts by outcome and state, rows copied, latest failures. Counted in SQL. */
   async summarize(migration: string): Promise<MoveSummary> {
-    const moves = await listMoves(this.cp, migration);
+    const [groups, failures] = await Promise.all([countMoves(this.cp, migration), latestFailures(this.cp, migration)]);
     const byOutcome: Record<MoveOutcome, number> = { Pending: 0, InFlight: 0, Moved: 0, Failed: 0, MovingBack: 0, MovedBack: 0, RolledBack: 0 };
     const byState: Partial<Record<MoveState, number>> = {};
+    let total = 0;
     let rowsCopied = 0;
     let bytesCopied = 0;
-    for (const m of moves) {
-      byOutcome[moveOutcome(m)] += 1;
-      byState[m.state] = (byState[m.state] ?? 0) + 1;
-      rowsCopied += m.rowsCopied;
-      bytesCopied += m.bytesCopied;
+    for (const g of groups) {
+      byOutcome[outcomeOf(g.state, g.direction, g.aborting)] += g.n;
+      byState[g.state] = (byState[g.state] ?? 0) + g.n;
+      total += g.n;
+      rowsCopied += g.rowsCopied;
+      bytesCopied += g.bytesCopied;
     }
-    return { total: moves.length, byOutcome, byState, rowsCopied, bytesCopied, latestFailures: await latestFailures(this.cp, migration) };
+    return { total, byOutcome, byState, rowsCopied, bytesCopied, latestFailures: failures };
   }
 
   /**

@@ -4,7 +4,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { lockRoutingWrites, withTransaction } from '../store/placements.js';
 import { MoveConflict } from './move-errors.js';
-import type { MoveDirection, MoveKey, MoveRecord, MoveState, TableProgress } from './move-state.js';
+import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';
 import type { Key } from './table-sql.js';
 
 export type Queryable = Pool | PoolClient;
@@ -173,6 +173,47 @@ export async function listMoves(db: Queryable, migration: string): Promise<MoveR
     migration,
   ]);
   return rows.map(moveFromRow);
+}
+
+const OPEN_STATES = MOVE_STATES.filter((s) => !TERMINAL_STATES.has(s));
+
+/**
+ * The moves of a migration that are not finished (not Done, Failed or RolledBack), in listMoves'
+ * order. With `dueAt`, without those in Cleanup that wait for their retention to end after it
+ * (unless an abort asks them back). A drain of 100k customers has a few of these, not 100k.
+ */
+export async function listOpenMoves(db: Queryable, migration: string, options: { dueAt?: Date } = {}): Promise<MoveRecord[]> {
+  const waiting = options.dueAt
+    ? `AND NOT (state = 'Cleanup' AND abort_requested_at IS NULL AND cleanup_after IS NOT NULL AND cleanup_after > $3)`
+    : '';
+  const { rows } = await db.query<JournalRow>(
+    `SELECT * FROM migration_journal WHERE migration = $1 AND state = ANY($2::text[]) ${waiting} ORDER BY step, created_at, customer_id`,
+    options.dueAt ? [migration, OPEN_STATES, options.dueAt] : [migration, OPEN_STATES],
+  );
+  return rows.map(moveFromRow);
+}
+
+/** When the earliest cleanup of a migration's moves in Cleanup is due; undefined if none waits. */
+export async function nextCleanupAt(db: Queryable, migration: string): Promise<Date | undefined> {
+  const { rows } = await db.query<{ at: Date | null }>(
+    `SELECT min(cleanup_after) AS at FROM migration_journal WHERE migration = $1 AND state = 'Cleanup'`,
+    [migration],
+  );
+  return rows[0]?.at ?? undefined;
+}
+
+/** A migration's moves counted by state, direction and abort request, with their rows and bytes copied. */
+export async function countMoves(
+  db: Queryable,
+  migration: string,
+): Promise<{ state: MoveState; direction: MoveDirection; aborting: boolean; n: number; rowsCopied: number; bytesCopied: number }[]> {
+  const { rows } = await db.query<{ state: MoveState; direction: MoveDirection; aborting: boolean; n: number; rows_copied: string; bytes_copied: string }>(
+    `SELECT state, direction, abort_requested_at IS NOT NULL AS aborting, count(*)::int AS n,
+            sum(rows_copied) AS rows_copied, sum(bytes_copied) AS bytes_copied
+       FROM migration_journal WHERE migration = $1 GROUP BY 1, 2, 3`,
+    [migration],
+  );
+  return rows.map((r) => ({ state: r.state, direction: r.direction, aborting: r.aborting, n: r.n, rowsCopied: Number(r.rows_copied), bytesCopied: Number(r.bytes_copied) }));
 }
 
 // --- Journal writes ----------------------------------------------------------------------------

@@ -119,16 +119,21 @@ export function sameKey(a: Key | null, b: Key | null): boolean {
 export type MoveOutcome = 'Pending' | 'InFlight' | 'Moved' | 'Failed' | 'MovingBack' | 'MovedBack' | 'RolledBack';
 
 export function moveOutcome(move: Pick<MoveRecord, 'state' | 'direction' | 'abortRequestedAt'>): MoveOutcome {
-  if (move.direction === 'Reverse') {
-    if (move.state === 'RolledBack') return 'MovedBack';
-    if (move.state === 'Failed') return 'Failed';
+  return outcomeOf(move.state, move.direction, Boolean(move.abortRequestedAt));
+}
+
+/** moveOutcome from the three columns it depends on (for counts grouped by them in SQL). */
+export function outcomeOf(state: MoveState, direction: MoveDirection, abortRequested: boolean): MoveOutcome {
+  if (direction === 'Reverse') {
+    if (state === 'RolledBack') return 'MovedBack';
+    if (state === 'Failed') return 'Failed';
     return 'MovingBack';
   }
-  switch (move.state) {
+  switch (state) {
     case 'Pending':
       return 'Pending';
     case 'Cleanup':
-      return move.abortRequestedAt ? 'MovingBack' : 'Moved';
+      return abortRequested ? 'MovingBack' : 'Moved';
     case 'Done':
       return 'Moved';
     case 'Failed':

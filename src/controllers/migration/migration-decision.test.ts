@@ -1,5 +1,5 @@
 import type { MigrationSpec } from '../../crds/migration.js';
-import { decideMigration, effectiveSteps, type MigrationFacts, type SelectedCustomer } from './migration-decision.js';
+import { decideMigration, effectiveSteps, selectionFacts, type MigrationFacts, type SelectedCustomer } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -21,19 +21,21 @@ const spec = (over: Partial<MigrationSpec> = {}): MigrationSpec => ({
 const customers = (n: number, outcome?: SelectedCustomer['outcome']): SelectedCustomer[] =>
   Array.from({ length: n }, (_, i) => ({ id: `c${String(i).padStart(2, '0')}`, region: 'eu-west-1', ...(outcome ? { outcome } : {}) }));
 
-function facts(over: Partial<MigrationFacts> = {}): MigrationFacts {
-  return {
+/** The facts of a migration whose selection is given as a list (in move order), as the tests write it. */
+function facts(over: Partial<MigrationFacts> & { selected?: SelectedCustomer[] } = {}): MigrationFacts {
+  const { selected = customers(20), selection, ...rest } = over;
+  const f: Omit<MigrationFacts, 'selection'> = {
     name: 'm',
     generation: 1,
     spec: spec(),
-    selected: customers(20),
     source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100 },
     target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 100 },
     failures: [],
     rowsCopied: 0,
     now: t0,
-    ...over,
+    ...rest,
   };
+  return { ...f, selection: selection ?? selectionFacts(selected, f.target?.region, f.spec.maxConcurrent) };
 }
 
 const cond = (d: ReturnType<typeof decideMigration>, type: string) => d.status.conditions?.find((c) => c.type === type);
@@ -190,9 +192,61 @@ describe('decideMigration', () => {
     expect(effectiveSteps(spec({ steps: [{ move: '100%' }] }))).toEqual([{ move: '100%' }]);
   });
 
+  it('starts the next customers it is given, without the list of the whole selection', () => {
+    const counts = { total: 100_000, pending: 40_000, queued: 0, inFlight: 6, moved: 59_994, failed: 0, movedBack: 0, cleanedUp: 50_000 };
+    const d = decideMigration(
+      facts({
+        spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 8 }),
+        target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 50_000 },
+        selection: { counts, outOfRegion: { count: 0, examples: [] }, next: ['c60000', 'c60001', 'c60002', 'c60003', 'c60004', 'c60005', 'c60006', 'c60007'] },
+      }),
+    );
+    expect(d.start).toEqual(['c60000', 'c60001']);
+    expect(d.status).toMatchObject({ progress: '59994/100000', customers: { total: 100_000, pending: 39_998, inFlight: 8, moved: 59_994 } });
+  });
+
   it('keeps lastTransitionTime of unchanged conditions across reconciles', () => {
     const first = decideMigration(facts());
     const again = decideMigration(facts({ status: first.status, now: seconds(30) }));
     expect(cond(again, 'Valid')?.lastTransitionTime).toBe(cond(first, 'Valid')?.lastTransitionTime);
+  });
+});
+
+describe('selectionFacts', () => {
+  const list: SelectedCustomer[] = [
+    { id: 'a', region: 'eu-west-1', outcome: 'Moved', cleanedUp: true },
+    { id: 'b', region: null, outcome: 'Failed' },
+    { id: 'c', region: 'us-east-1' },
+    { id: 'd', region: null, outcome: 'InFlight' },
+    { id: 'e', region: null },
+    { id: 'f', region: 'us-east-1', outcome: 'Pending' },
+    { id: 'g', region: 'eu-west-1' },
+    { id: 'h', region: 'us-east-1' },
+    { id: 'i', region: 'ap-south-1' },
+    { id: 'j', region: 'us-east-1' },
+    { id: 'k', region: null, outcome: 'MovingBack' },
+    { id: 'l', region: null, outcome: 'MovedBack' },
+    { id: 'm', region: null, outcome: 'RolledBack' },
+  ];
+
+  it('counts the customers by the outcome of their moves', () => {
+    expect(selectionFacts(list, 'eu-west-1', 4).counts).toEqual({ total: 13, pending: 6, queued: 1, inFlight: 2, moved: 1, failed: 2, movedBack: 1, cleanedUp: 1 });
+  });
+
+  it('lists the first customers not started, in move order, up to the limit', () => {
+    expect(selectionFacts(list, 'eu-west-1', 4).next).toEqual(['c', 'e', 'g', 'h']);
+    expect(selectionFacts(list, 'eu-west-1', 100).next).toEqual(['c', 'e', 'g', 'h', 'i', 'j']);
+  });
+
+  it('counts the customers not started that are bound to another region, with the first three', () => {
+    expect(selectionFacts(list, 'eu-west-1', 4).outOfRegion).toEqual({
+      count: 4,
+      examples: [
+        { id: 'c', region: 'us-east-1' },
+        { id: 'h', region: 'us-east-1' },
+        { id: 'i', region: 'ap-south-1' },
+      ],
+    });
+    expect(selectionFacts(list, undefined, 4).outOfRegion.count).toBe(5);
   });
 });

@@ -19,7 +19,7 @@ import { MIGRATION, GROUP, VERSION } from '../../crds/group.js';
 import type { Migration, MigrationStatus } from '../../crds/migration.js';
 import { MoveEngine } from '../../data/move-engine.js';
 import { runMoves } from '../../data/move-pool.js';
-import { TERMINAL_STATES, type MoveKey, type MoveRecord } from '../../data/move-state.js';
+import type { MoveKey } from '../../data/move-state.js';
 import type { Logger } from '../../log.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
@@ -33,7 +33,7 @@ import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from './cell-pools.js';
 import { archiveMigration } from './migration-archive.js';
 import { decideMigration, type CellFacts } from './migration-decision.js';
-import { freezeSelection, meanMoveMs, readSelection } from './migration-selection.js';
+import { freezeSelection, meanMoveMs, readSelectionFacts } from './migration-selection.js';
 
 export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 
@@ -88,10 +88,9 @@ export class MigrationReconciler {
     else if (drain) cordonRefused = !(await this.cordonSource(store, migration));
     // An aborted drain takes no more late arrivals; a refused one selects nobody until it holds the cordon.
     const missing = cordonRefused || (drain && migration.spec.abort) ? [] : await freezeSelection(store, name, migration.spec);
-    const [selected, source, target, summary, mean] = await Promise.all([
-      readSelection(store, name),
-      this.cellFacts(store, migration.spec.from),
-      this.cellFacts(store, migration.spec.to),
+    const [source, target] = await Promise.all([this.cellFacts(store, migration.spec.from), this.cellFacts(store, migration.spec.to)]);
+    const [selection, summary, mean] = await Promise.all([
+      readSelectionFacts(store, name, { targetRegion: target?.region, next: migration.spec.maxConcurrent }),
       engine.summarize(name),
       meanMoveMs(store, name),
     ]);
@@ -100,7 +99,7 @@ export class MigrationReconciler {
       generation: migration.metadata.generation,
       spec: migration.spec,
       status: migration.status,
-      selected,
+      selection,
       source,
       target,
       failures: summary.latestFailures.map((f) => ({ customer: f.customerId, state: f.state, reason: f.reason, message: f.message, time: kubeTime(f.at) })),
@@ -114,21 +113,20 @@ export class MigrationReconciler {
       if (!started.ok) await this.deps.events.warning(migration as KubeObject, started.reason, `Customer ${customerId}: ${started.message}`);
     }
     if (decision.abort) await this.requestAborts(engine, name);
-    const { driven, moves } = await this.drive(engine, name, migration.spec.maxConcurrent);
+    const driven = await this.drive(engine, name, migration.spec.maxConcurrent);
 
     const status = missing.length > 0 ? withMissingNote(decision.status, missing, migration.spec.from) : decision.status;
     await this.writeStatusWithEvents(migration, status);
     if (driven > 0) return { requeueAfter: 500 };
     if (cordonRefused) return { requeueAfter: CORDON_RETRY_MS };
-    return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(moves);
+    return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(await engine.nextCleanupAt(name));
   }
 
   /** Deletion stops new moves, rolls back those before their cut-over, and waits for the rest to finish. */
   private async reconcileDeletion(migration: Migration, store: Pool): Promise<ReconcileResult | void> {
     const name = migration.metadata.name ?? '';
     const engine = this.engineFor(migration);
-    const moves = await engine.listMoves(name);
-    const open = moves.filter((m) => !TERMINAL_STATES.has(m.state));
+    const open = await engine.listOpenMoves(name);
     for (const m of open) {
       if (!m.cutOverAt && !m.abortRequestedAt) await engine.abortMove(m);
     }
@@ -211,36 +209,30 @@ export class MigrationReconciler {
   }
 
   private async requestAborts(engine: MoveEngine, name: string): Promise<void> {
-    for (const m of await engine.listMoves(name)) {
-      if (!TERMINAL_STATES.has(m.state) && !m.abortRequestedAt) await engine.abortMove(m);
+    for (const m of await engine.listOpenMoves(name)) {
+      if (!m.abortRequestedAt) await engine.abortMove(m);
     }
   }
 
   /**
-   * Runs the moves that have work now for a bounded time. Returns how many it drove and the moves
-   * as read before: when none was due, that list is still current.
+   * Runs the moves that have work now (unfinished, not waiting for their cleanup) for a bounded
+   * time. Returns how many it drove.
    */
-  private async drive(engine: MoveEngine, name: string, concurrency: number): Promise<{ driven: number; moves: MoveRecord[] }> {
-    const now = this.now();
-    const moves = await engine.listMoves(name);
-    const due = moves.filter((m) => !TERMINAL_STATES.has(m.state) && !waitingForCleanup(m, now));
-    if (due.length === 0) return { driven: 0, moves };
+  private async drive(engine: MoveEngine, name: string, concurrency: number): Promise<number> {
+    const due = await engine.listOpenMoves(name, { dueAt: this.now() });
+    if (due.length === 0) return 0;
     const keys: MoveKey[] = due.map((m) => ({ migration: m.migration, customerId: m.customerId }));
     const results = await runMoves(engine, keys, { concurrency, signal: AbortSignal.timeout(DRIVE_BUDGET_MS), maxWaitMs: MAX_INLINE_WAIT_MS });
     for (const r of results) {
       if (r?.outcome === 'GaveUp' && r.lastError) this.deps.log.warn({ migration: name, customer: r.move?.customerId, error: r.lastError }, 'a move keeps failing; it stays resumable');
     }
-    return { driven: due.length, moves };
+    return due.length;
   }
 
   /** With nothing to do now, look again when the next cleanup is due. */
-  private nextCleanup(moves: readonly MoveRecord[]): ReconcileResult | void {
-    const next = moves
-      .filter((m) => m.state === 'Cleanup' && m.cleanupAfter)
-      .map((m) => (m.cleanupAfter as Date).getTime())
-      .sort((a, b) => a - b)[0];
+  private nextCleanup(next: Date | undefined): ReconcileResult | void {
     if (next === undefined) return;
-    return { requeueAfter: Math.max(1_000, Math.min(next - this.now().getTime(), 3_600_000)) };
+    return { requeueAfter: Math.max(1_000, Math.min(next.getTime() - this.now().getTime(), 3_600_000)) };
   }
 
   private async writeNoControlPlane(migration: Migration): Promise<void> {
@@ -261,10 +253,6 @@ export class MigrationReconciler {
       else await this.deps.events.normal(obj, `Migration${status.phase}`, note);
     }
   }
-}
-
-function waitingForCleanup(m: MoveRecord, now: Date): boolean {
-  return m.state === 'Cleanup' && !m.abortRequestedAt && m.cleanupAfter !== null && m.cleanupAfter > now;
 }
 
 function withMissingNote(status: MigrationStatus, missing: string[], from: string): MigrationStatus {
