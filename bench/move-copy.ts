@@ -1,11 +1,12 @@
 // Copy throughput of customer moves against a raw pipe: the same rows (BENCH_MOVE_CUSTOMERS
 // customers × BENCH_MOVE_ROWS readings, default 10 × 20,000) go from cell A to cell B by one
 // `COPY (SELECT … WHERE customer_id IN (…)) TO STDOUT (FORMAT binary) | COPY … FROM STDIN (FORMAT
-// binary)`, and by the move engine (BENCH_CONCURRENCY customers at a time, default 2, as a
-// Migration's maxConcurrent: keyset pages, journal writes,
+// binary)`, and by the move engine (BENCH_CONCURRENCY customers at a time, default 4: a Migration's
+// default spec.maxConcurrent, as the operator runs them; keyset pages, journal writes,
 // settling, pre-fence verification, fence, final sync, cut-over; cleanup excluded). Runs
 // alternate raw, engine, raw, … (BENCH_ROUNDS engine runs, default 3) and medians are compared,
 // so a busy machine weighs on both. Goal: engine/raw throughput >= 0.8.
+import { DEFAULT_MAX_CONCURRENT } from '../src/crds/migration.js';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
@@ -15,7 +16,7 @@ const CUSTOMERS = Number(process.env.BENCH_MOVE_CUSTOMERS ?? 10);
 const ROWS = Number(process.env.BENCH_MOVE_ROWS ?? 20_000);
 const PAGE = Number(process.env.BENCH_MOVE_PAGE ?? DEFAULT_MOVE_SETTINGS.pageRows);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 2);
+const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? DEFAULT_MAX_CONCURRENT);
 
 const cells = await startCells();
 try {

@@ -10,6 +10,8 @@ import { CellNameSchema, CustomerIdSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
 
 export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
+/** Customers a Migration moves at the same time unless spec.maxConcurrent says otherwise. */
+export const DEFAULT_MAX_CONCURRENT = 4;
 export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 /** Condition types a Migration reports. */
@@ -103,7 +105,7 @@ export const MigrationSpecSchema = withCel(
       .enum(MIGRATION_ORDERS)
       .default('SmallestFirst')
       .describe(
-        'Order in which customers move, so the canary is the least risky: SmallestFirst (by rows, then expected devices), Hash (stable pseudo-random by customer id), Listed (the order of customers.names).',
+        'Order in which customers move, so the canary is the least risky: SmallestFirst (fewest expected devices first, then by customer id; the routing table keeps no row counts), Hash (stable pseudo-random by customer id), Listed (the order of customers.names).',
       ),
     steps: z
       .array(MigrationStepSchema)
@@ -116,7 +118,7 @@ export const MigrationSpecSchema = withCel(
       .int()
       .min(1)
       .max(100)
-      .default(4)
+      .default(DEFAULT_MAX_CONCURRENT)
       .describe('Customers moved at the same time.'),
     rateLimit: z
       .object({
