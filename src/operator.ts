@@ -54,11 +54,11 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
 
   const withStrimzi = await apiServed(manager.client, STRIMZI_API);
   if (!withStrimzi) {
-    log.error(`the ${STRIMZI_API} API is not served: install Strimzi (>= 0.49); Cells report StrimziNotInstalled until then, and the operator restarts itself once it is served`);
+    log.error(`the ${STRIMZI_API} API is not served: install Strimzi (>= 0.49); Cells report StrimziNotInstalled until then, and the operator exits once it is served, for its Deployment to start it again`);
     // Informers are made at start: exit cleanly (SIGTERM's path: Lease released) and let the
     // Deployment start the operator again, this time watching Strimzi's kinds.
     whenApiServed(manager.client, STRIMZI_API, STRIMZI_RECHECK_MS, () => {
-      log.warn(`the ${STRIMZI_API} API is served now: restarting to watch Strimzi's kinds`);
+      log.warn(`the ${STRIMZI_API} API is served now: exiting, for the Deployment to start the operator again watching Strimzi's kinds`);
       process.kill(process.pid, 'SIGTERM');
     });
   }

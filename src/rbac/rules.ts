@@ -32,7 +32,8 @@ export const CHILD_PLURALS: Readonly<Record<(typeof CHILD_KINDS)[number]['kind']
  * What the Cell controller does to a child: watch it (informer: list + watch), server-side apply it
  * (a PATCH that needs `create` too when the object does not exist yet), and delete it when the spec
  * no longer asks for it (kinds marked `pruned` in CHILD_KINDS). No `update`: nothing is written with
- * PUT. `get` only for Secrets: the database password is read back, never from a cache.
+ * PUT. `get` only for Secrets: one the informer does not hold (an external database's Secret, unlabelled,
+ * in any namespace) is read directly.
  */
 export function childVerbs(child: { kind: string; pruned: boolean }): string[] {
   return [...(child.kind === 'Secret' ? ['get'] : []), 'list', 'watch', 'create', 'patch', ...(child.pruned ? ['delete'] : [])];

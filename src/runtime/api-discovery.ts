@@ -1,6 +1,6 @@
 // Whether the API server serves an API group version (its CRDs are installed), and a poll that
 // says when one that was missing appears: informers are set up at start, so an operator started
-// before Strimzi's CRDs restarts itself once they are there.
+// before Strimzi's CRDs exits once they are there, for its Deployment to start it again.
 import { isNotFound, type KubeClient } from './kube-client.js';
 
 /** True when the API server serves `/apis/<groupVersion>` (for example `kafka.strimzi.io/v1`). */

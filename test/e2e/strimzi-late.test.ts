@@ -1,6 +1,6 @@
 // Strimzi installed after the operator: the operator starts without kafka.strimzi.io/v1, Cells say
-// StrimziNotInstalled, and once the CRDs are installed the operator restarts itself (a clean exit
-// that a Deployment turns into a restart) and the next one makes the Cell Ready. Local cluster only:
+// StrimziNotInstalled, and once the CRDs are installed the operator exits cleanly (a Deployment
+// starts it again) and the next one makes the Cell Ready. Local cluster only:
 // it removes Strimzi's CRDs (and so every Kafka object) for a moment.
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
@@ -38,7 +38,7 @@ const SECRETS = `late-strimzi-${id}`;
     await postgres?.stop();
   }, 180_000);
 
-  it('says StrimziNotInstalled, restarts itself once the CRDs are there, and then makes the Cell Ready', async () => {
+  it('says StrimziNotInstalled, exits once the CRDs are there, and the next operator makes the Cell Ready', async () => {
     await kubectl(['delete', '-f', path.join(projectRoot(), STRIMZI_CRDS_FIXTURE), '--ignore-not-found', '--wait=true'], { timeoutMs: 120_000 });
     const first = await startOperator({ name: `late-a-${id}`, leaderElect: false });
     await first.waitReady();
@@ -59,12 +59,12 @@ const SECRETS = `late-strimzi-${id}`;
       },
     });
     const stuck = await waitForCell(CELL, (c) => JSON.stringify(c.status?.conditions ?? []).includes('StrimziNotInstalled'), 'to say Strimzi is not installed', 60_000);
-    expect(JSON.stringify(stuck.status?.conditions)).toContain('restarts itself');
+    expect(JSON.stringify(stuck.status?.conditions)).toContain('the operator exits, for its Deployment to start it again');
 
     await installStrimziCrds((args, options) => kubectl(args, options), projectRoot(), () => undefined, { always: true });
     const exit = await Promise.race([first.exited, new Promise((r) => setTimeout(() => r('still running'), 60_000))]);
     expect(exit).toEqual({ code: 0, signal: null });
-    expect(first.output()).toMatch(/API is served now: restarting/);
+    expect(first.output()).toMatch(/API is served now: exiting/);
 
     const second = await startOperator({ name: `late-b-${id}`, leaderElect: false });
     await second.waitReady();

@@ -149,7 +149,7 @@ export class CellReconciler {
       const strimziMissing = statusCode(err) === 404 && obj.apiVersion?.startsWith('kafka.strimzi.io/');
       log.warn({ err: err.message, child: what }, 'cannot apply a child');
       return strimziMissing
-        ? { reason: 'StrimziNotInstalled', message: `Cannot create ${what}: the kafka.strimzi.io/v1 API is not served. Install Strimzi (>= 0.49) in the cluster: the operator restarts itself within 30 s of its API being served.` }
+        ? { reason: 'StrimziNotInstalled', message: `Cannot create ${what}: the kafka.strimzi.io/v1 API is not served. Install Strimzi (>= 0.49) in the cluster: within 30 s of its API being served the operator exits, for its Deployment to start it again watching Strimzi's kinds.` }
         : { reason: 'ApplyFailed', message: `Cannot apply ${what}: ${err.message}` };
     }
     if (applied > 0) log.info({ applied }, 'children applied');

@@ -1,5 +1,5 @@
 import type { MigrationSpec } from '../../crds/migration.js';
-import { decideMigration, effectiveSteps, selectionFacts, type MigrationFacts, type SelectedCustomer } from './migration-decision.js';
+import { cellProblem, decideMigration, effectiveSteps, selectionFacts, type MigrationFacts, type SelectedCustomer } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -152,6 +152,39 @@ describe('decideMigration', () => {
     expect(d.start).toEqual([]);
     expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'TargetDraining' });
     expect(cond(d, 'Valid')?.message).toContain('spec.to: cell eu-west-1b is cordoned by Migration drain-1b (drain)');
+  });
+
+  it('does not drain a cell other migrations are still filling, and says which', () => {
+    const d = decideMigration(facts({ inbound: ['into-1a', 'more-into-1a'] }));
+    expect(d.start).toEqual([]);
+    expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'SourceIsATarget' });
+    expect(cond(d, 'Valid')?.message).toContain('cell eu-west-1a is the target of Migration into-1a, more-into-1a');
+    // cellProblem is what the reconciler asks before it cordons: the same answer.
+    expect(cellProblem({ name: 'm', spec: spec(), source: facts().source, target: facts().target, inbound: ['into-1a'] })?.reason).toBe('SourceIsATarget');
+    // A drain that already holds the cordon is not stopped by a newcomer into its cell.
+    const holding = decideMigration(facts({ inbound: ['late'], source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, cordonedBy: 'm' } }));
+    expect(cond(holding, 'Valid')).toMatchObject({ status: 'True' });
+    // Only a drain cares.
+    expect(cellProblem({ name: 'm', spec: spec({ customers: { names: ['c00'] } }), source: facts().source, target: facts().target, inbound: ['into-1a'] })).toBeUndefined();
+  });
+
+  it('stays Succeeded when its cells are gone afterwards (a drained cell is deleted next)', () => {
+    const selected = customers(3, 'Moved');
+    const done = decideMigration(facts({ selected, status: { currentStep: 5 } }));
+    expect(done.status.phase).toBe('Succeeded');
+    const later = decideMigration(facts({ selected, status: done.status, source: undefined, now: seconds(600) }));
+    expect(later.status.phase).toBe('Succeeded');
+    expect(cond(later, 'Valid')).toMatchObject({ status: 'True', message: 'The migration succeeded; its cells are not checked any more.' });
+    expect(cond(later, 'Stalled')).toBeUndefined();
+  });
+
+  it('moves a customer that reached the drained source after the last step', () => {
+    const selected = [...customers(3, 'Moved'), { id: 'late', region: 'eu-west-1' }];
+    const done = decideMigration(facts({ selected: customers(3, 'Moved'), status: { currentStep: 5 } }));
+    expect(done.status.phase).toBe('Succeeded');
+    const again = decideMigration(facts({ selected, status: done.status, now: seconds(60) }));
+    expect(again.start).toEqual(['late']);
+    expect(again.status).toMatchObject({ phase: 'Progressing', currentStep: 4 });
   });
 
   it('starts no new move while spec.paused, letting those in flight finish', () => {

@@ -130,6 +130,8 @@ export interface MigrationFacts {
   rowsCopied: number;
   /** Mean duration of the moves finished so far, for the ETA; undefined before the first. */
   meanMoveMs?: number;
+  /** Other Migrations still moving customers into spec.from (not finished, not aborted). */
+  inbound?: readonly string[];
   now: Date;
 }
 
@@ -149,8 +151,11 @@ export function effectiveSteps(spec: MigrationSpec): MigrationStep[] {
   return last?.move === '100%' ? [...spec.steps] : [...spec.steps, { move: '100%' }];
 }
 
-/** Why the migration cannot run at all: a condition a person must fix, not an action. */
-export function validate(f: MigrationFacts, c: SelectionCounts): { reason: string; message: string } | undefined {
+/**
+ * What is wrong with the cells of a migration, if anything: also asked before a drain cordons its
+ * source, so that a drain that cannot run closes no cell to new customers.
+ */
+export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' | 'target' | 'inbound'>): { reason: string; message: string } | undefined {
   if (f.spec.from === f.spec.to) return { reason: 'SameCell', message: 'spec.from and spec.to name the same cell.' };
   if (!f.source) return { reason: 'UnknownCell', message: `spec.from: there is no Cell ${f.spec.from}.` };
   if (!f.target) return { reason: 'UnknownCell', message: `spec.to: there is no Cell ${f.spec.to}.` };
@@ -167,19 +172,35 @@ export function validate(f: MigrationFacts, c: SelectionCounts): { reason: strin
       message: `spec.to: cell ${f.target.name} is ${describeCordon(f.target.cordonedBy)}: it is being emptied and takes no customers. Choose another target.`,
     };
   }
+  // A drain does not cordon a cell that other migrations are still filling: they would stall.
+  const inbound = f.inbound ?? [];
+  if (f.spec.customers.all && f.source.cordonedBy !== f.name && inbound.length > 0) {
+    return {
+      reason: 'SourceIsATarget',
+      message: `spec.from: cell ${f.source.name} is the target of Migration ${inbound.join(', ')}, still moving customers in. This drain starts once ${inbound.length === 1 ? 'it is' : 'they are'} over or aborted.`,
+    };
+  }
+  return undefined;
+}
+
+/** Why the migration cannot run at all: a condition a person must fix, not an action. */
+export function validate(f: MigrationFacts, c: SelectionCounts): { reason: string; message: string } | undefined {
+  const cells = cellProblem(f);
+  if (cells) return cells;
+  const target = f.target as CellFacts; // cellProblem found it
   const outOfRegion = f.selection.outOfRegion;
   if (outOfRegion.count > 0) {
     const examples = outOfRegion.examples.map((s) => `${s.id} (${s.region})`).join(', ');
     return {
       reason: 'TargetInOtherRegion',
-      message: `spec.to: cell ${f.target.name} is in region ${f.target.region}, but ${outOfRegion.count} selected customer(s) are bound to another region: ${examples}. Choose a target in their region.`,
+      message: `spec.to: cell ${target.name} is in region ${target.region}, but ${outOfRegion.count} selected customer(s) are bound to another region: ${examples}. Choose a target in their region.`,
     };
   }
   // Capacity is reserved as each move starts, so only the customers not started yet need room.
-  if (c.pending > f.target.freeCapacity) {
+  if (c.pending > target.freeCapacity) {
     return {
       reason: 'InsufficientCapacity',
-      message: `spec.to: cell ${f.target.name} has room for ${f.target.freeCapacity} more customer(s) but ${c.pending} are still to move. Raise its spec.capacity.maxCustomers or select fewer customers.`,
+      message: `spec.to: cell ${target.name} has room for ${target.freeCapacity} more customer(s) but ${c.pending} are still to move. Raise its spec.capacity.maxCustomers or select fewer customers.`,
     };
   }
   return undefined;
@@ -205,7 +226,9 @@ export function decideMigration(f: MigrationFacts): MigrationDecision {
   let stepStartedAt = previous.currentStepStartedAt;
   const started = c.queued + c.inFlight + c.moved + c.failed + c.movedBack;
 
-  const invalid = spec.abort ? undefined : validate(f, c);
+  // A finished migration is not judged again: its cells may be gone (a drained cell is deleted next).
+  const finished = previous.phase === 'Succeeded' && c.pending + c.queued + c.inFlight === 0;
+  const invalid = spec.abort || finished ? undefined : validate(f, c);
   conditions.push(
     invalid
       ? { type: MIGRATION_CONDITIONS.valid, status: 'False', reason: invalid.reason, message: invalid.message }
@@ -213,7 +236,9 @@ export function decideMigration(f: MigrationFacts): MigrationDecision {
           type: MIGRATION_CONDITIONS.valid,
           status: 'True',
           reason: 'Valid',
-          message: `The cells exist and the target can take the selection.${f.source?.cordonedBy === f.name ? ` The source cell ${f.source.name} is cordoned by this drain: no new customer lands there.` : ''}`,
+          message: finished
+            ? 'The migration succeeded; its cells are not checked any more.'
+            : `The cells exist and the target can take the selection.${f.source?.cordonedBy === f.name ? ` The source cell ${f.source.name} is cordoned by this drain: no new customer lands there.` : ''}`,
         },
   );
 
@@ -233,6 +258,9 @@ export function decideMigration(f: MigrationFacts): MigrationDecision {
   } else {
     phase = 'Progressing';
     message = '';
+    // Customers that reached a drained source after the last step (another migration's cut-over
+    // or abort into it) are moved by that last step, a move: 100%, once more.
+    if (step >= steps.length && c.pending > 0) step = steps.length - 1;
     // Walk forward over the steps that are complete; stop at the first that needs time or work.
     while (step < steps.length) {
       const current = steps[step] as MigrationStep;

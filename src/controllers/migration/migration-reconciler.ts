@@ -32,7 +32,7 @@ import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from './cell-pools.js';
 import { archiveMigration } from './migration-archive.js';
-import { decideMigration, type CellFacts } from './migration-decision.js';
+import { cellProblem, decideMigration, type CellFacts } from './migration-decision.js';
 import { freezeSelection, meanMoveMs, readSelectionFacts } from './migration-selection.js';
 
 export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
@@ -83,12 +83,20 @@ export class MigrationReconciler {
     const name = migration.metadata.name ?? key;
     const engine = this.engineFor(migration);
     const drain = migration.spec.customers.all === true;
+    const target = await this.cellFacts(store, migration.spec.to);
+    let source = await this.cellFacts(store, migration.spec.from);
+    const inbound = drain ? this.inboundMigrations(migration) : [];
     let cordonRefused = false;
     if (drain && migration.spec.abort) await this.release(store, name, migration);
-    else if (drain) cordonRefused = !(await this.cordonSource(store, migration));
+    else if (drain) {
+      // A drain that cannot run (no such target, a target being emptied, a source still being
+      // filled) closes no cell; one held off by another drain may take over a stale cordon.
+      const problem = cellProblem({ name, spec: migration.spec, source, target, inbound });
+      cordonRefused = problem && problem.reason !== 'SourceAlreadyDraining' ? true : !(await this.cordonSource(store, migration));
+      if (!cordonRefused) source = await this.cellFacts(store, migration.spec.from);
+    }
     // An aborted drain takes no more late arrivals; a refused one selects nobody until it holds the cordon.
     const missing = cordonRefused || (drain && migration.spec.abort) ? [] : await freezeSelection(store, name, migration.spec);
-    const [source, target] = await Promise.all([this.cellFacts(store, migration.spec.from), this.cellFacts(store, migration.spec.to)]);
     const [selection, summary, mean] = await Promise.all([
       readSelectionFacts(store, name, { targetRegion: target?.region, next: migration.spec.maxConcurrent }),
       engine.summarize(name),
@@ -105,6 +113,7 @@ export class MigrationReconciler {
       failures: summary.latestFailures.map((f) => ({ customer: f.customerId, state: f.state, reason: f.reason, message: f.message, time: kubeTime(f.at) })),
       rowsCopied: summary.rowsCopied,
       ...(mean !== undefined ? { meanMoveMs: mean } : {}),
+      inbound,
       now: this.now(),
     });
 
@@ -198,6 +207,16 @@ export class MigrationReconciler {
       await this.deps.events.normal(migration as KubeObject, 'SourceCordoned', `Cell ${from} is cordoned: no new customer lands there while it drains.`);
     }
     return result.cordoned || result.reason === 'UnknownCell';
+  }
+
+  /** Other Migrations that are still moving customers into this one's source cell. */
+  private inboundMigrations(migration: Migration): string[] {
+    const over = new Set(['Succeeded', 'Failed', 'Aborted']);
+    return this.deps.migrations
+      .list()
+      .filter((m) => m.metadata.name !== migration.metadata.name && m.spec.to === migration.spec.from && !m.spec.abort && !over.has(m.status?.phase ?? ''))
+      .map((m) => m.metadata.name ?? '')
+      .sort();
   }
 
   /** Lifts the cordon this Migration holds, if any. */
