@@ -83,17 +83,19 @@ export class MigrationReconciler {
     const name = migration.metadata.name ?? key;
     const engine = this.engineFor(migration);
     const drain = migration.spec.customers.all === true;
-    const target = await this.cellFacts(store, migration.spec.to);
-    let source = await this.cellFacts(store, migration.spec.from);
+    const [target, read] = await Promise.all([this.cellFacts(store, migration.spec.to), this.cellFacts(store, migration.spec.from)]);
+    let source = read;
     const inbound = drain ? this.inboundMigrations(migration) : [];
     let cordonRefused = false;
-    if (drain && migration.spec.abort) await this.release(store, name, migration);
-    else if (drain) {
+    if (drain && migration.spec.abort) {
+      await this.release(store, name, migration);
+      if (source?.cordonedBy === name) source = { ...source, cordonedBy: null };
+    } else if (drain) {
       // A drain that cannot run (no such target, a target being emptied, a source still being
       // filled) closes no cell; one held off by another drain may take over a stale cordon.
       const problem = cellProblem({ name, spec: migration.spec, source, target, inbound });
       cordonRefused = problem && problem.reason !== 'SourceAlreadyDraining' ? true : !(await this.cordonSource(store, migration));
-      if (!cordonRefused) source = await this.cellFacts(store, migration.spec.from);
+      if (!cordonRefused && source) source = { ...source, cordonedBy: name };
     }
     // An aborted drain takes no more late arrivals; a refused one selects nobody until it holds the cordon.
     const missing = cordonRefused || (drain && migration.spec.abort) ? [] : await freezeSelection(store, name, migration.spec);
