@@ -4,6 +4,7 @@
 import pg from 'pg';
 import { migrate } from '../../../src/store/migrate.js';
 import { syncCell } from '../../../src/store/cells.js';
+import { withTransaction } from '../../../src/store/placements.js';
 import type { CellDatabases } from '../../../src/data/table-plans.js';
 import type { Tenancy } from '../../../src/data/tenant-tables.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
@@ -253,39 +254,23 @@ export class Writers {
       const attempted = this.attemptedOf(customer);
       attempted.readings.add(reading);
       attempted.events.add(event);
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      const onError = (e: Error): void => {
-        broken = e;
-      };
-      client.on('error', onError);
-      try {
-        await client.query('BEGIN');
+      const device = `d${n % 5}`;
+      const firmware = await withTransaction(pool, async (client) => {
         await client.query('INSERT INTO readings (customer_id, id, device, value) VALUES ($1, $2, $3, $4)', [customer, reading, `d${n % 10}`, n]);
         await client.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, $2, 'reading')`, [customer, event]);
-        let firmware: number | undefined;
-        const device = `d${n % 5}`;
-        if (n % 4 === 0) {
-          const u = await client.query<{ firmware: number }>(
-            'UPDATE devices SET firmware = firmware + 1 WHERE customer_id = $1 AND device_id = $2 RETURNING firmware',
-            [customer, device],
-          );
-          firmware = u.rows[0]?.firmware;
-        }
-        await client.query('COMMIT');
-        const acked = this.ackedOf(customer);
-        acked.readings.add(reading);
-        acked.events.add(event);
-        if (firmware !== undefined) acked.devices.set(device, firmware);
-        this.writes++;
-      } catch (err) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        broken ??= err as Error;
-        throw err;
-      } finally {
-        client.off('error', onError);
-        client.release(broken);
-      }
+        if (n % 4 !== 0) return undefined;
+        const u = await client.query<{ firmware: number }>(
+          'UPDATE devices SET firmware = firmware + 1 WHERE customer_id = $1 AND device_id = $2 RETURNING firmware',
+          [customer, device],
+        );
+        return u.rows[0]?.firmware;
+      });
+      // Committed: the device got its acknowledgement.
+      const acked = this.ackedOf(customer);
+      acked.readings.add(reading);
+      acked.events.add(event);
+      if (firmware !== undefined) acked.devices.set(device, firmware);
+      this.writes++;
       return;
     }
   }
