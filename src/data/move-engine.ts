@@ -6,16 +6,20 @@ import type { Registry } from 'prom-client';
 import { silentLogger, type Logger } from '../log.js';
 import { lockRoutingWrites } from '../store/placements.js';
 import { describeAction, nextAction, type MoveAction } from './move-decision.js';
-import { errorMessage, InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
+import { backoffDelay } from '../runtime/backoff.js';
+import { errorMessage } from '../store/database-errors.js';
+import { discardClient, withClient, withTransaction } from '../store/transactions.js';
+import { InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
 import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
 import {
   countMoves,
-  inTransaction,
   insertMove,
   latestFailures,
   listMoves,
   listOpenMoves,
   loadMove,
+  tryLockMove,
+  unlockMove,
   moveFromRow,
   nextCleanupAt,
   recordError,
@@ -32,8 +36,8 @@ import { movingCells, outcomeOf, TERMINAL_STATES, type MoveKey, type MoveOutcome
 import { TablePlans, type CellDatabases } from './table-plans.js';
 import { rateLimiter, sleep, type RateLimiter } from './token-bucket.js';
 
-/** Advisory-lock class of customer moves: 0x6d6f7665 = 'move' (the key is hashtext of the move). */
-export const MOVE_LOCK_CLASS = 0x6d6f7665;
+/** Between transient errors of a run: 100 ms, doubling, at most 5 s. */
+const RUN_BACKOFF = { baseMs: 50, maxMs: 5_000 };
 
 export interface MoveEngineOptions {
   /** The control-plane database (placements, journal). */
@@ -181,14 +185,8 @@ export class MoveEngine {
 
   /** Starts a Failed move again from Pending (same direction), reserving its room again. */
   async retryMove(key: MoveKey): Promise<RetryResult> {
-    const client = await this.cp.connect();
-    let broken: Error | undefined;
-    const onError = (err: Error): void => {
-      broken = err;
-    };
-    client.on('error', onError);
     try {
-      return await inTransaction(client, async () => {
+      return await withTransaction(this.cp, async (client) => {
         await lockRoutingWrites(client); // first, as every routing writer does
         const loaded = await loadMove(client, key);
         if (!loaded) return { ok: false, reason: 'NotFound', message: `no move ${key.migration}/${key.customerId}` } as const;
@@ -212,9 +210,6 @@ export class MoveEngine {
         return { ok: false, reason: 'MoveInProgress', message: `customer ${key.customerId} is being moved by another migration` };
       }
       throw err;
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
     }
   }
 
@@ -232,35 +227,18 @@ export class MoveEngine {
    * executor holds it. `lost()` tells whether the connection failed meanwhile.
    */
   private async withLock<T>(key: MoveKey, fn: (cp: PoolClient, lost: () => boolean) => Promise<T>): Promise<T | 'Busy'> {
-    const cp = await this.cp.connect();
-    let broken: Error | undefined;
-    let locked = false;
-    // A checked-out client without an 'error' listener would crash the process when its server goes away.
-    const onError = (err: Error): void => {
-      broken = err;
-    };
-    cp.on('error', onError);
-    try {
-      const lock = await cp.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`, [
-        MOVE_LOCK_CLASS,
-        key.migration,
-        key.customerId,
-      ]);
-      locked = lock.rows[0]?.locked === true;
-      if (!locked) return 'Busy';
-      return await fn(cp, () => broken !== undefined);
-    } catch (err) {
-      broken ??= err instanceof Error ? err : new Error(String(err));
-      throw err;
-    } finally {
-      if (locked && !broken) {
-        await cp.query(`SELECT pg_advisory_unlock($1, hashtext($2 || '/' || $3))`, [MOVE_LOCK_CLASS, key.migration, key.customerId]).catch((e: Error) => {
-          broken = e;
-        });
-      }
-      cp.off('error', onError);
-      cp.release(broken);
-    }
+    // Any error destroys the client: its connection takes the session lock with it.
+    return withClient(
+      this.cp,
+      async (cp, lost) => {
+        if (!(await tryLockMove(cp, key))) return 'Busy';
+        const result = await fn(cp, lost);
+        // A failed unlock leaves the lock to the connection: destroyed, it takes the lock along.
+        if (!lost()) await unlockMove(cp, key).catch(() => discardClient(cp));
+        return result;
+      },
+      { discardOn: 'any' },
+    );
   }
 
   /** Decides and performs one action of the move, under its lock. Safe to call from anywhere, any time. */
@@ -340,7 +318,7 @@ export class MoveEngine {
       errors += 1;
       lastError = error;
       if (errors > maxRetries) return false;
-      await sleep(Math.min(5_000, 50 * 2 ** Math.min(errors, 10)), options.signal).catch(() => undefined);
+      await sleep(backoffDelay(errors + 1, RUN_BACKOFF), options.signal).catch(() => undefined);
       return true;
     };
     for (;;) {

@@ -1,5 +1,7 @@
 // Errors of a customer move as values with a reason: a refusal that fails the move (and rolls it
-// back), a transient database error that is retried, and the crash a test injects.
+// back), a transient database error that is retried, and the crash a test injects. Database errors
+// are classified by store/database-errors.ts, the same way everywhere.
+import { classifyDatabaseError, isTransientDatabaseError } from '../store/database-errors.js';
 
 /** A move that must not go on: it is failed with this PascalCase reason and rolled back. */
 export class MoveRefusal extends Error {
@@ -28,8 +30,6 @@ export class MoveConflict extends Error {
   }
 }
 
-const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'CELL_UNAVAILABLE']);
-
 /**
  * A cell's database cannot be resolved right now (its Cell not in the cache yet, its Secret
  * unreadable): the move waits and retries instead of rolling back.
@@ -37,49 +37,15 @@ const TRANSIENT_NODE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ET
 export class CellUnavailable extends Error {
   readonly code = 'CELL_UNAVAILABLE';
 }
-// SQLSTATE classes and codes worth retrying: connection (08), resources (53), operator
-// intervention (57: shutdown, crash), serialization and deadlocks, lock timeouts, and the
-// read-only state of a standby being promoted.
-const TRANSIENT_SQLSTATE_PREFIXES = ['08', '53', '57'];
-const TRANSIENT_SQLSTATES = new Set(['40001', '40P01', '55P03', '55006', '25006']);
 
-/** True when retrying the same action later may succeed. Pure. */
+/** True when retrying the same action later may succeed: a transient database error, or a cell not resolvable yet. Pure. */
 export function isTransientError(err: unknown): boolean {
   // Duck-typed: errors from another realm (node internals under a VM test runner) fail instanceof.
-  if (typeof err !== 'object' || err === null) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') {
-    if (TRANSIENT_NODE_CODES.has(code)) return true;
-    if (/^[0-9A-Z]{5}$/.test(code)) {
-      return TRANSIENT_SQLSTATE_PREFIXES.some((p) => code.startsWith(p)) || TRANSIENT_SQLSTATES.has(code);
-    }
-  }
-  const m = String((err as { message?: unknown }).message ?? '');
-  return (
-    /Connection terminated|Connection ended|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect|the database system is (starting up|shutting down|in recovery)|terminating connection|server closed the connection|write after end|Client was closed/i.test(
-      m,
-    )
-  );
+  if ((err as { code?: unknown } | null)?.code === 'CELL_UNAVAILABLE') return true;
+  return isTransientDatabaseError(err);
 }
 
-/** The PascalCase reason of a permanent database error, from its SQLSTATE class. Pure. */
+/** The PascalCase reason a permanent error fails a move with (KeyConflict, SchemaChanged, …). Pure. */
 export function permanentErrorReason(err: unknown): string {
-  const code = (err as { code?: unknown } | undefined)?.code;
-  if (typeof code === 'string') {
-    if (code === '23505') return 'KeyConflict';
-    if (code.startsWith('23')) return 'ConstraintViolation';
-    if (code.startsWith('22')) return 'DataError';
-    if (code === '42P01' || code === '42703') return 'SchemaChanged';
-    if (code.startsWith('42')) return 'SqlError';
-    if (code.startsWith('28')) return 'AuthenticationFailed';
-  }
-  return 'UnexpectedError';
-}
-
-export function errorMessage(err: unknown): string {
-  if (typeof err === 'object' && err !== null && typeof (err as { message?: unknown }).message === 'string') {
-    const { message, code } = err as { message: string; code?: unknown };
-    return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? `${message} (SQLSTATE ${code})` : message;
-  }
-  return String(err);
+  return classifyDatabaseError(err).reason;
 }

@@ -4,12 +4,12 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../log.js';
 import { lockRoutingWrites } from '../store/placements.js';
+import { inTransaction } from '../store/transactions.js';
 import type { MoveAction } from './move-decision.js';
 import { MoveRefusal } from './move-errors.js';
 import {
   cutOverPlacement,
   fencePlacement,
-  inTransaction,
   readPlacement,
   releaseCapacity,
   replaceProgress,

@@ -2,12 +2,11 @@
 // the failure history, the customer's placement (fence, unfence, cut-over) and the capacity
 // reservation on the receiving cell. Every statement is parameterised.
 import type { Pool, PoolClient } from 'pg';
-import { lockRoutingWrites, withTransaction } from '../store/placements.js';
+import { lockRoutingWrites } from '../store/placements.js';
+import { withTransaction, type Queryable } from '../store/transactions.js';
 import { MoveConflict } from './move-errors.js';
 import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';
 import type { Key } from './table-sql.js';
-
-export type Queryable = Pool | PoolClient;
 
 interface JournalRow {
   migration: string;
@@ -146,6 +145,26 @@ function progressFromRow(r: ProgressRow): TableProgress {
 export interface LoadedMove {
   move: MoveRecord;
   tables: TableProgress[];
+}
+
+/** Advisory-lock class of customer moves: 0x6d6f7665 = 'move' (the key is hashtext of the move). */
+export const MOVE_LOCK_CLASS = 0x6d6f7665;
+
+/**
+ * Takes the move's executor lock on this session (it dies with the connection, so a crashed
+ * executor never keeps a move locked). False when another executor holds it.
+ */
+export async function tryLockMove(client: PoolClient, key: MoveKey): Promise<boolean> {
+  const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`, [
+    MOVE_LOCK_CLASS,
+    key.migration,
+    key.customerId,
+  ]);
+  return rows[0]?.locked === true;
+}
+
+export async function unlockMove(client: PoolClient, key: MoveKey): Promise<void> {
+  await client.query(`SELECT pg_advisory_unlock($1, hashtext($2 || '/' || $3))`, [MOVE_LOCK_CLASS, key.migration, key.customerId]);
 }
 
 /** The journal row and its progress rows, in one round trip. */
@@ -504,19 +523,6 @@ export interface StartMoveRequest extends MoveKey {
 export type StartMoveResult =
   | { ok: true; created: boolean; move: MoveRecord }
   | { ok: false; reason: 'SameCell' | 'MoveInProgress' | 'TargetFull' | 'UnknownCell' | 'Conflict'; message: string };
-
-/** Inside a transaction on `client`: BEGIN … COMMIT, ROLLBACK on error. */
-export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const result = await fn();
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
 
 /**
  * Records a customer's move (state Pending) and reserves one customer of capacity on the target,

@@ -28,6 +28,7 @@ import {
   type SettledBound,
   type Statement,
 } from './table-sql.js';
+import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
 
 export interface Aggregate {
@@ -47,57 +48,14 @@ export function sameAggregate(a: Aggregate, b: Aggregate): boolean {
   return a.rows === b.rows && BigInt(a.checksum) === BigInt(b.checksum);
 }
 
-/** Keeps a lost connection from crashing the process while the client is checked out. */
-function guard(client: PoolClient): { failed: () => Error | undefined; done: () => void } {
-  let failure: Error | undefined;
-  const onError = (err: Error): void => {
-    failure = err;
-  };
-  client.on('error', onError);
-  return { failed: () => failure, done: () => client.off('error', onError) };
-}
-
 /** Runs `fn` on a pooled client; on error the connection is destroyed (its transaction dies with it). */
-async function withClient<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  const g = guard(client);
-  try {
-    const result = await fn(client);
-    g.done();
-    client.release(g.failed());
-    return result;
-  } catch (err) {
-    g.done();
-    client.release(err instanceof Error ? err : new Error(String(err)));
-    throw err;
-  }
+function onClient<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, (c) => fn(c), { discardOn: 'any' });
 }
 
 /** Two clients at once (source and target), both destroyed if anything fails. */
-async function withClients<T>(source: Pool, target: Pool, fn: (s: PoolClient, t: PoolClient) => Promise<T>): Promise<T> {
-  const [s, t] = await Promise.allSettled([source.connect(), target.connect()]);
-  if (s.status === 'rejected' || t.status === 'rejected') {
-    if (s.status === 'fulfilled') s.value.release();
-    if (t.status === 'fulfilled') t.value.release();
-    throw s.status === 'rejected' ? s.reason : (t as PromiseRejectedResult).reason;
-  }
-  const gs = guard(s.value);
-  const gt = guard(t.value);
-  try {
-    const result = await fn(s.value, t.value);
-    gs.done();
-    gt.done();
-    s.value.release(gs.failed());
-    t.value.release(gt.failed());
-    return result;
-  } catch (err) {
-    const e = err instanceof Error ? err : new Error(String(err));
-    gs.done();
-    gt.done();
-    s.value.release(e);
-    t.value.release(e);
-    throw err;
-  }
+function withClients<T>(source: Pool, target: Pool, fn: (s: PoolClient, t: PoolClient) => Promise<T>): Promise<T> {
+  return onClient(source, (s) => onClient(target, (t) => fn(s, t)));
 }
 
 async function run(c: PoolClient, st: Statement): Promise<{ rows: Record<string, unknown>[]; rowCount: number }> {
@@ -273,7 +231,7 @@ export async function aggregate(db: Pool, plan: TablePlan, customer: string, ran
     const { rows } = await db.query<{ rows: string; checksum: string }>(st.text, st.values);
     return { rows: Number(rows[0]?.rows ?? 0), checksum: rows[0]?.checksum ?? '0' };
   }
-  return withClient(db, async (c) => {
+  return onClient(db, async (c) => {
     await begin(c, 'READ ONLY');
     const agg = await aggregateOn(c, plan, customer, range);
     await c.query('COMMIT');
@@ -294,7 +252,7 @@ export async function copiedColumns(db: Pool, plan: Pick<TablePlan, 'schema' | '
 
 /** The customer's newest key (keyset settling), read with stable text output. */
 export async function observeKey(db: Pool, plan: TablePlan, customer: string): Promise<Key | null> {
-  return withClient(db, async (c) => {
+  return onClient(db, async (c) => {
     await begin(c, 'READ ONLY');
     const key = await lastKey(c, observeSql(plan, customer));
     await c.query('COMMIT');

@@ -9,7 +9,9 @@ import type { Pool } from 'pg';
 import type { Logger } from '../log.js';
 import type { PlacementRequest, PlacementStrategy } from '../store/placement-decision.js';
 import { validatePlacementRequest } from '../store/placement-request.js';
-import { isTransientDatabaseError, type Placement, placeCustomers, type PlaceResult } from '../store/placements.js';
+import { retryWithBackoff } from '../runtime/backoff.js';
+import { isTransientDatabaseError } from '../store/database-errors.js';
+import { type Placement, placeCustomers, type PlaceResult } from '../store/placements.js';
 import { drained } from './drained.js';
 import type { RouterMetrics } from './router-metrics.js';
 
@@ -75,18 +77,18 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
 
   type Outcome = { results: PlaceResult[] } | { failure: string };
   const place = async (toPlace: Pending[]): Promise<Outcome> => {
-    let failure = 'client went away';
-    for (let attempt = 1; !clientGone; attempt++) {
-      try {
-        return { results: await placeCustomers(options.pool, toPlace.map((p) => p.request as PlacementRequest), { strategy: options.strategy }) };
-      } catch (err) {
-        failure = (err as Error).message;
-        if (!isTransientDatabaseError(err) || attempt >= attempts) break;
-        options.log.warn({ err: failure, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed; retrying');
-        await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
-      }
+    if (clientGone) return { failure: 'client went away' };
+    try {
+      const results = await retryWithBackoff(() => placeCustomers(options.pool, toPlace.map((p) => p.request as PlacementRequest), { strategy: options.strategy }), {
+        policy: { baseMs, maxMs: 30_000 },
+        retryable: (err) => isTransientDatabaseError(err) && !clientGone,
+        attempts,
+        onRetry: (err, attempt) => options.log.warn({ err: (err as Error).message, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed; retrying'),
+      });
+      return { results };
+    } catch (err) {
+      return { failure: (err as Error).message };
     }
-    return { failure };
   };
   const report = async (batch: Pending[], outcome: Outcome): Promise<void> => {
     if ('results' in outcome && options.onCreated) {

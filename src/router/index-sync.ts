@@ -4,6 +4,7 @@
 // serving what it has, and `status()` says since when it may be stale.
 import type pg from 'pg';
 import type { Logger } from '../log.js';
+import { backoffDelay } from '../runtime/backoff.js';
 import { listCells } from '../store/cells.js';
 import { createClient, type DatabaseSettings } from '../store/connection.js';
 import { routeChangesSince } from '../store/placements.js';
@@ -45,16 +46,15 @@ export class IndexSync {
   private again = false;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
-  private backoff: number;
+  /** Reconnects failed in a row: the backoff's attempt. */
+  private reconnects = 0;
   private readonly waiters: { version: number; resolve: () => void }[] = [];
   private staleSince: Date | null = new Date();
   private lastError: string | null = null;
   private lastCatchUpAt: Date | null = null;
   private readonly onLoaded: (() => void)[] = [];
 
-  constructor(private readonly options: IndexSyncOptions) {
-    this.backoff = options.minBackoffMs ?? 100;
-  }
+  constructor(private readonly options: IndexSyncOptions) {}
 
   /** Connects and loads in the background; `loaded()` resolves after the initial load. */
   start(): void {
@@ -147,7 +147,7 @@ export class IndexSync {
       this.listening = true;
       await this.reloadCells();
       await this.catchUp();
-      this.backoff = this.options.minBackoffMs ?? 100;
+      this.reconnects = 0;
       log.info({ version: this.options.index.version, customers: this.options.index.size }, 'routing index in sync with the database');
     } catch (err) {
       lost(err as Error);
@@ -156,8 +156,8 @@ export class IndexSync {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer) return;
-    const delay = this.backoff;
-    this.backoff = Math.min(this.backoff * 2, this.options.maxBackoffMs ?? 5000);
+    this.reconnects += 1;
+    const delay = backoffDelay(this.reconnects, { baseMs: this.options.minBackoffMs ?? 100, maxMs: this.options.maxBackoffMs ?? 5000 });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();

@@ -6,7 +6,8 @@ import type { Registry } from 'prom-client';
 import { createLogger, type Logger } from '../log.js';
 import type { DatabaseSettings } from '../store/connection.js';
 import type { PlacementStrategy } from '../store/placement-decision.js';
-import { isTransientDatabaseError } from '../store/placements.js';
+import { retryWithBackoff } from '../runtime/backoff.js';
+import { isTransientDatabaseError } from '../store/database-errors.js';
 import { openStore, type Store } from '../store/store.js';
 import { createRouterHandler } from './http-api.js';
 import { IndexSync } from './index-sync.js';
@@ -53,16 +54,12 @@ export interface RouterHandle {
 }
 
 async function openWithRetry(options: RouterOptions, log: Logger): Promise<Store> {
-  const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
-  for (let delay = 250; ; delay = Math.min(delay * 2, 5000)) {
-    try {
-      return await openStore({ applicationName: 'cell-router', ...options.database }, { log, migrate: options.migrate ?? true });
-    } catch (err) {
-      if (!isTransientDatabaseError(err) || Date.now() + delay > deadline) throw err;
-      log.warn({ err: (err as Error).message, retryInMs: delay }, 'control-plane database unreachable at start; retrying');
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
+  return retryWithBackoff(() => openStore({ applicationName: 'cell-router', ...options.database }, { log, migrate: options.migrate ?? true }), {
+    policy: { baseMs: 250, maxMs: 5000 },
+    retryable: isTransientDatabaseError,
+    deadline: Date.now() + (options.startTimeoutMs ?? 60_000),
+    onRetry: (err, _attempt, retryInMs) => log.warn({ err: (err as Error).message, retryInMs }, 'control-plane database unreachable at start; retrying'),
+  });
 }
 
 export async function startRouter(options: RouterOptions): Promise<RouterHandle> {

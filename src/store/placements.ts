@@ -15,6 +15,7 @@ import {
 } from './placement-decision.js';
 import { validatePlacementRequest } from './placement-request.js';
 import { ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID } from './schema.js';
+import { withTransaction } from './transactions.js';
 
 export type PlacementState = 'Active' | 'Fenced';
 
@@ -88,53 +89,6 @@ function placementFromRow(r: DbPlacement): Placement {
  */
 export async function lockRoutingWrites(client: PoolClient): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID]);
-}
-
-/** Runs fn in a transaction on its own client; a client whose connection failed is discarded. */
-export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
-  let broken: Error | undefined;
-  // A checked-out client has no 'error' listener: without this a lost connection would crash the
-  // process instead of failing the pending query.
-  const onError = (err: Error): void => {
-    broken = err;
-  };
-  client.on('error', onError);
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch((rollbackError: Error) => {
-      broken = rollbackError;
-    });
-    if (isTransientDatabaseError(err)) broken ??= err as Error;
-    throw err;
-  } finally {
-    client.off('error', onError);
-    client.release(broken);
-  }
-}
-
-const TRANSIENT_CODES = new Set([
-  '40001', // serialization_failure
-  '40P01', // deadlock_detected
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now (starting up, shutting down)
-  '08000', '08003', '08006', '08001', '08004', // connection exceptions
-  '53300', // too_many_connections
-]);
-
-/** Errors worth a retry with backoff: the server restarting, a lost connection, a deadlock. */
-export function isTransientDatabaseError(err: unknown): boolean {
-  if (typeof err !== 'object' || err === null) return false;
-  const e = err as { code?: string; message?: string };
-  if (e.code && TRANSIENT_CODES.has(e.code)) return true;
-  if (e.code && /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH)$/.test(e.code)) return true;
-  const message = e.message ?? '';
-  return /Connection terminated|connection timeout|Client has encountered a connection error|Connection ended|timeout exceeded when trying to connect/i.test(message);
 }
 
 export async function getPlacement(db: Queryable, customerId: string): Promise<Placement | undefined> {

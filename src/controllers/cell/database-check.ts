@@ -2,6 +2,7 @@
 // PostgreSQL, version, registered workers, shard count), registering missing Citus workers. The
 // errors become a DatabaseCheck with a PascalCase reason, never an exception, and never a password.
 import { createClient, type DatabaseSettings } from '../../store/connection.js';
+import { classifyDatabaseError as classifyError } from '../../store/database-errors.js';
 import type { DatabaseCheck } from './cell-status.js';
 
 export interface DatabaseCheckRequest {
@@ -11,30 +12,20 @@ export interface DatabaseCheckRequest {
   workerPort?: number;
 }
 
-interface PgError {
-  code?: string;
-  message?: string;
-}
-
 /** What a failed connection means for a person: which reason, and whether waiting can help. */
 export function classifyDatabaseError(err: unknown): Extract<DatabaseCheck, { connected: false }> {
-  const { code, message = String(err) } = (err ?? {}) as PgError;
-  switch (code) {
-    case '28P01':
-    case '28000':
-      return { connected: false, reason: 'AuthenticationFailed', message: `authentication failed (${message}); check the credentials in the Secret`, stalled: true };
-    case '3D000':
-      return { connected: false, reason: 'DatabaseMissing', message: `${message}; create it or fix spec.database.external.database`, stalled: true };
-    case 'ECONNREFUSED':
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-    case 'ETIMEDOUT':
-    case 'EHOSTUNREACH':
-      return { connected: false, reason: 'Unreachable', message: `the server does not answer (${code})`, stalled: false };
-    default:
-      if (/timeout/i.test(message)) return { connected: false, reason: 'Unreachable', message: 'the connection timed out', stalled: false };
-      return { connected: false, reason: 'ConnectionFailed', message, stalled: false };
+  const { reason, code } = classifyError(err);
+  const message = (err as { message?: string } | undefined)?.message ?? String(err);
+  switch (reason) {
+    case 'AuthenticationFailed':
+      return { connected: false, reason, message: `authentication failed (${message}); check the credentials in the Secret`, stalled: true };
+    case 'DatabaseMissing':
+      return { connected: false, reason, message: `${message}; create it or fix spec.database.external.database`, stalled: true };
+    case 'Unreachable':
+      if (code) return { connected: false, reason, message: `the server does not answer (${code})`, stalled: false };
   }
+  if (/timeout/i.test(message)) return { connected: false, reason: 'Unreachable', message: 'the connection timed out', stalled: false };
+  return { connected: false, reason: 'ConnectionFailed', message, stalled: false };
 }
 
 export async function checkDatabase(request: DatabaseCheckRequest): Promise<DatabaseCheck> {

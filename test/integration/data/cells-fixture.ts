@@ -4,7 +4,7 @@
 import pg from 'pg';
 import { migrate } from '../../../src/store/migrate.js';
 import { syncCell } from '../../../src/store/cells.js';
-import { withTransaction } from '../../../src/store/placements.js';
+import { withTransaction } from '../../../src/store/transactions.js';
 import type { CellDatabases } from '../../../src/data/table-plans.js';
 import type { Tenancy } from '../../../src/data/tenant-tables.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
