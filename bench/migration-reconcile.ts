@@ -14,7 +14,7 @@
 import type { Pool, QueryResult } from 'pg';
 import { startPostgres } from '../test/support/postgres.js';
 import { decideMigration } from '../src/controllers/migration/migration-decision.js';
-import { freezeSelection, meanMoveMs, readSelectionFacts } from '../src/controllers/migration/migration-selection.js';
+import { freezeSelection, meanMoveMs, readSelectionFacts } from '../src/store/migration-selection.js';
 import type { MigrationSpec } from '../src/crds/migration.js';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { getCell, syncCell } from '../src/store/cells.js';

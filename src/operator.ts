@@ -9,7 +9,7 @@ import { CHILD_KINDS } from './controllers/cell/cell-children.js';
 import { CHILD_LABEL_SELECTOR, CellReconciler } from './controllers/cell/cell-reconciler.js';
 import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.js';
 import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
-import { CellPools } from './controllers/migration/cell-pools.js';
+import { CellPools } from './data/cell-pools.js';
 import { MIGRATION_RESOURCE, MigrationReconciler } from './controllers/migration/migration-reconciler.js';
 import type { Migration } from './crds/migration.js';
 import { createLogger, type Logger } from './log.js';

@@ -29,7 +29,7 @@ import {
   type LoadedMove,
   type StartMoveRequest,
   type StartMoveResult,
-} from './move-journal.js';
+} from '../store/migration-journal.js';
 import { MoveMetrics } from './move-metrics.js';
 import { moveSettings, type MoveSettings } from './move-settings.js';
 import { movingCells, outcomeOf, TERMINAL_STATES, type MoveKey, type MoveOutcome, type MoveRecord, type MoveState } from './move-state.js';

@@ -26,7 +26,7 @@ import {
   type NewProgress,
   type ProgressFields,
   type StateChange,
-} from './move-journal.js';
+} from '../store/migration-journal.js';
 import type { MoveMetrics } from './move-metrics.js';
 import type { MoveSettings } from './move-settings.js';
 import { BEFORE_CUT_OVER, movingCells, sameKey, settlesByObservation, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';

@@ -2,9 +2,10 @@
 // the world. Pure: the same Cell and inputs always give the same objects.
 import type { KubernetesObject } from '@kubernetes/client-node';
 import type { Cell } from '../../crds/cell.js';
-import { buildDatabase, type DatabaseCredentials } from './database-builder.js';
+import type { DatabaseCredentials } from '../../data/cell-database-credentials.js';
+import { buildDatabase } from './database-builder.js';
 import { buildKafka, buildKafkaNodePools, buildKafkaTopics, buildKafkaUsers } from './kafka-builder.js';
-import { conventionalKafkaBootstrap } from './names.js';
+import { conventionalKafkaBootstrap } from '../../crds/cell-names.js';
 import { buildNamespace } from './namespace-builder.js';
 import { buildNetworkPolicies } from './network-policy-builder.js';
 import { buildWorkloads } from './workload-builder.js';

@@ -20,12 +20,11 @@ import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { getCell, removeCell, syncCell } from '../../store/cells.js';
 import { CHILD_KINDS, desiredChildren } from './cell-children.js';
 import { CELL_RESOURCE, childResource } from './cell-resources.js';
-import { cellStatus, type DatabaseCheck, type ObservedCellChildren } from './cell-status.js';
-import { checkDatabase, type DatabaseCheckRequest } from './database-check.js';
-import { cellDatabaseSettings, readDatabaseCredentials } from './database-credentials.js';
-import type { DatabaseCredentials } from './database-builder.js';
+import { cellStatus, type ObservedCellChildren } from './cell-status.js';
+import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '../../data/cell-database-check.js';
+import { cellDatabaseSettings, readDatabaseCredentials, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
-import { cellNamespace, databaseWorkerHost } from './names.js';
+import { cellNamespace, databaseWorkerHost } from '../../crds/cell-names.js';
 import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */

@@ -8,6 +8,7 @@ import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/str
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { describeCordon } from '../../store/placement-decision.js';
 import { kafkaBootstrap } from './kafka-builder.js';
+import type { DatabaseCheck } from '../../data/cell-database-check.js';
 import {
   BROKER_POOL,
   CONTROLLER_POOL,
@@ -20,27 +21,7 @@ import {
   kafkaName,
   kafkaTopicObjectName,
   kafkaUserName,
-} from './names.js';
-
-/** What the reconciler learnt by connecting to the database with the cell's credentials. */
-export type DatabaseCheck =
-  | {
-      connected: true;
-      /** Citus when the citus extension is present; plain PostgreSQL works too. */
-      engine: 'Citus' | 'PostgreSQL';
-      serverVersion?: string;
-      /** Citus workers registered on the coordinator. */
-      workers?: number;
-      shardCount?: number;
-    }
-  | {
-      connected: false;
-      /** PascalCase: Unreachable, AuthenticationFailed, SecretMissing, ... */
-      reason: string;
-      message: string;
-      /** True when waiting will not help and a person must act (wrong password, missing Secret). */
-      stalled: boolean;
-    };
+} from '../../crds/cell-names.js';
 
 export interface ObservedCellChildren {
   /** The children as read from the API server (with metadata.generation and status); absent = not found. */

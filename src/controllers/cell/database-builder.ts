@@ -20,9 +20,10 @@ import {
   databaseSecretName,
   databaseWorkerName,
   IN_CLUSTER_DATABASE_USER,
-} from './names.js';
+} from '../../crds/cell-names.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security.js';
 import { containerResources } from './resources.js';
+import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 
 /** Citus 13.0.2 on PostgreSQL 17 (citusdata/docker); pin a digest in production via spec.database.image. */
 export const DEFAULT_CITUS_IMAGE = 'citusdata/citus:13.0.2';
@@ -34,26 +35,6 @@ export const DEFAULT_DATABASE_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: '500m', memory: '1Gi' },
   limits: { memory: '1Gi' },
 };
-
-/** The keys of the database Secret; workloads get DATABASE_URL from `uri`. */
-export const DATABASE_SECRET_KEYS = {
-  username: 'username',
-  password: 'password',
-  host: 'host',
-  port: 'port',
-  database: 'database',
-  uri: 'uri',
-} as const;
-
-/**
- * The credentials the database Secret is built from. The builder never invents them: for an
- * in-cluster database the reconciler generates the password once (crypto-random) and afterwards
- * reads it back from the Secret; for an external one it reads the referenced Secret.
- */
-export interface DatabaseCredentials {
-  username: string;
-  password: string;
-}
 
 const DATA_DIR = '/var/lib/postgresql/data';
 

@@ -15,7 +15,7 @@ import {
   kafkaName,
   kafkaTopicObjectName,
   kafkaUserName,
-} from './names.js';
+} from '../../crds/cell-names.js';
 import { STRIMZI_CLUSTER_LABEL } from './network-policy-builder.js';
 import { restrictedContainerSecurityContext } from './pod-security.js';
 

@@ -1,6 +1,6 @@
 import { EXAMPLE_CELL_SPEC, exampleCell } from './example-cell.js';
 import { cellLabels, cellOwnerReference, childMetadata } from './labels.js';
-import { cellNamespace, conventionalKafkaBootstrap, databaseWorkerHost } from './names.js';
+import { cellNamespace, conventionalKafkaBootstrap, databaseWorkerHost } from '../../crds/cell-names.js';
 
 describe('names, labels and ownership of a cell', () => {
   const cell = exampleCell();

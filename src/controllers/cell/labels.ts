@@ -3,7 +3,7 @@
 import type { V1ObjectMeta, V1OwnerReference } from '@kubernetes/client-node';
 import type { Cell } from '../../crds/cell.js';
 import { API_VERSION, CELL, LABEL_CELL, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/group.js';
-import { cellName, cellNamespace } from './names.js';
+import { cellName, cellNamespace } from '../../crds/cell-names.js';
 
 export const LABEL_PART_OF = 'app.kubernetes.io/part-of';
 export const LABEL_COMPONENT = 'app.kubernetes.io/component';

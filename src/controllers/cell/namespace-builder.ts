@@ -2,7 +2,7 @@
 import type { V1Namespace } from '@kubernetes/client-node';
 import type { Cell } from '../../crds/cell.js';
 import { cellLabels, cellOwnerReference, LABEL_COMPONENT } from './labels.js';
-import { cellNamespace } from './names.js';
+import { cellNamespace } from '../../crds/cell-names.js';
 
 export const POD_SECURITY_LABELS = {
   'pod-security.kubernetes.io/enforce': 'restricted',

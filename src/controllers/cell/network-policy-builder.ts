@@ -22,7 +22,7 @@ import {
   kafkaName,
   NETWORK_POLICY_NAMES as NAMES,
   workloadIngressPolicyName,
-} from './names.js';
+} from '../../crds/cell-names.js';
 
 // client-node's model calls `from` `_from` (its serializer renames it); the objects built here are
 // the JSON sent to the API server as they are, so they use the wire name.

@@ -2,9 +2,9 @@
 // environment, credentials only through Secret references, and a `restricted` security context.
 import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service } from '@kubernetes/client-node';
 import type { Cell, WorkloadSpec } from '../../crds/cell.js';
-import { DATABASE_SECRET_KEYS } from './database-builder.js';
+import { DATABASE_SECRET_KEYS } from '../../data/cell-database-credentials.js';
 import { childMetadata, componentLabels, LABEL_DATABASE_CLIENT, LABEL_KAFKA_CLIENT, selectorLabels } from './labels.js';
-import { cellName, databaseSecretName, kafkaUserName, kafkaUserSecretName } from './names.js';
+import { cellName, databaseSecretName, kafkaUserName, kafkaUserSecretName } from '../../crds/cell-names.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security.js';
 import { containerResources } from './resources.js';
 

@@ -30,10 +30,10 @@ import type { KubeObject, ResourceType } from '../../runtime/resource.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
-import type { CellPools } from './cell-pools.js';
-import { archiveMigration } from './migration-archive.js';
+import type { CellPools } from '../../data/cell-pools.js';
+import { archiveMigration } from '../../store/migration-archive.js';
 import { cellProblem, decideMigration, type CellFacts } from './migration-decision.js';
-import { freezeSelection, meanMoveMs, readSelectionFacts } from './migration-selection.js';
+import { freezeSelection, meanMoveMs, readSelectionFacts } from '../../store/migration-selection.js';
 
 export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 

@@ -2,7 +2,7 @@
 // the real control-plane schema: both happen, or neither, and a move that is no longer where the
 // executor read it is a conflict.
 import { MoveConflict } from '../../../src/data/move-errors.js';
-import { insertMove, loadMove, replaceProgress, transition, updateProgressAndState } from '../../../src/data/move-journal.js';
+import { insertMove, loadMove, replaceProgress, transition, updateProgressAndState } from '../../../src/store/migration-journal.js';
 import { placeCustomers, startCells, type Cells } from './cells-fixture.js';
 
 const TIMEOUT = 120_000;

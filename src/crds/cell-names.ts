@@ -1,6 +1,6 @@
 // The names and addresses of a cell's children, in one place so that the builders, the reconciler
 // and the status agree on them. Every child lives in the cell namespace.
-import type { Cell, WorkloadSpec } from '../../crds/cell.js';
+import type { Cell, WorkloadSpec } from './cell.js';
 
 /** The namespace of every child: `spec.namespace`, or `cell-<name>`. */
 export function cellNamespace(cell: Cell): string {

@@ -1,9 +1,28 @@
 // Connects to a cell's database with its credentials and reports what is there (Citus or plain
 // PostgreSQL, version, registered workers, shard count), registering missing Citus workers. The
 // errors become a DatabaseCheck with a PascalCase reason, never an exception, and never a password.
-import { createClient, type DatabaseSettings } from '../../store/connection.js';
-import { classifyDatabaseError as classifyError } from '../../store/database-errors.js';
-import type { DatabaseCheck } from './cell-status.js';
+import { createClient, type DatabaseSettings } from '../store/connection.js';
+import { classifyDatabaseError as classifyError } from '../store/database-errors.js';
+
+/** What the reconciler learnt by connecting to the database with the cell's credentials. */
+export type DatabaseCheck =
+  | {
+      connected: true;
+      /** Citus when the citus extension is present; plain PostgreSQL works too. */
+      engine: 'Citus' | 'PostgreSQL';
+      serverVersion?: string;
+      /** Citus workers registered on the coordinator. */
+      workers?: number;
+      shardCount?: number;
+    }
+  | {
+      connected: false;
+      /** PascalCase: Unreachable, AuthenticationFailed, SecretMissing, ... */
+      reason: string;
+      message: string;
+      /** True when waiting will not help and a person must act (wrong password, missing Secret). */
+      stalled: boolean;
+    };
 
 export interface DatabaseCheckRequest {
   settings: DatabaseSettings;

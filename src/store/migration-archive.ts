@@ -2,7 +2,7 @@
 // record of who moved where, so they are kept, but under `<name>@<uid>`: a new Migration of the
 // same name must start from nothing, not find the old moves and count its customers as moved.
 import type { Pool } from 'pg';
-import { withTransaction } from '../../store/transactions.js';
+import { withTransaction } from './transactions.js';
 
 /** The key a deleted Migration's rows are kept under. */
 export const archivedName = (name: string, uid: string): string => `${name}@${uid}`;

@@ -2,14 +2,33 @@
 // operator generated once (kept in the cell's Secret), or the external server with the credentials
 // of the referenced Secret. Used by the Cell reconciler and by migrations, which copy rows there.
 import { randomBytes } from 'node:crypto';
-import type { Cell } from '../../crds/cell.js';
-import type { Informer } from '../../runtime/informer.js';
-import { isNotFound, statusCode, type KubeClient } from '../../runtime/kube-client.js';
-import { builtin, resourcePath } from '../../runtime/resource.js';
-import type { DatabaseSettings } from '../../store/connection.js';
-import type { DatabaseCheck } from './cell-status.js';
-import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from './database-builder.js';
-import { cellNamespace, databaseHost, databaseName, databasePort, databaseSecretName, IN_CLUSTER_DATABASE_USER } from './names.js';
+import type { Cell } from '../crds/cell.js';
+import type { Informer } from '../runtime/informer.js';
+import { isNotFound, statusCode, type KubeClient } from '../runtime/kube-client.js';
+import { builtin, resourcePath } from '../runtime/resource.js';
+import type { DatabaseSettings } from '../store/connection.js';
+import type { DatabaseCheck } from './cell-database-check.js';
+import { cellNamespace, databaseHost, databaseName, databasePort, databaseSecretName, IN_CLUSTER_DATABASE_USER } from '../crds/cell-names.js';
+
+/** The keys of the database Secret; workloads get DATABASE_URL from `uri`. */
+export const DATABASE_SECRET_KEYS = {
+  username: 'username',
+  password: 'password',
+  host: 'host',
+  port: 'port',
+  database: 'database',
+  uri: 'uri',
+} as const;
+
+/**
+ * The credentials the database Secret is built from. The builder never invents them: for an
+ * in-cluster database the reconciler generates the password once (crypto-random) and afterwards
+ * reads it back from the Secret; for an external one it reads the referenced Secret.
+ */
+export interface DatabaseCredentials {
+  username: string;
+  password: string;
+}
 
 export type CredentialsResult = { value: DatabaseCredentials; problem?: undefined } | { value?: undefined; problem: Extract<DatabaseCheck, { connected: false }> };
 

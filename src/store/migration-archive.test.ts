@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../../test/support/postgres.js';
-import { createPool } from '../../store/connection.js';
-import { migrate } from '../../store/migrate.js';
+import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { createPool } from './connection.js';
+import { migrate } from './migrate.js';
 import { archiveMigration, archivedName } from './migration-archive.js';
 
 let server: PostgresServer;

@@ -2,13 +2,13 @@
 // credentials) and reused while those do not change. The engine asks by cell name.
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
-import type { Cell } from '../../crds/cell.js';
-import { CellUnavailable } from '../../data/move-errors.js';
-import type { CellDatabase } from '../../data/table-plans.js';
-import type { Informer } from '../../runtime/informer.js';
-import type { KubeClient } from '../../runtime/kube-client.js';
-import { createPool } from '../../store/connection.js';
-import { cellDatabaseSettings, readDatabaseCredentials } from '../cell/database-credentials.js';
+import type { Cell } from '../crds/cell.js';
+import { CellUnavailable } from './move-errors.js';
+import type { CellDatabase } from './table-plans.js';
+import type { Informer } from '../runtime/informer.js';
+import type { KubeClient } from '../runtime/kube-client.js';
+import { createPool } from '../store/connection.js';
+import { cellDatabaseSettings, readDatabaseCredentials } from './cell-database-credentials.js';
 
 export class CellPools {
   private readonly pools = new Map<string, { fingerprint: string; pool: Pool }>();

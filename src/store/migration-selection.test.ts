@@ -1,12 +1,12 @@
 import type pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../../test/support/postgres.js';
-import { MoveEngine } from '../../data/move-engine.js';
-import { moveOutcome, TERMINAL_STATES, type MoveOutcome, type MoveRecord, type MoveState } from '../../data/move-state.js';
-import type { MigrationSpec } from '../../crds/migration.js';
-import { syncCell } from '../../store/cells.js';
-import { createPool } from '../../store/connection.js';
-import { migrate } from '../../store/migrate.js';
-import { selectionFacts } from './migration-decision.js';
+import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { MoveEngine } from '../data/move-engine.js';
+import { moveOutcome, TERMINAL_STATES, type MoveOutcome, type MoveRecord, type MoveState } from '../data/move-state.js';
+import type { MigrationSpec } from '../crds/migration.js';
+import { syncCell } from './cells.js';
+import { createPool } from './connection.js';
+import { migrate } from './migrate.js';
+import { selectionFacts } from '../controllers/migration/migration-decision.js';
 import { freezeSelection, readSelection, readSelectionFacts } from './migration-selection.js';
 
 let server: PostgresServer;

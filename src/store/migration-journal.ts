@@ -2,11 +2,11 @@
 // the failure history, the customer's placement (fence, unfence, cut-over) and the capacity
 // reservation on the receiving cell. Every statement is parameterised.
 import type { Pool, PoolClient } from 'pg';
-import { lockRoutingWrites } from '../store/placements.js';
-import { withTransaction, type Queryable } from '../store/transactions.js';
-import { MoveConflict } from './move-errors.js';
-import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';
-import type { Key } from './table-sql.js';
+import { lockRoutingWrites } from './placements.js';
+import { withTransaction, type Queryable } from './transactions.js';
+import { MoveConflict } from '../data/move-errors.js';
+import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from '../data/move-state.js';
+import type { Key } from '../data/table-sql.js';
 
 interface JournalRow {
   migration: string;

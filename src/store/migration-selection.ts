@@ -4,10 +4,10 @@
 // ones to start, those bound to another region. Counted in SQL: a reconcile of a 100k-customer drain
 // reads a few rows, not the selection.
 import type { Pool } from 'pg';
-import type { LabelSelector } from '../../crds/kube-types.js';
-import type { MigrationSpec } from '../../crds/migration.js';
-import { moveOutcome, outcomeOf, type MoveDirection, type MoveState } from '../../data/move-state.js';
-import { emptyCounts, tally, type SelectedCustomer, type SelectionFacts } from './migration-decision.js';
+import type { LabelSelector } from '../crds/kube-types.js';
+import type { MigrationSpec } from '../crds/migration.js';
+import { moveOutcome, outcomeOf, type MoveDirection, type MoveState } from '../data/move-state.js';
+import { emptyCounts, tally, type SelectedCustomer, type SelectionFacts } from '../controllers/migration/migration-decision.js';
 
 /** A label selector as a SQL condition over `p.labels` (jsonb), with its parameters from `$first`. */
 export function selectorSql(selector: LabelSelector, first: number): { sql: string; params: unknown[] } {
