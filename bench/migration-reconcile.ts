@@ -14,7 +14,8 @@
 import type { Pool, QueryResult } from 'pg';
 import { startPostgres } from '../test/support/postgres.js';
 import { decideMigration } from '../src/controllers/migration/migration-decision.js';
-import { freezeSelection, meanMoveMs, readSelectionFacts } from '../src/store/migration-selection.js';
+import { meanMoveMs } from '../src/store/migration-journal.js';
+import { freezeSelection, readSelectionFacts } from '../src/store/migration-selection.js';
 import type { MigrationSpec } from '../src/crds/migration.js';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { getCell, syncCell } from '../src/store/cells.js';

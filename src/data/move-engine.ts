@@ -8,6 +8,7 @@ import { lockRoutingWrites } from '../store/placements.js';
 import { describeAction, nextAction, type MoveAction } from './move-decision.js';
 import { backoffDelay } from '../runtime/backoff.js';
 import { errorMessage } from '../store/database-errors.js';
+import { reserveCapacity } from '../store/cells.js';
 import { discardClient, withClient, withTransaction } from '../store/transactions.js';
 import { InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
 import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
@@ -20,11 +21,10 @@ import {
   loadMove,
   tryLockMove,
   unlockMove,
-  moveFromRow,
   nextCleanupAt,
   recordError,
+  resetFailedMove,
   requestAbort,
-  reserveCapacity,
   type FailureRecord,
   type LoadedMove,
   type StartMoveRequest,
@@ -194,16 +194,10 @@ export class MoveEngine {
           return { ok: false, reason: 'NotFailed', message: `the move of customer ${key.customerId} is ${loaded.move.state}, not Failed` } as const;
         }
         const { to } = movingCells(loaded.move);
-        await client.query('DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
-        const { rows } = await client.query(
-          `UPDATE migration_journal SET state = 'Pending', state_entered_at = $3, failure_reason = NULL, finished_at = NULL,
-                  source_epoch = NULL, fenced_at = NULL, cut_over_at = NULL, cleanup_after = NULL, catch_up_round = 0,
-                  round_rows = 0, attempt = 0, reserved_cell = $4, updated_at = now()
-            WHERE migration = $1 AND customer_id = $2 AND state = 'Failed' RETURNING *`,
-          [key.migration, key.customerId, this.clock(), to],
-        );
+        const move = await resetFailedMove(client, key, this.clock(), to);
+        if (!move) return { ok: false, reason: 'NotFailed', message: `the move of customer ${key.customerId} is no longer Failed` } as const;
         await reserveCapacity(client, to);
-        return { ok: true, move: moveFromRow(rows[0]) } as const;
+        return { ok: true, move } as const;
       });
     } catch (err) {
       if ((err as { code?: string }).code === '23505') {

@@ -3,20 +3,16 @@
 // that goes wrong is thrown, to be retried: each action is safe to run again from the top.
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../log.js';
-import { lockRoutingWrites } from '../store/placements.js';
+import { releaseCapacity, reserveCapacity } from '../store/cells.js';
+import { cutOverPlacement, fencePlacement, lockRoutingWrites, readPlacement, unfencePlacement } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
 import type { MoveAction } from './move-decision.js';
 import { MoveRefusal } from './move-errors.js';
 import {
-  cutOverPlacement,
-  fencePlacement,
-  readPlacement,
-  releaseCapacity,
+  recordFailure,
   replaceProgress,
-  reserveCapacity,
   resetRound,
   transition,
-  unfencePlacement,
   updateJournal,
   updateProgress,
   updateProgressAndState,
@@ -467,13 +463,7 @@ export async function failMove(ctx: ExecutorContext, loaded: LoadedMove, reason:
   ctx.metrics?.failures.inc({ reason });
   return inTransaction(ctx.cp, async () => {
     await lockRoutingWrites(ctx.cp);
-    await ctx.cp.query('INSERT INTO migration_failures (migration, customer_id, state, reason, message) VALUES ($1, $2, $3, $4, $5)', [
-      move.migration,
-      move.customerId,
-      move.state,
-      reason,
-      message.slice(0, 4000),
-    ]);
+    await recordFailure(ctx.cp, move, move.state, reason, message);
     if (loaded.tables.length === 0) {
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
       await releaseCapacity(ctx.cp, move.reservedCell);

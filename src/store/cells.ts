@@ -1,10 +1,9 @@
 // The `cells` table: the Cell controller upserts each Cell resource's description here
 // (syncCell/removeCell); the counters (customers, devices) belong to the placement triggers, and
 // the cordon of a drain (cordonCell/releaseCordons) to the Migration controller.
-import type { Pool, PoolClient } from 'pg';
 import { type CellState, type CellView, describeCordon } from './placement-decision.js';
+import type { Queryable } from './transactions.js';
 
-export type Queryable = Pool | PoolClient;
 
 /** What the Cell controller knows of a Cell resource. */
 export interface CellDescription {
@@ -185,4 +184,30 @@ export async function countCellPlacements(db: Queryable): Promise<Map<string, { 
     'SELECT cell, count(*)::bigint AS customers, coalesce(sum(expected_devices), 0)::bigint AS devices FROM placements GROUP BY cell',
   );
   return new Map(rows.map((r) => [r.cell, { customers: r.customers, devices: r.devices }]));
+}
+
+// --- A move's reservation of room on its receiving cell ----------------------------------------
+
+/** Which of these cells are in the table. */
+export async function knownCells(db: Queryable, names: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ name: string }>('SELECT name FROM cells WHERE name = ANY($1::text[])', [names]);
+  return new Set(rows.map((r) => r.name));
+}
+
+/**
+ * Reserves one customer of room on `cell` for a move. With `withinCapacity`, only while placed plus
+ * reserved customers stay under max_customers; false when that refused it (or the cell is unknown).
+ */
+export async function reserveCapacity(db: Queryable, cell: string, options: { withinCapacity?: boolean } = {}): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE cells SET reserved = reserved + 1 WHERE name = $1${options.withinCapacity ? ' AND customers + reserved < max_customers' : ''}`,
+    [cell],
+  );
+  return rowCount === 1;
+}
+
+/** Gives back a move's reservation (none when `cell` is null). */
+export async function releaseCapacity(db: Queryable, cell: string | null): Promise<void> {
+  if (cell === null) return;
+  await db.query('UPDATE cells SET reserved = greatest(reserved - 1, 0) WHERE name = $1', [cell]);
 }

@@ -1,7 +1,9 @@
-// The control-plane side of a customer move: the migration journal and its per-table progress,
-// the failure history, the customer's placement (fence, unfence, cut-over) and the capacity
-// reservation on the receiving cell. Every statement is parameterised.
+// The owner of the migration journal (one row per customer move), its per-table progress and the
+// failure history: the control-plane side of a customer move. The customer's placement (fence,
+// cut-over) belongs to placements.ts and the capacity reservation to cells.ts. Every statement is
+// parameterised.
 import type { Pool, PoolClient } from 'pg';
+import { knownCells, reserveCapacity } from './cells.js';
 import { lockRoutingWrites } from './placements.js';
 import { withTransaction, type Queryable } from './transactions.js';
 import { MoveConflict } from '../data/move-errors.js';
@@ -311,6 +313,7 @@ export async function recordError(db: Queryable, key: MoveKey, message: string):
   );
 }
 
+/** Adds a failure to the migration's history (the latest are shown in its status). */
 export async function recordFailure(db: Queryable, key: MoveKey, state: MoveState, reason: string, message: string): Promise<void> {
   await db.query('INSERT INTO migration_failures (migration, customer_id, state, reason, message) VALUES ($1, $2, $3, $4, $5)', [
     key.migration,
@@ -543,16 +546,13 @@ export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<Sta
   try {
     return await withTransaction(pool, async (c) => {
       await lockRoutingWrites(c); // the store's lock order: routing lock, cells, placement rows
-      const cells = await c.query<{ name: string }>('SELECT name FROM cells WHERE name = ANY($1::text[])', [[req.sourceCell, req.targetCell]]);
-      const known = new Set(cells.rows.map((r) => r.name));
+      const known = await knownCells(c, [req.sourceCell, req.targetCell]);
       for (const cell of [req.sourceCell, req.targetCell]) {
         if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
       }
-      const reserved = await c.query(
-        'UPDATE cells SET reserved = reserved + 1 WHERE name = $1 AND customers + reserved < max_customers',
-        [req.targetCell],
-      );
-      if (reserved.rowCount !== 1) throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`);
+      if (!(await reserveCapacity(c, req.targetCell, { withinCapacity: true }))) {
+        throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`);
+      }
       const { rows } = await c.query<JournalRow>(
         `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
          VALUES ($1, $2, $3, $4, $5, $4) RETURNING *`,
@@ -583,6 +583,24 @@ class StartRefused extends Error {
   }
 }
 
+/**
+ * Puts a Failed move back to Pending for another attempt (same direction): its per-table progress
+ * is dropped and its room is reserved on `reservedCell` again by the caller. Undefined when the
+ * move is not Failed (any more). Throws unique_violation (23505) when the customer has another
+ * open move meanwhile.
+ */
+export async function resetFailedMove(db: Queryable, key: MoveKey, at: Date, reservedCell: string): Promise<MoveRecord | undefined> {
+  await db.query('DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
+  const { rows } = await db.query<JournalRow>(
+    `UPDATE migration_journal SET state = 'Pending', state_entered_at = $3, failure_reason = NULL, finished_at = NULL,
+            source_epoch = NULL, fenced_at = NULL, cut_over_at = NULL, cleanup_after = NULL, catch_up_round = 0,
+            round_rows = 0, attempt = 0, reserved_cell = $4, updated_at = now()
+      WHERE migration = $1 AND customer_id = $2 AND state = 'Failed' RETURNING *`,
+    [key.migration, key.customerId, at, reservedCell],
+  );
+  return rows[0] ? moveFromRow(rows[0]) : undefined;
+}
+
 /** Asks for an abort; the executor holding the move acts on it. */
 export async function requestAbort(db: Queryable, key: MoveKey, at: Date): Promise<MoveRecord | undefined> {
   const { rows } = await db.query<JournalRow>(
@@ -593,59 +611,36 @@ export async function requestAbort(db: Queryable, key: MoveKey, at: Date): Promi
   return rows[0] ? moveFromRow(rows[0]) : undefined;
 }
 
-// --- Placement and capacity -------------------------------------------------------------------
+// --- Reading for status, and archiving ---------------------------------------------------------
 
-export interface PlacementView {
-  cell: string;
-  state: 'Active' | 'Fenced';
-  epoch: number;
-}
-
-export async function readPlacement(db: Queryable, customerId: string, forUpdate = false): Promise<PlacementView | undefined> {
-  const { rows } = await db.query<{ cell: string; state: 'Active' | 'Fenced'; epoch: string | number }>(
-    `SELECT cell, state, epoch FROM placements WHERE customer_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
-    [customerId],
+/** Mean time from a move's start to its cut-over, for the ETA. */
+export async function meanMoveMs(db: Queryable, migration: string): Promise<number | undefined> {
+  const { rows } = await db.query<{ ms: number | null }>(
+    `SELECT avg(extract(epoch FROM cut_over_at - started_at)) * 1000 AS ms
+       FROM migration_journal WHERE migration = $1 AND cut_over_at IS NOT NULL AND started_at IS NOT NULL`,
+    [migration],
   );
-  const r = rows[0];
-  return r ? { cell: r.cell, state: r.state, epoch: Number(r.epoch) } : undefined;
+  const ms = rows[0]?.ms;
+  return ms === null || ms === undefined ? undefined : Number(ms);
 }
 
-/** Fences the placement if it is still Active in `cell` at `epoch`; true if it is fenced now. */
-export async function fencePlacement(db: Queryable, customerId: string, cell: string, epoch: number): Promise<boolean> {
-  const { rowCount } = await db.query(
-    `UPDATE placements SET state = 'Fenced' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Active'`,
-    [customerId, cell, epoch],
+/** How many of the migration's moves are not finished (not Done, Failed or RolledBack). */
+export async function countOpenMoves(db: Queryable, migration: string): Promise<number> {
+  const { rows } = await db.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM migration_journal WHERE migration = $1 AND state NOT IN ('Done', 'Failed', 'RolledBack')`,
+    [migration],
   );
-  if (rowCount === 1) return true;
-  const p = await readPlacement(db, customerId); // already fenced by this move (a re-run)?
-  return p !== undefined && p.cell === cell && p.epoch === epoch && p.state === 'Fenced';
+  return rows[0]?.n ?? 0;
 }
 
-/** Lifts this move's fence (the placement still in `cell` at `epoch`); no-op otherwise. */
-export async function unfencePlacement(db: Queryable, customerId: string, cell: string, epoch: number | null): Promise<void> {
-  if (epoch === null) return;
-  await db.query(`UPDATE placements SET state = 'Active' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Fenced'`, [
-    customerId,
-    cell,
-    epoch,
-  ]);
-}
-
-/** The cut-over itself: cell, epoch + 1 and the fence lifted, if the placement is still ours. */
-export async function cutOverPlacement(db: Queryable, customerId: string, from: string, to: string, epoch: number): Promise<number | undefined> {
-  const { rows } = await db.query<{ epoch: string | number }>(
-    `UPDATE placements SET cell = $3, state = 'Active', epoch = epoch + 1
-      WHERE customer_id = $1 AND cell = $2 AND epoch = $4 AND state = 'Fenced' RETURNING epoch`,
-    [customerId, from, to, epoch],
-  );
-  return rows[0] ? Number(rows[0].epoch) : undefined;
-}
-
-export async function reserveCapacity(db: Queryable, cell: string): Promise<void> {
-  await db.query('UPDATE cells SET reserved = reserved + 1 WHERE name = $1', [cell]);
-}
-
-export async function releaseCapacity(db: Queryable, cell: string | null): Promise<void> {
-  if (cell === null) return;
-  await db.query('UPDATE cells SET reserved = greatest(reserved - 1, 0) WHERE name = $1', [cell]);
+/**
+ * Keeps the migration's journal and failures under `archived` and drops its per-table progress
+ * (keyset positions of moves that are over). Returns the moves archived. Call it in a transaction
+ * with the open moves counted first (see store/migration-archive.ts).
+ */
+export async function archiveMoves(db: Queryable, migration: string, archived: string): Promise<number> {
+  await db.query('DELETE FROM migration_table_progress WHERE migration = $1', [migration]);
+  const moves = await db.query('UPDATE migration_journal SET migration = $2 WHERE migration = $1', [migration, archived]);
+  await db.query('UPDATE migration_failures SET migration = $2 WHERE migration = $1', [migration, archived]);
+  return moves.rowCount ?? 0;
 }

@@ -6,8 +6,7 @@ import type { MigrationSpec } from '../crds/migration.js';
 import { syncCell } from './cells.js';
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
-import { selectionFacts } from '../controllers/migration/migration-decision.js';
-import { freezeSelection, readSelection, readSelectionFacts } from './migration-selection.js';
+import { freezeSelection, readSelection, readSelectionFacts, selectionFacts } from './migration-selection.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;

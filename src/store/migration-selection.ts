@@ -6,8 +6,94 @@
 import type { Pool } from 'pg';
 import type { LabelSelector } from '../crds/kube-types.js';
 import type { MigrationSpec } from '../crds/migration.js';
-import { moveOutcome, outcomeOf, type MoveDirection, type MoveState } from '../data/move-state.js';
-import { emptyCounts, tally, type SelectedCustomer, type SelectionFacts } from '../controllers/migration/migration-decision.js';
+import { moveOutcome, outcomeOf, type MoveDirection, type MoveOutcome, type MoveState } from '../data/move-state.js';
+import type { Queryable } from './transactions.js';
+
+export interface SelectedCustomer {
+  id: string;
+  /** The region the customer is bound to, or null. */
+  region: string | null;
+  /** The outcome of its move in this migration's journal; undefined when it has not started. */
+  outcome?: MoveOutcome;
+  /** Moved and cleaned up (journal state Done): its source rows are gone, an abort cannot bring it back. */
+  cleanedUp?: boolean;
+}
+
+/** How many selected customers stand where, by the outcome of their move in this migration. */
+export interface SelectionCounts {
+  total: number;
+  /** Not started: no journal row in this migration. */
+  pending: number;
+  /** Journal rows not yet running: they hold a concurrency slot. */
+  queued: number;
+  inFlight: number;
+  moved: number;
+  failed: number;
+  movedBack: number;
+  /** Moved customers whose cleanup ended: beyond an abort's reach. */
+  cleanedUp: number;
+}
+
+/** What the decider needs to know about the selected customers. */
+export interface SelectionFacts {
+  counts: SelectionCounts;
+  /** Customers not started yet that are bound to a region other than the target's (all bound ones when there is no target). */
+  outOfRegion: {
+    count: number;
+    /** The first three of them in move order. */
+    examples: { id: string; region: string }[];
+  };
+  /** The first customers not started yet, in move order; at least spec.maxConcurrent of them when there are that many. */
+  next: string[];
+}
+
+export function emptyCounts(): SelectionCounts {
+  return { total: 0, pending: 0, queued: 0, inFlight: 0, moved: 0, failed: 0, movedBack: 0, cleanedUp: 0 };
+}
+
+/** Adds `n` customers with this outcome (undefined: not started) to the counts. */
+export function tally(c: SelectionCounts, outcome: MoveOutcome | undefined, cleanedUp: boolean, n = 1): void {
+  c.total += n;
+  if (cleanedUp) c.cleanedUp += n;
+  switch (outcome) {
+    case undefined:
+      c.pending += n;
+      break;
+    case 'Pending':
+      c.queued += n;
+      break;
+    case 'InFlight':
+    case 'MovingBack':
+      c.inFlight += n;
+      break;
+    case 'Moved':
+      c.moved += n;
+      break;
+    case 'Failed':
+    case 'RolledBack':
+      c.failed += n;
+      break;
+    case 'MovedBack':
+      c.movedBack += n;
+      break;
+  }
+}
+
+/** The facts about a selection given as a list in move order, keeping the first `nextLimit` customers to start. */
+export function selectionFacts(selected: readonly SelectedCustomer[], targetRegion: string | undefined, nextLimit: number): SelectionFacts {
+  const counts = emptyCounts();
+  const facts: SelectionFacts = { counts, outOfRegion: { count: 0, examples: [] }, next: [] };
+  for (const s of selected) {
+    tally(counts, s.outcome, s.cleanedUp === true);
+    if (s.outcome !== undefined) continue;
+    if (facts.next.length < nextLimit) facts.next.push(s.id);
+    if (s.region !== null && s.region !== targetRegion) {
+      facts.outOfRegion.count++;
+      if (facts.outOfRegion.examples.length < 3) facts.outOfRegion.examples.push({ id: s.id, region: s.region });
+    }
+  }
+  return facts;
+}
 
 /** A label selector as a SQL condition over `p.labels` (jsonb), with its parameters from `$first`. */
 export function selectorSql(selector: LabelSelector, first: number): { sql: string; params: unknown[] } {
@@ -180,13 +266,7 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
   return facts;
 }
 
-/** Mean time from a move's start to its cut-over, for the ETA. */
-export async function meanMoveMs(pool: Pool, migration: string): Promise<number | undefined> {
-  const { rows } = await pool.query<{ ms: number | null }>(
-    `SELECT avg(extract(epoch FROM cut_over_at - started_at)) * 1000 AS ms
-       FROM migration_journal WHERE migration = $1 AND cut_over_at IS NOT NULL AND started_at IS NOT NULL`,
-    [migration],
-  );
-  const ms = rows[0]?.ms;
-  return ms === null || ms === undefined ? undefined : Number(ms);
+/** Forgets a migration's selection (its archive keeps the journal, which names every customer moved). */
+export async function dropSelection(db: Queryable, migration: string): Promise<void> {
+  await db.query('DELETE FROM migration_customers WHERE migration = $1', [migration]);
 }

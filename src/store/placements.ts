@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
 import pgCopy from 'pg-copy-streams';
-import { type CellRow, CELL_COLUMNS, cellFromRow, listCells, type Queryable } from './cells.js';
+import { type CellRow, CELL_COLUMNS, cellFromRow, listCells } from './cells.js';
 import {
   type CellExclusion,
   decidePlacement,
@@ -15,7 +15,7 @@ import {
 } from './placement-decision.js';
 import { validatePlacementRequest } from './placement-request.js';
 import { ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID } from './schema.js';
-import { withTransaction } from './transactions.js';
+import { withTransaction, type Queryable } from './transactions.js';
 
 export type PlacementState = 'Active' | 'Fenced';
 
@@ -446,4 +446,53 @@ export async function routeChangesSince(db: Queryable, since: number, limit: num
     rowMode: 'array',
   });
   return rows.map(([customerId, cell, state, epoch, version]) => ({ customerId, cell, state, epoch, version }));
+}
+
+// --- A move's writes: fence, unfence, cut-over (under the routing write lock the move takes) ----
+
+/** The part of a placement a move checks before each of its writes. */
+export interface PlacementView {
+  cell: string;
+  state: PlacementState;
+  epoch: number;
+}
+
+export async function readPlacement(db: Queryable, customerId: string, forUpdate = false): Promise<PlacementView | undefined> {
+  const { rows } = await db.query<{ cell: string; state: PlacementState; epoch: string | number }>(
+    `SELECT cell, state, epoch FROM placements WHERE customer_id = $1${forUpdate ? ' FOR UPDATE' : ''}`,
+    [customerId],
+  );
+  const r = rows[0];
+  return r ? { cell: r.cell, state: r.state, epoch: Number(r.epoch) } : undefined;
+}
+
+/** Fences the placement if it is still Active in `cell` at `epoch`; true if it is fenced now. */
+export async function fencePlacement(db: Queryable, customerId: string, cell: string, epoch: number): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `UPDATE placements SET state = 'Fenced' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Active'`,
+    [customerId, cell, epoch],
+  );
+  if (rowCount === 1) return true;
+  const p = await readPlacement(db, customerId); // already fenced by this move (a re-run)?
+  return p !== undefined && p.cell === cell && p.epoch === epoch && p.state === 'Fenced';
+}
+
+/** Lifts this move's fence (the placement still in `cell` at `epoch`); no-op otherwise. */
+export async function unfencePlacement(db: Queryable, customerId: string, cell: string, epoch: number | null): Promise<void> {
+  if (epoch === null) return;
+  await db.query(`UPDATE placements SET state = 'Active' WHERE customer_id = $1 AND cell = $2 AND epoch = $3 AND state = 'Fenced'`, [
+    customerId,
+    cell,
+    epoch,
+  ]);
+}
+
+/** The cut-over itself: cell, epoch + 1 and the fence lifted, if the placement is still ours. */
+export async function cutOverPlacement(db: Queryable, customerId: string, from: string, to: string, epoch: number): Promise<number | undefined> {
+  const { rows } = await db.query<{ epoch: string | number }>(
+    `UPDATE placements SET cell = $3, state = 'Active', epoch = epoch + 1
+      WHERE customer_id = $1 AND cell = $2 AND epoch = $4 AND state = 'Fenced' RETURNING epoch`,
+    [customerId, from, to, epoch],
+  );
+  return rows[0] ? Number(rows[0].epoch) : undefined;
 }

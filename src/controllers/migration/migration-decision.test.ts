@@ -1,5 +1,6 @@
 import type { MigrationSpec } from '../../crds/migration.js';
-import { cellProblem, decideMigration, effectiveSteps, selectionFacts, type MigrationFacts, type SelectedCustomer } from './migration-decision.js';
+import { selectionFacts, type SelectedCustomer } from '../../store/migration-selection.js';
+import { cellProblem, decideMigration, effectiveSteps, type MigrationFacts } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);

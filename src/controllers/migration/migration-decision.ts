@@ -3,8 +3,8 @@
 // the two cells and the time, it decides which customers start moving now, whether to abort, and the
 // status (step, phase, counts, gates, conditions, ETA). Pure: every fact comes in as an argument.
 // The facts about the selection are aggregates, not the list of customers, so that a reconcile of a
-// 100k-customer drain reads a few rows (migration-selection.ts counts in SQL); selectionFacts()
-// computes the same facts from a plain list, for tests and as the definition the SQL must match.
+// 100k-customer drain reads a few rows (store/migration-selection.ts counts them in SQL, and defines
+// them over a plain list in selectionFacts()).
 import { parseDuration } from '../../crds/kube-types.js';
 import {
   MIGRATION_CONDITIONS,
@@ -17,7 +17,7 @@ import {
 } from '../../crds/migration.js';
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
-import type { MoveOutcome } from '../../data/move-state.js';
+import type { SelectionCounts, SelectionFacts } from '../../store/migration-selection.js';
 import { describeCordon } from '../../store/placement-decision.js';
 
 export interface CellFacts {
@@ -28,92 +28,6 @@ export interface CellFacts {
   freeCapacity: number;
   /** The Migration whose drain cordons this cell (closed to new customers); null or absent: none. */
   cordonedBy?: string | null;
-}
-
-export interface SelectedCustomer {
-  id: string;
-  /** The region the customer is bound to, or null. */
-  region: string | null;
-  /** The outcome of its move in this migration's journal; undefined when it has not started. */
-  outcome?: MoveOutcome;
-  /** Moved and cleaned up (journal state Done): its source rows are gone, an abort cannot bring it back. */
-  cleanedUp?: boolean;
-}
-
-/** How many selected customers stand where, by the outcome of their move in this migration. */
-export interface SelectionCounts {
-  total: number;
-  /** Not started: no journal row in this migration. */
-  pending: number;
-  /** Journal rows not yet running: they hold a concurrency slot. */
-  queued: number;
-  inFlight: number;
-  moved: number;
-  failed: number;
-  movedBack: number;
-  /** Moved customers whose cleanup ended: beyond an abort's reach. */
-  cleanedUp: number;
-}
-
-/** What the decider needs to know about the selected customers. */
-export interface SelectionFacts {
-  counts: SelectionCounts;
-  /** Customers not started yet that are bound to a region other than the target's (all bound ones when there is no target). */
-  outOfRegion: {
-    count: number;
-    /** The first three of them in move order. */
-    examples: { id: string; region: string }[];
-  };
-  /** The first customers not started yet, in move order; at least spec.maxConcurrent of them when there are that many. */
-  next: string[];
-}
-
-export function emptyCounts(): SelectionCounts {
-  return { total: 0, pending: 0, queued: 0, inFlight: 0, moved: 0, failed: 0, movedBack: 0, cleanedUp: 0 };
-}
-
-/** Adds `n` customers with this outcome (undefined: not started) to the counts. */
-export function tally(c: SelectionCounts, outcome: MoveOutcome | undefined, cleanedUp: boolean, n = 1): void {
-  c.total += n;
-  if (cleanedUp) c.cleanedUp += n;
-  switch (outcome) {
-    case undefined:
-      c.pending += n;
-      break;
-    case 'Pending':
-      c.queued += n;
-      break;
-    case 'InFlight':
-    case 'MovingBack':
-      c.inFlight += n;
-      break;
-    case 'Moved':
-      c.moved += n;
-      break;
-    case 'Failed':
-    case 'RolledBack':
-      c.failed += n;
-      break;
-    case 'MovedBack':
-      c.movedBack += n;
-      break;
-  }
-}
-
-/** The facts about a selection given as a list in move order, keeping the first `nextLimit` customers to start. */
-export function selectionFacts(selected: readonly SelectedCustomer[], targetRegion: string | undefined, nextLimit: number): SelectionFacts {
-  const counts = emptyCounts();
-  const facts: SelectionFacts = { counts, outOfRegion: { count: 0, examples: [] }, next: [] };
-  for (const s of selected) {
-    tally(counts, s.outcome, s.cleanedUp === true);
-    if (s.outcome !== undefined) continue;
-    if (facts.next.length < nextLimit) facts.next.push(s.id);
-    if (s.region !== null && s.region !== targetRegion) {
-      facts.outOfRegion.count++;
-      if (facts.outOfRegion.examples.length < 3) facts.outOfRegion.examples.push({ id: s.id, region: s.region });
-    }
-  }
-  return facts;
 }
 
 export interface MigrationFacts {

@@ -33,7 +33,8 @@ import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
 import { cellProblem, decideMigration, type CellFacts } from './migration-decision.js';
-import { freezeSelection, meanMoveMs, readSelectionFacts } from '../../store/migration-selection.js';
+import { meanMoveMs } from '../../store/migration-journal.js';
+import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 
 export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 
