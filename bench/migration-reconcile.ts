@@ -162,7 +162,7 @@ async function reconcileOnce(base: Pool): Promise<Sample> {
       name: MIGRATION,
       generation: 1,
       spec,
-      status: { currentStep: 2, currentStepStartedAt: kubeTime(now) },
+      record: { step: 2, stepStartedAt: now, phase: 'Progressing', startedAt: now, completedAt: null },
       selection,
       source: source && { name: source.name, region: source.region, ready: source.ready, freeCapacity: 0, cordonedBy: source.cordonedBy },
       target: target && { name: target.name, region: target.region, ready: true, freeCapacity: target.maxCustomers - target.customers - target.reserved },

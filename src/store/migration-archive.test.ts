@@ -3,6 +3,7 @@ import { startPostgres, type PostgresServer } from '../../test/support/postgres.
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
 import { archiveMigration, archivedName } from './migration-archive.js';
+import { readStepRecord, saveStepRecord } from './migration-steps.js';
 
 let server: PostgresServer;
 let pool: pg.Pool;
@@ -24,6 +25,7 @@ async function seed(migration: string, moves: { customer: string; state: string 
     await pool.query(`INSERT INTO migration_table_progress (migration, customer_id, table_name, phase) VALUES ($1, $2, 'readings', 'Copy')`, [migration, m.customer]);
   }
   await pool.query(`INSERT INTO migration_failures (migration, customer_id, state, reason, message) VALUES ($1, $2, 'Copying', 'Boom', 'it broke')`, [migration, moves[0]!.customer]);
+  await saveStepRecord(pool, migration, { step: 4, stepStartedAt: new Date('2026-12-01T10:00:00Z'), phase: 'Succeeded', startedAt: null, completedAt: null });
 }
 
 const count = async (table: string, migration: string) =>
@@ -39,11 +41,13 @@ describe('archiving a deleted Migration', () => {
     expect(await archiveMigration(pool, 'rebalance', 'uid-1')).toEqual({ moves: 3 });
     const archived = archivedName('rebalance', 'uid-1');
     expect(archived).toBe('rebalance@uid-1');
-    for (const table of ['migration_customers', 'migration_journal', 'migration_table_progress', 'migration_failures']) {
+    for (const table of ['migration_customers', 'migration_journal', 'migration_table_progress', 'migration_failures', 'migration_steps']) {
       expect({ table, left: await count(table, 'rebalance') }).toEqual({ table, left: 0 });
     }
     expect(await count('migration_journal', archived)).toBe(3);
     expect(await count('migration_failures', archived)).toBe(1);
+    expect(await readStepRecord(pool, archived)).toMatchObject({ step: 4, phase: 'Succeeded' });
+    expect(await readStepRecord(pool, 'rebalance')).toBeUndefined();
 
     // A new Migration of the same name moves the same customers again, from nothing.
     await seed('rebalance', [{ customer: 'c1', state: 'Pending' }]);

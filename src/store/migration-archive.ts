@@ -5,6 +5,7 @@
 import type { Pool } from 'pg';
 import { archiveMoves, countOpenMoves } from './migration-journal.js';
 import { dropSelection } from './migration-selection.js';
+import { archiveStepRecord } from './migration-steps.js';
 import { withTransaction } from './transactions.js';
 
 /** The key a deleted Migration's rows are kept under. */
@@ -21,6 +22,7 @@ export async function archiveMigration(pool: Pool, name: string, uid: string): P
     const open = await countOpenMoves(client, name);
     if (open > 0) throw new Error(`migration ${name} still has ${open} open move(s): it cannot be archived yet`);
     await dropSelection(client, name);
+    await archiveStepRecord(client, name, archived);
     return { moves: await archiveMoves(client, name, archived) };
   });
 }

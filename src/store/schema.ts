@@ -331,6 +331,21 @@ CREATE TRIGGER cells_notify_update AFTER UPDATE ON cells
   EXECUTE FUNCTION cells_notify();
 `;
 
+// Where a Migration stands in its steps (issue 11): the current step, when it started, and the
+// phase last decided. The reconciler decides from this row, never from the Migration's status,
+// which only mirrors it (a status can be lost, edited, or restored from a backup).
+const migrationSteps = `
+CREATE TABLE migration_steps (
+  migration       text PRIMARY KEY,
+  current_step    integer NOT NULL CHECK (current_step >= 0),
+  step_started_at timestamptz NOT NULL,
+  phase           text,
+  started_at      timestamptz,
+  completed_at    timestamptz,
+  updated_at      timestamptz NOT NULL DEFAULT now()
+);
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
@@ -338,4 +353,5 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 4, name: 'migration selection', sql: migrationSelection },
   { version: 5, name: 'move engine: cleanup sweep passes', sql: moveSweepPasses },
   { version: 6, name: 'cells: the cordon of a drain', sql: drainCordon },
+  { version: 7, name: 'migration steps: the current step of each Migration', sql: migrationSteps },
 ];

@@ -1,6 +1,7 @@
 import type { MigrationSpec } from '../../crds/migration.js';
 import { selectionFacts, type SelectedCustomer } from '../../store/migration-selection.js';
-import { cellProblem, decideMigration, effectiveSteps, type MigrationFacts } from './migration-decision.js';
+import type { StepRecord } from '../../store/migration-steps.js';
+import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, walkSteps, type MigrationFacts } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -39,6 +40,9 @@ function facts(over: Partial<MigrationFacts> & { selected?: SelectedCustomer[] }
   return { ...f, selection: selection ?? selectionFacts(selected, f.target?.region, f.spec.maxConcurrent) };
 }
 
+/** The record of a migration that reached `step` at `since` (the start of the test by default). */
+const atStep = (step: number, since = t0): StepRecord => ({ step, stepStartedAt: since, phase: 'Progressing', startedAt: t0, completedAt: null });
+
 const cond = (d: ReturnType<typeof decideMigration>, type: string) => d.status.conditions?.find((c) => c.type === type);
 
 describe('decideMigration', () => {
@@ -63,7 +67,7 @@ describe('decideMigration', () => {
     expect(paused.status).toMatchObject({ phase: 'Paused', currentStep: 1 });
     expect(paused.start).toEqual([]);
     expect(paused.requeueAfterMs).toBe(5000);
-    const later = decideMigration(facts({ selected, status: paused.status, now: seconds(6) }));
+    const later = decideMigration(facts({ selected, record: paused.record, conditions: paused.status.conditions, now: seconds(6) }));
     expect(later.status.currentStep).toBe(2);
     // 50% of 20 is 10 customers; 1 moved, at most maxConcurrent=4 at once.
     expect(later.start).toEqual(['c01', 'c02', 'c03', 'c04']);
@@ -71,17 +75,17 @@ describe('decideMigration', () => {
 
   it('waits at pause: {} until a person promotes that step', () => {
     const selected = customers(20).map((c, i) => (i < 10 ? { ...c, outcome: 'Moved' as const } : c));
-    const waiting = decideMigration(facts({ selected, status: { currentStep: 2, currentStepStartedAt: '2026-11-28T09:00:00Z' }, now: seconds(3600) }));
+    const waiting = decideMigration(facts({ selected, record: atStep(2, new Date('2026-11-28T09:00:00Z')), now: seconds(3600) }));
     expect(waiting.status).toMatchObject({ phase: 'Paused', currentStep: 3 });
     expect(cond(waiting, 'Paused')).toMatchObject({ status: 'True', reason: 'WaitingForPromotion' });
     expect(waiting.status.message).toContain('"promotedStep":3');
-    const promoted = decideMigration(facts({ selected, spec: spec({ promotedStep: 3 }), status: waiting.status, now: seconds(3601) }));
+    const promoted = decideMigration(facts({ selected, spec: spec({ promotedStep: 3 }), record: waiting.record, conditions: waiting.status.conditions, now: seconds(3601) }));
     expect(promoted.status).toMatchObject({ phase: 'Progressing', currentStep: 4 });
     expect(promoted.start).toHaveLength(4);
   });
 
   it('succeeds when every selected customer has moved', () => {
-    const d = decideMigration(facts({ selected: customers(20, 'Moved'), status: { currentStep: 4 } }));
+    const d = decideMigration(facts({ selected: customers(20, 'Moved'), record: atStep(4) }));
     expect(d.status).toMatchObject({ phase: 'Succeeded', currentStep: 5, progress: '20/20' });
     expect(cond(d, 'Ready')?.status).toBe('True');
     expect(d.status.completedAt).toBeDefined();
@@ -91,12 +95,12 @@ describe('decideMigration', () => {
   it('holds the next step when a customer of the previous one failed, and says what to do', () => {
     const selected = customers(20);
     selected[0] = { ...selected[0]!, outcome: 'Failed' };
-    const d = decideMigration(facts({ selected, status: { currentStep: 2 } }));
+    const d = decideMigration(facts({ selected, record: atStep(2) }));
     expect(d.start).toEqual([]);
     expect(d.status.phase).toBe('Paused');
     expect(cond(d, 'Gated')).toMatchObject({ status: 'True', reason: 'CustomersFailed' });
     expect(cond(d, 'Stalled')?.status).toBe('True');
-    const promoted = decideMigration(facts({ selected, spec: spec({ promotedStep: 2 }), status: { currentStep: 2 } }));
+    const promoted = decideMigration(facts({ selected, spec: spec({ promotedStep: 2 }), record: atStep(2) }));
     expect(promoted.start.length).toBeGreaterThan(0);
   });
 
@@ -171,9 +175,9 @@ describe('decideMigration', () => {
 
   it('stays Succeeded when its cells are gone afterwards (a drained cell is deleted next)', () => {
     const selected = customers(3, 'Moved');
-    const done = decideMigration(facts({ selected, status: { currentStep: 5 } }));
+    const done = decideMigration(facts({ selected, record: atStep(5) }));
     expect(done.status.phase).toBe('Succeeded');
-    const later = decideMigration(facts({ selected, status: done.status, source: undefined, now: seconds(600) }));
+    const later = decideMigration(facts({ selected, record: done.record, conditions: done.status.conditions, source: undefined, now: seconds(600) }));
     expect(later.status.phase).toBe('Succeeded');
     expect(cond(later, 'Valid')).toMatchObject({ status: 'True', message: 'The migration succeeded; its cells are not checked any more.' });
     expect(cond(later, 'Stalled')).toBeUndefined();
@@ -181,9 +185,9 @@ describe('decideMigration', () => {
 
   it('moves a customer that reached the drained source after the last step', () => {
     const selected = [...customers(3, 'Moved'), { id: 'late', region: 'eu-west-1' }];
-    const done = decideMigration(facts({ selected: customers(3, 'Moved'), status: { currentStep: 5 } }));
+    const done = decideMigration(facts({ selected: customers(3, 'Moved'), record: atStep(5) }));
     expect(done.status.phase).toBe('Succeeded');
-    const again = decideMigration(facts({ selected, status: done.status, now: seconds(60) }));
+    const again = decideMigration(facts({ selected, record: done.record, conditions: done.status.conditions, now: seconds(60) }));
     expect(again.start).toEqual(['late']);
     expect(again.status).toMatchObject({ phase: 'Progressing', currentStep: 4 });
   });
@@ -241,7 +245,7 @@ describe('decideMigration', () => {
 
   it('keeps lastTransitionTime of unchanged conditions across reconciles', () => {
     const first = decideMigration(facts());
-    const again = decideMigration(facts({ status: first.status, now: seconds(30) }));
+    const again = decideMigration(facts({ record: first.record, conditions: first.status.conditions, now: seconds(30) }));
     expect(cond(again, 'Valid')?.lastTransitionTime).toBe(cond(first, 'Valid')?.lastTransitionTime);
   });
 });
@@ -282,5 +286,47 @@ describe('selectionFacts', () => {
       ],
     });
     expect(selectionFacts(list, undefined, 4).outOfRegion.count).toBe(5);
+  });
+});
+
+describe('walkSteps and migrationStatus, apart', () => {
+  it('the walker steps over a moved canary and stops at the timed pause, with the time it started', () => {
+    const selected = customers(20);
+    selected[0] = { ...selected[0]!, outcome: 'Moved' };
+    const f = facts({ selected, record: atStep(0), now: seconds(2) });
+    expect(walkSteps(f, {})).toEqual({
+      phase: 'Paused',
+      message: 'Step 1: pausing until 2026-11-28T10:00:07Z (or promote: spec.promotedStep: 1).',
+      step: 1,
+      stepStartedAt: seconds(2),
+      start: [],
+      conditions: [{ type: 'Paused', status: 'True', reason: 'TimedPause', message: 'Step 1: pausing until 2026-11-28T10:00:07Z (or promote: spec.promotedStep: 1).' }],
+      requeueAfterMs: 5_000,
+    });
+  });
+
+  it('the status mirrors the walk and the record, which keeps when the migration first started', () => {
+    const f = facts({ record: { step: 0, stepStartedAt: t0, phase: 'Progressing', startedAt: t0, completedAt: null }, now: seconds(1) });
+    const walk = { phase: 'Progressing' as const, message: 'Step 0 (move 1): 0/1 moved, 1 in flight.', step: 0, stepStartedAt: t0, start: ['c00'], conditions: [] };
+    const { status, record } = migrationStatus(f, judgeValidity(f), walk);
+    expect(record).toEqual({ step: 0, stepStartedAt: t0, phase: 'Progressing', startedAt: t0, completedAt: null });
+    expect({ ...status, conditions: status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`) }).toEqual({
+      phase: 'Progressing',
+      observedGeneration: 1,
+      currentStep: 0,
+      currentStepStartedAt: '2026-11-28T10:00:00Z',
+      progress: '0/20',
+      customers: { total: 20, pending: 19, inFlight: 1, moved: 0, failed: 0, movedBack: 0 },
+      rowsCopied: 0,
+      startedAt: '2026-11-28T10:00:00Z',
+      conditions: ['Valid=True/Valid', 'Paused=False/NotPaused', 'Gated=False/GatesOpen', 'Progressing=True/Progressing', 'Ready=False/Progressing', 'Reconciling=True/Progressing'],
+      message: 'Step 0 (move 1): 0/1 moved, 1 in flight.',
+    });
+  });
+
+  it('a Succeeded record is not judged again, though its cells are gone', () => {
+    const f = facts({ selected: customers(3, 'Moved'), record: { ...atStep(5), phase: 'Succeeded' }, source: undefined });
+    expect(judgeValidity(f)).toMatchObject({ finished: true, condition: { status: 'True', reason: 'Valid' } });
+    expect(judgeValidity({ ...f, record: atStep(5) })).toMatchObject({ finished: false, invalid: { reason: 'UnknownCell' } });
   });
 });

@@ -18,6 +18,7 @@ import {
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { SelectionCounts, SelectionFacts } from '../../store/migration-selection.js';
+import type { StepRecord } from '../../store/migration-steps.js';
 import { describeCordon } from '../../store/placement-decision.js';
 
 export interface CellFacts {
@@ -34,7 +35,10 @@ export interface MigrationFacts {
   name: string;
   generation?: number;
   spec: MigrationSpec;
-  status?: MigrationStatus;
+  /** Where the migration stands in its steps, from the control-plane database; undefined before its first reconcile. */
+  record?: StepRecord;
+  /** The conditions the status has now: only to keep their lastTransitionTime while they hold. */
+  conditions?: readonly Condition[];
   /** The selected customers (in the order they move: SmallestFirst, Hash or Listed already applied). */
   selection: SelectionFacts;
   /** Undefined when no such Cell exists. */
@@ -51,6 +55,8 @@ export interface MigrationFacts {
 
 export interface MigrationDecision {
   status: MigrationStatus;
+  /** Where the migration stands now: saved in the control-plane database before any move starts. */
+  record: StepRecord;
   /** Customers whose move starts now (journal row + capacity reservation). */
   start: string[];
   /** Ask every move of this migration to go back. */
@@ -120,120 +126,129 @@ export function validate(f: MigrationFacts, c: SelectionCounts): { reason: strin
   return undefined;
 }
 
-function pauseEnd(step: MigrationStep, startedAt: string | undefined, now: Date): Date | undefined {
+function pauseEnd(step: MigrationStep, startedAt: Date): Date | undefined {
   if (!step.pause?.duration) return undefined;
-  const start = startedAt ? new Date(startedAt) : now;
-  return new Date(start.getTime() + parseDuration(step.pause.duration));
+  return new Date(startedAt.getTime() + parseDuration(step.pause.duration));
 }
 
-export function decideMigration(f: MigrationFacts): MigrationDecision {
+/** Whole seconds, as the status shows times: the record and the status then say the same. */
+const second = (d: Date): Date => new Date(kubeTime(d));
+
+/** Whether the cells and the selection let the migration run, as the Valid condition says it. */
+export interface Validity {
+  invalid?: { reason: string; message: string };
+  /** Succeeded before, with nothing left to move: its cells are not judged again (a drained cell is deleted next). */
+  finished: boolean;
+  condition: ConditionInput;
+}
+
+export function judgeValidity(f: MigrationFacts): Validity {
+  const c = f.selection.counts;
+  const finished = f.record?.phase === 'Succeeded' && c.pending + c.queued + c.inFlight === 0;
+  const invalid = f.spec.abort || finished ? undefined : validate(f, c);
+  const condition: ConditionInput = invalid
+    ? { type: MIGRATION_CONDITIONS.valid, status: 'False', reason: invalid.reason, message: invalid.message }
+    : {
+        type: MIGRATION_CONDITIONS.valid,
+        status: 'True',
+        reason: 'Valid',
+        message: finished
+          ? 'The migration succeeded; its cells are not checked any more.'
+          : `The cells exist and the target can take the selection.${f.source?.cordonedBy === f.name ? ` The source cell ${f.source.name} is cordoned by this drain: no new customer lands there.` : ''}`,
+      };
+  return { ...(invalid ? { invalid } : {}), finished, condition };
+}
+
+/** Where the step walker stopped, and what it wants done. */
+export interface StepWalk {
+  phase: MigrationPhase;
+  message: string;
+  step: number;
+  stepStartedAt: Date;
+  /** Customers to start now. */
+  start: string[];
+  /** Aborting, Paused and Gated, when they hold. */
+  conditions: ConditionInput[];
+  requeueAfterMs?: number;
+}
+
+/**
+ * The step walker: from the recorded step, walks forward over the steps that are complete and
+ * stops at the first that needs time or work (a pause, a gate, moves to start), or at the end.
+ */
+export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>): StepWalk {
   const { spec, now } = f;
   const c = f.selection.counts;
   const steps = effectiveSteps(spec);
-  const previous = f.status ?? {};
-  const conditions: ConditionInput[] = [];
-  const start: string[] = [];
-  let requeueAfterMs: number | undefined;
-  let phase: MigrationPhase;
-  let message: string;
-  let step = Math.min(previous.currentStep ?? 0, steps.length);
-  let stepStartedAt = previous.currentStepStartedAt;
   const started = c.queued + c.inFlight + c.moved + c.failed + c.movedBack;
-
-  // A finished migration is not judged again: its cells may be gone (a drained cell is deleted next).
-  const finished = previous.phase === 'Succeeded' && c.pending + c.queued + c.inFlight === 0;
-  const invalid = spec.abort || finished ? undefined : validate(f, c);
-  conditions.push(
-    invalid
-      ? { type: MIGRATION_CONDITIONS.valid, status: 'False', reason: invalid.reason, message: invalid.message }
-      : {
-          type: MIGRATION_CONDITIONS.valid,
-          status: 'True',
-          reason: 'Valid',
-          message: finished
-            ? 'The migration succeeded; its cells are not checked any more.'
-            : `The cells exist and the target can take the selection.${f.source?.cordonedBy === f.name ? ` The source cell ${f.source.name} is cordoned by this drain: no new customer lands there.` : ''}`,
-        },
-  );
+  let step = Math.min(f.record?.step ?? 0, steps.length);
+  let stepStartedAt = f.record?.stepStartedAt ?? second(now);
+  const walk = (phase: MigrationPhase, message: string, more: Partial<StepWalk> = {}): StepWalk => ({ phase, message, step, stepStartedAt, start: [], conditions: [], ...more });
 
   if (spec.abort) {
     const returning = c.queued + c.inFlight + c.moved - c.cleanedUp;
     const stranded = c.cleanedUp > 0 ? ` ${c.cleanedUp} customer(s) stay in ${spec.to}: their cleanup had ended (move them back with a new Migration).` : '';
-    phase = returning > 0 ? 'Progressing' : 'Aborted';
-    message =
+    const message =
       returning > 0
         ? `Aborting: ${returning} customer(s) are going back to ${spec.from}; ${c.movedBack} moved back so far.${stranded}`
         : `Aborted: ${c.movedBack} customer(s) moved back to ${spec.from}, ${c.failed} rolled back before their cut-over.${stranded}`;
-    conditions.push({ type: MIGRATION_CONDITIONS.aborting, status: returning > 0 ? 'True' : 'False', reason: returning > 0 ? 'MovingBack' : 'Aborted', message });
-    if (returning > 0) requeueAfterMs = 5_000;
-  } else if (invalid) {
-    phase = started > 0 ? 'Paused' : 'Pending';
-    message = invalid.message;
-  } else {
-    phase = 'Progressing';
-    message = '';
-    // Customers that reached a drained source after the last step (another migration's cut-over
-    // or abort into it) are moved by that last step, a move: 100%, once more.
-    if (step >= steps.length && c.pending > 0) step = steps.length - 1;
-    // Walk forward over the steps that are complete; stop at the first that needs time or work.
-    while (step < steps.length) {
-      const current = steps[step] as MigrationStep;
-      if (current.pause) {
-        const end = pauseEnd(current, stepStartedAt, now);
-        const promoted = (spec.promotedStep ?? -1) >= step;
-        if (promoted || (end && now >= end)) {
-          step++;
-          stepStartedAt = kubeTime(now);
-          continue;
-        }
-        phase = 'Paused';
-        message = end
-          ? `Step ${step}: pausing until ${kubeTime(end)} (or promote: spec.promotedStep: ${step}).`
-          : `Step ${step}: waiting for a person. Promote with kubectl patch migration ${f.name} --type merge -p '{"spec":{"promotedStep":${step}}}', or abort with spec.abort: true.`;
-        conditions.push({ type: MIGRATION_CONDITIONS.paused, status: 'True', reason: end ? 'TimedPause' : 'WaitingForPromotion', message });
-        if (end) requeueAfterMs = Math.max(1_000, end.getTime() - now.getTime());
-        break;
-      }
-      const goal = moveTarget(current.move as number | string, c.total);
-      if (c.moved >= goal && c.queued + c.inFlight === 0) {
+    const aborting: ConditionInput = { type: MIGRATION_CONDITIONS.aborting, status: returning > 0 ? 'True' : 'False', reason: returning > 0 ? 'MovingBack' : 'Aborted', message };
+    return walk(returning > 0 ? 'Progressing' : 'Aborted', message, { conditions: [aborting], ...(returning > 0 ? { requeueAfterMs: 5_000 } : {}) });
+  }
+  if (validity.invalid) return walk(started > 0 ? 'Paused' : 'Pending', validity.invalid.message);
+
+  // Customers that reached a drained source after the last step (another migration's cut-over
+  // or abort into it) are moved by that last step, a move: 100%, once more.
+  if (step >= steps.length && c.pending > 0) step = steps.length - 1;
+  while (step < steps.length) {
+    const current = steps[step] as MigrationStep;
+    if (current.pause) {
+      const end = pauseEnd(current, stepStartedAt);
+      const promoted = (spec.promotedStep ?? -1) >= step;
+      if (promoted || (end && now >= end)) {
         step++;
-        stepStartedAt = kubeTime(now);
+        stepStartedAt = second(now);
         continue;
       }
-      const gate = gateFor(f, c, goal - started, step);
-      if (gate) {
-        phase = 'Paused';
-        message = `Step ${step} (move ${current.move}) is held: ${gate.message}`;
-        conditions.push({ type: MIGRATION_CONDITIONS.gated, status: 'True', reason: gate.reason, message: gate.message });
-        requeueAfterMs = 15_000;
-        break;
-      }
-      if (spec.paused) {
-        phase = 'Paused';
-        message = `Paused by spec.paused at step ${step}: ${c.queued + c.inFlight} move(s) in flight finish, none start.`;
-        conditions.push({ type: MIGRATION_CONDITIONS.paused, status: 'True', reason: 'PausedBySpec', message });
-        requeueAfterMs = c.queued + c.inFlight > 0 ? 5_000 : undefined;
-        break;
-      }
-      const slots = Math.max(0, spec.maxConcurrent - c.queued - c.inFlight);
-      const wanted = Math.max(0, goal - started);
-      start.push(...f.selection.next.slice(0, Math.min(slots, wanted)));
-      message = `Step ${step} (move ${current.move}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`;
-      requeueAfterMs = 5_000;
-      break;
+      const message = end
+        ? `Step ${step}: pausing until ${kubeTime(end)} (or promote: spec.promotedStep: ${step}).`
+        : `Step ${step}: waiting for a person. Promote with kubectl patch migration ${f.name} --type merge -p '{"spec":{"promotedStep":${step}}}', or abort with spec.abort: true.`;
+      const paused: ConditionInput = { type: MIGRATION_CONDITIONS.paused, status: 'True', reason: end ? 'TimedPause' : 'WaitingForPromotion', message };
+      return walk('Paused', message, { conditions: [paused], ...(end ? { requeueAfterMs: Math.max(1_000, end.getTime() - now.getTime()) } : {}) });
     }
-    if (step >= steps.length) {
-      if (c.failed > 0) {
-        phase = 'Failed';
-        message = `${c.failed} customer(s) could not be moved and stayed in ${spec.from}; see status.latestFailures.`;
-      } else {
-        phase = 'Succeeded';
-        message = `All ${c.moved} customer(s) moved from ${spec.from} to ${spec.to}.`;
-      }
+    const goal = moveTarget(current.move as number | string, c.total);
+    if (c.moved >= goal && c.queued + c.inFlight === 0) {
+      step++;
+      stepStartedAt = second(now);
+      continue;
     }
+    const gate = gateFor(f, c, goal - started, step);
+    if (gate) {
+      const gated: ConditionInput = { type: MIGRATION_CONDITIONS.gated, status: 'True', reason: gate.reason, message: gate.message };
+      return walk('Paused', `Step ${step} (move ${current.move}) is held: ${gate.message}`, { conditions: [gated], requeueAfterMs: 15_000 });
+    }
+    if (spec.paused) {
+      const message = `Paused by spec.paused at step ${step}: ${c.queued + c.inFlight} move(s) in flight finish, none start.`;
+      const paused: ConditionInput = { type: MIGRATION_CONDITIONS.paused, status: 'True', reason: 'PausedBySpec', message };
+      return walk('Paused', message, { conditions: [paused], ...(c.queued + c.inFlight > 0 ? { requeueAfterMs: 5_000 } : {}) });
+    }
+    const slots = Math.max(0, spec.maxConcurrent - c.queued - c.inFlight);
+    const wanted = Math.max(0, goal - started);
+    const start = f.selection.next.slice(0, Math.min(slots, wanted));
+    return walk('Progressing', `Step ${step} (move ${current.move}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`, { start, requeueAfterMs: 5_000 });
   }
+  return c.failed > 0
+    ? walk('Failed', `${c.failed} customer(s) could not be moved and stayed in ${spec.from}; see status.latestFailures.`)
+    : walk('Succeeded', `All ${c.moved} customer(s) moved from ${spec.from} to ${spec.to}.`);
+}
 
+/** The status and conditions of a walk (with kstatus Reconciling/Stalled), and the record to keep. */
+export function migrationStatus(f: MigrationFacts, validity: Validity, w: StepWalk): { status: MigrationStatus; record: StepRecord } {
+  const { spec, now } = f;
+  const c = f.selection.counts;
+  const { phase, message } = w;
   const done = phase === 'Succeeded' || phase === 'Failed' || phase === 'Aborted';
+  const conditions: ConditionInput[] = [validity.condition, ...w.conditions];
   if (!conditions.some((x) => x.type === MIGRATION_CONDITIONS.paused)) {
     conditions.push({ type: MIGRATION_CONDITIONS.paused, status: 'False', reason: 'NotPaused', message: 'The migration is not paused.' });
   }
@@ -252,43 +267,59 @@ export function decideMigration(f: MigrationFacts): MigrationDecision {
     },
   );
   // kstatus: a person must act when the spec is invalid or a move failed.
-  const stalled = invalid ?? (phase === 'Failed' || conditions.some((x) => x.reason === 'CustomersFailed') ? { reason: 'MovesFailed', message } : undefined);
+  const stalled = validity.invalid ?? (phase === 'Failed' || conditions.some((x) => x.reason === 'CustomersFailed') ? { reason: 'MovesFailed', message } : undefined);
   if (stalled) conditions.push({ type: 'Stalled', status: 'True', reason: stalled.reason, message: stalled.message });
   else if (!done) conditions.push({ type: 'Reconciling', status: 'True', reason: phase, message });
 
-  let merged = (previous.conditions ?? []) as Condition[];
+  let merged = (f.conditions ?? []) as Condition[];
   merged = merged.filter((x) => conditions.some((n) => n.type === x.type));
   for (const input of conditions) merged = setCondition(merged, input, now, f.generation);
 
+  const started = c.queued + c.inFlight + c.moved + c.failed + c.movedBack;
   const remaining = c.pending + c.queued + c.inFlight;
   const eta =
     !done && f.meanMoveMs !== undefined && remaining > 0
       ? new Date(now.getTime() + Math.ceil(remaining / spec.maxConcurrent) * f.meanMoveMs)
       : undefined;
-  const anyStarted = started + start.length > 0;
+  const record: StepRecord = {
+    step: w.step,
+    stepStartedAt: w.stepStartedAt,
+    phase,
+    startedAt: f.record?.startedAt ?? (started + w.start.length > 0 ? second(now) : null),
+    completedAt: done ? (f.record?.completedAt ?? second(now)) : null,
+  };
   const status: MigrationStatus = {
     phase,
     ...(f.generation !== undefined ? { observedGeneration: f.generation } : {}),
-    currentStep: step,
-    ...(stepStartedAt ? { currentStepStartedAt: stepStartedAt } : { currentStepStartedAt: kubeTime(now) }),
+    currentStep: record.step,
+    currentStepStartedAt: kubeTime(record.stepStartedAt),
     progress: `${c.moved}/${c.total}`,
     customers: {
       total: c.total,
-      pending: c.pending - start.length,
-      inFlight: c.queued + c.inFlight + start.length,
+      pending: c.pending - w.start.length,
+      inFlight: c.queued + c.inFlight + w.start.length,
       moved: c.moved,
       failed: c.failed,
       movedBack: c.movedBack,
     },
     rowsCopied: f.rowsCopied,
     ...(eta ? { estimatedCompletionTime: kubeTime(eta) } : {}),
-    ...(previous.startedAt ? { startedAt: previous.startedAt } : anyStarted ? { startedAt: kubeTime(now) } : {}),
-    ...(done ? { completedAt: previous.completedAt ?? kubeTime(now) } : {}),
+    ...(record.startedAt ? { startedAt: kubeTime(record.startedAt) } : {}),
+    ...(record.completedAt ? { completedAt: kubeTime(record.completedAt) } : {}),
     ...(f.failures.length > 0 ? { latestFailures: f.failures.slice(0, 10) } : {}),
     conditions: merged,
     message,
   };
-  return { status, start, abort: spec.abort, ...(requeueAfterMs !== undefined && !done ? { requeueAfterMs } : {}) };
+  return { status, record };
+}
+
+/** The decision of one reconcile: judge the cells, walk the steps, build the status. */
+export function decideMigration(f: MigrationFacts): MigrationDecision {
+  const validity = judgeValidity(f);
+  const walk = walkSteps(f, validity);
+  const { status, record } = migrationStatus(f, validity, walk);
+  const done = walk.phase === 'Succeeded' || walk.phase === 'Failed' || walk.phase === 'Aborted';
+  return { status, record, start: walk.start, abort: f.spec.abort, ...(walk.requeueAfterMs !== undefined && !done ? { requeueAfterMs: walk.requeueAfterMs } : {}) };
 }
 
 /** What holds a move step: failures of earlier customers, the target's readiness or room. */

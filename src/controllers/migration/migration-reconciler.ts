@@ -32,9 +32,11 @@ import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
-import { cellProblem, decideMigration, type CellFacts } from './migration-decision.js';
+import { decideMigration, type CellFacts } from './migration-decision.js';
+import { planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type CordonPlan } from './migration-plan.js';
 import { meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
+import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
 
 export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 
@@ -45,8 +47,6 @@ export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
 const DRIVE_BUDGET_MS = 10_000;
 /** Waits longer than this inside a move (the retention before cleanup) end the drive. */
 const MAX_INLINE_WAIT_MS = 2_000;
-/** A drain refused because another holds its source's cordon looks again this often. */
-const CORDON_RETRY_MS = 30_000;
 
 export interface MigrationReconcilerDeps {
   client: KubeClient;
@@ -68,6 +68,11 @@ export class MigrationReconciler {
     this.now = deps.now ?? (() => new Date());
   }
 
+  /**
+   * Read every fact, decide once, act in a fixed order: the cordon, the selection, the step
+   * record, starts, aborts, the drive, the status. The selection must be frozen before it can be
+   * counted, so the admission (cordon and freeze) is planned and acted on first.
+   */
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const migration = this.deps.migrations.get(key);
     if (!migration) {
@@ -82,36 +87,35 @@ export class MigrationReconciler {
     if (await addFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER)) return;
 
     const name = migration.metadata.name ?? key;
+    const { spec } = migration;
     const engine = this.engineFor(migration);
-    const drain = migration.spec.customers.all === true;
-    const [target, read] = await Promise.all([this.cellFacts(store, migration.spec.to), this.cellFacts(store, migration.spec.from)]);
-    let source = read;
-    const inbound = drain ? this.inboundMigrations(migration) : [];
-    let cordonRefused = false;
-    if (drain && migration.spec.abort) {
-      await this.release(store, name, migration);
-      if (source?.cordonedBy === name) source = { ...source, cordonedBy: null };
-    } else if (drain) {
-      // A drain that cannot run (no such target, a target being emptied, a source still being
-      // filled) closes no cell; one held off by another drain may take over a stale cordon.
-      const problem = cellProblem({ name, spec: migration.spec, source, target, inbound });
-      cordonRefused = problem && problem.reason !== 'SourceAlreadyDraining' ? true : !(await this.cordonSource(store, migration));
-      if (!cordonRefused && source) source = { ...source, cordonedBy: name };
-    }
-    // An aborted drain takes no more late arrivals; a refused one selects nobody until it holds the cordon.
-    const missing = cordonRefused || (drain && migration.spec.abort) ? [] : await freezeSelection(store, name, migration.spec);
+
+    // Read: the cells, the other Migrations around the source, where this one stands.
+    const [target, source, stored] = await Promise.all([this.cellFacts(store, spec.to), this.cellFacts(store, spec.from), readStepRecord(store, name)]);
+    const inbound = spec.customers.all ? this.inboundMigrations(migration) : [];
+    const holder = source?.cordonedBy && source.cordonedBy !== name ? this.deps.migrations.get(source.cordonedBy) : undefined;
+    const admission = planAdmission({ name, spec, source, target, inbound, holderDrainsSource: holder !== undefined && holder.spec.from === spec.from && holder.spec.customers.all === true });
+
+    // Act on the admission: the cordon first, then the selection.
+    const held = await this.actOnCordon(store, migration, admission.cordon, source?.cordonedBy ?? null);
+    const refused = admission.refused || (admission.cordon.kind === 'take' && !held);
+    const missing = admission.freeze && !refused ? await freezeSelection(store, name, spec) : [];
+
+    // Read the selection and the journal, and decide.
     const [selection, summary, mean] = await Promise.all([
-      readSelectionFacts(store, name, { targetRegion: target?.region, next: migration.spec.maxConcurrent }),
+      readSelectionFacts(store, name, { targetRegion: target?.region, next: spec.maxConcurrent }),
       engine.summarize(name),
       meanMoveMs(store, name),
     ]);
+    const record = stored ?? recordFromStatus(migration.status);
     const decision = decideMigration({
       name,
       generation: migration.metadata.generation,
-      spec: migration.spec,
-      status: migration.status,
+      spec,
+      ...(record ? { record } : {}),
+      ...(migration.status?.conditions ? { conditions: migration.status.conditions } : {}),
       selection,
-      source,
+      source: sourceAfterCordon(source, name, admission.cordon, held),
       target,
       failures: summary.latestFailures.map((f) => ({ customer: f.customerId, state: f.state, reason: f.reason, message: f.message, time: kubeTime(f.at) })),
       rowsCopied: summary.rowsCopied,
@@ -120,37 +124,32 @@ export class MigrationReconciler {
       now: this.now(),
     });
 
+    // Act: the step record before any move of its step starts, then starts, aborts, the drive, the status.
+    if (!sameStepRecord(stored, decision.record)) await saveStepRecord(store, name, decision.record);
     for (const customerId of decision.start) {
-      const started = await engine.startMove({ migration: name, customerId, sourceCell: migration.spec.from, targetCell: migration.spec.to, step: decision.status.currentStep ?? 0 });
-      if (!started.ok) await this.deps.events.warning(migration as KubeObject, started.reason, `Customer ${customerId}: ${started.message}`);
+      const started = await engine.startMove({ migration: name, customerId, sourceCell: spec.from, targetCell: spec.to, step: decision.record.step });
+      if (!started.ok) await this.deps.events.warning(migration, started.reason, `Customer ${customerId}: ${started.message}`);
     }
     if (decision.abort) await this.requestAborts(engine, name);
-    const driven = await this.drive(engine, name, migration.spec.maxConcurrent);
-
-    const status = missing.length > 0 ? withMissingNote(decision.status, missing, migration.spec.from) : decision.status;
+    const driven = await this.drive(engine, name, spec.maxConcurrent);
+    const status = missing.length > 0 ? withMissingNote(decision.status, missing, spec.from) : decision.status;
     await this.writeStatusWithEvents(migration, status);
-    if (driven > 0) return { requeueAfter: 500 };
-    if (cordonRefused) return { requeueAfter: CORDON_RETRY_MS };
-    return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : this.nextCleanup(await engine.nextCleanupAt(name));
+
+    const nextCleanupAt = driven > 0 || refused || decision.requeueAfterMs !== undefined ? undefined : await engine.nextCleanupAt(name);
+    const after = requeueAfter({ driven, refused, ...(decision.requeueAfterMs !== undefined ? { decided: decision.requeueAfterMs } : {}), ...(nextCleanupAt ? { nextCleanupAt } : {}), now: this.now() });
+    return after === undefined ? undefined : { requeueAfter: after };
   }
 
   /** Deletion stops new moves, rolls back those before their cut-over, and waits for the rest to finish. */
   private async reconcileDeletion(migration: Migration, store: Pool): Promise<ReconcileResult | void> {
     const name = migration.metadata.name ?? '';
     const engine = this.engineFor(migration);
-    const open = await engine.listOpenMoves(name);
-    for (const m of open) {
-      if (!m.cutOverAt && !m.abortRequestedAt) await engine.abortMove(m);
-    }
-    if (open.length > 0) {
+    const plan = planDeletion(await engine.listOpenMoves(name), this.now());
+    if (plan.kind === 'wait') {
+      for (const key of plan.abort) await engine.abortMove(key);
       await this.drive(engine, name, migration.spec.maxConcurrent);
-      const cleanup = open.filter((m) => m.state === 'Cleanup' && m.cleanupAfter);
-      const message = `Deletion waits for ${open.length} customer move(s) to finish${cleanup.length ? ` (cleanup of moved customers after ${kubeTime(cleanup[0]?.cleanupAfter as Date)}; shorten spec.retention to finish sooner)` : ''}.`;
-      await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, { ...migration.status, message });
-      if (cleanup.length < open.length) return { requeueAfter: 1_000 };
-      // Only cleanups are left: come back when the first is due (at least every minute).
-      const due = Math.min(...cleanup.map((m) => (m.cleanupAfter as Date).getTime())) - this.now().getTime();
-      return { requeueAfter: Math.min(60_000, Math.max(1_000, due)) };
+      await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration, { ...migration.status, message: plan.message });
+      return { requeueAfter: plan.requeueAfterMs };
     }
     // Kept for the record, under <name>@<uid>: a new Migration of this name starts from nothing.
     await archiveMigration(store, name, migration.metadata.uid ?? 'unknown-uid');
@@ -191,23 +190,22 @@ export class MigrationReconciler {
   }
 
   /**
-   * Cordons the source of a drain for this Migration. False when another drain holds it (the
-   * decider then says so); a cordon whose Migration is gone, or is no drain of this cell, is stale
-   * and taken over.
+   * Takes, takes over or lifts the source's cordon as planned. True when this Migration holds the
+   * cordon afterwards (or the source is not in the table: nothing to hold). A take that loses a
+   * race to another drain comes back false: the drain waits, as if refused.
    */
-  private async cordonSource(store: Pool, migration: Migration): Promise<boolean> {
+  private async actOnCordon(store: Pool, migration: Migration, cordon: CordonPlan, before: string | null): Promise<boolean> {
     const name = migration.metadata.name ?? '';
     const from = migration.spec.from;
-    let result = await cordonCell(store, from, name);
-    if (!result.cordoned && result.reason === 'CordonedByOther') {
-      const holder = this.deps.migrations.get(result.holder);
-      if (!holder || holder.spec.from !== from || !holder.spec.customers.all) {
-        this.deps.log.warn({ migration: name, cell: from, holder: result.holder }, 'taking over a stale cordon: its Migration no longer drains the cell');
-        result = await cordonCell(store, from, name, { replacing: result.holder });
-      }
+    if (cordon.kind === 'release') {
+      await this.release(store, name, migration);
+      return false;
     }
+    if (cordon.kind === 'keep') return before === name;
+    if (cordon.replacing) this.deps.log.warn({ migration: name, cell: from, holder: cordon.replacing }, 'taking over a stale cordon: its Migration no longer drains the cell');
+    const result = await cordonCell(store, from, name, cordon.replacing ? { replacing: cordon.replacing } : {});
     if (result.cordoned && result.taken) {
-      await this.deps.events.normal(migration as KubeObject, 'SourceCordoned', `Cell ${from} is cordoned: no new customer lands there while it drains.`);
+      await this.deps.events.normal(migration, 'SourceCordoned', `Cell ${from} is cordoned: no new customer lands there while it drains.`);
     }
     return result.cordoned || result.reason === 'UnknownCell';
   }
@@ -251,12 +249,6 @@ export class MigrationReconciler {
     return due.length;
   }
 
-  /** With nothing to do now, look again when the next cleanup is due. */
-  private nextCleanup(next: Date | undefined): ReconcileResult | void {
-    if (next === undefined) return;
-    return { requeueAfter: Math.max(1_000, Math.min(next.getTime() - this.now().getTime(), 3_600_000)) };
-  }
-
   private async writeNoControlPlane(migration: Migration): Promise<void> {
     const message = 'The operator runs without a control-plane database (--database-url): no customer can be moved.';
     await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, { ...migration.status, phase: 'Pending', message });
@@ -275,6 +267,22 @@ export class MigrationReconciler {
       else await this.deps.events.normal(obj, `Migration${status.phase}`, note);
     }
   }
+}
+
+/**
+ * Where a Migration stood before the operator kept its step in the control-plane database (an
+ * upgrade in the middle of a migration): read from its status once, then never again.
+ */
+function recordFromStatus(status: MigrationStatus | undefined): StepRecord | undefined {
+  if (status?.currentStep === undefined) return undefined;
+  const at = (t: string | undefined): Date | null => (t ? new Date(t) : null);
+  return {
+    step: status.currentStep,
+    stepStartedAt: at(status.currentStepStartedAt) ?? new Date(0),
+    phase: status.phase ?? null,
+    startedAt: at(status.startedAt),
+    completedAt: at(status.completedAt),
+  };
 }
 
 function withMissingNote(status: MigrationStatus, missing: string[], from: string): MigrationStatus {

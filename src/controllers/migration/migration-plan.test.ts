@@ -1,0 +1,79 @@
+import type { MigrationSpec } from '../../crds/migration.js';
+import type { CellFacts } from './migration-decision.js';
+import { CORDON_RETRY_MS, DRIVEN_REQUEUE_MS, planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type AdmissionFacts, type OpenMove } from './migration-plan.js';
+
+const t0 = new Date('2026-12-01T10:00:00Z');
+const spec = (over: Partial<MigrationSpec> = {}): MigrationSpec =>
+  ({ from: 'a', to: 'b', customers: { all: true }, order: 'SmallestFirst', steps: [{ move: '100%' }], maxConcurrent: 4, paused: false, abort: false, ...over }) as MigrationSpec;
+const cell = (name: string, cordonedBy: string | null = null): CellFacts => ({ name, region: 'eu', ready: true, freeCapacity: 100, cordonedBy });
+const drain = (over: Partial<AdmissionFacts> = {}): AdmissionFacts => ({ name: 'drain-a', spec: spec(), source: cell('a'), target: cell('b'), inbound: [], ...over });
+
+describe('planAdmission', () => {
+  it('freezes the selection of a migration that is no drain, and leaves every cordon alone', () => {
+    expect(planAdmission(drain({ spec: spec({ customers: { names: ['x'] } }) }))).toEqual({ cordon: { kind: 'keep' }, freeze: true, refused: false });
+  });
+
+  it('takes the cordon of a drain before freezing its selection', () => {
+    expect(planAdmission(drain())).toEqual({ cordon: { kind: 'take' }, freeze: true, refused: false });
+    expect(planAdmission(drain({ source: cell('a', 'drain-a') }))).toEqual({ cordon: { kind: 'take' }, freeze: true, refused: false });
+  });
+
+  it('lifts the cordon of an aborted drain and takes no more late arrivals', () => {
+    expect(planAdmission(drain({ spec: spec({ abort: true }), source: cell('a', 'drain-a') }))).toEqual({ cordon: { kind: 'release' }, freeze: false, refused: false });
+  });
+
+  it('closes no cell for a drain that cannot run', () => {
+    expect(planAdmission(drain({ target: undefined }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+    expect(planAdmission(drain({ inbound: ['fill-a'] }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+    expect(planAdmission(drain({ target: cell('b', 'drain-b') }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+  });
+
+  it('waits for another drain of the same cell, but takes over the cordon of one that is gone', () => {
+    expect(planAdmission(drain({ source: cell('a', 'other'), holderDrainsSource: true }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+    expect(planAdmission(drain({ source: cell('a', 'other'), holderDrainsSource: false }))).toEqual({ cordon: { kind: 'take', replacing: 'other' }, freeze: true, refused: false });
+  });
+});
+
+describe('sourceAfterCordon', () => {
+  it('shows the source as the cordon left it', () => {
+    expect(sourceAfterCordon(cell('a'), 'drain-a', { kind: 'take' }, true)).toEqual(cell('a', 'drain-a'));
+    expect(sourceAfterCordon(cell('a', 'x'), 'drain-a', { kind: 'take' }, false)).toEqual(cell('a', 'x'));
+    expect(sourceAfterCordon(cell('a', 'drain-a'), 'drain-a', { kind: 'release' }, false)).toEqual(cell('a', null));
+    expect(sourceAfterCordon(undefined, 'drain-a', { kind: 'take' }, true)).toBeUndefined();
+  });
+});
+
+describe('planDeletion', () => {
+  const move = (customerId: string, over: Partial<OpenMove> = {}): OpenMove => ({ migration: 'm', customerId, state: 'Copying', cutOverAt: null, abortRequestedAt: null, cleanupAfter: null, ...over });
+
+  it('finishes (archive, release, finalizer) when no move is open', () => {
+    expect(planDeletion([], t0)).toEqual({ kind: 'finish' });
+  });
+
+  it('rolls back the moves before their cut-over and looks again in a second', () => {
+    const plan = planDeletion([move('c1'), move('c2', { abortRequestedAt: t0 }), move('c3', { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + 3_600_000) })], t0);
+    expect(plan).toEqual({
+      kind: 'wait',
+      abort: [{ migration: 'm', customerId: 'c1' }],
+      message: 'Deletion waits for 3 customer move(s) to finish (cleanup of moved customers after 2026-12-01T11:00:00Z; shorten spec.retention to finish sooner).',
+      requeueAfterMs: 1_000,
+    });
+  });
+
+  it('with only cleanups left, comes back when the first is due, at least every minute', () => {
+    const cleanup = (customerId: string, inMs: number) => move(customerId, { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + inMs) });
+    expect(planDeletion([cleanup('c1', 20_000), cleanup('c2', 40_000)], t0)).toMatchObject({ kind: 'wait', abort: [], requeueAfterMs: 20_000 });
+    expect(planDeletion([cleanup('c1', 3_600_000)], t0)).toMatchObject({ requeueAfterMs: 60_000 });
+  });
+});
+
+describe('requeueAfter', () => {
+  it('comes back soon after driving moves, later for a refused drain, else as decided or at the next cleanup', () => {
+    expect(requeueAfter({ driven: 2, refused: true, decided: 5_000, now: t0 })).toBe(DRIVEN_REQUEUE_MS);
+    expect(requeueAfter({ driven: 0, refused: true, decided: 5_000, now: t0 })).toBe(CORDON_RETRY_MS);
+    expect(requeueAfter({ driven: 0, refused: false, decided: 5_000, now: t0 })).toBe(5_000);
+    expect(requeueAfter({ driven: 0, refused: false, nextCleanupAt: new Date(t0.getTime() + 90_000), now: t0 })).toBe(90_000);
+    expect(requeueAfter({ driven: 0, refused: false, nextCleanupAt: new Date(t0.getTime() + 86_400_000), now: t0 })).toBe(3_600_000);
+    expect(requeueAfter({ driven: 0, refused: false, now: t0 })).toBeUndefined();
+  });
+});
