@@ -67,6 +67,7 @@ export function permanentErrorReason(err: unknown): string {
   const code = (err as { code?: unknown } | undefined)?.code;
   if (typeof code === 'string') {
     if (code === '23505') return 'KeyConflict';
+    if (code === 'ZF001') return 'CustomerFenced'; // another migration's fence in a cell database (cell-fence-sql.ts)
     if (code.startsWith('23')) return 'ConstraintViolation';
     if (code.startsWith('22')) return 'DataError';
     if (code === '42P01' || code === '42703') return 'SchemaChanged';
