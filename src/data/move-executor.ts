@@ -364,6 +364,12 @@ async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
     await record(ctx, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
   });
   if (move.fencedAt) ctx.metrics?.fenceSeconds.observe((at.getTime() - move.fencedAt.getTime()) / 1000);
+  // Open the target now rather than at the next step (the OpenTarget action is the crash-safe path).
+  try {
+    await openTarget(ctx, { move: { ...move, state: 'Cleanup' }, tables: loaded.tables });
+  } catch (err) {
+    ctx.log.warn({ migration: move.migration, customer: move.customerId, err: errorMessage(err) }, 'could not open the target database to the customer yet; retrying');
+  }
 }
 
 /** What the source held of a table when it was verified under the fence: the settled prefix and the final-synced rest. */
@@ -493,10 +499,13 @@ async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<v
 async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 'RolledBack' | 'Failed'): Promise<void> {
   const { move } = loaded;
   const { from } = movingCells(move);
-  // The move is over in both databases: the source's rows are gone (cleanup) or its own again
-  // (rollback), the target's cleared or the customer's.
+  // The target is the customer's (cut over) or cleared (rolled back): it stops refusing. The
+  // source is the customer's again after a rollback; after a cut-over it keeps refusing as moved
+  // out for good (one row per customer): a writer still configured with it is never acknowledged
+  // a write the customer's cell does not have. A later move into that cell replaces the row.
   const { source, target } = await pools(ctx, move);
-  await Promise.all([liftFence(source, move.customerId, move.migration), liftFence(target, move.customerId, move.migration)]);
+  const rolledBack = BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack';
+  await Promise.all([rolledBack ? liftFence(source, move.customerId, move.migration) : undefined, liftFence(target, move.customerId, move.migration)]);
   await inTransaction(ctx.cp, async () => {
     await lockRoutingWrites(ctx.cp);
     if (BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack') {

@@ -165,8 +165,8 @@ describe('moving customers between cells', () => {
     expect(held.readings.size).toBe(700);
     expect([...held.devices.entries()].sort()).toEqual([['d0', 0], ['d1', 7], ['d3', 0]]);
     expect((await rowsOf(source, c)).total).toBe(0);
-    // The move is over: the old cell accepts the customer again (a later move back would need it).
-    await source.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, 3, 'after')`, [c]);
+    // The move is over and the old cell still refuses the customer: it lives elsewhere.
+    expect(await refused(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, 3, 'after')`)).toEqual(fenceError);
   }, TIMEOUT);
 
   it('stops cleanup with a reason, keeping the rows, when the source changed past the fence after the cut-over', async () => {
