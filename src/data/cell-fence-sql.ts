@@ -4,7 +4,7 @@
 //
 // Why in the data: a gateway may cache a route, an ingestion job may be configured with the old
 // cell, a transaction may be open across the fence. The router's 503 is a courtesy; this trigger
-// is the guarantee (see docs/moves.md, "The fence in the cell databases").
+// is the guarantee (see src/data/README.md, "The fence in the cell databases").
 import { createHash } from 'node:crypto';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 
