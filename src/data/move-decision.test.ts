@@ -148,6 +148,12 @@ describe('nextAction', () => {
     expect(nextAction({ ...stuck, state: 'CutOver' }, [devices()], settings, at(30_000))).toEqual({ kind: 'CutOver' });
   });
 
+  it('opens the target to the customer right after the cut-over, before anything else', () => {
+    const cutOver = move({ state: 'Cleanup', fencedAt: T0, cutOverAt: T0, cleanupAfter: at(3_600_000) });
+    expect(nextAction(cutOver, [events()], settings, at(10))).toEqual({ kind: 'OpenTarget' });
+    expect(nextAction({ ...cutOver, fencedAt: null }, [events()], settings, at(10))).toMatchObject({ kind: 'Wait' });
+  });
+
   it('keeps the source rows until the retention ends, then moves them out table by table and finishes', () => {
     const kept = move({ state: 'Cleanup', cutOverAt: T0, cleanupAfter: at(3_600_000) });
     expect(nextAction(kept, [events(), devices()], settings, at(10))).toMatchObject({ kind: 'Wait', until: at(3_600_000) });
@@ -163,8 +169,10 @@ describe('nextAction', () => {
     expect(nextAction(move({ ...aborted, state: 'CatchingUp' }), [events()], settings, at(10))).toEqual({ kind: 'Abort' });
     expect(nextAction(move({ ...aborted, state: 'CutOver', fencedAt: T0 }), [events()], settings, at(10))).toEqual({ kind: 'CutOver' });
     const cleanup = move({ ...aborted, state: 'Cleanup', cleanupAfter: at(3_600_000) });
-    expect(nextAction(cleanup, [events()], settings, at(10))).toEqual({ kind: 'Sweep', table: 'public.events' });
-    expect(nextAction(cleanup, [events({ swept: true })], settings, at(10))).toEqual({ kind: 'StartReverse' });
+    // The retained copy is caught up in reverse: nothing is swept into the target first.
+    expect(nextAction(cleanup, [events()], settings, at(10))).toEqual({ kind: 'StartReverse' });
+    expect(nextAction(cleanup, [events({ sweepStarted: true })], settings, at(10))).toEqual({ kind: 'StartReverse' });
+    expect(nextAction({ ...cleanup, fencedAt: T0 }, [events()], settings, at(10))).toEqual({ kind: 'OpenTarget' });
     // The reverse move itself is not aborted again.
     expect(nextAction(move({ ...aborted, direction: 'Reverse' }), [], settings, at(10))).toEqual({ kind: 'Prepare' });
   });

@@ -37,7 +37,10 @@ export type MoveAction =
   | { kind: 'Transition'; to: MoveState }
   /** Fence the customer's placement (the router answers 503) and record it, in one transaction. */
   | { kind: 'Fence' }
-  /** After the drain wait: wait (bounded) for the source's transactions already running to end, then final sync. */
+  /**
+   * After the drain wait: fence the customer in the source database, waiting (at most maxDrainMs)
+   * for the customer's own open transactions only; past the bound the move fails back. Then final sync.
+   */
   | { kind: 'Drain' }
   /** Under the fence: replace the target's unverified rows by the source's, checksummed in the same snapshot. */
   | { kind: 'FinalSync'; table: string }
@@ -46,8 +49,13 @@ export type MoveAction =
   /** Point the placement at the target, bump its epoch and lift the fence, in one transaction. */
   | { kind: 'CutOver' }
   /**
-   * Cleanup: move the next batch of the customer's source rows out, copying the ones the target
-   * lacks (rows that reached the source late) before deleting them from the source.
+   * Right after the cut-over (the journal still has fencedAt): the target's database stops refusing
+   * the customer's writes, the source's refuses them as moved out until cleanup has removed its rows.
+   */
+  | { kind: 'OpenTarget' }
+  /**
+   * Cleanup: delete the next batch of the customer's source rows, once the source is checked to
+   * hold exactly what was verified under the fence (the database fence kept every later write out).
    */
   | { kind: 'Sweep'; table: string }
   /** Delete a batch of the customer's rows on one side. */
@@ -110,11 +118,13 @@ function catchingUp(move: MoveRecord, tables: readonly TableProgress[], s: MoveS
 }
 
 function cleanup(move: MoveRecord, tables: readonly TableProgress[], aborting: boolean, now: Date): MoveAction {
+  if (move.fencedAt !== null) return { kind: 'OpenTarget' };
+  // An abort moves the customer back over its retained copy: nothing is swept first.
+  if (aborting) return { kind: 'StartReverse' };
   if (!aborting && move.cleanupAfter && now.getTime() < move.cleanupAfter.getTime()) {
     return { kind: 'Wait', until: move.cleanupAfter, reason: 'keeping the source rows until the retention ends' };
   }
   for (const t of tables) if (!t.swept) return { kind: 'Sweep', table: t.table };
-  if (aborting) return { kind: 'StartReverse' };
   return { kind: 'Finish', state: move.direction === 'Forward' ? 'Done' : 'RolledBack' };
 }
 

@@ -7,7 +7,9 @@ import { releaseCapacity, reserveCapacity } from '../store/cells.js';
 import { cutOverPlacement, fencePlacement, lockRoutingWrites, readPlacement, unfencePlacement } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
 import type { MoveAction } from './move-decision.js';
+import { errorMessage } from '../store/database-errors.js';
 import { MoveRefusal } from './move-errors.js';
+import { fenceCustomer, installFence, liftFence, markCustomer } from './cell-fence.js';
 import {
   recordFailure,
   replaceProgress,
@@ -28,6 +30,7 @@ import type { MoveSettings } from './move-settings.js';
 import { BEFORE_CUT_OVER, movingCells, sameKey, settlesByObservation, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from './move-state.js';
 import {
   aggregate,
+  combineAggregates,
   copiedColumns,
   copyPage,
   deleteBatch,
@@ -35,16 +38,13 @@ import {
   finalSync,
   hasRows,
   observeKey,
-  passedHorizon,
   resyncRange,
   sameAggregate,
-  sweepPage,
-  transactionHorizon,
   type Aggregate,
 } from './range-copy.js';
 import type { TablePlans } from './table-plans.js';
 import { describeRefusals, type TablePlan } from './tenant-tables.js';
-import { sleep, type RateLimiter } from './token-bucket.js';
+import type { RateLimiter } from './token-bucket.js';
 
 /** Points at which a test can stop the executor dead (see InjectedCrash). */
 export type MovePoint = 'before-action' | 'after-target-commit' | 'after-action';
@@ -145,7 +145,8 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   const { source, target } = await pools(ctx, move);
   const present = await Promise.all(result.tables.map((plan) => hasRows(target, plan, move.customerId)));
   const occupied = result.tables.filter((_, i) => present[i]).map((plan) => plan.name);
-  if (occupied.length > 0) {
+  // A reverse move's target holds the copy retained since the cut-over: the copy replaces it range by range.
+  if (occupied.length > 0 && move.direction === 'Forward') {
     throw new MoveRefusal(
       'TargetNotEmpty',
       `cell ${to} already holds rows of customer ${move.customerId} in ${occupied.join(', ')}; a move never overwrites them (finish or clean up the earlier move first)`,
@@ -160,6 +161,12 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
     }
     tables.push(p);
   }
+  // The fence in both databases: installed (or upgraded) on every tenant table, and the target
+  // refuses the customer's own writes until the cut-over (the move's writes pass).
+  const fenced = result.tables.map((plan) => ({ schema: plan.schema, table: plan.table }));
+  const [fromDb, toDb] = await Promise.all([ctx.plans.database(from), ctx.plans.database(to)]);
+  await Promise.all([installFence(source, fromDb.tenancy.tenantColumn, fenced), installFence(target, toDb.tenancy.tenantColumn, fenced)]);
+  await markCustomer(target, move.customerId, move.migration, 'MovingIn');
   await inTransaction(ctx.cp, async () => {
     await replaceProgress(ctx.cp, move, tables);
     await record(ctx, move, 'Copying', ctx.now(), { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() });
@@ -186,7 +193,7 @@ async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Mo
   const { source, target } = await pools(ctx, move);
   const limit = Math.max(1, Math.min(ctx.settings.pageRows, ctx.limiter.maxTake));
   await ctx.limiter.take(limit, ctx.signal);
-  const page = await copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t));
+  const page = await copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t), move.migration);
   ctx.limiter.refund(limit - page.rows);
   countCopy(ctx, move, page.rows, page.bytes);
   await point(ctx, 'after-target-commit', move, action);
@@ -226,7 +233,7 @@ async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActi
   }
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
-  const r = await resyncRange(source, target, plan, move.customerId, t.syncedKey, t.lastKey, settling(ctx, t));
+  const r = await resyncRange(source, target, plan, move.customerId, t.syncedKey, t.lastKey, settling(ctx, t), move.migration);
   await ctx.limiter.take(r.rows, ctx.signal);
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
@@ -299,7 +306,7 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
-  const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t));
+  const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t), move.migration);
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
   const fields: ProgressFields = { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' };
@@ -315,8 +322,17 @@ async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): 
   const { target } = await pools(ctx, move);
   const after = finalSyncFrom(t);
   const { source } = await pools(ctx, move);
-  const [got] = await Promise.all([aggregate(target, plan, move.customerId, { after }), expectColumns(ctx, source, plan), expectColumns(ctx, target, plan)]);
+  // The source again too: under the database fence nothing can have changed it since the final sync.
+  const [got, again] = await Promise.all([
+    aggregate(target, plan, move.customerId, { after }),
+    aggregate(source, plan, move.customerId, { after }),
+    expectColumns(ctx, source, plan),
+    expectColumns(ctx, target, plan),
+  ]);
   const want: Aggregate = { rows: t.sourceRows ?? 0, checksum: t.sourceChecksum ?? '0' };
+  if (!sameAggregate(want, again)) {
+    throw new MoveRefusal('SourceChangedUnderFence', describeMismatch(table, 'the source rows at the final sync and now, under the fence,', want, again));
+  }
   if (!sameAggregate(want, got)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the final-synced rows', want, got));
   const fields: ProgressFields = { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' };
   if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return updateProgress(ctx.cp, move, table, fields);
@@ -345,53 +361,91 @@ async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
     await record(ctx, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
   });
   if (move.fencedAt) ctx.metrics?.fenceSeconds.observe((at.getTime() - move.fencedAt.getTime()) / 1000);
+  // Open the target now rather than at the next step (the OpenTarget action is the crash-safe path).
+  try {
+    await openTarget(ctx, { move: { ...move, state: 'Cleanup' }, tables: loaded.tables });
+  } catch (err) {
+    ctx.log.warn({ migration: move.migration, customer: move.customerId, err: errorMessage(err) }, 'could not open the target database to the customer yet; retrying');
+  }
 }
 
+/** What the source held of a table when it was verified under the fence: the settled prefix and the final-synced rest. */
+function verifiedSource(t: TableProgress): Aggregate {
+  const prefix: Aggregate = t.verifiedRows === null ? EMPTY_AGGREGATE : { rows: t.verifiedRows, checksum: t.verifiedChecksum ?? '0' };
+  return combineAggregates(prefix, { rows: t.sourceRows ?? 0, checksum: t.sourceChecksum ?? '0' });
+}
+
+/**
+ * Cleanup of one table: first (once) checks that the source still holds exactly what was verified
+ * under the fence (the database fence refused every write since), else stops with a reason and
+ * keeps the rows; then deletes the customer's source rows batch by batch. Nothing is copied: every
+ * source row was on the target at the cut-over, and a row missing there now was deleted there
+ * after it (copying it back would resurrect it). A pass that leaves rows is followed by another;
+ * the table is never marked swept while the source holds a row of the customer.
+ */
 async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
   const { move } = loaded;
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
-  const { source, target } = await pools(ctx, move);
-  const limit = plan.cursor.length > 0 ? Math.max(1, Math.min(ctx.settings.deleteBatchRows, ctx.limiter.maxTake)) : undefined;
-  if (limit !== undefined) await ctx.limiter.take(limit, ctx.signal);
-  const r = await sweepPage(source, target, plan, move.customerId, t.sweepKey, limit, () => point(ctx, 'after-target-commit', move, action));
-  if (limit !== undefined) ctx.limiter.refund(limit - r.rows);
-  countCopy(ctx, move, r.inserted, r.bytes);
-  const log = { migration: move.migration, customer: move.customerId, table: t.table };
-  if (r.inserted > 0) ctx.log.info({ ...log, rows: r.inserted }, 'moved rows that reached the source late to the target');
-  const fields: ProgressFields = { sweepStarted: true, sweepKey: r.lastKey ?? t.sweepKey, phase: 'Cleanup' };
-  if (limit === undefined || r.rows < limit) {
-    // End of a pass: rows that arrived behind it (late, with an old key) need another one.
-    const left = await hasRows(source, plan, move.customerId);
-    if (left && t.sweepPasses + 1 < ctx.settings.maxSweepPasses) {
-      Object.assign(fields, { sweepKey: null, sweepPasses: t.sweepPasses + 1 });
-    } else {
-      fields.swept = true;
-      if (left) ctx.log.warn(log, 'rows keep reaching the source of a moved customer: left in place after the last cleanup pass');
+  const { source } = await pools(ctx, move);
+  const { from } = movingCells(move);
+  if (!t.sweepStarted) {
+    // Every table is checked before the first row is deleted: a stop keeps the whole customer.
+    const unchecked = loaded.tables.filter((o) => !o.sweepStarted);
+    for (const o of unchecked) {
+      const oPlan = o.table === t.table ? plan : await tablePlan(ctx, move, o);
+      const now = await aggregate(source, oPlan, move.customerId, {});
+      const then = verifiedSource(o);
+      if (!sameAggregate(now, then)) {
+        throw new MoveRefusal(
+          'SourceChangedAfterCutOver',
+          `${describeMismatch(o.table, 'the source rows verified at the cut-over and now', then, now)}; something wrote customer ${move.customerId}'s rows in cell ${from} past the database fence. Cleanup stopped and keeps them: compare them with the target, move what is missing by hand, then retry`,
+        );
+      }
     }
+    for (const o of unchecked) await updateProgress(ctx.cp, move, o.table, { sweepStarted: true, phase: 'Cleanup' });
   }
-  await updateProgress(ctx.cp, move, t.table, fields, { rows: r.inserted, bytes: r.bytes, swept: r.inserted });
+  const limit = Math.max(1, Math.min(ctx.settings.deleteBatchRows, ctx.limiter.maxTake));
+  await ctx.limiter.take(limit, ctx.signal);
+  const n = await deleteBatch(source, { ...plan, primaryKey: plan.primaryKey }, move.customerId, limit, move.migration);
+  ctx.limiter.refund(limit - n);
+  await point(ctx, 'after-target-commit', move, action);
+  const fields: ProgressFields = { sweepStarted: true, phase: 'Cleanup' };
+  if (n < limit) {
+    const left = await hasRows(source, plan, move.customerId);
+    if (!left) fields.swept = true;
+    else Object.assign(fields, { sweepPasses: t.sweepPasses + 1 });
+  }
+  await updateProgress(ctx.cp, move, t.table, fields);
+}
+
+/** After the cut-over: the target accepts the customer's writes, the source refuses them as moved out. */
+async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const { source, target } = await pools(ctx, move);
+  await markCustomer(source, move.customerId, move.migration, 'MovedOut');
+  await liftFence(target, move.customerId, move.migration);
+  await updateJournal(ctx.cp, move, { fencedAt: null });
 }
 
 /**
- * After the drain wait: waits (up to maxDrainMs) for every source transaction that was already
- * running to end, so a write routed before the fence and still in flight lands before the final
- * sync reads the source; then records FinalSync.
+ * After the drain wait: fences the customer in the source database and waits, at most maxDrainMs,
+ * for the transactions that wrote the customer's rows (their shared per-customer locks) to end, so
+ * a write routed before the fence lands before the final sync reads the source. Unrelated
+ * transactions are never waited for. Past the bound nothing is fenced in the database and the move
+ * fails back (FenceTimeout's sibling DrainTimeout): it never goes on without the drain.
  */
 async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { move } = loaded;
+  const { from } = movingCells(move);
   const { source } = await pools(ctx, move);
-  const { horizon, passed: passedAtOnce } = await transactionHorizon(source);
-  const deadline = Date.now() + ctx.settings.maxDrainMs;
-  let passed = passedAtOnce || (await passedHorizon(source, horizon));
-  while (!passed && Date.now() < deadline) {
-    await sleep(5, ctx.signal);
-    passed = await passedHorizon(source, horizon);
-  }
-  if (!passed) {
-    ctx.log.warn(
-      { migration: move.migration, customer: move.customerId },
-      'source transactions older than the fence are still running after maxDrainMs; final sync now (rows they add are moved at cleanup)',
+  try {
+    await fenceCustomer(source, move.customerId, move.migration, 'Fenced', ctx.settings.maxDrainMs);
+  } catch (err) {
+    if ((err as { code?: unknown }).code !== '55P03') throw err;
+    throw new MoveRefusal(
+      'DrainTimeout',
+      `a transaction writing customer ${move.customerId}'s rows in cell ${from} was still open ${ctx.settings.maxDrainMs} ms (maxDrainMs) after the fence; the move fails back rather than lose its writes (${errorMessage(err)})`,
     );
   }
   await record(ctx, move, 'FinalSync', ctx.now());
@@ -411,6 +465,7 @@ async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
       { schema: table.schema, table: table.name, tenantColumn: db.tenancy.tenantColumn, primaryKey: table.primaryKey },
       move.customerId,
       limit,
+      move.migration,
     );
     await ctx.limiter.take(n, ctx.signal);
     done = n < limit;
@@ -441,6 +496,13 @@ async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<v
 async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 'RolledBack' | 'Failed'): Promise<void> {
   const { move } = loaded;
   const { from } = movingCells(move);
+  // The target is the customer's (cut over) or cleared (rolled back): it stops refusing. The
+  // source is the customer's again after a rollback; after a cut-over it keeps refusing as moved
+  // out for good (one row per customer): a writer still configured with it is never acknowledged
+  // a write the customer's cell does not have. A later move into that cell replaces the row.
+  const { source, target } = await pools(ctx, move);
+  const rolledBack = BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack';
+  await Promise.all([rolledBack ? liftFence(source, move.customerId, move.migration) : undefined, liftFence(target, move.customerId, move.migration)]);
   await inTransaction(ctx.cp, async () => {
     await lockRoutingWrites(ctx.cp);
     if (BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack') {
@@ -461,6 +523,8 @@ export async function failMove(ctx: ExecutorContext, loaded: LoadedMove, reason:
   }
   const { from } = movingCells(move);
   ctx.metrics?.failures.inc({ reason });
+  await liftSourceFence(ctx, move);
+  if (loaded.tables.length === 0) await liftTargetFence(ctx, move); // nothing copied: nothing to clear first
   return inTransaction(ctx.cp, async () => {
     await lockRoutingWrites(ctx.cp);
     await recordFailure(ctx.cp, move, move.state, reason, message);
@@ -470,9 +534,34 @@ export async function failMove(ctx: ExecutorContext, loaded: LoadedMove, reason:
       await record(ctx, move, 'Failed', ctx.now(), { failureReason: reason, lastError: message, finishedAt: ctx.now(), reservedCell: null });
       return 'Failed' as const;
     }
+    // Availability comes back now, not after the rollback: the placement is Active again in the
+    // same transaction (the source database's fence was lifted just before).
+    await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
     await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: reason, lastError: message });
     return 'RollingBack' as const;
   });
+}
+
+/**
+ * Lifts the source database's fence of a move that fails back, before the journal records it, so
+ * the customer can write again at once. Best effort: Finish lifts it again, and must. The target
+ * keeps refusing until its copy is cleared (a write accepted there now would be cleared with it).
+ */
+async function liftSourceFence(ctx: ExecutorContext, move: MoveRecord): Promise<void> {
+  await liftSide(ctx, move, 'source');
+}
+
+async function liftTargetFence(ctx: ExecutorContext, move: MoveRecord): Promise<void> {
+  await liftSide(ctx, move, 'target');
+}
+
+async function liftSide(ctx: ExecutorContext, move: MoveRecord, side: 'source' | 'target'): Promise<void> {
+  try {
+    const dbs = await pools(ctx, move);
+    await liftFence(dbs[side], move.customerId, move.migration);
+  } catch (err) {
+    ctx.log.warn({ migration: move.migration, customer: move.customerId, side, err: errorMessage(err) }, 'could not lift the fence yet; the move lifts it when it ends');
+  }
 }
 
 /** Performs `action` on the move and records it. Throws MoveRefusal for a move that must fail. */
@@ -516,9 +605,17 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
       return clear(ctx, loaded, action);
     case 'StartReverse':
       return startReverse(ctx, loaded);
-    case 'Abort':
-      await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: null });
-      return;
+    case 'Abort': {
+      await liftSourceFence(ctx, move);
+      const { from } = movingCells(move);
+      return inTransaction(ctx.cp, async () => {
+        await lockRoutingWrites(ctx.cp);
+        await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
+        await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: null });
+      });
+    }
+    case 'OpenTarget':
+      return openTarget(ctx, loaded);
     case 'Fail':
       throw new MoveRefusal(action.reason, action.message);
     case 'Finish':

@@ -30,6 +30,7 @@ import {
 } from './table-sql.js';
 import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
+import { moverSql } from './cell-fence-sql.js';
 
 export interface Aggregate {
   rows: number;
@@ -83,8 +84,9 @@ export async function pipeCopy(source: PoolClient, target: PoolClient, outSql: s
   return { rows: into.rowCount, bytes };
 }
 
-async function begin(c: PoolClient, mode = ''): Promise<void> {
-  await c.query(`BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}`);
+/** BEGIN with stable output; `mover`: the migration whose writes these are (they pass its cell fence). */
+async function begin(c: PoolClient, mode = '', mover?: string): Promise<void> {
+  await c.query(`BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}${mover === undefined ? '' : `; ${moverSql(mover)}`}`);
 }
 
 /** The rows settled by the source's clock: a watermark at least `lagMs` old. */
@@ -135,10 +137,11 @@ export async function copyPage(
   after: Key | null,
   limit: number,
   settling: Settling,
+  mover?: string,
 ): Promise<PageResult> {
   return withClients(source, target, async (s, t) => {
     const settled = await beginSettled(s, 'READ ONLY', plan, settling);
-    await begin(t);
+    await begin(t, '', mover);
     await run(t, deleteRangeSql(plan, customer, { after }));
     const copied = await pipeCopy(s, t, copyOutSql(plan, customer, { after }, limit), copyInSql(plan));
     let last: Key | null = null;
@@ -172,11 +175,12 @@ export async function resyncRange(
   after: Key | null,
   upTo: Key | null,
   settling: Settling,
+  mover?: string,
 ): Promise<ResyncResult> {
   return withClients(source, target, async (s, t) => {
     const settled = await beginSettled(s, 'READ ONLY', plan, settling);
     const range: KeyRange = { after, upTo, settled };
-    await begin(t);
+    await begin(t, '', mover);
     await run(t, deleteRangeSql(plan, customer, range));
     const copied = await pipeCopy(s, t, copyOutSql(plan, customer, range), copyInSql(plan));
     const settledLast = copied.rows > 0 ? await lastKey(t, lastKeySql(plan, customer, range)) : null;
@@ -198,7 +202,7 @@ export interface FinalSyncResult {
  * checksums the source rows in the same snapshot: rows that reach the source later cannot make
  * the verification fail, and are swept at cleanup.
  */
-export async function finalSync(source: Pool, target: Pool, plan: TablePlan, customer: string, after: Key | null): Promise<FinalSyncResult> {
+export async function finalSync(source: Pool, target: Pool, plan: TablePlan, customer: string, after: Key | null, mover?: string): Promise<FinalSyncResult> {
   return withClients(source, target, async (s, t) => {
     // The source's snapshot and checksum, and the target's delete, at the same time.
     const sourceSide = async () => {
@@ -206,7 +210,7 @@ export async function finalSync(source: Pool, target: Pool, plan: TablePlan, cus
       return aggregateOn(s, plan, customer, { after });
     };
     const targetSide = async () => {
-      await begin(t);
+      await begin(t, '', mover);
       await run(t, deleteRangeSql(plan, customer, { after }));
     };
     const [agg] = await Promise.all([sourceSide(), targetSide()]);
@@ -336,8 +340,16 @@ export async function passedHorizon(db: Pool, horizon: string): Promise<boolean>
 }
 
 /** Deletes up to `limit` of the customer's rows; returns how many. */
-export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string, limit: number): Promise<number> {
+export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string, limit: number, mover?: string): Promise<number> {
   const st = deleteBatchSql(plan, customer, limit);
-  const r = await db.query(st.text, st.values);
-  return r.rowCount ?? 0;
+  if (mover === undefined) {
+    const r = await db.query(st.text, st.values);
+    return r.rowCount ?? 0;
+  }
+  return withClient(db, async (c) => {
+    await c.query(`BEGIN; ${moverSql(mover)}`);
+    const r = await c.query(st.text, st.values);
+    await c.query('COMMIT');
+    return r.rowCount ?? 0;
+  });
 }

@@ -118,7 +118,9 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     if (!hit) {
       finish(res, 'lookup', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', `customer ${parsed.id} is not placed`), t0);
     } else if (hit.fenced) {
-      finish(res, 'lookup', 503, { 'content-type': JSON_TYPE, 'retry-after': retryAfter, 'x-cell': hit.cell, 'x-cell-epoch': String(hit.epoch) }, hit.json, t0);
+      // No cell, no epoch: nothing a lax gateway could keep writing with (the cell databases refuse it anyway).
+      const body = errorBody('Fenced', `customer ${parsed.id} is being moved between cells; ask again after Retry-After`, { customer: parsed.id, state: 'Fenced' });
+      finish(res, 'lookup', 503, { 'content-type': JSON_TYPE, 'retry-after': retryAfter }, body, t0);
     } else {
       finish(res, 'lookup', 200, { 'content-type': JSON_TYPE, 'x-cell': hit.cell, 'x-cell-epoch': String(hit.epoch) }, hit.json, t0);
     }
@@ -140,11 +142,13 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       finish(res, 'authz', 403, { 'content-type': JSON_TYPE }, errorBody('UnknownCustomer', `customer ${id} is not placed`), t0);
       return;
     }
-    const headers = { 'x-cell': route.cell, 'x-cell-epoch': String(route.epoch), 'x-cell-region': route.region ?? '', 'x-cell-state': route.state };
     if (route.state === 'Fenced') {
       const status = query.get('fenced') === '403' ? 403 : 503;
-      finish(res, 'authz', status, { ...headers, 'retry-after': retryAfter, 'content-type': JSON_TYPE }, errorBody('Fenced', `customer ${id} is moving; retry shortly`), t0);
+      // The state and when to ask again, never the cell: a fenced answer carries no route.
+      const headers = { 'x-cell-state': route.state, 'retry-after': retryAfter, 'content-type': JSON_TYPE };
+      finish(res, 'authz', status, headers, errorBody('Fenced', `customer ${id} is moving; retry shortly`), t0);
     } else {
+      const headers = { 'x-cell': route.cell, 'x-cell-epoch': String(route.epoch), 'x-cell-region': route.region ?? '', 'x-cell-state': route.state };
       finish(res, 'authz', 200, headers, '', t0);
     }
   }

@@ -147,11 +147,14 @@ describe('route lookups', () => {
     expect(r).toMatchObject({ status: 404, body: { error: 'NotFound' } });
   });
 
-  it('answers 503 with Retry-After while a customer is fenced', async () => {
+  it('answers 503 with Retry-After and the reason while a customer is fenced, and no route to write with', async () => {
     const r = await get(router.url, '/v1/routes/moving');
     expect(r.status).toBe(503);
     expect(r.headers.get('retry-after')).toBe('2');
-    expect(r.body).toMatchObject({ customer: 'moving', state: 'Fenced' });
+    expect(r.headers.get('x-cell')).toBeNull();
+    expect(r.headers.get('x-cell-epoch')).toBeNull();
+    expect(r.body).toEqual({ error: 'Fenced', message: expect.stringMatching(/customer moving is being moved/), customer: 'moving', state: 'Fenced' });
+    expect(JSON.stringify(r.body)).not.toMatch(/eu-west|endpoints|epoch/);
   });
 
   it.each([
@@ -175,6 +178,7 @@ describe('route lookups', () => {
     const fenced = await get(router.url, '/v1/authz', { 'x-customer-id': 'moving' });
     expect(fenced.status).toBe(503);
     expect(fenced.headers.get('retry-after')).toBe('2');
+    expect(fenced.headers.get('x-cell')).toBeNull();
     const forNginx = await get(router.url, '/v1/authz?fenced=403', { 'x-customer-id': 'moving' });
     expect(forNginx.status).toBe(403);
     expect(forNginx.headers.get('x-cell-state')).toBe('Fenced');

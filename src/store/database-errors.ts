@@ -15,6 +15,7 @@ export type DatabaseErrorReason =
   | 'AuthenticationFailed'
   | 'DatabaseMissing'
   | 'KeyConflict'
+  | 'CustomerFenced' // ZF001: a cell database's fence refused the customer's write (data/cell-fence-sql.ts)
   | 'ConstraintViolation'
   | 'DataError'
   | 'SchemaChanged'
@@ -54,6 +55,7 @@ function reasonOfSqlstate(code: string): DatabaseErrorReason {
   if (code.startsWith('28')) return 'AuthenticationFailed';
   if (code === '3D000') return 'DatabaseMissing';
   if (code === '23505') return 'KeyConflict';
+  if (code === 'ZF001') return 'CustomerFenced';
   if (code.startsWith('23')) return 'ConstraintViolation';
   if (code.startsWith('22')) return 'DataError';
   if (code === '42P01' || code === '42703') return 'SchemaChanged';

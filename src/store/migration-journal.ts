@@ -201,11 +201,11 @@ const OPEN_STATES = MOVE_STATES.filter((s) => !TERMINAL_STATES.has(s));
 /**
  * The moves of a migration that are not finished (not Done, Failed or RolledBack), in listMoves'
  * order. With `dueAt`, without those in Cleanup that wait for their retention to end after it
- * (unless an abort asks them back). A drain of 100k customers has a few of these, not 100k.
+ * (unless an abort asks them back, or the target's database fence is still to be lifted). A drain of 100k customers has a few of these, not 100k.
  */
 export async function listOpenMoves(db: Queryable, migration: string, options: { dueAt?: Date } = {}): Promise<MoveRecord[]> {
   const waiting = options.dueAt
-    ? `AND NOT (state = 'Cleanup' AND abort_requested_at IS NULL AND cleanup_after IS NOT NULL AND cleanup_after > $3)`
+    ? `AND NOT (state = 'Cleanup' AND abort_requested_at IS NULL AND fenced_at IS NULL AND cleanup_after IS NOT NULL AND cleanup_after > $3)`
     : '';
   const { rows } = await db.query<JournalRow>(
     `SELECT * FROM migration_journal WHERE migration = $1 AND state = ANY($2::text[]) ${waiting} ORDER BY step, created_at, customer_id`,

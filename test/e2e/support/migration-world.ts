@@ -229,7 +229,15 @@ export class GatewayWriter {
       const id = this.next++;
       const cell = this.pools.cells.get(row.cell);
       if (!cell) throw new Error(`unknown cell ${row.cell}`);
-      await cell.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
+      try {
+        await cell.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
+      } catch (err) {
+        // The cell database's fence (moments around a cut-over): not written, ask the router again.
+        if ((err as { code?: string }).code !== 'ZF001') throw err;
+        this.fencedRetries++;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
       this.acknowledged.push(id);
       this.acknowledgedIn.set(row.cell, [...(this.acknowledgedIn.get(row.cell) ?? []), id]);
       await new Promise((r) => setTimeout(r, 20));

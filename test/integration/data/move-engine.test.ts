@@ -1,7 +1,6 @@
 // Customer moves between two real PostgreSQL cells, with writers routed by the placements table:
 // nothing lost or duplicated under live writes, an abort after the cut-over brings everything
 // back, an abort before it leaves no trace.
-import { Registry } from 'prom-client';
 import { MoveEngine } from '../../../src/data/move-engine.js';
 import { runMoves } from '../../../src/data/move-pool.js';
 import { missingAcked, placeCustomers, rowsOf, seedCustomer, startCells, unexpectedRows, Writers, type Cells, type Seeded } from './cells-fixture.js';
@@ -127,7 +126,7 @@ describe('moving customers between cells', () => {
     expect(again).toMatchObject({ ok: false, reason: 'AlreadyFinished' });
   }, TIMEOUT);
 
-  it('moves rows that reached the source after the cut-over to the target before cleaning the source up', async () => {
+  it('refuses writes that reach the source after the cut-over, and cleans the source up without bringing back what the target deleted', async () => {
     const c = 'late-rows';
     await placeCustomers(cells.cp, [c], 'cell-a');
     const seeded = await seedCustomer(cells.pools['cell-a']!, c, { readings: 700, events: 40, devices: 4 });
@@ -136,33 +135,58 @@ describe('moving customers between cells', () => {
     const key = { migration: 'late', customerId: c };
     await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
     expect((await engine.run(key)).move?.state).toBe('Cleanup');
-    // A gateway with a stale route writes to the old cell: a new reading, one with an old
-    // timestamp and key (below everything verified), a new event, and a new device.
+    // A gateway with a stale route writes to the old cell: refused, every kind of write.
     const source = cells.pools['cell-a']!;
-    await source.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 1, 'd1', 1)`, [c]);
-    await source.query(`INSERT INTO readings (customer_id, id, received_at, device, value) VALUES ($1, 2, now() - interval '2 hours', 'd1', 2)`, [c]);
-    await source.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, 3, 'late')`, [c]);
-    await source.query(`INSERT INTO devices (customer_id, device_id, name) VALUES ($1, 'late-device', 'late')`, [c]);
-    // Meanwhile the customer writes to its new cell.
-    await cells.pools['cell-b']!.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 4, 'd2', 4)`, [c]);
+    const refused = async (sql: string) => {
+      const err = await source.query(sql, [c]).then(
+        () => undefined,
+        (e: { code?: string; message: string }) => e,
+      );
+      return err && { code: err.code, message: err.message };
+    };
+    const fenceError = { code: 'ZF001', message: `customer ${c} is moved out in this cell by migration late: ask the router again` };
+    expect(await refused(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 1, 'd1', 1)`)).toEqual(fenceError);
+    expect(await refused(`UPDATE devices SET firmware = 99 WHERE customer_id = $1`)).toEqual(fenceError);
+    expect(await refused(`DELETE FROM events WHERE customer_id = $1`)).toEqual(fenceError);
+    // Meanwhile the customer writes to its new cell, and deletes a device and a reading there.
+    const target = cells.pools['cell-b']!;
+    await target.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 4, 'd2', 4)`, [c]);
+    await target.query(`UPDATE devices SET firmware = 7 WHERE customer_id = $1 AND device_id = 'd1'`, [c]);
+    await target.query(`DELETE FROM devices WHERE customer_id = $1 AND device_id = 'd2'`, [c]);
+    const gone = [...seeded.readings][0]!;
+    await target.query(`DELETE FROM readings WHERE customer_id = $1 AND id = $2`, [c, gone]);
 
-    const registry = new Registry();
-    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, registry, clock: () => new Date(Date.now() + 2 * 3600_000) });
+    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: () => new Date(Date.now() + 2 * 3600_000) });
     const done = await later.run(key);
     expect(done.move).toMatchObject({ state: 'Done' });
-    const target = await rowsOf(cells.pools['cell-b']!, c);
-    for (const id of [1, 2, 4, ...seeded.readings]) expect(target.readings.has(id)).toBe(true);
-    expect(target.readings.size).toBe(703);
-    expect(target.events.has(3)).toBe(true);
-    expect(target.devices.has('late-device')).toBe(true);
+    const held = await rowsOf(target, c);
+    expect(held.readings.has(4)).toBe(true);
+    expect(held.readings.has(gone)).toBe(false); // not resurrected from the source
+    expect(held.readings.size).toBe(700);
+    expect([...held.devices.entries()].sort()).toEqual([['d0', 0], ['d1', 7], ['d3', 0]]);
     expect((await rowsOf(source, c)).total).toBe(0);
-    const { rows } = await cells.cp.query<{ swept: string }>('SELECT sum(swept_rows)::text AS swept FROM migration_table_progress WHERE migration = $1', ['late']);
-    expect(Number(rows[0]?.swept)).toBe(4);
-    const metrics = await registry.getMetricsAsJSON();
-    const copied = metrics.find((m) => m.name === 'cell_operator_move_rows_copied_total');
-    expect(copied?.values).toEqual([expect.objectContaining({ labels: { direction: 'Forward' }, value: 4 })]);
-    const states = metrics.find((m) => m.name === 'cell_operator_move_state_duration_seconds');
-    expect(states?.values.some((v) => v.labels.state === 'Cleanup' && (v as { metricName?: string }).metricName?.endsWith('_count') && v.value === 1)).toBe(true);
+    // The move is over and the old cell still refuses the customer: it lives elsewhere.
+    expect(await refused(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, 3, 'after')`)).toEqual(fenceError);
+  }, TIMEOUT);
+
+  it('stops cleanup with a reason, keeping the rows, when the source changed past the fence after the cut-over', async () => {
+    const c = 'bypassed';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    await seedCustomer(cells.pools['cell-a']!, c, { readings: 200, events: 10, devices: 2 });
+    const settings = { pageRows: 250, settleLagMs: 0, drainWaitMs: 0, retentionMs: 3600_000 };
+    const key = { migration: 'bypass', customerId: c };
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings });
+    await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+    expect((await engine.run(key)).move?.state).toBe('Cleanup');
+    // A superuser with triggers off writes a row the target never got.
+    await cells.pools['cell-a']!.query(
+      `BEGIN; SET LOCAL session_replication_role = replica; INSERT INTO events (customer_id, seq, kind) VALUES ('bypassed', 5, 'sneaked'); COMMIT`,
+    );
+    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: () => new Date(Date.now() + 2 * 3600_000) });
+    const r = await later.run(key, { maxRetries: 2 });
+    expect(r.outcome).toBe('GaveUp');
+    expect(r.move).toMatchObject({ state: 'Cleanup', lastError: expect.stringMatching(/^SourceChangedAfterCutOver: table public\.events: .*something wrote customer bypassed's rows in cell cell-a past the database fence/) });
+    expect((await rowsOf(cells.pools['cell-a']!, c)).total).toBe(213);
   }, TIMEOUT);
 
   it('copies no faster than the rate limit', async () => {

@@ -113,8 +113,11 @@ describe('a move that must not happen', () => {
         async point(p, info) {
           if (!tampered && p === 'after-action' && info.action.kind === 'CopyPage' && info.action.table === 'public.readings') {
             tampered = true;
+            // Past the target's fence: a superuser with triggers off.
             await cells.pools['cell-b']!.query(
-              `UPDATE readings SET value = value + 1 WHERE customer_id = 'tampered' AND id = (SELECT min(id) FROM readings WHERE customer_id = 'tampered')`,
+              `BEGIN; SET LOCAL session_replication_role = replica;
+               UPDATE readings SET value = value + 1 WHERE customer_id = 'tampered' AND id = (SELECT min(id) FROM readings WHERE customer_id = 'tampered');
+               COMMIT`,
             );
           }
         },
@@ -133,7 +136,9 @@ describe('a move that must not happen', () => {
       hooks: {
         async point(p, info) {
           if (p === 'after-action' && info.action.kind === 'FinalSync' && info.action.table === 'public.devices') {
-            await cells.pools['cell-b']!.query(`UPDATE devices SET name = 'changed' WHERE customer_id = 'tampered-late' AND device_id = 'd1'`);
+            await cells.pools['cell-b']!.query(
+              `BEGIN; SET LOCAL session_replication_role = replica; UPDATE devices SET name = 'changed' WHERE customer_id = 'tampered-late' AND device_id = 'd1'; COMMIT`,
+            );
           }
         },
       },

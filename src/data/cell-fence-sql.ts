@@ -1,0 +1,187 @@
+// The write fence inside a cell database, as SQL: a small versioned schema (`cell_operator`) with
+// the table of fenced customers and a trigger on every tenant table that refuses a fenced
+// customer's writes. Pure: statements only; cell-fence.ts runs them.
+//
+// Why in the data: a gateway may cache a route, an ingestion job may be configured with the old
+// cell, a transaction may be open across the fence. The router's 503 is a courtesy; this trigger
+// is the guarantee (see src/data/README.md, "The fence in the cell databases").
+import { createHash } from 'node:crypto';
+import { escapeIdentifier, escapeLiteral } from 'pg';
+
+/** The schema the operator owns in every cell database. */
+export const FENCE_SCHEMA = 'cell_operator';
+
+/** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
+export const FENCE_SCHEMA_VERSION = 1;
+
+/**
+ * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
+ * by PostgreSQL; "F": fence). A gateway or ingestion worker that sees it asks the router again.
+ */
+export const FENCE_SQLSTATE = 'ZF001';
+
+/** Advisory-lock class of the per-customer write lock: 0x66656e63 = 'fenc' (key: hashtext(customer)). */
+export const CUSTOMER_LOCK_CLASS = 0x66656e63;
+
+/** Advisory-lock class (transaction-scoped) serialising installs and upgrades: 0x696e7374 = 'inst'. */
+export const INSTALL_LOCK_CLASS = 0x696e7374;
+
+/** Session setting naming the migration whose own copy/cleanup writes pass the fence. */
+export const MOVER_SETTING = 'cell_operator.move';
+
+/** Name of the trigger on every tenant table. */
+export const FENCE_TRIGGER = 'cell_operator_fence';
+
+/**
+ * What the fence says about a customer in this cell: `Fenced` (source, from the fence to the
+ * cut-over), `MovedOut` (source, after the cut-over until cleanup removed its rows), `MovingIn`
+ * (target, until the cut-over).
+ */
+export type FenceRole = 'Fenced' | 'MovedOut' | 'MovingIn';
+
+export interface SchemaStep {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const S = escapeIdentifier(FENCE_SCHEMA);
+
+/**
+ * The schema, one step per version, applied in order by installFenceSchema. `fence_state` holds the
+ * generation of the newest fence change visible to a snapshot; the sequence `fence_generation`
+ * holds the newest one, visible or not (sequences are not transactional): a REPEATABLE READ or
+ * SERIALIZABLE writer whose snapshot is older than a fence change is told to retry (40001).
+ */
+export const FENCE_SCHEMA_STEPS: readonly SchemaStep[] = [
+  {
+    version: 1,
+    name: 'fenced customers, fence generation',
+    sql: `
+CREATE TABLE IF NOT EXISTS ${S}.fenced_customers (
+  customer_id text PRIMARY KEY,
+  migration   text NOT NULL,
+  role        text NOT NULL CHECK (role IN ('Fenced', 'MovedOut', 'MovingIn')),
+  since       timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE ${S}.fenced_customers IS 'cell-operator: customers whose writes this cell refuses (trigger cell_operator_fence on every tenant table); written by the move engine only';
+CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint;
+CREATE TABLE IF NOT EXISTS ${S}.fence_state (
+  one        boolean PRIMARY KEY DEFAULT true CHECK (one),
+  generation bigint NOT NULL
+);
+INSERT INTO ${S}.fence_state (generation) SELECT nextval('${FENCE_SCHEMA}.fence_generation') ON CONFLICT DO NOTHING;`,
+  },
+];
+
+export const CREATE_SCHEMA_SQL = `CREATE SCHEMA IF NOT EXISTS ${S};
+CREATE TABLE IF NOT EXISTS ${S}.schema_version (
+  version    integer PRIMARY KEY,
+  name       text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;
+
+/** The trigger function for one tenant column (the column is baked in: NEW.col, no per-row jsonb). */
+export function fenceFunctionName(tenantColumn: string): string {
+  return `fence_${createHash('sha256').update(tenantColumn).digest('hex').slice(0, 16)}`;
+}
+
+function qualifiedFunction(tenantColumn: string): string {
+  return `${S}.${escapeIdentifier(fenceFunctionName(tenantColumn))}`;
+}
+
+/**
+ * The trigger function. Fast path (no fence on the customer): one shared per-customer
+ * transaction-level advisory lock, one primary-key probe. The lock comes first, so a write that
+ * waited for a fence reads the committed fence row afterwards (READ COMMITTED takes a new snapshot
+ * per statement). Pure SQL, no cross-node state beyond `fenced_customers` (a reference table on
+ * Citus, so a worker sees it locally).
+ */
+export function fenceFunctionSql(tenantColumn: string): string {
+  const col = escapeIdentifier(tenantColumn);
+  const fn = qualifiedFunction(tenantColumn);
+  return `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  c text;
+  f record;
+  pass int := 1;
+BEGIN
+  LOOP
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND pass = 2) THEN c := OLD.${col}::text; ELSE c := NEW.${col}::text; END IF;
+    PERFORM pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c));
+    SELECT fc.role, fc.migration INTO f FROM ${S}.fenced_customers fc WHERE fc.customer_id = c;
+    IF FOUND THEN
+      IF current_setting('${MOVER_SETTING}', true) IS DISTINCT FROM f.migration THEN
+        RAISE EXCEPTION USING
+          ERRCODE = '${FENCE_SQLSTATE}',
+          MESSAGE = format('customer %s is %s in this cell by migration %s: ask the router again', c,
+                           CASE f.role WHEN 'Fenced' THEN 'fenced for a move' WHEN 'MovedOut' THEN 'moved out' ELSE 'being moved in' END, f.migration),
+          DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
+          HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
+      END IF;
+    ELSIF current_setting('transaction_isolation') <> 'read committed'
+          AND (SELECT generation FROM ${S}.fence_state) <> (SELECT last_value FROM ${S}.fence_generation) THEN
+      RAISE EXCEPTION USING
+        ERRCODE = '40001',
+        MESSAGE = format('the write fences of this cell changed after this transaction''s snapshot was taken (customer %s): retry the transaction', c);
+    END IF;
+    EXIT WHEN NOT (TG_OP = 'UPDATE' AND pass = 1 AND OLD.${col} IS DISTINCT FROM NEW.${col});
+    pass := 2;
+  END LOOP;
+  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+  RETURN NEW;
+END
+$fn$`;
+}
+
+export function tableRef(schema: string, table: string): string {
+  return `${escapeIdentifier(schema)}.${escapeIdentifier(table)}`;
+}
+
+/** The trigger on one tenant table (CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE lock: only when missing). */
+export function createTriggerSql(schema: string, table: string, tenantColumn: string): string {
+  return `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE ON ${tableRef(schema, table)}
+  FOR EACH ROW EXECUTE FUNCTION ${qualifiedFunction(tenantColumn)}()`;
+}
+
+/** Which of the given tables already carry the fence trigger calling this column's function. */
+export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS table
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+ WHERE t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'`;
+
+/** Sets (or changes) a customer's fence and bumps the generation, in the caller's transaction. */
+export const SET_FENCE_SQL = `WITH g AS (UPDATE ${S}.fence_state SET generation = nextval('${FENCE_SCHEMA}.fence_generation') RETURNING 1)
+INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
+SELECT $1, $2, $3, now() FROM g
+ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
+  since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
+
+/** Lifts this migration's fence of a customer (another migration's stays); bumps the generation. */
+export const LIFT_FENCE_SQL = `WITH d AS (DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2 RETURNING 1)
+UPDATE ${S}.fence_state SET generation = nextval('${FENCE_SCHEMA}.fence_generation') WHERE EXISTS (SELECT 1 FROM d)`;
+
+/** Waits for the customer's writers (their shared locks) to end: the per-customer drain. */
+export const DRAIN_CUSTOMER_SQL = `SELECT pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext($1))`;
+
+export const READ_FENCE_SQL = `SELECT migration, role, since FROM ${S}.fenced_customers WHERE customer_id = $1`;
+
+/** `SET LOCAL lock_timeout`: a bound in milliseconds (at least 1: 0 would mean no bound). */
+export function lockTimeoutSql(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) throw new Error(`lock timeout must be a non-negative number of milliseconds, got ${ms}`);
+  return `SET LOCAL lock_timeout = ${escapeLiteral(`${Math.max(1, Math.round(ms))}ms`)}`;
+}
+
+/** `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. */
+export function moverSql(migration: string): string {
+  return `SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
+}
+
+/** The fields of a fence refusal, parsed from the error's DETAIL; undefined when it is not one. */
+export function fenceRefusal(err: unknown): { customer: string; migration: string; role: FenceRole } | undefined {
+  if (typeof err !== 'object' || err === null || (err as { code?: unknown }).code !== FENCE_SQLSTATE) return undefined;
+  const detail = String((err as { detail?: unknown }).detail ?? '');
+  const m = /^customer=(.*) migration=(.*) fence=(Fenced|MovedOut|MovingIn)$/.exec(detail);
+  if (!m) return undefined;
+  return { customer: m[1] as string, migration: m[2] as string, role: m[3] as FenceRole };
+}

@@ -1,0 +1,162 @@
+// Installs, upgrades and drives the write fence inside a cell database (SQL in cell-fence-sql.ts):
+// the versioned `cell_operator` schema, the trigger on every tenant table, and a customer's fence
+// (set with a bounded per-customer drain, changed, lifted). Idempotent: every call can run again.
+import type { Pool, PoolClient } from 'pg';
+import {
+  CREATE_SCHEMA_SQL,
+  createTriggerSql,
+  DRAIN_CUSTOMER_SQL,
+  FENCE_SCHEMA,
+  FENCE_SCHEMA_STEPS,
+  FENCE_SCHEMA_VERSION,
+  FENCE_TRIGGER,
+  fenceFunctionName,
+  fenceFunctionSql,
+  INSTALL_LOCK_CLASS,
+  LIFT_FENCE_SQL,
+  lockTimeoutSql,
+  READ_FENCE_SQL,
+  SET_FENCE_SQL,
+  tableRef,
+  TRIGGERED_TABLES_SQL,
+  type FenceRole,
+} from './cell-fence-sql.js';
+
+export interface FencedTable {
+  schema: string;
+  table: string;
+}
+
+/** Runs `fn` in a transaction on a pooled client; the connection is destroyed on error. */
+async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  c.on('error', onError);
+  try {
+    await c.query('BEGIN');
+    const result = await fn(c);
+    await c.query('COMMIT');
+    return result;
+  } catch (err) {
+    broken ??= err instanceof Error ? err : new Error(String(err));
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.off('error', onError);
+    c.release(broken);
+  }
+}
+
+/** Whether the database runs Citus (the fence table then becomes a reference table). */
+async function hasCitus(c: PoolClient): Promise<boolean> {
+  const { rows } = await c.query<{ citus: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`);
+  return rows[0]?.citus === true;
+}
+
+/**
+ * Brings the fence schema to FENCE_SCHEMA_VERSION and the tenant column's trigger function up to
+ * date, then puts the trigger on every table of `tables` that lacks it. Concurrent installers wait
+ * for each other (a transaction-level advisory lock); `lockTimeoutMs` bounds the wait for a busy
+ * table's lock (CREATE TRIGGER briefly blocks its writers), after which the call fails and is
+ * retried by the move. Returns the tables that got the trigger now.
+ */
+export async function installFence(pool: Pool, tenantColumn: string, tables: readonly FencedTable[], options: { lockTimeoutMs?: number } = {}): Promise<FencedTable[]> {
+  const fn = fenceFunctionName(tenantColumn);
+  const present = async (c: PoolClient): Promise<{ version: number; triggered: Set<string> }> => {
+    // A catalog scan, not to_regclass: after waiting for another installer, the syscache may still
+    // hold a stale "no such table" (invalidations are read when a relation is locked).
+    const exists = await c.query<{ t: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = 'schema_version') AS t`,
+      [FENCE_SCHEMA],
+    );
+    let version = 0;
+    if (exists.rows[0]?.t) {
+      const { rows } = await c.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${FENCE_SCHEMA}.schema_version`);
+      version = rows[0]?.version ?? 0;
+    }
+    const triggered = new Set<string>();
+    if (version > 0) {
+      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, [FENCE_TRIGGER, FENCE_SCHEMA, fn]);
+      for (const r of t.rows) triggered.add(`${r.schema}.${r.table}`);
+    }
+    return { version, triggered };
+  };
+  // The common case (everything installed) is one read, without a lock or a write.
+  const c0 = await pool.connect();
+  let state: { version: number; triggered: Set<string> };
+  try {
+    state = await present(c0);
+  } finally {
+    c0.release();
+  }
+  if (state.version >= FENCE_SCHEMA_VERSION && tables.every((t) => state.triggered.has(`${t.schema}.${t.table}`))) return [];
+  return inTransaction(pool, async (c) => {
+    // Short: writers queue behind a CREATE TRIGGER waiting for the table; better to retry later.
+    await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 500));
+    await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
+    const now = await present(c);
+    if (now.version < FENCE_SCHEMA_VERSION) {
+      await c.query(CREATE_SCHEMA_SQL);
+      for (const step of FENCE_SCHEMA_STEPS) {
+        if (step.version <= now.version) continue;
+        await c.query(step.sql);
+        await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
+      }
+      if (await hasCitus(c)) {
+        // Every worker must see the fence table locally (the trigger runs there): a reference table.
+        await c.query(
+          `SELECT create_reference_table(t) FROM unnest(ARRAY['${FENCE_SCHEMA}.fenced_customers', '${FENCE_SCHEMA}.fence_state']::regclass[]) t
+            WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = t)`,
+        );
+      }
+    }
+    // Replaced whenever something was missing: an upgrade, a new tenant column, a new table.
+    await c.query(fenceFunctionSql(tenantColumn));
+    const added: FencedTable[] = [];
+    for (const t of tables) {
+      if (now.triggered.has(`${t.schema}.${t.table}`)) continue;
+      await c.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON ${tableRef(t.schema, t.table)}`); // one calling another column's function
+      await c.query(createTriggerSql(t.schema, t.table, tenantColumn));
+      added.push(t);
+    }
+    return added;
+  });
+}
+
+/**
+ * Fences a customer in this cell (`role`), then waits for every transaction that wrote the
+ * customer's rows (their shared per-customer locks) to end, at most `drainMs`; one transaction, so
+ * a drain that does not finish in time leaves no fence behind. Unrelated transactions are never
+ * waited for. Throws the lock timeout (SQLSTATE 55P03) when the customer's writers outlast it.
+ */
+export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query(lockTimeoutSql(drainMs));
+    await c.query(SET_FENCE_SQL, [customer, migration, role]);
+    await c.query(DRAIN_CUSTOMER_SQL, [customer]);
+  });
+}
+
+/** Sets a fence that needs no drain (MovingIn on a target, MovedOut after a fence): one statement. */
+export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole): Promise<void> {
+  await pool.query(SET_FENCE_SQL, [customer, migration, role]);
+}
+
+/** Lifts this migration's fence of the customer (a no-op when there is none). */
+export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
+  await pool.query(LIFT_FENCE_SQL, [customer, migration]);
+}
+
+export interface CustomerFence {
+  migration: string;
+  role: FenceRole;
+  since: Date;
+}
+
+export async function readFence(pool: Pool, customer: string): Promise<CustomerFence | undefined> {
+  const { rows } = await pool.query<CustomerFence>(READ_FENCE_SQL, [customer]);
+  return rows[0];
+}

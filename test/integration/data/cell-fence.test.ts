@@ -1,0 +1,179 @@
+// The write fence inside a real PostgreSQL cell database: installed idempotently, it refuses a
+// fenced customer's inserts, updates and deletes with its own SQLSTATE and a message a gateway can
+// act on, lets the move's own writes through, and drains only the fenced customer's transactions.
+import type pg from 'pg';
+import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
+import { FENCE_SQLSTATE, fenceRefusal, moverSql } from '../../../src/data/cell-fence-sql.js';
+import { startPostgres, type PostgresServer } from '../../support/postgres.js';
+import { quietPool, TELEMETRY_SCHEMA } from './cells-fixture.js';
+
+const TABLES = [
+  { schema: 'public', table: 'readings' },
+  { schema: 'public', table: 'events' },
+  { schema: 'public', table: 'devices' },
+];
+
+let server: PostgresServer;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  server = await startPostgres();
+  pool = quietPool(server.url, 10);
+  await pool.query(TELEMETRY_SCHEMA);
+  await pool.query(`INSERT INTO devices (customer_id, device_id, name) VALUES ('acme', 'd1', 'one'), ('acme', 'd2', 'two'), ('other', 'd1', 'x')`);
+}, 60_000);
+
+afterAll(async () => {
+  await pool?.end();
+  await server?.stop();
+});
+
+async function error(p: Promise<unknown>): Promise<{ code?: string; message: string; detail?: string; hint?: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code?: string; message: string };
+  }
+  throw new Error('expected the statement to fail');
+}
+
+describe('the write fence in a cell database', () => {
+  it('installs once: a second install adds nothing and a concurrent one waits for the first', async () => {
+    const [a, b] = await Promise.all([installFence(pool, 'customer_id', TABLES), installFence(pool, 'customer_id', TABLES)]);
+    expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
+    expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
+    const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
+    expect(rows).toEqual([{ version: 1 }]);
+  });
+
+  it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
+    await markCustomer(pool, 'acme', 'm-1', 'Fenced');
+    const insert = await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`));
+    expect(insert.code).toBe(FENCE_SQLSTATE);
+    expect(insert.message).toBe('customer acme is fenced for a move in this cell by migration m-1: ask the router again');
+    expect(insert.hint).toMatch(/ask the router again/);
+    expect(fenceRefusal(insert)).toEqual({ customer: 'acme', migration: 'm-1', role: 'Fenced' });
+    expect((await error(pool.query(`UPDATE devices SET firmware = 2 WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+    expect((await error(pool.query(`DELETE FROM devices WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+    // Moving a row to the fenced customer, or away from it, is a write of that customer too.
+    expect((await error(pool.query(`UPDATE devices SET customer_id = 'acme', device_id = 'd9' WHERE customer_id = 'other'`))).code).toBe(FENCE_SQLSTATE);
+    await pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 1, 'd', 1)`);
+    await pool.query(`UPDATE devices SET firmware = 3 WHERE customer_id = 'other'`);
+    const { rows } = await pool.query(`SELECT firmware FROM devices WHERE customer_id = 'acme' ORDER BY device_id`);
+    expect(rows).toEqual([{ firmware: 0 }, { firmware: 0 }]);
+  });
+
+  it("lets the fencing migration's own writes through, and only them", async () => {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(moverSql('m-1'));
+      await c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 2, 'd', 2)`);
+      await c.query('COMMIT');
+      await c.query('BEGIN');
+      await c.query(moverSql('m-other'));
+      expect((await error(c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 3, 'd', 3)`))).code).toBe(FENCE_SQLSTATE);
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
+    }
+  });
+
+  it('says moved out and being moved in for the other two fences, and accepts writes again once lifted', async () => {
+    await markCustomer(pool, 'acme', 'm-1', 'MovedOut');
+    expect((await error(pool.query(`DELETE FROM readings WHERE customer_id = 'acme'`))).message).toMatch(/customer acme is moved out .* migration m-1: ask the router again/);
+    await markCustomer(pool, 'acme', 'm-1', 'MovingIn');
+    expect((await error(pool.query(`DELETE FROM readings WHERE customer_id = 'acme'`))).message).toMatch(/being moved in/);
+    await liftFence(pool, 'acme', 'm-other'); // another migration's lift changes nothing
+    expect(await readFence(pool, 'acme')).toMatchObject({ migration: 'm-1', role: 'MovingIn' });
+    await liftFence(pool, 'acme', 'm-1');
+    expect(await readFence(pool, 'acme')).toBeUndefined();
+    await pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 4, 'd', 4)`);
+  });
+
+  it('tells a REPEATABLE READ writer whose snapshot predates a fence to retry, instead of writing past it', async () => {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await c.query('SELECT count(*) FROM devices'); // the snapshot is taken here, before the fence
+      await markCustomer(pool, 'acme', 'm-rr', 'Fenced');
+      expect((await error(c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 5, 'd', 5)`))).code).toBe('40001');
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
+      await liftFence(pool, 'acme', 'm-rr');
+    }
+  });
+});
+
+describe('the per-customer drain', () => {
+  it('is not held up by a long transaction of another customer', async () => {
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 10, 'd', 1)`);
+      const started = Date.now();
+      await fenceCustomer(pool, 'acme', 'm-2', 'Fenced', 2_000);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await other.query('COMMIT');
+    } finally {
+      other.release();
+      await liftFence(pool, 'acme', 'm-2');
+    }
+  });
+
+  it("waits for the customer's open transaction and includes its rows when it commits within the bound", async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 20, 'd', 1)`);
+      const fencing = fenceCustomer(pool, 'acme', 'm-3', 'Fenced', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await readFence(pool, 'acme')).toBeUndefined(); // not committed while the writer runs
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 21, 'd', 1)`);
+      await writer.query('COMMIT');
+      await fencing;
+      const { rows } = await pool.query(`SELECT id FROM readings WHERE customer_id = 'acme' AND id IN (20, 21) ORDER BY id`);
+      expect(rows).toEqual([{ id: '20' }, { id: '21' }]);
+      expect(await readFence(pool, 'acme')).toMatchObject({ migration: 'm-3', role: 'Fenced' });
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-3');
+    }
+  });
+
+  it("fails after the bound when the customer's transaction stays open, leaving no fence behind", async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 30, 'd', 1)`);
+      const started = Date.now();
+      const failed = await error(fenceCustomer(pool, 'acme', 'm-4', 'Fenced', 400));
+      expect(failed.code).toBe('55P03');
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(await readFence(pool, 'acme')).toBeUndefined();
+      await writer.query('COMMIT'); // the writer was never refused: the customer was not fenced
+    } finally {
+      writer.release();
+    }
+  });
+
+  it('makes a write that arrives during the drain wait, then refuses it once the fence commits', async () => {
+    const holder = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 40, 'd', 1)`);
+      const fencing = fenceCustomer(pool, 'acme', 'm-5', 'Fenced', 5_000);
+      await new Promise((r) => setTimeout(r, 200));
+      // Queued behind the fence's exclusive request, it reads the fence once it gets its turn.
+      const late = error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 41, 'd', 1)`));
+      await new Promise((r) => setTimeout(r, 200));
+      await holder.query('COMMIT');
+      await fencing;
+      expect((await late).code).toBe(FENCE_SQLSTATE);
+    } finally {
+      holder.release();
+      await liftFence(pool, 'acme', 'm-5');
+    }
+  });
+});
