@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ALLOWLIST_ENTRY_PATTERN, parseAllowlist } from './policy/cell-policy.js';
 
 /** One setting: its flag, its environment variable and its schema. Flags win over the environment. */
 interface Setting {
@@ -41,6 +42,16 @@ const operatorSettings = {
   leaseDurationSeconds: { flag: 'lease-duration', env: 'LEASE_DURATION_SECONDS', schema: seconds.default(15), help: 'seconds a Lease is valid without renewal' },
   identity: { flag: 'identity', env: 'POD_NAME', schema: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`), help: 'this replica\'s name in the Lease' },
   concurrency: { flag: 'concurrency', env: 'RECONCILE_CONCURRENCY', schema: z.coerce.number().int().min(1).max(64).default(4), help: 'reconciles running at once per controller' },
+  allowedNamespaces: {
+    flag: 'allowed-namespaces',
+    env: 'ALLOWED_NAMESPACES',
+    schema: z
+      .string()
+      .optional()
+      .transform((v) => parseAllowlist(v))
+      .refine((list) => list.every((e) => ALLOWLIST_ENTRY_PATTERN.test(e)), 'every entry must be a namespace name, a prefix ending in "*" (tenant-*), or "*"'),
+    help: 'namespaces a Cell may use besides cell-<name>, and its database Secret besides the operator\'s: names and prefixes (team-a,tenant-*), comma-separated',
+  },
   resyncSeconds: { flag: 'resync', env: 'RESYNC_SECONDS', schema: seconds.default(300), help: 'every object is reconciled again this often' },
 } satisfies Record<string, Setting>;
 
