@@ -13,6 +13,13 @@ import { isTransientDatabaseError, type Placement, placeCustomers, type PlaceRes
 import { drained } from './drained.js';
 import type { RouterMetrics } from './router-metrics.js';
 
+
+/** What a line that could not be placed says: a reason a client can act on, no database text. */
+export const BATCH_FAILURE = {
+  unavailable: 'the control-plane database is unreachable: send this line again later',
+  internal: 'internal error placing this line (logged by the router): send it again, or report it',
+} as const;
+
 export interface BatchOptions {
   pool: Pool;
   strategy: PlacementStrategy;
@@ -80,9 +87,14 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
       try {
         return { results: await placeCustomers(options.pool, toPlace.map((p) => p.request as PlacementRequest), { strategy: options.strategy }) };
       } catch (err) {
-        failure = (err as Error).message;
-        if (!isTransientDatabaseError(err) || attempt >= attempts) break;
-        options.log.warn({ err: failure, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed; retrying');
+        // The client sees a classified reason, never the database's own message (names, SQL); the log has it.
+        const transient = isTransientDatabaseError(err);
+        failure = transient ? BATCH_FAILURE.unavailable : BATCH_FAILURE.internal;
+        if (!transient || attempt >= attempts) {
+          options.log.error({ err: (err as Error).message, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed');
+          break;
+        }
+        options.log.warn({ err: (err as Error).message, attempt, firstLine: toPlace[0]?.line }, 'batch chunk failed; retrying');
         await new Promise((r) => setTimeout(r, baseMs * 2 ** (attempt - 1)));
       }
     }
