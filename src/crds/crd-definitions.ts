@@ -1,7 +1,6 @@
 // What each CRD says beyond its schemas: names, printer columns, selectable fields, and the
 // restriction on metadata.name. The generator turns these plus the zod schemas into config/crd/.
 import type { z } from 'zod';
-import type { CelRule } from './cel.js';
 import { CELL_DESCRIPTION, CellSpecSchema, CellStatusSchema } from './cell.js';
 import {
   CUSTOMER_PLACEMENT_DESCRIPTION,
@@ -30,8 +29,6 @@ export interface CrdDefinition {
   status: z.ZodType;
   /** Whether metadata.name is further restricted, and how. */
   metadataName?: { pattern: RegExp; maxLength: number };
-  /** CEL rules on the whole object (the only place a rule can read metadata.name), with their TypeScript twins. */
-  rootRules?: RootRule[];
   printerColumns: PrinterColumn[];
   /** Fields usable in `kubectl get --field-selector` (string, boolean or integer fields). */
   selectableFields: string[];
@@ -44,35 +41,6 @@ const AGE: PrinterColumn = {
   description: 'Time since the object was created.',
 };
 
-/**
- * A workload names a Deployment, a Service, a KafkaUser and (through Strimzi) a Secret
- * `kafka-user-<name>` in the cell namespace. The cell's own children are named `<cell>` (the
- * Kafka) and `<cell>-...` (the database StatefulSets, Services and Secret, Strimzi's Services,
- * pods and Deployments), so a workload may not take the cell's name or start with `<cell>-`, nor
- * give its Kafka credentials the name of the database Secret.
- */
-export interface RootRule extends CelRule {
-  check: (object: { metadata?: { name?: string }; spec?: unknown }) => boolean;
-}
-
-/** The names of a Cell's workloads that CELL_WORKLOAD_NAMES_RULE refuses (cell-children.ts asserts the same). */
-export function workloadNameClashes(cellName: string, workloads: readonly { name: string }[]): string[] {
-  return workloads
-    .map((w) => w.name)
-    .filter((n) => n === cellName || n.startsWith(`${cellName}-`) || `kafka-user-${n}` === `${cellName}-db-credentials`);
-}
-
-export const CELL_WORKLOAD_NAMES_RULE: RootRule = {
-  rule: "!has(self.spec.workloads) || self.spec.workloads.all(w, w.name != self.metadata.name && !w.name.startsWith(self.metadata.name + '-') && 'kafka-user-' + w.name != self.metadata.name + '-db-credentials')",
-  message: 'spec.workloads: a workload may not be named after the cell or start with "<cell name>-": those names belong to the cell\'s database and Kafka objects (<cell>-db, <cell>-db-worker, <cell>-db-credentials, <cell>-kafka-bootstrap, ...)',
-  fieldPath: '.spec.workloads',
-  reason: 'FieldValueInvalid',
-  check: (o) => {
-    const workloads = (o.spec as { workloads?: { name: string }[] } | undefined)?.workloads ?? [];
-    return workloadNameClashes(o.metadata?.name ?? '', workloads).length === 0;
-  },
-};
-
 export const CELL_CRD: CrdDefinition = {
   names: CELL,
   source: 'src/crds/cell.ts',
@@ -81,7 +49,6 @@ export const CELL_CRD: CrdDefinition = {
   status: CellStatusSchema,
   // The name prefixes Services, pods and the namespace cell-<name>: see CELL_NAME_PATTERN.
   metadataName: { pattern: CELL_NAME_PATTERN, maxLength: CELL_NAME_MAX_LENGTH },
-  rootRules: [CELL_WORKLOAD_NAMES_RULE],
   printerColumns: [
     { name: 'Region', type: 'string', jsonPath: '.spec.region', description: 'Compliance region of the cell.' },
     { name: 'State', type: 'string', jsonPath: '.spec.state', description: 'Active, Cordoned or Draining.' },

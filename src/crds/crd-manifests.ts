@@ -32,7 +32,6 @@ export function rootSchema(def: CrdDefinition): SchemaNode {
     },
     type: 'object',
   };
-  if (def.rootRules?.length) root['x-kubernetes-validations'] = def.rootRules.map(({ check: _check, ...r }) => r);
   // A spec with a default (every field optional) is filled in by the API server when omitted.
   if (spec.default === undefined) root.required = ['spec'];
   return sortKeys(root);

@@ -27,7 +27,6 @@ function zodErrors(m: Manifest): string[] {
   if (def.metadataName && !(name.length <= def.metadataName.maxLength && def.metadataName.pattern.test(name))) errors.push('metadata.name');
   const result = parseWith(def.spec, m.spec, 'spec');
   if (!result.ok) errors.push(...result.errors.map((e) => e.path));
-  for (const rule of def.rootRules ?? []) if (!rule.check(m)) errors.push(rule.fieldPath?.replace(/^\./, '') ?? '');
   return errors;
 }
 

@@ -1,6 +1,6 @@
 import { exampleCell, EXAMPLE_CELL_SPEC } from '../controllers/cell/example-cell.js';
 import { parseOperatorConfig } from '../config.js';
-import { cellPolicyViolations, parseAllowlist, type CellPolicy } from './cell-policy.js';
+import { cellPolicyViolations, parseAllowlist, workloadNameClashes, type CellPolicy } from './cell-policy.js';
 
 const policy: CellPolicy = { operatorNamespace: 'cell-operator-system', allowedNamespaces: ['team-a', 'tenant-*'] };
 const external = (namespace: string) => ({
@@ -44,6 +44,17 @@ describe('what a Cell may reach beyond itself', () => {
   it('reports both fields when both are refused', () => {
     const cell = exampleCell({ ...external('kube-system'), namespace: 'default' });
     expect(cellPolicyViolations(cell, policy).map((v) => v.field)).toEqual(['spec.namespace', 'spec.database.external.secretRef.namespace']);
+  });
+
+  it('refuses workload names that belong to the cell\'s own children, naming spec.workloads', () => {
+    const withWorkloads = (...names: string[]) =>
+      exampleCell({ ...EXAMPLE_CELL_SPEC, workloads: names.map((name) => ({ name, image: 'registry.example.com/a:1', port: 5432 })) });
+    const [violation, ...rest] = cellPolicyViolations(withWorkloads('api', 'eu-west-1a-db', 'eu-west-1a'), policy);
+    expect(rest).toEqual([]);
+    expect(violation).toMatchObject({ field: 'spec.workloads', reason: 'WorkloadNameConflict' });
+    expect(violation?.message).toContain('spec.workloads: eu-west-1a-db, eu-west-1a may not be used');
+    expect(workloadNameClashes('kafka-user-x', [{ name: 'x-db-credentials' }])).toEqual(['x-db-credentials']);
+    expect(cellPolicyViolations(withWorkloads('api', 'eu-west-1', 'db'), policy)).toEqual([]);
   });
 
   it('reads the allowlist from --allowed-namespaces and refuses an entry that is no namespace or prefix', () => {

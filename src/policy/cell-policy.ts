@@ -1,5 +1,6 @@
 // What a Cell may reach beyond itself, decided by the cluster admin in one place: the namespaces a
-// cell may live in and the namespaces its external database Secret may come from. The same rule
+// cell may live in, the namespaces its external database Secret may come from, and names its
+// workloads may not take from the cell's own children. The same rule
 // runs at admission (admission-policy.ts, a ValidatingAdmissionPolicy) and in the reconciler, so
 // a Cell that got past a missing policy is still refused before anything is read or applied.
 import type { Cell } from '../crds/cell.js';
@@ -34,7 +35,7 @@ function defaultNamespace(cell: Cell): string {
   return `cell-${cell.metadata.name ?? ''}`;
 }
 
-export type PolicyReason = 'NamespaceNotAllowed' | 'SecretNamespaceNotAllowed';
+export type PolicyReason = 'NamespaceNotAllowed' | 'SecretNamespaceNotAllowed' | 'WorkloadNameConflict';
 
 export interface PolicyViolation {
   /** The field a person changes: spec.namespace, spec.database.external.secretRef.namespace. */
@@ -71,7 +72,30 @@ export function secretViolation(cell: Cell, policy: CellPolicy): PolicyViolation
   };
 }
 
+/**
+ * The workload names of `cell` that would collide with the cell's own children. A workload names
+ * a Deployment, a Service, a KafkaUser and (through Strimzi) a Secret `kafka-user-<name>`; the
+ * cell's children are `<cell>` (the Kafka) and `<cell>-...` (the database StatefulSets, Services
+ * and Secret, Strimzi's Services, pods and Deployments).
+ */
+export function workloadNameClashes(cellName: string, workloads: readonly { name: string }[]): string[] {
+  return workloads
+    .map((w) => w.name)
+    .filter((n) => n === cellName || n.startsWith(`${cellName}-`) || `kafka-user-${n}` === `${cellName}-db-credentials`);
+}
+
+/** Why the workload names are refused, or undefined. (Not a CRD rule: its cost estimate with metadata.name is over budget.) */
+export function workloadNameViolation(cell: Cell): PolicyViolation | undefined {
+  const clashes = workloadNameClashes(cell.metadata.name ?? '', cell.spec.workloads ?? []);
+  if (clashes.length === 0) return undefined;
+  return {
+    field: 'spec.workloads',
+    reason: 'WorkloadNameConflict',
+    message: `spec.workloads: ${clashes.join(', ')} may not be used: a workload may not be named after the cell or start with "${cell.metadata.name ?? ''}-", names that belong to the cell's database and Kafka objects (${cell.metadata.name ?? ''}-db, -db-worker, -db-credentials, -kafka-bootstrap, ...).`,
+  };
+}
+
 /** Every rule `cell` breaks, namespace first. */
 export function cellPolicyViolations(cell: Cell, policy: CellPolicy): PolicyViolation[] {
-  return [namespaceViolation(cell, policy), secretViolation(cell, policy)].filter((v): v is PolicyViolation => v !== undefined);
+  return [namespaceViolation(cell, policy), secretViolation(cell, policy), workloadNameViolation(cell)].filter((v): v is PolicyViolation => v !== undefined);
 }

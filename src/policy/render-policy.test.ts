@@ -15,3 +15,9 @@ describe('the generated admission policy files', () => {
     }
   });
 });
+
+describe('the admission policy', () => {
+  it('reads the namespace fields by index: an admission policy does not unescape __namespace__ as a CRD rule does', () => {
+    expect(Object.values(policyFiles()).join('\n')).not.toContain('__namespace__');
+  });
+});
