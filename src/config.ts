@@ -13,6 +13,9 @@ interface Setting {
   help: string;
 }
 
+/** A bearer token shorter than this is refused, from the flag, the environment or a file. */
+export const MIN_TOKEN_LENGTH = 16;
+
 const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().int().min(1).max(3600);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
@@ -60,7 +63,14 @@ const routerSettings = {
   port: { flag: 'port', env: 'ROUTER_PORT', schema: port.default(8090), help: 'port of the routing API' },
   host: { flag: 'host', env: 'ROUTER_HOST', schema: z.string().min(1).default('0.0.0.0'), help: 'address to listen on' },
   tokenFile: { flag: 'token-file', env: 'ROUTER_TOKEN_FILE', schema: z.string().min(1).optional(), help: 'file holding the bearer token for writes' },
-  token: { flag: 'token', env: 'ROUTER_TOKEN', schema: z.string().min(16, 'must be at least 16 characters').optional(), help: 'bearer token for writes (prefer --token-file)' },
+  token: { flag: 'token', env: 'ROUTER_TOKEN', schema: z.string().min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`).optional(), help: 'bearer token for writes (prefer --token-file)' },
+  maxChangeStreams: { flag: 'max-change-streams', env: 'ROUTER_MAX_CHANGE_STREAMS', schema: z.coerce.number().int().min(1).max(100_000).default(2000), help: 'open change streams at once; more answer 503 TooManyStreams' },
+  maxStaleSeconds: {
+    flag: 'max-stale-seconds',
+    env: 'ROUTER_MAX_STALE_SECONDS',
+    schema: z.coerce.number().int().min(0).max(86_400 * 7).default(0),
+    help: '/readyz fails after the index has been stale (database away) this long; 0: never, the last index is served marked stale',
+  },
 } satisfies Record<string, Setting>;
 
 type Settings = Record<string, Setting>;
