@@ -407,6 +407,8 @@ async function main(): Promise<void> {
       '--database-url', databases.controlPlane.url,
       '--http-port', String(operatorPort),
       '--resync', String(OPERATOR_RESYNC_SECONDS),
+      // The example cells take their database credentials from namespace cell-databases.
+      '--allowed-namespaces', 'cell-databases',
     ],
   });
   record.update({ operatorPid: running.operator.pid });

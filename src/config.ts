@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { ALLOWLIST_ENTRY_PATTERN, parseAllowlist } from './policy/cell-policy.js';
 
 /** One setting: its flag, its environment variable and its schema. Flags win over the environment. */
 interface Setting {
@@ -11,6 +12,9 @@ interface Setting {
   schema: z.ZodType;
   help: string;
 }
+
+/** A bearer token shorter than this is refused, from the flag, the environment or a file. */
+export const MIN_TOKEN_LENGTH = 16;
 
 const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().int().min(1).max(3600);
@@ -41,6 +45,16 @@ const operatorSettings = {
   leaseDurationSeconds: { flag: 'lease-duration', env: 'LEASE_DURATION_SECONDS', schema: seconds.default(15), help: 'seconds a Lease is valid without renewal' },
   identity: { flag: 'identity', env: 'POD_NAME', schema: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`), help: 'this replica\'s name in the Lease' },
   concurrency: { flag: 'concurrency', env: 'RECONCILE_CONCURRENCY', schema: z.coerce.number().int().min(1).max(64).default(4), help: 'reconciles running at once per controller' },
+  allowedNamespaces: {
+    flag: 'allowed-namespaces',
+    env: 'ALLOWED_NAMESPACES',
+    schema: z
+      .string()
+      .optional()
+      .transform((v) => parseAllowlist(v))
+      .refine((list) => list.every((e) => ALLOWLIST_ENTRY_PATTERN.test(e)), 'every entry must be a namespace name, a prefix ending in "*" (tenant-*), or "*"'),
+    help: 'namespaces a Cell may use besides cell-<name>, and its database Secret besides the operator\'s: names and prefixes (team-a,tenant-*), comma-separated',
+  },
   resyncSeconds: { flag: 'resync', env: 'RESYNC_SECONDS', schema: seconds.default(300), help: 'every object is reconciled again this often' },
 } satisfies Record<string, Setting>;
 
@@ -49,7 +63,14 @@ const routerSettings = {
   port: { flag: 'port', env: 'ROUTER_PORT', schema: port.default(8090), help: 'port of the routing API' },
   host: { flag: 'host', env: 'ROUTER_HOST', schema: z.string().min(1).default('0.0.0.0'), help: 'address to listen on' },
   tokenFile: { flag: 'token-file', env: 'ROUTER_TOKEN_FILE', schema: z.string().min(1).optional(), help: 'file holding the bearer token for writes' },
-  token: { flag: 'token', env: 'ROUTER_TOKEN', schema: z.string().min(16, 'must be at least 16 characters').optional(), help: 'bearer token for writes (prefer --token-file)' },
+  token: { flag: 'token', env: 'ROUTER_TOKEN', schema: z.string().min(MIN_TOKEN_LENGTH, `must be at least ${MIN_TOKEN_LENGTH} characters`).optional(), help: 'bearer token for writes (prefer --token-file)' },
+  maxChangeStreams: { flag: 'max-change-streams', env: 'ROUTER_MAX_CHANGE_STREAMS', schema: z.coerce.number().int().min(1).max(100_000).default(2000), help: 'open change streams at once; more answer 503 TooManyStreams' },
+  maxStaleSeconds: {
+    flag: 'max-stale-seconds',
+    env: 'ROUTER_MAX_STALE_SECONDS',
+    schema: z.coerce.number().int().min(0).max(86_400 * 7).default(0),
+    help: '/readyz fails after the index has been stale (database away) this long; 0: never, the last index is served marked stale',
+  },
 } satisfies Record<string, Setting>;
 
 type Settings = Record<string, Setting>;

@@ -5,7 +5,7 @@ import type { OperatorConfig } from './config.js';
 import type { Cell } from './crds/cell.js';
 import type { CustomerPlacement } from './crds/customer-placement.js';
 import { LABEL_CELL } from './crds/group.js';
-import { CHILD_KINDS } from './controllers/cell/cell-children.js';
+import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from './controllers/cell/cell-children.js';
 import { CHILD_LABEL_SELECTOR, CellReconciler } from './controllers/cell/cell-reconciler.js';
 import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.js';
 import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
@@ -21,6 +21,7 @@ import { apiServed, whenApiServed } from './runtime/api-discovery.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
 import { openStore, type Store } from './store/store.js';
+import type { CellPolicy } from './policy/cell-policy.js';
 import { OPERATOR_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Strimzi's API; its kinds get informers only when it is served at start. */
@@ -65,19 +66,25 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   const children = new Map<string, Informer>();
   for (const { kind, apiVersion } of CHILD_KINDS) {
     if (!withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
+    if (UNWATCHED_CHILD_KINDS.has(kind)) continue; // read by name: no list/watch on Secrets (rules.ts)
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }
 
   manager.add(cellController(manager, children, store?.pool, config, log));
   const cells = manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>;
   manager.add(placementController(manager, store?.pool, cells, config, log));
-  const cellPools = new CellPools(manager.client, cells, children.get('Secret'));
+  const cellPools = new CellPools(manager.client, cells, children.get('Secret'), cellPolicy(config));
   manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
   await manager.runUntilSignal((code) => {
     void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
   });
   // Runs until a signal; runUntilSignal exits the process.
   return new Promise<number>(() => undefined);
+}
+
+/** What Cells may reach: the same allowlist as the admission policy's ConfigMap (the chart sets both). */
+function cellPolicy(config: OperatorConfig): CellPolicy {
+  return { operatorNamespace: config.leaseNamespace, allowedNamespaces: config.allowedNamespaces };
 }
 
 function cellController(manager: Manager, children: Map<string, Informer>, store: Pool | undefined, config: OperatorConfig, log: Logger): Controller {
@@ -90,6 +97,7 @@ function cellController(manager: Manager, children: Map<string, Informer>, store
     events: manager.events,
     store,
     operatorNamespace: config.leaseNamespace,
+    policy: cellPolicy(config),
     log,
   });
   // A drain cordons its source, and lifts the cordon when aborted or deleted; each of those writes

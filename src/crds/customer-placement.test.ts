@@ -27,7 +27,8 @@ describe('parseCustomerPlacementSpec', () => {
 });
 
 describe('customer ids', () => {
-  it.each(['acme-corp', 'c1', '0042', 'a'.repeat(63)])('accepts %s', (id) => {
+  // The same rule as the router and the store (src/store/customer-id.ts): dots are allowed.
+  it.each(['acme-corp', 'c1', '0042', 'a'.repeat(63), 'acme.corp', 'eu.acme-1'])('accepts %s', (id) => {
     expect(isValidCustomerId(id)).toBe(true);
   });
 
@@ -36,7 +37,9 @@ describe('customer ids', () => {
     ['too long', 'a'.repeat(64)],
     ['with SQL metacharacters', "acme'; drop table placements; --"],
     ['upper case', 'Acme'],
-    ['with a dot', 'acme.corp'],
+    ['with an empty label', 'acme..corp'],
+    ['ending in a dot', 'acme.'],
+    ['reserved for the change stream', 'changes'],
     ['with a leading dash', '-acme'],
     ['non-ASCII', 'acmé'],
     ['with a slash', 'acme/../x'],

@@ -6,6 +6,7 @@ import type { Cell } from '../crds/cell.js';
 import type { Informer } from '../runtime/informer.js';
 import { isNotFound, statusCode, type KubeClient } from '../runtime/kube-client.js';
 import { builtin, resourcePath } from '../runtime/resource.js';
+import { secretViolation, type CellPolicy } from '../policy/cell-policy.js';
 import type { DatabaseSettings } from '../store/connection.js';
 import type { DatabaseCheck } from './cell-database-check.js';
 import { cellNamespace, databaseHost, databaseName, databasePort, databaseSecretName, IN_CLUSTER_DATABASE_USER } from '../crds/cell-names.js';
@@ -53,12 +54,13 @@ async function readSecret(client: KubeClient, ref: { namespace: string; name: st
 /**
  * The credentials of the cell's database. In-cluster: read back from our Secret, or — only when
  * `generate` and the Secret does not exist — a new crypto-random password (never regenerated once
- * stored). External: the referenced Secret; a missing or incomplete one is a problem a person fixes.
+ * stored). External: the referenced Secret, when `policy` allows its namespace; a refused, missing
+ * or incomplete one is a problem a person fixes.
  */
 export async function readDatabaseCredentials(
   client: KubeClient,
   cell: Cell,
-  options: { secrets?: Informer; generate?: boolean } = {},
+  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy } = {},
 ): Promise<CredentialsResult> {
   const external = cell.spec.database.external;
   if (!external) {
@@ -69,6 +71,9 @@ export async function readDatabaseCredentials(
     return { problem: { connected: false, reason: 'SecretMissing', message: `the database Secret ${cellNamespace(cell)}/${databaseSecretName(cell)} does not exist yet`, stalled: false } };
   }
   const ref = external.secretRef;
+  // Judged before any read: the operator never fetches a Secret the policy does not allow.
+  const refused = options.policy ? secretViolation(cell, options.policy) : undefined;
+  if (refused) return { problem: { connected: false, reason: refused.reason, message: refused.message, stalled: true } };
   const where = `Secret ${ref.namespace}/${ref.name}`;
   let secret: SecretData | undefined;
   try {

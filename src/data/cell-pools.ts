@@ -7,6 +7,7 @@ import { CellUnavailable } from './move-errors.js';
 import type { CellDatabase } from './table-plans.js';
 import type { Informer } from '../runtime/informer.js';
 import type { KubeClient } from '../runtime/kube-client.js';
+import type { CellPolicy } from '../policy/cell-policy.js';
 import { createPool } from '../store/connection.js';
 import { cellDatabaseSettings, readDatabaseCredentials } from './cell-database-credentials.js';
 
@@ -17,13 +18,15 @@ export class CellPools {
     private readonly client: KubeClient,
     private readonly cells: Informer<Cell>,
     private readonly secrets?: Informer,
+    /** Which Secrets a cell may name (cell-policy.ts): a refused one is never read. */
+    private readonly policy?: CellPolicy,
   ) {}
 
   /** The database of `name`, for the move engine; throws with a reason when it cannot be reached. */
   async database(name: string): Promise<CellDatabase> {
     const cell = this.cells.get(name);
     if (!cell) throw new CellUnavailable(`there is no Cell ${name} (yet)`);
-    const credentials = await readDatabaseCredentials(this.client, cell, { secrets: this.secrets });
+    const credentials = await readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy });
     if (!credentials.value) throw new CellUnavailable(`cell ${name}: ${credentials.problem.message}`);
     const settings = cellDatabaseSettings(cell, credentials.value);
     const fingerprint = createHash('sha256').update(JSON.stringify(settings)).digest('hex');

@@ -1,6 +1,6 @@
 // The operator's RBAC rules, the one list that config/rbac/*.yaml and the Helm chart's roles are
 // generated from (`npm run gen:rbac`). Exact verbs and resources, no wildcard, each with its reason.
-import { CHILD_KINDS } from '../controllers/cell/cell-children.js';
+import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from '../controllers/cell/cell-children.js';
 import { CELL, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
 import { builtin } from '../runtime/resource.js';
 
@@ -32,11 +32,12 @@ export const CHILD_PLURALS: Readonly<Record<(typeof CHILD_KINDS)[number]['kind']
  * What the Cell controller does to a child: watch it (informer: list + watch), server-side apply it
  * (a PATCH that needs `create` too when the object does not exist yet), and delete it when the spec
  * no longer asks for it (kinds marked `pruned` in CHILD_KINDS). No `update`: nothing is written with
- * PUT. `get` only for Secrets: one the informer does not hold (an external database's Secret, unlabelled,
- * in any namespace) is read directly.
+ * PUT. Kinds in UNWATCHED_CHILD_KINDS (Secrets) have no informer: `get` by name instead of list and
+ * watch, so the operator cannot enumerate the cluster's Secrets.
  */
 export function childVerbs(child: { kind: string; pruned: boolean }): string[] {
-  return [...(child.kind === 'Secret' ? ['get'] : []), 'list', 'watch', 'create', 'patch', ...(child.pruned ? ['delete'] : [])];
+  const read = UNWATCHED_CHILD_KINDS.has(child.kind) ? ['get'] : ['list', 'watch'];
+  return [...read, 'create', 'patch', ...(child.pruned ? ['delete'] : [])];
 }
 
 const apiGroupOf = (apiVersion: string): string => (apiVersion.includes('/') ? apiVersion.slice(0, apiVersion.indexOf('/')) : '');
@@ -44,11 +45,14 @@ const apiGroupOf = (apiVersion: string): string => (apiVersion.includes('/') ? a
 function childWhy(group: string, verbs: string[], kinds: string[]): string {
   const parts = [`Children of a Cell (${kinds.join(', ')} of CHILD_KINDS)`];
   parts.push(group === '' ? 'in the core group, cluster-wide since the cell-<name> namespaces come and go with Cells' : `in the ${group} group`);
-  const does = ['informers', 'server-side apply (create + patch)'];
+  const does = [verbs.includes('get') ? 'read by name, never listed nor watched' : 'informers', 'server-side apply (create + patch)'];
   if (verbs.includes('delete')) does.push('deletion when the spec no longer asks for them');
   else does.push('never deleted by the operator (they live as long as the Cell)');
   let why = `${parts.join(' ')}: ${does.join(', ')}.`;
-  if (verbs.includes('get')) why += ' Secrets: the generated database password is read back so it is never regenerated, and spec.database.external.secretRef may name any namespace.';
+  if (verbs.includes('get')) {
+    why +=
+      " Secrets: the cell's database Secret is read back by name so that its generated password is never regenerated; an external database's secretRef is read by name only when the operator's policy allows its namespace (the operator's, the cell's, or --allowed-namespaces). No list or watch: the operator cannot enumerate Secrets.";
+  }
   return why;
 }
 

@@ -15,6 +15,13 @@ import { type Placement, placeCustomers, type PlaceResult } from '../store/place
 import { drained } from './drained.js';
 import type { RouterMetrics } from './router-metrics.js';
 
+
+/** What a line that could not be placed says: a reason a client can act on, no database text. */
+export const BATCH_FAILURE = {
+  unavailable: 'the control-plane database is unreachable: send this line again later',
+  internal: 'internal error placing this line (logged by the router): send it again, or report it',
+} as const;
+
 export interface BatchOptions {
   pool: Pool;
   strategy: PlacementStrategy;
@@ -87,7 +94,9 @@ export async function handleBatch(req: IncomingMessage, res: ServerResponse, opt
       });
       return { results };
     } catch (err) {
-      return { failure: (err as Error).message };
+      // The client sees a classified reason, never the database's own message (names, SQL); the log has it.
+      options.log.error({ err: (err as Error).message, firstLine: toPlace[0]?.line }, 'batch chunk failed');
+      return { failure: isTransientDatabaseError(err) ? BATCH_FAILURE.unavailable : BATCH_FAILURE.internal };
     }
   };
   const report = async (batch: Pending[], outcome: Outcome): Promise<void> => {

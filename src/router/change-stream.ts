@@ -1,23 +1,31 @@
 // GET /v1/routes/changes?since=<version> — Server-Sent Events: first the cells (event `cells`),
 // then every customer changed after `since` (event `route`, id = version, compacted to its latest
 // state), then live changes as the index applies them. Reconnecting with Last-Event-ID (or a new
-// `since`) resumes exactly where the client was. The backlog is written with backpressure; a live
-// client that cannot keep up is disconnected and resumes the same way.
+// `since`) resumes exactly where the client was. The backlog is written with backpressure; a client
+// that cannot keep up (stream-limits.ts) is told why in a last `disconnect` event, its socket is
+// closed (freeing what it did not read), and it resumes the same way.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RouteChange } from '../store/placements.js';
 import type { RouteIndex } from './route-index.js';
 import { drained } from './drained.js';
 import type { RouterMetrics } from './router-metrics.js';
+import { DEFAULT_STREAM_LIMITS, type DisconnectReason, type StreamLimits } from './stream-limits.js';
 
 export interface ChangeStreamOptions {
   index: RouteIndex;
   metrics: RouterMetrics;
   heartbeatMs?: number;
-  /** Disconnect a live client whose unsent output exceeds this. Default 16 MiB. */
-  maxBufferedBytes?: number;
+  limits?: Partial<StreamLimits>;
   /** Ends the stream when aborted (server shutdown). */
   signal?: AbortSignal;
+  /** Called once when the stream ends, whoever ended it (frees the client's slot). */
+  onClose?: () => void;
 }
+
+const DISCONNECT_MESSAGES: Record<DisconnectReason, string> = {
+  SlowClient: 'the client did not read its changes fast enough; reconnect with Last-Event-ID to resume',
+  ShuttingDown: 'the router is shutting down; reconnect with Last-Event-ID to resume',
+};
 
 function routeEvent(c: RouteChange): string {
   const data = `{"customer":"${c.customerId}","cell":${c.cell === null ? 'null' : `"${c.cell}"`},"epoch":${c.epoch},"state":"${c.state}","version":${c.version}}`;
@@ -30,7 +38,7 @@ function cellsEvent(index: RouteIndex): string {
 
 export function streamChanges(req: IncomingMessage, res: ServerResponse, since: number | undefined, options: ChangeStreamOptions): void {
   const { index, metrics } = options;
-  const maxBuffered = options.maxBufferedBytes ?? 16 * 1024 * 1024;
+  const limits = { ...DEFAULT_STREAM_LIMITS, ...options.limits };
   let sent = since ?? index.version;
   let cellsGeneration = index.cellsGeneration;
   let closed = false;
@@ -59,11 +67,12 @@ export function streamChanges(req: IncomingMessage, res: ServerResponse, since: 
     if (closed) return;
     if (!live) {
       queued.push(c);
+      if (queued.length > limits.maxQueuedChanges) close('SlowClient');
       return;
     }
     const text = eventFor(c);
     if (text) res.write(text);
-    if (res.writableLength > maxBuffered) close();
+    if (res.writableLength > limits.maxBufferedBytes) close('SlowClient');
   };
 
   // The backlog scan and the subscription happen in the same tick: no change falls between them.
@@ -76,26 +85,45 @@ export function streamChanges(req: IncomingMessage, res: ServerResponse, since: 
   }, options.heartbeatMs ?? 15_000);
   heartbeat.unref();
 
-  function close(): void {
+  function close(reason?: DisconnectReason): void {
     if (closed) return;
     closed = true;
     clearInterval(heartbeat);
     unsubscribe();
-    options.signal?.removeEventListener('abort', close);
+    queued.length = 0;
+    options.signal?.removeEventListener('abort', shuttingDown);
     metrics.sseClients.dec();
-    res.end();
+    options.onClose?.();
+    if (!reason) return void res.end();
+    metrics.sseDisconnects.labels(reason).inc();
+    const event = `event: disconnect\ndata: ${JSON.stringify({ reason, message: DISCONNECT_MESSAGES[reason] })}\n\n`;
+    if (reason === 'SlowClient') {
+      // Best effort: the socket is full. Destroying it frees what the client never read.
+      res.write(event);
+      res.destroy();
+    } else res.end(event);
   }
-  req.on('close', close);
-  res.on('close', close);
-  if (options.signal?.aborted) close();
-  options.signal?.addEventListener('abort', close, { once: true });
+  const shuttingDown = (): void => close('ShuttingDown');
+  const gone = (): void => close();
+  req.on('close', gone);
+  res.on('close', gone);
+  if (options.signal?.aborted) shuttingDown();
+  options.signal?.addEventListener('abort', shuttingDown, { once: true });
 
   void (async () => {
     let chunk = `retry: 1000\n\n${cellsEvent(index)}`;
     const flush = async (): Promise<void> => {
       const ok = res.write(chunk);
       chunk = '';
-      if (!ok) await drained(res);
+      if (ok) return;
+      // A client that stops reading during its backlog holds the router's memory: bounded in time.
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        drained(res).then(() => false),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), limits.drainTimeoutMs))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut) close('SlowClient');
     };
     for (const slot of backlog) {
       if (closed) return;

@@ -12,6 +12,7 @@ import { type Placement, placeCustomer } from '../store/placements.js';
 import { handleBatch } from './batch-placement.js';
 import { bearerChecker } from './bearer-auth.js';
 import { streamChanges } from './change-stream.js';
+import { DEFAULT_STREAM_LIMITS, StreamSlots, type StreamLimits } from './stream-limits.js';
 import type { SyncStatus } from './index-sync.js';
 import type { RouteIndex } from './route-index.js';
 import type { RouterMetrics } from './router-metrics.js';
@@ -37,6 +38,13 @@ export interface RouterApiOptions {
   benchNoop?: boolean;
   /** Aborted when the server shuts down: open change streams end. */
   shutdownSignal?: AbortSignal;
+  /** Bounds on change-stream clients (stream-limits.ts). */
+  streamLimits?: Partial<StreamLimits>;
+  /**
+   * /readyz turns NotReady once the index has been stale (database away) this long; 0 (the
+   * default): never, the replica keeps serving its last index, marked stale. ?maxStaleSeconds= overrides.
+   */
+  maxStaleSeconds?: number;
 }
 
 const JSON_TYPE = 'application/json';
@@ -95,6 +103,13 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
   const customerHeader = (options.customerHeader ?? 'x-customer-id').toLowerCase();
   const strategy = options.strategy ?? 'Hash';
   const checkToken = bearerChecker(options.token);
+  const streamLimits = { ...DEFAULT_STREAM_LIMITS, ...options.streamLimits };
+  const streamSlots = new StreamSlots(streamLimits.maxClients);
+  /** `x-routes-stale-seconds` while the index cannot reach the database: answers may be out of date. */
+  const staleHeaders = (headers: Record<string, string>): Record<string, string> => {
+    const since = options.status().staleSince;
+    return since && index.loaded ? { ...headers, 'x-routes-stale-seconds': String(Math.round((Date.now() - since.getTime()) / 1000)) } : headers;
+  };
   const applyOwn = (placements: readonly Placement[]): boolean =>
     index.loaded && index.applyIfNext(placements.map((p) => ({ customerId: p.customerId, cell: p.cell, state: p.state, epoch: p.epoch, version: p.version })));
 
@@ -120,9 +135,9 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     } else if (hit.fenced) {
       // No cell, no epoch: nothing a lax gateway could keep writing with (the cell databases refuse it anyway).
       const body = errorBody('Fenced', `customer ${parsed.id} is being moved between cells; ask again after Retry-After`, { customer: parsed.id, state: 'Fenced' });
-      finish(res, 'lookup', 503, { 'content-type': JSON_TYPE, 'retry-after': retryAfter }, body, t0);
+      finish(res, 'lookup', 503, staleHeaders({ 'content-type': JSON_TYPE, 'retry-after': retryAfter }), body, t0);
     } else {
-      finish(res, 'lookup', 200, { 'content-type': JSON_TYPE, 'x-cell': hit.cell, 'x-cell-epoch': String(hit.epoch) }, hit.json, t0);
+      finish(res, 'lookup', 200, staleHeaders({ 'content-type': JSON_TYPE, 'x-cell': hit.cell, 'x-cell-epoch': String(hit.epoch) }), hit.json, t0);
     }
   }
 
@@ -145,10 +160,10 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     if (route.state === 'Fenced') {
       const status = query.get('fenced') === '403' ? 403 : 503;
       // The state and when to ask again, never the cell: a fenced answer carries no route.
-      const headers = { 'x-cell-state': route.state, 'retry-after': retryAfter, 'content-type': JSON_TYPE };
+      const headers = staleHeaders({ 'x-cell-state': route.state, 'retry-after': retryAfter, 'content-type': JSON_TYPE });
       finish(res, 'authz', status, headers, errorBody('Fenced', `customer ${id} is moving; retry shortly`), t0);
     } else {
-      const headers = { 'x-cell': route.cell, 'x-cell-epoch': String(route.epoch), 'x-cell-region': route.region ?? '', 'x-cell-state': route.state };
+      const headers = staleHeaders({ 'x-cell': route.cell, 'x-cell-epoch': String(route.epoch), 'x-cell-region': route.region ?? '', 'x-cell-state': route.state });
       finish(res, 'authz', 200, headers, '', t0);
     }
   }
@@ -185,8 +200,14 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       return;
     }
     if (!index.loaded) return notReady(res, 'changes', t0);
+    const release = streamSlots.tryAcquire();
+    if (!release) {
+      metrics.sseRefused.inc();
+      const message = `this router serves its maximum of ${streamLimits.maxClients} change streams; retry later or on another replica`;
+      return finish(res, 'changes', 503, { 'content-type': JSON_TYPE, 'retry-after': '5' }, errorBody('TooManyStreams', message), t0);
+    }
     metrics.request('changes', 200, (performance.now() - t0) / 1000);
-    streamChanges(req, res, since, { index, metrics, signal: options.shutdownSignal });
+    streamChanges(req, res, since, { index, metrics, signal: options.shutdownSignal, limits: streamLimits, onClose: release });
   }
 
   /** Checks the token; answers and returns false when the request may not write. */
@@ -257,11 +278,13 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     metrics.request('batch', 200, (performance.now() - t0) / 1000);
   }
 
-  function readyz(res: ServerResponse, query: URLSearchParams, t0: number): void {
+  function readyz(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, t0: number): void {
     const s = options.status();
     const staleSeconds = s.staleSince ? (Date.now() - s.staleSince.getTime()) / 1000 : 0;
-    const tolerance = Number(query.get('maxStaleSeconds') ?? 0) || 0;
-    const ready = s.loaded && (s.connected || staleSeconds <= tolerance);
+    const given = query.get('maxStaleSeconds');
+    const limit = given !== null ? Number(given) || 0 : (options.maxStaleSeconds ?? 0);
+    // Stale is served, not hidden: a replica stays in its Service unless a limit is set and passed.
+    const ready = s.loaded && (s.connected || limit <= 0 || staleSeconds <= limit);
     const body = JSON.stringify({
       ready,
       indexLoaded: s.loaded,
@@ -270,7 +293,8 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       database: s.connected ? 'connected' : 'unreachable',
       staleSince: s.staleSince?.toISOString() ?? null,
       staleSeconds: Math.round(staleSeconds),
-      lastError: s.lastError,
+      // The database's own words (host names, users) only for a caller holding the write token.
+      ...(s.lastError && checkToken(req) === 'ok' ? { lastError: s.lastError } : {}),
     });
     finish(res, 'readyz', ready ? 200 : 503, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body, t0);
   }
@@ -303,7 +327,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       return place(req, res, segment, t0);
     }
     if (path === '/healthz') return finish(res, 'healthz', 200, { 'content-type': 'text/plain' }, 'ok\n', t0);
-    if (path === '/readyz') return readyz(res, queryOf(url, q), t0);
+    if (path === '/readyz') return readyz(req, res, queryOf(url, q), t0);
     if (path === '/metrics') {
       const text = await metrics.registry.metrics();
       return finish(res, 'metrics', 200, { 'content-type': metrics.registry.contentType }, text, t0);

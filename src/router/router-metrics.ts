@@ -10,6 +10,8 @@ export class RouterMetrics {
   private readonly duration: Histogram<'route'>;
   readonly placements: Counter<'status' | 'via'>;
   readonly sseClients: Gauge;
+  readonly sseDisconnects: Counter<'reason'>;
+  readonly sseRefused: Counter;
   private readonly requestChildren = new Map<string, { inc(): void }>();
   private readonly durationChildren = new Map<string, { observe(v: number): void }>();
 
@@ -27,6 +29,17 @@ export class RouterMetrics {
     });
     this.placements = new Counter({ name: 'cell_router_placements_total', help: 'Placement results by status', labelNames: ['status', 'via'], registers: [registry] });
     this.sseClients = new Gauge({ name: 'cell_router_change_stream_clients', help: 'Open change streams', registers: [registry] });
+    this.sseDisconnects = new Counter({
+      name: 'cell_router_change_stream_disconnects_total',
+      help: 'Change streams the router ended, by reason (SlowClient: the client did not read; ShuttingDown)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.sseRefused = new Counter({
+      name: 'cell_router_change_stream_refused_total',
+      help: 'Change streams refused because the router already serves its maximum',
+      registers: [registry],
+    });
     new Gauge({
       name: 'cell_router_index_customers',
       help: 'Customers in the in-memory index',

@@ -433,24 +433,37 @@ describe('faults', () => {
     }
   });
 
-  it('serves reads from memory while the database is down, says so on /readyz, and catches up after', async () => {
+  it('keeps serving its last index while the database is down, marked stale, stays ready, and catches up after', async () => {
     const local = await startPostgres();
     const f = await fixture([cell('eu-a')], local.url);
     try {
       await placeCustomer(f.pool, { customerId: 'steady' });
       const router = await f.start();
+      const strict = await f.start({ maxStaleSeconds: 1 });
       await local.halt('fast');
-      await eventually(async () => (await get(router.url, '/readyz')).status === 503);
+      await eventually(async () => (await get(router.url, '/readyz')).body.database === 'unreachable');
       const ready = await get(router.url, '/readyz');
-      expect(ready.body).toMatchObject({ ready: false, indexLoaded: true, database: 'unreachable', customers: 1 });
+      expect(ready.status).toBe(200);
+      expect(ready.body).toMatchObject({ ready: true, indexLoaded: true, database: 'unreachable', customers: 1 });
       expect(Date.parse(ready.body.staleSince)).toBeLessThanOrEqual(Date.now());
-      expect((await get(router.url, '/readyz?maxStaleSeconds=300')).status).toBe(200);
-      expect((await get(router.url, '/v1/routes/steady')).status).toBe(200);
+      // The database's own error text is for the token holder only.
+      expect(ready.body.lastError).toBeUndefined();
+      const withToken = await get(router.url, '/readyz', { authorization: `Bearer ${TOKEN}` });
+      expect(typeof withToken.body.lastError).toBe('string');
+      const lookup = await get(router.url, '/v1/routes/steady');
+      expect(lookup.status).toBe(200);
+      expect(Number(lookup.headers.get('x-routes-stale-seconds'))).toBeGreaterThanOrEqual(0);
+      const metrics = await get(router.url, '/metrics');
+      expect(metrics.body).toMatch(/^cell_router_database_up 0$/m);
+      // A replica configured with a limit leaves its Service once the limit has passed.
+      await eventually(async () => (await get(strict.url, '/readyz')).status === 503, 10_000);
       const write = await send(router.url, 'PUT', '/v1/customers/during-outage', '{}');
       expect(write.status).toBe(503);
 
       await local.resume();
-      await eventually(async () => (await get(router.url, '/readyz')).status === 200, 20_000);
+      await eventually(async () => (await get(router.url, '/readyz')).body.database === 'connected', 20_000);
+      expect((await get(router.url, '/v1/routes/steady')).headers.get('x-routes-stale-seconds')).toBeNull();
+      await eventually(async () => (await get(strict.url, '/readyz')).status === 200, 20_000);
       await placeCustomer(f.pool, { customerId: 'after-outage' });
       await eventually(async () => (await get(router.url, '/v1/routes/after-outage')).status === 200);
     } finally {

@@ -13,6 +13,7 @@ import { createRouterHandler } from './http-api.js';
 import { IndexSync } from './index-sync.js';
 import { RouteIndex } from './route-index.js';
 import { RouterMetrics } from './router-metrics.js';
+import { DEFAULT_SERVER_TIMEOUTS, type ServerTimeouts, type StreamLimits } from './stream-limits.js';
 
 export interface RouterOptions {
   database: DatabaseSettings;
@@ -39,6 +40,12 @@ export interface RouterOptions {
   benchNoop?: boolean;
   /** On close, how long requests in flight may finish. Default 5 s. */
   closeGraceMs?: number;
+  /** Bounds on change-stream clients (stream-limits.ts). */
+  streamLimits?: Partial<StreamLimits>;
+  /** Header, request, idle and keep-alive timeouts of the HTTP server. */
+  timeouts?: Partial<ServerTimeouts>;
+  /** /readyz fails once the index has been stale this long; 0 (default): never (stale is served, marked). */
+  maxStaleSeconds?: number;
 }
 
 export interface RouterHandle {
@@ -84,9 +91,15 @@ export async function startRouter(options: RouterOptions): Promise<RouterHandle>
     metrics,
     benchNoop: options.benchNoop,
     shutdownSignal: shutdown.signal,
+    streamLimits: options.streamLimits,
+    maxStaleSeconds: options.maxStaleSeconds,
   });
-  const server = createServer({ keepAliveTimeout: 65_000 }, handler);
-  server.headersTimeout = 66_000;
+  const timeouts = { ...DEFAULT_SERVER_TIMEOUTS, ...options.timeouts };
+  const server = createServer({ keepAliveTimeout: timeouts.keepAliveTimeoutMs, headersTimeout: timeouts.headersTimeoutMs, requestTimeout: timeouts.requestTimeoutMs,
+    // Node enforces the two timeouts above on this timer (30 s by default): check every second.
+    connectionsCheckingInterval: 1000 }, handler);
+  // A socket silent both ways this long is closed (change streams send a heartbeat every 15 s).
+  server.timeout = timeouts.idleTimeoutMs;
   sync.start();
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,7 +1,7 @@
 // The `cell-operator router` command: configuration from src/config.ts, then startRouter until
 // SIGTERM/SIGINT, then a graceful stop. Returns the process exit code.
 import { readFileSync } from 'node:fs';
-import type { RouterConfig } from '../config.js';
+import { MIN_TOKEN_LENGTH, type RouterConfig } from '../config.js';
 import { createLogger } from '../log.js';
 import { startRouter } from './router.js';
 
@@ -19,8 +19,21 @@ export async function runRouter(config: RouterConfig): Promise<number> {
       process.stderr.write(`cell-operator router: cannot read --token-file: ${(err as NodeJS.ErrnoException).code ?? 'error'}\n`);
       return 2;
     }
+    // The same floor as --token: a short or empty file must not become a guessable token.
+    if (token.length < MIN_TOKEN_LENGTH) {
+      process.stderr.write(`cell-operator router: --token-file (or ROUTER_TOKEN_FILE): the token must be at least ${MIN_TOKEN_LENGTH} characters\n`);
+      return 2;
+    }
   }
-  const router = await startRouter({ database: { url: config.databaseUrl }, host: config.host, port: config.port, token, log });
+  const router = await startRouter({
+    database: { url: config.databaseUrl },
+    host: config.host,
+    port: config.port,
+    token,
+    log,
+    streamLimits: { maxClients: config.maxChangeStreams },
+    maxStaleSeconds: config.maxStaleSeconds,
+  });
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
     process.once('SIGINT', resolve);

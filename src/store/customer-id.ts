@@ -10,8 +10,9 @@
 export const CUSTOMER_ID_MAX_LENGTH = 63;
 export const RESERVED_CUSTOMER_IDS: ReadonlySet<string> = new Set(['changes']);
 
-const LABEL = '[a-z0-9](?:[-a-z0-9]*[a-z0-9])?';
-const CUSTOMER_ID = new RegExp(`^${LABEL}(?:\\.${LABEL})*$`);
+/** The grammar as one RE2-compatible pattern: the CRDs (CustomerPlacement names, Migration names) use it too. */
+export const CUSTOMER_ID_PATTERN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const CUSTOMER_ID = CUSTOMER_ID_PATTERN;
 
 /** Why `value` is not a valid customer id, or undefined when it is. */
 export function customerIdProblem(value: unknown): string | undefined {

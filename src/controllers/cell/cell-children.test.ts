@@ -1,5 +1,5 @@
 import type { KubernetesObject, V1Deployment, V1PodSpec, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
-import { CHILD_KINDS, desiredChildren, type CellChildrenInputs } from './cell-children.js';
+import { CHILD_KINDS, desiredChildren, DuplicateChildError, type CellChildrenInputs } from './cell-children.js';
 import { EXAMPLE_CELL_SPEC, exampleCell } from './example-cell.js';
 import { restrictedViolations } from './pod-security.js';
 import type { CellSpecInput } from '../../crds/cell.js';
@@ -221,6 +221,23 @@ describe('the children of a cell with the longest name allowed', () => {
     for (const labels of labelSets) {
       for (const [k, v] of Object.entries(labels)) expect({ k, v, ok: v.length <= 63 && LABEL_VALUE.test(v) }).toEqual({ k, v, ok: true });
     }
+  });
+});
+
+describe('a workload that takes the name of one of the cell\'s own children', () => {
+  const credentials = { username: 'postgres', password: 'x'.repeat(24) };
+  const inputs = { operatorNamespace: 'cell-operator-system', kafkaBootstrap: undefined, databaseCredentials: credentials };
+  const withWorkload = (name: string) =>
+    exampleCell({ ...EXAMPLE_CELL_SPEC, workloads: [{ name, image: 'registry.example.com/x:1', port: 5432 }] });
+
+  it('is refused by the builders rather than producing two Services of one name', () => {
+    expect(() => desiredChildren(withWorkload('eu-west-1a-db'), inputs)).toThrow(DuplicateChildError);
+    expect(() => desiredChildren(withWorkload('eu-west-1a-db'), inputs)).toThrow(/two children named Service cell-eu-west-1a\/eu-west-1a-db/);
+    expect(() => desiredChildren(withWorkload('eu-west-1a-db-worker'), inputs)).toThrow(/StatefulSet|Service/);
+  });
+
+  it('is fine under any other name', () => {
+    expect(() => desiredChildren(withWorkload('db'), inputs)).not.toThrow();
   });
 });
 

@@ -54,6 +54,14 @@ export const CHILD_KINDS = [
 ] as const;
 
 /**
+ * Child kinds the operator does not watch: Secrets. A watch, even label-selected, needs list and
+ * watch on every Secret of the cluster (RBAC cannot limit by label, and cell namespaces come and
+ * go), so the operator reads its database Secret, and a referenced one, by name only. A deleted
+ * Secret comes back on the next periodic reconcile (--resync) or any event of the Cell.
+ */
+export const UNWATCHED_CHILD_KINDS: ReadonlySet<string> = new Set(['Secret']);
+
+/**
  * The children in apply order: the Namespace first, then its NetworkPolicies (so that nothing runs
  * a moment unfenced), the database Secret (pods reference it), the Kafka node pools before the
  * Kafka (Strimzi reports a Kafka without pools as an error), topics and users, the database, and
@@ -63,7 +71,7 @@ export function desiredChildren(cell: Cell, inputs: CellChildrenInputs): Kuberne
   const database = buildDatabase(cell, inputs.databaseCredentials);
   const secrets = database.filter((o) => o.kind === 'Secret');
   const rest = database.filter((o) => o.kind !== 'Secret');
-  return [
+  return assertDistinctChildren([
     buildNamespace(cell),
     ...buildNetworkPolicies(cell, { operatorNamespace: inputs.operatorNamespace }),
     ...secrets,
@@ -73,5 +81,26 @@ export function desiredChildren(cell: Cell, inputs: CellChildrenInputs): Kuberne
     ...buildKafkaUsers(cell),
     ...rest,
     ...buildWorkloads(cell, { kafkaBootstrap: inputs.kafkaBootstrap ?? conventionalKafkaBootstrap(cell) }),
-  ];
+  ]);
+}
+
+/** Two desired children with one kind, namespace and name: applying both would flip one object. */
+export class DuplicateChildError extends Error {}
+
+/**
+ * Returns `children` when no two share kind, namespace and name; throws otherwise, naming them.
+ * The CRD's workload-name rule keeps this from happening; this is the builders' own guarantee.
+ */
+export function assertDistinctChildren(children: KubernetesObject[]): KubernetesObject[] {
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  for (const child of children) {
+    const key = `${child.kind} ${child.metadata?.namespace ? `${child.metadata.namespace}/` : ''}${child.metadata?.name ?? ''}`;
+    if (seen.has(key)) duplicates.push(key);
+    seen.add(key);
+  }
+  if (duplicates.length > 0) {
+    throw new DuplicateChildError(`the cell would have two children named ${duplicates.join(', ')}: rename the workload in spec.workloads that takes a name of the cell's own children`);
+  }
+  return children;
 }

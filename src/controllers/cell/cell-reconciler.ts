@@ -20,12 +20,13 @@ import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { getCell, removeCell, syncCell } from '../../store/cells.js';
 import { CHILD_KINDS, desiredChildren } from './cell-children.js';
 import { CELL_RESOURCE, childResource } from './cell-resources.js';
-import { cellStatus, type ObservedCellChildren } from './cell-status.js';
+import { cellStatus, refusedCellStatus, type ObservedCellChildren } from './cell-status.js';
 import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '../../data/cell-database-check.js';
 import { cellDatabaseSettings, readDatabaseCredentials, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
 import { cellNamespace, databaseWorkerHost } from '../../crds/cell-names.js';
 import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
+import { cellPolicyViolations, type CellPolicy, type PolicyViolation } from '../../policy/cell-policy.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */
 export const CELL_FINALIZER = 'cells.platform.io/cell-protection';
@@ -48,6 +49,8 @@ export interface CellReconcilerDeps {
   /** The control-plane database; without it the cell's customer count is unknown (0). */
   store?: Pool;
   operatorNamespace: string;
+  /** What a Cell may reach beyond itself; checked again here in case the admission policy is missing. */
+  policy: CellPolicy;
   log: Logger;
   checkDatabase?: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
   now?: () => Date;
@@ -80,12 +83,15 @@ export class CellReconciler {
     }
     const log = this.deps.log.child({ cell: key });
     if (isBeingDeleted(cell)) return this.reconcileDeletion(cell, log);
+    // Before the finalizer and any read: a refused Cell gets a status and nothing else.
+    const violations = cellPolicyViolations(cell, this.deps.policy);
+    if (violations.length > 0) return this.refuse(cell, violations, log);
     if (await addFinalizer(this.deps.client, CELL_RESOURCE, cell, CELL_FINALIZER)) {
       // The finalizer patch produces a new event; the next reconcile works on the fresh object.
       return;
     }
 
-    const credentials = await readDatabaseCredentials(this.deps.client, cell, { secrets: this.deps.children.get('Secret'), generate: true });
+    const credentials = await readDatabaseCredentials(this.deps.client, cell, { secrets: this.deps.children.get('Secret'), generate: true, policy: this.deps.policy });
     const bootstrap = kafkaBootstrapFromStatus(this.child<Kafka>(cell, 'Kafka')[0]).plain;
     const desired = desiredChildren(cell, {
       operatorNamespace: this.deps.operatorNamespace,
@@ -111,6 +117,12 @@ export class CellReconciler {
     if (applyError) throw new CellApplyError(applyError.message);
     if (status.phase !== 'Ready') return { requeueAfter: NOT_READY_REQUEUE_MS };
     return this.deps.store ? { requeueAfter: CUSTOMER_COUNT_REFRESH_MS } : undefined;
+  }
+
+  /** A Cell past a missing admission policy: its status says why, and nothing is applied or read. */
+  private async refuse(cell: Cell, violations: PolicyViolation[], log: Logger): Promise<void> {
+    log.warn({ fields: violations.map((v) => v.field) }, 'cell refused by the operator policy: nothing is applied');
+    await this.writeStatusWithEvents(cell, refusedCellStatus(cell, violations, this.now()));
   }
 
   private async reconcileDeletion(cell: Cell, log: Logger): Promise<ReconcileResult | void> {

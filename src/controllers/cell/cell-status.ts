@@ -352,3 +352,27 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
     })),
   };
 }
+
+/**
+ * The status of a Cell that breaks the operator's policy (cell-policy.ts): nothing of it is applied
+ * or read, Ready is False and Stalled True with the first violation's reason, and the message names
+ * every field to change.
+ */
+export function refusedCellStatus(cell: Cell, violations: readonly { reason: string; message: string }[], now: Date): CellStatus {
+  const generation = cell.metadata.generation;
+  const first = violations[0];
+  if (!first) throw new Error('refusedCellStatus needs at least one violation');
+  const message = `Nothing of this Cell is created: ${violations.map((v) => v.message).join(' ')}`;
+  const inputs: ConditionInput[] = [
+    { type: CELL_CONDITIONS.ready, status: 'False', reason: first.reason, message },
+    { type: CELL_CONDITIONS.stalled, status: 'True', reason: first.reason, message },
+  ];
+  const previous = (cell.status?.conditions ?? []) as Condition[];
+  const conditions = inputs.map((input) => setCondition(previous.filter((c) => c.type === input.type), input, now, generation)[0] as Condition);
+  return {
+    phase: isDeleting(cell) ? 'Deleting' : 'Degraded',
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions,
+    message,
+  };
+}

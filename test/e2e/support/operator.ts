@@ -20,6 +20,11 @@ export interface OperatorOptions {
   leaseNamespace?: string;
   leaseDurationSeconds?: number;
   databaseUrl?: string;
+  /**
+   * --allowed-namespaces. Default `*`: the other e2e tests keep their Secrets in namespaces of
+   * their own; cell-policy.test.ts proves the policy with an allowlist of its own.
+   */
+  allowedNamespaces?: string;
   logLevel?: string;
   /** More flags for `cell-operator operator`. */
   args?: string[];
@@ -85,6 +90,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
     ...(options.leaseNamespace ? [`--lease-namespace=${options.leaseNamespace}`] : []),
     ...(options.leaseDurationSeconds ? [`--lease-duration=${options.leaseDurationSeconds}`] : []),
     ...(options.databaseUrl ? [`--database-url=${options.databaseUrl}`] : []),
+    `--allowed-namespaces=${options.allowedNamespaces ?? '*'}`,
     ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'operator', ...flags], {
