@@ -11,6 +11,7 @@ import {
   type MoveState,
   type TableProgress,
 } from './move-state.js';
+import { kafkaDrainAction } from './kafka-drain-decision.js';
 import type { MoveSettings } from './move-settings.js';
 
 /** `source`/`target` are the cells of the direction the move runs in now. */
@@ -37,6 +38,10 @@ export type MoveAction =
   | { kind: 'Transition'; to: MoveState }
   /** Fence the customer's placement (the router answers 503) and record it, in one transaction. */
   | { kind: 'Fence' }
+  /** After the drain wait: record the end offsets of the source's partitions carrying the customer (kafka-drain-decision.ts). */
+  | { kind: 'KafkaDrainStart' }
+  /** Check (for a moment) whether the source's ingestion group has committed up to those offsets; record what it has. */
+  | { kind: 'KafkaDrainCheck' }
   /** After the drain wait: wait (bounded) for the source's transactions already running to end, then final sync. */
   | { kind: 'Drain' }
   /** Under the fence: replace the target's unverified rows by the source's, checksummed in the same snapshot. */
@@ -152,7 +157,7 @@ export function nextAction(move: MoveRecord, progress: readonly TableProgress[],
     case 'Fenced': {
       const drained = plus(move.fencedAt ?? now, s.drainWaitMs);
       if (now.getTime() < drained.getTime()) return { kind: 'Wait', until: drained, reason: 'draining writes already routed to the source' };
-      return { kind: 'Drain' };
+      return kafkaDrainAction(move, s, now) ?? { kind: 'Drain' };
     }
     case 'FinalSync':
       for (const t of tables) if (!t.finalSynced) return { kind: 'FinalSync', table: t.table };
