@@ -42,6 +42,9 @@ const operatorSettings = {
   identity: { flag: 'identity', env: 'POD_NAME', schema: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`), help: 'this replica\'s name in the Lease' },
   concurrency: { flag: 'concurrency', env: 'RECONCILE_CONCURRENCY', schema: z.coerce.number().int().min(1).max(64).default(4), help: 'reconciles running at once per controller' },
   resyncSeconds: { flag: 'resync', env: 'RESYNC_SECONDS', schema: seconds.default(300), help: 'every object is reconciled again this often' },
+  kafkaDrain: { flag: 'kafka-drain', env: 'KAFKA_DRAIN', schema: bool.default(true), help: 'under a move\'s fence, wait for the source cell\'s ingestion group (docs/kafka.md)' },
+  kafkaTopic: { flag: 'kafka-topic', env: 'KAFKA_TELEMETRY_TOPIC', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('telemetry'), help: 'the telemetry topic the drain watches' },
+  kafkaGroup: { flag: 'kafka-group', env: 'KAFKA_CONSUMER_GROUP', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a group id').default('cell-ingest'), help: 'the ingestion consumer group the drain waits for' },
 } satisfies Record<string, Setting>;
 
 const routerSettings = {
