@@ -24,6 +24,8 @@ export interface GatewayOptions {
   holdMs?: number;
   /** How long a route is reused. Default 1000 ms. */
   routeTtlMs?: number;
+  /** How long Kafka gets to acknowledge before the device gets 503. Default 10 s. */
+  produceTimeoutMs?: number;
   log: Logger;
   registry?: Registry;
 }
@@ -40,6 +42,15 @@ const POLL_MS = 50;
 const JSON_TYPE = 'application/json';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The device is answered in time; a send still running may land later (the device's retry is then a no-op downstream). */
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(message)), ms);
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
 
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'content-type': JSON_TYPE, ...headers });
@@ -60,6 +71,7 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const { log } = options;
   const holdMs = options.holdMs ?? 10_000;
+  const produceTimeoutMs = options.produceTimeoutMs ?? 10_000;
   const registry = options.registry ?? new Registry();
   const routes = new RouteClient({ url: options.routerUrl, ttlMs: options.routeTtlMs ?? 1000 });
   const producers = new ProducerPool(options.kafka, options.topic, log);
@@ -137,7 +149,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
     const messages = parsed.readings.map((r: Reading) => ({ key: id.id, value: encodeMessage({ customer: id.id, ...r }) }));
     try {
-      await producers.send(answer.kafkaBootstrap, messages);
+      await withTimeout(producers.send(answer.kafkaBootstrap, messages), produceTimeoutMs, `cell ${answer.cell}'s Kafka did not acknowledge within ${produceTimeoutMs} ms`);
     } catch (err) {
       refused.inc({ reason: 'KafkaUnavailable' });
       log.warn({ customer: id.id, cell: answer.cell, err: (err as Error).message }, 'readings not produced; the device is told to retry');

@@ -23,7 +23,7 @@ interface Pending {
 class BatchingProducer {
   private readonly queue: Pending[] = [];
   private queued = 0;
-  private sending = false;
+  private inFlight = 0;
   private readonly connected: Promise<void>;
 
   constructor(
@@ -31,6 +31,8 @@ class BatchingProducer {
     private readonly topic: string,
     private readonly maxBatch: number,
     private readonly log: Logger,
+    /** Sends at once (the idempotent producer keeps their order per partition by sequence numbers). */
+    private readonly maxInFlight = 3,
   ) {
     this.connected = producer.connect();
     this.connected.catch(() => undefined);
@@ -41,18 +43,18 @@ class BatchingProducer {
     return new Promise((resolve, reject) => {
       this.queue.push({ messages, resolve, reject });
       this.queued += messages.length;
-      if (!this.sending) void this.drain();
+      if (this.inFlight < this.maxInFlight) void this.drain();
     });
   }
 
   private async drain(): Promise<void> {
-    this.sending = true;
+    this.inFlight++;
     try {
       await this.connected;
     } catch (err) {
       for (const p of this.queue.splice(0)) p.reject(err as Error);
       this.queued = 0;
-      this.sending = false;
+      this.inFlight--;
       return;
     }
     while (this.queue.length > 0) {
@@ -76,7 +78,7 @@ class BatchingProducer {
         for (const p of batch) p.reject(err as Error);
       }
     }
-    this.sending = false;
+    this.inFlight--;
   }
 
   get backlog(): number {
@@ -104,7 +106,14 @@ export class ProducerPool {
     if (!p) {
       const kafka = kafkaClient(settingsFor(this.base, bootstrap), this.log);
       p = new BatchingProducer(
-        kafka.producer({ idempotent: true, allowAutoTopicCreation: false, createPartitioner: kafkajs.Partitioners.DefaultPartitioner }),
+        kafka.producer({
+          idempotent: true,
+          allowAutoTopicCreation: false,
+          createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+          // An idempotent producer that gives up leaves a gap in its sequence numbers: it retries
+          // until the broker answers; callers that must answer in time bound their own wait.
+          retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2_000 },
+        }),
         this.topic,
         this.maxBatch,
         this.log,

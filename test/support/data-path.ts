@@ -42,7 +42,7 @@ function exited(child: ChildProcess): Promise<void> {
   return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
 }
 
-export async function startDataPathWorld(options: { names?: string[]; partitions?: number; holdMs?: number } = {}): Promise<DataPathWorld> {
+export async function startDataPathWorld(options: { names?: string[]; partitions?: number; holdMs?: number; ingest?: boolean; gateway?: boolean } = {}): Promise<DataPathWorld> {
   const names = options.names ?? ['cell-a', 'cell-b'];
   const [cells, ...started] = await Promise.all([startCells(names), ...names.map((n) => startKafka({ name: n }))]);
   const brokers: Record<string, KafkaBroker> = {};
@@ -53,7 +53,7 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
     await syncCell(cells.cp, { name: n, region: 'eu-west-1', state: 'Active', ready: true, weight: 100, maxCustomers: 100_000, endpoints: { kafkaBootstrap: broker.bootstrap } });
   }
   const router = await startRouter({ database: { url: cells.controlPlane.url }, host: '127.0.0.1', port: 0, log: silentLogger(), retryAfterSeconds: 1, pollIntervalMs: 200 });
-  const gateway = await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
+  const gateway = options.gateway === false ? { url: '', port: 0, registry: undefined as never, close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
   const logs = path.join(ROOT, '.local', 'data-path');
   mkdirSync(logs, { recursive: true });
 
@@ -95,7 +95,7 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
     ingest[cell] = handle;
     return handle;
   }
-  await Promise.all(names.map((n) => startIngest(n)));
+  if (options.ingest !== false) await Promise.all(names.map((n) => startIngest(n)));
 
   return {
     cells,
