@@ -27,7 +27,7 @@ const customers = Array.from({ length: 100 }, (_, i) => `bench-gw-${i}`);
 await placeCustomers(world.cells.cp, customers, 'cell-a');
 const bootstrap = world.brokers['cell-a']!.bootstrap;
 let nextId = 1;
-const batchFor = (customer: string) => Array.from({ length: BATCH }, () => ({ id: nextId++, device: 'dev-1', value: 20.5 }));
+const batchFor = () => Array.from({ length: BATCH }, () => ({ id: nextId++, device: 'dev-1', value: 20.5 }));
 
 async function phase(name: string, send: (customer: string, readings: { id: number; device: string; value: number }[]) => Promise<boolean>): Promise<number> {
   let sent = 0;
@@ -39,7 +39,7 @@ async function phase(name: string, send: (customer: string, readings: { id: numb
       let i = c;
       while (Date.now() < until) {
         const customer = customers[i++ % customers.length]!;
-        const readings = batchFor(customer);
+        const readings = batchFor();
         if (await send(customer, readings)) sent += readings.length;
         else failed++;
       }
@@ -76,7 +76,7 @@ function post(customer: string, readings: unknown[]): Promise<boolean> {
 }
 try {
   for (let i = 0; ; i++) {
-    if (await post(customers[0]!, batchFor(customers[0]!))) break;
+    if (await post(customers[0]!, batchFor())) break;
     if (i > 100) throw new Error('the gateway did not start');
     await new Promise((r) => setTimeout(r, 200));
   }
