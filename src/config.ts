@@ -56,6 +56,9 @@ const operatorSettings = {
     help: 'namespaces a Cell may use besides cell-<name>, and its database Secret besides the operator\'s: names and prefixes (team-a,tenant-*), comma-separated',
   },
   resyncSeconds: { flag: 'resync', env: 'RESYNC_SECONDS', schema: seconds.default(300), help: 'every object is reconciled again this often' },
+  kafkaDrain: { flag: 'kafka-drain', env: 'KAFKA_DRAIN', schema: bool.default(true), help: 'under a move\'s fence, wait for the source cell\'s ingestion group (docs/kafka.md)' },
+  kafkaTopic: { flag: 'kafka-topic', env: 'KAFKA_TELEMETRY_TOPIC', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('telemetry'), help: 'the telemetry topic the drain watches' },
+  kafkaGroup: { flag: 'kafka-group', env: 'KAFKA_CONSUMER_GROUP', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a group id').default('cell-ingest'), help: 'the ingestion consumer group the drain waits for' },
 } satisfies Record<string, Setting>;
 
 const routerSettings = {
@@ -73,11 +76,42 @@ const routerSettings = {
   },
 } satisfies Record<string, Setting>;
 
+// The data path's two commands read what a cell's workload Deployment gets (workload-builder.ts);
+// the Kafka connection itself (KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL, SASL) is read by
+// src/kafka/kafka-settings.ts.
+const routerUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'must be an http:// or https:// URL');
+const topicName = z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name (letters, digits, ".", "_", "-")');
+const millis = z.coerce.number().int().min(0).max(600_000);
+
+const gatewaySettings = {
+  logLevel: common.logLevel,
+  port: { flag: 'port', env: 'GATEWAY_PORT', schema: port.default(8080), help: 'port of POST /v1/telemetry/{customer}, /healthz and /metrics' },
+  host: { flag: 'host', env: 'GATEWAY_HOST', schema: z.string().min(1).default('0.0.0.0'), help: 'address to listen on' },
+  routerUrl: { flag: 'router-url', env: 'ROUTER_URL', schema: routerUrl, help: 'the router (GET /v1/routes/{customer})' },
+  topic: { flag: 'topic', env: 'KAFKA_TELEMETRY_TOPIC', schema: topicName.default('telemetry'), help: 'the telemetry topic of every cell' },
+  holdMs: { flag: 'hold-ms', env: 'GATEWAY_HOLD_MS', schema: millis.default(10_000), help: 'how long a fenced customer\'s readings are held before the device gets 503' },
+  routeTtlMs: { flag: 'route-ttl-ms', env: 'ROUTE_TTL_MS', schema: millis.default(1000), help: 'how long a route is reused' },
+} satisfies Record<string, Setting>;
+
+const ingestSettings = {
+  logLevel: common.logLevel,
+  cell: { flag: 'cell', env: 'CELL_NAME', schema: z.string().regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'must be a cell name'), help: 'this worker\'s cell' },
+  topic: { flag: 'topic', env: 'KAFKA_TELEMETRY_TOPIC', schema: topicName.default('telemetry'), help: 'the cell\'s telemetry topic' },
+  group: { flag: 'group', env: 'KAFKA_CONSUMER_GROUP', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a group id').default('cell-ingest'), help: 'the consumer group (the move\'s Kafka drain waits on its offsets)' },
+  databaseUrl: { flag: 'database-url', env: 'DATABASE_URL', schema: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'), help: 'the cell database' },
+  table: { flag: 'table', env: 'INGEST_TABLE', schema: z.string().regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, 'must be [schema.]table').default('readings'), help: 'table of (customer_id, id, device, value), key (customer_id, id)' },
+  routerUrl: { flag: 'router-url', env: 'ROUTER_URL', schema: routerUrl, help: 'the router, to find customers that left this cell' },
+  routeTtlMs: { flag: 'route-ttl-ms', env: 'ROUTE_TTL_MS', schema: millis.default(1000), help: 'how long a route is reused' },
+  httpPort: { flag: 'http-port', env: 'HTTP_PORT', schema: z.coerce.number().int().min(0).max(65535).default(8081), help: 'port of /healthz, /readyz and /metrics (0: any)' },
+} satisfies Record<string, Setting>;
+
 type Settings = Record<string, Setting>;
 type Parsed<S extends Settings> = { [K in keyof S]: z.output<S[K]['schema']> };
 
 export type OperatorConfig = Parsed<typeof operatorSettings>;
 export type RouterConfig = Parsed<typeof routerSettings>;
+export type GatewayConfig = Parsed<typeof gatewaySettings>;
+export type IngestConfig = Parsed<typeof ingestSettings>;
 
 /** A configuration error: every bad value, each with the flag and variable that set it. */
 export class ConfigError extends Error {
@@ -114,9 +148,20 @@ export const parseOperatorConfig = (argv: string[], env: NodeJS.ProcessEnv = pro
 export const parseRouterConfig = (argv: string[], env: NodeJS.ProcessEnv = process.env): RouterConfig =>
   parse(routerSettings, argv, env);
 
+export const parseGatewayConfig = (argv: string[], env: NodeJS.ProcessEnv = process.env): GatewayConfig => parse(gatewaySettings, argv, env);
+
+export const parseIngestConfig = (argv: string[], env: NodeJS.ProcessEnv = process.env): IngestConfig => parse(ingestSettings, argv, env);
+
+const SETTINGS_OF: Record<'operator' | 'router' | 'gateway' | 'ingest', Settings> = {
+  operator: operatorSettings,
+  router: routerSettings,
+  gateway: gatewaySettings,
+  ingest: ingestSettings,
+};
+
 /** The flags of a subcommand, for `--help`. */
-export function usage(command: 'operator' | 'router'): string {
-  const settings: Settings = command === 'operator' ? operatorSettings : routerSettings;
+export function usage(command: 'operator' | 'router' | 'gateway' | 'ingest'): string {
+  const settings: Settings = SETTINGS_OF[command];
   const lines = Object.values(settings).map((s) => `  --${s.flag.padEnd(18)} ${s.env.padEnd(28)} ${s.help}`);
   return `usage: cell-operator ${command} [flags]\n\n  flag                 environment                  meaning\n${lines.join('\n')}`;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Entry point of the image: `cell-operator operator` runs the controllers, `cell-operator router`
-// serves the routing table. Configuration comes from flags and environment (src/config.ts).
-import { ConfigError, parseOperatorConfig, parseRouterConfig, usage } from './config.js';
+// serves the routing table, `gateway` and `ingest` are the reference data path of a cell (device
+// -> Kafka -> database). Configuration comes from flags and environment (src/config.ts).
+import { ConfigError, parseGatewayConfig, parseIngestConfig, parseOperatorConfig, parseRouterConfig, usage } from './config.js';
 
-const COMMANDS = ['operator', 'router'] as const;
+const COMMANDS = ['operator', 'router', 'gateway', 'ingest'] as const;
 type Command = (typeof COMMANDS)[number];
 
 async function main(argv: string[]): Promise<number> {
@@ -20,6 +21,14 @@ async function main(argv: string[]): Promise<number> {
     if (command === 'operator') {
       const { runOperator } = await import('./operator.js');
       return await runOperator(parseOperatorConfig(rest));
+    }
+    if (command === 'gateway') {
+      const { runGateway } = await import('./gateway/run.js');
+      return await runGateway(parseGatewayConfig(rest));
+    }
+    if (command === 'ingest') {
+      const { runIngest } = await import('./ingest/run.js');
+      return await runIngest(parseIngestConfig(rest));
     }
     const { runRouter } = await import('./router/run.js');
     return await runRouter(parseRouterConfig(rest));

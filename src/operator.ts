@@ -11,6 +11,8 @@ import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.
 import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
 import { CellPools } from './data/cell-pools.js';
 import { MIGRATION_RESOURCE, MigrationReconciler } from './controllers/migration/migration-reconciler.js';
+import { KafkaAdminOffsets } from './kafka/group-offsets.js';
+import { kafkaSettingsFromEnv } from './kafka/kafka-settings.js';
 import type { Migration } from './crds/migration.js';
 import { createLogger, type Logger } from './log.js';
 import { Applier } from './runtime/apply.js';
@@ -162,6 +164,11 @@ function migrationController(
       .list()
       .filter((m) => m.spec.from === cell.metadata?.name || m.spec.to === cell.metadata?.name)
       .map((m) => m.metadata.name ?? '');
+  // The drain reads each cell's brokers from the routing table's cells (their status.endpoints),
+  // with the credentials of the operator's own environment (KAFKA_SECURITY_PROTOCOL, SASL).
+  const kafka = config.kafkaDrain
+    ? { offsets: new KafkaAdminOffsets(kafkaSettingsFromEnv(process.env, 'cell-operator', { brokers: 'none' }), log.child({ component: 'kafka-drain' })), topic: config.kafkaTopic, group: config.kafkaGroup }
+    : undefined;
   const reconciler = new MigrationReconciler({
     client: manager.client,
     migrations: migrations as unknown as Informer<Migration>,
@@ -170,6 +177,7 @@ function migrationController(
     cellPools,
     registry: manager.metrics.registry,
     log,
+    ...(kafka ? { kafka } : {}),
   });
   return new Controller({
     name: 'migration',

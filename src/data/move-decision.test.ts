@@ -131,7 +131,9 @@ describe('nextAction', () => {
   it('waits for the drain, then drains in-flight transactions, final-syncs every table, verifies and cuts over', () => {
     const fenced = move({ state: 'Fenced', fencedAt: T0 });
     expect(nextAction(fenced, [], settings, at(1_999))).toMatchObject({ kind: 'Wait', until: at(2_000) });
-    expect(nextAction(fenced, [], settings, at(2_000))).toEqual({ kind: 'Drain' });
+    expect(nextAction(fenced, [], settings, at(2_000))).toEqual({ kind: 'KafkaDrainStart' });
+    const kafkaDrained = { cell: 'a', topic: 'telemetry', group: 'cell-ingest', partitions: [], recordedAt: at(2_000).toISOString(), drainedAt: at(2_050).toISOString(), behindAtStart: 0 };
+    expect(nextAction({ ...fenced, kafkaDrain: kafkaDrained }, [], settings, at(2_100))).toEqual({ kind: 'Drain' });
     const all = [events({ verified: true }), readings({ verified: true }), devices()];
     expect(nextAction(move({ state: 'FinalSync', fencedAt: T0 }), all, settings, at(2_100))).toEqual({ kind: 'FinalSync', table: 'public.events' });
     const synced = all.map((t) => ({ ...t, finalSynced: true }));

@@ -11,6 +11,7 @@ import {
   type MoveState,
   type TableProgress,
 } from './move-state.js';
+import { kafkaDrainAction } from './kafka-drain-decision.js';
 import type { MoveSettings } from './move-settings.js';
 
 /** `source`/`target` are the cells of the direction the move runs in now. */
@@ -37,6 +38,10 @@ export type MoveAction =
   | { kind: 'Transition'; to: MoveState }
   /** Fence the customer's placement (the router answers 503) and record it, in one transaction. */
   | { kind: 'Fence' }
+  /** After the drain wait: record the end offsets of the source's partitions carrying the customer (kafka-drain-decision.ts). */
+  | { kind: 'KafkaDrainStart' }
+  /** Check (for a moment) whether the source's ingestion group has committed up to those offsets; record what it has. */
+  | { kind: 'KafkaDrainCheck' }
   /**
    * After the drain wait: fence the customer in the source database, waiting (at most maxDrainMs)
    * for the customer's own open transactions only; past the bound the move fails back. Then final sync.
@@ -162,7 +167,7 @@ export function nextAction(move: MoveRecord, progress: readonly TableProgress[],
     case 'Fenced': {
       const drained = plus(move.fencedAt ?? now, s.drainWaitMs);
       if (now.getTime() < drained.getTime()) return { kind: 'Wait', until: drained, reason: 'draining writes already routed to the source' };
-      return { kind: 'Drain' };
+      return kafkaDrainAction(move, s, now) ?? { kind: 'Drain' };
     }
     case 'FinalSync':
       for (const t of tables) if (!t.finalSynced) return { kind: 'FinalSync', table: t.table };

@@ -11,6 +11,7 @@ import { errorMessage } from '../store/database-errors.js';
 import { reserveCapacity } from '../store/cells.js';
 import { discardClient, withClient, withTransaction } from '../store/transactions.js';
 import { InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
+import type { KafkaDrainOptions } from './kafka-drain.js';
 import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
 import {
   countMoves,
@@ -56,6 +57,8 @@ export interface MoveEngineOptions {
   clock?: () => Date;
   /** How long a cell's catalog is reused between steps. Default 10 s. */
   catalogTtlMs?: number;
+  /** The cells' Kafka, for the drain under the fence; without it the drain is recorded as Disabled. */
+  kafka?: KafkaDrainOptions;
 }
 
 export type StepResult =
@@ -113,8 +116,10 @@ export class MoveEngine {
   private readonly metrics?: MoveMetrics;
   private readonly hooks?: MoveHooks;
   private readonly clock: () => Date;
+  private readonly kafka?: KafkaDrainOptions;
 
   constructor(options: MoveEngineOptions) {
+    if (options.kafka) this.kafka = options.kafka;
     this.cp = options.controlPlane;
     this.settings = moveSettings(options.settings);
     this.limiter = options.limiter ?? rateLimiter(options.rowsPerSecond);
@@ -211,6 +216,7 @@ export class MoveEngine {
     const ctx: ExecutorContext = { cp, plans: this.plans, settings: this.settings, limiter: this.limiter, log: this.log, now: this.clock };
     if (this.metrics) ctx.metrics = this.metrics;
     if (this.hooks) ctx.hooks = this.hooks;
+    if (this.kafka) ctx.kafka = this.kafka;
     if (signal) ctx.signal = signal;
     return ctx;
   }

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { releaseCapacity, reserveCapacity } from '../store/cells.js';
 import { cutOverPlacement, fencePlacement, lockRoutingWrites, readPlacement, unfencePlacement } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
+import { kafkaDrainCheck, kafkaDrainStart, type KafkaDrainOptions } from './kafka-drain.js';
 import type { MoveAction } from './move-decision.js';
 import { errorMessage } from '../store/database-errors.js';
 import { MoveRefusal } from './move-errors.js';
@@ -66,6 +67,8 @@ export interface ExecutorContext {
   hooks?: MoveHooks;
   now: () => Date;
   signal?: AbortSignal;
+  /** The source cell's Kafka, for the drain under the fence (kafka-drain.ts); none: recorded as Disabled. */
+  kafka?: KafkaDrainOptions;
 }
 
 /** Records a state change (see transition) and remembers it for the caller. */
@@ -487,6 +490,7 @@ async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<v
       catchUpRound: 0,
       roundRows: 0,
       reservedCell: move.sourceCell,
+      kafkaDrain: null, // the way back drains the other cell's topic under its own fence
     });
     await replaceProgress(ctx.cp, move, []);
     await reserveCapacity(ctx.cp, move.sourceCell);
@@ -591,6 +595,10 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
       return record(ctx, move, action.to, ctx.now());
     case 'Fence':
       return fence(ctx, loaded);
+    case 'KafkaDrainStart':
+      return kafkaDrainStart(ctx, loaded);
+    case 'KafkaDrainCheck':
+      return kafkaDrainCheck(ctx, loaded);
     case 'Drain':
       return drain(ctx, loaded);
     case 'FinalSync':

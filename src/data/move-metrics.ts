@@ -9,6 +9,8 @@ export class MoveMetrics {
   readonly fenceSeconds: Histogram;
   readonly failures: Counter<'reason'>;
   readonly retries: Counter;
+  readonly kafkaDrainSeconds: Histogram;
+  readonly kafkaDrainMessages: Counter;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -42,5 +44,16 @@ export class MoveMetrics {
     this.retries =
       existing('cell_operator_move_retried_errors_total') ??
       new Counter({ name: 'cell_operator_move_retried_errors_total', help: 'Transient errors of customer moves, retried.', registers });
+    this.kafkaDrainSeconds =
+      existing('cell_operator_move_kafka_drain_seconds') ??
+      new Histogram({
+        name: 'cell_operator_move_kafka_drain_seconds',
+        help: 'Under the fence, how long the source cell\'s ingestion group took to consume the customer\'s messages produced before it.',
+        buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers,
+      });
+    this.kafkaDrainMessages =
+      existing('cell_operator_move_kafka_drained_messages_total') ??
+      new Counter({ name: 'cell_operator_move_kafka_drained_messages_total', help: 'Messages the source cell\'s ingestion group still had to consume when a fence recorded its end offsets.', registers });
   }
 }

@@ -18,6 +18,11 @@ export interface MoveSettings {
    * running to end (a write routed before the fence but not committed yet), before the final sync.
    */
   maxDrainMs: number;
+  /**
+   * After the drain wait, how long the source cell's ingestion group gets to consume the customer's
+   * messages produced before the fence (the Kafka drain) before the move fails back.
+   */
+  maxKafkaDrainMs: number;
   /** A fence held longer than this (a stuck or crashed move) is lifted and the move rolled back. */
   maxFenceMs: number;
   /** How long the source keeps a moved customer's rows (abort window) before cleanup. */
@@ -38,6 +43,7 @@ export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
   drainWaitMs: 2_000,
   settleLagMs: 2_000,
   maxDrainMs: 5_000,
+  maxKafkaDrainMs: 15_000,
   maxFenceMs: 60_000,
   retentionMs: 24 * 3600_000,
   reverseRetentionMs: 0,

@@ -1,5 +1,6 @@
 // The state of one customer move as the journal holds it (a migration_journal row and its
 // migration_table_progress rows), as plain objects for the pure decider.
+import type { KafkaDrain } from './kafka-drain-state.js';
 import type { Key } from './table-sql.js';
 import type { TableMode } from './tenant-tables.js';
 
@@ -58,6 +59,8 @@ export interface MoveRecord extends MoveKey {
   finishedAt: Date | null;
   createdAt: Date;
   updatedAt: Date;
+  /** The Kafka drain under the fence (kafka-drain-decision.ts); null until it starts. */
+  kafkaDrain?: KafkaDrain | null;
 }
 
 export interface TableProgress {

@@ -9,6 +9,7 @@ import { withTransaction, type Queryable } from './transactions.js';
 import { MoveConflict } from '../data/move-errors.js';
 import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from '../data/move-state.js';
 import type { Key } from '../data/table-sql.js';
+import type { KafkaDrain } from '../data/kafka-drain-state.js';
 
 interface JournalRow {
   migration: string;
@@ -36,6 +37,7 @@ interface JournalRow {
   finished_at: Date | null;
   created_at: Date;
   updated_at: Date;
+  kafka_drain: KafkaDrain | null;
 }
 
 const num = (v: string | number | null): number | null => (v === null ? null : Number(v));
@@ -67,6 +69,7 @@ export function moveFromRow(r: JournalRow): MoveRecord {
     finishedAt: r.finished_at,
     createdAt: r.created_at,
     updatedAt: r.updated_at,
+    kafkaDrain: r.kafka_drain ?? null,
   };
 }
 
@@ -254,7 +257,11 @@ const JOURNAL_COLUMNS = {
   direction: 'direction',
   attempt: 'attempt',
   abortRequestedAt: 'abort_requested_at',
+  kafkaDrain: 'kafka_drain',
 } as const satisfies Partial<Record<keyof MoveRecord, string>>;
+
+/** Journal columns written as jsonb. */
+const JOURNAL_JSON = new Set(['kafka_drain']);
 
 export type JournalFields = Partial<Pick<MoveRecord, keyof typeof JOURNAL_COLUMNS>>;
 
@@ -287,7 +294,7 @@ export async function transition(
   fields: JournalFields = {},
 ): Promise<void> {
   const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at];
-  const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values)];
+  const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON)];
   const { rowCount } = await db.query(
     `UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4`,
     values,
@@ -300,7 +307,7 @@ export async function transition(
 /** Updates journal fields without a state change (e.g. catch-up round counters). */
 export async function updateJournal(db: Queryable, key: MoveKey, fields: JournalFields): Promise<void> {
   const values: unknown[] = [key.migration, key.customerId];
-  const sets = setClauses(fields, JOURNAL_COLUMNS, values);
+  const sets = setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON);
   if (sets.length === 0) return;
   await db.query(`UPDATE migration_journal SET ${sets.join(', ')}, updated_at = now() WHERE migration = $1 AND customer_id = $2`, values);
 }
@@ -433,7 +440,7 @@ export async function updateProgressAndState(
   const { move } = change;
   const values: unknown[] = [move.migration, move.customerId, table, move.state, move.direction, change.to, change.at];
   const progressSets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
-  const journalSets = setClauses(change.fields ?? {}, JOURNAL_COLUMNS, values);
+  const journalSets = setClauses(change.fields ?? {}, JOURNAL_COLUMNS, values, JOURNAL_JSON);
   values.push(counts?.rows ?? 0, counts?.bytes ?? 0, counts?.swept ?? 0);
   const [r, b, s] = [values.length - 2, values.length - 1, values.length];
   progressSets.push(`rows_copied = p.rows_copied + $${r}`, `bytes_copied = p.bytes_copied + $${b}`, `swept_rows = p.swept_rows + $${s}`, 'updated_at = now()');

@@ -346,6 +346,13 @@ CREATE TABLE migration_steps (
 );
 `;
 
+// The Kafka drain of a move under its fence (src/data/kafka-drain-state.ts): the end offsets
+// recorded after the fence and the ingestion group's committed offsets, as one jsonb document.
+const moveKafkaDrain = `
+ALTER TABLE migration_journal ADD COLUMN kafka_drain jsonb CHECK (kafka_drain IS NULL OR jsonb_typeof(kafka_drain) = 'object');
+COMMENT ON COLUMN migration_journal.kafka_drain IS 'the Kafka drain under the fence: topic, group, end offsets recorded after the fence, committed offsets last seen, times';
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
@@ -354,4 +361,5 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 5, name: 'move engine: cleanup sweep passes', sql: moveSweepPasses },
   { version: 6, name: 'cells: the cordon of a drain', sql: drainCordon },
   { version: 7, name: 'migration steps: the current step of each Migration', sql: migrationSteps },
+  { version: 8, name: 'move engine: the Kafka drain under the fence', sql: moveKafkaDrain },
 ];

@@ -13,6 +13,7 @@
 // After Succeeded (or Failed) it stays while the Migration exists: the emptied cell is about to be
 // removed, so delete the Cell (or set its spec.state) before deleting the Migration.
 import type { Pool } from 'pg';
+import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
 import type { Registry } from 'prom-client';
 import { parseDuration } from '../../crds/kube-types.js';
 import { MIGRATION, GROUP, VERSION } from '../../crds/group.js';
@@ -56,6 +57,8 @@ export interface MigrationReconcilerDeps {
   cellPools: CellPools;
   /** Where the moves' metrics (rows copied, fence time, failures) go: the operator's /metrics. */
   registry?: Registry;
+  /** The cells' Kafka for the drain under a move's fence (src/data/kafka-drain.ts); none: no drain. */
+  kafka?: KafkaDrainOptions;
   log: Logger;
   now?: () => Date;
 }
@@ -171,6 +174,7 @@ export class MigrationReconciler {
       settings: { drainWaitMs: parseDuration(drainWait), retentionMs: parseDuration(retention) },
       ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),
       ...(this.deps.registry ? { registry: this.deps.registry } : {}),
+      ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}),
       log: this.deps.log.child({ migration: name }),
     });
     this.engines.set(name, { fingerprint, engine });

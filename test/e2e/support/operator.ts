@@ -95,7 +95,8 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
   ];
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'src/main.ts'), 'operator', ...flags], {
     cwd: root,
-    env: { ...process.env, NODE_OPTIONS: '', ...options.env },
+    // The kwok-played Kafka clusters have no brokers: no Kafka drain unless a test brings real ones.
+    env: { ...process.env, NODE_OPTIONS: '', KAFKA_DRAIN: 'false', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error(`operator ${name} did not start`);

@@ -1,0 +1,93 @@
+// Performs the Kafka drain actions of a move (kafka-drain-decision.ts decides them): record the
+// end offsets of the source cell's partition carrying the customer, then watch the cell's
+// ingestion group commit up to them. The cell's brokers are found where the Cell controller puts
+// its status.endpoints.kafkaBootstrap: the control-plane `cells` table.
+import { customerPartition } from '../kafka/partitioning.js';
+import type { KafkaOffsets } from '../kafka/group-offsets.js';
+import { getCell } from '../store/cells.js';
+import { drained, messagesBehind, type KafkaDrain, type KafkaDrainPartition } from './kafka-drain-state.js';
+import type { ExecutorContext } from './move-executor.js';
+import { updateJournal, type LoadedMove } from './move-journal.js';
+import { movingCells } from './move-state.js';
+import { sleep } from './token-bucket.js';
+
+/** What the engine needs to drain a cell's topic; without it the drain is recorded as Disabled. */
+export interface KafkaDrainOptions {
+  offsets: KafkaOffsets;
+  /** The telemetry topic of every cell. Default `telemetry`. */
+  topic: string;
+  /** The ingestion workers' consumer group. Default `cell-ingest`. */
+  group: string;
+  /** How long one check watches the committed offsets before recording them. Default 1000 ms. */
+  checkMs?: number;
+}
+
+/** A cell's Kafka did not answer: retried (the code makes isTransientError say so), bounded by the fence's limit. */
+class KafkaUnavailable extends Error {
+  readonly code = 'CELL_UNAVAILABLE';
+}
+
+async function kafkaCall<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw new KafkaUnavailable(`${what}: ${(err as Error).message}`);
+  }
+}
+
+function skipped(cell: string, reason: NonNullable<KafkaDrain['skipped']>, at: Date, k?: KafkaDrainOptions): KafkaDrain {
+  return { cell, topic: k?.topic ?? '', group: k?.group ?? '', partitions: [], recordedAt: at.toISOString(), drainedAt: at.toISOString(), behindAtStart: 0, skipped: reason };
+}
+
+function withCommitted(partitions: readonly KafkaDrainPartition[], committed: Map<number, string | null>): KafkaDrainPartition[] {
+  return partitions.map((p) => ({ ...p, committed: committed.get(p.partition) ?? null }));
+}
+
+export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const { from } = movingCells(move);
+  const k = ctx.kafka;
+  const at = ctx.now();
+  if (!k) return updateJournal(ctx.cp, move, { kafkaDrain: skipped(from, 'Disabled', at) });
+  const bootstrap = (await getCell(ctx.cp, from))?.endpoints.kafkaBootstrap;
+  if (!bootstrap) return updateJournal(ctx.cp, move, { kafkaDrain: skipped(from, 'NoKafkaEndpoint', at, k) });
+  const ends = await kafkaCall(`reading the end offsets of topic ${k.topic} in cell ${from}`, () => k.offsets.topicEnds(bootstrap, k.topic));
+  if (ends.length === 0) throw new KafkaUnavailable(`topic ${k.topic} of cell ${from} has no partitions`);
+  const partition = customerPartition(move.customerId, ends.length);
+  const end = ends.find((e) => e.partition === partition);
+  if (!end) throw new KafkaUnavailable(`topic ${k.topic} of cell ${from} has no partition ${partition}`);
+  const group = await kafkaCall(`reading group ${k.group}'s offsets in cell ${from}`, () => k.offsets.committed(bootstrap, k.group, k.topic));
+  const partitions = withCommitted([{ partition, end: end.end, committed: null }], group.offsets);
+  const recordedAt = ctx.now().toISOString();
+  const drain: KafkaDrain = { cell: from, bootstrap, topic: k.topic, group: k.group, partitions, recordedAt, drainedAt: null, behindAtStart: messagesBehind(partitions) };
+  // A group the broker does not know has never consumed here: nobody would ever drain the topic.
+  if (!group.known && group.offsets.size === 0) drain.skipped = 'NoConsumerGroup';
+  if (drained(partitions)) drain.drainedAt = recordedAt;
+  if (drain.skipped) ctx.log.warn({ migration: move.migration, customer: move.customerId, cell: from, group: k.group }, 'no ingestion consumer group in the source cell: nothing to drain');
+  await updateJournal(ctx.cp, move, { kafkaDrain: drain });
+  if (drain.drainedAt) ctx.metrics?.kafkaDrainSeconds?.observe(0);
+}
+
+/** Watches the group's committed offsets for up to checkMs; records them, and the time they reached the ends. */
+export async function kafkaDrainCheck(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+  const { move } = loaded;
+  const k = ctx.kafka;
+  const d = move.kafkaDrain;
+  if (!d || !d.bootstrap || !k) throw new Error('a Kafka drain check without a recorded drain');
+  const bootstrap = d.bootstrap;
+  const deadline = Date.now() + (k.checkMs ?? 1000);
+  let partitions = d.partitions;
+  for (;;) {
+    const group = await kafkaCall(`reading group ${d.group}'s offsets in cell ${d.cell}`, () => k.offsets.committed(bootstrap, d.group, d.topic));
+    partitions = withCommitted(d.partitions, group.offsets);
+    if (drained(partitions) || Date.now() >= deadline) break;
+    await sleep(50, ctx.signal);
+  }
+  const done = drained(partitions);
+  const at = ctx.now();
+  await updateJournal(ctx.cp, move, { kafkaDrain: { ...d, partitions, drainedAt: done ? at.toISOString() : null } });
+  if (done) {
+    ctx.metrics?.kafkaDrainSeconds?.observe(Math.max(0, at.getTime() - new Date(d.recordedAt).getTime()) / 1000);
+    ctx.metrics?.kafkaDrainMessages?.inc(d.behindAtStart);
+  }
+}

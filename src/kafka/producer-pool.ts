@@ -1,0 +1,138 @@
+// Idempotent producers by bootstrap address (the gateway produces to every cell, the ingestion
+// worker forwards to the customer's current cell), each fed by a batcher: messages that arrive
+// while a send is in flight go together in the next one, so throughput does not depend on how
+// many messages one caller hands over.
+import kafkajs from 'kafkajs';
+import type { Logger } from '../log.js';
+import { idempotentProducer, kafkaClient, type Producer } from './kafka-client.js';
+import { settingsFor, type KafkaSettings } from './kafka-settings.js';
+
+export interface OutgoingMessage {
+  key: string;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+interface Pending {
+  messages: OutgoingMessage[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+/** A producer of one cluster and topic, sending what callers hand it in batches of up to `maxBatch`. */
+class BatchingProducer {
+  private readonly queue: Pending[] = [];
+  private queued = 0;
+  private inFlight = 0;
+  private readonly connected: Promise<void>;
+
+  constructor(
+    private readonly producer: Producer,
+    private readonly topic: string,
+    private readonly maxBatch: number,
+    private readonly log: Logger,
+    /** Sends at once (the idempotent producer keeps their order per partition by sequence numbers). */
+    private readonly maxInFlight = 3,
+  ) {
+    this.connected = producer.connect();
+    this.connected.catch(() => undefined);
+  }
+
+  /** Resolves once the broker acknowledged every message (acks=all), rejects if any was not. */
+  send(messages: OutgoingMessage[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ messages, resolve, reject });
+      this.queued += messages.length;
+      if (this.inFlight < this.maxInFlight) void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    this.inFlight++;
+    try {
+      await this.connected;
+    } catch (err) {
+      for (const p of this.queue.splice(0)) p.reject(err as Error);
+      this.queued = 0;
+      this.inFlight--;
+      return;
+    }
+    while (this.queue.length > 0) {
+      const batch: Pending[] = [];
+      let n = 0;
+      while (this.queue.length > 0 && (n === 0 || n + (this.queue[0] as Pending).messages.length <= this.maxBatch)) {
+        const p = this.queue.shift() as Pending;
+        batch.push(p);
+        n += p.messages.length;
+      }
+      this.queued -= n;
+      try {
+        await this.producer.send({
+          topic: this.topic,
+          acks: -1,
+          messages: batch.flatMap((p) => p.messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) }))),
+        });
+        for (const p of batch) p.resolve();
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message, topic: this.topic, messages: n }, 'producing to Kafka failed; the senders are told');
+        for (const p of batch) p.reject(err as Error);
+      }
+    }
+    this.inFlight--;
+  }
+
+  get backlog(): number {
+    return this.queued;
+  }
+
+  disconnect(): Promise<void> {
+    return this.producer.disconnect();
+  }
+}
+
+export class ProducerPool {
+  private readonly producers = new Map<string, BatchingProducer>();
+
+  constructor(
+    private readonly base: KafkaSettings,
+    private readonly topic: string,
+    private readonly log: Logger,
+    private readonly maxBatch = 2000,
+  ) {}
+
+  /** Produces `messages` to the topic on the cluster at `bootstrap`; resolves on the broker's acknowledgement. */
+  send(bootstrap: string, messages: OutgoingMessage[]): Promise<void> {
+    let p = this.producers.get(bootstrap);
+    if (!p) {
+      const kafka = kafkaClient(settingsFor(this.base, bootstrap), this.log);
+      p = new BatchingProducer(
+        kafka.producer({
+          idempotent: true,
+          allowAutoTopicCreation: false,
+          createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+          // An idempotent producer that gives up leaves a gap in its sequence numbers: it retries
+          // until the broker answers; callers that must answer in time bound their own wait.
+          retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2_000 },
+        }),
+        this.topic,
+        this.maxBatch,
+        this.log,
+      );
+      this.producers.set(bootstrap, p);
+    }
+    return p.send(messages);
+  }
+
+  get backlog(): number {
+    let n = 0;
+    for (const p of this.producers.values()) n += p.backlog;
+    return n;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.producers.values()].map((p) => p.disconnect()));
+    this.producers.clear();
+  }
+}
+
+export { idempotentProducer };

@@ -1,0 +1,97 @@
+// Asks the router where a customer lives (GET /v1/routes/{id}), for the gateway and the ingestion
+// worker, with a short per-customer cache. A stale answer is harmless: a message that reaches the
+// wrong cell is forwarded from there (src/ingest/); `fresh` skips the cache when it matters.
+import http from 'node:http';
+import https from 'node:https';
+
+export type RouteAnswer =
+  | { kind: 'Route'; cell: string; epoch: number; state: 'Active'; kafkaBootstrap: string | undefined }
+  /** The customer is fenced for a cut-over in `cell`: retry after `retryAfterMs`. */
+  | { kind: 'Fenced'; cell: string; epoch: number; retryAfterMs: number; kafkaBootstrap: string | undefined }
+  | { kind: 'NotFound' }
+  /** The router could not answer (not ready, unreachable, 5xx): retry. */
+  | { kind: 'Unavailable'; reason: string };
+
+export interface RouteClientOptions {
+  /** The router's base URL, e.g. http://cell-router.cell-operator-system.svc:8090 */
+  url: string;
+  /** How long an Active answer is reused. Default 1000 ms. */
+  ttlMs?: number;
+  timeoutMs?: number;
+}
+
+interface RouteJson {
+  cell?: unknown;
+  epoch?: unknown;
+  endpoints?: Record<string, unknown>;
+}
+
+export class RouteClient {
+  private readonly base: URL;
+  private readonly ttlMs: number;
+  private readonly timeoutMs: number;
+  private readonly cache = new Map<string, { answer: RouteAnswer; at: number }>();
+  private readonly agent: http.Agent;
+  lookups = 0;
+
+  constructor(options: RouteClientOptions) {
+    this.base = new URL(options.url);
+    if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`ROUTER_URL must be an http(s) URL, got ${options.url}`);
+    this.ttlMs = options.ttlMs ?? 1000;
+    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
+  }
+
+  async route(customer: string, options: { fresh?: boolean } = {}): Promise<RouteAnswer> {
+    const hit = this.cache.get(customer);
+    if (!options.fresh && hit && Date.now() - hit.at < this.ttlMs) return hit.answer;
+    const answer = await this.ask(customer);
+    if (answer.kind === 'Route') this.cache.set(customer, { answer, at: Date.now() });
+    else this.cache.delete(customer);
+    return answer;
+  }
+
+  forget(customer: string): void {
+    this.cache.delete(customer);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private ask(customer: string): Promise<RouteAnswer> {
+    this.lookups++;
+    const url = new URL(`v1/routes/${encodeURIComponent(customer)}`, this.base.href.endsWith('/') ? this.base : `${this.base.href}/`);
+    const get = url.protocol === 'https:' ? https.get : http.get;
+    return new Promise((resolve) => {
+      const req = get(url, { agent: this.agent, timeout: this.timeoutMs, headers: { accept: 'application/json' } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (err) => resolve({ kind: 'Unavailable', reason: err.message }));
+        res.on('end', () => resolve(interpret(res.statusCode ?? 0, res.headers['retry-after'], Buffer.concat(chunks).toString('utf8'))));
+      });
+      req.on('timeout', () => req.destroy(new Error(`the router did not answer within ${this.timeoutMs} ms`)));
+      req.on('error', (err) => resolve({ kind: 'Unavailable', reason: err.message }));
+    });
+  }
+}
+
+/** The answer of the router's HTTP status and body. Exported for tests. */
+export function interpret(status: number, retryAfter: string | string[] | undefined, body: string): RouteAnswer {
+  if (status === 404) return { kind: 'NotFound' };
+  if (status !== 200 && status !== 503) return { kind: 'Unavailable', reason: `the router answered ${status}` };
+  let json: RouteJson;
+  try {
+    json = JSON.parse(body) as RouteJson;
+  } catch {
+    return { kind: 'Unavailable', reason: `the router answered ${status} with a body that is not JSON` };
+  }
+  if (typeof json.cell !== 'string' || typeof json.epoch !== 'number') {
+    // A 503 without a route is the router itself not ready.
+    return { kind: 'Unavailable', reason: `the router answered ${status} without a route` };
+  }
+  const bootstrap = typeof json.endpoints?.kafkaBootstrap === 'string' ? json.endpoints.kafkaBootstrap : undefined;
+  if (status === 200) return { kind: 'Route', cell: json.cell, epoch: json.epoch, state: 'Active', kafkaBootstrap: bootstrap };
+  const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  return { kind: 'Fenced', cell: json.cell, epoch: json.epoch, retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, kafkaBootstrap: bootstrap };
+}

@@ -1,0 +1,134 @@
+// The data path of cells on real parts, for tests, benchmarks and the demo: a control-plane
+// PostgreSQL with the routing table, one PostgreSQL and one Kafka broker per cell (its address in
+// the cell's endpoints, as the Cell's status.endpoints.kafkaBootstrap would put it), the real
+// router, the gateway in-process and one ingestion worker per cell as a child process (so that a
+// test can SIGKILL it), started with the environment a cell's ingest Deployment gets.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { syncCell } from '../../src/store/cells.js';
+import { startRouter, type RouterHandle } from '../../src/router/router.js';
+import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import { silentLogger } from '../../src/log.js';
+import { startCells, type Cells } from '../integration/data/cells-fixture.js';
+import { createTopic, startKafka, type KafkaBroker } from './kafka.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const TOPIC = 'telemetry';
+export const GROUP = 'cell-ingest';
+
+export interface IngestProcess {
+  cell: string;
+  child: ChildProcess;
+  /** SIGKILL: a crash, no goodbye to the group. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface DataPathWorld {
+  cells: Cells;
+  names: string[];
+  brokers: Record<string, KafkaBroker>;
+  router: RouterHandle;
+  gateway: Gateway;
+  ingest: Record<string, IngestProcess>;
+  /** Starts (again) the ingestion worker of `cell`. */
+  startIngest(cell: string): Promise<IngestProcess>;
+  stop(): Promise<void>;
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+export async function startDataPathWorld(options: { names?: string[]; partitions?: number; holdMs?: number; ingest?: boolean; gateway?: boolean } = {}): Promise<DataPathWorld> {
+  const names = options.names ?? ['cell-a', 'cell-b'];
+  const [cells, ...started] = await Promise.all([startCells(names), ...names.map((n) => startKafka({ name: n }))]);
+  const brokers: Record<string, KafkaBroker> = {};
+  names.forEach((n, i) => (brokers[n] = started[i] as KafkaBroker));
+  for (const n of names) {
+    const broker = brokers[n] as KafkaBroker;
+    await createTopic(broker.bootstrap, TOPIC, options.partitions ?? 3);
+    await syncCell(cells.cp, { name: n, region: 'eu-west-1', state: 'Active', ready: true, weight: 100, maxCustomers: 100_000, endpoints: { kafkaBootstrap: broker.bootstrap } });
+  }
+  const router = await startRouter({ database: { url: cells.controlPlane.url }, host: '127.0.0.1', port: 0, log: silentLogger(), retryAfterSeconds: 1, pollIntervalMs: 200 });
+  const gateway = options.gateway === false ? { url: '', port: 0, registry: undefined as never, close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
+  const logs = path.join(ROOT, '.local', 'data-path');
+  mkdirSync(logs, { recursive: true });
+
+  const ingest: Record<string, IngestProcess> = {};
+  async function startIngest(cell: string): Promise<IngestProcess> {
+    const fd = openSync(path.join(logs, `ingest-${cell}.log`), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'ingest'], {
+      cwd: ROOT,
+      stdio: ['ignore', fd, fd],
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        // What the cell's ingest Deployment gets (workload-builder.ts), plus the router.
+        CELL_NAME: cell,
+        KAFKA_BOOTSTRAP_SERVERS: (brokers[cell] as KafkaBroker).bootstrap,
+        KAFKA_TELEMETRY_TOPIC: TOPIC,
+        DATABASE_URL: (cells.servers[cell] as { url: string }).url,
+        ROUTER_URL: router.url,
+        ROUTE_TTL_MS: '200',
+        HTTP_PORT: '0',
+        LOG_LEVEL: 'info',
+      },
+    });
+    closeSync(fd);
+    const handle: IngestProcess = {
+      cell,
+      child,
+      async kill() {
+        child.kill('SIGKILL');
+        await exited(child);
+      },
+      async stop() {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited(child);
+        clearTimeout(t);
+      },
+    };
+    ingest[cell] = handle;
+    return handle;
+  }
+  if (options.ingest !== false) await Promise.all(names.map((n) => startIngest(n)));
+
+  return {
+    cells,
+    names,
+    brokers,
+    router,
+    gateway,
+    ingest,
+    startIngest,
+    async stop() {
+      // Throw-away parts: killed rather than shut down politely (a consumer's leave and a broker's
+      // controlled shutdown take seconds each).
+      await Promise.allSettled(Object.values(ingest).map((i) => i.kill()));
+      await gateway.close().catch(() => undefined);
+      await router.close().catch(() => undefined);
+      await Promise.allSettled(Object.values(brokers).map(async (b) => {
+        await b.kill();
+        await b.stop();
+      }));
+      await cells.stop();
+    },
+  };
+}
+
+/** POSTs readings for a customer; resolves with the HTTP status and body. */
+export async function sendReadings(gatewayUrl: string, customer: string, readings: { id: number; device: string; value: number }[]): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${gatewayUrl}/v1/telemetry/${customer}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(readings) });
+  const text = await res.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text
+  }
+  return { status: res.status, body };
+}
