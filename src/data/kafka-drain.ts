@@ -7,7 +7,7 @@ import type { KafkaOffsets } from '../kafka/group-offsets.js';
 import { getCell } from '../store/cells.js';
 import { drained, messagesBehind, type KafkaDrain, type KafkaDrainPartition } from './kafka-drain-state.js';
 import type { ExecutorContext } from './move-executor.js';
-import { updateJournal, type LoadedMove } from './move-journal.js';
+import { updateJournal, type LoadedMove } from '../store/migration-journal.js';
 import { movingCells } from './move-state.js';
 import { sleep } from './token-bucket.js';
 

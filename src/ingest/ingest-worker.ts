@@ -12,7 +12,7 @@ import type { KafkaSettings } from '../kafka/kafka-settings.js';
 import { ProducerPool } from '../kafka/producer-pool.js';
 import { RouteClient, type RouteAnswer } from '../kafka/route-client.js';
 import { decodeMessage, encodeMessage, type TelemetryMessage } from '../kafka/telemetry-message.js';
-import { isTransientDatabaseError } from '../store/placements.js';
+import { isTransientDatabaseError } from '../store/database-errors.js';
 import { planBatch, type Decoded } from './ingest-plan.js';
 import { RowWriter } from './row-writer.js';
 
