@@ -12,7 +12,7 @@ import {
   StorageSchema,
   StorageSizeSchema,
 } from './kube-types.js';
-import { DNS_SUBDOMAIN_PATTERN, DnsLabelSchema, DnsSubdomainSchema, RegionSchema } from './names.js';
+import { CustomerIdSchema, DNS_SUBDOMAIN_PATTERN, DnsLabelSchema, DnsSubdomainSchema, RegionSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
 
 export const CELL_STATES = ['Active', 'Cordoned', 'Draining'] as const;
@@ -258,6 +258,11 @@ export const DatabaseSpecSchema = withCel(
     tenantColumn: SqlIdentifierSchema.default('customer_id').describe(
       'The column that holds the customer id in every tenant table: how a migration finds the rows of a customer.',
     ),
+    isolatedCustomers: listSet(z.array(CustomerIdSchema).max(100))
+      .optional()
+      .describe(
+        "Citus only: very large customers whose rows get shards of their own (isolate_tenant_to_new_shard, cascaded to every co-located tenant table), so that Citus can place them on a worker apart from the others; status.database.isolatedCustomers lists those done. Removing a customer from the list leaves its shards as they are.",
+      ),
     tables: listMap(z.array(TenantTableSchema).max(200), ['name'])
       .optional()
       .describe(
@@ -442,6 +447,11 @@ export const CellStatusSchema = z
         distributedTables: z.int().min(0).optional().describe('Tenant tables distributed by the tenant column (co-located).'),
         referenceTables: z.int().min(0).optional().describe('Tables without the tenant column, copied to every worker.'),
         rebalancing: z.boolean().optional().describe('A background shard rebalance (or the drain of a leaving worker) is running.'),
+        isolatedCustomers: z
+          .array(z.string().max(63))
+          .max(100)
+          .optional()
+          .describe('Customers of spec.database.isolatedCustomers whose rows are in shards of their own.'),
         drainingWorkers: z
           .array(z.string().max(300))
           .max(100)

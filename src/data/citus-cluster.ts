@@ -55,7 +55,19 @@ export async function citusVersion(db: ClientBase): Promise<string | null> {
   return /Citus (\S+)/.exec(v.rows[0]?.v ?? '')?.[1] ?? ext.rows[0]?.extversion ?? 'unknown';
 }
 
-export async function readCitusFacts(db: ClientBase, tenantColumn: string): Promise<CitusFacts> {
+/** Whether each customer's shard holds that customer alone (min = max hash value), read on `table`. */
+async function readIsolation(db: ClientBase, table: string | undefined, customers: readonly string[]): Promise<Record<string, boolean>> {
+  if (!table || customers.length === 0) return {};
+  const { rows } = await db.query<{ customer: string; isolated: boolean }>(
+    `SELECT c AS customer, s.shardminvalue = s.shardmaxvalue AS isolated
+       FROM unnest($2::text[]) AS c
+       JOIN pg_dist_shard s ON s.shardid = get_shard_id_for_distribution_column($1::regclass, c)`,
+    [table, customers],
+  );
+  return Object.fromEntries(rows.map((r) => [r.customer, r.isolated]));
+}
+
+export async function readCitusFacts(db: ClientBase, tenantColumn: string, isolatedCustomers: readonly string[] = []): Promise<CitusFacts> {
   const version = (await citusVersion(db)) ?? 'unknown';
   const coordinator = await db.query("SELECT 1 FROM pg_dist_node WHERE groupid = 0");
   const workers = await db.query<{ host: string; port: number; is_active: boolean; should_have_shards: boolean; placements: number }>(WORKERS_SQL);
@@ -64,6 +76,8 @@ export async function readCitusFacts(db: ClientBase, tenantColumn: string): Prom
   );
   const tables = await db.query<TableRow>(TABLES_SQL, [tenantColumn, NON_TENANT_SCHEMAS]);
   const hasDistributed = tables.rows.some((t) => t.partmethod === 'h');
+  const anchor = tables.rows.find((t) => t.partmethod === 'h' && t.distribution_column === tenantColumn)?.name;
+  const isolated = await readIsolation(db, anchor, isolatedCustomers);
   // The rebalancer's plan is only worth asking for when there is something to move.
   const planned =
     hasDistributed && workers.rows.length > 1
@@ -87,6 +101,7 @@ export async function readCitusFacts(db: ClientBase, tenantColumn: string): Prom
       ...(t.colocation_id !== null ? { colocationId: t.colocation_id } : {}),
       ...(t.partmethod === 'h' ? { shardCount: t.shard_count } : {}),
     })),
+    isolated,
   };
 }
 
@@ -129,6 +144,13 @@ export async function applyCitusAction(db: ClientBase, action: CitusAction): Pro
         ]);
       }
       return;
+    case 'IsolateCustomer':
+      // CASCADE: every co-located tenant table, so that the customer's rows stay together.
+      await db.query("SELECT isolate_tenant_to_new_shard($1::regclass, $2::text, 'CASCADE', shard_transfer_mode := 'block_writes')", [
+        action.table,
+        action.customer,
+      ]);
+      return;
   }
 }
 
@@ -146,7 +168,8 @@ export interface CitusReconcileResult {
  */
 export async function reconcileCitus(db: ClientBase, desired: CitusDesired): Promise<CitusReconcileResult> {
   await db.query(`SET statement_timeout = '${CITUS_STATEMENT_TIMEOUT}'`);
-  const before = await readCitusFacts(db, desired.tenantColumn);
+  const isolate = desired.isolatedCustomers ?? [];
+  const before = await readCitusFacts(db, desired.tenantColumn, isolate);
   const plan = planCitus(before, desired);
   const results: CitusActionResult[] = [];
   let distributionFailed = false;
@@ -161,6 +184,6 @@ export async function reconcileCitus(db: ClientBase, desired: CitusDesired): Pro
       if (action.kind === 'DistributeTable' && !action.colocateWith) distributionFailed = true;
     }
   }
-  const facts = plan.actions.length > 0 ? await readCitusFacts(db, desired.tenantColumn) : before;
+  const facts = plan.actions.length > 0 ? await readCitusFacts(db, desired.tenantColumn, isolate) : before;
   return { facts, results, draining: planCitus(facts, desired).draining };
 }

@@ -16,6 +16,7 @@ const facts = (over: Partial<CitusFacts> = {}): CitusFacts => ({
   rebalanceRunning: false,
   plannedMoves: 0,
   tables: [],
+  isolated: {},
   ...over,
 });
 const desired = { coordinator: { host: 'coord', port: 5432 }, tenantColumn: 'customer_id', shardCount: 8 };
@@ -92,6 +93,18 @@ describe('planCitus', () => {
     const empty = planCitus(facts({ workers: [worker('w0', { placements: 8 }), worker('w1', { shouldHaveShards: false, placements: 0 })] }), spec);
     expect(empty.actions).toEqual([{ kind: 'RemoveWorker', host: 'w1', port: 5432 }]);
     expect(empty.draining).toEqual([]);
+  });
+
+  it('isolates a listed customer not yet in shards of its own, on the co-location anchor, once the tables are distributed and no rebalance runs', () => {
+    const tables = [table('readings', { kind: 'distributed', distributionColumn: 'customer_id' }), table('devices', { kind: 'distributed', distributionColumn: 'customer_id' })];
+    const spec = { ...desired, isolatedCustomers: ['big-corp', 'done-corp'] };
+    expect(planCitus(facts({ tables, isolated: { 'big-corp': false, 'done-corp': true } }), spec).actions).toEqual([
+      { kind: 'IsolateCustomer', table: 'devices', customer: 'big-corp' },
+    ]);
+    expect(planCitus(facts({ tables, isolated: { 'big-corp': false }, rebalanceRunning: true }), spec).actions).toEqual([]);
+    expect(planCitus(facts({ tables: [table('readings')], isolated: {} }), spec).actions).toEqual([
+      { kind: 'DistributeTable', table: 'readings', column: 'customer_id', shardCount: 8 },
+    ]);
   });
 
   it('starts no second rebalance while one runs', () => {

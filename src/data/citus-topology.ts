@@ -38,6 +38,8 @@ export interface CitusFacts {
   /** Shard moves the rebalancer would make now (get_rebalance_table_shards_plan). */
   plannedMoves: number;
   tables: CitusTable[];
+  /** For each customer the spec wants isolated: whether its rows already have shards of their own. */
+  isolated: Record<string, boolean>;
 }
 
 export interface WorkerAddress {
@@ -55,6 +57,8 @@ export interface CitusDesired {
   shardCount: number;
   /** When given, only these tables (`schema.table` or `table` in public) are tenant tables. */
   tenantTables?: readonly string[];
+  /** Very large customers whose rows get shards of their own (isolate_tenant_to_new_shard). */
+  isolatedCustomers?: readonly string[];
 }
 
 export type CitusAction =
@@ -66,7 +70,9 @@ export type CitusAction =
   | { kind: 'StartRebalance'; reason: string }
   | { kind: 'RemoveWorker'; host: string; port: number }
   | { kind: 'CreateReferenceTable'; table: string }
-  | { kind: 'DistributeTable'; table: string; column: string; shardCount?: number; colocateWith?: string };
+  | { kind: 'DistributeTable'; table: string; column: string; shardCount?: number; colocateWith?: string }
+  /** The customer's rows in shards of their own, in `table` and every table co-located with it. */
+  | { kind: 'IsolateCustomer'; table: string; customer: string };
 
 export interface CitusPlan {
   actions: CitusAction[];
@@ -121,6 +127,14 @@ export function planCitus(facts: CitusFacts, desired: CitusDesired): CitusPlan {
     else {
       actions.push({ kind: 'DistributeTable', table: t.name, column: desired.tenantColumn, shardCount: desired.shardCount });
       anchor = t.name;
+    }
+  }
+
+  // Isolation splits shards: not while a rebalance moves them, nor before the tenant tables are distributed.
+  const distributedAnchor = byName.find((t) => t.kind === 'distributed' && t.distributionColumn === desired.tenantColumn)?.name;
+  if (distributedAnchor && !facts.rebalanceRunning) {
+    for (const customer of desired.isolatedCustomers ?? []) {
+      if (facts.isolated[customer] === false) actions.push({ kind: 'IsolateCustomer', table: distributedAnchor, customer });
     }
   }
 

@@ -256,6 +256,7 @@ export function citusDesired(cell: Cell): NonNullable<DatabaseCheckRequest['citu
     tenantColumn: db.tenantColumn,
     ...(shardCount !== undefined ? { shardCount } : {}),
     ...(db.tables ? { tenantTables: db.tables.map((t) => t.name) } : {}),
+    ...(db.isolatedCustomers?.length ? { isolatedCustomers: db.isolatedCustomers } : {}),
   };
 }
 

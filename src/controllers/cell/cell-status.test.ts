@@ -238,15 +238,16 @@ describe('the status of a cell', () => {
       referenceTables: 1,
       rebalancing: true,
       drainingWorkers: ['127.0.0.1:6002'],
+      isolatedCustomers: ['big-corp'],
     };
     const status = cellStatus(external, { ...healthyWorld(external), statefulSets: [], database: check }, NOW);
     expect(condition(status, 'DatabaseReady')).toEqual({
       status: 'True',
       reason: 'Connected',
       message:
-        'Connected to Citus 13.2.2 with 1 active worker(s) at 127.0.0.1:6000; 2 tenant table(s) distributed in 8 co-located shards, 1 reference table(s); moving shards off 127.0.0.1:6002 before removing it.',
+        'Connected to Citus 13.2.2 with 1 active worker(s) at 127.0.0.1:6000; 2 tenant table(s) distributed in 8 co-located shards, 1 reference table(s); 1 customer(s) in shards of their own; moving shards off 127.0.0.1:6002 before removing it.',
     });
-    expect(status.database).toMatchObject({ citusVersion: '13.2.2', workers: 1, rebalancing: true, drainingWorkers: ['127.0.0.1:6002'] });
+    expect(status.database).toMatchObject({ citusVersion: '13.2.2', workers: 1, rebalancing: true, drainingWorkers: ['127.0.0.1:6002'], isolatedCustomers: ['big-corp'] });
 
     const unregistered = { ...check, workers: 0, problems: [{ reason: 'WorkerRegistrationFailed', message: 'Cannot register worker 127.0.0.1:6001 (citus_add_node): connection refused.' }] };
     expect(condition(cellStatus(external, { ...healthyWorld(external), statefulSets: [], database: unregistered }, NOW), 'DatabaseReady')).toEqual({

@@ -40,6 +40,8 @@ export type DatabaseCheck =
       rebalancing?: boolean;
       /** Leaving workers (host:port) whose shards are being moved off. */
       drainingWorkers?: string[];
+      /** Customers of spec.database.isolatedCustomers whose rows have shards of their own. */
+      isolatedCustomers?: string[];
       /** What the operator could not do on the coordinator, each with a reason and the fix. */
       problems?: { reason: string; message: string }[];
     }
@@ -215,6 +217,7 @@ function citusNotes(check: Extract<DatabaseCheck, { connected: true }>): string 
   if (check.distributedTables !== undefined) {
     notes.push(`${check.distributedTables} tenant table(s) distributed${check.shardCount ? ` in ${check.shardCount} co-located shards` : ''}, ${check.referenceTables ?? 0} reference table(s)`);
   }
+  if (check.isolatedCustomers?.length) notes.push(`${check.isolatedCustomers.length} customer(s) in shards of their own`);
   if (check.drainingWorkers?.length) notes.push(`moving shards off ${check.drainingWorkers.join(', ')} before removing it`);
   else if (check.rebalancing) notes.push('rebalancing shards in the background');
   return notes.length > 0 ? `; ${notes.join('; ')}` : '';
@@ -393,6 +396,7 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
             ...(check.referenceTables !== undefined ? { referenceTables: check.referenceTables } : {}),
             ...(check.rebalancing !== undefined ? { rebalancing: check.rebalancing } : {}),
             ...(check.drainingWorkers?.length ? { drainingWorkers: check.drainingWorkers } : {}),
+            ...(check.isolatedCustomers?.length ? { isolatedCustomers: check.isolatedCustomers } : {}),
           },
         }
       : {}),

@@ -69,6 +69,9 @@ export async function checkDatabase(request: DatabaseCheckRequest): Promise<Data
       referenceTables: facts.tables.filter((t) => t.kind === 'reference').length,
       rebalancing: facts.rebalanceRunning,
       drainingWorkers: draining,
+      isolatedCustomers: Object.entries(facts.isolated)
+        .filter(([, isolated]) => isolated)
+        .map(([customer]) => customer),
       problems: results.filter((r): r is Extract<CitusActionResult, { ok: false }> => !r.ok).map((r) => describeRefusal(r.action, r.message)),
     };
   } catch (err) {
@@ -95,6 +98,11 @@ export function describeRefusal(action: CitusAction, message: string): { reason:
       return { reason: 'RebalanceFailed', message: `Cannot start a shard rebalance (${action.reason}): ${message}` };
     case 'CreateReferenceTable':
       return { reason: 'ReferenceTableFailed', message: `Cannot make ${action.table} a reference table (it has no tenant column): ${message}` };
+    case 'IsolateCustomer':
+      return {
+        reason: 'IsolationFailed',
+        message: `Cannot give customer ${action.customer} shards of its own (isolate_tenant_to_new_shard on ${action.table}): ${message}. Fix it or remove the customer from spec.database.isolatedCustomers.`,
+      };
     case 'DistributeTable':
       return {
         reason: 'DistributionFailed',

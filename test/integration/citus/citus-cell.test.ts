@@ -99,6 +99,30 @@ describe('a Citus cell database checked by the operator', () => {
     expect(again).toMatchObject({ workers: 2, distributedTables: 2, referenceTables: 1, rebalancing: false, problems: [] });
   }, TIMEOUT);
 
+  it('gives a very large customer shards of its own in every co-located tenant table, and lists it as isolated', async () => {
+    const url = await cluster.createDatabase('isolation');
+    await schema(url);
+    const base = request(url, addresses(cluster));
+    await checkDatabase(base);
+    const isolate = { ...base, citus: { ...base.citus!, isolatedCustomers: ['c7'] } };
+    const check = (await checkDatabase(isolate)) as Connected;
+    expect(check).toMatchObject({ isolatedCustomers: ['c7'], problems: [] });
+    const shards = await query<{ t: string; alone: boolean; n: number }>(
+      url,
+      `SELECT t, s.shardminvalue = s.shardmaxvalue AS alone,
+              (SELECT count(*)::int FROM pg_dist_shard x WHERE x.logicalrelid = t::regclass) AS n
+         FROM unnest(ARRAY['devices', 'readings']) t
+         JOIN pg_dist_shard s ON s.shardid = get_shard_id_for_distribution_column(t::regclass, 'c7'::text) ORDER BY t`,
+    );
+    expect(shards).toEqual([
+      { t: 'devices', alone: true, n: 10 },
+      { t: 'readings', alone: true, n: 10 },
+    ]);
+    expect(await query(url, "SELECT (SELECT count(*) FROM readings WHERE customer_id = 'c7')::int AS r")).toEqual([{ r: 100 }]);
+    // Done once: the next check leaves it as it is.
+    expect(await checkDatabase(isolate)).toMatchObject({ isolatedCustomers: ['c7'], problems: [] });
+  }, TIMEOUT);
+
   it('says which worker it cannot register and why, without failing the check', async () => {
     const url = await cluster.createDatabase('unreachable');
     const check = (await checkDatabase(request(url, [...addresses(cluster), { host: '127.0.0.1', port: 1 }]))) as Connected;
