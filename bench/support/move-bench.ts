@@ -6,9 +6,20 @@ import pgCopy from 'pg-copy-streams';
 import type { MoveAction } from '../../src/data/move-decision.js';
 import type { MoveHooks } from '../../src/data/move-executor.js';
 import type { Tenancy } from '../../src/data/tenant-tables.js';
-import { placeCustomers, startCells, type Cells } from '../../test/integration/data/cells-fixture.js';
+import { placeCustomers, startCells as startFixtureCells, type Cells } from '../../test/integration/data/cells-fixture.js';
 
-export { placeCustomers, startCells, type Cells };
+export { placeCustomers, type Cells };
+
+/**
+ * The fixture's cells; with BENCH_CITUS=1 every cell is a Citus cluster (a coordinator and
+ * BENCH_CITUS_WORKERS workers, default 2, the tables distributed by the operator's code), so
+ * that every move benchmark and its raw-pipe baseline run against Citus.
+ */
+export function startCells(...args: Parameters<typeof startFixtureCells>): Promise<Cells> {
+  const [names = ['cell-a', 'cell-b'], schema, options = {}] = args;
+  if (process.env.BENCH_CITUS !== '1') return startFixtureCells(names, schema, options);
+  return startFixtureCells(names, schema, { citus: names, citusWorkers: Number(process.env.BENCH_CITUS_WORKERS ?? 2), ...options });
+}
 
 /** readings only: the append-only telemetry table every benchmark moves. */
 export const READINGS_ONLY: Tenancy = {

@@ -12,7 +12,7 @@ import {
   StorageSchema,
   StorageSizeSchema,
 } from './kube-types.js';
-import { DNS_SUBDOMAIN_PATTERN, DnsLabelSchema, DnsSubdomainSchema, RegionSchema } from './names.js';
+import { CustomerIdSchema, DNS_SUBDOMAIN_PATTERN, DnsLabelSchema, DnsSubdomainSchema, RegionSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
 
 export const CELL_STATES = ['Active', 'Cordoned', 'Draining'] as const;
@@ -199,6 +199,28 @@ const ExternalDatabaseSchema = z
         passwordKey: z.string().min(1).max(253).default('password').describe('Key of the password in the Secret.'),
       })
       .describe('The Secret with the credentials the operator and the workloads connect with. The operator never logs them.'),
+    workers: listMap(
+      z
+        .array(
+          z
+            .object({
+              host: z
+                .string()
+                .min(1)
+                .max(253)
+                .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/, 'must be a host name or an IPv4 address')
+                .describe('Host name or IP address of the worker, as the coordinator reaches it.'),
+              port: z.int().min(1).max(65535).default(5432).describe('TCP port of the worker.'),
+            })
+            .describe('A Citus worker of the external coordinator.'),
+        )
+        .max(100),
+      ['host', 'port'],
+    )
+      .optional()
+      .describe(
+        'Citus only: the workers of the external coordinator, managed by the operator: each is registered (citus_add_node) and shards are rebalanced onto it; a worker removed from the list gets no new shards, has its shards moved off, then is removed from the coordinator. Omitted: the operator leaves the coordinator\'s workers alone.',
+      ),
   })
   .describe('An existing PostgreSQL or Citus server to use instead of running one (adopting a legacy stack, a managed database).');
 
@@ -219,7 +241,7 @@ export const DatabaseSpecSchema = withCel(
       .max(4096)
       .optional()
       .describe(
-        `In-cluster only: citus.shard_count of distributed tables; ${IN_CLUSTER_DATABASE_DEFAULTS.shardCount} when omitted.`,
+        `Citus: shards of each tenant table the operator distributes (the first one's count, which the others co-locate with); ${IN_CLUSTER_DATABASE_DEFAULTS.shardCount} when omitted (an external coordinator: its citus.shard_count).`,
       ),
     storage: StorageSchema.optional().describe(
       `In-cluster only: the volume of the coordinator and of each worker; ${IN_CLUSTER_DATABASE_DEFAULTS.storageSize} of the default StorageClass when omitted.`,
@@ -236,6 +258,11 @@ export const DatabaseSpecSchema = withCel(
     tenantColumn: SqlIdentifierSchema.default('customer_id').describe(
       'The column that holds the customer id in every tenant table: how a migration finds the rows of a customer.',
     ),
+    isolatedCustomers: listSet(z.array(CustomerIdSchema).max(100))
+      .optional()
+      .describe(
+        "Citus only: very large customers whose rows get shards of their own (isolate_tenant_to_new_shard, cascaded to every co-located tenant table), so that Citus can place them on a worker apart from the others; status.database.isolatedCustomers lists those done. Removing a customer from the list leaves its shards as they are.",
+      ),
     tables: listMap(z.array(TenantTableSchema).max(200), ['name'])
       .optional()
       .describe(
@@ -244,12 +271,12 @@ export const DatabaseSpecSchema = withCel(
   }),
   [
     {
-      rule: '!has(self.external) || !(has(self.workers) || has(self.shardCount) || has(self.storage) || has(self.image) || has(self.resources))',
-      message: 'spec.database.external cannot be combined with the in-cluster fields workers, shardCount, storage, image or resources',
+      rule: '!has(self.external) || !(has(self.workers) || has(self.storage) || has(self.image) || has(self.resources))',
+      message: 'spec.database.external cannot be combined with the in-cluster fields workers, storage, image or resources (list an external coordinator\'s workers in spec.database.external.workers)',
       fieldPath: '.external',
       check: (s) =>
         s.external === undefined ||
-        [s.workers, s.shardCount, s.storage, s.image, s.resources].every((v) => v === undefined),
+        [s.workers, s.storage, s.image, s.resources].every((v) => v === undefined),
     },
   ],
 ).describe(
@@ -414,8 +441,22 @@ export const CellStatusSchema = z
           .optional()
           .describe('Citus when the citus extension is present, PostgreSQL otherwise.'),
         serverVersion: z.string().max(64).optional().describe('Server version reported by the database.'),
-        workers: z.int().min(0).optional().describe('Citus workers registered on the coordinator.'),
+        citusVersion: z.string().max(64).optional().describe('Version of the citus extension (citus_version()).'),
+        workers: z.int().min(0).optional().describe('Active Citus workers registered on the coordinator.'),
         shardCount: z.int().min(0).optional().describe('citus.shard_count in effect.'),
+        distributedTables: z.int().min(0).optional().describe('Tenant tables distributed by the tenant column (co-located).'),
+        referenceTables: z.int().min(0).optional().describe('Tables without the tenant column, copied to every worker.'),
+        rebalancing: z.boolean().optional().describe('A background shard rebalance (or the drain of a leaving worker) is running.'),
+        isolatedCustomers: z
+          .array(z.string().max(63))
+          .max(100)
+          .optional()
+          .describe('Customers of spec.database.isolatedCustomers whose rows are in shards of their own.'),
+        drainingWorkers: z
+          .array(z.string().max(300))
+          .max(100)
+          .optional()
+          .describe('Workers (host:port) leaving the cell whose shards are being moved off before their removal.'),
       })
       .optional()
       .describe('Topology of the database as last observed.'),

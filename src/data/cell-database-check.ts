@@ -1,6 +1,10 @@
 // Connects to a cell's database with its credentials and reports what is there (Citus or plain
-// PostgreSQL, version, registered workers, shard count), registering missing Citus workers. The
-// errors become a DatabaseCheck with a PascalCase reason, never an exception, and never a password.
+// PostgreSQL, version, active workers, distributed tables), bringing a Citus cell to its desired
+// shape on the way (src/data/citus-cluster.ts: workers registered or drained and removed,
+// rebalance, tenant tables distributed). The errors become a DatabaseCheck with a PascalCase reason,
+// never an exception, and never a password.
+import { reconcileCitus, citusVersion, type CitusActionResult } from './citus-cluster.js';
+import type { CitusAction, CitusDesired } from './citus-topology.js';
 import { createClient, type DatabaseSettings } from '../store/connection.js';
 import { classifyDatabaseError as classifyError } from '../store/database-errors.js';
 
@@ -11,9 +15,21 @@ export type DatabaseCheck =
       /** Citus when the citus extension is present; plain PostgreSQL works too. */
       engine: 'Citus' | 'PostgreSQL';
       serverVersion?: string;
-      /** Citus workers registered on the coordinator. */
+      /** citus_version()'s number (13.2.2). */
+      citusVersion?: string;
+      /** Active Citus workers registered on the coordinator (leaving ones not counted). */
       workers?: number;
       shardCount?: number;
+      distributedTables?: number;
+      referenceTables?: number;
+      /** A background shard rebalance is running. */
+      rebalancing?: boolean;
+      /** Leaving workers (host:port) whose shards are being moved off. */
+      drainingWorkers?: string[];
+      /** Customers of spec.database.isolatedCustomers whose rows have shards of their own. */
+      isolatedCustomers?: string[];
+      /** What the operator could not do on the coordinator, each with a reason and the fix. */
+      problems?: { reason: string; message: string }[];
     }
   | {
       connected: false;
@@ -24,11 +40,11 @@ export type DatabaseCheck =
       stalled: boolean;
     };
 
+
 export interface DatabaseCheckRequest {
   settings: DatabaseSettings;
-  /** In-cluster Citus: the worker hosts that must be registered on the coordinator. */
-  workerHosts?: string[];
-  workerPort?: number;
+  /** A Citus cell's desired shape (used only when the citus extension is there). */
+  citus?: Omit<CitusDesired, 'shardCount'> & { shardCount?: number };
 }
 
 /** What a failed connection means for a person: which reason, and whether waiting can help. */
@@ -57,26 +73,63 @@ export async function checkDatabase(request: DatabaseCheckRequest): Promise<Data
   }
   try {
     const version = await client.query<{ server_version: string }>('SHOW server_version');
-    const citus = await client.query<{ extversion: string }>("SELECT extversion FROM pg_extension WHERE extname = 'citus'");
     const serverVersion = version.rows[0]?.server_version;
-    if (citus.rowCount === 0) return { connected: true, engine: 'PostgreSQL', ...(serverVersion ? { serverVersion } : {}) };
-
-    for (const host of request.workerHosts ?? []) {
-      // citus_add_node is idempotent for a node already in pg_dist_node.
-      await client.query('SELECT citus_add_node($1, $2)', [host, request.workerPort ?? 5432]);
-    }
-    const workers = await client.query<{ n: string }>("SELECT count(*) AS n FROM pg_dist_node WHERE noderole = 'primary' AND groupid <> 0");
+    const citus = await citusVersion(client);
+    if (citus === null) return { connected: true, engine: 'PostgreSQL', ...(serverVersion ? { serverVersion } : {}) };
+    if (!request.citus) return { connected: true, engine: 'Citus', ...(serverVersion ? { serverVersion } : {}), citusVersion: citus };
     const shards = await client.query<{ citus_shard_count: string }>('SHOW citus.shard_count');
+    const shardCount = request.citus.shardCount ?? Number(shards.rows[0]?.citus_shard_count ?? 32);
+    const { facts, results, draining } = await reconcileCitus(client, { ...request.citus, shardCount });
+    const distributed = facts.tables.filter((t) => t.kind === 'distributed');
     return {
       connected: true,
       engine: 'Citus',
       ...(serverVersion ? { serverVersion } : {}),
-      workers: Number(workers.rows[0]?.n ?? 0),
-      shardCount: Number(shards.rows[0]?.citus_shard_count ?? 0),
+      citusVersion: facts.version,
+      workers: facts.workers.filter((w) => w.isActive && !draining.includes(`${w.host}:${w.port}`)).length,
+      shardCount: distributed[0]?.shardCount ?? shardCount,
+      distributedTables: distributed.length,
+      referenceTables: facts.tables.filter((t) => t.kind === 'reference').length,
+      rebalancing: facts.rebalanceRunning,
+      drainingWorkers: draining,
+      isolatedCustomers: Object.entries(facts.isolated)
+        .filter(([, isolated]) => isolated)
+        .map(([customer]) => customer),
+      problems: results.filter((r): r is Extract<CitusActionResult, { ok: false }> => !r.ok).map((r) => describeRefusal(r.action, r.message)),
     };
   } catch (err) {
     return classifyDatabaseError(err);
   } finally {
     await client.end().catch(() => undefined);
+  }
+}
+
+/** A refused Citus action as a reason and a sentence naming the fix. */
+export function describeRefusal(action: CitusAction, message: string): { reason: string; message: string } {
+  switch (action.kind) {
+    case 'SetCoordinatorHost':
+      return { reason: 'CoordinatorNotRegistered', message: `Cannot register the coordinator as ${action.host}:${action.port}: ${message}` };
+    case 'AddWorker':
+      return {
+        reason: 'WorkerRegistrationFailed',
+        message: `Cannot register worker ${action.host}:${action.port} (citus_add_node): ${message}. Check that it runs with shared_preload_libraries=citus, has the citus extension and accepts the coordinator's connections.`,
+      };
+    case 'StopPlacingShards':
+    case 'RemoveWorker':
+      return { reason: 'WorkerRemovalFailed', message: `Cannot remove worker ${action.host}:${action.port}: ${message}` };
+    case 'StartRebalance':
+      return { reason: 'RebalanceFailed', message: `Cannot start a shard rebalance (${action.reason}): ${message}` };
+    case 'CreateReferenceTable':
+      return { reason: 'ReferenceTableFailed', message: `Cannot make ${action.table} a reference table (it has no tenant column): ${message}` };
+    case 'IsolateCustomer':
+      return {
+        reason: 'IsolationFailed',
+        message: `Cannot give customer ${action.customer} shards of its own (isolate_tenant_to_new_shard on ${action.table}): ${message}. Fix it or remove the customer from spec.database.isolatedCustomers.`,
+      };
+    case 'DistributeTable':
+      return {
+        reason: 'DistributionFailed',
+        message: `Cannot distribute ${action.table} by ${action.column}${action.colocateWith ? ` co-located with ${action.colocateWith}` : ''}: ${message}`,
+      };
   }
 }

@@ -38,7 +38,9 @@ export interface MoveSettings {
 }
 
 export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
-  pageRows: 20_000,
+  // Each page costs about six round trips (journal, both BEGINs, the range delete, the last keys,
+  // the commits): at 20,000 rows that was a fifth of a large customer's copy on a busy machine.
+  pageRows: 50_000,
   deleteBatchRows: 5_000,
   drainWaitMs: 2_000,
   settleLagMs: 2_000,

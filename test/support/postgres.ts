@@ -22,6 +22,8 @@ export interface StartPostgresOptions {
    * only, so a client checking host names must connect to `localhost`, not 127.0.0.1.
    */
   tls?: boolean;
+  /** The directory of initdb/pg_ctl/postgres (a Citus prefix: test/support/citus.ts); default findPostgresBinDir(). */
+  binDir?: string;
 }
 
 export interface PostgresServer {
@@ -143,7 +145,7 @@ async function makeCertificates(dir: string, as: RunAs): Promise<string> {
 
 /** Starts a new PostgreSQL server in a temp dir; `stop()` removes it. */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
-  const bin = findPostgresBinDir();
+  const bin = options.binDir ?? findPostgresBinDir();
   const initdb = join(bin, 'initdb');
   const pgCtl = join(bin, 'pg_ctl');
   const as = unprivilegedUser();

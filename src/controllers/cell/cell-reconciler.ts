@@ -24,7 +24,7 @@ import { cellStatus, refusedCellStatus, type ObservedCellChildren } from './cell
 import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '../../data/cell-database-check.js';
 import { cellDatabaseSettings, readDatabaseCredentials, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
-import { cellNamespace, databaseWorkerHost } from '../../crds/cell-names.js';
+import { DATABASE_PORT, cellNamespace, databaseHost, databasePort, databaseWorkerHost } from '../../crds/cell-names.js';
 import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
 import { cellPolicyViolations, type CellPolicy, type PolicyViolation } from '../../policy/cell-policy.js';
 
@@ -184,12 +184,7 @@ export class CellReconciler {
   private async checkDatabaseCached(cell: Cell, credentials: DatabaseCredentials | undefined): Promise<DatabaseCheck | undefined> {
     if (!credentials) return undefined;
     const name = cell.metadata.name ?? '';
-    const external = cell.spec.database.external;
-    const workers = external ? 0 : (cell.spec.database.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers);
-    const request: DatabaseCheckRequest = {
-      settings: cellDatabaseSettings(cell, credentials),
-      workerHosts: Array.from({ length: workers }, (_, i) => databaseWorkerHost(cell, i)),
-    };
+    const request: DatabaseCheckRequest = { settings: cellDatabaseSettings(cell, credentials), citus: citusDesired(cell) };
     // The fingerprint changes with anything that changes the answer, the password included (hashed).
     const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex');
     const cached = this.checks.get(name);
@@ -252,6 +247,28 @@ export class CellReconciler {
     const name = cell.metadata.name;
     return (this.deps.children.get(kind)?.list(namespace) ?? []).filter((o) => o.metadata?.labels?.[LABEL_CELL] === name) as T[];
   }
+}
+
+/**
+ * The Citus shape of a cell: in-cluster, the worker StatefulSet's pods; external, the workers the
+ * spec lists (none listed: the coordinator's workers are left alone). Tenant tables are distributed
+ * by the tenant column with the spec's shard count (an external coordinator: its own default).
+ */
+export function citusDesired(cell: Cell): NonNullable<DatabaseCheckRequest['citus']> {
+  const db = cell.spec.database;
+  const external = db.external;
+  const workers = external
+    ? external.workers?.map((w) => ({ host: w.host, port: w.port }))
+    : Array.from({ length: db.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers }, (_, i) => ({ host: databaseWorkerHost(cell, i), port: DATABASE_PORT }));
+  const shardCount = db.shardCount ?? (external ? undefined : IN_CLUSTER_DATABASE_DEFAULTS.shardCount);
+  return {
+    coordinator: { host: databaseHost(cell), port: databasePort(cell) },
+    ...(workers ? { workers } : {}),
+    tenantColumn: db.tenantColumn,
+    ...(shardCount !== undefined ? { shardCount } : {}),
+    ...(db.tables ? { tenantTables: db.tables.map((t) => t.name) } : {}),
+    ...(db.isolatedCustomers?.length ? { isolatedCustomers: db.isolatedCustomers } : {}),
+  };
 }
 
 /** The child kinds' informers read objects carrying these labels only. */

@@ -173,7 +173,7 @@ describe('the status of a cell', () => {
     expect(condition(cellStatus(cell, unregistered, NOW), 'DatabaseReady')).toEqual({
       status: 'False',
       reason: 'WorkersNotRegistered',
-      message: '4 of 10 Citus workers are registered on the coordinator.',
+      message: '4 of 10 Citus workers are registered and active on the coordinator.',
     });
   });
 
@@ -213,6 +213,48 @@ describe('the status of a cell', () => {
     });
     const world = { ...healthyWorld(external), statefulSets: [], database: { connected: true as const, engine: 'PostgreSQL' as const } };
     expect(cellStatus(external, world, NOW).phase).toBe('Ready');
+  });
+
+  it('says which Citus version and how many active workers an external Citus cell has, and what it is rebalancing', () => {
+    const external = exampleCell({
+      ...EXAMPLE_CELL_SPEC,
+      database: {
+        external: {
+          host: '127.0.0.1',
+          port: 6000,
+          database: 'telemetry',
+          secretRef: { name: 'db', namespace: 'ops' },
+          workers: [{ host: '127.0.0.1', port: 6001 }],
+        },
+      },
+    });
+    const check = {
+      connected: true as const,
+      engine: 'Citus' as const,
+      citusVersion: '13.2.2',
+      workers: 1,
+      shardCount: 8,
+      distributedTables: 2,
+      referenceTables: 1,
+      rebalancing: true,
+      drainingWorkers: ['127.0.0.1:6002'],
+      isolatedCustomers: ['big-corp'],
+    };
+    const status = cellStatus(external, { ...healthyWorld(external), statefulSets: [], database: check }, NOW);
+    expect(condition(status, 'DatabaseReady')).toEqual({
+      status: 'True',
+      reason: 'Connected',
+      message:
+        'Connected to Citus 13.2.2 with 1 active worker(s) at 127.0.0.1:6000; 2 tenant table(s) distributed in 8 co-located shards, 1 reference table(s); 1 customer(s) in shards of their own; moving shards off 127.0.0.1:6002 before removing it.',
+    });
+    expect(status.database).toMatchObject({ citusVersion: '13.2.2', workers: 1, rebalancing: true, drainingWorkers: ['127.0.0.1:6002'], isolatedCustomers: ['big-corp'] });
+
+    const unregistered = { ...check, workers: 0, problems: [{ reason: 'WorkerRegistrationFailed', message: 'Cannot register worker 127.0.0.1:6001 (citus_add_node): connection refused.' }] };
+    expect(condition(cellStatus(external, { ...healthyWorld(external), statefulSets: [], database: unregistered }, NOW), 'DatabaseReady')).toEqual({
+      status: 'False',
+      reason: 'WorkerRegistrationFailed',
+      message: 'Cannot register worker 127.0.0.1:6001 (citus_add_node): connection refused.',
+    });
   });
 
   it('marks a workload past its progress deadline as failing and names it', () => {

@@ -150,7 +150,7 @@ function assessDatabase(cell: Cell, observed: ObservedCellChildren): Assessment 
   const db = cell.spec.database;
   const address = `${databaseHost(cell)}:${databasePort(cell)}`;
   const pending: string[] = [];
-  const desiredWorkers = db.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers;
+  const desiredWorkers = db.external ? (db.external.workers?.length ?? 0) : (db.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers);
   if (!db.external) {
     const coordinator = statefulSetProgress(byName(observed.statefulSets, databaseCoordinatorName(cell)), databaseCoordinatorName(cell), 1, 'coordinator');
     const workers = statefulSetProgress(byName(observed.statefulSets, databaseWorkerName(cell)), databaseWorkerName(cell), desiredWorkers, 'workers');
@@ -165,13 +165,31 @@ function assessDatabase(cell: Cell, observed: ObservedCellChildren): Assessment 
   }
   if (pending.length > 0) return progressing('DatabaseStarting', `The database is starting: ${pending.join('; ')}.`);
   if (!check) return progressing('DatabaseNotChecked', `The operator has not connected to the database at ${address} yet.`);
-  if (check.engine === 'Citus' && !db.external && (check.workers ?? 0) < desiredWorkers) {
-    return progressing('WorkersNotRegistered', `${check.workers ?? 0} of ${desiredWorkers} Citus workers are registered on the coordinator.`);
+  const problem = check.problems?.[0];
+  if (problem) return progressing(pascal(problem.reason, 'CitusActionFailed'), check.problems?.map((p) => p.message).join(' ') ?? problem.message);
+  if (check.engine === 'Citus' && (check.workers ?? 0) < desiredWorkers) {
+    return progressing('WorkersNotRegistered', `${check.workers ?? 0} of ${desiredWorkers} Citus workers are registered and active on the coordinator.`);
   }
   if (check.engine === 'PostgreSQL') {
     return ready('ConnectedWithoutCitus', `Connected to PostgreSQL at ${address}; the citus extension is absent, so tables are not distributed.`);
   }
-  return ready('Connected', `Connected to Citus at ${address}${check.workers !== undefined ? ` with ${check.workers} worker(s)` : ''}.`);
+  return ready('Connected', `Connected to ${citusSummary(check)} at ${address}${citusNotes(check)}.`);
+}
+
+function citusSummary(check: Extract<DatabaseCheck, { connected: true }>): string {
+  const version = check.citusVersion ? `Citus ${check.citusVersion}` : 'Citus';
+  return check.workers !== undefined ? `${version} with ${check.workers} active worker(s)` : version;
+}
+
+function citusNotes(check: Extract<DatabaseCheck, { connected: true }>): string {
+  const notes: string[] = [];
+  if (check.distributedTables !== undefined) {
+    notes.push(`${check.distributedTables} tenant table(s) distributed${check.shardCount ? ` in ${check.shardCount} co-located shards` : ''}, ${check.referenceTables ?? 0} reference table(s)`);
+  }
+  if (check.isolatedCustomers?.length) notes.push(`${check.isolatedCustomers.length} customer(s) in shards of their own`);
+  if (check.drainingWorkers?.length) notes.push(`moving shards off ${check.drainingWorkers.join(', ')} before removing it`);
+  else if (check.rebalancing) notes.push('rebalancing shards in the background');
+  return notes.length > 0 ? `; ${notes.join('; ')}` : '';
 }
 
 // --- Workloads ----------------------------------------------------------------------------------------
@@ -342,6 +360,12 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
             ...(check.serverVersion !== undefined ? { serverVersion: check.serverVersion } : {}),
             ...(check.workers !== undefined ? { workers: check.workers } : {}),
             ...(check.shardCount !== undefined ? { shardCount: check.shardCount } : {}),
+            ...(check.citusVersion !== undefined ? { citusVersion: check.citusVersion } : {}),
+            ...(check.distributedTables !== undefined ? { distributedTables: check.distributedTables } : {}),
+            ...(check.referenceTables !== undefined ? { referenceTables: check.referenceTables } : {}),
+            ...(check.rebalancing !== undefined ? { rebalancing: check.rebalancing } : {}),
+            ...(check.drainingWorkers?.length ? { drainingWorkers: check.drainingWorkers } : {}),
+            ...(check.isolatedCustomers?.length ? { isolatedCustomers: check.isolatedCustomers } : {}),
           },
         }
       : {}),

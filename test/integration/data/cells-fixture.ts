@@ -7,6 +7,8 @@ import { syncCell } from '../../../src/store/cells.js';
 import { withTransaction } from '../../../src/store/transactions.js';
 import type { CellDatabases } from '../../../src/data/table-plans.js';
 import type { Tenancy } from '../../../src/data/tenant-tables.js';
+import { reconcileCitus } from '../../../src/data/citus-cluster.js';
+import { startCitus, type CitusCluster } from '../../support/citus.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 
 export const TELEMETRY_SCHEMA = `
@@ -62,8 +64,24 @@ export function quietPool(url: string, max = 10): pg.Pool {
   return pool;
 }
 
-export async function startCells(names: readonly string[] = ['cell-a', 'cell-b'], schema = TELEMETRY_SCHEMA): Promise<Cells> {
-  const started = await Promise.all([startPostgres(), ...names.map(() => startPostgres())]);
+export interface StartCellsOptions {
+  /** Cells that run on Citus (a coordinator and `citusWorkers` workers), the others on plain PostgreSQL. */
+  citus?: readonly string[];
+  citusWorkers?: number;
+  /** Shards of each distributed tenant table. Default 8. */
+  shardCount?: number;
+}
+
+export async function startCells(names: readonly string[] = ['cell-a', 'cell-b'], schema = TELEMETRY_SCHEMA, options: StartCellsOptions = {}): Promise<Cells> {
+  const citusCells = new Set(options.citus ?? []);
+  const clusters: CitusCluster[] = [];
+  const startCell = async (name: string): Promise<PostgresServer> => {
+    if (!citusCells.has(name)) return startPostgres();
+    const cluster = await startCitus({ workers: options.citusWorkers ?? 2 });
+    clusters.push(cluster);
+    return cluster.coordinator;
+  };
+  const started = await Promise.all([startPostgres(), ...names.map(startCell)]);
   const controlPlane = started[0] as PostgresServer;
   const servers: Record<string, PostgresServer> = {};
   const pools: Record<string, pg.Pool> = {};
@@ -76,6 +94,8 @@ export async function startCells(names: readonly string[] = ['cell-a', 'cell-b']
   for (const name of names) {
     await syncCell(cp, { name, region: 'eu-west-1', state: 'Active', ready: true, weight: 100, maxCustomers: 100_000 });
     await (pools[name] as pg.Pool).query(schema);
+    const cluster = clusters.find((c) => c.coordinator === servers[name]);
+    if (cluster) await shapeCitusCell(pools[name] as pg.Pool, cluster, options.shardCount ?? 8);
   }
   const fixture: Cells = {
     controlPlane,
@@ -90,10 +110,29 @@ export async function startCells(names: readonly string[] = ['cell-a', 'cell-b']
     },
     async stop() {
       await Promise.all([cp.end(), ...Object.values(pools).map((p) => p.end())]).catch(() => undefined);
-      await Promise.all(started.map((s) => s.stop()));
+      await Promise.all([...started.filter((s) => !clusters.some((c) => c.coordinator === s)).map((s) => s.stop()), ...clusters.map((c) => c.stop())]);
     },
   };
   return fixture;
+}
+
+/** The operator's own Citus code shapes the cell: workers registered, tenant tables distributed co-located. */
+async function shapeCitusCell(pool: pg.Pool, cluster: CitusCluster, shardCount: number): Promise<void> {
+  const client = await pool.connect();
+  try {
+    const { coordinator, workers } = cluster;
+    const result = await reconcileCitus(client, {
+      coordinator: { host: coordinator.host, port: coordinator.port },
+      workers: workers.map((w) => ({ host: w.host, port: w.port })),
+      tenantColumn: 'customer_id',
+      shardCount,
+    });
+    const refused = result.results.filter((r) => !r.ok);
+    if (refused.length > 0) throw new Error(`shaping the Citus cell failed: ${JSON.stringify(refused)}`);
+    await client.query('RESET statement_timeout');
+  } finally {
+    client.release();
+  }
 }
 
 export async function placeCustomers(cp: pg.Pool, customers: readonly string[], cell: string): Promise<void> {
