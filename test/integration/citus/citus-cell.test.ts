@@ -1,8 +1,7 @@
 // The operator's Citus code (the Cell's database check) against a real Citus cluster: a coordinator
 // and workers built from shared/thirdparty/citus, started as local PostgreSQL processes.
 import pg from 'pg';
-import { checkDatabase, type DatabaseCheckRequest } from '../../../src/data/cell-database-check.js';
-import type { DatabaseCheck } from '../../../src/controllers/cell/cell-status.js';
+import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '../../../src/data/cell-database-check.js';
 import { startCitus, type CitusCluster } from '../../support/citus.js';
 
 const TIMEOUT = 300_000;
