@@ -11,6 +11,7 @@ import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.
 import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
 import { CellPools } from './controllers/migration/cell-pools.js';
 import { MIGRATION_RESOURCE, MigrationReconciler } from './controllers/migration/migration-reconciler.js';
+import { registerFleetMetrics } from './controllers/fleet/fleet-metrics.js';
 import type { Migration } from './crds/migration.js';
 import { createLogger, type Logger } from './log.js';
 import { Applier } from './runtime/apply.js';
@@ -73,6 +74,8 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   manager.add(placementController(manager, store?.pool, cells, config, log));
   const cellPools = new CellPools(manager.client, cells, children.get('Secret'));
   manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
+  const migrations = manager.informer<Migration>(MIGRATION_RESOURCE);
+  registerFleetMetrics(manager.metrics.registry, () => ({ cells: cells.list(), migrations: migrations.list() }));
   await manager.runUntilSignal((code) => {
     void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
   });
