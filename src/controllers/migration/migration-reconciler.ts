@@ -18,6 +18,7 @@ import { parseDuration } from '../../crds/kube-types.js';
 import { MIGRATION, GROUP, VERSION } from '../../crds/group.js';
 import type { Migration, MigrationStatus } from '../../crds/migration.js';
 import { MoveEngine } from '../../data/move-engine.js';
+import { listFailedMoves } from '../../data/move-journal.js';
 import { runMoves } from '../../data/move-pool.js';
 import type { MoveKey } from '../../data/move-state.js';
 import type { Logger } from '../../log.js';
@@ -82,6 +83,7 @@ export class MigrationReconciler {
 
     const name = migration.metadata.name ?? key;
     const engine = this.engineFor(migration);
+    if (migration.spec.retry && !migration.spec.abort) await this.retryFailed(store, engine, migration);
     const drain = migration.spec.customers.all === true;
     const [target, read] = await Promise.all([this.cellFacts(store, migration.spec.to), this.cellFacts(store, migration.spec.from)]);
     let source = read;
@@ -227,6 +229,16 @@ export class MigrationReconciler {
     if (opened.length === 0) return;
     this.deps.log.info({ migration: name, cells: opened }, 'cordon lifted');
     if (migration) await this.deps.events.normal(migration as KubeObject, 'CordonLifted', `Cell ${opened.join(', ')} takes new customers again.`);
+  }
+
+  /** spec.retry: the moves that failed before failedBefore (of the listed customers) start again from Pending. */
+  private async retryFailed(store: Pool, engine: MoveEngine, migration: Migration): Promise<void> {
+    const { failedBefore, customers } = migration.spec.retry!;
+    for (const key of await listFailedMoves(store, migration.metadata.name ?? '', new Date(failedBefore), customers)) {
+      const result = await engine.retryMove(key);
+      if (result.ok) await this.deps.events.normal(migration as KubeObject, 'MoveRetried', `Customer ${key.customerId} moves again (spec.retry).`);
+      else await this.deps.events.warning(migration as KubeObject, result.reason, `Customer ${key.customerId} was not retried: ${result.message}`);
+    }
   }
 
   private async requestAborts(engine: MoveEngine, name: string): Promise<void> {
