@@ -26,6 +26,8 @@ import { OPERATOR_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Strimzi's API; its kinds get informers only when it is served at start. */
 const STRIMZI_API = 'kafka.strimzi.io/v1';
+/** The Prometheus Operator's API; cells get PodMonitors only when it is served at start. */
+const MONITORING_API = 'monitoring.coreos.com/v1';
 /** How often an operator started without Strimzi asks whether its CRDs were installed since. */
 const STRIMZI_RECHECK_MS = 30_000;
 
@@ -63,9 +65,14 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
       process.kill(process.pid, 'SIGTERM');
     });
   }
+  const withMonitoring = await apiServed(manager.client, MONITORING_API);
+  if (!withMonitoring) {
+    log.info(`the ${MONITORING_API} API (Prometheus Operator) is not served: cells get no PodMonitors; their Kafka still exports metrics on port tcp-prometheus. Restart the operator after installing the Prometheus Operator`);
+  }
   const children = new Map<string, Informer>();
   for (const { kind, apiVersion } of CHILD_KINDS) {
     if (!withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
+    if (!withMonitoring && apiVersion === MONITORING_API) continue;
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }
 

@@ -26,6 +26,8 @@ export const CHILD_PLURALS: Readonly<Record<(typeof CHILD_KINDS)[number]['kind']
   StatefulSet: 'statefulsets',
   PodDisruptionBudget: 'poddisruptionbudgets',
   Deployment: 'deployments',
+  ConfigMap: 'configmaps',
+  PodMonitor: 'podmonitors',
 };
 
 /**

@@ -28,11 +28,11 @@
 - apiGroups: [""]
   resources: ["secrets"]
   verbs: ["get", "list", "watch", "create", "patch"]
-# Children of a Cell (Namespace of CHILD_KINDS) in the core group, cluster-wide since the
+# Children of a Cell (Namespace, ConfigMap of CHILD_KINDS) in the core group, cluster-wide since the
 # cell-<name> namespaces come and go with Cells: informers, server-side apply (create + patch),
 # never deleted by the operator (they live as long as the Cell).
 - apiGroups: [""]
-  resources: ["namespaces"]
+  resources: ["configmaps", "namespaces"]
   verbs: ["list", "watch", "create", "patch"]
 # Children of a Cell (Service of CHILD_KINDS) in the core group, cluster-wide since the cell-<name>
 # namespaces come and go with Cells: informers, server-side apply (create + patch), deletion when
@@ -54,6 +54,11 @@
 # informers, server-side apply (create + patch), deletion when the spec no longer asks for them.
 - apiGroups: ["kafka.strimzi.io"]
   resources: ["kafkatopics", "kafkausers"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
+# Children of a Cell (PodMonitor of CHILD_KINDS) in the monitoring.coreos.com group: informers,
+# server-side apply (create + patch), deletion when the spec no longer asks for them.
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["podmonitors"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 # Children of a Cell (NetworkPolicy of CHILD_KINDS) in the networking.k8s.io group: informers,
 # server-side apply (create + patch), deletion when the spec no longer asks for them.
