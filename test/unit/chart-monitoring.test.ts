@@ -39,6 +39,8 @@ interface Panel {
 }
 
 const dashboard = JSON.parse(readFileSync(path.join(FILES, 'dashboard.json'), 'utf8')) as { uid: string; panels: Panel[]; templating: { list: { name: string }[] } };
+const fleet = JSON.parse(readFileSync(path.join(FILES, 'fleet-dashboard.json'), 'utf8')) as typeof dashboard;
+const fleetQueries = fleet.panels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
 const alerts = parse(readFileSync(path.join(FILES, 'alerts.yaml'), 'utf8')) as {
   groups: { name: string; rules: { alert: string; expr: string; for?: string; labels: { severity: string }; annotations: { summary: string; description: string } }[] }[];
 };
@@ -50,6 +52,7 @@ describe('the chart monitoring', () => {
 
   it.each([
     ['the dashboard', dashboardQueries],
+    ['the fleet dashboard', fleetQueries],
     ['the alerts', alertRules.map((r) => r.expr)],
   ])('%s query only metrics the code defines', (_what, queries) => {
     const unknown = [...used(queries)].filter((n) => !defined.has(n));
@@ -78,9 +81,22 @@ describe('the chart monitoring', () => {
     for (const q of dashboardQueries) expect(q).toContain('namespace=~"$namespace"');
   });
 
-  it('lay the dashboard panels out without overlap', () => {
+  it('give a fleet view across clusters and regions: cells by state, capacity per cell, migrations, moves, fence time, Kafka', () => {
+    const titles = fleet.panels.map((p) => p.title);
+    for (const t of ['Cells by phase', 'Cells by state', 'Capacity used per cell', 'Migrations in flight', 'Move throughput (rows/s)', 'Fenced time per move (p99)', 'Consumer lag per cell and group']) {
+      expect(titles).toContain(t);
+    }
+    expect(fleet.templating.list.map((v) => v.name)).toEqual(['datasource', 'region']);
+    // A global query sees many releases: never tied to one namespace.
+    for (const q of fleetQueries) expect(q).not.toContain('namespace');
+  });
+
+  it.each([
+    ['dashboard', dashboard],
+    ['fleet dashboard', fleet],
+  ])('lay the %s panels out without overlap', (_name, board) => {
     const cells = new Set<string>();
-    for (const p of dashboard.panels) {
+    for (const p of board.panels) {
       expect(p.gridPos.x + p.gridPos.w).toBeLessThanOrEqual(24);
       for (let x = p.gridPos.x; x < p.gridPos.x + p.gridPos.w; x++) {
         for (let y = p.gridPos.y; y < p.gridPos.y + p.gridPos.h; y++) {

@@ -90,3 +90,22 @@
   resourceNames: [{{ .Values.operator.leaderElection.leaseName | quote }}]
   verbs: ["get", "update"]
 {{- end }}
+
+{{- define "cell-operator.rules.cellsAdmin" }}
+# People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin
+# customers.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cells", "customerplacements", "migrations"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
+# Status is written by the operator only.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status"]
+  verbs: ["get"]
+{{- end }}
+
+{{- define "cell-operator.rules.cellsView" }}
+# Read-only: the cells, the pinned customers and the migrations, with their status.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cells", "customerplacements", "migrations", "cells/status", "customerplacements/status", "migrations/status"]
+  verbs: ["get", "list", "watch"]
+{{- end }}
