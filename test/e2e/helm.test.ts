@@ -273,10 +273,11 @@ describe('the Helm chart', () => {
           timeoutMs: 60_000,
           description: 'the cells roles to be aggregated into view and edit',
         });
-        expect(await can(viewer, 'get', 'migrations.cells.platform.io/status')).toBe('yes');
+        expect(await can(viewer, 'get', 'migrations.cells.platform.io', '--subresource=status')).toBe('yes');
         expect(await can(viewer, 'patch', 'migrations.cells.platform.io')).toBe('no');
         expect(await can(editor, 'create', 'cells.cells.platform.io')).toBe('yes');
-        expect(await can(editor, 'patch', 'cells.cells.platform.io/status')).toBe('no');
+        expect(await can(editor, 'patch', 'cells.cells.platform.io', '--subresource=status')).toBe('no');
+        expect(await can(editor, 'get', 'cells.cells.platform.io', '--subresource=status')).toBe('yes');
       } finally {
         await kubectl(['delete', 'clusterrolebinding', viewer, editor, '--ignore-not-found']);
       }
