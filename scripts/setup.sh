@@ -13,7 +13,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
+# Any layout: PG_BIN_DIR, pg_config --bindir, Debian's, Homebrew's, the PGDG RPMs' (find-postgres.sh).
+if [[ -n "${PG_BIN_DIR:-}" ]]; then
+  pg_bin="$(bash scripts/find-postgres.sh)" || exit 1 # yours: nothing to install
+else
+  pg_bin="$(bash scripts/find-postgres.sh 2>/dev/null)" || need_apt+=(postgresql)
+fi
 # Citus builds against the server headers of the installed major version (15 on Debian 12).
 pg_major="$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)"
 pg_major="${pg_major:-15}"
@@ -27,7 +32,8 @@ command -v java >/dev/null || need_apt+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || need_apt+=(maven)
 if (( ${#need_apt[@]} )); then
   if [[ $(id -u) -ne 0 ]] || ! command -v apt-get >/dev/null; then
-    echo "missing Debian packages: ${need_apt[*]} (install them: sudo apt-get install -y ${need_apt[*]})" >&2
+    echo "missing: ${need_apt[*]} (on Debian: sudo apt-get install -y ${need_apt[*]})" >&2
+    [[ " ${need_apt[*]} " == *" postgresql "* ]] && bash scripts/find-postgres.sh >/dev/null || true
     exit 1
   fi
   echo "installing Debian packages: ${need_apt[*]}"
@@ -36,7 +42,9 @@ if (( ${#need_apt[@]} )); then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
   # The Debian package starts a cluster of its own; the tests and the demo start their own servers.
   command -v pg_ctlcluster >/dev/null && (service postgresql stop >/dev/null 2>&1 || true)
+  pg_bin="$(bash scripts/find-postgres.sh)"
 fi
+echo "PostgreSQL server binaries: ${pg_bin} (set PG_BIN_DIR to use others)"
 
 # Citus (cached in ~/.cache/cell-operator/citus, keyed by version, patch and server build).
 bash tools/citus/build.sh >/dev/null

@@ -13,6 +13,7 @@ import { CellPools } from './data/cell-pools.js';
 import { MIGRATION_RESOURCE, MigrationReconciler } from './controllers/migration/migration-reconciler.js';
 import { KafkaAdminOffsets } from './kafka/group-offsets.js';
 import { kafkaSettingsFromEnv } from './kafka/kafka-settings.js';
+import { registerFleetMetrics } from './controllers/fleet/fleet-metrics.js';
 import type { Migration } from './crds/migration.js';
 import { createLogger, type Logger } from './log.js';
 import { Applier } from './runtime/apply.js';
@@ -28,6 +29,8 @@ import { OPERATOR_NAME, PACKAGE_VERSION } from './version.js';
 
 /** Strimzi's API; its kinds get informers only when it is served at start. */
 const STRIMZI_API = 'kafka.strimzi.io/v1';
+/** The Prometheus Operator's API; cells get PodMonitors only when it is served at start. */
+const MONITORING_API = 'monitoring.coreos.com/v1';
 /** How often an operator started without Strimzi asks whether its CRDs were installed since. */
 const STRIMZI_RECHECK_MS = 30_000;
 
@@ -65,10 +68,15 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
       process.kill(process.pid, 'SIGTERM');
     });
   }
+  const withMonitoring = await apiServed(manager.client, MONITORING_API);
+  if (!withMonitoring) {
+    log.info(`the ${MONITORING_API} API (Prometheus Operator) is not served: cells get no PodMonitors; their Kafka still exports metrics on port tcp-prometheus. Restart the operator after installing the Prometheus Operator`);
+  }
   const children = new Map<string, Informer>();
   for (const { kind, apiVersion } of CHILD_KINDS) {
     if (!withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
     if (UNWATCHED_CHILD_KINDS.has(kind)) continue; // read by name: no list/watch on Secrets (rules.ts)
+    if (!withMonitoring && apiVersion === MONITORING_API) continue;
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }
 
@@ -77,6 +85,8 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   manager.add(placementController(manager, store?.pool, cells, config, log));
   const cellPools = new CellPools(manager.client, cells, children.get('Secret'), cellPolicy(config));
   manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
+  const migrations = manager.informer<Migration>(MIGRATION_RESOURCE);
+  registerFleetMetrics(manager.metrics.registry, () => ({ cells: cells.list(), migrations: migrations.list() }));
   await manager.runUntilSignal((code) => {
     void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
   });

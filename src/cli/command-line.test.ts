@@ -9,13 +9,19 @@ describe('parseCommandLine', () => {
     });
   });
 
-  it.each(['watch', 'promote', 'pause', 'resume', 'abort'] as const)('parses migration %s NAME', (verb) => {
+  it.each(['watch', 'promote', 'pause', 'resume', 'abort', 'retry'] as const)('parses migration %s NAME', (verb) => {
     expect(parseCommandLine(['migration', verb, 'eu-a-to-b'])).toMatchObject({ kind: 'run', command: { name: 'migration', verb, migration: 'eu-a-to-b' } });
   });
 
   it('takes --yes for abort and --interval for watch', () => {
     expect(parseCommandLine(['migration', 'abort', 'm', '-y'])).toMatchObject({ options: { yes: true } });
     expect(parseCommandLine(['migration', 'watch', 'm', '--interval', '0.5'])).toMatchObject({ options: { intervalSeconds: 0.5 } });
+  });
+
+  it('takes --customer for retry, repeatable, and refuses an id that is none', () => {
+    expect(parseCommandLine(['migration', 'retry', 'm', '--customer', 'acme', '--customer', 'globex', '--customer', 'acme'])).toMatchObject({ options: { customers: ['acme', 'globex'] } });
+    expect(parseCommandLine(['migration', 'retry', 'm', '--customer', 'Not An Id'])).toMatchObject({ kind: 'usage', message: expect.stringContaining('--customer "Not An Id" is not a customer id') });
+    expect(parseCommandLine(['migration', 'abort', 'm', '--customer', 'acme'])).toMatchObject({ kind: 'usage', message: '--customer does not apply to this command' });
   });
 
   it('takes the router URL from --router-url, else CELL_ROUTER_URL', () => {
@@ -37,7 +43,7 @@ describe('parseCommandLine', () => {
     [[], 'no command given'],
     [['frob'], 'unknown command "frob"'],
     [['status', 'x'], 'status takes no argument (got "x")'],
-    [['migration'], 'migration needs a verb: watch, promote, pause, resume or abort'],
+    [['migration'], 'migration needs a verb: watch, promote, pause, resume, abort or retry'],
     [['migration', 'promote'], 'migration promote needs the name of a Migration'],
     [['migration', 'promote', 'a', 'b'], 'unexpected argument "b"'],
     [['migration', 'promote', 'a', '--yes'], '--yes does not apply to this command'],

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { customerIdProblem } from '../store/customer-id.js';
 
-export const MIGRATION_VERBS = ['watch', 'promote', 'pause', 'resume', 'abort'] as const;
+export const MIGRATION_VERBS = ['watch', 'promote', 'pause', 'resume', 'abort', 'retry'] as const;
 export type MigrationVerb = (typeof MIGRATION_VERBS)[number];
 
 export type Command =
@@ -19,6 +19,8 @@ export interface Options {
   yes: boolean;
   /** migration watch: seconds between two reads. */
   intervalSeconds: number;
+  /** migration retry: only these customers. */
+  customers?: string[];
 }
 
 export type ParsedCommandLine =
@@ -43,6 +45,7 @@ usage:
   kubectl cells migration pause NAME            hold it: moves in flight finish, none start
   kubectl cells migration resume NAME           undo pause
   kubectl cells migration abort NAME [--yes]    move everyone back (cannot be undone)
+  kubectl cells migration retry NAME [--customer ID]...  move the failed customers again
   kubectl cells route CUSTOMER                  where the router sends a customer
 
 Each command has its --help. Exit codes: 0 ok, 1 error or refused, 2 usage.`,
@@ -85,6 +88,14 @@ source cell. This cannot be undone. Asks for the migration's name to confirm, un
 
 ${KUBE_FLAGS}
   -y, --yes           do not ask for confirmation`,
+  retry: `usage: kubectl cells migration retry NAME [--customer ID]... [flags]
+
+Sets spec.retry.failedBefore to now (and spec.retry.customers to the --customer ids): every
+customer whose move failed before now moves again, once, from the start. Git can do the same by
+committing spec.retry. Refused (exit 1) when no customer failed or the migration is aborted.
+
+${KUBE_FLAGS}
+  --customer ID       only this customer (repeatable)`,
   route: `usage: kubectl cells route CUSTOMER [--router-url URL]
 
 Asks the router (GET /v1/routes/CUSTOMER) which cell serves the customer: its cell, region,
@@ -107,6 +118,7 @@ const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
   pause: ['kubeconfig', 'context'],
   resume: ['kubeconfig', 'context'],
   abort: ['kubeconfig', 'context', 'yes'],
+  retry: ['kubeconfig', 'context', 'customer'],
   route: ['router-url'],
 };
 
@@ -115,7 +127,7 @@ export function helpText(topic: HelpTopic = 'top'): string {
 }
 
 export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv = {}): ParsedCommandLine {
-  let values: Record<string, string | boolean | undefined>;
+  let values: Record<string, string | boolean | string[] | undefined>;
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
@@ -128,6 +140,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         'router-url': { type: 'string' },
         interval: { type: 'string' },
         yes: { type: 'boolean', short: 'y' },
+        customer: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -145,9 +158,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (second !== undefined) return usage(`status takes no argument (got ${JSON.stringify(second)})`, 'status');
     command = { name: 'status' };
   } else if (first === 'migration' || first === 'migrations' || first === 'mig') {
-    if (second === undefined) return usage('migration needs a verb: watch, promote, pause, resume or abort', 'top');
+    if (second === undefined) return usage('migration needs a verb: watch, promote, pause, resume, abort or retry', 'top');
     if (!(MIGRATION_VERBS as readonly string[]).includes(second)) {
-      return usage(`unknown migration verb ${JSON.stringify(second)}: use watch, promote, pause, resume or abort`, 'top');
+      return usage(`unknown migration verb ${JSON.stringify(second)}: use watch, promote, pause, resume, abort or retry`, 'top');
     }
     const verb = second as MigrationVerb;
     if (third === undefined || third === '') return usage(`migration ${verb} needs the name of a Migration`, verb);
@@ -163,7 +176,13 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     return usage(`unknown command ${JSON.stringify(first)}`, 'top');
   }
 
-  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes']) {
+  const customers = Array.isArray(values.customer) ? values.customer : undefined;
+  for (const id of customers ?? []) {
+    const problem = customerIdProblem(id);
+    if (problem) return usage(`--customer ${JSON.stringify(id)} is not a customer id: ${problem}`, topic);
+  }
+
+  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer']) {
     if (values[flag] !== undefined && !FLAGS_OF[topic].includes(flag)) return usage(`--${flag} does not apply to this command`, topic);
   }
 
@@ -193,6 +212,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       ...(routerUrl ? { routerUrl } : {}),
       yes: values.yes === true,
       intervalSeconds,
+      ...(customers ? { customers: [...new Set(customers)] } : {}),
     },
   };
 }

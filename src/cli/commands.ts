@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Command, Options } from './command-line.js';
 import { CliError, type CellsApi } from './cells-api.js';
 import { renderStatus } from './cells-status.js';
-import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, type PatchDecision } from './migration-patches.js';
+import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch, type PatchDecision } from './migration-patches.js';
 import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
 import type { ObservedMigration } from './observed.js';
 import { renderRouteAnswer, renderRouterUnreachable } from './route-answer.js';
@@ -53,17 +53,18 @@ async function status(io: CliIo): Promise<number> {
   return 0;
 }
 
-const DECIDE: Record<'promote' | 'pause' | 'resume' | 'abort', (m: ObservedMigration) => PatchDecision> = {
+const DECIDE: Record<'promote' | 'pause' | 'resume' | 'abort' | 'retry', (m: ObservedMigration, options: Options, now: Date) => PatchDecision> = {
   promote: promotePatch,
   pause: pausePatch,
   resume: resumePatch,
   abort: abortPatch,
+  retry: (m, options, now) => retryPatch(m, now, options.customers),
 };
 
-async function steer(verb: 'promote' | 'pause' | 'resume' | 'abort', name: string, options: Options, io: CliIo): Promise<number> {
+async function steer(verb: 'promote' | 'pause' | 'resume' | 'abort' | 'retry', name: string, options: Options, io: CliIo): Promise<number> {
   const api = io.api();
   const migration = await api.getMigration(name);
-  const decision = DECIDE[verb](migration);
+  const decision = DECIDE[verb](migration, options, io.now());
   if (decision.kind === 'noop') {
     io.stdout.write(`${decision.message}\n`);
     return 0;

@@ -1,5 +1,5 @@
 import type { MigrationStep } from '../crds/migration.js';
-import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch } from './migration-patches.js';
+import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch } from './migration-patches.js';
 import type { ObservedMigration } from './observed.js';
 
 const T = '2025-01-01T00:00:00Z';
@@ -125,5 +125,27 @@ describe('abortPatch', () => {
         'This cannot be undone: spec.abort cannot be set back to false.',
       ].join('\n'),
     );
+  });
+});
+
+describe('retryPatch', () => {
+  const now = new Date('2026-12-02T06:00:00.123Z');
+  const failed = (n: number): Status => ({ phase: 'Failed', currentStep: 5, customers: { total: 10, moved: 10 - n, failed: n } });
+
+  it('sets spec.retry.failedBefore to now for every failed customer, dropping an earlier list', () => {
+    expect(retryPatch(migration(failed(2)), now)).toEqual({
+      kind: 'patch',
+      patch: { spec: { retry: { failedBefore: '2026-12-02T06:00:00Z', customers: null } } },
+      done: 'migration m1: its 2 failed customer(s) move again (spec.retry.failedBefore: 2026-12-02T06:00:00Z). Follow it with: kubectl cells migration watch m1',
+    });
+  });
+
+  it('names the customers when asked for some only', () => {
+    expect(retryPatch(migration(failed(2)), now, ['acme'])).toMatchObject({ kind: 'patch', patch: { spec: { retry: { customers: ['acme'] } } } });
+  });
+
+  it('refuses with no failed customer, and on an aborted migration', () => {
+    expect(retryPatch(migration(failed(0)), now)).toEqual({ kind: 'refuse', message: 'migration m1 has no failed customer to retry (status.customers.failed is 0).' });
+    expect(retryPatch(migration(failed(1), { abort: true }), now)).toMatchObject({ kind: 'refuse', message: expect.stringContaining('is aborted') });
   });
 });

@@ -1,11 +1,12 @@
-// The merge patches behind `kubectl cells migration promote|pause|resume|abort`, decided from the
+// The merge patches behind `kubectl cells migration promote|pause|resume|abort|retry`, decided from the
 // Migration as read: a patch to send, nothing to do (said why), or a refusal a person can act on.
 import type { MigrationSpec } from '../crds/migration.js';
 import { currentStep, describeStep, isFinished, promotionWait } from './migration-state.js';
 import type { ObservedMigration } from './observed.js';
 
 export interface MigrationPatch {
-  spec: Partial<Pick<MigrationSpec, 'promotedStep' | 'paused' | 'abort'>>;
+  /** retry.customers null: a merge patch removes the list an earlier retry left. */
+  spec: Partial<Pick<MigrationSpec, 'promotedStep' | 'paused' | 'abort'>> & { retry?: { failedBefore: string; customers: string[] | null } };
 }
 
 export type PatchDecision =
@@ -102,5 +103,23 @@ export function abortPatch(m: ObservedMigration): PatchDecision {
     kind: 'patch',
     patch: { spec: { abort: true } },
     done: `migration ${name} aborting: customers already moved go back to ${m.spec?.from ?? 'the source cell'}. Follow it with: kubectl cells migration watch ${name}`,
+  };
+}
+
+/**
+ * Retry: spec.retry.failedBefore = now (the operator starts again every move that failed before
+ * it, once), for every failed customer or only `customers`.
+ */
+export function retryPatch(m: ObservedMigration, now: Date, customers?: readonly string[]): PatchDecision {
+  const name = nameOf(m);
+  if (m.spec?.abort || m.status?.phase === 'Aborted') return { kind: 'refuse', message: `migration ${name} is aborted: its failed customers stay where they are; create a new Migration to move them.` };
+  const failed = m.status?.customers?.failed ?? 0;
+  if (failed === 0) return { kind: 'refuse', message: `migration ${name} has no failed customer to retry (status.customers.failed is 0).` };
+  const at = now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const who = customers?.length ? `customer(s) ${customers.join(', ')}` : `its ${failed} failed customer(s)`;
+  return {
+    kind: 'patch',
+    patch: { spec: { retry: { failedBefore: at, customers: customers?.length ? [...customers] : null } } },
+    done: `migration ${name}: ${who} move again (spec.retry.failedBefore: ${at}). Follow it with: kubectl cells migration watch ${name}`,
   };
 }

@@ -107,9 +107,19 @@ describe('printer columns', () => {
       .map((c) => c.name.toUpperCase());
 
   it('show what a person checks first', () => {
-    expect(columns('Cell')).toEqual(['REGION', 'STATE', 'CUSTOMERS', 'READY', 'AGE']);
+    // A drain shows in PHASE (Draining) even though spec.state stays Active; a cordon in STATE.
+    expect(columns('Cell')).toEqual(['REGION', 'STATE', 'PHASE', 'CUSTOMERS', 'READY', 'AGE']);
     expect(columns('CustomerPlacement')).toEqual(['CELL', 'STATE', 'EPOCH', 'AGE']);
-    expect(columns('Migration')).toEqual(['FROM', 'TO', 'PHASE', 'PROGRESS', 'AGE']);
+    expect(columns('Migration')).toEqual(['FROM', 'TO', 'PHASE', 'STEP', 'PROGRESS', 'AGE']);
+  });
+
+  it('use short names that are no kubectl command nor a built-in resource', () => {
+    const shortNames = CRD_DEFINITIONS.flatMap((d) => d.names.shortNames);
+    // kubectl's own commands read like verbs (`kubectl get cp` looks like `kubectl cp`), and the
+    // built-in short names would be shadowed; test/e2e/printer-columns.test.ts checks the live API server.
+    const taken = ['cp', 'get', 'run', 'exec', 'logs', 'top', 'cs', 'cm', 'ep', 'ev', 'ds', 'rs', 'rc', 'sa', 'sc', 'no', 'ns', 'po', 'pv', 'pvc', 'svc', 'sts', 'ing', 'hpa', 'pdb', 'crd', 'csr', 'pc', 'deploy', 'netpol', 'quota', 'limits', 'cj'];
+    expect(shortNames.filter((n) => taken.includes(n))).toEqual([]);
+    expect(new Set(shortNames).size).toBe(shortNames.length);
   });
 
   it('read READY from the Ready condition', () => {

@@ -16,13 +16,14 @@ export interface KindNames {
   readonly shortNames: readonly string[];
 }
 
-// Short names avoid the built-in ones (`cs` is componentstatuses, `cm` configmaps, `ep` endpoints).
+// Short names avoid the built-in ones (`cs` is componentstatuses, `cm` configmaps, `ep` endpoints),
+// kubectl's commands (`cp`) and Cluster API's (`cl` is its Cluster, which cells may run on).
 export const CELL = {
   kind: 'Cell',
   listKind: 'CellList',
   plural: 'cells',
   singular: 'cell',
-  shortNames: ['cl'],
+  shortNames: ['cel'],
 } as const satisfies KindNames;
 
 export const CUSTOMER_PLACEMENT = {
@@ -30,7 +31,7 @@ export const CUSTOMER_PLACEMENT = {
   listKind: 'CustomerPlacementList',
   plural: 'customerplacements',
   singular: 'customerplacement',
-  shortNames: ['cp'],
+  shortNames: ['cpl'],
 } as const satisfies KindNames;
 
 export const MIGRATION = {

@@ -145,6 +145,20 @@ export const MigrationSpecSchema = withCel(
       .describe(
         'Promotion: every pause whose step index (from 0) is at most this value ends now, an indefinite pause: {} included. To promote the pause the migration waits at, set it to status.currentStep: kubectl patch migration NAME --type merge -p \'{"spec":{"promotedStep":3}}\', or commit the field in Git.',
       ),
+    retry: z
+      .object({
+        failedBefore: z.iso
+          .datetime()
+          .max(64)
+          .describe('Every customer whose move failed before this time starts moving again, once; a move that fails again after it stays Failed until a later time is set.'),
+        customers: listSet(z.array(CustomerIdSchema).min(1).max(1000))
+          .optional()
+          .describe('Only these customers; every failed customer when omitted.'),
+      })
+      .optional()
+      .describe(
+        'Retry failed customers: kubectl cells migration retry NAME [--customer ID] sets failedBefore to now; in Git, commit a new time. Ignored while aborting.',
+      ),
     abort: z
       .boolean()
       .default(false)

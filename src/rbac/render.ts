@@ -2,7 +2,7 @@
 // and as named templates the Helm chart's roles include. `npm run gen:rbac` writes both; the
 // staleness test (rules.test.ts) fails when the committed files differ.
 import { stringify } from 'yaml';
-import { DEFAULT_LEASE_NAME, OPERATOR_RULES, leaderElectionRules, type ExplainedRule } from './rules.js';
+import { DEFAULT_LEASE_NAME, OPERATOR_RULES, USER_ROLES, leaderElectionRules, type ExplainedRule } from './rules.js';
 
 export const REGENERATE_RBAC_COMMAND = 'npm run gen:rbac';
 export const CHART_RULES_PATH = 'charts/cell-operator/templates/_rbac-rules.tpl';
@@ -112,6 +112,14 @@ function chartRules(): string {
     '',
     '{{- define "cell-operator.rules.leaderElection" }}',
     leaderElection.trimEnd(),
+    '{{- end }}',
+    '',
+    '{{- define "cell-operator.rules.cellsAdmin" }}',
+    renderRules(USER_ROLES.admin.rules).trimEnd(),
+    '{{- end }}',
+    '',
+    '{{- define "cell-operator.rules.cellsView" }}',
+    renderRules(USER_ROLES.view.rules).trimEnd(),
     '{{- end }}',
     '',
   ].join('\n');

@@ -26,6 +26,8 @@ export const CHILD_PLURALS: Readonly<Record<(typeof CHILD_KINDS)[number]['kind']
   StatefulSet: 'statefulsets',
   PodDisruptionBudget: 'poddisruptionbudgets',
   Deployment: 'deployments',
+  ConfigMap: 'configmaps',
+  PodMonitor: 'podmonitors',
 };
 
 /**
@@ -114,6 +116,32 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
     why: 'Kubernetes Events (events.k8s.io/v1, src/runtime/events.ts) about our objects: created, and patched to bump the series count of a repeat. Those of a cluster-scoped object go to the default namespace, hence cluster-wide.',
   },
 ];
+
+/**
+ * The ClusterRoles for people, aggregated into Kubernetes' user-facing roles: `cells-admin` into
+ * `admin` and `edit` (write Cells, CustomerPlacements and Migrations, e.g. promote or abort a
+ * migration), `cells-view` into `view` (read them and their status). Status stays the operator's.
+ */
+export const USER_ROLES = {
+  admin: {
+    aggregateTo: ['admin', 'edit'],
+    rules: [
+      {
+        apiGroups: [GROUP],
+        resources: OWN_KINDS,
+        verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'],
+        why: 'People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin customers.',
+      },
+      { apiGroups: [GROUP], resources: OWN_KINDS.map((plural) => `${plural}/status`), verbs: ['get'], why: 'Status is written by the operator only.' },
+    ],
+  },
+  view: {
+    aggregateTo: ['view'],
+    rules: [
+      { apiGroups: [GROUP], resources: [...OWN_KINDS, ...OWN_KINDS.map((plural) => `${plural}/status`)], verbs: ['get', 'list', 'watch'], why: 'Read-only: the cells, the pinned customers and the migrations, with their status.' },
+    ],
+  },
+} as const satisfies Record<string, { aggregateTo: string[]; rules: ExplainedRule[] }>;
 
 /** Name of the leader-election Lease when the operator's --lease-name is left at its default. */
 export const DEFAULT_LEASE_NAME = 'cell-operator';

@@ -217,6 +217,20 @@ export async function listOpenMoves(db: Queryable, migration: string, options: {
   return rows.map(moveFromRow);
 }
 
+/**
+ * The Failed moves of a migration that failed before `before` (a Migration's spec.retry), only those
+ * of `customers` when given; at most `limit` per call, the next reconcile takes the rest.
+ */
+export async function listFailedMoves(db: Queryable, migration: string, before: Date, customers?: readonly string[], limit = 100): Promise<MoveKey[]> {
+  const { rows } = await db.query<{ customer_id: string }>(
+    `SELECT customer_id FROM migration_journal
+      WHERE migration = $1 AND state = 'Failed' AND coalesce(finished_at, updated_at) < $2 AND ($3::text[] IS NULL OR customer_id = ANY($3::text[]))
+      ORDER BY customer_id LIMIT $4`,
+    [migration, before, customers ? [...customers] : null, limit],
+  );
+  return rows.map((r) => ({ migration, customerId: r.customer_id }));
+}
+
 /** When the earliest cleanup of a migration's moves in Cleanup is due; undefined if none waits. */
 export async function nextCleanupAt(db: Queryable, migration: string): Promise<Date | undefined> {
   const { rows } = await db.query<{ at: Date | null }>(

@@ -25,6 +25,8 @@ const children = cells.map((cell) => ({
     operatorNamespace: OPERATOR_NAMESPACE,
     kafkaBootstrap: undefined,
     databaseCredentials: { username: 'cell_app', password: randomBytes(18).toString('base64url') },
+    // The PodMonitors too: the API server checks them against the Prometheus Operator's CRDs.
+    podMonitors: true,
   }) as Child[],
 }));
 const namespaces = children.map(({ objects }) => objects.find((o) => o.kind === 'Namespace')!.metadata.name);

@@ -37,7 +37,7 @@ const OPERATOR_NAMESPACE = 'default';
 const OPERATOR_IDENTITY = `cells-${id}`;
 /** Every Ready cell is reconciled this often, so that a quiet window sees steady-state reconciles. */
 const RESYNC_SECONDS = 10;
-const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'statefulsets', 'poddisruptionbudgets', 'deployments'];
+const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'configmaps', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'statefulsets', 'poddisruptionbudgets', 'deployments', 'podmonitors'];
 
 const EXTERNAL = ['eu-west-1a', 'us-east-1a'];
 const IN_CLUSTER = 'eu-west-1b';
@@ -89,6 +89,7 @@ describe('the Cell controller, from examples/cells/', () => {
         operatorNamespace: OPERATOR_NAMESPACE,
         kafkaBootstrap: undefined,
         databaseCredentials: { username: 'any', password: 'any' },
+        podMonitors: true,
       });
       const key = (o: { kind?: string; metadata?: { name?: string } }) => `${o.kind}/${o.metadata?.name}`;
       const live = await waitFor(

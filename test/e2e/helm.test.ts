@@ -81,6 +81,8 @@ describe('the Helm chart', () => {
       ['--set', 'controlPlane.postgres.enabled=false,controlPlane.databaseUrl=postgres://u:p@db.example:5432/cp?sslmode=require'],
       ['--set', 'controlPlane.postgres.enabled=false,controlPlane.existingSecret=cp-db,router.token.existingSecret=router-token'],
       ['--set', 'router.enabled=false,operator.leaderElection.enabled=false,networkPolicy.enabled=false,operator.replicas=1'],
+      ['--set', 'metrics.podMonitor.enabled=true,global.imageRegistry=registry.example.com:5000/mirror,userRoles.enabled=false'],
+      ['--set', 'podSecurityContext.runAsUser=null,podSecurityContext.runAsGroup=null,podSecurityContext.fsGroup=null'],
     ];
     for (const extra of variants) {
       const { stdout } = await helm(['lint', '--strict', CHART, ...extra]);
@@ -115,8 +117,10 @@ describe('the Helm chart', () => {
 
   it('renders roles without a wildcard, and the same rules as config/rbac', async () => {
     const rendered = objects(await template());
-    const roles = rendered.filter((o) => o.kind === 'ClusterRole' || o.kind === 'Role');
+    const userRoles = [`${fullname}-cells-admin`, `${fullname}-cells-view`];
+    const roles = rendered.filter((o) => (o.kind === 'ClusterRole' || o.kind === 'Role') && !userRoles.includes(o.metadata.name));
     expect(roles.map((r) => r.kind).sort()).toEqual(['ClusterRole', 'Role']);
+    for (const role of rendered.filter((o) => userRoles.includes(o.metadata.name))) expect(wildcards((role.rules as never[]) ?? [])).toEqual([]);
     for (const role of roles) expect(wildcards((role.rules as never[]) ?? [])).toEqual([]);
     const plain = (file: string) => (objects(readFileSync(path.join(root, 'config/rbac', file), 'utf8'))[0]?.rules as unknown[]);
     expect(roles.find((r) => r.kind === 'ClusterRole')?.rules).toEqual(plain('role.yaml'));
@@ -149,6 +153,40 @@ describe('the Helm chart', () => {
     const accepted = result.stdout.trim().split('\n');
     expect(accepted.length).toBe(objects(yaml).length);
     for (const line of accepted) expect(line).toMatch(/serverside-applied \(server dry run\)$/);
+  }, TIMEOUT_MS);
+
+  it('renders PodMonitors, ServiceMonitors and the PrometheusRule that the Prometheus Operator CRDs accept', async () => {
+    const yaml = await template(['--set', 'metrics.podMonitor.enabled=true,metrics.serviceMonitor.enabled=true,metrics.prometheusRule.enabled=true,metrics.grafanaDashboard.enabled=true']);
+    const monitoring = objects(yaml).filter((o) => o.apiVersion === 'monitoring.coreos.com/v1');
+    expect(monitoring.map((o) => o.kind).sort()).toEqual(['PodMonitor', 'PodMonitor', 'PrometheusRule', 'ServiceMonitor', 'ServiceMonitor']);
+    const result = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=e2e-helm', '-f', '-'], { input: monitoring.map((o) => JSON.stringify(o)).join('\n'), allowFailure: true });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+    const dashboards = objects(yaml).find((o) => o.kind === 'ConfigMap' && o.metadata.name.endsWith('-dashboard')) as unknown as { data: Record<string, string> };
+    expect(Object.keys(dashboards.data).sort()).toEqual(['cell-operator-fleet.json', 'cell-operator.json']);
+  }, TIMEOUT_MS);
+
+  it('takes its images from global.imageRegistry and its security contexts from the values, and stays restricted without fixed ids (OpenShift)', async () => {
+    const pods = (yaml: string) =>
+      objects(yaml).flatMap((o) => {
+        const spec = (o as { spec?: { template?: { spec?: PodSpec } } }).spec?.template?.spec ?? (o.kind === 'Pod' ? (o as unknown as { spec: PodSpec }).spec : undefined);
+        return spec ? [spec] : [];
+      });
+    const mirrored = pods(await template(['--set', 'global.imageRegistry=registry.example.com:5000/mirror']));
+    expect(new Set(mirrored.flatMap((p) => p.containers.map((c) => c.image)))).toEqual(
+      new Set(['registry.example.com:5000/mirror/cell-operator/cell-operator:0.1.0', 'registry.example.com:5000/mirror/postgres:17']),
+    );
+    const openshift = await template(['--set', 'podSecurityContext.runAsUser=null,podSecurityContext.runAsGroup=null,podSecurityContext.fsGroup=null,controlPlane.postgres.enabled=false,controlPlane.databaseUrl=postgres://u:p@db.example:5432/cp']);
+    for (const pod of pods(openshift)) expect(pod.securityContext).toEqual({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    const result = await kubectl(['apply', '--server-side', '--dry-run=server', '--field-manager=e2e-helm', '-f', '-'], { input: openshift, allowFailure: true });
+    expect({ code: result.code, stderr: result.stderr }).toEqual({ code: 0, stderr: '' });
+  }, TIMEOUT_MS);
+
+  it('has a helm test pod that asks the operator and the router through their Services', async () => {
+    const [pod] = objects(await template(['--show-only', 'templates/tests/answers.yaml'])) as unknown as { metadata: { annotations: Record<string, string> }; spec: PodSpec & { containers: { args: string[]; env: { name: string; value: string }[] }[] } }[];
+    expect(pod!.metadata.annotations['helm.sh/hook']).toBe('test');
+    const env = Object.fromEntries(pod!.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    expect(env).toEqual({ OPERATOR: `http://${fullname}-metrics.${namespace}.svc:8080`, ROUTER: `http://${fullname}-router.${namespace}.svc:8090` });
+    expect(pod!.spec.containers[0]!.args[0]).toContain("'/readyz'");
   }, TIMEOUT_MS);
 
   describe('installed', () => {
@@ -222,6 +260,29 @@ describe('the Helm chart', () => {
       expect(await can(`${fullname}-router`, 'get', 'cells.cells.platform.io')).toBe('no');
     });
 
+    it('lets people who hold view read cells and migrations, and those who hold edit steer migrations, through the aggregated roles', async () => {
+      const viewer = `e2e-viewer-${suffix}`;
+      const editor = `e2e-editor-${suffix}`;
+      for (const [user, role] of [[viewer, 'view'], [editor, 'edit']] as const) {
+        await kubectl(['create', 'clusterrolebinding', user, `--clusterrole=${role}`, `--user=${user}`]);
+      }
+      try {
+        const can = async (user: string, ...args: string[]) => (await kubectl(['auth', 'can-i', ...args, `--as=${user}`], { allowFailure: true })).stdout.trim();
+        // kube-controller-manager aggregates the rules into view and edit shortly after install.
+        await waitFor(async () => (await can(viewer, 'list', 'cells.cells.platform.io')) === 'yes' && (await can(editor, 'patch', 'migrations.cells.platform.io')) === 'yes', {
+          timeoutMs: 60_000,
+          description: 'the cells roles to be aggregated into view and edit',
+        });
+        expect(await can(viewer, 'get', 'migrations.cells.platform.io', '--subresource=status')).toBe('yes');
+        expect(await can(viewer, 'patch', 'migrations.cells.platform.io')).toBe('no');
+        expect(await can(editor, 'create', 'cells.cells.platform.io')).toBe('yes');
+        expect(await can(editor, 'patch', 'cells.cells.platform.io', '--subresource=status')).toBe('no');
+        expect(await can(editor, 'get', 'cells.cells.platform.io', '--subresource=status')).toBe('yes');
+      } finally {
+        await kubectl(['delete', 'clusterrolebinding', viewer, editor, '--ignore-not-found']);
+      }
+    }, TIMEOUT_MS);
+
     it('keeps the generated password and token across an upgrade', async () => {
       const read = async (name: string) => (await kubectlJson<{ data: Record<string, string> }>(['get', 'secret', name, '-n', namespace])).data;
       const before = { db: await read(`${fullname}-postgres`), token: await read(`${fullname}-router-token`) };
@@ -236,6 +297,7 @@ describe('the Helm chart', () => {
 interface PodSpec {
   serviceAccountName?: string;
   automountServiceAccountToken?: boolean;
-  containers: { name: string; env: { name: string; value?: string; valueFrom?: unknown }[] }[];
+  containers: { name: string; image: string; env: { name: string; value?: string; valueFrom?: unknown }[] }[];
   volumes?: { name: string; secret?: { secretName?: string } }[];
+  securityContext?: Record<string, unknown>;
 }

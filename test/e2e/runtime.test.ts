@@ -43,7 +43,7 @@ const LEASE_NAME = DEFAULT_LEASE_NAME;
 const SHARED_IDENTITY = `runtime-${id}`;
 /** The shared operator's requests: its ServiceAccount, and its identity in the User-Agent. */
 const fromSharedOperator = (e: AuditEvent) => e.user.username === e2eEnv().operatorUser && (e.userAgent ?? '').includes(`(${SHARED_IDENTITY})`);
-const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'deployments'];
+const NAMESPACED_KINDS = ['networkpolicies', 'secrets', 'configmaps', 'kafkanodepools', 'kafkas', 'kafkatopics', 'kafkausers', 'services', 'deployments', 'podmonitors'];
 
 const DATABASE_SECRET = `e2e-runtime-database-${id}`;
 
@@ -144,7 +144,7 @@ describe('the operator runtime on a real API server', () => {
     // The credentials shape only the data of the database Secret, not which objects there are.
     const databaseCredentials = { username: 'any', password: 'any' };
     // operatorNamespace: the shared operator's --lease-namespace, left at its default.
-    const desired = desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials });
+    const desired = desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials, podMonitors: true });
     const live = [...(await listObjects(namespace, NAMESPACED_KINDS, `${LABEL_CELL}=${name}`)), (await getObject('namespace', namespace))!];
     const key = (o: { kind?: string; metadata?: { name?: string } }) => `${o.kind}/${o.metadata?.name}`;
     expect(live.map(key).sort()).toEqual(desired.map(key).sort());
@@ -176,7 +176,7 @@ describe('the operator runtime on a real API server', () => {
     const liveKeys = async () =>
       (await listObjects(namespace, ALL_KINDS, `${LABEL_CELL}=${name}`)).filter((o) => !o.metadata.deletionTimestamp).map((o) => `${o.kind}/${o.metadata.name}`).sort();
     const desiredKeys = (cell: object) =>
-      desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials: credentials })
+      desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials: credentials, podMonitors: true })
         .filter((o) => o.kind !== 'Namespace')
         .map((o) => `${o.kind}/${o.metadata?.name}`)
         .sort();
@@ -200,7 +200,7 @@ describe('the operator runtime on a real API server', () => {
     }, { timeoutMs: 60_000, description: 'the children the narrower spec no longer asks for to be deleted' });
     const gone = before.filter((k) => !after.includes(k));
     // Every pruned kind lost an object; the database Secret stayed.
-    expect(new Set(gone.map((k) => k.split('/')[0]))).toEqual(new Set(['KafkaTopic', 'KafkaUser', 'Deployment', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy']));
+    expect(new Set(gone.map((k) => k.split('/')[0]))).toEqual(new Set(['KafkaTopic', 'KafkaUser', 'Deployment', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy', 'PodMonitor']));
     expect(after.filter((k) => k.startsWith('Secret/'))).toEqual(before.filter((k) => k.startsWith('Secret/')));
   }, TIMEOUT_MS);
 

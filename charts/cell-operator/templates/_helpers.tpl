@@ -67,16 +67,23 @@ annotations:
   {{- end }}
 {{- end }}
 
+{{/* An image reference; `registry` (global.imageRegistry) replaces the repository's registry (its first part when that has a dot or a port, Docker Hub otherwise). */}}
 {{- define "cell-operator.image" -}}
+{{- $repository := .repository }}
+{{- with .registry }}
+{{- $parts := splitList "/" $repository }}
+{{- if and (gt (len $parts) 1) (regexMatch "[.:]|^localhost$" (first $parts)) }}{{ $repository = join "/" (rest $parts) }}{{ end }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
 {{- if .digest }}
-{{- printf "%s@%s" .repository .digest }}
+{{- printf "%s@%s" $repository .digest }}
 {{- else }}
-{{- printf "%s:%s" .repository (toString .tag) }}
+{{- printf "%s:%s" $repository (toString .tag) }}
 {{- end }}
 {{- end }}
 
 {{- define "cell-operator.appImage" -}}
-{{- include "cell-operator.image" (dict "repository" .Values.image.repository "digest" .Values.image.digest "tag" (default .Chart.AppVersion .Values.image.tag)) }}
+{{- include "cell-operator.image" (dict "registry" (.Values.global).imageRegistry "repository" .Values.image.repository "digest" .Values.image.digest "tag" (default .Chart.AppVersion .Values.image.tag)) }}
 {{- end }}
 
 {{- define "cell-operator.serviceAccountName" -}}
@@ -95,21 +102,9 @@ annotations:
 {{- end }}
 {{- end }}
 
-{{/* Pod Security Standard `restricted`, for every pod of the chart. */}}
-{{- define "cell-operator.podSecurityContext" -}}
-runAsNonRoot: true
-runAsUser: {{ .uid }}
-runAsGroup: {{ .uid }}
-fsGroup: {{ .uid }}
-seccompProfile:
-  type: RuntimeDefault
-{{- end }}
-
+{{/* Pod Security Standard `restricted` by default, for every pod of the chart (values: podSecurityContext, containerSecurityContext). */}}
 {{- define "cell-operator.containerSecurityContext" -}}
-allowPrivilegeEscalation: false
-readOnlyRootFilesystem: true
-capabilities:
-  drop: [ALL]
+{{- toYaml .Values.containerSecurityContext }}
 {{- end }}
 
 {{/* Spread over zones and nodes unless the values say otherwise. */}}

@@ -22,20 +22,17 @@
   resources: ["cells/finalizers"]
   verbs: ["update"]
 # Children of a Cell (Secret of CHILD_KINDS) in the core group, cluster-wide since the cell-<name>
-# namespaces come and go with Cells: read by name, never listed nor watched, server-side apply
-# (create + patch), never deleted by the operator (they live as long as the Cell). Secrets: the
-# cell's database Secret is read back by name so that its generated password is never regenerated;
-# an external database's secretRef is read by name only when the operator's policy allows its
-# namespace (the operator's, the cell's, or --allowed-namespaces). No list or watch: the operator
-# cannot enumerate Secrets.
+# namespaces come and go with Cells: informers, server-side apply (create + patch), never deleted by
+# the operator (they live as long as the Cell). Secrets: the generated database password is read
+# back so it is never regenerated, and spec.database.external.secretRef may name any namespace.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "create", "patch"]
-# Children of a Cell (Namespace of CHILD_KINDS) in the core group, cluster-wide since the
+  verbs: ["get", "list", "watch", "create", "patch"]
+# Children of a Cell (Namespace, ConfigMap of CHILD_KINDS) in the core group, cluster-wide since the
 # cell-<name> namespaces come and go with Cells: informers, server-side apply (create + patch),
 # never deleted by the operator (they live as long as the Cell).
 - apiGroups: [""]
-  resources: ["namespaces"]
+  resources: ["configmaps", "namespaces"]
   verbs: ["list", "watch", "create", "patch"]
 # Children of a Cell (Service of CHILD_KINDS) in the core group, cluster-wide since the cell-<name>
 # namespaces come and go with Cells: informers, server-side apply (create + patch), deletion when
@@ -57,6 +54,11 @@
 # informers, server-side apply (create + patch), deletion when the spec no longer asks for them.
 - apiGroups: ["kafka.strimzi.io"]
   resources: ["kafkatopics", "kafkausers"]
+  verbs: ["list", "watch", "create", "patch", "delete"]
+# Children of a Cell (PodMonitor of CHILD_KINDS) in the monitoring.coreos.com group: informers,
+# server-side apply (create + patch), deletion when the spec no longer asks for them.
+- apiGroups: ["monitoring.coreos.com"]
+  resources: ["podmonitors"]
   verbs: ["list", "watch", "create", "patch", "delete"]
 # Children of a Cell (NetworkPolicy of CHILD_KINDS) in the networking.k8s.io group: informers,
 # server-side apply (create + patch), deletion when the spec no longer asks for them.
@@ -87,4 +89,23 @@
   resources: ["leases"]
   resourceNames: [{{ .Values.operator.leaderElection.leaseName | quote }}]
   verbs: ["get", "update"]
+{{- end }}
+
+{{- define "cell-operator.rules.cellsAdmin" }}
+# People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin
+# customers.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cells", "customerplacements", "migrations"]
+  verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
+# Status is written by the operator only.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status"]
+  verbs: ["get"]
+{{- end }}
+
+{{- define "cell-operator.rules.cellsView" }}
+# Read-only: the cells, the pinned customers and the migrations, with their status.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cells", "customerplacements", "migrations", "cells/status", "customerplacements/status", "migrations/status"]
+  verbs: ["get", "list", "watch"]
 {{- end }}

@@ -11,6 +11,7 @@ const inputs: CellChildrenInputs = {
   operatorNamespace: 'cell-operator-system',
   kafkaBootstrap: undefined,
   databaseCredentials: { username: 'postgres', password: PASSWORD },
+  podMonitors: true,
 };
 
 const externalSpec: CellSpecInput = {
@@ -60,6 +61,7 @@ describe('the children of a cell', () => {
       'Secret/eu-west-1a-db-credentials',
       'KafkaNodePool/controllers',
       'KafkaNodePool/brokers',
+      'ConfigMap/eu-west-1a-metrics',
       'Kafka/eu-west-1a',
       'KafkaTopic/telemetry',
       'KafkaUser/copilot-api',
@@ -72,7 +74,17 @@ describe('the children of a cell', () => {
       'Deployment/copilot-api',
       'Service/copilot-api',
       'Deployment/ingest',
+      'PodMonitor/eu-west-1a-kafka',
+      'PodMonitor/eu-west-1a-controllers',
+      'PodMonitor/eu-west-1a-kafka-exporter',
+      'PodMonitor/workload-copilot-api',
     ]);
+  });
+
+  it('leave PodMonitors out where the Prometheus Operator is not installed', () => {
+    const without = desiredChildren(exampleCell(), { ...inputs, podMonitors: false });
+    expect(without.filter((o) => o.kind === 'PodMonitor')).toEqual([]);
+    expect(without).toHaveLength(children.length - 4);
   });
 
   it('are the same objects every time for the same Cell and inputs', () => {

@@ -5,6 +5,7 @@ import type { Cell } from '../../crds/cell.js';
 import type { DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { buildDatabase } from './database-builder.js';
 import { buildKafka, buildKafkaNodePools, buildKafkaTopics, buildKafkaUsers } from './kafka-builder.js';
+import { buildKafkaMetricsConfigMap, buildPodMonitors } from './monitoring-builder.js';
 import { conventionalKafkaBootstrap } from '../../crds/cell-names.js';
 import { buildNamespace } from './namespace-builder.js';
 import { buildNetworkPolicies } from './network-policy-builder.js';
@@ -25,6 +26,8 @@ export interface CellChildrenInputs {
    * prune it (a new password would lock everyone out of an initialised database).
    */
   databaseCredentials: DatabaseCredentials | undefined;
+  /** Whether the Prometheus Operator's monitoring.coreos.com/v1 is served: then the cell gets PodMonitors. */
+  podMonitors?: boolean;
 }
 
 /**
@@ -51,6 +54,10 @@ export const CHILD_KINDS = [
   { apiVersion: 'apps/v1', kind: 'StatefulSet', pruned: true },
   { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', pruned: true },
   { apiVersion: 'apps/v1', kind: 'Deployment', pruned: true },
+  // The JMX exporter rules of the Kafka.
+  { apiVersion: 'v1', kind: 'ConfigMap', pruned: false },
+  // Only where the Prometheus Operator is installed; one per workload with a port.
+  { apiVersion: 'monitoring.coreos.com/v1', kind: 'PodMonitor', pruned: true },
 ] as const;
 
 /**
@@ -76,11 +83,14 @@ export function desiredChildren(cell: Cell, inputs: CellChildrenInputs): Kuberne
     ...buildNetworkPolicies(cell, { operatorNamespace: inputs.operatorNamespace }),
     ...secrets,
     ...buildKafkaNodePools(cell),
+    // Before the Kafka, whose metricsConfig names it: Strimzi refuses a Kafka whose ConfigMap is missing.
+    buildKafkaMetricsConfigMap(cell),
     buildKafka(cell),
     ...buildKafkaTopics(cell),
     ...buildKafkaUsers(cell),
     ...rest,
     ...buildWorkloads(cell, { kafkaBootstrap: inputs.kafkaBootstrap ?? conventionalKafkaBootstrap(cell) }),
+    ...(inputs.podMonitors ? buildPodMonitors(cell) : []),
   ]);
 }
 

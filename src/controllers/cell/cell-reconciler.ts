@@ -97,6 +97,8 @@ export class CellReconciler {
       operatorNamespace: this.deps.operatorNamespace,
       kafkaBootstrap: bootstrap,
       databaseCredentials: credentials.value,
+      // The operator watches PodMonitors only when their API is served (operator.ts).
+      podMonitors: this.deps.children.has('PodMonitor'),
     });
 
     const applyError = await this.applyChildren(cell, desired as KubeObject[], log);
@@ -174,6 +176,7 @@ export class CellReconciler {
     const selector = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CELL]: cell.metadata.name ?? '' };
     for (const { kind, pruned } of CHILD_KINDS) {
       if (!pruned) continue; // the Namespace, the database Secret, Kafka and its pools always stay
+      if (kind === 'PodMonitor' && !this.deps.children.has(kind)) continue; // no Prometheus Operator: none to prune
       const resource = childResource(kind);
       const keep = desired.filter((o) => o.kind === kind).map((o) => o.metadata?.name ?? '');
       const deleted = await this.deps.applier.prune(resource, { namespace, selector, keep });

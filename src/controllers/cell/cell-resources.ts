@@ -22,6 +22,8 @@ export const CHILD_RESOURCES: Record<(typeof CHILD_KINDS)[number]['kind'], Resou
   StatefulSet: builtin.statefulSet,
   PodDisruptionBudget: builtin.podDisruptionBudget,
   Deployment: builtin.deployment,
+  ConfigMap: builtin.configMap,
+  PodMonitor: { group: 'monitoring.coreos.com', version: 'v1', plural: 'podmonitors', kind: 'PodMonitor', namespaced: true },
 };
 
 export function childResource(kind: string | undefined): ResourceType {

@@ -4,6 +4,7 @@ import type { V1SecurityContext } from '@kubernetes/client-node';
 import type { Cell, KafkaTopicSpec, WorkloadSpec } from '../../crds/cell.js';
 import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
 import { childMetadata, LABEL_KAFKA_CLIENT } from './labels.js';
+import { kafkaMetricsConfig } from './monitoring-builder.js';
 import {
   BROKER_POOL,
   CONTROLLER_POOL,
@@ -88,6 +89,14 @@ export function buildKafka(cell: Cell): Kafka {
         ],
         authorization: { type: 'simple' },
         config: brokerConfig(cell),
+        // Brokers and controllers export JMX metrics on Strimzi's tcp-prometheus port (monitoring-builder.ts).
+        metricsConfig: kafkaMetricsConfig(cell),
+      },
+      // Consumer lag and offsets per group and topic: what shows an ingestion worker falling behind.
+      kafkaExporter: {
+        topicRegex: '.*',
+        groupRegex: '.*',
+        template: { container: { securityContext: strimziContainerSecurityContext() } },
       },
       entityOperator: {
         topicOperator: {},

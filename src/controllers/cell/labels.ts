@@ -13,7 +13,7 @@ export const LABEL_NAME = 'app.kubernetes.io/name';
 export const LABEL_KAFKA_CLIENT = 'cells.platform.io/kafka-client';
 export const LABEL_DATABASE_CLIENT = 'cells.platform.io/database-client';
 
-export type Component = 'namespace' | 'network' | 'kafka' | 'database-coordinator' | 'database-worker' | 'database' | 'workload';
+export type Component = 'namespace' | 'network' | 'kafka' | 'database-coordinator' | 'database-worker' | 'database' | 'workload' | 'monitoring';
 
 /** The labels of every child: who manages it, which cell it belongs to (cost tracking). */
 export function cellLabels(cell: Cell): Record<string, string> {

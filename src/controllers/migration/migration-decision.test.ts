@@ -104,6 +104,15 @@ describe('decideMigration', () => {
     expect(promoted.start.length).toBeGreaterThan(0);
   });
 
+  it('is Progressing again when a failed customer is retried after the last step, and succeeds once it moved', () => {
+    const failedAtEnd = { currentStep: 5, phase: 'Failed' as const };
+    const selected = customers(20).map((c, i) => ({ ...c, outcome: i === 0 ? ('Pending' as const) : ('Moved' as const) }));
+    const retried = decideMigration(facts({ selected, spec: spec({ promotedStep: 3 }), status: failedAtEnd }));
+    expect(retried.status).toMatchObject({ phase: 'Progressing', currentStep: 4, customers: { failed: 0 } });
+    const done = selected.map((c) => ({ ...c, outcome: 'Moved' as const }));
+    expect(decideMigration(facts({ selected: done, spec: spec({ promotedStep: 3 }), status: retried.status })).status).toMatchObject({ phase: 'Succeeded', currentStep: 5 });
+  });
+
   it('holds a move step while the target cell is not Ready', () => {
     const d = decideMigration(facts({ target: { name: 'eu-west-1b', region: 'eu-west-1', ready: false, freeCapacity: 100 } }));
     expect(d.start).toEqual([]);

@@ -199,7 +199,8 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
 
   // Customers that reached a drained source after the last step (another migration's cut-over
   // or abort into it) are moved by that last step, a move: 100%, once more.
-  if (step >= steps.length && c.pending > 0) step = steps.length - 1;
+  // So are customers retried after the last step (spec.retry): queued again, not failed.
+  if (step >= steps.length && c.pending + c.queued + c.inFlight > 0) step = steps.length - 1;
   while (step < steps.length) {
     const current = steps[step] as MigrationStep;
     if (current.pause) {

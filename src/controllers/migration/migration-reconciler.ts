@@ -35,7 +35,7 @@ import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
 import { decideMigration, type CellFacts } from './migration-decision.js';
 import { planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type CordonPlan } from './migration-plan.js';
-import { meanMoveMs } from '../../store/migration-journal.js';
+import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
 
@@ -92,6 +92,7 @@ export class MigrationReconciler {
     const name = migration.metadata.name ?? key;
     const { spec } = migration;
     const engine = this.engineFor(migration);
+    if (migration.spec.retry && !migration.spec.abort) await this.retryFailed(store, engine, migration);
 
     // Read: the cells, the other Migrations around the source, where this one stands.
     const [target, source, stored] = await Promise.all([this.cellFacts(store, spec.to), this.cellFacts(store, spec.from), readStepRecord(store, name)]);
@@ -230,6 +231,16 @@ export class MigrationReconciler {
     if (opened.length === 0) return;
     this.deps.log.info({ migration: name, cells: opened }, 'cordon lifted');
     if (migration) await this.deps.events.normal(migration as KubeObject, 'CordonLifted', `Cell ${opened.join(', ')} takes new customers again.`);
+  }
+
+  /** spec.retry: the moves that failed before failedBefore (of the listed customers) start again from Pending. */
+  private async retryFailed(store: Pool, engine: MoveEngine, migration: Migration): Promise<void> {
+    const { failedBefore, customers } = migration.spec.retry!;
+    for (const key of await listFailedMoves(store, migration.metadata.name ?? '', new Date(failedBefore), customers)) {
+      const result = await engine.retryMove(key);
+      if (result.ok) await this.deps.events.normal(migration as KubeObject, 'MoveRetried', `Customer ${key.customerId} moves again (spec.retry).`);
+      else await this.deps.events.warning(migration as KubeObject, result.reason, `Customer ${key.customerId} was not retried: ${result.message}`);
+    }
   }
 
   private async requestAborts(engine: MoveEngine, name: string): Promise<void> {

@@ -1,5 +1,6 @@
 // Installs CustomResourceDefinitions with server-side apply and waits until they are Established:
-// ours from config/crd/, and Strimzi's description-free copies from test/e2e/fixtures/.
+// ours from config/crd/, Strimzi's description-free copies and the Prometheus Operator's
+// (PodMonitor, ServiceMonitor, PrometheusRule, unchanged) from test/e2e/fixtures/.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -9,6 +10,7 @@ export type Kubectl = (args: string[], options?: KubectlOptions) => Promise<Kube
 export type Log = (message: string) => void;
 
 export const STRIMZI_CRDS_FIXTURE = 'test/e2e/fixtures/strimzi-crds.yaml';
+export const MONITORING_CRDS_DIR = 'test/e2e/fixtures/prometheus-operator';
 export const FIELD_MANAGER = 'cell-operator-e2e';
 
 function crdNames(files: string[]): string[] {
@@ -84,4 +86,22 @@ export async function installStrimziCrds(kubectl: Kubectl, root: string, log: Lo
   const names = await applyAndWait(kubectl, [fixture]);
   log(`installed the Strimzi CRDs: ${names.join(', ')}`);
   return true;
+}
+
+/**
+ * The Prometheus Operator's CRDs (v0.93.0), so that the operator creates each cell's PodMonitors and
+ * the API server validates them. Left alone where they are installed already (a real Prometheus
+ * Operator brings its own version).
+ */
+export async function installMonitoringCrds(kubectl: Kubectl, root: string, log: Log): Promise<string[]> {
+  const present = await kubectl(['get', 'crd', 'podmonitors.monitoring.coreos.com', '-o', 'name'], { allowFailure: true });
+  if (present.code === 0) {
+    log('Prometheus Operator CRDs already installed: left as they are');
+    return [];
+  }
+  const dir = path.join(root, MONITORING_CRDS_DIR);
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => path.join(dir, f));
+  const names = await applyAndWait(kubectl, files);
+  log(`installed the Prometheus Operator CRDs: ${names.join(', ')}`);
+  return names;
 }

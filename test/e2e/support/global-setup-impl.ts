@@ -3,7 +3,7 @@
 // E2E_* environment variables (see support/kube.ts), since global setup runs in another context.
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { installOperatorCrds, installStrimziCrds } from '../cluster/crds.js';
+import { installMonitoringCrds, installOperatorCrds, installStrimziCrds } from '../cluster/crds.js';
 import { runKubectl } from '../cluster/kubectl.js';
 import { ensureCluster } from '../cluster/local-cluster.js';
 import { clusterPaths, projectRoot } from '../cluster/paths.js';
@@ -52,6 +52,8 @@ export async function setupE2e(): Promise<void> {
   // On kind, Strimzi's own operator brought its CRDs; locally they are ours to (re)apply.
   const strimzi = await installStrimziCrds(run, root, log, { always: !external });
   process.env.E2E_STRIMZI = strimzi ? (external ? 'operator' : 'kwok') : 'none';
+  // Cells get PodMonitors where the Prometheus Operator's API is served: always, in these tests.
+  await installMonitoringCrds(run, root, log);
   const crds = await installOperatorCrds(run, root, log);
   process.env.E2E_CRDS = crds.join(',');
   process.env.E2E_OPERATOR_KUBECONFIG = await installOperatorIdentity(run, root, artifactsDir);
