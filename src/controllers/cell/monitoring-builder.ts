@@ -5,7 +5,7 @@
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Cell } from '../../crds/cell.js';
 import { childMetadata, selectorLabels } from './labels.js';
-import { cellName, kafkaName } from './names.js';
+import { cellName, kafkaName } from '../../crds/cell-names.js';
 import { WORKLOAD_PORT_NAME } from './workload-builder.js';
 
 export const MONITORING_API_VERSION = 'monitoring.coreos.com/v1';

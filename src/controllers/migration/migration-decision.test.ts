@@ -105,12 +105,12 @@ describe('decideMigration', () => {
   });
 
   it('is Progressing again when a failed customer is retried after the last step, and succeeds once it moved', () => {
-    const failedAtEnd = { currentStep: 5, phase: 'Failed' as const };
+    const failedAtEnd: StepRecord = { step: 5, stepStartedAt: new Date('2026-01-01T00:00:00Z'), phase: 'Failed', startedAt: null, completedAt: null };
     const selected = customers(20).map((c, i) => ({ ...c, outcome: i === 0 ? ('Pending' as const) : ('Moved' as const) }));
-    const retried = decideMigration(facts({ selected, spec: spec({ promotedStep: 3 }), status: failedAtEnd }));
+    const retried = decideMigration(facts({ selected, spec: spec({ promotedStep: 3 }), record: failedAtEnd }));
     expect(retried.status).toMatchObject({ phase: 'Progressing', currentStep: 4, customers: { failed: 0 } });
     const done = selected.map((c) => ({ ...c, outcome: 'Moved' as const }));
-    expect(decideMigration(facts({ selected: done, spec: spec({ promotedStep: 3 }), status: retried.status })).status).toMatchObject({ phase: 'Succeeded', currentStep: 5 });
+    expect(decideMigration(facts({ selected: done, spec: spec({ promotedStep: 3 }), record: retried.record })).status).toMatchObject({ phase: 'Succeeded', currentStep: 5 });
   });
 
   it('holds a move step while the target cell is not Ready', () => {
