@@ -1,22 +1,29 @@
-// Copy throughput of customer moves against a raw pipe: the same rows (BENCH_MOVE_CUSTOMERS
-// customers × BENCH_MOVE_ROWS readings, default 10 × 20,000) go from cell A to cell B by one
-// `COPY (SELECT … WHERE customer_id IN (…)) TO STDOUT (FORMAT binary) | COPY … FROM STDIN (FORMAT
-// binary)`, and by the move engine (BENCH_CONCURRENCY customers at a time, default 4: a Migration's
-// default spec.maxConcurrent, as the operator runs them; keyset pages, journal writes,
-// settling, pre-fence verification, fence, final sync, cut-over; cleanup excluded). Runs
-// alternate raw, engine, raw, … (BENCH_ROUNDS engine runs, default 3) and medians are compared,
-// so a busy machine weighs on both. Goal: engine/raw throughput >= 0.8.
-import { DEFAULT_MAX_CONCURRENT } from '../src/crds/migration.js';
+// Copy throughput of customer moves against raw COPY pipes, like for like: the same rows
+// (BENCH_MOVE_CUSTOMERS customers × BENCH_MOVE_ROWS readings, default 10 × 20,000, seeded as a live
+// system has them: the newest just received, so they must settle) go from cell A to cell B
+//   - by the move engine, N customers at a time (keyset pages, journal writes, settling,
+//     pre-fence verification, fence with the default drainWait, final sync, cut-over; cleanup
+//     excluded), and
+//   - by N raw `COPY (SELECT … WHERE customer_id = …) TO STDOUT (FORMAT binary) | COPY … FROM
+//     STDIN (FORMAT binary)` pipes at once, each taking the next customer (the baseline),
+// for every N in BENCH_CONCURRENCY (default "1,4": one, and a Migration's default maxConcurrent).
+// Runs alternate raw, engine, raw, … (BENCH_ROUNDS engine runs, default 3); medians compared.
+// Prints per concurrency: the aggregate ratio (rows/s of the whole run, engine over raw), the
+// per-stream ratio (rows/s of one move over one pipe) and the copy-only ratio (the time of the
+// engine's copy actions, summed over its moves, against the time of the pipes, summed over its
+// pipes). Also, once, the old figure: N moves against ONE raw pipe over all customers, on rows
+// seeded a day old (pre-settled), drainWait 0. Goal: engine/raw throughput >= 0.8.
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
-import { ActionTimer, customerName, fmt, percentile, placeCustomers, rawPipe, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
+import { ActionTimer, customerName, fmt, percentile, placeCustomers, rawPipe, rawPipesInParallel, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
 
 const CUSTOMERS = Number(process.env.BENCH_MOVE_CUSTOMERS ?? 10);
 const ROWS = Number(process.env.BENCH_MOVE_ROWS ?? 20_000);
 const PAGE = Number(process.env.BENCH_MOVE_PAGE ?? DEFAULT_MOVE_SETTINGS.pageRows);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? DEFAULT_MAX_CONCURRENT);
+const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,4').split(',').map(Number);
+const OLD_STYLE = process.env.BENCH_OLD_STYLE !== '0';
 
 const cells = await startCells();
 try {
@@ -25,59 +32,85 @@ try {
   const target = cells.pools['cell-b']!;
   const customers = Array.from({ length: CUSTOMERS }, (_, i) => customerName('copy', i));
   await placeCustomers(cells.cp, customers, 'cell-a');
-  await seedReadings(source, customers, ROWS);
   const total = CUSTOMERS * ROWS;
-  console.log(`move copy throughput: ${CUSTOMERS} customers × ${fmt(ROWS)} rows = ${fmt(total)} rows, page ${fmt(PAGE)}, ${CONCURRENCY} moves at a time, ${ROUNDS} rounds`);
+  const rate = (rows: number, ms: number) => (rows / ms) * 1000;
 
   const emptyTarget = async (): Promise<void> => {
     await target.query('TRUNCATE readings');
     await target.query('VACUUM ANALYZE readings');
   };
-
-  const raw = async (): Promise<number> => {
-    await emptyTarget();
-    const r = await rawPipe(source, target, 'customer_id IN ($VALUES)', customers);
-    if (r.rows !== total) throw new Error(`raw pipe copied ${r.rows} rows, expected ${total}`);
-    console.log(`  raw pipe: ${fmt(r.ms)} ms, ${fmt((total / r.ms) * 1000)} rows/s`);
-    return r.ms;
+  const reseed = async (live: boolean): Promise<void> => {
+    await source.query('TRUNCATE readings');
+    await seedReadings(source, customers, ROWS, 1, { live });
   };
 
-  const engineRun = async (round: number): Promise<{ whole: number; copy: number; verify: number }> => {
+  const engineRun = async (label: string, concurrency: number, live: boolean, drainWaitMs?: number): Promise<{ whole: number; copy: number }> => {
     await emptyTarget();
+    await reseed(live); // fresh rows each run: live ones must settle again
     // Back to the start: every customer in cell A, no journal (the source rows were never deleted).
     await cells.cp.query(`DELETE FROM migration_journal WHERE migration LIKE 'bench-copy-%'`);
     await cells.cp.query(`UPDATE placements SET cell = 'cell-a', state = 'Active', epoch = 1 WHERE cell <> 'cell-a' OR state <> 'Active'`);
     const timer = new ActionTimer();
-    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { pageRows: PAGE, drainWaitMs: 0, retentionMs: 3_600_000 }, hooks: timer });
-    const migration = `bench-copy-${round}`;
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { pageRows: PAGE, retentionMs: 3_600_000, drainWaitMs }, hooks: timer });
+    const migration = `bench-copy-${label}`;
     for (const c of customers) await engine.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });
     const t0 = performance.now();
-    const results = await runMoves(engine, customers.map((customerId) => ({ migration, customerId })), { concurrency: CONCURRENCY });
+    const results = await runMoves(engine, customers.map((customerId) => ({ migration, customerId })), { concurrency });
     const whole = performance.now() - t0;
     const notCut = results.filter((r) => r.move?.state !== 'Cleanup');
     if (notCut.length > 0) throw new Error(`${notCut.length} moves did not cut over: ${JSON.stringify(notCut[0])}`);
     const copied = Number((await target.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
     if (copied !== total) throw new Error(`the engine left ${copied} rows in the target, expected ${total}`);
     const copy = timer.total('CopyPage', 'Resync', 'FinalSync');
-    const verify = timer.total('PreVerify', 'Verify');
     if (process.env.BENCH_DEBUG) console.log(Object.fromEntries([...timer.ms].map(([k, v]) => [k, `${Math.round(v)}ms/${timer.count.get(k)}`])));
-    const summed = CONCURRENCY > 1 ? ' summed over concurrent moves' : '';
-    console.log(`  engine: ${fmt(whole)} ms whole moves (${fmt((total / whole) * 1000)} rows/s); copy actions ${fmt(copy)} ms${summed}; verification ${fmt(verify)} ms${summed}`);
-    return { whole, copy, verify };
+    console.log(`    engine, ${concurrency} at a time: ${fmt(whole)} ms (${fmt(rate(total, whole))} rows/s); copy actions ${fmt(copy)} ms summed over the moves`);
+    return { whole, copy };
   };
 
-  const raws: number[] = [await raw()];
-  const runs: { whole: number; copy: number; verify: number }[] = [];
-  for (let round = 0; round < ROUNDS; round++) {
-    runs.push(await engineRun(round));
-    raws.push(await raw());
+  const rawRun = async (streams: number): Promise<{ ms: number; pipeMs: number }> => {
+    await emptyTarget();
+    const r = await rawPipesInParallel(source, target, customers, streams);
+    if (r.rows !== total) throw new Error(`raw pipes copied ${r.rows} rows, expected ${total}`);
+    console.log(`    raw, ${streams} pipes at once: ${fmt(r.ms)} ms (${fmt(rate(total, r.ms))} rows/s); ${fmt(r.pipeMs)} ms summed over the pipes`);
+    return r;
+  };
+
+  console.log(`move copy throughput: ${CUSTOMERS} customers × ${fmt(ROWS)} rows = ${fmt(total)} rows, page ${fmt(PAGE)}, rows seeded live, default drainWait and settleLag, ${ROUNDS} rounds`);
+  const lines: string[] = [];
+  for (const n of CONCURRENCIES) {
+    console.log(`  ${n} at a time:`);
+    await reseed(true);
+    const raws = [await rawRun(n)];
+    const runs: { whole: number; copy: number }[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      runs.push(await engineRun(`${n}-${round}`, n, true));
+      raws.push(await rawRun(n));
+    }
+    const rawMs = percentile(raws.map((r) => r.ms), 50);
+    const rawPipeMs = percentile(raws.map((r) => r.pipeMs), 50);
+    const wholeMs = percentile(runs.map((r) => r.whole), 50);
+    const copyMs = percentile(runs.map((r) => r.copy), 50);
+    // One stream: a move copies one customer at a time, as a pipe does: rows per second of each.
+    const perMove = rate(total / CUSTOMERS, (wholeMs * Math.min(n, CUSTOMERS)) / CUSTOMERS);
+    const perPipe = rate(total / CUSTOMERS, rawPipeMs / CUSTOMERS);
+    lines.push(
+      `  N=${n}: aggregate engine/raw ${(rawMs / wholeMs).toFixed(2)} (engine ${fmt(rate(total, wholeMs))} rows/s, ${n} raw pipes ${fmt(rate(total, rawMs))} rows/s); ` +
+        `per stream ${(perMove / perPipe).toFixed(2)} (a move ${fmt(perMove)} rows/s, a pipe ${fmt(perPipe)} rows/s); copy actions only ${(rawPipeMs / copyMs).toFixed(2)}`,
+    );
   }
-  const rawMs = percentile(raws, 50);
-  const wholeMs = percentile(runs.map((r) => r.whole), 50);
-  const copyMs = percentile(runs.map((r) => r.copy), 50);
-  console.log(`median raw pipe ${fmt(rawMs)} ms (${fmt((total / rawMs) * 1000)} rows/s)`);
-  console.log(`ratio engine/raw throughput, whole moves up to cut-over: ${(rawMs / wholeMs).toFixed(2)} (goal >= 0.8)`);
-  if (CONCURRENCY === 1) console.log(`ratio engine/raw throughput, copy actions only:         ${(rawMs / copyMs).toFixed(2)}`);
+
+  if (OLD_STYLE) {
+    // The figure this benchmark printed before: N moves against ONE raw pipe over every customer, rows a day old.
+    const n = CONCURRENCIES.at(-1) as number;
+    console.log(`  old style (${n} moves against one raw pipe, rows seeded a day old, drainWait 0):`);
+    await reseed(false);
+    await emptyTarget();
+    const one = await rawPipe(source, target, 'customer_id IN ($VALUES)', customers);
+    const old = await engineRun(`old-${n}`, n, false, 0);
+    lines.push(`  old style, N=${n} against one pipe, pre-settled rows, drainWait 0: engine/raw ${(one.ms / old.whole).toFixed(2)}`);
+  }
+  console.log('ratios (engine/raw throughput; goal >= 0.8):');
+  for (const l of lines) console.log(l);
 } finally {
   await cells.stop();
 }

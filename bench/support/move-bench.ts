@@ -31,14 +31,21 @@ export const READING_COLUMNS = 'customer_id, id, received_at, device, value';
 
 export const customerName = (prefix: string, i: number): string => `${prefix}-${String(i).padStart(5, '0')}`;
 
-/** Inserts `rows` readings for each customer (old rows: settled already), in one statement per 100 customers. */
-export async function seedReadings(pool: pg.Pool, customers: readonly string[], rows: number, firstId = 1): Promise<number> {
+/**
+ * Inserts `rows` readings for each customer, in one statement per 100 customers. `live` (the
+ * default): as a live system has them, the newest received just now (within the settle lag, so a
+ * move must wait for them to settle and copy them again); `live: false`: a day old, settled
+ * already (the old benchmarks' seeding).
+ */
+export async function seedReadings(pool: pg.Pool, customers: readonly string[], rows: number, firstId = 1, options: { live?: boolean } = {}): Promise<number> {
   let id = firstId;
+  // Live: the last row of each customer is received now, the others a millisecond apart before it.
+  const newest = options.live === false ? "now() - interval '1 day' + $3::int * interval '1 millisecond'" : 'now()';
   for (let i = 0; i < customers.length; i += 100) {
     const batch = customers.slice(i, i + 100);
     await pool.query(
       `INSERT INTO readings (customer_id, id, received_at, device, value)
-       SELECT c.customer_id, $2::bigint + (c.n - 1) * $3::bigint + g, now() - interval '1 day' + g * interval '1 millisecond', 'd' || (g % 50), g * 0.25
+       SELECT c.customer_id, $2::bigint + (c.n - 1) * $3::bigint + g, ${newest} - ($3::int - 1 - g) * interval '1 millisecond', 'd' || (g % 50), g * 0.25
          FROM unnest($1::text[]) WITH ORDINALITY AS c(customer_id, n), generate_series(0, $3::int - 1) g`,
       [batch, id, rows],
     );
@@ -63,6 +70,29 @@ export async function rawPipe(source: pg.Pool, target: pg.Pool, where: string, v
     s.release();
     t.release();
   }
+}
+
+/**
+ * The like-for-like baseline of N concurrent moves: N raw pipes at once over the same customers,
+ * each pipe taking the next customer (one COPY per customer, as a move copies one customer).
+ * Returns the wall time and the rows and time of each pipe.
+ */
+export async function rawPipesInParallel(source: pg.Pool, target: pg.Pool, customers: readonly string[], streams: number): Promise<{ ms: number; rows: number; pipeMs: number }> {
+  let next = 0;
+  let rows = 0;
+  let pipeMs = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(streams, customers.length)) }, async () => {
+      while (next < customers.length) {
+        const c = customers[next++] as string;
+        const r = await rawPipe(source, target, 'customer_id = $VALUES', [c]);
+        rows += r.rows;
+        pipeMs += r.ms;
+      }
+    }),
+  );
+  return { ms: performance.now() - started, rows, pipeMs };
 }
 
 /** Sums the wall time of each action kind, from the engine's hooks. */

@@ -81,16 +81,36 @@ describe('the e2e cluster', () => {
   }, TIMEOUT_MS);
 
   const strimziByKwok = process.env.E2E_STRIMZI === 'kwok';
-  (strimziByKwok ? it : it.skip)('reports Kafka Ready with its bootstrap servers as Strimzi does, and NotReady when a test asks', async () => {
+  type Strimzi = Conditioned & { status?: Conditioned['status'] & { listeners?: unknown[]; replicas?: number; nodeIds?: number[] } };
+  const strimzi = (kind: string, name: string) => kubectlJson<Strimzi>(['get', kind, name, '-n', namespace]);
+  const condition = (o: Strimzi) => o.status?.conditions?.[0] as { type: string; status: string; reason?: string; message?: string } | undefined;
+  const nodePool = (name: string, roles: string[], replicas: number) => ({
+    apiVersion: 'kafka.strimzi.io/v1',
+    kind: 'KafkaNodePool',
+    metadata: { name, namespace, labels: { 'strimzi.io/cluster': 'events' } },
+    spec: { roles, replicas, storage: { type: 'ephemeral' } },
+  });
+
+  (strimziByKwok ? it : it.skip)('refuses a Kafka without broker and controller node pools as Strimzi does, and reports it Ready with its bootstrap servers once they exist', async () => {
     await apply({
       apiVersion: 'kafka.strimzi.io/v1',
       kind: 'Kafka',
       metadata: { name: 'events', namespace },
       spec: { kafka: { version: '4.1.0', listeners: [{ name: 'plain', port: 9092, type: 'internal', tls: false }] } },
     });
+    const refused = await waitFor(async () => {
+      const k = await strimzi('kafka', 'events');
+      return condition(k)?.type === 'NotReady' ? k : undefined;
+    }, { timeoutMs: 30_000, description: 'Kafka events without node pools to be refused' });
+    expect(condition(refused)).toMatchObject({ status: 'True', reason: 'InvalidResourceException' });
+    expect(condition(refused)?.message).toContain("KafkaNodePools for Kafka cluster events either don't exist or have 0 replicas");
+
+    await apply(nodePool('brokers', ['broker'], 1));
+    await waitFor(async () => /controller role/.test(condition(await strimzi('kafka', 'events'))?.message ?? ''), { timeoutMs: 30_000, description: 'Kafka events to want a controller pool' });
+    await apply(nodePool('controllers', ['controller'], 1));
     const kafka = await waitFor(
       async () => {
-        const k = await kubectlJson<Conditioned>(['get', 'kafka', 'events', '-n', namespace]);
+        const k = await strimzi('kafka', 'events');
         return ready(k) && k.status?.observedGeneration === k.metadata.generation ? k : undefined;
       },
       { timeoutMs: 30_000, description: 'Kafka events to be Ready' },
@@ -102,12 +122,43 @@ describe('the e2e cluster', () => {
         bootstrapServers: `events-kafka-bootstrap.${namespace}.svc:9092`,
       },
     ]);
+    // The pools report the nodes they run, numbered across the cluster.
+    expect((await strimzi('kafkanodepool', 'brokers')).status).toMatchObject({ replicas: 1, nodeIds: [0] });
+    expect((await strimzi('kafkanodepool', 'controllers')).status).toMatchObject({ replicas: 1, nodeIds: [1] });
+
+    // The harness's hook: the address of a real broker, as the listeners report it.
+    await kubectl(['annotate', 'kafka', 'events', '-n', namespace, 'strimzi.kwok.x-k8s.io/bootstrap-servers=127.0.0.1:39092']);
+    await waitFor(async () => JSON.stringify((await strimzi('kafka', 'events')).status?.listeners).includes('"bootstrapServers":"127.0.0.1:39092"'), {
+      timeoutMs: 30_000,
+      description: 'the listeners to report the real broker',
+    });
 
     await kubectl(['annotate', 'kafka', 'events', '-n', namespace, 'strimzi.kwok.x-k8s.io/ready=False']);
-    await waitFor(async () => !ready(await kubectlJson<Conditioned>(['get', 'kafka', 'events', '-n', namespace])), {
-      timeoutMs: 30_000,
-      description: 'Kafka events to report NotReady',
+    await waitFor(async () => !ready(await strimzi('kafka', 'events')), { timeoutMs: 30_000, description: 'Kafka events to report NotReady' });
+  }, TIMEOUT_MS);
+
+  (strimziByKwok ? it : it.skip)('refuses a KafkaTopic with more replicas than the cluster has brokers', async () => {
+    const topic = (name: string, replicas: number) => ({
+      apiVersion: 'kafka.strimzi.io/v1',
+      kind: 'KafkaTopic',
+      metadata: { name, namespace, labels: { 'strimzi.io/cluster': 'events' } },
+      spec: { partitions: 3, replicas },
     });
+    await apply([topic('too-many', 3), topic('fits', 1)]);
+    const refused = await waitFor(async () => {
+      const t = await strimzi('kafkatopic', 'too-many');
+      return condition(t) ? t : undefined;
+    }, { timeoutMs: 30_000, description: 'KafkaTopic too-many to get a status' });
+    expect(condition(refused)).toEqual(
+      expect.objectContaining({
+        type: 'Ready',
+        status: 'False',
+        reason: 'KafkaError',
+        message:
+          'org.apache.kafka.common.errors.InvalidReplicationFactorException: Unable to replicate the partition 3 time(s): The target replication factor of 3 cannot be reached because only 1 broker(s) are registered.',
+      }),
+    );
+    await waitFor(async () => ready(await strimzi('kafkatopic', 'fits')), { timeoutMs: 30_000, description: 'KafkaTopic fits to be Ready' });
   }, TIMEOUT_MS);
 
   (local ? it : it.skip)('keeps its data across a kube-apiserver restart', async () => {

@@ -1,9 +1,23 @@
 // Abort after the cut-over, through the Migration resource: two customers are moved and then
 // written to in the target cell while the migration waits at a pause; `spec.abort: true` (what
 // `kubectl cells migration abort` patches) brings them back to the source with every row, those
-// written to the target in between included, while gateway-like writers go on writing.
+// written to the target in between included, while gateway-like writers (asking the router for
+// every write) go on inserting readings and creating and renaming devices. The forward cut-overs
+// are checked before cleanup, the sweeps move nothing, and the source's keys end up exactly the
+// seeded rows and the acknowledged writes.
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
-import { gatewayPools, type GatewayPools, GatewayWriter, migrationManifest, type MigrationWorld, sql, startMigrationWorld } from './support/migration-world.js';
+import {
+  gatewayPools,
+  type GatewayPools,
+  GatewayWriter,
+  keySetProblems,
+  migrationManifest,
+  type MigrationWorld,
+  sql,
+  startMigrationWorld,
+  sweptRows,
+  watchCutOvers,
+} from './support/migration-world.js';
 
 const MIGRATION = 'abort-e2e';
 const BASE_ROWS = 200;
@@ -13,6 +27,7 @@ describe('aborting a migration after the cut-over', () => {
   let pools: GatewayPools;
   let writers: GatewayWriter[] = [];
   let selected: string[];
+  let watch: ReturnType<typeof watchCutOvers> | undefined;
 
   beforeAll(async () => {
     world = await startMigrationWorld({ prefix: 'abort', region: 'eu-central-7', customers: 6, readingsPerCustomer: BASE_ROWS });
@@ -22,20 +37,21 @@ describe('aborting a migration after the cut-over', () => {
 
   afterAll(async () => {
     await Promise.all(writers.map((w) => w.stop()));
+    await watch?.stop();
     await pools?.end();
     await world?.cleanup([MIGRATION]);
   }, 120_000);
 
   it('moves two customers, which then take writes in the target cell', async () => {
     writers = selected.map((c) => new GatewayWriter(pools, c));
+    watch = watchCutOvers(world, MIGRATION, writers);
     await apply(
       migrationManifest(world, MIGRATION, {
         customers: { names: selected },
         order: 'Listed',
         steps: [{ move: 2 }, { pause: {} }, { move: '100%' }],
         maxConcurrent: 2,
-        drainWait: '200ms',
-        retention: '1h',
+        retention: '1h', // the default drainWait
       }),
     );
     const paused = await waitFor(
@@ -93,6 +109,17 @@ describe('aborting a migration after the cut-over', () => {
     const left = await sql<{ n: string }>(world.target, 'SELECT count(*) AS n FROM readings WHERE customer_id = ANY($1::text[])', [selected]);
     expect(Number(left[0]?.n)).toBe(0);
     expect(writers.slice(0, 2).every((w) => (w.acknowledgedIn.get(world.targetCell)?.length ?? 0) >= 10)).toBe(true);
+    // At the forward cut-overs, before cleanup, the target alone held every acknowledged write.
+    const cutOvers = await watch!.stop();
+    const forward = [...cutOvers.checked].filter(([id]) => selected.slice(0, 2).some((c) => id.startsWith(`${c}@`)));
+    expect(forward.length).toBeGreaterThanOrEqual(2);
+    expect(forward.flatMap(([, problems]) => problems)).toEqual([]);
+    // Nothing was late: neither the sweep before going back nor the one after moved a row.
+    expect(await sweptRows(world, MIGRATION)).toBe(0);
+    for (const w of writers) {
+      expect({ customer: w.customer, errors: w.errors, anomalies: w.anomalies }).toEqual({ customer: w.customer, errors: [], anomalies: [] });
+      expect({ customer: w.customer, problems: await keySetProblems(world.source, world, w) }).toEqual({ customer: w.customer, problems: [] });
+    }
   }, 200_000);
 
   it('tells it with an Event, and refuses to take the abort back', async () => {

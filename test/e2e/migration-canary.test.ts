@@ -31,8 +31,7 @@ describe('a canary migration', () => {
         order: 'SmallestFirst',
         steps: [{ move: 1 }, { pause: { duration: '5s' } }, { move: '50%' }, { pause: {} }, { move: '100%' }],
         maxConcurrent: 4,
-        drainWait: '200ms',
-        retention: '3s',
+        retention: '3s', // the default drainWait
       }),
     );
     const atPause = await waitFor(

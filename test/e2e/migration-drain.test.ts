@@ -28,7 +28,7 @@ const drain = (name: string, from: string, to: string, steps: object[], retentio
   apiVersion: 'cells.platform.io/v1alpha1',
   kind: 'Migration',
   metadata: { name },
-  spec: { from, to, customers: { all: true }, order: 'SmallestFirst', steps, maxConcurrent: 4, drainWait: '200ms', retention },
+  spec: { from, to, customers: { all: true }, order: 'SmallestFirst', steps, maxConcurrent: 4, retention } // the default drainWait,
 });
 const customerPlacement = (name: string, spec: object) => ({ apiVersion: 'cells.platform.io/v1alpha1', kind: 'CustomerPlacement', metadata: { name }, spec });
 

@@ -1,10 +1,11 @@
 // The command line of each control-plane component, as pure data: what runs, with which flags,
 // where it logs and how its health is read. The starter (local-cluster.ts) only executes these.
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { ClusterPaths } from './paths.js';
 import type { Pki } from './pki.js';
 
-export const COMPONENT_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok'] as const;
+export const COMPONENT_NAMES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kwok', 'strimzi'] as const;
 export type ComponentName = (typeof COMPONENT_NAMES)[number];
 
 export interface Ports {
@@ -14,6 +15,8 @@ export interface Ports {
   controllerManager: number;
   scheduler: number;
   kwok: number;
+  /** The Strimzi stand-in's health endpoint. */
+  strimzi: number;
 }
 
 /** How a component's health is read: plain HTTP, or HTTPS with or without the admin client cert. */
@@ -174,6 +177,22 @@ export function componentSpecs(inputs: ComponentInputs): ComponentSpec[] {
       ],
       log: log('kwok'),
       health: { url: `http://127.0.0.1:${ports.kwok}/healthz`, tls: 'none' },
+    },
+    {
+      // The Strimzi operators' stand-in (strimzi-stand-in.ts), as a cluster admin like kwok.
+      name: 'strimzi',
+      command: process.execPath,
+      args: [
+        '--import',
+        pathToFileURL(path.join(paths.root, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href,
+        path.join(paths.root, 'test', 'e2e', 'cluster', 'strimzi-stand-in.ts'),
+        '--kubeconfig',
+        kubeconfigs.kwok,
+        '--port',
+        String(ports.strimzi),
+      ],
+      log: log('strimzi'),
+      health: { url: `http://127.0.0.1:${ports.strimzi}/healthz`, tls: 'none' },
     },
   ];
 }

@@ -1,10 +1,9 @@
 // The Stages given to kwok with --config: kwok's own default node, pod and volume Stages (a
-// standalone kwok has none built in; they are read from its source in the Go module cache) and
-// ours for the Strimzi kinds.
+// standalone kwok has none built in; they are read from its source in the Go module cache). The
+// Strimzi kinds are judged by strimzi-stand-in.ts, which a Stage cannot do (it sees one object).
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseAllDocuments, stringify } from 'yaml';
-import { strimziStages } from './strimzi-stages.js';
 
 /** kwok's "fast" Stages as kwokctl configures them (node heartbeat through the node lease). */
 const KWOK_STAGE_FILES = [
@@ -28,8 +27,7 @@ function readDocuments(file: string): object[] {
     .filter((doc): doc is object => doc !== null);
 }
 
-export function writeKwokConfig(file: string, kwokDir: string, options: { strimzi: boolean }): void {
+export function writeKwokConfig(file: string, kwokDir: string): void {
   const stages = KWOK_STAGE_FILES.flatMap((f) => readDocuments(path.join(kwokDir, f)));
-  if (options.strimzi) stages.push(...strimziStages());
   writeFileSync(file, stages.map((s) => stringify(s, { lineWidth: 0 })).join('---\n'));
 }

@@ -1,5 +1,5 @@
 // The local control plane: etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok
-// (fake nodes, pods, volumes, and the Strimzi operator's status updates), each its own process,
+// (fake nodes, pods, volumes) and the Strimzi operators' stand-in (strimzi-stand-in.ts), each its own process,
 // built from Go modules by tools/kube-local/build.sh. Used by `npm run cluster:*` and the e2e setup.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -205,6 +205,8 @@ export async function ensureCluster(options: EnsureClusterOptions = {}): Promise
     const existing = readState(paths);
     if (existing) {
       const dead = deadComponents(existing);
+      // A cluster recorded before the Strimzi stand-in was a component has nobody writing Strimzi statuses.
+      if (existing.strimzi && !existing.components.some((c) => c.name === 'strimzi')) dead.push('strimzi');
       const apiServer = existing.components.find((c) => c.name === 'kube-apiserver');
       if (dead.length === 0 && apiServer && existsSync(paths.kubeconfig) && (await isHealthy(apiServer.health, adminTls(paths)))) {
         log(`reusing the running local cluster at ${existing.server}`);
@@ -228,7 +230,7 @@ async function startCluster(paths: ClusterPaths, nodeCount: number, log: Log): P
   for (const dir of [paths.state, paths.logs, paths.etcdData, paths.config]) mkdirSync(dir, { recursive: true, mode: 0o700 });
 
   const pki = await ensurePki(paths.pki);
-  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok] = await freePorts(6);
+  const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok, strimzi] = await freePorts(7);
   const ports: Ports = {
     etcdClient: etcdClient!,
     etcdPeer: etcdPeer!,
@@ -236,6 +238,7 @@ async function startCluster(paths: ClusterPaths, nodeCount: number, log: Log): P
     controllerManager: controllerManager!,
     scheduler: scheduler!,
     kwok: kwok!,
+    strimzi: strimzi!,
   };
   const server = `https://127.0.0.1:${ports.apiServer}`;
   const kubeconfigs = {
@@ -284,10 +287,11 @@ async function startCluster(paths: ClusterPaths, nodeCount: number, log: Log): P
     // kwok resolves the Strimzi kinds once, at start: their CRDs must be served and published first.
     state.strimzi = await installStrimziCrds(kubectl, paths.root, log, { always: true });
     if (state.strimzi) await waitForOpenApi(kubectl, 'kafka.strimzi.io/v1', ['kafkas', 'kafkanodepools', 'kafkatopics', 'kafkausers']);
-    writeKwokConfig(kwokConfig, kwokDir, { strimzi: state.strimzi });
+    writeKwokConfig(kwokConfig, kwokDir);
     await start('kube-controller-manager', 60_000);
     await start('kube-scheduler', 60_000);
     await start('kwok', 60_000);
+    if (state.strimzi) await start('strimzi', 60_000);
     state.nodes = await createNodes(kubectl, nodeCount);
     writeState(paths, state);
     log(`waiting for ${state.nodes.length} kwok nodes to be Ready`);

@@ -1,8 +1,15 @@
 // A world for migration e2e tests: a control-plane PostgreSQL, two cells on real PostgreSQL
 // servers (Ready through the operator and kwok's Strimzi), customers placed in the source cell by
-// CustomerPlacements, rows for each, and the operator. Everything is named after `prefix`.
+// CustomerPlacements, rows for each, the operator, and the real router (in-process, its database
+// connection through a proxy a test can cut) that gateway-like writers ask. Everything is named
+// after `prefix`.
 import pg from 'pg';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../../../src/log.js';
+import { startRouter, type RouterHandle } from '../../../src/router/router.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
+import { isFenceRefusal, lookupRoute, sleep } from '../../support/router-client.js';
+import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.js';
 import { apply, kubectl, kubectlJson, waitFor } from './kube.js';
 import { startOperator, type OperatorOptions, type OperatorProcess } from './operator.js';
 
@@ -43,7 +50,13 @@ export interface MigrationWorld {
   sourceCell: string;
   targetCell: string;
   customers: string[];
+  /** Devices seeded per customer: d1, d2, … */
+  seededDevices: string[];
+  readingsPerCustomer: number;
   operator: OperatorProcess;
+  /** The router gateways ask; its control-plane connections go through `routerLink`. */
+  router: RouterHandle;
+  routerLink: TcpProxy;
   /** Starts a new operator (after a crash), with the same database. */
   restartOperator(): Promise<OperatorProcess>;
   migration(name: string): Promise<MigrationObject>;
@@ -108,6 +121,8 @@ export async function startMigrationWorld(options: {
   region: string;
   customers: number;
   readingsPerCustomer: number;
+  /** Devices per customer (d1, d2, …; a Mutable table, copied in full under the fence). Default 3. */
+  devicesPerCustomer?: number;
   operator?: OperatorOptions;
 }): Promise<MigrationWorld> {
   const { prefix, region } = options;
@@ -142,7 +157,20 @@ export async function startMigrationWorld(options: {
     customers,
     options.readingsPerCustomer,
   ]);
-  await sql(source, `INSERT INTO devices (customer_id, device_id, name) SELECT c, 'd' || i, 'device ' || i FROM unnest($1::text[]) c, generate_series(1, 3) i`, [customers]);
+  const devices = options.devicesPerCustomer ?? 3;
+  await sql(source, `INSERT INTO devices (customer_id, device_id, name) SELECT c, 'd' || i, 'device ' || i FROM unnest($1::text[]) c, generate_series(1, $2::int) i`, [customers, devices]);
+  const routerLink = await startTcpProxy({ host: controlPlane.host, port: controlPlane.port });
+  const router = await startRouter({
+    database: { url: routerLink.via(controlPlane.url) },
+    host: '127.0.0.1',
+    port: 0,
+    migrate: false,
+    waitForIndex: true,
+    log: silentLogger(),
+    registry: new Registry(),
+    defaultMetrics: false,
+    closeGraceMs: 100,
+  });
 
   return {
     source,
@@ -151,6 +179,10 @@ export async function startMigrationWorld(options: {
     sourceCell,
     targetCell,
     customers,
+    seededDevices: Array.from({ length: devices }, (_, i) => `d${i + 1}`),
+    readingsPerCustomer: options.readingsPerCustomer,
+    router,
+    routerLink,
     get operator() {
       return operator;
     },
@@ -170,44 +202,63 @@ export async function startMigrationWorld(options: {
       }
       await kubectl(['delete', 'cell', sourceCell, targetCell, '--ignore-not-found', '--wait=false']);
       await kubectl(['delete', 'namespace', secrets, '--ignore-not-found', '--wait=false']);
+      await router.close();
+      await routerLink.close();
       await Promise.all([controlPlane, source, target].map((s) => s.stop()));
     },
   };
 }
 
-/** The connections a gateway-like writer needs: the routing table and each cell's database. */
+/** What a gateway-like writer needs: the router's address and each cell's database. */
 export interface GatewayPools {
-  routes: pg.Pool;
+  routerUrl: string;
   cells: Map<string, pg.Pool>;
   end(): Promise<void>;
 }
 
 export function gatewayPools(world: MigrationWorld): GatewayPools {
-  const routes = new pg.Pool({ connectionString: world.controlPlane.url, max: 4 });
   const cells = new Map([
     [world.sourceCell, new pg.Pool({ connectionString: world.source.url, max: 8 })],
     [world.targetCell, new pg.Pool({ connectionString: world.target.url, max: 8 })],
   ]);
-  return { routes, cells, end: async () => void (await Promise.all([routes, ...cells.values()].map((p) => p.end()))) };
+  for (const pool of cells.values()) pool.on('error', () => undefined); // an idle connection lost: the next query reconnects
+  return { routerUrl: world.router.url, cells, end: async () => void (await Promise.all([...cells.values()].map((p) => p.end()))) };
 }
 
 /**
- * A gateway-like writer: looks the customer up in the routing table, writes a reading to its cell,
- * and retries while the customer is fenced (the router's 503). Ids start at 1,000,000, above the
- * seeded rows; `acknowledged` holds the ids whose insert committed (the device got its 200), and
- * `acknowledgedIn` the cell each went to.
+ * A gateway-like writer for one customer: asks the router for the customer's cell (GET
+ * /v1/routes/{id}; a 503 waits for its Retry-After), then in one transaction there inserts a
+ * reading and, in turn, creates a device, renames one it created, or deletes one (with
+ * `deletes`). A write is acknowledged after COMMIT and recorded with the cell that committed it;
+ * a fence refusal from a cell database asks the router again. Reading ids start at 1,000,000,
+ * above the seeded rows.
  */
 export class GatewayWriter {
+  /** Acknowledged reading ids. */
   readonly acknowledged: number[] = [];
+  /** Acknowledged writes per cell. */
   readonly acknowledgedIn = new Map<string, number[]>();
+  /** Devices as their last acknowledged write left them (name), and those whose deletion was acknowledged. */
+  readonly devices = new Map<string, string>();
+  readonly deleted = new Set<string>();
+  /** 503s waited out, fence refusals re-routed, failed writes (their outcome unknown), router failures. */
   fencedRetries = 0;
+  refused = 0;
+  errors: string[] = [];
+  routeFailures = 0;
+  /** A device this writer created that the routed cell did not have when it came back to it. */
+  readonly anomalies: string[] = [];
   private stopped = false;
   private next = 1_000_000;
+  private n = 0;
   private readonly done: Promise<void>;
+  private gate: Promise<void> | undefined;
+  private idle: (() => void) | undefined;
 
   constructor(
     private readonly pools: GatewayPools,
     readonly customer: string,
+    private readonly options: { deletes?: boolean } = {},
   ) {
     this.done = this.loop();
   }
@@ -217,30 +268,161 @@ export class GatewayWriter {
     return this.done;
   }
 
+  /** Runs `fn` between two writes (none in flight), then lets the writer go on. */
+  async holding<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let release!: () => void;
+    this.gate = new Promise<void>((r) => (release = r));
+    const paused = new Promise<void>((r) => (this.idle = r));
+    try {
+      if (!this.stopped) await paused;
+      return await fn();
+    } finally {
+      this.gate = undefined;
+      this.idle = undefined;
+      release();
+    }
+  }
+
+  private async route(): Promise<string | undefined> {
+    while (!this.stopped) {
+      const answer = await lookupRoute(this.pools.routerUrl, this.customer);
+      if (answer.kind === 'Route') return answer.cell;
+      if (answer.kind === 'Retry') this.fencedRetries++;
+      else this.routeFailures++;
+      await sleep(answer.kind === 'Retry' ? answer.retryAfterMs : 100);
+    }
+    return undefined;
+  }
+
   private async loop(): Promise<void> {
     while (!this.stopped) {
-      const route = await this.pools.routes.query<{ cell: string; state: string }>('SELECT cell, state FROM placements WHERE customer_id = $1', [this.customer]);
-      const row = route.rows[0];
-      if (!row || row.state === 'Fenced') {
-        this.fencedRetries++;
-        await new Promise((r) => setTimeout(r, 50));
+      if (this.gate) {
+        this.idle?.();
+        await this.gate;
         continue;
       }
       const id = this.next++;
-      const cell = this.pools.cells.get(row.cell);
-      if (!cell) throw new Error(`unknown cell ${row.cell}`);
-      try {
-        await cell.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
-      } catch (err) {
-        // The cell database's fence (moments around a cut-over): not written, ask the router again.
-        if ((err as { code?: string }).code !== 'ZF001') throw err;
-        this.fencedRetries++;
-        await new Promise((r) => setTimeout(r, 20));
-        continue;
+      const turn = this.n++ % 3;
+      const mine = [...this.devices.keys()].filter((d) => d.startsWith('w'));
+      const op: { kind: 'create' | 'rename' | 'delete'; device: string } =
+        turn === 0 || mine.length === 0
+          ? { kind: 'create', device: `w${id}` }
+          : { kind: turn === 2 && this.options.deletes ? 'delete' : 'rename', device: mine[id % mine.length] as string };
+      for (;;) {
+        const cell = await this.route();
+        if (cell === undefined) return;
+        const pool = this.pools.cells.get(cell);
+        if (!pool) throw new Error(`unknown cell ${cell}`);
+        const client = await pool.connect();
+        let touched = 1;
+        try {
+          await client.query('BEGIN');
+          await client.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
+          if (op.kind === 'create') await client.query('INSERT INTO devices (customer_id, device_id, name) VALUES ($1, $2, $3)', [this.customer, op.device, `v${id}`]);
+          if (op.kind === 'rename') touched = (await client.query('UPDATE devices SET name = $3 WHERE customer_id = $1 AND device_id = $2', [this.customer, op.device, `v${id}`])).rowCount ?? 0;
+          if (op.kind === 'delete') touched = (await client.query('DELETE FROM devices WHERE customer_id = $1 AND device_id = $2', [this.customer, op.device])).rowCount ?? 0;
+          await client.query('COMMIT');
+          client.release();
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          client.release(true);
+          if (isFenceRefusal(err)) {
+            this.refused++;
+            continue; // rolled back: ask the router again
+          }
+          this.errors.push(`${this.customer} in ${cell}: ${(err as Error).message}`);
+          break;
+        }
+        // Committed: the device got its acknowledgement.
+        this.acknowledged.push(id);
+        this.acknowledgedIn.set(cell, [...(this.acknowledgedIn.get(cell) ?? []), id]);
+        if (touched !== 1) this.anomalies.push(`device ${op.device} was missing from ${cell} when the writer went to ${op.kind} it`);
+        else if (op.kind === 'delete') {
+          this.devices.delete(op.device);
+          this.deleted.add(op.device);
+        } else this.devices.set(op.device, `v${id}`);
+        break;
       }
-      this.acknowledged.push(id);
-      this.acknowledgedIn.set(row.cell, [...(this.acknowledgedIn.get(row.cell) ?? []), id]);
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
+    this.idle?.();
   }
+}
+
+/**
+ * Watches a migration's journal and, at every cut-over it sees (a move in Cleanup, before its
+ * retention ends and cleanup sweeps late rows over), checks that the customer's new home alone
+ * holds every write acknowledged so far. `stop()` returns the problems per cut-over (empty lists
+ * when all is well) and the cut-overs missed (seen only after cleanup had begun).
+ */
+export function watchCutOvers(world: MigrationWorld, migration: string, writers: GatewayWriter[]) {
+  const checked = new Map<string, string[]>();
+  const missed: string[] = [];
+  let running = true;
+  const byCustomer = new Map(writers.map((w) => [w.customer, w]));
+  const loop = (async () => {
+    while (running) {
+      const moves = await sql<{ customer_id: string; state: string; cut_over_at: Date; cell: string; swept: boolean }>(
+        world.controlPlane,
+        `SELECT j.customer_id, j.state, j.cut_over_at, p.cell,
+                EXISTS (SELECT 1 FROM migration_table_progress t WHERE t.migration = j.migration AND t.customer_id = j.customer_id AND t.sweep_started) AS swept
+           FROM migration_journal j JOIN placements p USING (customer_id)
+          WHERE j.migration = $1 AND j.cut_over_at IS NOT NULL`,
+        [migration],
+      ).catch(() => []);
+      for (const m of moves) {
+        const id = `${m.customer_id}@${m.cut_over_at.toISOString()}`;
+        const w = byCustomer.get(m.customer_id);
+        if (checked.has(id) || missed.includes(id) || !w) continue;
+        if (m.state !== 'Cleanup' || m.swept) {
+          missed.push(id);
+          continue;
+        }
+        const home = m.cell === world.targetCell ? world.target : world.source;
+        checked.set(id, await w.holding(() => keySetProblems(home, world, w, false)));
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    async stop(): Promise<{ checked: Map<string, string[]>; missed: string[] }> {
+      running = false;
+      await loop;
+      return { checked, missed };
+    },
+  };
+}
+
+/**
+ * The differences between a cell's keys of the writer's customer and what must be there: the
+ * seeded readings and devices plus every acknowledged write (deletions and renames included),
+ * and, with `exact`, nothing else. Empty when none.
+ */
+export async function keySetProblems(db: PostgresServer, world: Pick<MigrationWorld, 'seededDevices' | 'readingsPerCustomer'>, w: GatewayWriter, exact = true): Promise<string[]> {
+  const problems: string[] = [];
+  const readings = new Set((await sql<{ id: string }>(db, 'SELECT id FROM readings WHERE customer_id = $1', [w.customer])).map((r) => Number(r.id)));
+  const devices = new Map((await sql<{ device_id: string; name: string }>(db, 'SELECT device_id, name FROM devices WHERE customer_id = $1', [w.customer])).map((r) => [r.device_id, r.name]));
+  const mustReadings = new Set([...Array.from({ length: world.readingsPerCustomer }, (_, i) => i + 1), ...w.acknowledged]);
+  const missing = [...mustReadings].filter((id) => !readings.has(id));
+  if (missing.length) problems.push(`readings: ${missing.length} missing (${missing.slice(0, 5).join(', ')})`);
+  if (exact) {
+    const extra = [...readings].filter((id) => !mustReadings.has(id));
+    if (extra.length) problems.push(`readings: ${extra.length} nobody acknowledged (${extra.slice(0, 5).join(', ')})`);
+  }
+  const mustDevices = new Map<string, string | undefined>(world.seededDevices.map((d) => [d, undefined]));
+  for (const [d, name] of w.devices) mustDevices.set(d, name);
+  for (const [d, name] of mustDevices) {
+    if (!devices.has(d)) problems.push(`devices: ${d} missing`);
+    else if (name !== undefined && devices.get(d) !== name) problems.push(`devices: ${d} is ${devices.get(d)}, acknowledged ${name}`);
+  }
+  for (const d of w.deleted) if (devices.has(d)) problems.push(`devices: ${d} is there after its deletion was acknowledged`);
+  if (exact) for (const d of devices.keys()) if (!mustDevices.has(d) && !w.deleted.has(d)) problems.push(`devices: ${d} nobody acknowledged`);
+  return problems;
+}
+
+/** Rows the cleanup sweeps of a migration had to move (late rows); zero when every writer followed the router. */
+export async function sweptRows(world: Pick<MigrationWorld, 'controlPlane'>, migration: string): Promise<number> {
+  const rows = await sql<{ n: string | null }>(world.controlPlane, 'SELECT sum(swept_rows)::text AS n FROM migration_table_progress WHERE migration = $1', [migration]);
+  return Number(rows[0]?.n ?? 0);
 }

@@ -1,12 +1,13 @@
 // Crash anywhere: an executor stopped dead at every point of every state of a move (before an
 // action, between a target commit and its journal record, after an action), then a fresh one
-// resumes: the move completes with every acknowledged write in the target, once. Also a restart
-// of the source database in the middle of the copy.
+// resumes: the move completes with the target's keys exactly the seeded rows and the acknowledged
+// writes of router-driven writers, nothing swept late. Also a restart of the source database in
+// the middle of the copy.
 import { MoveEngine } from '../../../src/data/move-engine.js';
 import { InjectedCrash } from '../../../src/data/move-errors.js';
 import type { MovePoint } from '../../../src/data/move-executor.js';
 import type { MoveState } from '../../../src/data/move-state.js';
-import { missingAcked, placeCustomers, rowsOf, seedCustomer, startCells, unexpectedRows, Writers, type Cells } from './cells-fixture.js';
+import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells } from './cells-fixture.js';
 
 const TIMEOUT = 180_000;
 const SETTINGS = { pageRows: 150, settleLagMs: 50, drainWaitMs: 250, retentionMs: 0, convergeRows: 40, deleteBatchRows: 200 };
@@ -40,23 +41,24 @@ const CRASH_POINTS: Record<string, MovePoint[]> = {
 
 const REPEATING = new Set(['Copying', 'CatchingUp', 'FinalSync', 'Verifying', 'Cleanup']);
 
-async function expectMovedIntact(customer: string, seeded: Awaited<ReturnType<typeof seedCustomer>>): Promise<void> {
+async function expectMovedIntact(customer: string, seeded: Awaited<ReturnType<typeof seedCustomer>>, migration: string): Promise<void> {
   const target = await rowsOf(cells.pools['cell-b']!, customer);
-  const missing = missingAcked(writers.acked.get(customer), target);
-  if (missing.length > 0) {
-    const ids = missing.map((m) => Number(m.split(' ')[1]));
-    const src = await cells.pools['cell-a']!.query('SELECT id, received_at FROM readings WHERE id = ANY($1)', [ids]);
+  // The target's keys, table by table: the seeded rows and every acknowledged write (deletions
+  // included), nothing else; rows whose write failed without an answer may go either way.
+  const problems = keySetProblems(target, seeded, writers.ledgers.get(customer));
+  if (problems.length > 0) {
     const j = await cells.cp.query('SELECT state, fenced_at, cut_over_at, finished_at FROM migration_journal WHERE customer_id = $1', [customer]);
     const p = await cells.cp.query('SELECT table_name, verified_key, synced_key, last_key, swept_rows FROM migration_table_progress WHERE customer_id = $1', [customer]);
-    console.log(customer, missing, JSON.stringify(src.rows), JSON.stringify(j.rows), JSON.stringify(p.rows));
+    console.log(customer, problems, JSON.stringify(j.rows), JSON.stringify(p.rows));
   }
-  expect(missing).toEqual([]);
-  expect(unexpectedRows(target, seeded, writers.attempted.get(customer))).toEqual([]);
-  expect([...seeded.readings].filter((id) => !target.readings.has(id))).toEqual([]);
-  expect([...seeded.events].filter((id) => !target.events.has(id))).toEqual([]);
+  expect(problems).toEqual([]);
+  expect(writers.acknowledged(customer)).toBeGreaterThan(0);
   expect((await rowsOf(cells.pools['cell-a']!, customer)).total).toBe(0);
   const { rows } = await cells.cp.query('SELECT cell, state, epoch::int FROM placements WHERE customer_id = $1', [customer]);
   expect(rows[0]).toEqual({ cell: 'cell-b', state: 'Active', epoch: 2 });
+  // Nothing reached the source late: the cleanup sweep had nothing to move.
+  const swept = await cells.cp.query<{ n: string | null }>('SELECT sum(swept_rows)::text AS n FROM migration_table_progress WHERE migration = $1 AND customer_id = $2', [migration, customer]);
+  expect(Number(swept.rows[0]?.n ?? 0)).toBe(0);
 }
 
 describe('a move that crashes', () => {
@@ -67,7 +69,8 @@ describe('a move that crashes', () => {
       const seeded = await seedCustomer(cells.pools['cell-a']!, customer, { readings: 500, events: 120, devices: 6 });
       writing.push(customer);
       // In states that repeat an action (a page, a table), crash in the middle: the second time.
-      const nth = REPEATING.has(state) ? 2 : 1;
+      // (CatchingUp: the first, since a quiet customer may catch up in a single page.)
+      const nth = REPEATING.has(state) && !(state === 'CatchingUp' && point === 'after-target-commit') ? 2 : 1;
       let reached = 0;
       const crashing = new MoveEngine({
         controlPlane: cells.cp,
@@ -96,8 +99,9 @@ describe('a move that crashes', () => {
       await new Promise((r) => setTimeout(r, 50)); // a few writes land in the target
       writing.splice(writing.indexOf(customer), 1);
       await writers.quiet(customer);
-      await expectMovedIntact(customer, seeded);
+      await expectMovedIntact(customer, seeded, 'crashes');
     }
+    expect({ errors: writers.errors, anomalies: writers.anomalies, messages: writers.errorMessages }).toEqual({ errors: 0, anomalies: [], messages: [] });
   }, TIMEOUT);
 
   it('completes a move while the source database restarts in the middle of the copy', async () => {
@@ -138,6 +142,7 @@ describe('a move that crashes', () => {
       'restarts',
     ]);
     expect(Number(rows[0]?.n)).toBe(1); // the retried error is on record
-    await expectMovedIntact(customer, seeded);
+    await expectMovedIntact(customer, seeded, 'restarts');
+    expect(writers.anomalies).toEqual([]);
   }, TIMEOUT);
 });

@@ -2,8 +2,8 @@
 // nothing lost or duplicated under live writes, an abort after the cut-over brings everything
 // back, an abort before it leaves no trace.
 import { MoveEngine } from '../../../src/data/move-engine.js';
-import { runMoves } from '../../../src/data/move-pool.js';
-import { missingAcked, placeCustomers, rowsOf, seedCustomer, startCells, unexpectedRows, Writers, type Cells, type Seeded } from './cells-fixture.js';
+import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells } from './cells-fixture.js';
+import { runLiveMoves, sweptRows } from './live-moves.js';
 
 const TIMEOUT = 120_000;
 
@@ -44,46 +44,43 @@ function sleep(ms: number) {
 }
 
 describe('moving customers between cells', () => {
-  it('moves customers with no row lost or duplicated while writes continue', async () => {
+  it('moves customers with the default drainWait while router-driven writers insert and update, every acknowledged write in the target at the cut-over and nothing left to sweep', async () => {
     const moving = ['live-1', 'live-2', 'live-3', 'live-4'];
     const staying = 'live-stays';
-    await placeCustomers(cells.cp, [...moving, staying], 'cell-a');
-    const seeded = new Map<string, Seeded>();
-    for (const c of [...moving, staying]) seeded.set(c, await seedCustomer(cells.pools['cell-a']!, c, { readings: 1500, events: 300, devices: 12 }));
-
-    const writers = new Writers(cells, () => [...moving, staying], 3);
-    writers.start();
-    stopAfterTest(writers);
-    await sleep(200);
-    const engine = new MoveEngine({
-      controlPlane: cells.cp,
-      cells: cells.cells,
-      settings: { pageRows: 400, settleLagMs: 100, drainWaitMs: 300, retentionMs: 0, convergeRows: 50 },
+    const report = await runLiveMoves(cells, {
+      migration: 'live',
+      moving,
+      staying: [staying],
+      settings: { pageRows: 400, retentionMs: 0, convergeRows: 50 }, // drainWait and settleLag: the defaults
+      deletes: false, // the cleanup sweep brings a device deleted in the target back: see move-deletes.test.ts
     });
-    for (const c of moving) {
-      const started = await engine.startMove({ migration: 'live', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 });
-      expect(started.ok).toBe(true);
-    }
-    const results = await runMoves(engine, moving.map((customerId) => ({ migration: 'live', customerId })), { concurrency: 2 });
-    await sleep(300); // writes now land in the target
-    await writers.stop();
+    const { results, writers, seeded } = report;
 
     expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state])).toEqual(moving.map((c) => [c, 'Finished', 'Done']));
-    expect(writers.fenced).toBeGreaterThan(0);
+    expect({ errors: writers.errors, routeFailures: writers.routeFailures, anomalies: writers.anomalies, messages: writers.errorMessages }).toEqual({
+      errors: 0,
+      routeFailures: 0,
+      anomalies: [],
+      messages: [],
+    });
+    expect(writers.fenced).toBeGreaterThan(0); // the router's 503s were waited out
+    // At each cut-over, before any sweep: the target alone had every acknowledged write...
+    expect(Object.fromEntries(report.atCutOver)).toEqual(Object.fromEntries(moving.map((c) => [c, []])));
+    // ...so cleanup found nothing late to move.
+    expect(report.swept).toBe(0);
     for (const c of moving) {
+      const ledger = writers.ledgers.get(c);
+      // Acknowledged by the source before the move and by the target after it.
+      expect([(ledger?.byCell.get('cell-a') ?? 0) > 0, (ledger?.byCell.get('cell-b') ?? 0) > 0]).toEqual([true, true]);
       expect(await placement(c)).toEqual({ cell: 'cell-b', state: 'Active', epoch: 2 });
-      const target = await rowsOf(cells.pools['cell-b']!, c);
-      const source = await rowsOf(cells.pools['cell-a']!, c);
-      expect(missingAcked(writers.acked.get(c), target)).toEqual([]);
-      expect(source.total).toBe(0);
-      expect(unexpectedRows(target, seeded.get(c)!, writers.attempted.get(c))).toEqual([]);
-      expect([...seeded.get(c)!.readings].every((id) => target.readings.has(id))).toBe(true);
+      expect(keySetProblems(await rowsOf(cells.pools['cell-b']!, c), seeded.get(c)!, ledger)).toEqual([]);
+      expect((await rowsOf(cells.pools['cell-a']!, c)).total).toBe(0);
     }
-    const stays = await rowsOf(cells.pools['cell-a']!, staying);
-    expect(missingAcked(writers.acked.get(staying), stays)).toEqual([]);
+    expect(keySetProblems(await rowsOf(cells.pools['cell-a']!, staying), seeded.get(staying)!, writers.ledgers.get(staying))).toEqual([]);
+    expect(writers.acknowledged(staying)).toBeGreaterThan(0);
     expect(await placement(staying)).toEqual({ cell: 'cell-a', state: 'Active', epoch: 1 });
     expect(await reserved('cell-b')).toBe(0);
-    const summary = await engine.summarize('live');
+    const summary = await report.engine.summarize('live');
     expect(summary.byOutcome.Moved).toBe(4);
     expect(summary.rowsCopied).toBeGreaterThan(4 * 1800);
   }, TIMEOUT);
@@ -91,14 +88,24 @@ describe('moving customers between cells', () => {
   it('moves a customer back after the cut-over, with the rows written to the target meanwhile', async () => {
     const c = 'comes-back';
     await placeCustomers(cells.cp, [c], 'cell-a');
-    await seedCustomer(cells.pools['cell-a']!, c, { readings: 800, events: 100, devices: 6 });
-    const writers = new Writers(cells, () => [c], 2);
+    const seeded = await seedCustomer(cells.pools['cell-a']!, c, { readings: 800, events: 100, devices: 6 });
+    // No deletes: the cleanup sweep brings a device deleted in the target back (see move-deletes.test.ts).
+    const writers = new Writers(cells, () => [c], 2, 2, false);
     writers.start();
     stopAfterTest(writers);
+    // At each cut-over, before any sweep, the new home alone holds every acknowledged write.
+    const atCutOver: string[][] = [];
     const engine = new MoveEngine({
       controlPlane: cells.cp,
       cells: cells.cells,
-      settings: { pageRows: 300, settleLagMs: 100, drainWaitMs: 300, retentionMs: 3600_000 },
+      settings: { pageRows: 300, retentionMs: 3600_000 }, // drainWait and settleLag: the defaults
+      hooks: {
+        async point(p, { action }) {
+          if (p !== 'after-action' || action.kind !== 'CutOver') return;
+          const home = atCutOver.length === 0 ? 'cell-b' : 'cell-a';
+          atCutOver.push(await writers.holding(c, async () => keySetProblems(await rowsOf(cells.pools[home]!, c), seeded, writers.ledgers.get(c), { exact: false })));
+        },
+      },
     });
     expect((await engine.startMove({ migration: 'undo', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' })).ok).toBe(true);
     const first = await engine.run({ migration: 'undo', customerId: c });
@@ -118,7 +125,11 @@ describe('moving customers between cells', () => {
     expect(back.move).toMatchObject({ state: 'RolledBack', direction: 'Reverse' });
     expect(await placement(c)).toEqual({ cell: 'cell-a', state: 'Active', epoch: 3 });
     const home = await rowsOf(cells.pools['cell-a']!, c);
-    expect(missingAcked(writers.acked.get(c), home)).toEqual([]);
+    expect(atCutOver).toEqual([[], []]); // forward, then back
+    expect(keySetProblems(home, seeded, writers.ledgers.get(c))).toEqual([]);
+    expect(await sweptRows(cells, 'undo')).toBe(0); // nothing was late: the sweeps moved nothing
+    expect(writers.ledgers.get(c)?.byCell.get('cell-b')).toBeGreaterThan(0);
+    expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
     expect((await rowsOf(cells.pools['cell-b']!, c)).total).toBe(0);
     expect(await reserved('cell-a')).toBe(0);
     expect(await reserved('cell-b')).toBe(0);
