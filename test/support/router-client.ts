@@ -39,8 +39,7 @@ export async function lookupRoute(routerUrl: string, customer: string, signal?: 
 
 /**
  * The cell database refused the customer's write because of a move's fence ("ask the router
- * again"). The enforced fence (issue #12) raises its own SQLSTATE with such a message; until it
- * exists nothing matches, and a write to a fenced source simply succeeds.
+ * again"): the enforced fence (src/data/cell-fence-sql.ts) raises SQLSTATE ZF001.
  */
 export function isFenceRefusal(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | null;
@@ -49,7 +48,7 @@ export function isFenceRefusal(err: unknown): boolean {
   return /ask the router|is fenced|moved (?:out|in)|moving (?:out|in)/i.test(e.message ?? '');
 }
 
-/** SQLSTATEs the enforced fence raises (add the fence's own code here when it lands). */
-export const FENCE_REFUSAL_SQLSTATES = new Set<string>(['CF001', 'CF002', 'CF003']);
+/** The SQLSTATE the enforced fence raises. */
+export const FENCE_REFUSAL_SQLSTATES = new Set<string>(['ZF001']);
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
