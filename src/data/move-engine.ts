@@ -313,7 +313,8 @@ export class MoveEngine {
     const maxRetries = options.maxRetries ?? Number.POSITIVE_INFINITY;
     let errors = 0;
     let lastError: string | undefined;
-    const current = async (): Promise<MoveRecord | undefined> => (await loadMove(this.cp, key).catch(() => undefined))?.move;
+    // Under the lock, the journal is read on the connection holding it: a move needs one connection, not two.
+    const current = async (db: Pool | PoolClient = this.cp): Promise<MoveRecord | undefined> => (await loadMove(db, key).catch(() => undefined))?.move;
     const backoff = async (error: string): Promise<boolean> => {
       errors += 1;
       lastError = error;
@@ -327,7 +328,7 @@ export class MoveEngine {
       try {
         const locked = await this.withLock(key, async (cp, lost): Promise<RunResult | 'Reconnect'> => {
           for (;;) {
-            if (options.signal?.aborted) return { move: await current(), outcome: 'Stopped' };
+            if (options.signal?.aborted) return { move: await current(cp), outcome: 'Stopped' };
             const r = await this.stepLocked(cp, key, options.signal);
             switch (r.kind) {
               case 'Acted':
@@ -335,19 +336,19 @@ export class MoveEngine {
                 errors = 0;
                 continue;
               case 'Finished':
-                return { move: await current(), outcome: 'Finished' };
+                return { move: await current(cp), outcome: 'Finished' };
               case 'NotFound':
                 return { move: undefined, outcome: 'NotFound' };
               case 'Busy':
-                return { move: await current(), outcome: 'Busy' };
+                return { move: await current(cp), outcome: 'Busy' };
               case 'Wait': {
                 const ms = r.until.getTime() - this.clock().getTime();
-                if (ms > maxWait) return { move: await current(), outcome: 'Waiting', waitUntil: r.until };
+                if (ms > maxWait) return { move: await current(cp), outcome: 'Waiting', waitUntil: r.until };
                 await sleep(Math.max(1, ms), options.signal).catch(() => undefined);
                 continue;
               }
               case 'Retry':
-                if (!(await backoff(r.error))) return { move: await current(), outcome: 'GaveUp', lastError: r.error };
+                if (!(await backoff(r.error))) return { move: await current(cp), outcome: 'GaveUp', lastError: r.error };
                 if (lost()) return 'Reconnect'; // the control-plane connection (and the lock) is gone
                 continue;
             }

@@ -428,7 +428,10 @@ async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<voi
   const { source, target } = await pools(ctx, move);
   await markCustomer(source, move.customerId, move.migration, 'MovedOut');
   await liftFence(target, move.customerId, move.migration);
-  await updateJournal(ctx.cp, move, { fencedAt: null });
+  // Recorded by the tables leaving phase Verify (the decider's sign that this is done).
+  await inTransaction(ctx.cp, async () => {
+    for (const t of loaded.tables) if (t.phase === 'Verify') await updateProgress(ctx.cp, move, t.table, { phase: 'Cleanup' });
+  });
 }
 
 /**

@@ -14,8 +14,9 @@ export interface MoveSettings {
    */
   settleLagMs: number;
   /**
-   * After the drain wait, how much longer to wait for the source's transactions that were already
-   * running to end (a write routed before the fence but not committed yet), before the final sync.
+   * After the drain wait, how long the source database's fence waits for the customer's own open
+   * transactions (a write routed before the fence, not committed yet); past it the move fails back
+   * (DrainTimeout). Unrelated transactions are never waited for.
    */
   maxDrainMs: number;
   /**
@@ -29,8 +30,6 @@ export interface MoveSettings {
   retentionMs: number;
   /** The same for the cell left by an abort (the original target). */
   reverseRetentionMs: number;
-  /** Cleanup passes over the source while rows keep arriving there late; what is left after stays. */
-  maxSweepPasses: number;
   /** Catching up stops (and the fence starts) once a round copies at most this many rows. */
   convergeRows: number;
   /** ... or after this many rounds, whatever is left then goes into the final sync. */
@@ -49,7 +48,6 @@ export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
   maxFenceMs: 60_000,
   retentionMs: 24 * 3600_000,
   reverseRetentionMs: 0,
-  maxSweepPasses: 3,
   convergeRows: 10_000,
   maxCatchUpRounds: 10,
 };

@@ -10,18 +10,13 @@ import {
   aggregateSql,
   copyInSql,
   copyOutSql,
-  createStagingSql,
   deleteBatchSql,
   deleteRangeSql,
   existsSql,
-  ident,
-  insertMissingSql,
   lastKeySql,
   lastKeysSql,
-  nthKeySql,
   observeSql,
   STABLE_OUTPUT_SQL,
-  STAGING_TABLE,
   type ClearTarget,
   type Key,
   type KeyRange,
@@ -273,75 +268,6 @@ export async function hasRows(db: Pool, plan: TablePlan, customer: string): Prom
   const st = existsSql(plan, customer);
   const { rows } = await db.query<{ present: boolean }>(st.text, st.values);
   return rows[0]?.present === true;
-}
-
-export interface SweepResult {
-  /** Source rows moved out (copied if missing, then deleted from the source). */
-  rows: number;
-  /** Rows the target did not have, now inserted. */
-  inserted: number;
-  bytes: number;
-  /** The last key of the batch (null: the batch was empty). */
-  lastKey: Key | null;
-}
-
-/**
- * Moves the next batch of a customer's source rows out, in one REPEATABLE READ source
- * transaction: the batch's key range is fixed, counted and checksummed on both sides; only when
- * the target's rows differ (rows that reached the source late, or the target's own newer rows) is
- * the range COPYed into a temporary table on the target and the missing rows inserted (ON
- * CONFLICT DO NOTHING: rows the target has stay as they are). Then the range is deleted from the
- * source: the delete sees the transaction's snapshot, so a row that reaches the source meanwhile
- * is never deleted unseen. `limit` undefined: every row at once (a table keyed by the tenant
- * column alone).
- */
-export async function sweepPage(
-  source: Pool,
-  target: Pool,
-  plan: TablePlan,
-  customer: string,
-  after: Key | null,
-  limit: number | undefined,
-  betweenCommits: () => Promise<void> = async () => undefined,
-): Promise<SweepResult> {
-  return withClients(source, target, async (s, t) => {
-    await begin(s, 'ISOLATION LEVEL REPEATABLE READ');
-    const bound = limit !== undefined && plan.cursor.length > 0 ? await lastKey(s, nthKeySql(plan, customer, { after }, limit - 1)) : null;
-    const range: KeyRange = bound ? { after, upTo: bound } : { after };
-    await begin(t);
-    const [mine, theirs] = await Promise.all([aggregateOn(s, plan, customer, range), aggregateOn(t, plan, customer, range)]);
-    let inserted = 0;
-    let bytes = 0;
-    if (!sameAggregate(mine, theirs)) {
-      await t.query(createStagingSql(plan));
-      const copied = await pipeCopy(s, t, copyOutSql(plan, customer, range), copyInSql(plan, ident(STAGING_TABLE)));
-      bytes = copied.bytes;
-      if (copied.rows > 0) inserted = (await t.query(insertMissingSql(plan))).rowCount ?? 0;
-    }
-    await t.query('COMMIT');
-    await betweenCommits();
-    if (mine.rows > 0) await run(s, deleteRangeSql(plan, customer, range));
-    await s.query('COMMIT');
-    return { rows: mine.rows, inserted, bytes, lastKey: bound };
-  });
-}
-
-/**
- * The source's transaction horizon: every transaction that has an id below this has ended once it
- * is passed. `passed`: already so when it was taken (no transaction was running), which saves the
- * first passedHorizon round trip.
- */
-export async function transactionHorizon(db: Pool): Promise<{ horizon: string; passed: boolean }> {
-  const { rows } = await db.query<{ xmax: string; passed: boolean }>(
-    'SELECT pg_snapshot_xmax(s)::text AS xmax, pg_snapshot_xmin(s) >= pg_snapshot_xmax(s) AS passed FROM pg_current_snapshot() s',
-  );
-  return { horizon: rows[0]?.xmax as string, passed: rows[0]?.passed === true };
-}
-
-/** True once every transaction that was running (or had an id) at `horizon` has ended. */
-export async function passedHorizon(db: Pool, horizon: string): Promise<boolean> {
-  const { rows } = await db.query<{ passed: boolean }>('SELECT pg_snapshot_xmin(pg_current_snapshot()) >= $1::xid8 AS passed', [horizon]);
-  return rows[0]?.passed === true;
 }
 
 /** Deletes up to `limit` of the customer's rows; returns how many. */

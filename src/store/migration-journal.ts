@@ -208,7 +208,9 @@ const OPEN_STATES = MOVE_STATES.filter((s) => !TERMINAL_STATES.has(s));
  */
 export async function listOpenMoves(db: Queryable, migration: string, options: { dueAt?: Date } = {}): Promise<MoveRecord[]> {
   const waiting = options.dueAt
-    ? `AND NOT (state = 'Cleanup' AND abort_requested_at IS NULL AND fenced_at IS NULL AND cleanup_after IS NOT NULL AND cleanup_after > $3)`
+    ? `AND NOT (state = 'Cleanup' AND abort_requested_at IS NULL AND cleanup_after IS NOT NULL
+           AND NOT EXISTS (SELECT 1 FROM migration_table_progress p WHERE p.migration = migration_journal.migration
+                             AND p.customer_id = migration_journal.customer_id AND p.phase = 'Verify') AND cleanup_after > $3)`
     : '';
   const { rows } = await db.query<JournalRow>(
     `SELECT * FROM migration_journal WHERE migration = $1 AND state = ANY($2::text[]) ${waiting} ORDER BY step, created_at, customer_id`,
