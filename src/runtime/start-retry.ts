@@ -21,7 +21,8 @@ const DEFAULT_POLICY: BackoffPolicy = { baseMs: 500, maxMs: 15_000 };
 
 /** Runs `attempt` until it resolves; resolves undefined only when `signal` aborts first. */
 export async function retryUntilAvailable<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T | undefined> {
-  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms).unref()));
+  // Not unref()ed: at start this wait may be all that keeps the process alive.
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const now = options.now ?? Date.now;
   const every = options.reportEveryMs ?? 60_000;
   let lastReport = -Infinity;
