@@ -10,7 +10,7 @@ import { parse, stringify } from 'yaml';
 import { startPostgres, type PostgresServer } from '../support/postgres.js';
 import { freePort } from './cluster/processes.js';
 import { deleteCells, getObject, metricSum } from './support/cells.js';
-import { apply, e2eEnv, kubectlJson, waitFor } from './support/kube.js';
+import { apply, e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { startOperator, stopAllOperators } from './support/operator.js';
 
 const id = randomBytes(3).toString('hex');
@@ -24,7 +24,8 @@ afterAll(async () => {
   await stopAllOperators();
   proxy?.close();
   const cleaner = await startOperator({ name: `degraded-cleanup-${id}`, leaderElect: false });
-  await kubectlJson(['delete', 'customerplacement', CUSTOMER, '--ignore-not-found', '-o', 'json']).catch(() => undefined);
+  // Left behind, it would be placed by the next test's operator into any Ready cell of its region.
+  await kubectl(['delete', 'customerplacement', CUSTOMER, '--ignore-not-found', '--wait=true'], { allowFailure: true });
   await deleteCells([CELL], { namespaces: true });
   await cleaner.stop();
   await postgres?.stop();
