@@ -1,6 +1,5 @@
 // `cell-operator operator`: wires the controllers (Cell, CustomerPlacement, Migration) to the shared
 // informers, the control-plane database and the manager (health, leader election, shutdown).
-import type { Pool } from 'pg';
 import type { OperatorConfig } from './config.js';
 import type { Cell } from './crds/cell.js';
 import type { CustomerPlacement } from './crds/customer-placement.js';
@@ -23,7 +22,9 @@ import type { KubeObject } from './runtime/resource.js';
 import { apiServed, whenApiServed } from './runtime/api-discovery.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
-import { openStore, type Store } from './store/store.js';
+import { ControlPlane, WAITING_REQUEUE_MS } from './control-plane.js';
+import { retryUntilAvailable } from './runtime/start-retry.js';
+import type { ReconcileResult } from './runtime/work-queue.js';
 import type { CellPolicy } from './policy/cell-policy.js';
 import { OPERATOR_NAME, PACKAGE_VERSION } from './version.js';
 
@@ -34,18 +35,17 @@ const MONITORING_API = 'monitoring.coreos.com/v1';
 /** How often an operator started without Strimzi asks whether its CRDs were installed since. */
 const STRIMZI_RECHECK_MS = 30_000;
 
-async function openControlPlane(config: OperatorConfig, log: Logger): Promise<Store | undefined> {
-  if (!config.databaseUrl) {
-    log.warn('no control-plane database (--database-url / CONTROL_PLANE_DATABASE_URL): customer counts stay 0 and CustomerPlacements are not placed');
-    return undefined;
-  }
-  return openStore({ url: config.databaseUrl, applicationName: 'cell-operator' }, { log });
+/**
+ * A reconcile that needs the control-plane database: while it is configured but has not answered
+ * yet (down at start), the key waits (ControlPlane reports it) instead of being judged without it.
+ */
+function whenDatabase(controlPlane: ControlPlane, reconcile: (key: string) => Promise<ReconcileResult | void>): (key: string) => Promise<ReconcileResult | void> {
+  return async (key) => (controlPlane.configured && !controlPlane.pool ? { requeueAfter: WAITING_REQUEUE_MS } : reconcile(key));
 }
 
 export async function runOperator(config: OperatorConfig): Promise<number> {
   const log = createLogger({ level: config.logLevel });
   const kubeConfig = loadKubeConfig(config.kubeconfig ? { ...process.env, KUBECONFIG: config.kubeconfig } : process.env);
-  const store = await openControlPlane(config, log);
   const manager = new Manager({
     kubeConfig,
     logger: log,
@@ -58,7 +58,10 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
     resyncMs: config.resyncSeconds * 1000,
   });
 
-  const withStrimzi = await apiServed(manager.client, STRIMZI_API);
+  // Opened in the background: the Cell controller runs without it (ControlPlane reports the wait).
+  const controlPlane = new ControlPlane(config.databaseUrl, log, manager.metrics.registry, ['customerplacement', 'migration']);
+  // An API server that is not up yet (a control plane restarting) is waited for, not a crash.
+  const withStrimzi = (await retryUntilAvailable(() => apiServed(manager.client, STRIMZI_API), { what: 'the Kubernetes API server', log })) ?? false;
   if (!withStrimzi) {
     log.error(`the ${STRIMZI_API} API is not served: install Strimzi (>= 0.49); Cells report StrimziNotInstalled until then, and the operator exits once it is served, for its Deployment to start it again`);
     // Informers are made at start: exit cleanly (SIGTERM's path: Lease released) and let the
@@ -80,15 +83,15 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }
 
-  manager.add(cellController(manager, children, store?.pool, config, log));
+  manager.add(cellController(manager, children, controlPlane, config, log));
   const cells = manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>;
-  manager.add(placementController(manager, store?.pool, cells, config, log));
+  manager.add(placementController(manager, controlPlane, cells, config, log));
   const cellPools = new CellPools(manager.client, cells, children.get('Secret'), cellPolicy(config));
-  manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
+  manager.add(migrationController(manager, controlPlane, cells, cellPools, config, log));
   const migrations = manager.informer<Migration>(MIGRATION_RESOURCE);
   registerFleetMetrics(manager.metrics.registry, () => ({ cells: cells.list(), migrations: migrations.list() }));
   await manager.runUntilSignal((code) => {
-    void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
+    void Promise.all([controlPlane.close(), cellPools.close()]).finally(() => process.exit(code));
   });
   // Runs until a signal; runUntilSignal exits the process.
   return new Promise<number>(() => undefined);
@@ -99,15 +102,18 @@ function cellPolicy(config: OperatorConfig): CellPolicy {
   return { operatorNamespace: config.leaseNamespace, allowedNamespaces: config.allowedNamespaces };
 }
 
-function cellController(manager: Manager, children: Map<string, Informer>, store: Pool | undefined, config: OperatorConfig, log: Logger): Controller {
+function cellController(manager: Manager, children: Map<string, Informer>, controlPlane: ControlPlane, config: OperatorConfig, log: Logger): Controller {
   const cells = manager.informer<Cell & { metadata: { name?: string } }>(CELL_RESOURCE);
   const reconciler = new CellReconciler({
     client: manager.client,
-    applier: new Applier({ client: manager.client, caches: children.values(), logger: log }),
+    applier: new Applier({ client: manager.client, caches: children.values(), readBeforeApply: UNWATCHED_CHILD_KINDS, logger: log }),
     cells: cells as unknown as Informer<Cell>,
     children,
     events: manager.events,
-    store,
+    // Read on every reconcile: undefined until the database answers (customer counts 0 meanwhile).
+    get store() {
+      return controlPlane.pool;
+    },
     operatorNamespace: config.leaseNamespace,
     policy: cellPolicy(config),
     log,
@@ -133,7 +139,7 @@ function cellController(manager: Manager, children: Map<string, Informer>, store
   });
 }
 
-function placementController(manager: Manager, store: Pool | undefined, cells: Informer<Cell>, config: OperatorConfig, log: Logger): Controller {
+function placementController(manager: Manager, controlPlane: ControlPlane, cells: Informer<Cell>, config: OperatorConfig, log: Logger): Controller {
   const placements = manager.informer<CustomerPlacement & { metadata: { name?: string } }>(CUSTOMER_PLACEMENT_RESOURCE);
   // A cell that turns Ready or grows may take the customers that could not be placed yet.
   const unplaced = () =>
@@ -145,13 +151,15 @@ function placementController(manager: Manager, store: Pool | undefined, cells: I
     client: manager.client,
     placements: placements as unknown as Informer<CustomerPlacement>,
     events: manager.events,
-    store,
+    get store() {
+      return controlPlane.pool;
+    },
   });
   return new Controller({
     name: 'customerplacement',
     informer: placements,
     watches: [{ informer: cells as unknown as Informer, toKeys: unplaced }],
-    reconcile: (key) => reconciler.reconcile(key),
+    reconcile: whenDatabase(controlPlane, (key) => reconciler.reconcile(key)),
     concurrency: config.concurrency,
     metrics: manager.metrics,
     logger: log,
@@ -160,7 +168,7 @@ function placementController(manager: Manager, store: Pool | undefined, cells: I
 
 function migrationController(
   manager: Manager,
-  store: Pool | undefined,
+  controlPlane: ControlPlane,
   cells: Informer<Cell>,
   cellPools: CellPools,
   config: OperatorConfig,
@@ -183,7 +191,9 @@ function migrationController(
     client: manager.client,
     migrations: migrations as unknown as Informer<Migration>,
     events: manager.events,
-    store,
+    get store() {
+      return controlPlane.pool;
+    },
     cellPools,
     registry: manager.metrics.registry,
     log,
@@ -193,7 +203,7 @@ function migrationController(
     name: 'migration',
     informer: migrations,
     watches: [{ informer: cells as unknown as Informer, toKeys: touching }],
-    reconcile: (key) => reconciler.reconcile(key),
+    reconcile: whenDatabase(controlPlane, (key) => reconciler.reconcile(key)),
     concurrency: config.concurrency,
     metrics: manager.metrics,
     logger: log,

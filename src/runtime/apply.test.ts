@@ -163,3 +163,30 @@ describe('ownerReference', () => {
     expect(() => ownerReference({ apiVersion: 'v1', kind: 'X', metadata: { name: 'a' } })).toThrow(/uid/);
   });
 });
+
+describe('applying a kind the operator may not watch (Secrets)', () => {
+  const secret = (): KubeObject & { data: Record<string, string> } => ({
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: { name: 'eu-1-db-credentials', namespace: 'cell-eu-1', labels },
+    data: { password: 'c2VjcmV0' },
+  });
+
+  it('reads it by name and writes nothing when it already holds what is desired', async () => {
+    const live = { ...withAppliedHash(secret()), metadata: { ...withAppliedHash(secret()).metadata, uid: 'u-2', resourceVersion: '3' } };
+    const client = new FakeKubeClient((req) => (req.method === 'GET' ? live : {}));
+    const applier = new Applier({ client, readBeforeApply: new Set(['Secret']) });
+    await expect(applier.apply(builtin.secret, secret())).resolves.toBe('unchanged');
+    expect(client.writes()).toEqual([]);
+    expect(client.requests.map((r) => `${r.method} ${r.path}`)).toEqual(['GET /api/v1/namespaces/cell-eu-1/secrets/eu-1-db-credentials']);
+  });
+
+  it('applies it when it is missing or differs', async () => {
+    const missing = new FakeKubeClient((req) => {
+      if (req.method === 'GET') throw new KubeApiError(404, 'NotFound', 'not found');
+      return {};
+    });
+    await expect(new Applier({ client: missing, readBeforeApply: new Set(['Secret']) }).apply(builtin.secret, secret())).resolves.toBe('applied');
+    expect(missing.writes().map((r) => r.method)).toEqual(['PATCH']);
+  });
+});

@@ -92,6 +92,11 @@ export interface ApplierOptions {
    * label), since absence from it is taken as absence from the cluster.
    */
   caches?: Iterable<Informer>;
+  /**
+   * Kinds (`Secret`) with no cache that are read by name before an apply, for the same no-op
+   * check: a GET instead of a PATCH on every reconcile (the operator may not watch them).
+   */
+  readBeforeApply?: ReadonlySet<string>;
   fieldManager?: string;
   logger?: Logger;
 }
@@ -113,7 +118,7 @@ export class Applier {
     if (!desired.apiVersion || !desired.kind || !name) throw new Error('apply: the object needs apiVersion, kind and metadata.name');
     if (resource.namespaced && !namespace) throw new Error(`apply: ${resource.kind} ${name} needs a namespace`);
     const body = withAppliedHash(desired);
-    const live = this.cacheFor(resource)?.get(objectKey(body));
+    const live = this.cacheFor(resource)?.get(objectKey(body)) ?? (await this.readUncached(resource, namespace, name));
     if (live) {
       const diff = firstDifference(body, live);
       if (diff === undefined) return 'unchanged';
@@ -184,6 +189,16 @@ export class Applier {
       query: { labelSelector: labelSelector(selector) },
     });
     return list.items ?? [];
+  }
+
+  private async readUncached(resource: ResourceType, namespace: string | undefined, name: string): Promise<KubeObject | undefined> {
+    if (!this.options.readBeforeApply?.has(resource.kind) || this.cacheFor(resource)) return undefined;
+    try {
+      return await this.options.client.request<KubeObject>({ method: 'GET', path: resourcePath(resource, { namespace, name }) });
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
   }
 
   private cacheFor(resource: ResourceType): Informer | undefined {
