@@ -6,7 +6,7 @@ import type { Pool } from 'pg';
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from './log.js';
 import { retryUntilAvailable } from './runtime/start-retry.js';
-import { isTransientDatabaseError } from './store/placements.js';
+import { isTransientDatabaseError } from './store/database-errors.js';
 import { openStore, type Store } from './store/store.js';
 
 /** How often a controller waiting for the database looks again at a key. */
