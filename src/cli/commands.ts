@@ -3,7 +3,11 @@
 // comes in through CliIo.
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command, Options } from './command-line.js';
+import { stringify } from 'yaml';
+import { PACKAGE_VERSION } from '../version.js';
+import { cordonPatch, drainMigration, drainProblem, uncordonPatch } from './cell-patches.js';
+import type { CellVerb, Command, Options } from './command-line.js';
+import { bashCompletion, zshCompletion } from './completion.js';
 import { CliError, type CellsApi } from './cells-api.js';
 import { renderStatus } from './cells-status.js';
 import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch, type PatchDecision } from './migration-patches.js';
@@ -30,9 +34,16 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
   try {
     switch (command.name) {
       case 'status':
-        return await status(io);
+        return await status(options, io);
       case 'route':
         return await route(command.customer, options.routerUrl ?? '', io);
+      case 'cell':
+        return await cellCommand(command.verb, command.cell, options, io);
+      case 'version':
+        return printed(options, { plugin: 'kubectl-cells', version: PACKAGE_VERSION, node: process.version }, `kubectl-cells ${PACKAGE_VERSION} (node ${process.version})\n`, io);
+      case 'completion':
+        io.stdout.write(command.shell === 'bash' ? bashCompletion() : zshCompletion());
+        return 0;
       case 'migration':
         if (command.verb === 'watch') return await watch(command.migration, options.intervalSeconds * 1000, io);
         return await steer(command.verb, command.migration, options, io);
@@ -46,10 +57,52 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
   }
 }
 
-async function status(io: CliIo): Promise<number> {
+async function status(options: Options, io: CliIo): Promise<number> {
   const api = io.api();
   const [cells, migrations] = await Promise.all([api.listCells(), api.listMigrations()]);
+  if (options.output) return printed(options, { cells, migrations }, '', io);
   io.stdout.write(renderStatus(cells, migrations));
+  return 0;
+}
+
+/** -o json|yaml: the objects as read; otherwise `text`. */
+function printed(options: Options, value: unknown, text: string, io: CliIo): number {
+  if (options.output === 'json') io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else if (options.output === 'yaml') io.stdout.write(stringify(value));
+  else io.stdout.write(text);
+  return 0;
+}
+
+async function cellCommand(verb: CellVerb, name: string, options: Options, io: CliIo): Promise<number> {
+  const api = io.api();
+  const cell = await api.getCell(name);
+  if (verb === 'get') {
+    const migrations = (await api.listMigrations()).filter((m) => m.spec?.from === name || m.spec?.to === name);
+    return printed(options, cell, renderStatus([cell], migrations), io);
+  }
+  if (verb === 'drain') {
+    const to = options.to ?? '';
+    const problem = drainProblem(cell, await api.findCell(to), to);
+    if (problem) {
+      io.stderr.write(`error: ${problem}\n`);
+      return 1;
+    }
+    const created = await api.createMigration(drainMigration(name, to));
+    if (options.output) return printed(options, created, '', io);
+    io.stdout.write(`migration ${created.metadata.name} created: every customer of ${name} moves to ${to}, canary first; ${name} is cordoned meanwhile. Follow it with: kubectl cells migration watch ${created.metadata.name}\n`);
+    return 0;
+  }
+  const decision = verb === 'cordon' ? cordonPatch(cell) : uncordonPatch(cell);
+  if (decision.kind === 'noop') {
+    io.stdout.write(`${decision.message}\n`);
+    return 0;
+  }
+  if (decision.kind === 'refuse') {
+    io.stderr.write(`error: ${decision.message}\n`);
+    return 1;
+  }
+  await api.patchCell(name, decision.patch);
+  io.stdout.write(`${decision.done}\n`);
   return 0;
 }
 
