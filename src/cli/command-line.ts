@@ -2,6 +2,7 @@
 // each command. Pure: argv and the environment in, a command or a usage error out.
 import { parseArgs } from 'node:util';
 import { customerIdProblem } from '../store/customer-id.js';
+import { parseTimeout } from './status-wait.js';
 
 export const MIGRATION_VERBS = ['watch', 'promote', 'pause', 'resume', 'abort', 'retry'] as const;
 export type MigrationVerb = (typeof MIGRATION_VERBS)[number];
@@ -31,6 +32,8 @@ export interface Options {
   output?: 'json' | 'yaml';
   /** drain: the cell that receives the customers. */
   to?: string;
+  /** status: wait (through the API server's watch) until everything is settled, at most this long. */
+  timeoutSeconds?: number;
 }
 
 export type ParsedCommandLine =
@@ -65,13 +68,19 @@ usage:
   kubectl cells completion bash|zsh             shell completion: source <(kubectl cells completion bash)
 
 Each command has its --help. Exit codes: 0 ok, 1 error or refused, 2 usage.`,
-  status: `usage: kubectl cells status [-o json|yaml] [flags]
+  status: `usage: kubectl cells status [--timeout DURATION] [-o json|yaml] [flags]
 
 Lists every Cell with its region, state, phase, readiness (the Ready condition, with its reason
 when not Ready) and customers placed against spec.capacity.maxCustomers as a bar, then the
 migrations that are not Succeeded or Aborted.
 
-${KUBE_FLAGS}`,
+With --timeout, for scripts: waits (following the API server's watch) until every Cell is Ready and
+no Migration is Pending or Progressing, then prints the status and exits 0; exits 1 at the
+timeout, saying what it still waits for.
+
+${KUBE_FLAGS}
+  -o, --output FORMAT json or yaml
+  --timeout DURATION  wait up to DURATION (90s, 5m, 1h) for everything to settle`,
   watch: `usage: kubectl cells migration watch NAME [flags]
 
 Reads the Migration every second and shows its phase, step, a progress bar, the counts of
@@ -162,7 +171,7 @@ type HelpTopic = keyof typeof HELP;
 
 const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
   top: [],
-  status: ['kubeconfig', 'context', 'output'],
+  status: ['kubeconfig', 'context', 'output', 'timeout'],
   get: ['kubeconfig', 'context', 'output'],
   cordon: ['kubeconfig', 'context'],
   uncordon: ['kubeconfig', 'context'],
@@ -199,6 +208,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         customer: { type: 'string', multiple: true },
         output: { type: 'string', short: 'o' },
         to: { type: 'string' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -252,10 +262,15 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (problem) return usage(`--customer ${JSON.stringify(id)} is not a customer id: ${problem}`, topic);
   }
 
-  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to']) {
+  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to', 'timeout']) {
     if (values[flag] !== undefined && !FLAGS_OF[topic].includes(flag)) return usage(`--${flag} does not apply to this command`, topic);
   }
 
+  let timeoutSeconds: number | undefined;
+  if (typeof values.timeout === 'string') {
+    timeoutSeconds = parseTimeout(values.timeout);
+    if (timeoutSeconds === undefined) return usage(`--timeout must be a duration such as 90s, 5m or 1h (got ${JSON.stringify(values.timeout)})`, topic);
+  }
   const output = values.output;
   if (output !== undefined && output !== 'json' && output !== 'yaml') return usage(`-o/--output must be json or yaml (got ${JSON.stringify(output)})`, topic);
 
@@ -288,6 +303,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       ...(customers ? { customers: [...new Set(customers)] } : {}),
       ...(output ? { output } : {}),
       ...(typeof values.to === 'string' ? { to: values.to } : {}),
+      ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     },
   };
 }

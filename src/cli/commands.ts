@@ -8,11 +8,12 @@ import { PACKAGE_VERSION } from '../version.js';
 import { cordonPatch, drainMigration, drainProblem, uncordonPatch } from './cell-patches.js';
 import type { CellVerb, Command, Options } from './command-line.js';
 import { bashCompletion, zshCompletion } from './completion.js';
+import { notSettled } from './status-wait.js';
 import { CliError, type CellsApi } from './cells-api.js';
 import { renderStatus } from './cells-status.js';
 import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch, type PatchDecision } from './migration-patches.js';
 import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
-import type { ObservedMigration } from './observed.js';
+import type { ObservedCell, ObservedMigration } from './observed.js';
 import { renderRouteAnswer, renderRouterUnreachable } from './route-answer.js';
 import { fitWidth } from './text-table.js';
 
@@ -26,6 +27,18 @@ export interface CliIo {
   fetch: typeof fetch;
   /** Aborted on Ctrl-C: a watch stops cleanly. */
   signal: AbortSignal;
+  /** Cells and Migrations followed through the API server's watch (status --timeout). */
+  watchFleet?(): FleetWatch;
+}
+
+/** The plugin's view of the fleet kept by watches: what is cached now, and a call on each change. */
+export interface FleetWatch {
+  cells(): ObservedCell[];
+  migrations(): ObservedMigration[];
+  /** Resolves once both lists are loaded. */
+  synced: Promise<void>;
+  onChange(listener: () => void): void;
+  stop(): Promise<void>;
 }
 
 const ANSI = { hideCursor: '\x1b[?25l', showCursor: '\x1b[?25h', clearToEnd: '\x1b[J', up: (n: number) => `\x1b[${n}A\r` } as const;
@@ -58,11 +71,46 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
 }
 
 async function status(options: Options, io: CliIo): Promise<number> {
+  if (options.timeoutSeconds !== undefined && io.watchFleet) return waitSettled(options.timeoutSeconds, options, io, io.watchFleet());
   const api = io.api();
   const [cells, migrations] = await Promise.all([api.listCells(), api.listMigrations()]);
   if (options.output) return printed(options, { cells, migrations }, '', io);
   io.stdout.write(renderStatus(cells, migrations));
   return 0;
+}
+
+/** status --timeout: follows the watch until nothing is left to wait for, or the time is up. */
+async function waitSettled(timeoutSeconds: number, options: Options, io: CliIo, fleet: FleetWatch): Promise<number> {
+  try {
+    const settled = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutSeconds * 1000);
+      let loaded = false;
+      const check = () => {
+        if (loaded && notSettled(fleet.cells(), fleet.migrations()).length === 0) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      fleet.onChange(check);
+      io.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      void fleet.synced.then(() => {
+        loaded = true;
+        check();
+      });
+    });
+    const cells = fleet.cells();
+    const migrations = fleet.migrations();
+    if (options.output) printed(options, { cells, migrations }, '', io);
+    else io.stdout.write(renderStatus(cells, migrations));
+    if (settled) return 0;
+    io.stderr.write(`error: not settled after ${timeoutSeconds}s: ${notSettled(cells, migrations).join('; ') || 'the cells and migrations could not be read'}\n`);
+    return 1;
+  } finally {
+    await fleet.stop();
+  }
 }
 
 /** -o json|yaml: the objects as read; otherwise `text`. */

@@ -271,7 +271,8 @@ describeIfCrds('kubectl cells against the API server', () => {
   }, TIMEOUT_MS);
 
   it('retries the failed customers through spec.retry, all of them or those named', async () => {
-    const failed = { ...waitingForPromotion, customers: { total: 10, moved: 8, failed: 2 } };
+    // Every field of customers: a merge patch keeps those it does not name.
+    const failed = { ...waitingForPromotion, customers: { total: 10, pending: 0, inFlight: 0, moved: 8, failed: 2, movedBack: 0 } };
     const before = Date.now() - 1000;
     const all = await withStatus([['migration', name, failed]], () => plugin(withKubeconfig(['migration', 'retry', name])));
     expect(all).toMatchObject({ code: 0, stderr: '' });
@@ -301,6 +302,27 @@ describeIfCrds('kubectl cells against the API server', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/exists already \(409\)/);
     expect(await plugin(withKubeconfig(['drain', cellB, '--to', `${cellB}-nope`]))).toMatchObject({ code: 1, stderr: expect.stringContaining(`cell ${cellB}-nope not found`) });
+    await kubectl(['delete', 'migration', `drain-${cellB}`, '--wait=false']);
+  }, TIMEOUT_MS);
+
+  it('waits with status --timeout until every cell is Ready, following the watch, and gives up naming what is not', async () => {
+    const notReady = await withStatus(
+      [
+        ['cell', cellA, { phase: 'Ready', customers: 1, conditions: [ready('True', 'Ready')] }],
+        ['cell', cellB, { phase: 'Provisioning', customers: 0, conditions: [ready('False', 'KafkaNotReady', 'Kafka is not ready yet.')] }],
+      ],
+      () => plugin(withKubeconfig(['status', '--timeout', '3s'])),
+    );
+    expect(notReady.code).toBe(1);
+    expect(notReady.stderr).toContain(`cell ${cellB} is not Ready (KafkaNotReady)`);
+    // Turns Ready while the plugin waits: it sees it through the watch. (Cells of other suites on a
+    // shared cluster may keep it waiting: only this cell's part is asserted.)
+    const waiting = startPlugin(withKubeconfig(['status', '--timeout', '8s']));
+    await new Promise((r) => setTimeout(r, 2000));
+    await writeStatus('cell', cellB, { phase: 'Ready', customers: 0, conditions: [ready('True', 'Ready')] });
+    const settled = await waiting.result;
+    expect(settled.stderr).not.toContain(`cell ${cellB} is not Ready`);
+    if (settled.code !== 0) expect(settled.stderr).toMatch(/^error: not settled after 8s: /);
   }, TIMEOUT_MS);
 
   it('prints a cell as JSON or YAML, and its version', async () => {
