@@ -5,6 +5,7 @@ import { CELL, GROUP, MIGRATION, VERSION } from '../crds/group.js';
 import { ContentType, createKubeClient, KubeApiError, statusCode, type KubeClient } from '../runtime/kube-client.js';
 import { loadKubeConfig } from '../runtime/kube-config.js';
 import { resourcePath, type ResourceType } from '../runtime/resource.js';
+import type { CellPatch } from './cell-patches.js';
 import type { MigrationPatch } from './migration-patches.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -61,6 +62,36 @@ export class CellsApi {
     );
   }
 
+  async getCell(name: string): Promise<ObservedCell> {
+    return this.call(`read cell ${name}`, CELL.plural, () => this.client.request<ObservedCell>({ method: 'GET', path: resourcePath(CELLS, { name }) }), name, 'cell');
+  }
+
+  /** A Cell, or undefined when there is none of that name. */
+  async findCell(name: string): Promise<ObservedCell | undefined> {
+    try {
+      return await this.getCell(name);
+    } catch (err) {
+      if (err instanceof CliError && / not found /.test(err.message)) return undefined;
+      throw err;
+    }
+  }
+
+  async patchCell(name: string, patch: CellPatch): Promise<ObservedCell> {
+    return this.call(
+      `patch cell ${name}`,
+      CELL.plural,
+      () => this.client.request<ObservedCell>({ method: 'PATCH', path: resourcePath(CELLS, { name }), body: patch, contentType: ContentType.mergePatch }),
+      name,
+      'cell',
+    );
+  }
+
+  async createMigration(migration: { metadata: { name: string } }): Promise<ObservedMigration> {
+    return this.call(`create migration ${migration.metadata.name}`, MIGRATION.plural, () =>
+      this.client.request<ObservedMigration>({ method: 'POST', path: resourcePath(MIGRATIONS), body: migration }),
+    );
+  }
+
   async getMigration(name: string): Promise<ObservedMigration> {
     return this.call(`read migration ${name}`, MIGRATION.plural, () => this.client.request<ObservedMigration>({ method: 'GET', path: resourcePath(MIGRATIONS, { name }) }), name);
   }
@@ -74,25 +105,26 @@ export class CellsApi {
     );
   }
 
-  private async call<T>(what: string, plural: string, fn: () => Promise<T>, name?: string): Promise<T> {
+  private async call<T>(what: string, plural: string, fn: () => Promise<T>, name?: string, kind = 'migration'): Promise<T> {
     try {
       return await fn();
     } catch (err) {
-      throw this.explain(err, what, plural, name);
+      throw this.explain(err, what, plural, name, kind);
     }
   }
 
-  private explain(err: unknown, what: string, plural: string, name?: string): CliError {
+  private explain(err: unknown, what: string, plural: string, name?: string, kind = 'migration'): CliError {
     const code = statusCode(err);
     const detail = err instanceof KubeApiError ? apiMessage(err) : (err as Error).message;
     if (code === 404) {
       // A named object that is missing, or the whole resource (the CRDs are not installed).
       const missingKind = err instanceof KubeApiError && !(err.body as { details?: { name?: string } } | undefined)?.details?.name;
-      if (name && !missingKind) return new CliError(`migration ${name} not found (kubectl get migrations lists them)`);
+      if (name && !missingKind) return new CliError(`${kind} ${name} not found (kubectl get ${plural} lists them)`);
       return new CliError(`this cluster has no ${plural}.${GROUP} resource: are the cell-operator CRDs installed? (kubectl get crd ${plural}.${GROUP})`);
     }
     if (code === 401) return new CliError(`cannot ${what}: the API server does not accept these credentials (401): ${detail}`);
     if (code === 403) return new CliError(`cannot ${what}: forbidden (403): ${detail}`);
+    if (code === 409) return new CliError(`cannot ${what}: it exists already (409): ${detail}`);
     if (code === 422 || code === 400) return new CliError(`the API server refused to ${what}: ${detail}`);
     if (code !== undefined) return new CliError(`cannot ${what}: ${detail}`);
     const cause = (err as { cause?: { code?: string }; code?: unknown }).cause?.code ?? (err as { code?: unknown }).code;

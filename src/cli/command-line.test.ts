@@ -24,6 +24,22 @@ describe('parseCommandLine', () => {
     expect(parseCommandLine(['migration', 'abort', 'm', '--customer', 'acme'])).toMatchObject({ kind: 'usage', message: '--customer does not apply to this command' });
   });
 
+  it('parses get, cordon, uncordon and drain of a cell, drain only with --to', () => {
+    expect(parseCommandLine(['get', 'eu-1a', '-o', 'yaml'])).toMatchObject({ kind: 'run', command: { name: 'cell', verb: 'get', cell: 'eu-1a' }, options: { output: 'yaml' } });
+    expect(parseCommandLine(['cordon', 'eu-1a'])).toMatchObject({ kind: 'run', command: { name: 'cell', verb: 'cordon', cell: 'eu-1a' } });
+    expect(parseCommandLine(['uncordon', 'eu-1a'])).toMatchObject({ kind: 'run', command: { name: 'cell', verb: 'uncordon', cell: 'eu-1a' } });
+    expect(parseCommandLine(['drain', 'eu-1a', '--to', 'eu-1b'])).toMatchObject({ kind: 'run', command: { name: 'cell', verb: 'drain', cell: 'eu-1a' }, options: { to: 'eu-1b' } });
+    expect(parseCommandLine(['drain', 'eu-1a'])).toMatchObject({ kind: 'usage', message: 'drain needs --to TARGET: the cell that receives the customers' });
+    expect(parseCommandLine(['cordon', 'eu-1a', '--to', 'x'])).toMatchObject({ kind: 'usage', message: '--to does not apply to this command' });
+  });
+
+  it('parses version and completion, and refuses an output format or shell it does not know', () => {
+    expect(parseCommandLine(['version', '-o', 'json'])).toMatchObject({ kind: 'run', command: { name: 'version' }, options: { output: 'json' } });
+    expect(parseCommandLine(['completion', 'zsh'])).toMatchObject({ kind: 'run', command: { name: 'completion', shell: 'zsh' } });
+    expect(parseCommandLine(['completion', 'fish'])).toMatchObject({ kind: 'usage', message: 'completion needs a shell: bash or zsh (got "fish")' });
+    expect(parseCommandLine(['status', '-o', 'wide'])).toMatchObject({ kind: 'usage', message: '-o/--output must be json or yaml (got "wide")' });
+  });
+
   it('takes the router URL from --router-url, else CELL_ROUTER_URL', () => {
     expect(parseCommandLine(['route', 'acme', '--router-url', 'http://r:8090/'], { CELL_ROUTER_URL: 'http://env:1' })).toMatchObject({
       command: { name: 'route', customer: 'acme' },

@@ -2,12 +2,19 @@
 // each command. Pure: argv and the environment in, a command or a usage error out.
 import { parseArgs } from 'node:util';
 import { customerIdProblem } from '../store/customer-id.js';
+import { parseTimeout } from './status-wait.js';
 
 export const MIGRATION_VERBS = ['watch', 'promote', 'pause', 'resume', 'abort', 'retry'] as const;
 export type MigrationVerb = (typeof MIGRATION_VERBS)[number];
 
+export const CELL_VERBS = ['get', 'cordon', 'uncordon', 'drain'] as const;
+export type CellVerb = (typeof CELL_VERBS)[number];
+
 export type Command =
   | { name: 'status' }
+  | { name: 'cell'; verb: CellVerb; cell: string }
+  | { name: 'version' }
+  | { name: 'completion'; shell: 'bash' | 'zsh' }
   | { name: 'migration'; verb: MigrationVerb; migration: string }
   | { name: 'route'; customer: string };
 
@@ -21,6 +28,12 @@ export interface Options {
   intervalSeconds: number;
   /** migration retry: only these customers. */
   customers?: string[];
+  /** status, get, version, drain: print the objects as JSON or YAML instead of text. */
+  output?: 'json' | 'yaml';
+  /** drain: the cell that receives the customers. */
+  to?: string;
+  /** status: wait (through the API server's watch) until everything is settled, at most this long. */
+  timeoutSeconds?: number;
 }
 
 export type ParsedCommandLine =
@@ -47,15 +60,27 @@ usage:
   kubectl cells migration abort NAME [--yes]    move everyone back (cannot be undone)
   kubectl cells migration retry NAME [--customer ID]...  move the failed customers again
   kubectl cells route CUSTOMER                  where the router sends a customer
+  kubectl cells get CELL [-o json|yaml]         a cell, its children and their health
+  kubectl cells cordon CELL                     no new customers (spec.state: Cordoned)
+  kubectl cells uncordon CELL                   new customers again (spec.state: Active)
+  kubectl cells drain CELL --to TARGET          a Migration of every customer, canary first
+  kubectl cells version [-o json|yaml]          the plugin's version
+  kubectl cells completion bash|zsh             shell completion: source <(kubectl cells completion bash)
 
 Each command has its --help. Exit codes: 0 ok, 1 error or refused, 2 usage.`,
-  status: `usage: kubectl cells status [flags]
+  status: `usage: kubectl cells status [--timeout DURATION] [-o json|yaml] [flags]
 
 Lists every Cell with its region, state, phase, readiness (the Ready condition, with its reason
 when not Ready) and customers placed against spec.capacity.maxCustomers as a bar, then the
 migrations that are not Succeeded or Aborted.
 
-${KUBE_FLAGS}`,
+With --timeout, for scripts: waits (following the API server's watch) until every Cell is Ready and
+no Migration is Pending or Progressing, then prints the status and exits 0; exits 1 at the
+timeout, saying what it still waits for.
+
+${KUBE_FLAGS}
+  -o, --output FORMAT json or yaml
+  --timeout DURATION  wait up to DURATION (90s, 5m, 1h) for everything to settle`,
   watch: `usage: kubectl cells migration watch NAME [flags]
 
 Reads the Migration every second and shows its phase, step, a progress bar, the counts of
@@ -96,6 +121,40 @@ committing spec.retry. Refused (exit 1) when no customer failed or the migration
 
 ${KUBE_FLAGS}
   --customer ID       only this customer (repeatable)`,
+  get: `usage: kubectl cells get CELL [-o json|yaml] [flags]
+
+Shows the Cell: its phase and conditions with their reasons, its customers against capacity, and
+the migrations from or to it. -o json|yaml prints the Cell object.
+
+${KUBE_FLAGS}
+  -o, --output FORMAT json or yaml`,
+  cordon: `usage: kubectl cells cordon CELL [flags]
+
+Sets spec.state: Cordoned: the cell keeps its customers and receives no new ones. If Git (Argo CD)
+manages the Cell, commit the same or the next sync lifts it.
+
+${KUBE_FLAGS}`,
+  uncordon: `usage: kubectl cells uncordon CELL [flags]
+
+Sets spec.state: Active. A drain's cordon is lifted by aborting or deleting its Migration instead.
+
+${KUBE_FLAGS}`,
+  drain: `usage: kubectl cells drain CELL --to TARGET [-o json|yaml] [flags]
+
+Creates the Migration drain-CELL of every customer of CELL into TARGET (same region), canary first:
+move 1, pause 10m, move 10%, pause until promoted, move 100%. The operator cordons CELL while it
+drains. Follow it with kubectl cells migration watch drain-CELL.
+
+${KUBE_FLAGS}
+  --to TARGET         the cell that receives the customers
+  -o, --output FORMAT print the Migration created as json or yaml`,
+  version: `usage: kubectl cells version [-o json|yaml]
+
+Prints the plugin's version.`,
+  completion: `usage: kubectl cells completion bash|zsh
+
+Prints a shell completion script: source <(kubectl cells completion bash), or put it in your
+shell's completion directory.`,
   route: `usage: kubectl cells route CUSTOMER [--router-url URL]
 
 Asks the router (GET /v1/routes/CUSTOMER) which cell serves the customer: its cell, region,
@@ -112,7 +171,13 @@ type HelpTopic = keyof typeof HELP;
 
 const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
   top: [],
-  status: ['kubeconfig', 'context'],
+  status: ['kubeconfig', 'context', 'output', 'timeout'],
+  get: ['kubeconfig', 'context', 'output'],
+  cordon: ['kubeconfig', 'context'],
+  uncordon: ['kubeconfig', 'context'],
+  drain: ['kubeconfig', 'context', 'output', 'to'],
+  version: ['output'],
+  completion: [],
   watch: ['kubeconfig', 'context', 'interval'],
   promote: ['kubeconfig', 'context'],
   pause: ['kubeconfig', 'context'],
@@ -141,6 +206,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         interval: { type: 'string' },
         yes: { type: 'boolean', short: 'y' },
         customer: { type: 'string', multiple: true },
+        output: { type: 'string', short: 'o' },
+        to: { type: 'string' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -166,6 +234,18 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (third === undefined || third === '') return usage(`migration ${verb} needs the name of a Migration`, verb);
     if (extra.length > 0) return usage(`unexpected argument ${JSON.stringify(extra[0])}`, verb);
     command = { name: 'migration', verb, migration: third };
+  } else if ((CELL_VERBS as readonly string[]).includes(first)) {
+    const verb = first as CellVerb;
+    if (second === undefined || second === '') return usage(`${verb} needs the name of a Cell`, verb);
+    if (third !== undefined) return usage(`unexpected argument ${JSON.stringify(third)}`, verb);
+    if (verb === 'drain' && typeof values.to !== 'string') return usage('drain needs --to TARGET: the cell that receives the customers', 'drain');
+    command = { name: 'cell', verb, cell: second };
+  } else if (first === 'version') {
+    if (second !== undefined) return usage(`version takes no argument (got ${JSON.stringify(second)})`, 'version');
+    command = { name: 'version' };
+  } else if (first === 'completion') {
+    if (second !== 'bash' && second !== 'zsh') return usage(`completion needs a shell: bash or zsh${second ? ` (got ${JSON.stringify(second)})` : ''}`, 'completion');
+    command = { name: 'completion', shell: second };
   } else if (first === 'route') {
     if (second === undefined) return usage('route needs a customer id', 'route');
     if (third !== undefined) return usage(`unexpected argument ${JSON.stringify(third)}`, 'route');
@@ -182,9 +262,17 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (problem) return usage(`--customer ${JSON.stringify(id)} is not a customer id: ${problem}`, topic);
   }
 
-  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer']) {
+  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to', 'timeout']) {
     if (values[flag] !== undefined && !FLAGS_OF[topic].includes(flag)) return usage(`--${flag} does not apply to this command`, topic);
   }
+
+  let timeoutSeconds: number | undefined;
+  if (typeof values.timeout === 'string') {
+    timeoutSeconds = parseTimeout(values.timeout);
+    if (timeoutSeconds === undefined) return usage(`--timeout must be a duration such as 90s, 5m or 1h (got ${JSON.stringify(values.timeout)})`, topic);
+  }
+  const output = values.output;
+  if (output !== undefined && output !== 'json' && output !== 'yaml') return usage(`-o/--output must be json or yaml (got ${JSON.stringify(output)})`, topic);
 
   let intervalSeconds = 1;
   if (typeof values.interval === 'string') {
@@ -213,6 +301,9 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       yes: values.yes === true,
       intervalSeconds,
       ...(customers ? { customers: [...new Set(customers)] } : {}),
+      ...(output ? { output } : {}),
+      ...(typeof values.to === 'string' ? { to: values.to } : {}),
+      ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
     },
   };
 }
@@ -229,7 +320,8 @@ function urlProblem(raw: string): string | undefined {
 /** The help that fits the words given so far: `migration abort` → abort's. */
 function topicOf(positionals: readonly string[]): HelpTopic {
   const [first, second] = positionals;
-  if (first === 'status' || first === 'route') return first;
+  if (first === 'status' || first === 'route' || first === 'version' || first === 'completion') return first;
+  if ((CELL_VERBS as readonly string[]).includes(first ?? '')) return first as CellVerb;
   if ((first === 'migration' || first === 'migrations' || first === 'mig') && (MIGRATION_VERBS as readonly string[]).includes(second ?? '')) {
     return second as MigrationVerb;
   }

@@ -3,12 +3,17 @@
 // comes in through CliIo.
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Command, Options } from './command-line.js';
+import { stringify } from 'yaml';
+import { PACKAGE_VERSION } from '../version.js';
+import { cordonPatch, drainMigration, drainProblem, uncordonPatch } from './cell-patches.js';
+import type { CellVerb, Command, Options } from './command-line.js';
+import { bashCompletion, zshCompletion } from './completion.js';
+import { notSettled } from './status-wait.js';
 import { CliError, type CellsApi } from './cells-api.js';
 import { renderStatus } from './cells-status.js';
 import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch, type PatchDecision } from './migration-patches.js';
 import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
-import type { ObservedMigration } from './observed.js';
+import type { ObservedCell, ObservedMigration } from './observed.js';
 import { renderRouteAnswer, renderRouterUnreachable } from './route-answer.js';
 import { fitWidth } from './text-table.js';
 
@@ -22,6 +27,18 @@ export interface CliIo {
   fetch: typeof fetch;
   /** Aborted on Ctrl-C: a watch stops cleanly. */
   signal: AbortSignal;
+  /** Cells and Migrations followed through the API server's watch (status --timeout). */
+  watchFleet?(): FleetWatch;
+}
+
+/** The plugin's view of the fleet kept by watches: what is cached now, and a call on each change. */
+export interface FleetWatch {
+  cells(): ObservedCell[];
+  migrations(): ObservedMigration[];
+  /** Resolves once both lists are loaded. */
+  synced: Promise<void>;
+  onChange(listener: () => void): void;
+  stop(): Promise<void>;
 }
 
 const ANSI = { hideCursor: '\x1b[?25l', showCursor: '\x1b[?25h', clearToEnd: '\x1b[J', up: (n: number) => `\x1b[${n}A\r` } as const;
@@ -30,9 +47,16 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
   try {
     switch (command.name) {
       case 'status':
-        return await status(io);
+        return await status(options, io);
       case 'route':
         return await route(command.customer, options.routerUrl ?? '', io);
+      case 'cell':
+        return await cellCommand(command.verb, command.cell, options, io);
+      case 'version':
+        return printed(options, { plugin: 'kubectl-cells', version: PACKAGE_VERSION, node: process.version }, `kubectl-cells ${PACKAGE_VERSION} (node ${process.version})\n`, io);
+      case 'completion':
+        io.stdout.write(command.shell === 'bash' ? bashCompletion() : zshCompletion());
+        return 0;
       case 'migration':
         if (command.verb === 'watch') return await watch(command.migration, options.intervalSeconds * 1000, io);
         return await steer(command.verb, command.migration, options, io);
@@ -46,10 +70,87 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
   }
 }
 
-async function status(io: CliIo): Promise<number> {
+async function status(options: Options, io: CliIo): Promise<number> {
+  if (options.timeoutSeconds !== undefined && io.watchFleet) return waitSettled(options.timeoutSeconds, options, io, io.watchFleet());
   const api = io.api();
   const [cells, migrations] = await Promise.all([api.listCells(), api.listMigrations()]);
+  if (options.output) return printed(options, { cells, migrations }, '', io);
   io.stdout.write(renderStatus(cells, migrations));
+  return 0;
+}
+
+/** status --timeout: follows the watch until nothing is left to wait for, or the time is up. */
+async function waitSettled(timeoutSeconds: number, options: Options, io: CliIo, fleet: FleetWatch): Promise<number> {
+  try {
+    const settled = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutSeconds * 1000);
+      let loaded = false;
+      const check = () => {
+        if (loaded && notSettled(fleet.cells(), fleet.migrations()).length === 0) {
+          clearTimeout(timer);
+          resolve(true);
+        }
+      };
+      fleet.onChange(check);
+      io.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve(false);
+      });
+      void fleet.synced.then(() => {
+        loaded = true;
+        check();
+      });
+    });
+    const cells = fleet.cells();
+    const migrations = fleet.migrations();
+    if (options.output) printed(options, { cells, migrations }, '', io);
+    else io.stdout.write(renderStatus(cells, migrations));
+    if (settled) return 0;
+    io.stderr.write(`error: not settled after ${timeoutSeconds}s: ${notSettled(cells, migrations).join('; ') || 'the cells and migrations could not be read'}\n`);
+    return 1;
+  } finally {
+    await fleet.stop();
+  }
+}
+
+/** -o json|yaml: the objects as read; otherwise `text`. */
+function printed(options: Options, value: unknown, text: string, io: CliIo): number {
+  if (options.output === 'json') io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  else if (options.output === 'yaml') io.stdout.write(stringify(value));
+  else io.stdout.write(text);
+  return 0;
+}
+
+async function cellCommand(verb: CellVerb, name: string, options: Options, io: CliIo): Promise<number> {
+  const api = io.api();
+  const cell = await api.getCell(name);
+  if (verb === 'get') {
+    const migrations = (await api.listMigrations()).filter((m) => m.spec?.from === name || m.spec?.to === name);
+    return printed(options, cell, renderStatus([cell], migrations), io);
+  }
+  if (verb === 'drain') {
+    const to = options.to ?? '';
+    const problem = drainProblem(cell, await api.findCell(to), to);
+    if (problem) {
+      io.stderr.write(`error: ${problem}\n`);
+      return 1;
+    }
+    const created = await api.createMigration(drainMigration(name, to));
+    if (options.output) return printed(options, created, '', io);
+    io.stdout.write(`migration ${created.metadata.name} created: every customer of ${name} moves to ${to}, canary first; ${name} is cordoned meanwhile. Follow it with: kubectl cells migration watch ${created.metadata.name}\n`);
+    return 0;
+  }
+  const decision = verb === 'cordon' ? cordonPatch(cell) : uncordonPatch(cell);
+  if (decision.kind === 'noop') {
+    io.stdout.write(`${decision.message}\n`);
+    return 0;
+  }
+  if (decision.kind === 'refuse') {
+    io.stderr.write(`error: ${decision.message}\n`);
+    return 1;
+  }
+  await api.patchCell(name, decision.patch);
+  io.stdout.write(`${decision.done}\n`);
   return 0;
 }
 

@@ -4,7 +4,34 @@
 // (0 ok, 1 error or refused, 2 usage).
 import { CellsApi, kubeConfigFor } from './cells-api.js';
 import { parseCommandLine } from './command-line.js';
-import { runCommand } from './commands.js';
+import { runCommand, type FleetWatch } from './commands.js';
+import { CELL, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import { createInformer, type Informer } from '../runtime/informer.js';
+import { createKubeClient } from '../runtime/kube-client.js';
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { ObservedCell, ObservedMigration } from './observed.js';
+import type { KubeObject } from '../runtime/resource.js';
+
+/** Cells and Migrations through the runtime's informer: a list, then the API server's watch. */
+function watchFleet(kc: KubeConfig): FleetWatch {
+  const client = createKubeClient(kc, { timeoutMs: 30_000 });
+  const informer = (plural: string, kind: string) => createInformer(kc, client, { group: GROUP, version: VERSION, plural, kind, namespaced: false });
+  const cells = informer(CELL.plural, CELL.kind);
+  const migrations = informer(MIGRATION.plural, MIGRATION.kind);
+  const both: Informer<KubeObject>[] = [cells, migrations];
+  for (const i of both) i.start();
+  return {
+    cells: () => cells.list() as unknown as ObservedCell[],
+    migrations: () => migrations.list() as unknown as ObservedMigration[],
+    synced: Promise.all(both.map((i) => i.waitForSync())).then(() => undefined),
+    onChange: (listener) => {
+      for (const i of both) i.on({ add: listener, update: listener, delete: listener });
+    },
+    stop: async () => {
+      await Promise.all(both.map((i) => i.stop()));
+    },
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv, process.env);
@@ -19,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const interrupted = new AbortController();
   // A watch ends cleanly on Ctrl-C (the cursor shown again); any other command just dies.
   if (parsed.command.name === 'migration' && parsed.command.verb === 'watch') process.once('SIGINT', () => interrupted.abort());
+  if (parsed.command.name === 'status' && parsed.options.timeoutSeconds !== undefined) process.once('SIGINT', () => interrupted.abort());
   let api: CellsApi | undefined;
   return runCommand(parsed.command, parsed.options, {
     stdout: process.stdout,
@@ -28,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
     api: () => (api ??= CellsApi.fromKubeConfig(kubeConfigFor(parsed.options, process.env))),
     fetch: globalThis.fetch,
     signal: interrupted.signal,
+    watchFleet: () => watchFleet(kubeConfigFor(parsed.options, process.env)),
   });
 }
 

@@ -174,7 +174,7 @@ const moving = {
 };
 
 interface MigrationSpecSeen {
-  spec: { paused?: boolean; abort?: boolean; promotedStep?: number };
+  spec: { paused?: boolean; abort?: boolean; promotedStep?: number; retry?: { failedBefore: string; customers?: string[] } };
 }
 const spec = async () => (await kubectlJson<MigrationSpecSeen>(['get', 'migration', name])).spec;
 
@@ -184,7 +184,7 @@ describeIfCrds('kubectl cells against the API server', () => {
   }, TIMEOUT_MS);
 
   afterAll(async () => {
-    await kubectl(['delete', 'migration', name, '--ignore-not-found', '--wait=false'], { allowFailure: true });
+    await kubectl(['delete', 'migration', name, `drain-${cellB}`, '--ignore-not-found', '--wait=false'], { allowFailure: true });
     await kubectl(['delete', 'cell', cellA, cellB, '--ignore-not-found', '--wait=false'], { allowFailure: true });
   }, TIMEOUT_MS);
 
@@ -268,6 +268,71 @@ describeIfCrds('kubectl cells against the API server', () => {
     const resumed = await plugin(withKubeconfig(['migration', 'resume', name]));
     expect(resumed).toEqual({ code: 0, stdout: `migration ${name} resumed (spec.paused: false).\n`, stderr: '' });
     expect((await spec()).paused).toBe(false);
+  }, TIMEOUT_MS);
+
+  it('retries the failed customers through spec.retry, all of them or those named', async () => {
+    // Every field of customers: a merge patch keeps those it does not name.
+    const failed = { ...waitingForPromotion, customers: { total: 10, pending: 0, inFlight: 0, moved: 8, failed: 2, movedBack: 0 } };
+    const before = Date.now() - 1000;
+    const all = await withStatus([['migration', name, failed]], () => plugin(withKubeconfig(['migration', 'retry', name])));
+    expect(all).toMatchObject({ code: 0, stderr: '' });
+    expect(all.stdout).toMatch(new RegExp(`^migration ${name}: its 2 failed customer\\(s\\) move again \\(spec.retry.failedBefore: `));
+    const retry = (await spec()).retry!;
+    expect(Date.parse(retry.failedBefore)).toBeGreaterThanOrEqual(before - 1000);
+    expect(retry.customers).toBeUndefined();
+    const some = await withStatus([['migration', name, failed]], () => plugin(withKubeconfig(['migration', 'retry', name, '--customer', 'acme'])));
+    expect(some).toMatchObject({ code: 0, stderr: '' });
+    expect((await spec()).retry?.customers).toEqual(['acme']);
+  }, TIMEOUT_MS);
+
+  it('cordons and uncordons a cell through spec.state, and drains one with a Migration', async () => {
+    const state = async () => (await kubectlJson<{ spec: { state: string } }>(['get', 'cell', cellB])).spec.state;
+    expect(await plugin(withKubeconfig(['cordon', cellB]))).toMatchObject({ code: 0, stderr: '', stdout: expect.stringMatching(new RegExp(`^cell ${cellB} cordoned: `)) });
+    expect(await state()).toBe('Cordoned');
+    expect(await plugin(withKubeconfig(['cordon', cellB]))).toEqual({ code: 0, stdout: `cell ${cellB} is already cordoned (spec.state: Cordoned).\n`, stderr: '' });
+    expect(await plugin(withKubeconfig(['uncordon', cellB]))).toMatchObject({ code: 0, stderr: '' });
+    expect(await state()).toBe('Active');
+
+    const drained = await plugin(withKubeconfig(['drain', cellB, '--to', cellA, '-o', 'json']));
+    expect(drained).toMatchObject({ code: 0, stderr: '' });
+    const created = JSON.parse(drained.stdout) as { metadata: { name: string; uid?: string }; spec: { from: string; to: string; customers: { all?: boolean } } };
+    expect(created).toMatchObject({ metadata: { name: `drain-${cellB}` }, spec: { from: cellB, to: cellA, customers: { all: true } } });
+    expect(created.metadata.uid).toBeDefined(); // as the API server stored it
+    const again = await plugin(withKubeconfig(['drain', cellB, '--to', cellA]));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/exists already \(409\)/);
+    expect(await plugin(withKubeconfig(['drain', cellB, '--to', `${cellB}-nope`]))).toMatchObject({ code: 1, stderr: expect.stringContaining(`cell ${cellB}-nope not found`) });
+    await kubectl(['delete', 'migration', `drain-${cellB}`, '--wait=false']);
+  }, TIMEOUT_MS);
+
+  it('waits with status --timeout until every cell is Ready, following the watch, and gives up naming what is not', async () => {
+    const notReady = await withStatus(
+      [
+        ['cell', cellA, { phase: 'Ready', customers: 1, conditions: [ready('True', 'Ready')] }],
+        ['cell', cellB, { phase: 'Provisioning', customers: 0, conditions: [ready('False', 'KafkaNotReady', 'Kafka is not ready yet.')] }],
+      ],
+      () => plugin(withKubeconfig(['status', '--timeout', '3s'])),
+    );
+    expect(notReady.code).toBe(1);
+    expect(notReady.stderr).toContain(`cell ${cellB} is not Ready (KafkaNotReady)`);
+    // Turns Ready while the plugin waits: it sees it through the watch. (Cells of other suites on a
+    // shared cluster may keep it waiting: only this cell's part is asserted.)
+    const waiting = startPlugin(withKubeconfig(['status', '--timeout', '8s']));
+    await new Promise((r) => setTimeout(r, 2000));
+    await writeStatus('cell', cellB, { phase: 'Ready', customers: 0, conditions: [ready('True', 'Ready')] });
+    const settled = await waiting.result;
+    expect(settled.stderr).not.toContain(`cell ${cellB} is not Ready`);
+    if (settled.code !== 0) expect(settled.stderr).toMatch(/^error: not settled after 8s: /);
+  }, TIMEOUT_MS);
+
+  it('prints a cell as JSON or YAML, and its version', async () => {
+    const json = await plugin(withKubeconfig(['get', cellA, '-o', 'json']));
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ kind: 'Cell', metadata: { name: cellA } });
+    const yaml = await plugin(withKubeconfig(['get', cellA, '-o', 'yaml']));
+    expect(yaml.stdout).toContain(`name: ${cellA}`);
+    const version = await plugin(['version', '-o', 'json']);
+    expect(JSON.parse(version.stdout)).toMatchObject({ plugin: 'kubectl-cells', version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
   }, TIMEOUT_MS);
 
   it('does not abort without confirmation, and aborts with --yes', async () => {
