@@ -1,22 +1,10 @@
 // `cell-operator operator`: wires the controllers (Cell, CustomerPlacement, Migration) to the shared
 // informers, the control-plane database and the manager (health, leader election, shutdown).
-import type { Pool } from 'pg';
 import type { OperatorConfig } from './config.js';
-import type { Cell } from './crds/cell.js';
-import type { CustomerPlacement } from './crds/customer-placement.js';
-import { LABEL_CELL } from './crds/group.js';
-import { CHILD_KINDS } from './controllers/cell/cell-children.js';
-import { CHILD_LABEL_SELECTOR, CellReconciler } from './controllers/cell/cell-reconciler.js';
-import { CELL_RESOURCE, childResource } from './controllers/cell/cell-resources.js';
-import { CUSTOMER_PLACEMENT_RESOURCE, PlacementReconciler } from './controllers/placement/placement-reconciler.js';
-import { CellPools } from './data/cell-pools.js';
-import { MIGRATION_RESOURCE, MigrationReconciler } from './controllers/migration/migration-reconciler.js';
-import type { Migration } from './crds/migration.js';
+import { setupCellController } from './controllers/cell/cell-setup.js';
+import { setupMigrationController } from './controllers/migration/migration-setup.js';
+import { setupPlacementController } from './controllers/placement/placement-setup.js';
 import { createLogger, type Logger } from './log.js';
-import { Applier } from './runtime/apply.js';
-import { Controller, labelKeysOf } from './runtime/controller.js';
-import type { Informer } from './runtime/informer.js';
-import type { KubeObject } from './runtime/resource.js';
 import { apiServed, whenApiServed } from './runtime/api-discovery.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
@@ -62,114 +50,15 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
       process.kill(process.pid, 'SIGTERM');
     });
   }
-  const children = new Map<string, Informer>();
-  for (const { kind, apiVersion } of CHILD_KINDS) {
-    if (!withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
-    children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
-  }
-
-  manager.add(cellController(manager, children, store?.pool, config, log));
-  const cells = manager.informer<Cell>(CELL_RESOURCE) as unknown as Informer<Cell>;
-  manager.add(placementController(manager, store?.pool, cells, config, log));
-  const cellPools = new CellPools(manager.client, cells, children.get('Secret'));
-  manager.add(migrationController(manager, store?.pool, cells, cellPools, config, log));
+  // Each controller declares its own informers and watches.
+  const common = { store: store?.pool, concurrency: config.concurrency, log };
+  const { children } = setupCellController(manager, { ...common, withStrimzi, operatorNamespace: config.leaseNamespace });
+  setupPlacementController(manager, common);
+  const secrets = children.get('Secret');
+  const { cellPools } = setupMigrationController(manager, { ...common, ...(secrets ? { secrets } : {}) });
   await manager.runUntilSignal((code) => {
     void Promise.all([store?.close(), cellPools.close()]).finally(() => process.exit(code));
   });
   // Runs until a signal; runUntilSignal exits the process.
   return new Promise<number>(() => undefined);
-}
-
-function cellController(manager: Manager, children: Map<string, Informer>, store: Pool | undefined, config: OperatorConfig, log: Logger): Controller {
-  const cells = manager.informer<Cell & { metadata: { name?: string } }>(CELL_RESOURCE);
-  const reconciler = new CellReconciler({
-    client: manager.client,
-    applier: new Applier({ client: manager.client, caches: children.values(), logger: log }),
-    cells: cells as unknown as Informer<Cell>,
-    children,
-    events: manager.events,
-    store,
-    operatorNamespace: config.leaseNamespace,
-    log,
-  });
-  // A drain cordons its source, and lifts the cordon when aborted or deleted; each of those writes
-  // the Migration (its status, its finalizer), so following drains shows the cordon on the Cell.
-  const migrations = manager.informer<Migration & { metadata: { name?: string } }>(MIGRATION_RESOURCE);
-  const drainedCell = (m: KubeObject) => {
-    const spec = (m as unknown as Migration).spec;
-    return spec?.customers?.all ? [spec.from] : [];
-  };
-  return new Controller({
-    name: 'cell',
-    informer: cells,
-    watches: [
-      ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
-      { informer: migrations as unknown as Informer, toKeys: drainedCell },
-    ],
-    reconcile: (key) => reconciler.reconcile(key),
-    concurrency: config.concurrency,
-    metrics: manager.metrics,
-    logger: log,
-  });
-}
-
-function placementController(manager: Manager, store: Pool | undefined, cells: Informer<Cell>, config: OperatorConfig, log: Logger): Controller {
-  const placements = manager.informer<CustomerPlacement & { metadata: { name?: string } }>(CUSTOMER_PLACEMENT_RESOURCE);
-  // A cell that turns Ready or grows may take the customers that could not be placed yet.
-  const unplaced = () =>
-    (placements as unknown as Informer<CustomerPlacement>)
-      .list()
-      .filter((cp) => cp.status?.state !== 'Active' && cp.status?.state !== 'Fenced')
-      .map((cp) => cp.metadata.name ?? '');
-  const reconciler = new PlacementReconciler({
-    client: manager.client,
-    placements: placements as unknown as Informer<CustomerPlacement>,
-    events: manager.events,
-    store,
-  });
-  return new Controller({
-    name: 'customerplacement',
-    informer: placements,
-    watches: [{ informer: cells as unknown as Informer, toKeys: unplaced }],
-    reconcile: (key) => reconciler.reconcile(key),
-    concurrency: config.concurrency,
-    metrics: manager.metrics,
-    logger: log,
-  });
-}
-
-function migrationController(
-  manager: Manager,
-  store: Pool | undefined,
-  cells: Informer<Cell>,
-  cellPools: CellPools,
-  config: OperatorConfig,
-  log: Logger,
-): Controller {
-  const migrations = manager.informer<Migration & { metadata: { name?: string } }>(MIGRATION_RESOURCE);
-  // A change to a cell (Ready, capacity) may open a gate of the migrations from or to it; waiting
-  // for the cells' cache also keeps a move from looking for a cell before the cache knows it.
-  const touching = (cell: KubeObject) =>
-    (migrations as unknown as Informer<Migration>)
-      .list()
-      .filter((m) => m.spec.from === cell.metadata?.name || m.spec.to === cell.metadata?.name)
-      .map((m) => m.metadata.name ?? '');
-  const reconciler = new MigrationReconciler({
-    client: manager.client,
-    migrations: migrations as unknown as Informer<Migration>,
-    events: manager.events,
-    store,
-    cellPools,
-    registry: manager.metrics.registry,
-    log,
-  });
-  return new Controller({
-    name: 'migration',
-    informer: migrations,
-    watches: [{ informer: cells as unknown as Informer, toKeys: touching }],
-    reconcile: (key) => reconciler.reconcile(key),
-    concurrency: config.concurrency,
-    metrics: manager.metrics,
-    logger: log,
-  });
 }
