@@ -1,21 +1,19 @@
 import type pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { usePostgres } from '../../test/support/postgres.js';
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
 import { archiveMigration, archivedName } from './migration-archive.js';
 import { readStepRecord, saveStepRecord } from './migration-steps.js';
 
-let server: PostgresServer;
+const postgres = usePostgres();
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  server = await startPostgres();
-  pool = createPool({ url: await server.createDatabase(), poolMax: 2 });
+  pool = createPool({ url: await postgres().createDatabase(), poolMax: 2 });
   await migrate(pool);
 }, 60_000);
 afterAll(async () => {
   await pool?.end();
-  await server?.stop();
 });
 
 async function seed(migration: string, moves: { customer: string; state: string }[]): Promise<void> {

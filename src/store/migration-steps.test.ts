@@ -1,20 +1,18 @@
 import type pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { usePostgres } from '../../test/support/postgres.js';
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
 import { readStepRecord, sameStepRecord, saveStepRecord, type StepRecord } from './migration-steps.js';
 
-let server: PostgresServer;
+const postgres = usePostgres();
 let pool: pg.Pool;
 
 beforeAll(async () => {
-  server = await startPostgres();
-  pool = createPool({ url: await server.createDatabase(), poolMax: 2 });
+  pool = createPool({ url: await postgres().createDatabase(), poolMax: 2 });
   await migrate(pool);
 }, 60_000);
 afterAll(async () => {
   await pool?.end();
-  await server?.stop();
 });
 
 const paused: StepRecord = { step: 1, stepStartedAt: new Date('2026-12-01T10:00:00Z'), phase: 'Paused', startedAt: new Date('2026-12-01T09:59:00Z'), completedAt: null };
