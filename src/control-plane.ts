@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import { retryUntilAvailable } from './runtime/start-retry.js';
 import { isTransientDatabaseError } from './store/database-errors.js';
 import { openStore, type Store } from './store/store.js';
+import type { ReconcileResult } from './runtime/work-queue.js';
 
 /** How often a controller waiting for the database looks again at a key. */
 export const WAITING_REQUEUE_MS = 15_000;
@@ -76,4 +77,12 @@ export class ControlPlane {
     this.abort.abort();
     await this.store?.close();
   }
+}
+
+/**
+ * A reconcile that needs the control-plane database: while it is configured but has not answered
+ * yet (down at start), the key waits (ControlPlane reports it) instead of being judged without it.
+ */
+export function whenDatabase(controlPlane: ControlPlane, reconcile: (key: string) => Promise<ReconcileResult | void>): (key: string) => Promise<ReconcileResult | void> {
+  return async (key) => (controlPlane.configured && !controlPlane.pool ? { requeueAfter: WAITING_REQUEUE_MS } : reconcile(key));
 }

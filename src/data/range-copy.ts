@@ -96,7 +96,9 @@ async function beginSettled(source: PoolClient, mode: string, plan: TablePlan, s
     await begin(source, mode);
     return { kind: 'key', key: settling.settledKey };
   }
-  const results = (await source.query(`BEGIN ${mode}; ${STABLE_OUTPUT_SQL}; ${timeBoundSql(settling.lagMs)}`)) as unknown as { rows: { t: string }[] }[];
+  // Several statements in one query answer one result each; pg's types know only the single case.
+  const answer: unknown = await source.query(`BEGIN ${mode}; ${STABLE_OUTPUT_SQL}; ${timeBoundSql(settling.lagMs)}`);
+  const results = answer as { rows: { t: string }[] }[];
   return { kind: 'time', notAfter: results.at(-1)?.rows[0]?.t as string };
 }
 

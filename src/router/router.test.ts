@@ -1,6 +1,6 @@
 import { request } from 'node:http';
 import type pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { startPostgres, usePostgres } from '../../test/support/postgres.js';
 import { silentLogger } from '../log.js';
 import { type CellDescription, cordonCell, countCellPlacements, listCells, releaseCordons, syncCell } from '../store/cells.js';
 import { createPool } from '../store/connection.js';
@@ -9,13 +9,7 @@ import { placeCustomer, placeCustomers, setPlacementState } from '../store/place
 import { type RouterHandle, type RouterOptions, startRouter } from './router.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const postgres = usePostgres();
 
 const cell = (name: string, over: Partial<CellDescription> = {}): CellDescription => ({
   name,
@@ -37,7 +31,7 @@ interface Fixture {
 }
 
 async function fixture(cells: CellDescription[] = [cell('eu-a'), cell('eu-b'), cell('us-a')], dbUrl?: string): Promise<Fixture> {
-  const url = dbUrl ?? (await server.createDatabase());
+  const url = dbUrl ?? (await postgres().createDatabase());
   const pool = createPool({ url, poolMax: 5 });
   await migrate(pool);
   for (const c of cells) await syncCell(pool, c);

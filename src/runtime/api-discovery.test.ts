@@ -1,5 +1,5 @@
 import { apiServed, whenApiServed } from './api-discovery.js';
-import { FakeKubeClient } from './fake-kube-client.js';
+import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import { KubeApiError } from './kube-client.js';
 
 const notFound = () => {

@@ -1,5 +1,5 @@
 import { APPLIED_HASH_ANNOTATION, Applier, appliedHash, firstDifference, isApplied, ownerReference, withAppliedHash } from './apply.js';
-import { FakeKubeClient } from './fake-kube-client.js';
+import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import { Informer, type ListWatchSource } from './informer.js';
 import { KubeApiError } from './kube-client.js';
 import { builtin, type KubeObject } from './resource.js';

@@ -22,8 +22,6 @@ import { ContentType, isNotFound, type KubeClient } from './kube-client.js';
 import { objectKey, resourcePath, sameResource, type KubeObject, type ResourceType } from './resource.js';
 
 export const FIELD_MANAGER = 'cell-operator';
-export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
-export const CELL_LABEL = 'cells.platform.io/cell';
 export const APPLIED_HASH_ANNOTATION = 'cells.platform.io/applied-hash';
 
 /** The reference that makes `owner` the controller of a child (and lets GC delete the child). */

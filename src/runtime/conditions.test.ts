@@ -1,4 +1,4 @@
-import { getCondition, isConditionTrue, removeCondition, setCondition, setKstatus } from './conditions.js';
+import { getCondition, isConditionTrue, removeCondition, setCondition } from './conditions.js';
 import { kubeTime } from './kube-time.js';
 
 const t0 = new Date('2025-01-01T10:00:00.123Z');
@@ -37,12 +37,7 @@ describe('conditions', () => {
     expect(() => setCondition(undefined, { type: 'Ready', status: 'True', reason: 'all_ready', message: '' }, t0)).toThrow(/PascalCase/);
   });
 
-  it('keeps the kstatus conditions present only while they are true', () => {
-    let conds = setKstatus(undefined, 'Reconciling', { reason: 'CreatingKafka', message: 'Creating the Kafka cluster.' }, t0, 1);
-    conds = setKstatus(conds, 'Stalled', { reason: 'InvalidSpec', message: 'spec.kafka.brokers.replicas must be at least 1.' }, t0, 1);
-    expect(conds.map((c) => [c.type, c.status])).toEqual([['Reconciling', 'True'], ['Stalled', 'True']]);
-    conds = setKstatus(setKstatus(conds, 'Stalled', undefined, t1), 'Reconciling', undefined, t1);
-    expect(conds).toEqual([]);
+  it('removes nothing from no conditions', () => {
     expect(removeCondition(undefined, 'Ready')).toEqual([]);
   });
 

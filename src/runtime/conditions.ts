@@ -58,19 +58,3 @@ export function getCondition(conditions: readonly Condition[] | undefined, type:
 export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
   return getCondition(conditions, type)?.status === 'True';
 }
-
-/**
- * kstatus: `Reconciling` True while the controller still works towards the spec, `Stalled` True
- * when it cannot progress without a person. Both are "abnormal-true", so they are present only
- * while true: `state` undefined removes the condition.
- */
-export function setKstatus(
-  conditions: readonly Condition[] | undefined,
-  type: 'Reconciling' | 'Stalled',
-  state: { reason: string; message: string } | undefined,
-  now: Date,
-  observedGeneration?: number,
-): Condition[] {
-  if (!state) return removeCondition(conditions, type);
-  return setCondition(conditions, { type, status: 'True', ...state }, now, observedGeneration);
-}

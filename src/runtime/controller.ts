@@ -23,6 +23,11 @@ export interface WatchedInformer {
   toKeys: KeyMapper;
 }
 
+/** A watch whose mapper gets the watched kind's own type (the informer only ever hands it those). */
+export function watch<T extends KubeObject>(informer: Informer<T>, toKeys: (obj: T) => string[]): WatchedInformer {
+  return { informer, toKeys: (obj) => toKeys(obj as T) };
+}
+
 export interface ControllerOptions<T extends KubeObject> {
   name: string;
   informer: Informer<T>;
@@ -75,7 +80,7 @@ export class Controller<T extends KubeObject = KubeObject> {
 
   /** Every informer this controller reads; the manager starts them. */
   informers(): Informer[] {
-    return [this.options.informer as unknown as Informer, ...(this.options.watches ?? []).map((w) => w.informer as Informer)];
+    return [this.options.informer as Informer, ...(this.options.watches ?? []).map((w) => w.informer as Informer)];
   }
 
   /** Waits for the caches, then reconciles every primary object and follows changes. */
@@ -111,7 +116,7 @@ export class Controller<T extends KubeObject = KubeObject> {
       return informer.on(handlers);
     };
     this.unsubscribe = [
-      follow(this.options.informer as unknown as Informer<KubeObject>, (obj) => [objectKey(obj)]),
+      follow(this.options.informer as Informer<KubeObject>, (obj) => [objectKey(obj)]),
       ...(this.options.watches ?? []).map((w) => follow(w.informer, w.toKeys)),
     ];
     enqueue(this.options.informer.keys());

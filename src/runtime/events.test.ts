@@ -1,6 +1,6 @@
 import { EventRecorder } from './events.js';
-import { FakeClock } from './fake-clock.js';
-import { FakeKubeClient } from './fake-kube-client.js';
+import { FakeClock } from '../../test/support/fake-clock.js';
+import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import { KubeApiError, type KubeRequest } from './kube-client.js';
 
 const cell = { apiVersion: 'cells.platform.io/v1alpha1', kind: 'Cell', metadata: { name: 'eu-1', uid: 'c-1', resourceVersion: '5' } };

@@ -1,4 +1,4 @@
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../test/support/fake-clock.js';
 import { Informer, diffCache, type ListPage, type ListWatchSource } from './informer.js';
 import { KubeApiError } from './kube-client.js';
 import type { KubeObject, ResourceType } from './resource.js';

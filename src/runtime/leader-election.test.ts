@@ -1,5 +1,5 @@
-import { FakeClock } from './fake-clock.js';
-import { FakeKubeClient } from './fake-kube-client.js';
+import { FakeClock } from '../../test/support/fake-clock.js';
+import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import { KubeApiError, type KubeRequest } from './kube-client.js';
 import { microTime } from './kube-time.js';
 import { LeaderElector, decideLease, nextLeaseSpec, releasedLeaseSpec, type Lease, type LeaseView } from './leader-election.js';

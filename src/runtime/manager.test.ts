@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { Controller } from './controller.js';
-import { FakeKubeClient } from './fake-kube-client.js';
+import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import { Informer, type ListWatchSource } from './informer.js';
 import { Manager } from './manager.js';
 import { createMetrics } from './metrics.js';

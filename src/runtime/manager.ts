@@ -14,7 +14,7 @@ import { createInformer, type CreateInformerOptions, type Informer } from './inf
 import { createKubeClient, type KubeClient } from './kube-client.js';
 import { LeaderElector } from './leader-election.js';
 import { createMetrics, type RuntimeMetrics } from './metrics.js';
-import type { KubeObject, ResourceType } from './resource.js';
+import type { KubeObject, ResourceType, TypedResource } from './resource.js';
 
 export interface ManagerOptions {
   kubeConfig: KubeConfig;
@@ -57,7 +57,7 @@ export class Manager {
   }
 
   /** The shared informer for a kind (and namespace and label selector), created on first use. */
-  informer<T extends KubeObject = KubeObject>(resource: ResourceType, options: Pick<CreateInformerOptions, 'namespace' | 'labelSelector'> = {}): Informer<T> {
+  informer<T extends KubeObject = KubeObject>(resource: TypedResource<T> | ResourceType, options: Pick<CreateInformerOptions, 'namespace' | 'labelSelector'> = {}): Informer<T> {
     const id = [resource.group, resource.version, resource.plural, options.namespace ?? '', options.labelSelector ?? ''].join('|');
     let informer = this.shared.get(id);
     if (!informer) {
@@ -71,7 +71,7 @@ export class Manager {
       this.informers.add(informer);
       if (this.started) informer.start();
     }
-    return informer as unknown as Informer<T>;
+    return informer as Informer<T>;
   }
 
   add(controller: Controller): this {

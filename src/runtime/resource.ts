@@ -36,6 +36,12 @@ export interface ResourceType {
   namespaced: boolean;
 }
 
+/** A resource whose objects are of type T: informers and reads made from it are typed with it. */
+export interface TypedResource<T> extends ResourceType {
+  /** Never set: carries T for the type checker. */
+  readonly object?: T;
+}
+
 export function apiVersionOf(resource: ResourceType): string {
   return resource.group ? `${resource.group}/${resource.version}` : resource.version;
 }

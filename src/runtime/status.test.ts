@@ -1,4 +1,4 @@
-import { FakeKubeClient } from './fake-kube-client.js';
+import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import type { ResourceType } from './resource.js';
 import { statusChanged, writeStatus } from './status.js';
 

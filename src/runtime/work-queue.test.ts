@@ -1,4 +1,4 @@
-import { FakeClock } from './fake-clock.js';
+import { FakeClock } from '../../test/support/fake-clock.js';
 import { WorkQueue, type ReconcileResult } from './work-queue.js';
 
 /** Lets every pending promise continuation run. */

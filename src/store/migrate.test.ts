@@ -1,15 +1,9 @@
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { usePostgres } from '../../test/support/postgres.js';
 import { migrate, SchemaDriftError } from './migrate.js';
 import { SCHEMA_MIGRATIONS } from './schema.js';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const postgres = usePostgres();
 
 async function tables(pool: pg.Pool): Promise<string[]> {
   const { rows } = await pool.query<{ tablename: string }>("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1");
@@ -18,7 +12,7 @@ async function tables(pool: pg.Pool): Promise<string[]> {
 
 describe('schema migrations', () => {
   it('creates every table once and does nothing the second time', async () => {
-    const pool = new pg.Pool({ connectionString: await server.createDatabase() });
+    const pool = new pg.Pool({ connectionString: await postgres().createDatabase() });
     try {
       const first = await migrate(pool);
       expect(first.applied).toEqual(SCHEMA_MIGRATIONS.map((m) => m.version));
@@ -42,7 +36,7 @@ describe('schema migrations', () => {
   });
 
   it('applies each migration exactly once when many replicas start at the same time', async () => {
-    const url = await server.createDatabase();
+    const url = await postgres().createDatabase();
     const pools = Array.from({ length: 8 }, () => new pg.Pool({ connectionString: url, max: 1 }));
     try {
       const reports = await Promise.all(pools.map((p) => migrate(p)));
@@ -56,7 +50,7 @@ describe('schema migrations', () => {
   });
 
   it('refuses to start when an applied migration was edited', async () => {
-    const pool = new pg.Pool({ connectionString: await server.createDatabase() });
+    const pool = new pg.Pool({ connectionString: await postgres().createDatabase() });
     try {
       await migrate(pool);
       const edited = SCHEMA_MIGRATIONS.map((m) => (m.version === 1 ? { ...m, sql: `${m.sql}\n-- edited` } : m));
@@ -69,7 +63,7 @@ describe('schema migrations', () => {
   });
 
   it('rolls back a migration that fails, leaving no trace of it', async () => {
-    const pool = new pg.Pool({ connectionString: await server.createDatabase() });
+    const pool = new pg.Pool({ connectionString: await postgres().createDatabase() });
     try {
       const broken = [...SCHEMA_MIGRATIONS, { version: 99, name: 'broken', sql: 'CREATE TABLE half_done (id int); SELECT 1/0;' }];
       await expect(migrate(pool, undefined, broken)).rejects.toThrow(/division by zero/);

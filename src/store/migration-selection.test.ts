@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { usePostgres } from '../../test/support/postgres.js';
 import { MoveEngine } from '../data/move-engine.js';
 import { moveOutcome, TERMINAL_STATES, type MoveOutcome, type MoveRecord, type MoveState } from '../data/move-state.js';
 import type { MigrationSpec } from '../crds/migration.js';
@@ -8,7 +8,7 @@ import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
 import { freezeSelection, readSelection, readSelectionFacts, selectionFacts } from './migration-selection.js';
 
-let server: PostgresServer;
+const postgres = usePostgres();
 let pool: pg.Pool;
 let engine: MoveEngine;
 const now = new Date('2026-11-28T12:00:00Z');
@@ -43,8 +43,7 @@ async function journal(
 }
 
 beforeAll(async () => {
-  server = await startPostgres();
-  pool = createPool({ url: await server.createDatabase(), poolMax: 4 });
+  pool = createPool({ url: await postgres().createDatabase(), poolMax: 4 });
   await migrate(pool);
   for (const [name, region] of [
     ['eu-west-1a', 'eu-west-1'],
@@ -85,7 +84,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await pool?.end();
-  await server?.stop();
 });
 
 describe('the facts of a selection, counted in SQL', () => {

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
+import { startPostgres, usePostgres } from '../../test/support/postgres.js';
 import { type CellDescription, cordonCell, countCellPlacements, getCell, listCells, releaseCordons, removeCell, syncCell } from './cells.js';
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
@@ -15,13 +15,7 @@ import {
 } from './placements.js';
 import { ADVISORY_LOCK_CLASS, CELLS_CHANNEL, ROUTES_CHANNEL, ROUTING_WRITE_LOCK_ID } from './schema.js';
 
-let server: PostgresServer;
-beforeAll(async () => {
-  server = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
+const postgres = usePostgres();
 
 const cell = (name: string, over: Partial<CellDescription> = {}): CellDescription => ({
   name,
@@ -36,7 +30,7 @@ const cell = (name: string, over: Partial<CellDescription> = {}): CellDescriptio
 
 let lastUrl = '';
 async function freshStore(cells: CellDescription[], poolMax = 10): Promise<pg.Pool> {
-  lastUrl = await server.createDatabase();
+  lastUrl = await postgres().createDatabase();
   const pool = createPool({ url: lastUrl, poolMax });
   await migrate(pool);
   for (const c of cells) expect((await syncCell(pool, c)).ok).toBe(true);

@@ -263,3 +263,21 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     },
   };
 }
+
+/**
+ * One throw-away server for the tests of a file: started before them, stopped after. Call the
+ * returned function inside a test or hook for the server.
+ */
+export function usePostgres(options: StartPostgresOptions = {}): () => PostgresServer {
+  let server: PostgresServer | undefined;
+  beforeAll(async () => {
+    server = await startPostgres(options);
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  });
+  return () => {
+    if (!server) throw new Error('the PostgreSQL server is not started yet: use it inside a test or a hook');
+    return server;
+  };
+}

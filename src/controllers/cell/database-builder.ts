@@ -22,7 +22,7 @@ import {
   IN_CLUSTER_DATABASE_USER,
 } from '../../crds/cell-names.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security.js';
-import { containerResources } from './resources.js';
+import { containerResources } from './container-resources.js';
 import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 
 /** Citus 13.0.2 on PostgreSQL 17 (citusdata/docker); pin a digest in production via spec.database.image. */

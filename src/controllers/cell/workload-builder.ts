@@ -6,7 +6,7 @@ import { DATABASE_SECRET_KEYS } from '../../data/cell-database-credentials.js';
 import { childMetadata, componentLabels, LABEL_DATABASE_CLIENT, LABEL_KAFKA_CLIENT, selectorLabels } from './labels.js';
 import { cellName, databaseSecretName, kafkaUserName, kafkaUserSecretName } from '../../crds/cell-names.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security.js';
-import { containerResources } from './resources.js';
+import { containerResources } from './container-resources.js';
 
 export interface WorkloadInputs {
   /** host:port of the plain (SASL_PLAINTEXT) listener: from the Kafka status, or the conventional one. */

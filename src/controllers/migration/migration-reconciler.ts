@@ -16,8 +16,8 @@ import type { Pool } from 'pg';
 import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
 import type { Registry } from 'prom-client';
 import { parseDuration } from '../../crds/kube-types.js';
-import { MIGRATION, GROUP, VERSION } from '../../crds/group.js';
 import type { Migration, MigrationStatus } from '../../crds/migration.js';
+import { MIGRATION_RESOURCE } from '../../crds/resources.js';
 import { MoveEngine } from '../../data/move-engine.js';
 import { runMoves } from '../../data/move-pool.js';
 import type { MoveKey } from '../../data/move-state.js';
@@ -27,7 +27,6 @@ import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/fin
 import type { Informer } from '../../runtime/informer.js';
 import type { KubeClient } from '../../runtime/kube-client.js';
 import { kubeTime } from '../../runtime/kube-time.js';
-import type { KubeObject, ResourceType } from '../../runtime/resource.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
@@ -39,7 +38,6 @@ import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
 
-export const MIGRATION_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 
 /** Keeps a Migration until none of its moves is unfinished, so no customer is left fenced or half-copied. */
 export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
@@ -230,7 +228,7 @@ export class MigrationReconciler {
     const opened = await releaseCordons(store, name);
     if (opened.length === 0) return;
     this.deps.log.info({ migration: name, cells: opened }, 'cordon lifted');
-    if (migration) await this.deps.events.normal(migration as KubeObject, 'CordonLifted', `Cell ${opened.join(', ')} takes new customers again.`);
+    if (migration) await this.deps.events.normal(migration, 'CordonLifted', `Cell ${opened.join(', ')} takes new customers again.`);
   }
 
   /** spec.retry: the moves that failed before failedBefore (of the listed customers) start again from Pending. */
@@ -238,8 +236,8 @@ export class MigrationReconciler {
     const { failedBefore, customers } = migration.spec.retry!;
     for (const key of await listFailedMoves(store, migration.metadata.name ?? '', new Date(failedBefore), customers)) {
       const result = await engine.retryMove(key);
-      if (result.ok) await this.deps.events.normal(migration as KubeObject, 'MoveRetried', `Customer ${key.customerId} moves again (spec.retry).`);
-      else await this.deps.events.warning(migration as KubeObject, result.reason, `Customer ${key.customerId} was not retried: ${result.message}`);
+      if (result.ok) await this.deps.events.normal(migration, 'MoveRetried', `Customer ${key.customerId} moves again (spec.retry).`);
+      else await this.deps.events.warning(migration, result.reason, `Customer ${key.customerId} was not retried: ${result.message}`);
     }
   }
 
@@ -266,13 +264,13 @@ export class MigrationReconciler {
 
   private async writeNoControlPlane(migration: Migration): Promise<void> {
     const message = 'The operator runs without a control-plane database (--database-url): no customer can be moved.';
-    await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, { ...migration.status, phase: 'Pending', message });
+    await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration, { ...migration.status, phase: 'Pending', message });
   }
 
   private async writeStatusWithEvents(migration: Migration, status: MigrationStatus): Promise<void> {
     const before = migration.status;
-    if ((await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration as KubeObject & { status?: unknown }, status)) === 'unchanged') return;
-    const obj = migration as KubeObject;
+    if ((await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration, status)) === 'unchanged') return;
+    const obj = migration;
     if (before?.currentStep !== status.currentStep && status.currentStep !== undefined) {
       await this.deps.events.normal(obj, 'StepStarted', `Step ${status.currentStep}: ${status.message ?? ''}`);
     }

@@ -4,24 +4,16 @@
 // leaves the customer where it is.
 import type { Pool } from 'pg';
 import type { CustomerPlacement } from '../../crds/customer-placement.js';
-import { CUSTOMER_PLACEMENT, GROUP, VERSION } from '../../crds/group.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
 import type { KubeClient } from '../../runtime/kube-client.js';
-import type { KubeObject, ResourceType } from '../../runtime/resource.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
+import { CUSTOMER_PLACEMENT_RESOURCE } from '../../crds/resources.js';
 import type { PlacementStrategy } from '../../store/placement-decision.js';
 import { placeCustomer } from '../../store/placements.js';
 import { placementStatus, type PlacementAnswer } from './placement-status.js';
 
-export const CUSTOMER_PLACEMENT_RESOURCE: ResourceType = {
-  group: GROUP,
-  version: VERSION,
-  plural: CUSTOMER_PLACEMENT.plural,
-  kind: CUSTOMER_PLACEMENT.kind,
-  namespaced: false,
-};
 
 /** Unplaced customers are tried again this often (a cell may have become Ready or grown). */
 const RETRY_MS = 30_000;
@@ -67,13 +59,13 @@ export class PlacementReconciler {
         )
       : { status: 'NoControlPlane' };
     const status = placementStatus(cp, answer, this.now());
-    const written = await writeStatus(this.deps.client, CUSTOMER_PLACEMENT_RESOURCE, cp as KubeObject & { status?: unknown }, status);
+    const written = await writeStatus(this.deps.client, CUSTOMER_PLACEMENT_RESOURCE, cp, status);
     if (written === 'written') await this.recordEvent(cp, answer, status.message);
     return { requeueAfter: answer.status === 'Created' || answer.status === 'Existing' ? MIRROR_MS : RETRY_MS };
   }
 
   private async recordEvent(cp: CustomerPlacement, answer: PlacementAnswer, message: string | undefined): Promise<void> {
-    const obj = cp as KubeObject;
+    const obj = cp;
     if (answer.status === 'Created') await this.deps.events.normal(obj, 'Placed', `Placed in cell ${answer.placement.cell}.`);
     else if (answer.status === 'Unschedulable') await this.deps.events.warning(obj, 'Unschedulable', message ?? answer.reason);
     else if (answer.status === 'Existing' && message) await this.deps.events.warning(obj, 'Drifted', message);

@@ -1,11 +1,7 @@
-// The REST coordinates of the Cell kind and of every kind the Cell controller writes, so that the
-// informers, the applier and the pruning all name the same resources.
-import { API_VERSION, CELL, GROUP, VERSION } from '../../crds/group.js';
+// The REST coordinates of every kind the Cell controller writes, so that the informers, the
+// applier and the pruning all name the same resources (the Cell's own are in crds/resources.ts).
 import { builtin, type ResourceType } from '../../runtime/resource.js';
 import type { CHILD_KINDS } from './cell-children.js';
-
-export const CELL_RESOURCE: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
-export const CELL_API_VERSION = API_VERSION;
 
 const strimzi = (kind: string, plural: string): ResourceType => ({ group: 'kafka.strimzi.io', version: 'v1', plural, kind, namespaced: true });
 

@@ -1,5 +1,5 @@
 // A KubeClient for tests: records every request and answers from a handler the test provides.
-import type { KubeClient, KubeRequest } from './kube-client.js';
+import type { KubeClient, KubeRequest } from '../../src/runtime/kube-client.js';
 
 export class FakeKubeClient implements KubeClient {
   readonly requests: KubeRequest[] = [];

@@ -1,6 +1,6 @@
 // A manual Clock for tests: time moves only when the test calls advance(), and due timers fire in
 // order of their deadline.
-import type { Clock, TimerHandle } from './clock.js';
+import type { Clock, TimerHandle } from '../../src/runtime/clock.js';
 
 interface Timer {
   id: number;
