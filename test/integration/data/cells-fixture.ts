@@ -293,6 +293,8 @@ export class Writers {
   private readonly held = new Map<string, Promise<void>>();
   /** Created devices free for another write to update or delete, per customer. */
   private readonly spare = new Map<string, string[]>();
+  /** Writes planned per customer: what each does turns with it, whatever the number of customers. */
+  private readonly turns = new Map<string, number>();
   private running = false;
   private loops: Promise<void>[] = [];
   private routerUrl: string | undefined;
@@ -377,7 +379,7 @@ export class Writers {
       while (this.held.has(customer)) await this.held.get(customer);
       this.inFlight.set(customer, (this.inFlight.get(customer) ?? 0) + 1);
       try {
-        await this.writeOnce(customer, this.plan(customer, n));
+        await this.writeOnce(customer, this.plan(customer));
       } finally {
         this.inFlight.set(customer, (this.inFlight.get(customer) ?? 1) - 1);
       }
@@ -385,7 +387,9 @@ export class Writers {
     }
   }
 
-  private plan(customer: string, n: number): WritePlan {
+  private plan(customer: string): WritePlan {
+    const n = (this.turns.get(customer) ?? 0) + 1;
+    this.turns.set(customer, n);
     const plan: WritePlan = { reading: newId(), event: newId() };
     if (n % 4 === 0) plan.bump = `d${n % 5}`;
     const spare = this.spareOf(customer);
