@@ -93,8 +93,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     c0.release();
   }
   if (state.version >= FENCE_SCHEMA_VERSION && tables.every((t) => state.triggered.has(`${t.schema}.${t.table}`))) return [];
-  return inTransaction(pool, async (c) => {
-    // Short: writers queue behind a CREATE TRIGGER waiting for the table; better to retry later.
+  await inTransaction(pool, async (c) => {
     await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
     await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
     const now = await present(c);
@@ -115,15 +114,24 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     }
     // Replaced whenever something was missing: an upgrade, a new tenant column, a new table.
     await c.query(fenceFunctionSql(tenantColumn));
-    const added: FencedTable[] = [];
-    for (const t of tables) {
-      if (now.triggered.has(`${t.schema}.${t.table}`)) continue;
+  });
+  // One table a transaction: CREATE TRIGGER waits for the table's writers, and a writer holding
+  // another table that this transaction had already locked would make a deadlock (and fail the
+  // writer's transaction). Holding one table's lock at a time, the installer never closes a cycle.
+  const added: FencedTable[] = [];
+  for (const t of tables) {
+    const done = await inTransaction(pool, async (c) => {
+      // Short: writers queue behind a CREATE TRIGGER waiting for the table; better to retry later.
+      await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
+      await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
+      if ((await present(c)).triggered.has(`${t.schema}.${t.table}`)) return false;
       await c.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON ${tableRef(t.schema, t.table)}`); // one calling another column's function
       await c.query(createTriggerSql(t.schema, t.table, tenantColumn));
-      added.push(t);
-    }
-    return added;
-  });
+      return true;
+    });
+    if (done) added.push(t);
+  }
+  return added;
 }
 
 /**
