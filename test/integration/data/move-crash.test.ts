@@ -18,8 +18,7 @@ const writing: string[] = [];
 
 beforeAll(async () => {
   cells = await startCells();
-  // No deletes: the cleanup sweep brings a device deleted in the target back (see move-deletes.test.ts, which fails today).
-  writers = new Writers(cells, () => writing, 2, 2, false);
+  writers = new Writers(cells, () => writing, 2, 2, true);
   writers.start();
 }, TIMEOUT);
 

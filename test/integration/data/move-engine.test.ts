@@ -52,7 +52,7 @@ describe('moving customers between cells', () => {
       moving,
       staying: [staying],
       settings: { pageRows: 400, retentionMs: 0, convergeRows: 50 }, // drainWait and settleLag: the defaults
-      deletes: false, // the cleanup sweep brings a device deleted in the target back: see move-deletes.test.ts (fails today)
+      deletes: true, // a device deleted in the target after the cut-over stays deleted (cleanup only deletes)
     });
     const { results, writers, seeded } = report;
 
@@ -89,8 +89,7 @@ describe('moving customers between cells', () => {
     const c = 'comes-back';
     await placeCustomers(cells.cp, [c], 'cell-a');
     const seeded = await seedCustomer(cells.pools['cell-a']!, c, { readings: 800, events: 100, devices: 6 });
-    // No deletes: the cleanup sweep brings a device deleted in the target back (see move-deletes.test.ts, which fails today).
-    const writers = new Writers(cells, () => [c], 2, 2, false);
+    const writers = new Writers(cells, () => [c], 2, 2, true);
     writers.start();
     stopAfterTest(writers);
     // At each cut-over, before any sweep, the new home alone holds every acknowledged write.
