@@ -62,7 +62,7 @@ export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove):
   const drain: KafkaDrain = { cell: from, bootstrap, topic: k.topic, group: k.group, partitions, recordedAt, drainedAt: null, behindAtStart: messagesBehind(partitions) };
   // A group the broker does not know has never consumed here: nobody would ever drain the topic.
   if (!group.known && [...group.offsets.values()].every((o) => o === null)) drain.skipped = 'NoConsumerGroup';
-  if (drained(partitions)) drain.drainedAt = recordedAt;
+  if (drain.skipped || drained(partitions)) drain.drainedAt = recordedAt;
   if (drain.skipped) ctx.log.warn({ migration: move.migration, customer: move.customerId, cell: from, group: k.group }, 'no ingestion consumer group in the source cell: nothing to drain');
   await updateJournal(ctx.cp, move, { kafkaDrain: drain });
   if (drain.drainedAt) ctx.metrics?.kafkaDrainSeconds?.observe(0);
