@@ -61,8 +61,8 @@ export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove):
   const recordedAt = ctx.now().toISOString();
   const drain: KafkaDrain = { cell: from, bootstrap, topic: k.topic, group: k.group, partitions, recordedAt, drainedAt: null, behindAtStart: messagesBehind(partitions) };
   // A group the broker does not know has never consumed here: nobody would ever drain the topic.
-  if (!group.known && group.offsets.size === 0) drain.skipped = 'NoConsumerGroup';
-  if (drained(partitions)) drain.drainedAt = recordedAt;
+  if (!group.known && [...group.offsets.values()].every((o) => o === null)) drain.skipped = 'NoConsumerGroup';
+  if (drain.skipped || drained(partitions)) drain.drainedAt = recordedAt;
   if (drain.skipped) ctx.log.warn({ migration: move.migration, customer: move.customerId, cell: from, group: k.group }, 'no ingestion consumer group in the source cell: nothing to drain');
   await updateJournal(ctx.cp, move, { kafkaDrain: drain });
   if (drain.drainedAt) ctx.metrics?.kafkaDrainSeconds?.observe(0);

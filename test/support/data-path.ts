@@ -95,7 +95,22 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
     ingest[cell] = handle;
     return handle;
   }
-  if (options.ingest !== false) await Promise.all(names.map((n) => startIngest(n)));
+  if (options.ingest !== false) {
+    await Promise.all(names.map((n) => startIngest(n)));
+    // A cell's ingestion group exists before anyone moves its customers (a move's drain treats a
+    // group the broker has never seen as no ingestion at all).
+    const { default: kafkajs } = await import('kafkajs');
+    for (const n of names) {
+      const admin = new kafkajs.Kafka({ clientId: 'world', brokers: [(brokers[n] as KafkaBroker).bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+      await admin.connect();
+      const deadline = Date.now() + 90_000;
+      while (!(await admin.listGroups()).groups.some((g) => g.groupId === GROUP)) {
+        if (Date.now() > deadline) throw new Error(`the ingestion worker of ${n} did not join group ${GROUP} within 90 s (see .local/data-path/ingest-${n}.log)`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      await admin.disconnect();
+    }
+  }
 
   return {
     cells,

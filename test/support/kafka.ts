@@ -73,7 +73,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints). */
+/** A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints); it may start with "-", so it is passed as --cluster-id=<id>. */
 function clusterId(): string {
   return randomBytes(16).toString('base64url');
 }
@@ -169,7 +169,7 @@ export async function startKafka(options: StartKafkaOptions = {}): Promise<Kafka
   writeFileSync(log4j, LOG4J2);
   const jvm = [`-Xmx${options.heap ?? '384m'}`, '-Xms64m', '-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Djava.awt.headless=true', `-Dlog4j2.configurationFile=${log4j}`];
   try {
-    await run('java', [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', '-t', clusterId(), '-c', configFile], { maxBuffer: 4 * 1024 * 1024 });
+    await run('java', [...jvm, '-cp', classpath, 'kafka.tools.StorageTool', 'format', '--standalone', `--cluster-id=${clusterId()}`, '-c', configFile], { maxBuffer: 4 * 1024 * 1024 });
   } catch (err) {
     throw new Error(`formatting the Kafka storage in ${dataDir} failed: ${(err as { stderr?: string; stdout?: string }).stderr ?? String(err)}`);
   }

@@ -29,6 +29,15 @@ afterAll(async () => {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Load and chaos stop when the test ends, pass or fail. */
+const running: { stop(): Promise<void> }[] = [];
+function stopAfterTest(...parts: { stop(): Promise<void> }[]): void {
+  running.push(...parts);
+}
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((p) => p.stop()));
+});
+
 async function idsIn(cell: string, customer: string): Promise<number[]> {
   const { rows } = await world.cells.pools[cell]!.query<{ id: string }>('SELECT id FROM readings WHERE customer_id = $1 ORDER BY id', [customer]);
   return rows.map((r) => Number(r.id));
@@ -104,6 +113,7 @@ describe('a customer move on real Kafka', () => {
     const devices = new Devices(customers, 20);
     await sleep(1500);
     const killer = chaos();
+    stopAfterTest(killer, devices);
     const engine = new MoveEngine({
       controlPlane: world.cells.cp,
       cells: world.cells.cells,
@@ -157,5 +167,48 @@ describe('a customer move on real Kafka', () => {
       const p = r.kafka_drain.partitions[0]!;
       expect(BigInt(p.committed ?? '0')).toBeGreaterThanOrEqual(BigInt(p.end));
     }
+  });
+
+  it('brings an aborted customer back after its cut-over with the readings that reached the target, the Kafka drain running on the target\'s topic', async () => {
+    const customers = ['ab-0', 'ab-1', 'ab-2'];
+    const moving = customers.slice(0, 2);
+    await placeCustomers(world.cells.cp, customers, 'cell-a');
+    await sleep(500);
+    const devices = new Devices(customers, 20);
+    await sleep(1000);
+    const killer = chaos();
+    stopAfterTest(killer, devices);
+    const engine = new MoveEngine({
+      controlPlane: world.cells.cp,
+      cells: world.cells.cells,
+      // A long retention: the moved customers wait in Cleanup, where an abort can still bring them back.
+      settings: { pageRows: 500, settleLagMs: 100, drainWaitMs: 300, retentionMs: 600_000, reverseRetentionMs: 2_000, convergeRows: 50, maxKafkaDrainMs: 40_000, maxFenceMs: 90_000 },
+      kafka: { offsets, topic: TOPIC, group: GROUP },
+    });
+    const keys = moving.map((customerId) => ({ migration: 'kafka-abort', customerId }));
+    for (const c of moving) expect((await engine.startMove({ migration: 'kafka-abort', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 })).ok).toBe(true);
+    const forward = await runMoves(engine, keys, { concurrency: 2, maxWaitMs: 1_000 });
+    expect(forward.map((r) => [r.move?.state, r.outcome, r.move?.state === 'Cleanup' ? null : `${r.move?.failureReason}: ${r.move?.lastError}`])).toEqual(moving.map(() => ['Cleanup', 'Waiting', null]));
+    await sleep(2000); // readings now reach the target
+    for (const k of keys) expect((await engine.abortMove(k)).ok).toBe(true);
+    const back = await runMoves(engine, keys, { concurrency: 2, maxWaitMs: 10_000 });
+    expect(back.map((r) => [r.move?.customerId, r.move?.state, r.move?.direction])).toEqual(moving.map((c) => [c, 'RolledBack', 'Reverse']));
+    await sleep(1000);
+    await killer.stop();
+    await devices.stop();
+    const deadline = Date.now() + 60_000;
+    while (!(await consumedEverything())) {
+      if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
+      await sleep(250);
+    }
+    for (const c of customers) {
+      const want = devices.acked.get(c)!;
+      expect(want.length).toBeGreaterThan(50);
+      const held = await idsIn('cell-a', c);
+      expect(want.filter((id) => !held.includes(id))).toEqual([]);
+      expect(await idsIn('cell-b', c)).toEqual([]);
+    }
+    const { rows } = await world.cells.cp.query<{ kafka_drain: KafkaDrain }>(`SELECT kafka_drain FROM migration_journal WHERE migration = 'kafka-abort'`);
+    for (const r of rows) expect(r.kafka_drain).toMatchObject({ cell: 'cell-b', drainedAt: expect.any(String) });
   });
 });
