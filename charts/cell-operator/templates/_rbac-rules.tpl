@@ -22,12 +22,15 @@
   resources: ["cells/finalizers"]
   verbs: ["update"]
 # Children of a Cell (Secret of CHILD_KINDS) in the core group, cluster-wide since the cell-<name>
-# namespaces come and go with Cells: informers, server-side apply (create + patch), never deleted by
-# the operator (they live as long as the Cell). Secrets: the generated database password is read
-# back so it is never regenerated, and spec.database.external.secretRef may name any namespace.
+# namespaces come and go with Cells: read by name, never listed nor watched, server-side apply
+# (create + patch), never deleted by the operator (they live as long as the Cell). Secrets: the
+# cell's database Secret is read back by name so that its generated password is never regenerated;
+# an external database's secretRef is read by name only when the operator's policy allows its
+# namespace (the operator's, the cell's, or --allowed-namespaces). No list or watch: the operator
+# cannot enumerate Secrets.
 - apiGroups: [""]
   resources: ["secrets"]
-  verbs: ["get", "list", "watch", "create", "patch"]
+  verbs: ["get", "create", "patch"]
 # Children of a Cell (Namespace, ConfigMap of CHILD_KINDS) in the core group, cluster-wide since the
 # cell-<name> namespaces come and go with Cells: informers, server-side apply (create + patch),
 # never deleted by the operator (they live as long as the Cell).
