@@ -15,14 +15,14 @@ import type { KubeObject } from '../runtime/resource.js';
 /** Cells and Migrations through the runtime's informer: a list, then the API server's watch. */
 function watchFleet(kc: KubeConfig): FleetWatch {
   const client = createKubeClient(kc, { timeoutMs: 30_000 });
-  const informer = (plural: string, kind: string) => createInformer(kc, client, { group: GROUP, version: VERSION, plural, kind, namespaced: false });
-  const cells = informer(CELL.plural, CELL.kind);
-  const migrations = informer(MIGRATION.plural, MIGRATION.kind);
+  const informer = <T extends KubeObject>(plural: string, kind: string) => createInformer<T>(kc, client, { group: GROUP, version: VERSION, plural, kind, namespaced: false });
+  const cells = informer<KubeObject & ObservedCell>(CELL.plural, CELL.kind);
+  const migrations = informer<KubeObject & ObservedMigration>(MIGRATION.plural, MIGRATION.kind);
   const both: Informer<KubeObject>[] = [cells, migrations];
   for (const i of both) i.start();
   return {
-    cells: () => cells.list() as unknown as ObservedCell[],
-    migrations: () => migrations.list() as unknown as ObservedMigration[],
+    cells: () => cells.list(),
+    migrations: () => migrations.list(),
     synced: Promise.all(both.map((i) => i.waitForSync())).then(() => undefined),
     onChange: (listener) => {
       for (const i of both) i.on({ add: listener, update: listener, delete: listener });
