@@ -150,16 +150,23 @@ export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS ta
   JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
  WHERE t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'`;
 
-/** Sets (or changes) a customer's fence and bumps the generation, in the caller's transaction. */
-export const SET_FENCE_SQL = `WITH g AS (UPDATE ${S}.fence_state SET generation = nextval('${FENCE_SCHEMA}.fence_generation') RETURNING 1)
-INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
-SELECT $1, $2, $3, now() FROM g
+// The fence's writes take the new generation as a parameter (NEXT_GENERATION_SQL first, in the same
+// transaction): Citus refuses a volatile function such as nextval() in a write to a reference table.
+
+/** The next fence generation (a sequence on the coordinator; call inside the fence's transaction). */
+export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_generation')::text AS generation`;
+
+/** Records a generation as the newest fence change ($1, from NEXT_GENERATION_SQL). */
+export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = $1::bigint`;
+
+/** Sets (or changes) a customer's fence, in the caller's transaction (with BUMP_GENERATION_SQL). */
+export const SET_FENCE_SQL = `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
+VALUES ($1, $2, $3, now())
 ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
   since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
 
-/** Lifts this migration's fence of a customer (another migration's stays); bumps the generation. */
-export const LIFT_FENCE_SQL = `WITH d AS (DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2 RETURNING 1)
-UPDATE ${S}.fence_state SET generation = nextval('${FENCE_SCHEMA}.fence_generation') WHERE EXISTS (SELECT 1 FROM d)`;
+/** Lifts this migration's fence of a customer (another migration's stays); then bump the generation if a row went. */
+export const LIFT_FENCE_SQL = `DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2`;
 
 /** Waits for the customer's writers (their shared locks) to end: the per-customer drain. */
 export const DRAIN_CUSTOMER_SQL = `SELECT pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext($1))`;
@@ -174,7 +181,9 @@ export function lockTimeoutSql(ms: number): string {
 
 /** `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. */
 export function moverSql(migration: string): string {
-  return `SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
+  // On Citus the trigger runs on the workers: propagate_set_commands = 'local' carries the SET LOCAL
+  // to their connections of this transaction. (On plain PostgreSQL it is an unused placeholder.)
+  return `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
 }
 
 /** The fields of a fence refusal, parsed from the error's DETAIL; undefined when it is not one. */

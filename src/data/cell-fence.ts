@@ -13,7 +13,9 @@ import {
   fenceFunctionName,
   fenceFunctionSql,
   INSTALL_LOCK_CLASS,
+  BUMP_GENERATION_SQL,
   LIFT_FENCE_SQL,
+  NEXT_GENERATION_SQL,
   lockTimeoutSql,
   READ_FENCE_SQL,
   SET_FENCE_SQL,
@@ -123,6 +125,9 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     const done = await inTransaction(pool, async (c) => {
       // Short: writers queue behind a CREATE TRIGGER waiting for the table; better to retry later.
       await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
+      // Citus refuses triggers on distributed tables unless told they are safe; this one reads only
+      // the fence's reference tables, which every worker holds, so it is.
+      if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
       if ((await present(c)).triggered.has(`${t.schema}.${t.table}`)) return false;
       await c.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON ${tableRef(t.schema, t.table)}`); // one calling another column's function
@@ -134,6 +139,17 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
   return added;
 }
 
+async function bumpGeneration(c: PoolClient): Promise<void> {
+  const { rows } = await c.query<{ generation: string }>(NEXT_GENERATION_SQL);
+  await c.query(BUMP_GENERATION_SQL, [rows[0]?.generation]);
+}
+
+/** Sets a customer's fence and bumps the generation, in the caller's transaction. */
+async function setFence(c: PoolClient, customer: string, migration: string, role: FenceRole): Promise<void> {
+  await bumpGeneration(c);
+  await c.query(SET_FENCE_SQL, [customer, migration, role]);
+}
+
 /**
  * Fences a customer in this cell (`role`), then waits for every transaction that wrote the
  * customer's rows (their shared per-customer locks) to end, at most `drainMs`; one transaction, so
@@ -143,19 +159,21 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number): Promise<void> {
   await inTransaction(pool, async (c) => {
     await c.query(lockTimeoutSql(drainMs));
-    await c.query(SET_FENCE_SQL, [customer, migration, role]);
+    await setFence(c, customer, migration, role);
     await c.query(DRAIN_CUSTOMER_SQL, [customer]);
   });
 }
 
 /** Sets a fence that needs no drain (MovingIn on a target, MovedOut after a fence): one statement. */
 export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole): Promise<void> {
-  await pool.query(SET_FENCE_SQL, [customer, migration, role]);
+  await inTransaction(pool, (c) => setFence(c, customer, migration, role));
 }
 
 /** Lifts this migration's fence of the customer (a no-op when there is none). */
 export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
-  await pool.query(LIFT_FENCE_SQL, [customer, migration]);
+  await inTransaction(pool, async (c) => {
+    if (((await c.query(LIFT_FENCE_SQL, [customer, migration])).rowCount ?? 0) > 0) await bumpGeneration(c);
+  });
 }
 
 export interface CustomerFence {
