@@ -28,19 +28,20 @@ describe('renderRouteAnswer', () => {
     });
   });
 
-  it('says that a Fenced customer is moving, where it still is, and when to retry', () => {
-    const answer = renderRouteAnswer('acme', { status: 503, retryAfter: '2', body: { ...route, state: 'Fenced', endpoints: {} } });
+  it('says that a Fenced customer is moving, that its writes are refused, and when to retry', () => {
+    // The router's fenced answer carries no route: the customer, the state, the reason.
+    const answer = renderRouteAnswer('acme', { status: 503, retryAfter: '2', body: { error: 'Fenced', message: 'moving', customer: 'acme', state: 'Fenced' } });
     expect(answer.exitCode).toBe(0);
     expect(answer.stdout).toEqual([
       'customer   acme',
-      'cell       eu-west-1a',
-      'region     eu-west-1',
+      'cell       -',
+      'region     -',
       'state      Fenced',
-      'epoch      4',
+      'epoch      -',
       'endpoints  -',
       '',
       'acme is being moved to another cell (Fenced): the router answers 503 for it until the cut-over; retry in 2s.',
-      'Until then it is still in eu-west-1a at epoch 4; the epoch bumps when it moves.',
+      'Until then the cell databases refuse its writes (SQLSTATE ZF001); ask again after the cut-over for its cell and new epoch.',
     ]);
   });
 

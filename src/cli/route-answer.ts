@@ -59,7 +59,8 @@ export function renderRouteAnswer(customer: string, answer: RouterAnswer): Rende
         ...routeLines(customer, route),
         '',
         `${customer} is being moved to another cell (Fenced): the router answers 503 for it until the cut-over; retry${retry}.`,
-        `Until then it is still in ${route.cell ?? 'its cell'} at epoch ${route.epoch ?? '?'}; the epoch bumps when it moves.`,
+        // The fenced answer names no cell (nothing a gateway could keep writing with).
+        'Until then the cell databases refuse its writes (SQLSTATE ZF001); ask again after the cut-over for its cell and new epoch.',
       ],
       stderr: [],
     };

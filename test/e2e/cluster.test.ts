@@ -123,8 +123,11 @@ describe('the e2e cluster', () => {
       },
     ]);
     // The pools report the nodes they run, numbered across the cluster.
-    expect((await strimzi('kafkanodepool', 'brokers')).status).toMatchObject({ replicas: 1, nodeIds: [0] });
-    expect((await strimzi('kafkanodepool', 'controllers')).status).toMatchObject({ replicas: 1, nodeIds: [1] });
+    // (written by the stand-in right after the Kafka's status: wait for them, do not race them)
+    const pool = (name: string) =>
+      waitFor(async () => (await strimzi('kafkanodepool', name)).status ?? undefined, { timeoutMs: 30_000, description: `node pool ${name} to report its nodes` });
+    expect(await pool('brokers')).toMatchObject({ replicas: 1, nodeIds: [0] });
+    expect(await pool('controllers')).toMatchObject({ replicas: 1, nodeIds: [1] });
 
     // The harness's hook: the address of a real broker, as the listeners report it.
     await kubectl(['annotate', 'kafka', 'events', '-n', namespace, 'strimzi.kwok.x-k8s.io/bootstrap-servers=127.0.0.1:39092']);

@@ -426,7 +426,8 @@ describe('kubectl cells route against the real router', () => {
     expect(result.code).toBe(0);
     expect(result.stdout).toContain('state      Fenced\n');
     expect(result.stdout).toContain('globex is being moved to another cell (Fenced): the router answers 503 for it until the cut-over; retry in 2s.\n');
-    expect(result.stdout).toContain('Until then it is still in eu-west-1b at epoch 1');
+    expect(result.stdout).toContain('Until then the cell databases refuse its writes (SQLSTATE ZF001); ask again after the cut-over');
+    expect(result.stdout).not.toContain('eu-west-1b'); // a fenced answer carries no route
   }, TIMEOUT_MS);
 
   it('says an unknown customer is not placed (exit 1)', async () => {
