@@ -409,6 +409,9 @@ async function main(): Promise<void> {
       '--resync', String(OPERATOR_RESYNC_SECONDS),
       // The example cells take their database credentials from namespace cell-databases.
       '--allowed-namespaces', 'cell-databases',
+      // This demo's cells have no broker behind their Kafka (kwok plays Strimzi): no Kafka drain.
+      // `npm run demo:data-path` runs real brokers, a gateway and ingestion workers.
+      '--kafka-drain', 'false',
     ],
   });
   record.update({ operatorPid: running.operator.pid });
