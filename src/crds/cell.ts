@@ -177,15 +177,19 @@ const TenantTableSchema = withCel(
   ],
 );
 
+/** A host name or an IPv4 address, as libpq takes it. */
+const HostSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/, 'must be a host name or an IPv4 address');
+const PortSchema = z.int().min(1).max(65535).default(5432);
+
 const ExternalDatabaseSchema = z
   .object({
-    host: z
-      .string()
-      .min(1)
-      .max(253)
-      .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/, 'must be a host name or an IPv4 address')
+    host: HostSchema
       .describe('Host name or IP address of the PostgreSQL (or Citus coordinator) server.'),
-    port: z.int().min(1).max(65535).default(5432).describe('TCP port of the server.'),
+    port: PortSchema.describe('TCP port of the server.'),
     database: SqlIdentifierSchema.describe('Database holding the tenant tables.'),
     sslMode: z
       .enum(SSL_MODES)
@@ -204,13 +208,8 @@ const ExternalDatabaseSchema = z
         .array(
           z
             .object({
-              host: z
-                .string()
-                .min(1)
-                .max(253)
-                .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/, 'must be a host name or an IPv4 address')
-                .describe('Host name or IP address of the worker, as the coordinator reaches it.'),
-              port: z.int().min(1).max(65535).default(5432).describe('TCP port of the worker.'),
+              host: HostSchema.describe('Host name or IP address of the worker, as the coordinator reaches it.'),
+              port: PortSchema.describe('TCP port of the worker.'),
             })
             .describe('A Citus worker of the external coordinator.'),
         )
