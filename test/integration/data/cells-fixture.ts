@@ -82,6 +82,25 @@ export interface StartCellsOptions {
   shardCount?: number;
 }
 
+/**
+ * Starts the cells before the test file's first test and stops them after its last; `prepare` runs
+ * once they are up (a tenancy, seeding). Returns a getter: the cells exist only once beforeAll ran.
+ */
+export function useCells(options: { timeoutMs?: number; prepare?: (cells: Cells) => void } = {}): () => Cells {
+  let cells: Cells | undefined;
+  beforeAll(async () => {
+    cells = await startCells();
+    options.prepare?.(cells);
+  }, options.timeoutMs ?? 180_000);
+  afterAll(async () => {
+    await cells?.stop();
+  }, options.timeoutMs ?? 180_000);
+  return () => {
+    if (!cells) throw new Error('the cells are not started yet (useCells: use them inside a test or hook)');
+    return cells;
+  };
+}
+
 export async function startCells(names: readonly string[] = ['cell-a', 'cell-b'], schema = TELEMETRY_SCHEMA, options: StartCellsOptions = {}): Promise<Cells> {
   const citusCells = new Set(options.citus ?? []);
   const clusters: CitusCluster[] = [];

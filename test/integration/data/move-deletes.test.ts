@@ -1,24 +1,16 @@
 // Deletes under a move: router-driven writers also delete devices (a Mutable table), before and
-// after the cut-over. A device whose deletion the target acknowledged must stay deleted: the
-// cleanup sweep, which copies what the target lacks from the source, must not bring it back.
-import { keySetProblems, rowsOf, startCells, type Cells } from './cells-fixture.js';
+// after the cut-over. A device whose deletion the target acknowledged must stay deleted: cleanup,
+// which once copied what the target lacked from the source, must not bring it back.
+import { keySetProblems, rowsOf, useCells } from './cells-fixture.js';
 import { runLiveMoves } from './live-moves.js';
 
 const TIMEOUT = 180_000;
-let cells: Cells;
-
-beforeAll(async () => {
-  cells = await startCells();
-}, TIMEOUT);
-
-afterAll(async () => {
-  await cells?.stop();
-}, TIMEOUT);
+const cells = useCells({ timeoutMs: TIMEOUT });
 
 describe('deleting rows while customers move', () => {
   it('keeps a device deleted in the target after the cut-over deleted, with nothing to sweep', async () => {
     const moving = ['deletes-1', 'deletes-2'];
-    const report = await runLiveMoves(cells, {
+    const report = await runLiveMoves(cells(), {
       migration: 'deletes',
       moving,
       staying: ['deletes-stays'],
@@ -33,7 +25,7 @@ describe('deleting rows while customers move', () => {
     for (const c of moving) {
       const deletedInTarget = [...(writers.ledgers.get(c)?.deleted ?? [])].filter(([, cell]) => cell === 'cell-b');
       expect(deletedInTarget.length).toBeGreaterThan(0);
-      expect(keySetProblems(await rowsOf(cells.pools['cell-b']!, c), seeded.get(c)!, writers.ledgers.get(c))).toEqual([]);
+      expect(keySetProblems(await rowsOf(cells().pools['cell-b']!, c), seeded.get(c)!, writers.ledgers.get(c))).toEqual([]);
     }
     expect(report.swept).toBe(0);
   }, TIMEOUT);

@@ -4,28 +4,19 @@
 // the fence enforced in the database, refuse to go on and move back) - never cut over without them.
 import { MoveEngine } from '../../../src/data/move-engine.js';
 import type { MoveHooks } from '../../../src/data/move-executor.js';
-import { placeCustomers, rowsOf, seedCustomer, startCells, type Cells } from './cells-fixture.js';
+import { placeCustomers, rowsOf, seedCustomer, useCells } from './cells-fixture.js';
 import { sweptRows } from './live-moves.js';
 import { EVENTS_AND_DEVICES, openTransaction, stepUntil, type OpenTransaction } from './stepping.js';
 
 const TIMEOUT = 120_000;
-let cells: Cells;
-
-beforeAll(async () => {
-  cells = await startCells();
-  cells.tenancy = EVENTS_AND_DEVICES;
-}, TIMEOUT);
-
-afterAll(async () => {
-  await cells?.stop();
-}, TIMEOUT);
+const cells = useCells({ timeoutMs: TIMEOUT, prepare: (c) => (c.tenancy = EVENTS_AND_DEVICES) });
 
 describe('the drain of a fenced customer', () => {
   it('waits in the drain for a source transaction that was open across the fence, and final-syncs its rows', async () => {
     const customer = 'open-across-fence';
     const migration = 'drain-wait';
-    await placeCustomers(cells.cp, [customer], 'cell-a');
-    await seedCustomer(cells.pools['cell-a']!, customer, { readings: 0, events: 150, devices: 3 });
+    await placeCustomers(cells().cp, [customer], 'cell-a');
+    await seedCustomer(cells().pools['cell-a']!, customer, { readings: 0, events: 150, devices: 3 });
     const clock = { ms: Date.now() };
     const held: { tx?: OpenTransaction } = {};
     let committing: Promise<void> | undefined;
@@ -40,8 +31,8 @@ describe('the drain of a fenced customer', () => {
       },
     };
     const engine = new MoveEngine({
-      controlPlane: cells.cp,
-      cells: cells.cells,
+      controlPlane: cells().cp,
+      cells: cells().cells,
       clock: () => new Date(clock.ms),
       hooks,
       settings: { settleLagMs: 0, retentionMs: 3_600_000 }, // the default drainWait and maxDrainMs
@@ -49,22 +40,22 @@ describe('the drain of a fenced customer', () => {
     const key = { migration, customerId: customer };
     await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
     await stepUntil(engine, key, clock, (r) => r.kind === 'Acted' && r.action.kind === 'PreVerify');
-    held.tx = await openTransaction(cells, customer);
+    held.tx = await openTransaction(cells(), customer);
 
     const end = await stepUntil(engine, key, clock, (r) => (r.kind === 'Acted' && r.action.kind === 'CutOver') || r.kind === 'Finished' || r.kind === 'Refused');
     await committing;
-    const target = await rowsOf(cells.pools['cell-b']!, customer);
+    const target = await rowsOf(cells().pools['cell-b']!, customer);
     if (end.kind === 'Acted') {
       // Moved: the transaction's row and update made it into the final sync.
       expect(end.state).toBe('Cleanup');
       expect([target.events.has(held.tx!.event), target.events.size, target.devices.get('d0')]).toEqual([true, 151, 42]);
       clock.ms += 3_600_000;
       expect(await stepUntil(engine, key, clock, (r) => r.kind === 'Finished')).toMatchObject({ state: 'Done' });
-      expect(await sweptRows(cells, migration)).toBe(0);
+      expect(await sweptRows(cells(), migration)).toBe(0);
     } else {
       // The enforced fence may refuse to go on instead: then the move went back, never on.
       await stepUntil(engine, key, clock, (r) => r.kind === 'Finished');
-      const { rows } = await cells.cp.query<{ cell: string; state: string }>('SELECT cell, state FROM placements WHERE customer_id = $1', [customer]);
+      const { rows } = await cells().cp.query<{ cell: string; state: string }>('SELECT cell, state FROM placements WHERE customer_id = $1', [customer]);
       expect(rows[0]).toEqual({ cell: 'cell-a', state: 'Active' });
       expect(target.total).toBe(0);
     }

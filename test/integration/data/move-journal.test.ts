@@ -3,31 +3,23 @@
 // executor read it is a conflict.
 import { MoveConflict } from '../../../src/data/move-errors.js';
 import { insertMove, loadMove, replaceProgress, transition, updateProgressAndState } from '../../../src/store/migration-journal.js';
-import { placeCustomers, startCells, type Cells } from './cells-fixture.js';
+import { placeCustomers, useCells } from './cells-fixture.js';
 
 const TIMEOUT = 120_000;
 
-let cells: Cells;
-
-beforeAll(async () => {
-  cells = await startCells();
-}, TIMEOUT);
-
-afterAll(async () => {
-  await cells?.stop();
-}, TIMEOUT);
+const cells = useCells({ timeoutMs: TIMEOUT });
 
 async function copyingMove(customerId: string) {
-  await placeCustomers(cells.cp, [customerId], 'cell-a');
-  const started = await insertMove(cells.cp, { migration: 'journal', customerId, sourceCell: 'cell-a', targetCell: 'cell-b' });
+  await placeCustomers(cells().cp, [customerId], 'cell-a');
+  const started = await insertMove(cells().cp, { migration: 'journal', customerId, sourceCell: 'cell-a', targetCell: 'cell-b' });
   if (!started.ok) throw new Error(started.message);
   const key = { migration: 'journal', customerId };
-  await replaceProgress(cells.cp, key, [
+  await replaceProgress(cells().cp, key, [
     { table: 'public.readings', position: 0, mode: 'AppendOnly', cursor: ['received_at', 'id'], timeCursor: true },
     { table: 'public.events', position: 1, mode: 'AppendOnly', cursor: ['seq'], timeCursor: false },
   ]);
-  await transition(cells.cp, started.move, 'Copying', new Date());
-  const loaded = await loadMove(cells.cp, key);
+  await transition(cells().cp, started.move, 'Copying', new Date());
+  const loaded = await loadMove(cells().cp, key);
   if (!loaded) throw new Error('no move');
   return loaded;
 }
@@ -35,15 +27,15 @@ async function copyingMove(customerId: string) {
 describe('recording a table and a state change together', () => {
   it('records the last page, the new state and a new round of every append-only table at once', async () => {
     const { move } = await copyingMove('together');
-    await cells.cp.query(`UPDATE migration_table_progress SET resynced = true WHERE customer_id = 'together'`);
+    await cells().cp.query(`UPDATE migration_table_progress SET resynced = true WHERE customer_id = 'together'`);
     await updateProgressAndState(
-      cells.cp,
+      cells().cp,
       'public.readings',
       { lastKey: ['2026-01-01 00:00:00+00', '7'], caughtUp: true, resynced: false, phase: 'CatchUp' },
       { rows: 7, bytes: 300 },
       { move, to: 'CatchingUp', at: new Date(), fields: { catchUpRound: 1, roundRows: 0 }, resetOtherTables: true },
     );
-    const after = await loadMove(cells.cp, move);
+    const after = await loadMove(cells().cp, move);
     expect(after?.move).toMatchObject({ state: 'CatchingUp', catchUpRound: 1, roundRows: 0, rowsCopied: 7, bytesCopied: 300, attempt: 0 });
     const readings = after?.tables.find((t) => t.table === 'public.readings');
     const events = after?.tables.find((t) => t.table === 'public.events');
@@ -53,11 +45,11 @@ describe('recording a table and a state change together', () => {
 
   it('writes nothing when the move is no longer in the state the executor read', async () => {
     const { move } = await copyingMove('moved-on');
-    await transition(cells.cp, move, 'CatchingUp', new Date()); // someone else got there first
+    await transition(cells().cp, move, 'CatchingUp', new Date()); // someone else got there first
     await expect(
-      updateProgressAndState(cells.cp, 'public.readings', { caughtUp: true }, { rows: 5, bytes: 50 }, { move, to: 'CatchingUp', at: new Date() }),
+      updateProgressAndState(cells().cp, 'public.readings', { caughtUp: true }, { rows: 5, bytes: 50 }, { move, to: 'CatchingUp', at: new Date() }),
     ).rejects.toBeInstanceOf(MoveConflict);
-    const after = await loadMove(cells.cp, move);
+    const after = await loadMove(cells().cp, move);
     expect(after?.move).toMatchObject({ state: 'CatchingUp', rowsCopied: 0 });
     expect(after?.tables.find((t) => t.table === 'public.readings')).toMatchObject({ caughtUp: false, rowsCopied: 0 });
   }, TIMEOUT);
@@ -65,8 +57,8 @@ describe('recording a table and a state change together', () => {
   it('writes nothing when the table has no progress row', async () => {
     const { move } = await copyingMove('no-table');
     await expect(
-      updateProgressAndState(cells.cp, 'public.devices', { finalSynced: true }, { rows: 1, bytes: 10 }, { move, to: 'Verifying', at: new Date() }),
+      updateProgressAndState(cells().cp, 'public.devices', { finalSynced: true }, { rows: 1, bytes: 10 }, { move, to: 'Verifying', at: new Date() }),
     ).rejects.toBeInstanceOf(MoveConflict);
-    expect((await loadMove(cells.cp, move))?.move).toMatchObject({ state: 'Copying', rowsCopied: 0 });
+    expect((await loadMove(cells().cp, move))?.move).toMatchObject({ state: 'Copying', rowsCopied: 0 });
   }, TIMEOUT);
 });

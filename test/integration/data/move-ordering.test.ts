@@ -4,26 +4,17 @@
 // be in the target at the cut-over, before the cleanup sweep could fill in what the move missed.
 import { MoveEngine } from '../../../src/data/move-engine.js';
 import type { MoveHooks } from '../../../src/data/move-executor.js';
-import { newId, placeCustomers, rowsOf, seedCustomer, startCells, type Cells } from './cells-fixture.js';
+import { newId, placeCustomers, rowsOf, seedCustomer, useCells } from './cells-fixture.js';
 import { sweptRows } from './live-moves.js';
 import { EVENTS_AND_DEVICES, openTransaction, stepUntil, type OpenTransaction } from './stepping.js';
 
 const TIMEOUT = 120_000;
 const SETTLE_MS = 2_000;
 
-let cells: Cells;
-
-beforeAll(async () => {
-  cells = await startCells();
-  cells.tenancy = EVENTS_AND_DEVICES;
-}, TIMEOUT);
-
-afterAll(async () => {
-  await cells?.stop();
-}, TIMEOUT);
+const cells = useCells({ timeoutMs: TIMEOUT, prepare: (c) => (c.tenancy = EVENTS_AND_DEVICES) });
 
 async function lastKey(migration: string, customer: string, table: string): Promise<string | null> {
-  const { rows } = await cells.cp.query<{ last_key: string[] | null }>(
+  const { rows } = await cells().cp.query<{ last_key: string[] | null }>(
     'SELECT last_key FROM migration_table_progress WHERE migration = $1 AND customer_id = $2 AND table_name = $3',
     [migration, customer, table],
   );
@@ -34,8 +25,8 @@ describe('a source transaction that commits out of order', () => {
   it('brings a row whose transaction commits after a copy page passed its key to the target before the cut-over', async () => {
     const customer = 'out-of-order';
     const migration = 'ordering';
-    await placeCustomers(cells.cp, [customer], 'cell-a');
-    await seedCustomer(cells.pools['cell-a']!, customer, { readings: 0, events: 200, devices: 3 });
+    await placeCustomers(cells().cp, [customer], 'cell-a');
+    await seedCustomer(cells().pools['cell-a']!, customer, { readings: 0, events: 200, devices: 3 });
     const clock = { ms: Date.now() };
     let late: OpenTransaction | undefined;
     let passed: { lastKey: string | null; lateKey: number } | undefined;
@@ -51,8 +42,8 @@ describe('a source transaction that commits out of order', () => {
       },
     };
     const engine = new MoveEngine({
-      controlPlane: cells.cp,
-      cells: cells.cells,
+      controlPlane: cells().cp,
+      cells: cells().cells,
       clock: () => new Date(clock.ms),
       hooks,
       settings: { settleLagMs: SETTLE_MS, retentionMs: 3_600_000, pageRows: 1_000 },
@@ -62,9 +53,9 @@ describe('a source transaction that commits out of order', () => {
     // Prepare observes the newest key; then a transaction takes a higher one and stays open while
     // a later one commits above it.
     expect(await stepUntil(engine, key, clock, (r) => r.kind === 'Acted' && r.action.kind === 'Prepare')).toMatchObject({ state: 'Copying' });
-    late = await openTransaction(cells, customer);
+    late = await openTransaction(cells(), customer);
     const above = newId();
-    await cells.pools['cell-a']!.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, $2, 'committed-first')`, [customer, above]);
+    await cells().pools['cell-a']!.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, $2, 'committed-first')`, [customer, above]);
     clock.ms += SETTLE_MS; // the key observed at Prepare settles: pages may start
 
     const cut = await stepUntil(engine, key, clock, (r) => r.kind === 'Acted' && r.action.kind === 'CutOver');
@@ -73,12 +64,12 @@ describe('a source transaction that commits out of order', () => {
     expect(passed).toBeDefined();
     expect(Number(passed!.lastKey)).toBeGreaterThan(passed!.lateKey);
     // At the cut-over, before any sweep: the late row and the late update are in the target.
-    const target = await rowsOf(cells.pools['cell-b']!, customer);
+    const target = await rowsOf(cells().pools['cell-b']!, customer);
     expect([target.events.has(passed!.lateKey), target.events.has(above), target.events.size]).toEqual([true, true, 202]);
     expect(target.devices.get('d0')).toBe(42);
 
     clock.ms += 3_600_000; // past the retention: cleanup
     expect(await stepUntil(engine, key, clock, (r) => r.kind === 'Finished')).toMatchObject({ state: 'Done' });
-    expect(await sweptRows(cells, migration)).toBe(0);
+    expect(await sweptRows(cells(), migration)).toBe(0);
   }, TIMEOUT);
 });
