@@ -12,7 +12,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 1;
+export const FENCE_SCHEMA_VERSION = 2;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
@@ -31,6 +31,9 @@ export const MOVER_SETTING = 'cell_operator.move';
 
 /** Name of the trigger on every tenant table. */
 export const FENCE_TRIGGER = 'cell_operator_fence';
+
+/** Session setting (SET LOCAL by fenceCustomer) that makes setting a `Fenced` row drain the customer's writers. */
+export const DRAIN_SETTING = 'cell_operator.drain';
 
 /**
  * What the fence says about a customer in this cell: `Fenced` (source, from the fence to the
@@ -71,6 +74,25 @@ CREATE TABLE IF NOT EXISTS ${S}.fence_state (
   generation bigint NOT NULL
 );
 INSERT INTO ${S}.fence_state (generation) SELECT nextval('${FENCE_SCHEMA}.fence_generation') ON CONFLICT DO NOTHING;`,
+  },
+  {
+    // The drain happens where the writers' locks are: a trigger on fenced_customers fires on every
+    // placement of the table, so on Citus (a reference table) on the coordinator and on every worker,
+    // inside the fence's distributed transaction, where the tenant tables' triggers take the shared
+    // per-customer locks. A drain on the coordinator alone would not wait for a worker's writer.
+    version: 2,
+    name: 'drain on every node that holds the fence table',
+    sql: `
+CREATE OR REPLACE FUNCTION ${S}.drain_fenced_customer() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NEW.role = 'Fenced' AND current_setting('${DRAIN_SETTING}', true) = 'on' THEN
+    PERFORM pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext(NEW.customer_id));
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS cell_operator_drain ON ${S}.fenced_customers;
+CREATE TRIGGER cell_operator_drain AFTER INSERT OR UPDATE ON ${S}.fenced_customers FOR EACH ROW EXECUTE FUNCTION ${S}.drain_fenced_customer();`,
   },
 ];
 
@@ -119,11 +141,14 @@ BEGIN
           DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
           HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
       END IF;
-    ELSIF current_setting('transaction_isolation') <> 'read committed'
-          AND (SELECT generation FROM ${S}.fence_state) <> (SELECT last_value FROM ${S}.fence_generation) THEN
-      RAISE EXCEPTION USING
-        ERRCODE = '40001',
-        MESSAGE = format('the write fences of this cell changed after this transaction''s snapshot was taken (customer %s): retry the transaction', c);
+    ELSIF current_setting('transaction_isolation') <> 'read committed' THEN
+      -- A separate statement: a READ COMMITTED writer never plans it (a node that lacks the
+      -- sequence would otherwise fail every write).
+      IF (SELECT generation FROM ${S}.fence_state) < (SELECT last_value FROM ${S}.fence_generation) THEN
+        RAISE EXCEPTION USING
+          ERRCODE = '40001',
+          MESSAGE = format('the write fences of this cell changed after this transaction''s snapshot was taken (customer %s): retry the transaction', c);
+      END IF;
     END IF;
     EXIT WHEN NOT (TG_OP = 'UPDATE' AND pass = 1 AND OLD.${col} IS DISTINCT FROM NEW.${col});
     pass := 2;
@@ -156,8 +181,24 @@ export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS ta
 /** The next fence generation (a sequence on the coordinator; call inside the fence's transaction). */
 export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_generation')::text AS generation`;
 
-/** Records a generation as the newest fence change ($1, from NEXT_GENERATION_SQL). */
-export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = $1::bigint`;
+/**
+ * Records a generation as the newest fence change ($1, from NEXT_GENERATION_SQL). Never backwards:
+ * two fence changes may commit in the other order than they drew their numbers.
+ */
+export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = GREATEST(generation, $1::bigint)`;
+
+/**
+ * On Citus, the statement run on every worker (run_command_on_workers, before the fence's own
+ * transaction writes): the workers' copy of the generation sequence, created when missing and
+ * moved up to the coordinator's new number, so a REPEATABLE READ writer on a worker sees it.
+ */
+export function workerGenerationSql(generation: string): string {
+  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
+  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${generation}, (SELECT last_value FROM ${S}.fence_generation)))`;
+}
+
+/** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
+export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
 
 /** Sets (or changes) a customer's fence, in the caller's transaction (with BUMP_GENERATION_SQL). */
 export const SET_FENCE_SQL = `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
@@ -168,8 +209,13 @@ ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = E
 /** Lifts this migration's fence of a customer (another migration's stays); then bump the generation if a row went. */
 export const LIFT_FENCE_SQL = `DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2`;
 
-/** Waits for the customer's writers (their shared locks) to end: the per-customer drain. */
-export const DRAIN_CUSTOMER_SQL = `SELECT pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext($1))`;
+/**
+ * `SET LOCAL`s of a fence that drains: carried to the Citus workers of the transaction (where the
+ * drain trigger of fenced_customers runs), bounded by the lock timeout.
+ */
+export function drainSettingsSql(ms: number): string {
+  return `SET LOCAL citus.propagate_set_commands = 'local'; ${lockTimeoutSql(ms)}; SET LOCAL ${DRAIN_SETTING} = 'on'`;
+}
 
 export const READ_FENCE_SQL = `SELECT migration, role, since FROM ${S}.fenced_customers WHERE customer_id = $1`;
 

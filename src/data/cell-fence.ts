@@ -5,7 +5,7 @@ import type { Pool, PoolClient } from 'pg';
 import {
   CREATE_SCHEMA_SQL,
   createTriggerSql,
-  DRAIN_CUSTOMER_SQL,
+  drainSettingsSql,
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
@@ -18,6 +18,8 @@ import {
   NEXT_GENERATION_SQL,
   lockTimeoutSql,
   READ_FENCE_SQL,
+  WORKER_GENERATION_SQL,
+  workerGenerationSql,
   SET_FENCE_SQL,
   tableRef,
   TRIGGERED_TABLES_SQL,
@@ -100,13 +102,16 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
     const now = await present(c);
     if (now.version < FENCE_SCHEMA_VERSION) {
+      const citus = await hasCitus(c);
+      // The drain trigger of fenced_customers must run on every placement of it (see step 2).
+      if (citus) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query(CREATE_SCHEMA_SQL);
       for (const step of FENCE_SCHEMA_STEPS) {
         if (step.version <= now.version) continue;
         await c.query(step.sql);
         await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
       }
-      if (await hasCitus(c)) {
+      if (citus) {
         // Every worker must see the fence table locally (the trigger runs there): a reference table.
         await c.query(
           `SELECT create_reference_table(t) FROM unnest(ARRAY['${FENCE_SCHEMA}.fenced_customers', '${FENCE_SCHEMA}.fence_state']::regclass[]) t
@@ -139,29 +144,59 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
   return added;
 }
 
-async function bumpGeneration(c: PoolClient): Promise<void> {
+/**
+ * Draws the next fence generation. On Citus the workers' copy of the sequence is moved up first
+ * (the tenant tables' triggers run there), before this transaction writes anything.
+ */
+async function drawGeneration(c: PoolClient): Promise<string> {
   const { rows } = await c.query<{ generation: string }>(NEXT_GENERATION_SQL);
-  await c.query(BUMP_GENERATION_SQL, [rows[0]?.generation]);
+  const generation = rows[0]?.generation as string;
+  if (await hasCitus(c)) {
+    const failed = await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)]);
+    if (failed.rows.length > 0) {
+      const where = failed.rows.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
+      throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
+    }
+  }
+  return generation;
 }
 
-/** Sets a customer's fence and bumps the generation, in the caller's transaction. */
+/**
+ * Sets a customer's fence in the caller's transaction: the generation is drawn first and recorded
+ * last, so the one-row fence_state is locked only for the moment before the commit (a drain in
+ * between would otherwise hold every other fence change of the cell).
+ */
 async function setFence(c: PoolClient, customer: string, migration: string, role: FenceRole): Promise<void> {
-  await bumpGeneration(c);
+  const generation = await drawGeneration(c);
   await c.query(SET_FENCE_SQL, [customer, migration, role]);
+  await c.query(BUMP_GENERATION_SQL, [generation]);
+}
+
+/** A fence change that changes no fence: after a failed one, so its drawn number refuses no writer. */
+async function catchUpGeneration(pool: Pool): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query(BUMP_GENERATION_SQL, [await drawGeneration(c)]);
+  });
 }
 
 /**
  * Fences a customer in this cell (`role`), then waits for every transaction that wrote the
  * customer's rows (their shared per-customer locks) to end, at most `drainMs`; one transaction, so
- * a drain that does not finish in time leaves no fence behind. Unrelated transactions are never
- * waited for. Throws the lock timeout (SQLSTATE 55P03) when the customer's writers outlast it.
+ * a drain that does not finish in time leaves no fence behind. The wait happens in the drain trigger
+ * of fenced_customers, on every node that holds the table (the coordinator and each Citus worker).
+ * Unrelated transactions are never waited for. Throws the lock timeout (SQLSTATE 55P03) when the
+ * customer's writers outlast it.
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await c.query(lockTimeoutSql(drainMs));
-    await setFence(c, customer, migration, role);
-    await c.query(DRAIN_CUSTOMER_SQL, [customer]);
-  });
+  try {
+    await inTransaction(pool, async (c) => {
+      await c.query(drainSettingsSql(drainMs));
+      await setFence(c, customer, migration, role);
+    });
+  } catch (err) {
+    await catchUpGeneration(pool).catch(() => undefined); // best effort: the next fence change catches up too
+    throw err;
+  }
 }
 
 /** Sets a fence that needs no drain (MovingIn on a target, MovedOut after a fence): one statement. */
@@ -171,8 +206,11 @@ export async function markCustomer(pool: Pool, customer: string, migration: stri
 
 /** Lifts this migration's fence of the customer (a no-op when there is none). */
 export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
+  if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
   await inTransaction(pool, async (c) => {
-    if (((await c.query(LIFT_FENCE_SQL, [customer, migration])).rowCount ?? 0) > 0) await bumpGeneration(c);
+    const generation = await drawGeneration(c);
+    await c.query(LIFT_FENCE_SQL, [customer, migration]);
+    await c.query(BUMP_GENERATION_SQL, [generation]);
   });
 }
 

@@ -43,7 +43,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows).toEqual([{ version: 1 }]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2]);
   });
 
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
@@ -155,6 +155,23 @@ describe('the per-customer drain', () => {
       await writer.query('COMMIT'); // the writer was never refused: the customer was not fenced
     } finally {
       writer.release();
+    }
+  });
+
+  it('leaves no REPEATABLE READ writer refused after a drain that failed', async () => {
+    const holder = await pool.connect();
+    const rr = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 35, 'd', 1)`);
+      expect((await error(fenceCustomer(pool, 'acme', 'm-rr-2', 'Fenced', 300))).code).toBe('55P03');
+      await holder.query('COMMIT');
+      await rr.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await rr.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 36, 'd', 1)`);
+      await rr.query('COMMIT');
+    } finally {
+      holder.release();
+      rr.release();
     }
   });
 

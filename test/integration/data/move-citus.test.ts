@@ -76,6 +76,9 @@ async function moveUnderWrites(migration: string, moving: string[], from: string
   await writers.stop();
   expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state, r.move?.failureReason ?? null])).toEqual(moving.map((c) => [c, 'Finished', 'Done', null]));
   expect(writers.fenced).toBeGreaterThan(0);
+  // Every write either landed or was refused by a fence and routed again: none failed otherwise.
+  expect({ errors: writers.errors, anomalies: writers.anomalies, messages: writers.errorMessages.slice(0, 3) }).toEqual({ errors: 0, anomalies: [], messages: [] });
+  expect(writers.writes).toBeGreaterThan(0);
   for (const c of moving) {
     expect(await placement(c)).toEqual({ cell: to, state: 'Active' });
     const target = await rowsOf(cells.pools[to]!, c);

@@ -1,0 +1,134 @@
+// The write fence inside a real Citus cell: the tenant tables are distributed, so a writer's
+// trigger runs on the worker that holds the customer's shard and takes its per-customer lock there.
+// The fence's drain must wait for that worker-side writer, not only for writers on the coordinator,
+// or a write in flight on a worker lands after the final sync and is lost.
+import type pg from 'pg';
+import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
+import { FENCE_SQLSTATE } from '../../../src/data/cell-fence-sql.js';
+import { startCitus, type CitusCluster } from '../../support/citus.js';
+import { quietPool, TELEMETRY_SCHEMA } from '../data/cells-fixture.js';
+
+const TIMEOUT = 300_000;
+const TABLES = [
+  { schema: 'public', table: 'readings' },
+  { schema: 'public', table: 'events' },
+  { schema: 'public', table: 'devices' },
+];
+
+let cluster: CitusCluster;
+let pool: pg.Pool;
+
+beforeAll(async () => {
+  cluster = await startCitus({ workers: 2 });
+  const url = await cluster.createDatabase('cell');
+  await cluster.registerWorkers(url);
+  pool = quietPool(url, 10);
+  await pool.query(TELEMETRY_SCHEMA);
+  for (const t of TABLES) await pool.query(`SELECT create_distributed_table($1, 'customer_id', shard_count => 4)`, [t.table]);
+  await installFence(pool, 'customer_id', TABLES);
+}, TIMEOUT);
+
+afterAll(async () => {
+  await pool?.end();
+  await cluster?.stop();
+}, TIMEOUT);
+
+async function error(p: Promise<unknown>): Promise<{ code?: string; message: string }> {
+  try {
+    await p;
+  } catch (err) {
+    return err as { code?: string; message: string };
+  }
+  throw new Error('expected the statement to fail');
+}
+
+/** The port of the worker that holds the customer's shard of `readings` (never the coordinator here). */
+async function workerOf(customer: string): Promise<number> {
+  const { rows } = await pool.query<{ port: number }>(
+    `SELECT n.nodeport AS port FROM pg_dist_placement p JOIN pg_dist_node n ON n.groupid = p.groupid
+      WHERE p.shardid = get_shard_id_for_distribution_column('readings', $1::text)`,
+    [customer],
+  );
+  return rows[0]!.port;
+}
+
+describe('the write fence on Citus', () => {
+  it('refuses a fenced customer on the worker that holds its shard', async () => {
+    expect(await workerOf('acme')).not.toBe(cluster.coordinator.port);
+    await markCustomer(pool, 'acme', 'm-1', 'Fenced');
+    try {
+      expect((await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+    } finally {
+      await liftFence(pool, 'acme', 'm-1');
+    }
+    await pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`);
+  });
+
+  it("waits for the customer's open transaction on its worker and fails after the bound, leaving no fence behind", async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 30, 'd', 1)`);
+      const started = Date.now();
+      const failed = await error(fenceCustomer(pool, 'acme', 'm-2', 'Fenced', 500));
+      expect(failed.code).toBe('55P03');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+      expect(await readFence(pool, 'acme')).toBeUndefined();
+      await writer.query('COMMIT'); // never refused: the customer was not fenced
+    } finally {
+      writer.release();
+    }
+  });
+
+  it("waits for the customer's open transaction on its worker and includes its rows when it commits within the bound", async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 40, 'd', 1)`);
+      const fencing = fenceCustomer(pool, 'acme', 'm-3', 'Fenced', 10_000);
+      let done = false;
+      void fencing.then(() => (done = true), () => (done = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(done).toBe(false); // still draining: the writer on the worker holds the customer
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 41, 'd', 1)`);
+      await writer.query('COMMIT');
+      await fencing;
+      const { rows } = await pool.query(`SELECT id FROM readings WHERE customer_id = 'acme' AND id IN (40, 41) ORDER BY id`);
+      expect(rows).toEqual([{ id: '40' }, { id: '41' }]);
+      expect(await readFence(pool, 'acme')).toMatchObject({ migration: 'm-3', role: 'Fenced' });
+      expect((await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 42, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-3');
+    }
+  });
+
+  it('is not held up by an open transaction of another customer', async () => {
+    const other = await pool.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 50, 'd', 1)`);
+      const started = Date.now();
+      await fenceCustomer(pool, 'acme', 'm-4', 'Fenced', 3_000);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      await other.query('COMMIT');
+    } finally {
+      other.release();
+      await liftFence(pool, 'acme', 'm-4');
+    }
+  });
+
+  it('tells a REPEATABLE READ writer whose snapshot predates a fence to retry, instead of writing past it', async () => {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await c.query(`SELECT count(*) FROM readings WHERE customer_id = 'acme'`); // the snapshot, before the fence
+      await markCustomer(pool, 'acme', 'm-rr', 'Fenced');
+      expect((await error(c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 60, 'd', 1)`))).code).toBe('40001');
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
+      await liftFence(pool, 'acme', 'm-rr');
+    }
+  });
+});
