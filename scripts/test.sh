@@ -15,12 +15,14 @@ status=0
 step "typecheck"; npx tsc -p tsconfig.json || status=1
 step "lint"; npx eslint . || status=1
 step "build"; npm run -s build || status=1
-step "unit tests"; npx jest --selectProjects unit --json --outputFile=.local/jest-unit.json || status=1
+# --forceExit: a test that leaves a process or socket behind (a broker of a world whose start
+# failed, say) must fail its own test, not hang the whole run until CI's time limit.
+step "unit tests"; npx jest --selectProjects unit --forceExit --json --outputFile=.local/jest-unit.json || status=1
 if [[ "${SKIP_E2E:-}" == "1" ]]; then
   step "e2e tests skipped (SKIP_E2E=1)"
   rm -f .local/jest-e2e.json
 else
-  step "e2e tests"; npx jest --selectProjects e2e --runInBand --json --outputFile=.local/jest-e2e.json || status=1
+  step "e2e tests"; npx jest --selectProjects e2e --runInBand --forceExit --json --outputFile=.local/jest-e2e.json || status=1
 fi
 
 node -e '

@@ -44,95 +44,127 @@ function exited(child: ChildProcess): Promise<void> {
 
 export async function startDataPathWorld(options: { names?: string[]; partitions?: number; holdMs?: number; ingest?: boolean; gateway?: boolean } = {}): Promise<DataPathWorld> {
   const names = options.names ?? ['cell-a', 'cell-b'];
-  const [cells, ...started] = await Promise.all([startCells(names), ...names.map((n) => startKafka({ name: n }))]);
+  // Started together; when one part fails, the parts that did start are stopped before the error
+  // goes on (a broker or a database left running keeps jest from ever exiting).
+  const [cellsStarted, ...brokersStarted] = await Promise.allSettled([startCells(names), ...names.map((n) => startKafka({ name: n }))]);
+  const failedPart = [cellsStarted, ...brokersStarted].find((r) => r.status === 'rejected');
+  if (failedPart) {
+    await Promise.allSettled([
+      cellsStarted.status === 'fulfilled' ? cellsStarted.value.stop() : undefined,
+      ...brokersStarted.map((b) => (b.status === 'fulfilled' ? (b.value as KafkaBroker).stop() : undefined)),
+    ]);
+    throw (failedPart as PromiseRejectedResult).reason;
+  }
+  const cells = (cellsStarted as PromiseFulfilledResult<Cells>).value;
   const brokers: Record<string, KafkaBroker> = {};
-  names.forEach((n, i) => (brokers[n] = started[i] as KafkaBroker));
-  for (const n of names) {
-    const broker = brokers[n] as KafkaBroker;
-    await createTopic(broker.bootstrap, TOPIC, options.partitions ?? 3);
-    await syncCell(cells.cp, { name: n, region: 'eu-west-1', state: 'Active', ready: true, weight: 100, maxCustomers: 100_000, endpoints: { kafkaBootstrap: broker.bootstrap } });
-  }
-  const router = await startRouter({ database: { url: cells.controlPlane.url }, host: '127.0.0.1', port: 0, log: silentLogger(), retryAfterSeconds: 1, pollIntervalMs: 200 });
-  const gateway = options.gateway === false ? { url: '', port: 0, registry: undefined as never, close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
-  const logs = path.join(ROOT, '.local', 'data-path');
-  mkdirSync(logs, { recursive: true });
-
+  names.forEach((n, i) => (brokers[n] = (brokersStarted[i] as PromiseFulfilledResult<KafkaBroker>).value));
   const ingest: Record<string, IngestProcess> = {};
-  async function startIngest(cell: string): Promise<IngestProcess> {
-    const fd = openSync(path.join(logs, `ingest-${cell}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'ingest'], {
-      cwd: ROOT,
-      stdio: ['ignore', fd, fd],
-      env: {
-        PATH: process.env.PATH,
-        HOME: process.env.HOME,
-        // What the cell's ingest Deployment gets (workload-builder.ts), plus the router.
-        CELL_NAME: cell,
-        KAFKA_BOOTSTRAP_SERVERS: (brokers[cell] as KafkaBroker).bootstrap,
-        KAFKA_TELEMETRY_TOPIC: TOPIC,
-        DATABASE_URL: (cells.servers[cell] as { url: string }).url,
-        ROUTER_URL: router.url,
-        ROUTE_TTL_MS: '200',
-        HTTP_PORT: '0',
-        LOG_LEVEL: 'info',
-      },
-    });
-    closeSync(fd);
-    const handle: IngestProcess = {
-      cell,
-      child,
-      async kill() {
-        child.kill('SIGKILL');
-        await exited(child);
-      },
-      async stop() {
-        child.kill('SIGTERM');
-        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-        await exited(child);
-        clearTimeout(t);
-      },
-    };
-    ingest[cell] = handle;
-    return handle;
-  }
-  if (options.ingest !== false) {
-    await Promise.all(names.map((n) => startIngest(n)));
-    // A cell's ingestion group exists before anyone moves its customers (a move's drain treats a
-    // group the broker has never seen as no ingestion at all).
-    const { default: kafkajs } = await import('kafkajs');
-    for (const n of names) {
-      const admin = new kafkajs.Kafka({ clientId: 'world', brokers: [(brokers[n] as KafkaBroker).bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-      await admin.connect();
-      const deadline = Date.now() + 90_000;
-      while (!(await admin.listGroups()).groups.some((g) => g.groupId === GROUP)) {
-        if (Date.now() > deadline) throw new Error(`the ingestion worker of ${n} did not join group ${GROUP} within 90 s (see .local/data-path/ingest-${n}.log)`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      await admin.disconnect();
-    }
-  }
-
-  return {
-    cells,
-    names,
-    brokers,
-    router,
-    gateway,
-    ingest,
-    startIngest,
-    async stop() {
-      // Throw-away parts: killed rather than shut down politely (a consumer's leave and a broker's
-      // controlled shutdown take seconds each).
-      await Promise.allSettled(Object.values(ingest).map((i) => i.kill()));
-      await gateway.close().catch(() => undefined);
-      await router.close().catch(() => undefined);
-      await Promise.allSettled(Object.values(brokers).map(async (b) => {
+  let router: Awaited<ReturnType<typeof startRouter>> | undefined;
+  let gateway: { close(): Promise<void> } | undefined;
+  async function stopAll(): Promise<void> {
+    // Throw-away parts: killed rather than shut down politely (a consumer's leave and a broker's
+    // controlled shutdown take seconds each).
+    await Promise.allSettled(Object.values(ingest).map((i) => i.kill()));
+    await gateway?.close().catch(() => undefined);
+    await router?.close().catch(() => undefined);
+    await Promise.allSettled(
+      Object.values(brokers).map(async (b) => {
         await b.kill();
         await b.stop();
-      }));
-      await cells.stop();
-    },
-  };
+      }),
+    );
+    await cells.stop();
+  }
+  try {
+    return await assemble();
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+
+  async function assemble(): Promise<DataPathWorld> {
+    for (const n of names) {
+      const broker = brokers[n] as KafkaBroker;
+      await createTopic(broker.bootstrap, TOPIC, options.partitions ?? 3);
+      await syncCell(cells.cp, { name: n, region: 'eu-west-1', state: 'Active', ready: true, weight: 100, maxCustomers: 100_000, endpoints: { kafkaBootstrap: broker.bootstrap } });
+    }
+    router = await startRouter({ database: { url: cells.controlPlane.url }, host: '127.0.0.1', port: 0, log: silentLogger(), retryAfterSeconds: 1, pollIntervalMs: 200 });
+    const gatewayStarted = options.gateway === false ? { url: '', port: 0, registry: undefined as never, close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
+    gateway = gatewayStarted;
+    const routerStarted = router;
+    const logs = path.join(ROOT, '.local', 'data-path');
+    mkdirSync(logs, { recursive: true });
+
+    async function startIngest(cell: string): Promise<IngestProcess> {
+      const fd = openSync(path.join(logs, `ingest-${cell}.log`), 'a');
+      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'ingest'], {
+        cwd: ROOT,
+        stdio: ['ignore', fd, fd],
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          // What the cell's ingest Deployment gets (workload-builder.ts), plus the router.
+          CELL_NAME: cell,
+          KAFKA_BOOTSTRAP_SERVERS: (brokers[cell] as KafkaBroker).bootstrap,
+          KAFKA_TELEMETRY_TOPIC: TOPIC,
+          DATABASE_URL: (cells.servers[cell] as { url: string }).url,
+          ROUTER_URL: routerStarted.url,
+          ROUTE_TTL_MS: '200',
+          HTTP_PORT: '0',
+          LOG_LEVEL: 'info',
+        },
+      });
+      closeSync(fd);
+      const handle: IngestProcess = {
+        cell,
+        child,
+        async kill() {
+          child.kill('SIGKILL');
+          await exited(child);
+        },
+        async stop() {
+          child.kill('SIGTERM');
+          const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+          await exited(child);
+          clearTimeout(t);
+        },
+      };
+      ingest[cell] = handle;
+      return handle;
+    }
+    if (options.ingest !== false) {
+      await Promise.all(names.map((n) => startIngest(n)));
+      // A cell's ingestion group exists before anyone moves its customers (a move's drain treats a
+      // group the broker has never seen as no ingestion at all).
+      const { default: kafkajs } = await import('kafkajs');
+      for (const n of names) {
+        const admin = new kafkajs.Kafka({ clientId: 'world', brokers: [(brokers[n] as KafkaBroker).bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+        await admin.connect();
+        try {
+          const deadline = Date.now() + 90_000;
+          // A broker under load answers "the coordinator is loading" for a while: not yet, not an error.
+          const joined = async () => (await admin.listGroups().catch(() => ({ groups: [] as { groupId: string }[] }))).groups.some((g) => g.groupId === GROUP);
+          while (!(await joined())) {
+            if (Date.now() > deadline) throw new Error(`the ingestion worker of ${n} did not join group ${GROUP} within 90 s (see .local/data-path/ingest-${n}.log)`);
+            await new Promise((r) => setTimeout(r, 200));
+          }
+        } finally {
+          await admin.disconnect();
+        }
+      }
+    }
+
+    return {
+      cells,
+      names,
+      brokers,
+      router: routerStarted,
+      gateway: gatewayStarted,
+      ingest,
+      startIngest,
+      stop: stopAll,
+    };
+  }
 }
 
 /** POSTs readings for a customer; resolves with the HTTP status and body. */
