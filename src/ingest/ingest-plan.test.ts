@@ -9,11 +9,20 @@ describe('what the ingestion worker does with a batch', () => {
   it('writes the customers that live here, also while they are fenced for their cut-over', () => {
     const routes = new Map<string, RouteAnswer>([
       ['x', here],
-      ['y', { kind: 'Fenced', cell: 'a', epoch: 1, retryAfterMs: 1000, kafkaBootstrap: 'ka:9092' }],
+      ['y', { kind: 'Fenced', retryAfterMs: 1000, inCell: true }],
     ]);
     const plan = planBatch('a', [msg('x', 1), msg('y', 2)], routes);
     expect(plan.write.map((m) => m.id)).toEqual([1, 2]);
     expect(plan.forward).toEqual([]);
+  });
+
+  it('holds a fenced customer that does not live here, or when the router did not say, until it names a cell', () => {
+    const routes = new Map<string, RouteAnswer>([
+      ['elsewhere', { kind: 'Fenced', retryAfterMs: 1000, inCell: false }],
+      ['unsaid', { kind: 'Fenced', retryAfterMs: 1000, inCell: undefined }],
+    ]);
+    const plan = planBatch('a', [msg('elsewhere', 1), msg('unsaid', 2)], routes);
+    expect(plan).toEqual({ write: [], forward: [], deadLetter: [], undecided: ['elsewhere', 'unsaid'] });
   });
 
   it('forwards the messages of a customer that moved to its cell, grouped by cell', () => {

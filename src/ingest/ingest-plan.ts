@@ -24,7 +24,7 @@ export type Decoded = { ok: true; message: TelemetryMessage } | { ok: false; pro
 /**
  * `cell` is this worker's cell. A customer that lives here (Active, or Fenced for its cut-over: the
  * move waits for exactly these messages before its final sync) is written here; one that lives
- * elsewhere is forwarded there, whatever its state.
+ * elsewhere (Active there) is forwarded there; a fenced one that does not live here waits.
  */
 export function planBatch(cell: string, decoded: readonly Decoded[], routes: ReadonlyMap<string, RouteAnswer>): IngestPlan {
   const plan: IngestPlan = { write: [], forward: [], deadLetter: [], undecided: [] };
@@ -39,6 +39,13 @@ export function planBatch(cell: string, decoded: readonly Decoded[], routes: Rea
     const route = routes.get(m.customer);
     if (!route || route.kind === 'Unavailable') {
       undecided.add(m.customer);
+      continue;
+    }
+    if (route.kind === 'Fenced') {
+      // Fenced for its cut-over: written here when it still lives here (the move's Kafka drain waits
+      // for exactly these messages), else held until the router names its cell.
+      if (route.inCell === true) plan.write.push(m);
+      else undecided.add(m.customer);
       continue;
     }
     if (route.kind === 'NotFound') {

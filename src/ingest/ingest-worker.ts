@@ -49,7 +49,8 @@ export async function startIngestWorker(options: IngestOptions): Promise<IngestW
   const chunkSize = options.chunk ?? 2000;
   const deadLetterTopic = `${topic}.dead-letter`;
   const writer = new RowWriter(options.pool, options.table);
-  const routes = new RouteClient({ url: options.routerUrl, ttlMs: options.routeTtlMs ?? 1000 });
+  // Naming its cell: a fenced customer that still lives here is written here (the move waits for it).
+  const routes = new RouteClient({ url: options.routerUrl, ttlMs: options.routeTtlMs ?? 1000, cell });
   const forwards = new ProducerPool(options.kafka, topic, log);
   const deadLetters = new ProducerPool(options.kafka, deadLetterTopic, log);
   const ownBootstrap = options.kafka.brokers.join(',');
@@ -118,7 +119,7 @@ export async function startIngestWorker(options: IngestOptions): Promise<IngestW
           await forward({ cell: route.cell, bootstrap: route.kafkaBootstrap }, list);
           continue;
         }
-        throw new RetryBatch(`the database refuses customer ${customer} (${(err as Error).message}) and the router still places it in ${cell}`);
+        throw new RetryBatch(`the database refuses customer ${customer} (${(err as Error).message}) and the router names no other cell for it yet`);
       }
     }
   }

@@ -7,8 +7,13 @@ describe('reading the router\'s answer', () => {
     expect(interpret(200, undefined, body)).toEqual({ kind: 'Route', cell: 'eu-1b', epoch: 3, state: 'Active', kafkaBootstrap: 'k:9092' });
   });
 
-  it('tells a fenced customer (503 with a route) from a router that is not ready (503 without one)', () => {
-    expect(interpret(503, '2', body)).toEqual({ kind: 'Fenced', cell: 'eu-1b', epoch: 3, retryAfterMs: 2000, kafkaBootstrap: 'k:9092' });
+  it('tells a fenced customer (503 Fenced, no cell) from a router that is not ready (503 NotReady)', () => {
+    const fenced = (extra: object) => JSON.stringify({ error: 'Fenced', message: 'moving', customer: 'acme', state: 'Fenced', ...extra });
+    expect(interpret(503, '2', fenced({}))).toEqual({ kind: 'Fenced', retryAfterMs: 2000, inCell: undefined });
+    expect(interpret(503, '2', fenced({ inCell: true }))).toEqual({ kind: 'Fenced', retryAfterMs: 2000, inCell: true });
+    expect(interpret(503, undefined, fenced({ inCell: false }))).toEqual({ kind: 'Fenced', retryAfterMs: 1000, inCell: false });
+    // A 503 that carries a route is not a route: only a 200 is.
+    expect(interpret(503, '2', body)).toEqual({ kind: 'Unavailable', reason: 'the router answered 503 without a route' });
     expect(interpret(503, '1', JSON.stringify({ error: 'NotReady' }))).toEqual({ kind: 'Unavailable', reason: 'the router answered 503 without a route' });
   });
 

@@ -6,8 +6,12 @@ import https from 'node:https';
 
 export type RouteAnswer =
   | { kind: 'Route'; cell: string; epoch: number; state: 'Active'; kafkaBootstrap: string | undefined }
-  /** The customer is fenced for a cut-over in `cell`: retry after `retryAfterMs`. */
-  | { kind: 'Fenced'; cell: string; epoch: number; retryAfterMs: number; kafkaBootstrap: string | undefined }
+  /**
+   * The customer is fenced for its cut-over: retry after `retryAfterMs`. The router names no cell;
+   * `inCell` answers a client that named its own (RouteClientOptions.cell): whether the customer
+   * lives there until the cut-over.
+   */
+  | { kind: 'Fenced'; retryAfterMs: number; inCell: boolean | undefined }
   | { kind: 'NotFound' }
   /** The router could not answer (not ready, unreachable, 5xx): retry. */
   | { kind: 'Unavailable'; reason: string };
@@ -18,9 +22,13 @@ export interface RouteClientOptions {
   /** How long an Active answer is reused. Default 1000 ms. */
   ttlMs?: number;
   timeoutMs?: number;
+  /** The asking cell (an ingestion worker's own): a fenced answer then says whether the customer lives there. */
+  cell?: string;
 }
 
 interface RouteJson {
+  error?: unknown;
+  inCell?: unknown;
   cell?: unknown;
   epoch?: unknown;
   endpoints?: Record<string, unknown>;
@@ -30,6 +38,7 @@ export class RouteClient {
   private readonly base: URL;
   private readonly ttlMs: number;
   private readonly timeoutMs: number;
+  private readonly cell: string | undefined;
   private readonly cache = new Map<string, { answer: RouteAnswer; at: number }>();
   private readonly agent: http.Agent;
   lookups = 0;
@@ -39,6 +48,7 @@ export class RouteClient {
     if (this.base.protocol !== 'http:' && this.base.protocol !== 'https:') throw new Error(`ROUTER_URL must be an http(s) URL, got ${options.url}`);
     this.ttlMs = options.ttlMs ?? 1000;
     this.timeoutMs = options.timeoutMs ?? 2000;
+    this.cell = options.cell;
     this.agent = this.base.protocol === 'https:' ? new https.Agent({ keepAlive: true, maxSockets: 32 }) : new http.Agent({ keepAlive: true, maxSockets: 32 });
   }
 
@@ -62,6 +72,7 @@ export class RouteClient {
   private ask(customer: string): Promise<RouteAnswer> {
     this.lookups++;
     const url = new URL(`v1/routes/${encodeURIComponent(customer)}`, this.base.href.endsWith('/') ? this.base : `${this.base.href}/`);
+    if (this.cell !== undefined) url.searchParams.set('cell', this.cell);
     const get = url.protocol === 'https:' ? https.get : http.get;
     return new Promise((resolve) => {
       const req = get(url, { agent: this.agent, timeout: this.timeoutMs, headers: { accept: 'application/json' } }, (res) => {
@@ -86,12 +97,14 @@ export function interpret(status: number, retryAfter: string | string[] | undefi
   } catch {
     return { kind: 'Unavailable', reason: `the router answered ${status} with a body that is not JSON` };
   }
-  if (typeof json.cell !== 'string' || typeof json.epoch !== 'number') {
-    // A 503 without a route is the router itself not ready.
+  const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  if (status === 503 && json.error === 'Fenced') {
+    return { kind: 'Fenced', retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, inCell: typeof json.inCell === 'boolean' ? json.inCell : undefined };
+  }
+  if (status !== 200 || typeof json.cell !== 'string' || typeof json.epoch !== 'number') {
+    // A 503 that is not a fence is the router itself not ready.
     return { kind: 'Unavailable', reason: `the router answered ${status} without a route` };
   }
   const bootstrap = typeof json.endpoints?.kafkaBootstrap === 'string' ? json.endpoints.kafkaBootstrap : undefined;
-  if (status === 200) return { kind: 'Route', cell: json.cell, epoch: json.epoch, state: 'Active', kafkaBootstrap: bootstrap };
-  const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-  return { kind: 'Fenced', cell: json.cell, epoch: json.epoch, retryAfterMs: Number.isFinite(seconds) && seconds > 0 ? seconds * 1000 : 1000, kafkaBootstrap: bootstrap };
+  return { kind: 'Route', cell: json.cell, epoch: json.epoch, state: 'Active', kafkaBootstrap: bootstrap };
 }

@@ -48,6 +48,8 @@ export interface RouterApiOptions {
 }
 
 const JSON_TYPE = 'application/json';
+/** A cell's name, as the Cell kind allows it (a DNS label). */
+const CELL_NAME_PATTERN = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 const MAX_BODY = 64 * 1024;
 const SNAPSHOT_DEFAULT_LIMIT = 1000;
 const SNAPSHOT_MAX_LIMIT = 10_000;
@@ -122,10 +124,18 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
   const notReady = (res: ServerResponse, route: string, t0: number): void =>
     finish(res, route, 503, { 'content-type': JSON_TYPE, 'retry-after': '1' }, errorBody('NotReady', 'the routing index is still loading'), t0);
 
-  function lookup(res: ServerResponse, segment: string, t0: number): void {
+  function lookup(res: ServerResponse, segment: string, query: URLSearchParams, t0: number): void {
     const parsed = parseCustomerIdSegment(segment);
     if (!parsed.ok) {
       finish(res, 'lookup', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidCustomerId', `customer id ${parsed.problem}`), t0);
+      return;
+    }
+    // ?cell=NAME: a cell's own ingestion worker asks whether a fenced customer still lives in it
+    // (it must write the customer's messages already in its topic before the cut-over). The answer
+    // names no cell: only a caller who names one learns yes or no.
+    const askingCell = query.get('cell');
+    if (askingCell !== null && !CELL_NAME_PATTERN.test(askingCell)) {
+      finish(res, 'lookup', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidCell', 'cell must be a cell name (a DNS label of at most 63 characters)'), t0);
       return;
     }
     if (!index.loaded) return notReady(res, 'lookup', t0);
@@ -134,7 +144,8 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       finish(res, 'lookup', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', `customer ${parsed.id} is not placed`), t0);
     } else if (hit.fenced) {
       // No cell, no epoch: nothing a lax gateway could keep writing with (the cell databases refuse it anyway).
-      const body = errorBody('Fenced', `customer ${parsed.id} is being moved between cells; ask again after Retry-After`, { customer: parsed.id, state: 'Fenced' });
+      const inCell = askingCell === null ? {} : { inCell: hit.cell === askingCell };
+      const body = errorBody('Fenced', `customer ${parsed.id} is being moved between cells; ask again after Retry-After`, { customer: parsed.id, state: 'Fenced', ...inCell });
       finish(res, 'lookup', 503, staleHeaders({ 'content-type': JSON_TYPE, 'retry-after': retryAfter }), body, t0);
     } else {
       finish(res, 'lookup', 200, staleHeaders({ 'content-type': JSON_TYPE, 'x-cell': hit.cell, 'x-cell-epoch': String(hit.epoch) }), hit.json, t0);
@@ -315,7 +326,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET', t0);
       if (segment === 'changes') return changes(req, res, queryOf(url, q), t0);
       if (segment.includes('/')) return finish(res, 'other', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', 'no such path'), t0);
-      return lookup(res, segment, t0);
+      return lookup(res, segment, queryOf(url, q), t0);
     }
     if (path === '/v1/routes') return method === 'GET' ? snapshot(res, queryOf(url, q), t0) : methodNotAllowed(res, 'GET', t0);
     if (path === '/v1/authz' || path.startsWith('/v1/authz/')) return authz(req, res, queryOf(url, q), t0);

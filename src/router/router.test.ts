@@ -151,6 +151,20 @@ describe('route lookups', () => {
     expect(JSON.stringify(r.body)).not.toMatch(/eu-west|endpoints|epoch/);
   });
 
+  it("tells a cell's ingestion worker that names its cell whether a fenced customer still lives there, and nobody else", async () => {
+    const active = await get(router.url, '/v1/routes/acme');
+    const { rows } = await f.pool.query<{ cell: string }>(`SELECT cell FROM placements WHERE customer_id = 'moving'`);
+    const home = rows[0]!.cell;
+    const other = home === 'eu-a' ? 'eu-b' : 'eu-a';
+    expect((await get(router.url, `/v1/routes/moving?cell=${home}`)).body).toMatchObject({ error: 'Fenced', inCell: true });
+    const elsewhere = await get(router.url, `/v1/routes/moving?cell=${other}`);
+    expect(elsewhere).toMatchObject({ status: 503, body: { error: 'Fenced', inCell: false } });
+    expect(JSON.stringify(elsewhere.body)).not.toContain(home);
+    // On an active customer the question changes nothing; a name that is no cell name is refused.
+    expect((await get(router.url, `/v1/routes/acme?cell=${other}`)).body).toEqual(active.body);
+    expect(await get(router.url, '/v1/routes/moving?cell=Not_A_Cell')).toMatchObject({ status: 400, body: { error: 'InvalidCell' } });
+  });
+
   it.each([
     ['empty', '/v1/routes/'],
     ['too long', `/v1/routes/${'a'.repeat(64)}`],
