@@ -32,6 +32,7 @@ describe('parseMigrationSpec', () => {
       order: 'SmallestFirst',
       maxConcurrent: 4,
       drainWait: '2s',
+      maxFence: '60s',
       retention: '24h',
       paused: false,
       abort: false,

@@ -5,9 +5,12 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { listSet, withCel } from './cel.js';
 import { ConditionsSchema } from './condition.js';
 import type { API_VERSION } from './group.js';
-import { DurationSchema, LabelSelectorSchema } from './kube-types.js';
+import { DURATION_PATTERN, DurationSchema, LabelSelectorSchema, parseDuration } from './kube-types.js';
 import { CellNameSchema, CustomerIdSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
+
+/** A duration within [min, max] ms; a malformed one passes here (the pattern reports it). */
+const within = (d: string, min: number, max: number): boolean => !DURATION_PATTERN.test(d) || (parseDuration(d) >= min && parseDuration(d) <= max);
 
 export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
 /** Customers a Migration moves at the same time unless spec.maxConcurrent says otherwise. */
@@ -127,11 +130,30 @@ export const MigrationSpecSchema = withCel(
       .optional()
       .describe('Throttle on copying so a move cannot starve the cells; unlimited when omitted.'),
     drainWait: DurationSchema.default('2s').describe(
-      'Once a customer is fenced (the router answers 503), how long to wait for writes already in flight to reach the source before the final sync.',
+      'Once a customer is fenced (the router answers 503), how long to wait for writes already in flight to reach the source before the final sync. Must leave 20s of maxFence for the database and Kafka drains.',
     ),
-    retention: DurationSchema.default('24h').describe(
-      "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion.",
-    ),
+    maxFence: withCel(DurationSchema, [
+      {
+        rule: "duration(self) >= duration('30s') && duration(self) <= duration('1h')",
+        message: 'spec.maxFence must be from 30s to 1h: the customer cannot write while fenced',
+        check: (d) => within(d, 30_000, 3_600_000),
+      },
+    ])
+      .default('60s')
+      .describe(
+        "The longest a customer may stay fenced (unable to write) during its cut-over; a move that holds its fence longer lifts it and moves the customer back. From 30s to 1h.",
+      ),
+    retention: withCel(DurationSchema, [
+      {
+        rule: "duration(self) <= duration('8760h')",
+        message: 'spec.retention must be at most 8760h (a year)',
+        check: (d) => within(d, 0, 8_760 * 3_600_000),
+      },
+    ])
+      .default('24h')
+      .describe(
+        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h.",
+      ),
     paused: z
       .boolean()
       .default(false)
@@ -178,6 +200,12 @@ export const MigrationSpecSchema = withCel(
       message: 'order Listed needs spec.customers.names: the list gives the order',
       fieldPath: '.order',
       check: (s) => s.order !== 'Listed' || s.customers.names !== undefined,
+    },
+    {
+      rule: "duration(self.drainWait) + duration('20s') <= duration(self.maxFence)",
+      message: 'spec.drainWait must leave 20s of spec.maxFence for the database and Kafka drains (the fence is lifted and the customer moved back after maxFence): shorten drainWait or raise maxFence',
+      fieldPath: '.drainWait',
+      check: (s) => !DURATION_PATTERN.test(s.drainWait) || !DURATION_PATTERN.test(s.maxFence) || parseDuration(s.drainWait) + 20_000 <= parseDuration(s.maxFence),
     },
     {
       rule: '!has(oldSelf.abort) || !oldSelf.abort || (has(self.abort) && self.abort)',

@@ -160,17 +160,17 @@ export class MigrationReconciler {
     await removeFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER);
   }
 
-  /** One engine per Migration: its drain wait, retention and rate limit come from the spec. */
+  /** One engine per Migration: its drain wait, fence bound, retention and rate limit come from the spec. */
   private engineFor(migration: Migration): MoveEngine {
     const name = migration.metadata.name ?? '';
-    const { drainWait, retention, rateLimit } = migration.spec;
-    const fingerprint = JSON.stringify([drainWait, retention, rateLimit]);
+    const { drainWait, maxFence, retention, rateLimit } = migration.spec;
+    const fingerprint = JSON.stringify([drainWait, maxFence, retention, rateLimit]);
     const cached = this.engines.get(name);
     if (cached?.fingerprint === fingerprint) return cached.engine;
     const engine = new MoveEngine({
       controlPlane: this.deps.store as Pool,
       cells: (cell) => this.deps.cellPools.database(cell),
-      settings: { drainWaitMs: parseDuration(drainWait), retentionMs: parseDuration(retention) },
+      settings: { drainWaitMs: parseDuration(drainWait), maxFenceMs: parseDuration(maxFence), retentionMs: parseDuration(retention) },
       ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),
       ...(this.deps.registry ? { registry: this.deps.registry } : {}),
       ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}),
