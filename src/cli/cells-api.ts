@@ -8,6 +8,8 @@ import { resourcePath, type ResourceType } from '../runtime/resource.js';
 import type { CellPatch } from './cell-patches.js';
 import type { MigrationPatch } from './migration-patches.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
+import type { ChildObject } from './cell-tree.js';
+import { childResource } from '../controllers/cell/child-resources.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 const CELLS: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
@@ -73,6 +75,17 @@ export class CellsApi {
     } catch (err) {
       if (err instanceof CliError && / not found /.test(err.message)) return undefined;
       throw err;
+    }
+  }
+
+  /** A child of a cell (any kind the operator writes), or undefined when it does not exist. */
+  async findChild(kind: string, name: string, namespace?: string): Promise<ChildObject | undefined> {
+    const resource = childResource(kind);
+    try {
+      return await this.client.request<ChildObject>({ method: 'GET', path: resourcePath(resource, { name, ...(namespace ? { namespace } : {}) }) });
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw this.explain(err, `read ${kind} ${namespace ? `${namespace}/` : ''}${name}`, resource.plural, name, kind);
     }
   }
 

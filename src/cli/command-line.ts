@@ -34,6 +34,8 @@ export interface Options {
   to?: string;
   /** status: wait (through the API server's watch) until everything is settled, at most this long. */
   timeoutSeconds?: number;
+  /** get: keep the tree live (through the API server's watch) until Ctrl-C. */
+  watch?: boolean;
 }
 
 export type ParsedCommandLine =
@@ -60,7 +62,7 @@ usage:
   kubectl cells migration abort NAME [--yes]    move everyone back (cannot be undone)
   kubectl cells migration retry NAME [--customer ID]...  move the failed customers again
   kubectl cells route CUSTOMER                  where the router sends a customer
-  kubectl cells get CELL [-o json|yaml]         a cell, its children and their health
+  kubectl cells get CELL [--watch] [-o json|yaml]  a cell, its children and their health (live with --watch)
   kubectl cells cordon CELL                     no new customers (spec.state: Cordoned)
   kubectl cells uncordon CELL                   new customers again (spec.state: Active)
   kubectl cells drain CELL --to TARGET          a Migration of every customer, canary first
@@ -121,12 +123,18 @@ committing spec.retry. Refused (exit 1) when no customer failed or the migration
 
 ${KUBE_FLAGS}
   --customer ID       only this customer (repeatable)`,
-  get: `usage: kubectl cells get CELL [-o json|yaml] [flags]
+  get: `usage: kubectl cells get CELL [--watch] [-o json|yaml] [flags]
 
-Shows the Cell: its phase and conditions with their reasons, its customers against capacity, and
-the migrations from or to it. -o json|yaml prints the Cell object.
+Shows the Cell (its phase and readiness with the reason) and a tree of every child the operator
+keeps for it (namespace, network policies, Secret, Kafka and its pools, topics and users, database,
+workloads), each with its health: Healthy, Progressing (ready 1/3, waiting for Strimzi), Degraded
+(Strimzi's reason) or Missing; then the migrations from or to it. -o json|yaml prints the Cell object.
+
+With --watch the tree stays on screen and changes as the children do (the API server's watch),
+until Ctrl-C; without a terminal it prints the tree again on every change.
 
 ${KUBE_FLAGS}
+  -w, --watch         keep the tree live
   -o, --output FORMAT json or yaml`,
   cordon: `usage: kubectl cells cordon CELL [flags]
 
@@ -172,7 +180,7 @@ type HelpTopic = keyof typeof HELP;
 const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
   top: [],
   status: ['kubeconfig', 'context', 'output', 'timeout'],
-  get: ['kubeconfig', 'context', 'output'],
+  get: ['kubeconfig', 'context', 'output', 'watch'],
   cordon: ['kubeconfig', 'context'],
   uncordon: ['kubeconfig', 'context'],
   drain: ['kubeconfig', 'context', 'output', 'to'],
@@ -209,6 +217,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         output: { type: 'string', short: 'o' },
         to: { type: 'string' },
         timeout: { type: 'string' },
+        watch: { type: 'boolean', short: 'w' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -262,7 +271,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (problem) return usage(`--customer ${JSON.stringify(id)} is not a customer id: ${problem}`, topic);
   }
 
-  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to', 'timeout']) {
+  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to', 'timeout', 'watch']) {
     if (values[flag] !== undefined && !FLAGS_OF[topic].includes(flag)) return usage(`--${flag} does not apply to this command`, topic);
   }
 
@@ -273,6 +282,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
   }
   const output = values.output;
   if (output !== undefined && output !== 'json' && output !== 'yaml') return usage(`-o/--output must be json or yaml (got ${JSON.stringify(output)})`, topic);
+  if (output !== undefined && values.watch === true) return usage('--watch draws the tree; it does not go with -o', topic);
 
   let intervalSeconds = 1;
   if (typeof values.interval === 'string') {
@@ -304,6 +314,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       ...(output ? { output } : {}),
       ...(typeof values.to === 'string' ? { to: values.to } : {}),
       ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+      ...(values.watch === true ? { watch: true } : {}),
     },
   };
 }

@@ -10,7 +10,8 @@ import type { CellVerb, Command, Options } from './command-line.js';
 import { bashCompletion, zshCompletion } from './completion.js';
 import { notSettled } from './status-wait.js';
 import { CliError, type CellsApi } from './cells-api.js';
-import { renderStatus } from './cells-status.js';
+import { renderMigrationsTable, renderStatus } from './cells-status.js';
+import { expectedChildren, renderCellTree, type ObservedChild } from './cell-tree.js';
 import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch, type PatchDecision } from './migration-patches.js';
 import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
@@ -29,6 +30,17 @@ export interface CliIo {
   signal: AbortSignal;
   /** Cells and Migrations followed through the API server's watch (status --timeout). */
   watchFleet?(): FleetWatch;
+  /** A Cell and its children followed through the API server's watch (get --watch). */
+  watchCell?(cell: string, children: readonly ObservedChild[]): CellWatch;
+}
+
+/** One cell and its children kept by watches. */
+export interface CellWatch {
+  /** The cell as cached now (undefined once deleted), and each expected child with its object. */
+  current(): { cell: ObservedCell | undefined; children: ObservedChild[] };
+  synced: Promise<void>;
+  onChange(listener: () => void): void;
+  stop(): Promise<void>;
 }
 
 /** The plugin's view of the fleet kept by watches: what is cached now, and a call on each change. */
@@ -125,8 +137,22 @@ async function cellCommand(verb: CellVerb, name: string, options: Options, io: C
   const api = io.api();
   const cell = await api.getCell(name);
   if (verb === 'get') {
-    const migrations = (await api.listMigrations()).filter((m) => m.spec?.from === name || m.spec?.to === name);
-    return printed(options, cell, renderStatus([cell], migrations), io);
+    if (options.output) return printed(options, cell, '', io);
+    const expected = expectedChildren(cell);
+    if ('problem' in expected) {
+      io.stdout.write(renderStatus([cell], []));
+      throw new CliError(`cannot tell the children of cell ${name}: ${expected.problem}`);
+    }
+    if (options.watch && io.watchCell) return await watchTree(name, io, io.watchCell(name, expected.children));
+    const [children, migrations] = await Promise.all([
+      Promise.all(expected.children.map(async (c) => ({ ...c, object: await api.findChild(c.kind, c.name, c.namespace) }))),
+      api.listMigrations(),
+    ]);
+    const related = migrations.filter((m) => m.spec?.from === name || m.spec?.to === name);
+    const lines = renderCellTree(cell, children);
+    if (related.length > 0) lines.push('', ...renderMigrationsTable(related));
+    io.stdout.write(`${lines.join('\n')}\n`);
+    return 0;
   }
   if (verb === 'drain') {
     const to = options.to ?? '';
@@ -200,12 +226,64 @@ async function readAnswer(io: CliIo, prompt: string): Promise<string | undefined
   }
 }
 
+/** get --watch: the tree redrawn in place on every change (a new block per change without a terminal), until Ctrl-C. */
+async function watchTree(name: string, io: CliIo, cellWatch: CellWatch): Promise<number> {
+  const tty = io.stdout.isTTY === true;
+  let drawn = 0;
+  let last = '';
+  const draw = (): boolean => {
+    const { cell, children } = cellWatch.current();
+    if (!cell) {
+      io.stdout.write(`cell ${name} was deleted\n`);
+      return false;
+    }
+    const lines = fitWidth(renderCellTree(cell, children), io.stdout.columns);
+    const text = lines.join('\n');
+    if (text === last) return true;
+    last = text;
+    if (tty) {
+      io.stdout.write(`${drawn > 0 ? ANSI.up(drawn) + ANSI.clearToEnd : ''}${text}\n`);
+      drawn = lines.length;
+    } else {
+      io.stdout.write(`${text}\n\n`);
+    }
+    return true;
+  };
+  if (tty) io.stdout.write(ANSI.hideCursor);
+  try {
+    return await new Promise<number>((resolve) => {
+      let loaded = false;
+      let pending: ReturnType<typeof setTimeout> | undefined;
+      // Many objects change together (a rollout): one redraw for a burst.
+      cellWatch.onChange(() => {
+        if (!loaded || pending) return;
+        pending = setTimeout(() => {
+          pending = undefined;
+          if (!draw()) resolve(1);
+        }, 100);
+      });
+      io.signal.addEventListener('abort', () => resolve(130)); // Ctrl-C: the shell's code for SIGINT
+      void cellWatch.synced.then(() => {
+        loaded = true;
+        if (!draw()) resolve(1);
+      });
+    });
+  } finally {
+    if (tty) io.stdout.write(ANSI.showCursor);
+    await cellWatch.stop();
+  }
+}
+
 async function watch(name: string, intervalMs: number, io: CliIo): Promise<number> {
   const api = io.api();
   const tty = io.stdout.isTTY === true;
   let drawn = 0;
   let lastVersion: string | undefined;
   let migration = await api.getMigration(name); // a first failure ends the watch: nothing to show
+  // Changes come through the API server's watch (an informer); the interval only redraws the clock.
+  const fleet = io.watchFleet?.();
+  let wake: () => void = () => undefined;
+  fleet?.onChange(() => wake());
   if (tty) io.stdout.write(ANSI.hideCursor);
   try {
     for (;;) {
@@ -224,15 +302,44 @@ async function watch(name: string, intervalMs: number, io: CliIo): Promise<numbe
         return end.exitCode;
       }
       try {
-        await sleep(intervalMs, undefined, { signal: io.signal });
+        await nextTick(intervalMs, io.signal, (resolve) => (wake = resolve));
       } catch {
         return 130; // Ctrl-C: the shell's code for SIGINT
       }
-      migration = await readAgain(api, name, migration, io, () => (tty ? (drawn = 0) : 0));
+      migration = fleet ? await fromWatch(fleet, name, migration) : await readAgain(api, name, migration, io, () => (tty ? (drawn = 0) : 0));
     }
   } finally {
     if (tty) io.stdout.write(ANSI.showCursor);
+    await fleet?.stop();
   }
+}
+
+/** Resolves after `ms`, or sooner when `onWake`'s resolver is called; rejects on abort. */
+function nextTick(ms: number, signal: AbortSignal, onWake: (resolve: () => void) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(new Error('aborted'));
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', aborted);
+      resolve();
+    }
+    function aborted(): void {
+      clearTimeout(timer);
+      reject(new Error('aborted'));
+    }
+    signal.addEventListener('abort', aborted, { once: true });
+    onWake(done);
+  });
+}
+
+/** The migration as the watch has it now; gone from a synced cache means deleted. */
+async function fromWatch(fleet: FleetWatch, name: string, previous: ObservedMigration): Promise<ObservedMigration> {
+  const synced = await Promise.race([fleet.synced.then(() => true), sleep(0).then(() => false)]);
+  if (!synced) return previous; // still loading (or reconnecting): keep showing the last state
+  const now = fleet.migrations().find((m) => m.metadata.name === name);
+  if (!now) throw new CliError(`migration ${name} not found (kubectl get migrations lists them): it was deleted`);
+  return now;
 }
 
 /** The next read; a failure other than "deleted" is said once and retried until the API answers. */

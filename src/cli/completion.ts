@@ -2,7 +2,7 @@
 // flags, with cell and migration names completed from `kubectl get` at the time of the <TAB>.
 const COMMANDS = 'status get cordon uncordon drain migration route version completion help';
 const MIGRATION_VERBS = 'watch promote pause resume abort retry';
-const FLAGS = '--kubeconfig --context --output -o --to --customer --yes --interval --router-url --help';
+const FLAGS = '--kubeconfig --context --output -o --to --customer --yes --interval --router-url --timeout --watch -w --help';
 
 /** The bash script; `source <(kubectl cells completion bash)`, or kubectl_complete-cells for kubectl's own completion. */
 export function bashCompletion(): string {

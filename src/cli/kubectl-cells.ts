@@ -4,8 +4,10 @@
 // (0 ok, 1 error or refused, 2 usage).
 import { CellsApi, kubeConfigFor } from './cells-api.js';
 import { parseCommandLine } from './command-line.js';
-import { runCommand, type FleetWatch } from './commands.js';
-import { CELL, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import { runCommand, type CellWatch, type FleetWatch } from './commands.js';
+import type { ChildObject, ObservedChild } from './cell-tree.js';
+import { childResource } from '../controllers/cell/child-resources.js';
+import { CELL, GROUP, LABEL_CELL, MIGRATION, VERSION } from '../crds/group.js';
 import { createInformer, type Informer } from '../runtime/informer.js';
 import { createKubeClient } from '../runtime/kube-client.js';
 import type { KubeConfig } from '@kubernetes/client-node';
@@ -33,6 +35,38 @@ function watchFleet(kc: KubeConfig): FleetWatch {
   };
 }
 
+/**
+ * One Cell and its children through the runtime's informers: the Cells, and each child kind in the
+ * cell's namespace selected by the operator's label (cells.platform.io/cell=NAME).
+ */
+function watchCell(kc: KubeConfig, name: string, expected: readonly ObservedChild[]): CellWatch {
+  const client = createKubeClient(kc, { timeoutMs: 30_000 });
+  const cells = createInformer<KubeObject & ObservedCell>(kc, client, { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false });
+  const byKind = new Map<string, Informer<KubeObject>>();
+  for (const child of expected) {
+    if (byKind.has(child.kind)) continue;
+    byKind.set(child.kind, createInformer(kc, client, childResource(child.kind), { labelSelector: `${LABEL_CELL}=${name}`, ...(child.namespace ? { namespace: child.namespace } : {}) }));
+  }
+  const all: Informer<KubeObject>[] = [cells, ...byKind.values()];
+  for (const i of all) i.start();
+  return {
+    current: () => ({
+      cell: cells.list().find((c) => c.metadata?.name === name),
+      children: expected.map((c) => {
+        const object = byKind.get(c.kind)?.list().find((o) => o.metadata?.name === c.name && (o.metadata?.namespace ?? undefined) === c.namespace);
+        return { ...c, ...(object ? { object: object as ChildObject } : {}) };
+      }),
+    }),
+    synced: Promise.all(all.map((i) => i.waitForSync())).then(() => undefined),
+    onChange: (listener) => {
+      for (const i of all) i.on({ add: listener, update: listener, delete: listener });
+    },
+    stop: async () => {
+      await Promise.all(all.map((i) => i.stop()));
+    },
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const parsed = parseCommandLine(argv, process.env);
   if (parsed.kind === 'help') {
@@ -47,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
   // A watch ends cleanly on Ctrl-C (the cursor shown again); any other command just dies.
   if (parsed.command.name === 'migration' && parsed.command.verb === 'watch') process.once('SIGINT', () => interrupted.abort());
   if (parsed.command.name === 'status' && parsed.options.timeoutSeconds !== undefined) process.once('SIGINT', () => interrupted.abort());
+  if (parsed.command.name === 'cell' && parsed.options.watch) process.once('SIGINT', () => interrupted.abort());
   let api: CellsApi | undefined;
   return runCommand(parsed.command, parsed.options, {
     stdout: process.stdout,
@@ -57,6 +92,7 @@ async function main(argv: string[]): Promise<number> {
     fetch: globalThis.fetch,
     signal: interrupted.signal,
     watchFleet: () => watchFleet(kubeConfigFor(parsed.options, process.env)),
+    watchCell: (name, children) => watchCell(kubeConfigFor(parsed.options, process.env), name, children),
   });
 }
 

@@ -325,6 +325,30 @@ describeIfCrds('kubectl cells against the API server', () => {
     if (settled.code !== 0) expect(settled.stderr).toMatch(/^error: not settled after 8s: /);
   }, TIMEOUT_MS);
 
+  it("shows a cell's children as a tree with their health, and follows them live with --watch", async () => {
+    // No operator runs in this suite: the children are the test's to create.
+    const namespace = `cell-${cellB}`;
+    const tree = await plugin(withKubeconfig(['get', cellB]));
+    expect(tree.code).toBe(0);
+    expect(tree.stdout).toMatch(new RegExp(`^Cell ${cellB}  region eu-west-1`));
+    for (const kind of ['Namespace', 'NetworkPolicy', 'Secret', 'KafkaNodePool', 'Kafka', 'KafkaTopic', 'StatefulSet', 'Service']) expect(tree.stdout).toMatch(new RegExp(`[├└]─ ${kind} `));
+    expect(tree.stdout).toMatch(new RegExp(`├─ Namespace +${namespace} +✖ Missing`));
+    expect(tree.stdout).toMatch(/\d+ children: \d+ Missing\n/);
+
+    const watching = startPlugin(withKubeconfig(['get', cellB, '--watch']), { timeoutMs: 60_000 });
+    try {
+      await waitFor(() => watching.stdout().includes('children:'), { timeoutMs: 30_000, description: 'the first tree' });
+      await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'cells.platform.io/cell': cellB } } });
+      // The watch sees the namespace and draws the tree again (without a terminal: a new block).
+      await waitFor(() => new RegExp(`├─ Namespace +${namespace} +✔ Healthy +Active`).test(watching.stdout()), { timeoutMs: 30_000, description: 'the namespace to turn Healthy in the live tree' });
+      expect(watching.stdout()).toMatch(/1 Healthy, \d+ Missing/);
+    } finally {
+      watching.kill();
+      await kubectl(['delete', 'namespace', namespace, '--ignore-not-found', '--wait=false'], { allowFailure: true });
+    }
+    expect(await plugin(withKubeconfig(['get', cellB, '--watch', '-o', 'json']))).toMatchObject({ code: 2, stderr: expect.stringContaining('--watch draws the tree') });
+  }, TIMEOUT_MS);
+
   it('prints a cell as JSON or YAML, and its version', async () => {
     const json = await plugin(withKubeconfig(['get', cellA, '-o', 'json']));
     expect(json.code).toBe(0);
