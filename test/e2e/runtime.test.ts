@@ -326,8 +326,9 @@ describe('the operator runtime on a real API server', () => {
     });
     const takeoverMs = Date.now() - killedAt;
     // The lease runs out 6 s after the last renewal the standby saw; it notices within one retry
-    // period (0.8 s + 20% jitter); 1 s more for polling and a loaded machine.
-    expect(takeoverMs).toBeLessThanOrEqual(leaseDurationSeconds * 1000 + 2000);
+    // period (0.8 s + 20% jitter). The rest is slack for polling and a loaded machine (a cold CI run
+    // beside four other builds took 8.8 s): the point is a takeover after one lease, not after many.
+    expect(takeoverMs).toBeLessThanOrEqual(leaseDurationSeconds * 1000 + 4000);
 
     await kubectl(['patch', 'cell', name, '--type=merge', '-p', '{"spec":{"weight":10}}']);
     await waitReconciled(name);
