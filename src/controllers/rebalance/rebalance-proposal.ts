@@ -173,6 +173,8 @@ export function proposeRebalance(cells: readonly RebalanceCell[], customers: rea
     total += s;
     (members[side.index] as number[]).push(i);
   }
+  // The routing table's counter and the customers read agree; a stale counter must not hide a floor.
+  for (const s of sides) s.customers = Math.max(s.customers, (members[s.index] as number[]).length + (s.cell.reserved ?? 0));
   let weight = 0;
   for (const s of sides) weight += s.cell.weight;
   for (const s of sides) s.share = weight > 0 ? (total * s.cell.weight) / weight : 0;
