@@ -46,7 +46,7 @@ async function seed(pool: Pool): Promise<void> {
     `INSERT INTO placements (customer_id, region, cell, expected_devices)
      SELECT 'cust-' || lpad(i::text, 7, '0'), CASE WHEN i % 3 = 0 THEN 'eu-west-1' END,
             'eu-west-1-' || CASE WHEN i % 40 < 16 THEN (i % 2)::text ELSE (2 + (i % 40 - 16) / 3)::text END,
-            1 + (i * 7919) % 50
+            1 + (i::bigint * 7919) % 50
        FROM generate_series(0, $1::int - 1) i`,
     [N],
   );
