@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { RebalanceMetric } from '../../crds/cell-rebalance-policy.js';
 import type { CellState } from '../../store/placement-decision.js';
+import { hash64 } from '../../store/rendezvous-hash.js';
 
 /** What the proposal needs to know of a cell (a row of the `cells` table). */
 export interface RebalanceCell {
@@ -187,10 +188,22 @@ export function proposeRebalance(cells: readonly RebalanceCell[], customers: rea
 
   const taken = new Uint8Array(customers.length);
   const moves: ProposedMove[] = [];
+  let tie: Float64Array | undefined;
   const sorted = (s: Side): Int32Array => {
     if (!s.bySize) {
       const list = Int32Array.from(members[s.index] as number[]);
-      list.sort((a, b) => (sizes[b] as number) - (sizes[a] as number) || ((customers[a] as RebalanceCustomer).id < (customers[b] as RebalanceCustomer).id ? -1 : 1));
+      // Ties broken by a hash of the id (then the id): the order, hence the proposal, does not depend on the input's order.
+      const t = (tie ??= new Float64Array(customers.length));
+      for (const i of list) {
+        const h = hash64((customers[i] as RebalanceCustomer).id);
+        t[i] = h.hi * 4294967296 + h.lo;
+      }
+      list.sort(
+        (a, b) =>
+          (sizes[b] as number) - (sizes[a] as number) ||
+          (t[a] as number) - (t[b] as number) ||
+          ((customers[a] as RebalanceCustomer).id < (customers[b] as RebalanceCustomer).id ? -1 : 1),
+      );
       s.bySize = list;
     }
     return s.bySize;
