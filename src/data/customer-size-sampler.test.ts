@@ -87,4 +87,15 @@ describe('the measured sizes in the control plane', () => {
     expect(byId.c9?.rows).toBeUndefined(); // placed, never sampled
     expect((await readCellSamples(store, ['eu-a', 'eu-b'])).get('eu-a')).toMatchObject({ sampledAt: at, customers: 3, rows: 60300, exact: true, tables: 2 });
   });
+
+  it('follow a moved customer: its latest sample counts, wherever it was measured', async () => {
+    const later = new Date('2026-12-02T11:00:00Z');
+    await recordCellSample(store, { cell: 'eu-b', sampledAt: later, customers: 1, rows: 7, bytes: 70, exact: true, tables: 2, durationMs: 1 }, [{ customerId: 'c1', rows: 7, bytes: 70 }]);
+    const byId = Object.fromEntries((await readSizedCustomers(store, ['eu-a'])).map((c) => [c.id, c]));
+    expect(byId.c1).toMatchObject({ rows: 7, bytes: 70 });
+    expect(byId.c0).toMatchObject({ rows: 36100 });
+    // An older sample never overwrites a newer one.
+    await recordCellSample(store, { cell: 'eu-c', sampledAt: new Date('2026-12-01T00:00:00Z'), customers: 1, rows: 1, bytes: 1, exact: true, tables: 1, durationMs: 1 }, [{ customerId: 'c1', rows: 1, bytes: 1 }]);
+    expect((await readSizedCustomers(store, ['eu-a'])).find((c) => c.id === 'c1')).toMatchObject({ rows: 7 });
+  });
 });

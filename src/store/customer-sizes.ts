@@ -1,6 +1,7 @@
 // The `customer_sizes` and `cell_size_samples` tables: rows and bytes per customer as last sampled
-// from each cell's database (src/data/customer-size-sampler.ts), replaced a cell at a time, and what
-// the rebalancer reads back: every customer of a set of cells with its binding and size.
+// from a cell's database (src/data/customer-size-sampler.ts), replaced a cell at a time, and what
+// the rebalancer reads back: every customer of a set of cells with its binding and size. A size
+// follows its customer: a moved customer keeps its last sample until its new cell is sampled.
 import type { Pool } from 'pg';
 import { withTransaction, type Queryable } from './transactions.js';
 
@@ -22,7 +23,7 @@ export interface CellSample {
   durationMs: number;
 }
 
-/** Replaces the sizes of one cell with a new sample, in one transaction. */
+/** Replaces the sizes measured in one cell with a new sample, in one transaction (a customer's latest sample wins). */
 export async function recordCellSample(pool: Pool, sample: CellSample, sizes: readonly CustomerSize[]): Promise<void> {
   await withTransaction(pool, async (client) => {
     await client.query('DELETE FROM customer_sizes WHERE cell = $1', [sample.cell]);
@@ -32,7 +33,9 @@ export async function recordCellSample(pool: Pool, sample: CellSample, sizes: re
       const part = sizes.slice(i, i + CHUNK);
       await client.query(
         `INSERT INTO customer_sizes (customer_id, cell, rows, bytes, sampled_at)
-         SELECT u.id, $1, u.rows, u.bytes, $2 FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS u(id, rows, bytes)`,
+         SELECT u.id, $1, u.rows, u.bytes, $2 FROM unnest($3::text[], $4::bigint[], $5::bigint[]) AS u(id, rows, bytes)
+         ON CONFLICT (customer_id) DO UPDATE SET cell = EXCLUDED.cell, rows = EXCLUDED.rows, bytes = EXCLUDED.bytes, sampled_at = EXCLUDED.sampled_at
+           WHERE customer_sizes.sampled_at <= EXCLUDED.sampled_at`,
         [sample.cell, sample.sampledAt, part.map((s) => s.customerId), part.map((s) => Math.round(s.rows)), part.map((s) => Math.round(s.bytes))],
       );
     }
@@ -66,7 +69,7 @@ export async function readCellSamples(db: Queryable, cells: readonly string[]): 
   );
 }
 
-/** A customer of the routing table with its measured size in its current cell (undefined: never sampled there). */
+/** A customer of the routing table with its latest measured size (undefined: never sampled). */
 export interface SizedCustomer {
   id: string;
   cell: string;
@@ -80,7 +83,7 @@ export interface SizedCustomer {
 export async function readSizedCustomers(db: Queryable, cells: readonly string[]): Promise<SizedCustomer[]> {
   const { rows } = await db.query<{ customer_id: string; cell: string; region: string | null; expected_devices: string; rows: string | null; bytes: string | null }>(
     `SELECT p.customer_id, p.cell, p.region, p.expected_devices, s.rows, s.bytes
-       FROM placements p LEFT JOIN customer_sizes s ON s.cell = p.cell AND s.customer_id = p.customer_id
+       FROM placements p LEFT JOIN customer_sizes s ON s.customer_id = p.customer_id
       WHERE p.cell = ANY($1::text[])`,
     [cells],
   );

@@ -354,17 +354,17 @@ COMMENT ON COLUMN migration_journal.kafka_drain IS 'the Kafka drain under the fe
 `;
 
 // Measured size per customer (issue 19), sampled from the cells' databases so that a rebalance by
-// rows or bytes is measured, not guessed: one row per customer and cell sampled (a moved customer
-// has rows in both until cleanup), and per cell when and how it was last sampled.
+// rows or bytes is measured, not guessed: one row per customer, its latest sample (the size moves
+// with the customer; `cell` says where it was measured), and per cell when and how it was sampled.
 const customerSizes = `
 CREATE TABLE customer_sizes (
-  customer_id text COLLATE "C" NOT NULL,
+  customer_id text COLLATE "C" PRIMARY KEY,
   cell        text NOT NULL,
   rows        bigint NOT NULL CHECK (rows >= 0),
   bytes       bigint NOT NULL CHECK (bytes >= 0),
-  sampled_at  timestamptz NOT NULL,
-  PRIMARY KEY (cell, customer_id)
+  sampled_at  timestamptz NOT NULL
 );
+CREATE INDEX customer_sizes_cell_idx ON customer_sizes (cell);
 COMMENT ON TABLE customer_sizes IS 'rows and bytes per customer in a cell database: exact below a bound, estimated from a TABLESAMPLE above it';
 
 CREATE TABLE cell_size_samples (
