@@ -103,13 +103,23 @@ async function countTable(db: CellDatabase, table: { schema: string; name: strin
     } else {
       const estimate = Math.max(Number(stats.rows[0]?.estimate ?? 0), options.exactBelowRows);
       const percent = Math.min(100, Math.max(0.0001, (100 * options.sampleRows) / estimate));
-      const { rows } = await client.query<{ customer: string; n: number }>(
-        `SELECT ${column}::text AS customer, count(*)::int AS n FROM ${ref} TABLESAMPLE SYSTEM ($1) GROUP BY 1`,
-        [percent],
-      );
+      let rows: { customer: string; n: number }[];
+      let exact = false;
+      await client.query('SAVEPOINT sample');
+      try {
+        ({ rows } = await client.query<{ customer: string; n: number }>(
+          `SELECT ${column}::text AS customer, count(*)::int AS n FROM ${ref} TABLESAMPLE SYSTEM ($1) GROUP BY 1`,
+          [percent],
+        ));
+      } catch {
+        // A table that cannot be sampled (a Citus distributed table on some versions): counted, still under the statement bound.
+        await client.query('ROLLBACK TO SAVEPOINT sample');
+        ({ rows } = await client.query<{ customer: string; n: number }>(`SELECT ${column}::text AS customer, count(*)::int AS n FROM ${ref} GROUP BY 1`));
+        exact = true;
+      }
       const counts = new Map(rows.filter((r) => r.customer !== null).map((r) => [r.customer, r.n]));
       const sampled = rows.reduce((n, r) => n + r.n, 0);
-      result = { table: `${table.schema}.${table.name}`, counts, exact: false, sampledRows: sampled, totalRows: estimate, totalBytes };
+      result = { table: `${table.schema}.${table.name}`, counts, exact, sampledRows: sampled, totalRows: exact ? sampled : estimate, totalBytes };
     }
     await client.query('COMMIT');
     return result;
