@@ -42,6 +42,8 @@ export function cellsInScope(policy: CellRebalancePolicy, cells: readonly CellRo
   return cells.filter((c) => (region === undefined || c.region === region) && (names === undefined || names.includes(c.name)));
 }
 
+const isFinished = (m: MigrationView) => m.phase === 'Succeeded' || m.phase === 'Failed' || m.phase === 'Aborted';
+
 export function migrationView(m: Migration): MigrationView {
   const labels = m.metadata.labels ?? {};
   const created = m.metadata.creationTimestamp;
@@ -103,6 +105,8 @@ export class RebalanceReconciler {
       facts.waitingFor = { reason: 'TooFewCells', message: `spec.region/spec.cells select ${scope.length} cell(s) known to the control plane: a rebalance needs two.` };
       return;
     }
+    // While a Migration moves customers of these cells the decider waits: reading a million customers for it would be wasted.
+    if (spec.suspend || facts.migrations.some((m) => !isFinished(m) && (m.policy === facts.name || facts.cells.includes(m.from) || facts.cells.includes(m.to)))) return;
     if (spec.goal.metric === 'Rows' || spec.goal.metric === 'Bytes') {
       const problems = await this.sampleStale(store, policy, facts.cells, facts.now);
       const samples = await readCellSamples(store, facts.cells);
