@@ -158,7 +158,7 @@ describe('splitting and rebalancing cells', () => {
       const trail = seen.get(splits[k] as string) as string[];
       const n = (expected.get(from) as string[]).length;
       if (n > 1) expect(trail).toContain(`1:Paused:1/${n}`);
-      expect(trail[trail.length - 1]).toBe(`2:Succeeded:${n}/${n}`);
+      expect(trail[trail.length - 1]).toBe(`3:Succeeded:${n}/${n}`); // currentStep: the number of steps once done
     }
     // Exactly those customers moved, and nobody else.
     const after = await placementOf([...hashed, ...pinned]);
