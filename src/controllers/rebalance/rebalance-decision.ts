@@ -125,7 +125,7 @@ function proposalStatus(p: Proposal | undefined): CellRebalancePolicyStatus['pro
     skewBeforePercent: p.skewBefore,
     skewAfterPercent: p.skewAfter,
     reachesGoal: p.reachesGoal,
-    moves: p.moves.map((m) => ({ customer: m.customer, from: m.from, to: m.to, size: m.size, why: m.why })),
+    moves: p.moves.map((m) => ({ customer: m.customer, from: m.from, to: m.to, size: m.size, why: m.why.slice(0, 256) })),
     cells: p.cells.map((c) => ({ cell: c.cell, load: c.load, share: c.share, after: c.after })),
   };
 }
