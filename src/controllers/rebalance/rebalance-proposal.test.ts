@@ -124,6 +124,27 @@ describe('proposeRebalance over generated fleets', () => {
     expect(skewOf(fleet, replay(fleet, shorter, g))).toBeGreaterThan(g.maxSkewPercent);
   });
 
+  it.each(cases)('never fills a receiver beyond the goal when its customers are small against the shares (seed %i, %s)', (seed, metric) => {
+    const fleet = skewedFleet(seed, { regions: 1 });
+    const g = goal({ metric, maxSkewPercent: 15 });
+    const p = proposeRebalance(fleet.cells, fleet.customers, g);
+    const size = new Map(fleet.customers.map((c) => [c.id, customerSize(c, metric)]));
+    const total = [...size.values()].reduce((a, b) => a + b, 0);
+    const weight = fleet.cells.reduce((n, c) => n + c.weight, 0);
+    const share = (cell: string) => (total * (fleet.cells.find((c) => c.name === cell) as RebalanceCell).weight) / weight;
+    // Only meaningful when every customer fits in the room the goal leaves (15% of the smallest share).
+    const smallestRoom = Math.min(...fleet.cells.map((c) => share(c.name))) * 0.15;
+    if (Math.max(...size.values()) > smallestRoom) return;
+    const load = new Map(fleet.cells.map((c) => [c.name, 0]));
+    for (const c of fleet.customers) load.set(c.cell, (load.get(c.cell) ?? 0) + (size.get(c.id) as number));
+    for (const m of p.moves) {
+      const before = load.get(m.to) as number;
+      load.set(m.to, before + m.size);
+      load.set(m.from, (load.get(m.from) as number) - m.size);
+      expect({ move: m.customer, over: (load.get(m.to) as number) > share(m.to) * 1.15 + 1e-6 }).toEqual({ move: m.customer, over: false });
+    }
+  });
+
   it.each([1, 2, 3, 4])('moves exactly as many customers as the cells above the goal hold over it, by customer count (seed %i)', (seed) => {
     const fleet = skewedFleet(seed, { pinShare: 0, customers: 2000 });
     for (const c of fleet.customers) c.region = null;
@@ -134,6 +155,16 @@ describe('proposeRebalance over generated fleets', () => {
     // Each cell above the goal must lose at least load - floor(share * 1.1) customers; that sum is a lower bound.
     const lowerBound = fleet.cells.reduce((n, c) => n + Math.max(0, c.customers - Math.floor(((total * c.weight) / weight) * 1.1)), 0);
     expect(p.moves.length).toBe(lowerBound);
+  });
+
+  it('takes the largest customer that fits the receiver, not the largest one: a big customer would only move the hot spot', () => {
+    const rows = (id: string, cell: string, n: number): RebalanceCustomer => ({ id, cell, region: null, pinned: false, devices: 1, rows: n });
+    const customers = [rows('big', 'a', 60), rows('mid', 'a', 20), ...[1, 2, 3, 4].map((i) => rows(`s${i}`, 'a', 5)), rows('b1', 'b', 40), rows('c1', 'c', 40)];
+    const p = proposeRebalance([cell('a'), cell('b'), cell('c')], customers, goal({ metric: 'Rows', maxSkewPercent: 10 }));
+    // Shares are 60 each (goal: at most 66): 20 to b, then three of 5 to c.
+    expect(p.moves.map((m) => `${m.customer.replace(/^s\d$/, 's')}>${m.to}`)).toEqual(['mid>b', 's>c', 's>c', 's>c']);
+    expect(p.moves.some((m) => m.customer === 'big')).toBe(false);
+    expect(p.skewAfter).toBeLessThanOrEqual(10);
   });
 
   it('proposes nothing for a balanced fleet', () => {
