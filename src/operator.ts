@@ -4,6 +4,7 @@ import type { OperatorConfig } from './config.js';
 import { setupCellController } from './controllers/cell/cell-setup.js';
 import { setupMigrationController } from './controllers/migration/migration-setup.js';
 import { setupPlacementController } from './controllers/placement/placement-setup.js';
+import { setupRebalanceController } from './controllers/rebalance/rebalance-setup.js';
 import { registerFleetMetrics } from './controllers/fleet/fleet-metrics.js';
 import { ControlPlane } from './control-plane.js';
 import { CELL_RESOURCE, MIGRATION_RESOURCE } from './crds/resources.js';
@@ -40,7 +41,7 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   });
 
   // Opened in the background: the Cell controller runs without it (ControlPlane reports the wait).
-  const controlPlane = new ControlPlane(config.databaseUrl, log, manager.metrics.registry, ['customerplacement', 'migration']);
+  const controlPlane = new ControlPlane(config.databaseUrl, log, manager.metrics.registry, ['customerplacement', 'migration', 'rebalance']);
   // An API server that is not up yet (a control plane restarting) is waited for, not a crash.
   const withStrimzi = (await retryUntilAvailable(() => apiServed(manager.client, STRIMZI_API), { what: 'the Kubernetes API server', log })) ?? false;
   if (!withStrimzi) {
@@ -69,6 +70,7 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   setupCellController(manager, { ...common, withStrimzi, withMonitoring, operatorNamespace: config.leaseNamespace, policy });
   setupPlacementController(manager, common);
   const { cellPools } = setupMigrationController(manager, { ...common, policy, ...(kafka ? { kafka } : {}) });
+  setupRebalanceController(manager, { ...common, cells: (cell) => cellPools.database(cell) });
   registerFleetMetrics(manager.metrics.registry, () => ({ cells: manager.informer(CELL_RESOURCE).list(), migrations: manager.informer(MIGRATION_RESOURCE).list() }));
   await manager.runUntilSignal((code) => {
     void Promise.all([controlPlane.close(), cellPools.close()]).finally(() => process.exit(code));

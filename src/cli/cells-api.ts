@@ -1,7 +1,7 @@
 // The plugin's few calls to the API server — list Cells and Migrations, read one Migration, merge-
 // patch its spec — with failures turned into sentences: not found, CRDs missing, forbidden, down.
 import { KubeConfig } from '@kubernetes/client-node';
-import { CELL, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import { CELL, CELL_REBALANCE_POLICY, GROUP, MIGRATION, VERSION } from '../crds/group.js';
 import { ContentType, createKubeClient, KubeApiError, statusCode, type KubeClient } from '../runtime/kube-client.js';
 import { loadKubeConfig } from '../runtime/kube-config.js';
 import { resourcePath, type ResourceType } from '../runtime/resource.js';
@@ -10,10 +10,12 @@ import type { MigrationPatch } from './migration-patches.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
 import type { ChildObject } from './cell-tree.js';
 import { childResource } from '../controllers/cell/child-resources.js';
+import type { ObservedPolicy } from './rebalance-view.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 const CELLS: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
 const MIGRATIONS: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
+const POLICIES: ResourceType = { group: GROUP, version: VERSION, plural: CELL_REBALANCE_POLICY.plural, kind: CELL_REBALANCE_POLICY.kind, namespaced: false };
 
 /** A failure said for a person; the plugin prints the message and exits 1. */
 export class CliError extends Error {
@@ -115,6 +117,26 @@ export class CellsApi {
       MIGRATION.plural,
       () => this.client.request<ObservedMigration>({ method: 'PATCH', path: resourcePath(MIGRATIONS, { name }), body: patch, contentType: ContentType.mergePatch }),
       name,
+    );
+  }
+
+  async listPolicies(): Promise<ObservedPolicy[]> {
+    return this.call('list CellRebalancePolicies', CELL_REBALANCE_POLICY.plural, async () =>
+      (await this.client.request<{ items?: ObservedPolicy[] }>({ method: 'GET', path: resourcePath(POLICIES) })).items ?? [],
+    );
+  }
+
+  async getPolicy(name: string): Promise<ObservedPolicy> {
+    return this.call(`read cellrebalancepolicy ${name}`, CELL_REBALANCE_POLICY.plural, () => this.client.request<ObservedPolicy>({ method: 'GET', path: resourcePath(POLICIES, { name }) }), name, 'cellrebalancepolicy');
+  }
+
+  async patchPolicy(name: string, patch: { spec: { approve: string } }): Promise<ObservedPolicy> {
+    return this.call(
+      `patch cellrebalancepolicy ${name}`,
+      CELL_REBALANCE_POLICY.plural,
+      () => this.client.request<ObservedPolicy>({ method: 'PATCH', path: resourcePath(POLICIES, { name }), body: patch, contentType: ContentType.mergePatch }),
+      name,
+      'cellrebalancepolicy',
     );
   }
 

@@ -10,8 +10,12 @@ export type MigrationVerb = (typeof MIGRATION_VERBS)[number];
 export const CELL_VERBS = ['get', 'cordon', 'uncordon', 'drain'] as const;
 export type CellVerb = (typeof CELL_VERBS)[number];
 
+export const REBALANCE_VERBS = ['status', 'approve'] as const;
+export type RebalanceVerb = (typeof REBALANCE_VERBS)[number];
+
 export type Command =
   | { name: 'status' }
+  | { name: 'rebalance'; verb: RebalanceVerb; policy?: string }
   | { name: 'cell'; verb: CellVerb; cell: string }
   | { name: 'version' }
   | { name: 'completion'; shell: 'bash' | 'zsh' }
@@ -36,6 +40,8 @@ export interface Options {
   timeoutSeconds?: number;
   /** get: keep the tree live (through the API server's watch) until Ctrl-C. */
   watch?: boolean;
+  /** rebalance approve: the proposal id expected (refused when the policy proposes another). */
+  proposal?: string;
 }
 
 export type ParsedCommandLine =
@@ -66,6 +72,8 @@ usage:
   kubectl cells cordon CELL                     no new customers (spec.state: Cordoned)
   kubectl cells uncordon CELL                   new customers again (spec.state: Active)
   kubectl cells drain CELL --to TARGET          a Migration of every customer, canary first
+  kubectl cells rebalance status [POLICY]       rebalance policies, their skew and proposal
+  kubectl cells rebalance approve POLICY        approve the policy's current proposal
   kubectl cells version [-o json|yaml]          the plugin's version
   kubectl cells completion bash|zsh             shell completion: source <(kubectl cells completion bash)
 
@@ -156,6 +164,22 @@ drains. Follow it with kubectl cells migration watch drain-CELL.
 ${KUBE_FLAGS}
   --to TARGET         the cell that receives the customers
   -o, --output FORMAT print the Migration created as json or yaml`,
+  'rebalance-status': `usage: kubectl cells rebalance status [POLICY] [-o json|yaml] [flags]
+
+Lists the CellRebalancePolicies: scope, metric, phase, the skew now and after the proposal, the
+proposal's id and what each waits for. With one POLICY, also its proposal move by move (customer,
+from, to, size, why) and the command that approves it.
+
+${KUBE_FLAGS}
+  -o, --output FORMAT json or yaml`,
+  'rebalance-approve': `usage: kubectl cells rebalance approve POLICY [--proposal ID] [flags]
+
+Sets spec.approve to the id of the policy's current proposal (status.proposal.id): the operator
+then creates its canary Migrations. With --proposal, refused (exit 1) unless that is the current
+proposal. Git can do the same by committing spec.approve.
+
+${KUBE_FLAGS}
+  --proposal ID       approve only if this is the current proposal`,
   version: `usage: kubectl cells version [-o json|yaml]
 
 Prints the plugin's version.`,
@@ -185,6 +209,8 @@ const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
   uncordon: ['kubeconfig', 'context'],
   drain: ['kubeconfig', 'context', 'output', 'to'],
   version: ['output'],
+  'rebalance-status': ['kubeconfig', 'context', 'output'],
+  'rebalance-approve': ['kubeconfig', 'context', 'proposal'],
   completion: [],
   watch: ['kubeconfig', 'context', 'interval'],
   promote: ['kubeconfig', 'context'],
@@ -218,6 +244,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
         to: { type: 'string' },
         timeout: { type: 'string' },
         watch: { type: 'boolean', short: 'w' },
+        proposal: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -249,6 +276,11 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (third !== undefined) return usage(`unexpected argument ${JSON.stringify(third)}`, verb);
     if (verb === 'drain' && typeof values.to !== 'string') return usage('drain needs --to TARGET: the cell that receives the customers', 'drain');
     command = { name: 'cell', verb, cell: second };
+  } else if (first === 'rebalance') {
+    if (second !== 'status' && second !== 'approve') return usage('rebalance needs a verb: status or approve', 'top');
+    if (second === 'approve' && !third) return usage('rebalance approve needs the name of a CellRebalancePolicy', 'rebalance-approve');
+    if (extra.length > 0) return usage(`unexpected argument ${JSON.stringify(extra[0])}`, `rebalance-${second}`);
+    command = { name: 'rebalance', verb: second, ...(third ? { policy: third } : {}) };
   } else if (first === 'version') {
     if (second !== undefined) return usage(`version takes no argument (got ${JSON.stringify(second)})`, 'version');
     command = { name: 'version' };
@@ -271,7 +303,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (problem) return usage(`--customer ${JSON.stringify(id)} is not a customer id: ${problem}`, topic);
   }
 
-  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to', 'timeout', 'watch']) {
+  for (const flag of ['kubeconfig', 'context', 'router-url', 'interval', 'yes', 'customer', 'output', 'to', 'timeout', 'watch', 'proposal']) {
     if (values[flag] !== undefined && !FLAGS_OF[topic].includes(flag)) return usage(`--${flag} does not apply to this command`, topic);
   }
 
@@ -315,6 +347,7 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
       ...(typeof values.to === 'string' ? { to: values.to } : {}),
       ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
       ...(values.watch === true ? { watch: true } : {}),
+      ...(typeof values.proposal === 'string' ? { proposal: values.proposal } : {}),
     },
   };
 }
@@ -332,6 +365,7 @@ function urlProblem(raw: string): string | undefined {
 function topicOf(positionals: readonly string[]): HelpTopic {
   const [first, second] = positionals;
   if (first === 'status' || first === 'route' || first === 'version' || first === 'completion') return first;
+  if (first === 'rebalance' && (second === 'status' || second === 'approve')) return `rebalance-${second}`;
   if ((CELL_VERBS as readonly string[]).includes(first ?? '')) return first as CellVerb;
   if ((first === 'migration' || first === 'migrations' || first === 'mig') && (MIGRATION_VERBS as readonly string[]).includes(second ?? '')) {
     return second as MigrationVerb;

@@ -15,6 +15,7 @@ import { expectedChildren, renderCellTree, type ObservedChild } from './cell-tre
 import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryPatch, type PatchDecision } from './migration-patches.js';
 import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
+import { approvePatch, renderPolicies } from './rebalance-view.js';
 import { renderRouteAnswer, renderRouterUnreachable } from './route-answer.js';
 import { fitWidth } from './text-table.js';
 
@@ -69,6 +70,8 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
       case 'completion':
         io.stdout.write(command.shell === 'bash' ? bashCompletion() : zshCompletion());
         return 0;
+      case 'rebalance':
+        return await rebalance(command.verb, command.policy, options, io);
       case 'migration':
         if (command.verb === 'watch') return await watch(command.migration, options.intervalSeconds * 1000, io);
         return await steer(command.verb, command.migration, options, io);
@@ -123,6 +126,27 @@ async function waitSettled(timeoutSeconds: number, options: Options, io: CliIo, 
   } finally {
     await fleet.stop();
   }
+}
+
+/** `rebalance status [POLICY]` and `rebalance approve POLICY`. */
+async function rebalance(verb: 'status' | 'approve', name: string | undefined, options: Options, io: CliIo): Promise<number> {
+  const api = io.api();
+  if (verb === 'status') {
+    const policies = name ? [await api.getPolicy(name)] : await api.listPolicies();
+    return printed(options, name ? policies[0] : policies, renderPolicies(policies), io);
+  }
+  const decision = approvePatch(await api.getPolicy(name ?? ''), options.proposal);
+  if (decision.kind === 'refuse') {
+    io.stderr.write(`error: ${decision.message}\n`);
+    return 1;
+  }
+  if (decision.kind === 'noop') {
+    io.stdout.write(`${decision.message}\n`);
+    return 0;
+  }
+  await api.patchPolicy(name ?? '', decision.patch);
+  io.stdout.write(`${decision.done}\n`);
+  return 0;
 }
 
 /** -o json|yaml: the objects as read; otherwise `text`. */

@@ -1,8 +1,8 @@
 // `kubectl cells completion bash|zsh`: shell completion scripts for the plugin's commands, verbs and
 // flags, with cell and migration names completed from `kubectl get` at the time of the <TAB>.
-const COMMANDS = 'status get cordon uncordon drain migration route version completion help';
+const COMMANDS = 'status get cordon uncordon drain migration rebalance route version completion help';
 const MIGRATION_VERBS = 'watch promote pause resume abort retry';
-const FLAGS = '--kubeconfig --context --output -o --to --customer --yes --interval --router-url --timeout --watch -w --help';
+const FLAGS = '--kubeconfig --context --output -o --to --customer --yes --interval --router-url --timeout --watch -w --proposal --help';
 
 /** The bash script; `source <(kubectl cells completion bash)`, or kubectl_complete-cells for kubectl's own completion. */
 export function bashCompletion(): string {
@@ -23,6 +23,9 @@ _kubectl_cells() {
     migration|migrations|mig)
       if (( COMP_CWORD == 2 )); then COMPREPLY=( $(compgen -W "${MIGRATION_VERBS}" -- "$cur") );
       else COMPREPLY=( $(compgen -W "$(kubectl get migrations -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ); fi;;
+    rebalance)
+      if (( COMP_CWORD == 2 )); then COMPREPLY=( $(compgen -W "status approve" -- "$cur") );
+      else COMPREPLY=( $(compgen -W "$(kubectl get cellrebalancepolicies -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ); fi;;
   esac
 }
 complete -F _kubectl_cells kubectl-cells

@@ -7,7 +7,12 @@ import {
   CustomerPlacementSpecSchema,
   CustomerPlacementStatusSchema,
 } from './customer-placement.js';
-import { CELL, CUSTOMER_PLACEMENT, MIGRATION, type KindNames } from './group.js';
+import {
+  CELL_REBALANCE_POLICY_DESCRIPTION,
+  CellRebalancePolicySpecSchema,
+  CellRebalancePolicyStatusSchema,
+} from './cell-rebalance-policy.js';
+import { CELL, CELL_REBALANCE_POLICY, CUSTOMER_PLACEMENT, MIGRATION, type KindNames } from './group.js';
 import { MIGRATION_DESCRIPTION, MigrationSpecSchema, MigrationStatusSchema } from './migration.js';
 import { CELL_NAME_MAX_LENGTH, CELL_NAME_PATTERN, CUSTOMER_ID_MAX_LENGTH, CUSTOMER_ID_PATTERN } from './names.js';
 
@@ -105,4 +110,24 @@ export const MIGRATION_CRD: CrdDefinition = {
   selectableFields: ['.spec.from', '.spec.to'],
 };
 
-export const CRD_DEFINITIONS: readonly CrdDefinition[] = [CELL_CRD, CUSTOMER_PLACEMENT_CRD, MIGRATION_CRD];
+export const CELL_REBALANCE_POLICY_CRD: CrdDefinition = {
+  names: CELL_REBALANCE_POLICY,
+  source: 'src/crds/cell-rebalance-policy.ts',
+  description: CELL_REBALANCE_POLICY_DESCRIPTION,
+  spec: CellRebalancePolicySpecSchema,
+  status: CellRebalancePolicyStatusSchema,
+  printerColumns: [
+    { name: 'Region', type: 'string', jsonPath: '.spec.region', description: 'Region whose cells are balanced.' },
+    { name: 'Metric', type: 'string', jsonPath: '.spec.goal.metric', description: 'What is balanced.' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Balanced, Proposed, Waiting, Moving or Failed.' },
+    { name: 'Skew', type: 'number', jsonPath: '.status.proposal.skewBeforePercent', description: 'How far the hottest cell is above its share, in percent.' },
+    { name: 'After', type: 'number', jsonPath: '.status.proposal.skewAfterPercent', description: 'The same once the proposal has run.' },
+    { name: 'Proposal', type: 'string', jsonPath: '.status.proposal.id', description: 'Approve it with spec.approve.' },
+    { name: 'Approval', type: 'string', jsonPath: '.spec.approval', description: 'Manual or Automatic.', priority: 1 },
+    { name: 'Message', type: 'string', jsonPath: '.status.message', description: 'What the policy is doing or waiting for.', priority: 1 },
+    AGE,
+  ],
+  selectableFields: ['.spec.region'],
+};
+
+export const CRD_DEFINITIONS: readonly CrdDefinition[] = [CELL_CRD, CUSTOMER_PLACEMENT_CRD, MIGRATION_CRD, CELL_REBALANCE_POLICY_CRD];

@@ -42,6 +42,14 @@ export const MIGRATION = {
   shortNames: ['mig'],
 } as const satisfies KindNames;
 
+export const CELL_REBALANCE_POLICY = {
+  kind: 'CellRebalancePolicy',
+  listKind: 'CellRebalancePolicyList',
+  plural: 'cellrebalancepolicies',
+  singular: 'cellrebalancepolicy',
+  shortNames: ['crbp'],
+} as const satisfies KindNames;
+
 /** The CRD object name of a kind: `<plural>.<group>`. */
 export function crdName(names: KindNames): string {
   return `${names.plural}.${GROUP}`;

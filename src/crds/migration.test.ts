@@ -43,6 +43,7 @@ describe('parseMigrationSpec', () => {
     expect(parseWith((s) => (s.customers = { names: ['acme-corp', 'globex'] })).ok).toBe(true);
     const selector = { matchExpressions: [{ key: 'tier', operator: 'In', values: ['standard'] }, { key: 'beta', operator: 'DoesNotExist' }] };
     expect(parseWith((s) => (s.customers = { selector })).ok).toBe(true);
+    expect(parseWith((s) => (s.customers = { preferTarget: true })).ok).toBe(true);
   });
 
   it.each([
@@ -58,6 +59,8 @@ describe('parseMigrationSpec', () => {
     ['names and all at once', (s: any) => (s.customers = { names: ['acme-corp'], all: true }), 'spec.customers'],
     ['no selection at all', (s: any) => (s.customers = {}), 'spec.customers'],
     ['all: false', (s: any) => (s.customers = { all: false }), 'spec.customers.all'],
+    ['preferTarget: false', (s: any) => (s.customers = { preferTarget: false }), 'spec.customers.preferTarget'],
+    ['preferTarget and a selector at once', (s: any) => (s.customers = { preferTarget: true, selector: { matchLabels: { tier: 'a' } } }), 'spec.customers'],
     ['an empty selector', (s: any) => (s.customers = { selector: {} }), 'spec.customers.selector'],
     ['an In expression without values', (s: any) => {
       s.customers = { selector: { matchExpressions: [{ key: 'tier', operator: 'In' }] } };

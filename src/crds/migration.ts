@@ -76,12 +76,18 @@ const CustomerSelectionSchema = withCel(
       .boolean()
       .optional()
       .describe('true: every customer of the source cell (a drain). The source cell is cordoned first so nobody new lands there.'),
+    preferTarget: z
+      .boolean()
+      .optional()
+      .describe(
+        "true: the customers of the source cell whose weighted rendezvous placement now prefers the target (a split: add a Cell, then move exactly the customers it wins). Computed once, with the placement function itself, over the cells' weights and regions, load ignored; customers pinned by a CustomerPlacement's spec.cell and customers bound to another region stay.",
+      ),
   }),
   [
     {
-      rule: '(has(self.names) ? 1 : 0) + (has(self.selector) ? 1 : 0) + (has(self.all) ? 1 : 0) == 1',
-      message: 'spec.customers must set exactly one of names, selector or all',
-      check: (s) => [s.names, s.selector, s.all].filter((v) => v !== undefined).length === 1,
+      rule: '(has(self.names) ? 1 : 0) + (has(self.selector) ? 1 : 0) + (has(self.all) ? 1 : 0) + (has(self.preferTarget) ? 1 : 0) == 1',
+      message: 'spec.customers must set exactly one of names, selector, all or preferTarget',
+      check: (s) => [s.names, s.selector, s.all, s.preferTarget].filter((v) => v !== undefined).length === 1,
     },
     {
       rule: '!has(self.all) || self.all',
@@ -89,8 +95,14 @@ const CustomerSelectionSchema = withCel(
       fieldPath: '.all',
       check: (s) => s.all !== false,
     },
+    {
+      rule: '!has(self.preferTarget) || self.preferTarget',
+      message: 'spec.customers.preferTarget must be true when set; select customers with names or selector instead',
+      fieldPath: '.preferTarget',
+      check: (s) => s.preferTarget !== false,
+    },
   ],
-).describe('Which customers of the source cell to move: exactly one of names, selector or all.');
+).describe('Which customers of the source cell to move: exactly one of names, selector, all or preferTarget.');
 
 const immutable = (field: string) => ({
   rule: 'self == oldSelf',

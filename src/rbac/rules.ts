@@ -1,7 +1,7 @@
 // The operator's RBAC rules, the one list that config/rbac/*.yaml and the Helm chart's roles are
 // generated from (`npm run gen:rbac`). Exact verbs and resources, no wildcard, each with its reason.
 import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from '../controllers/cell/cell-children.js';
-import { CELL, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
+import { CELL, CELL_REBALANCE_POLICY, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
 import { builtin } from '../runtime/resource.js';
 
 /** A rbac.authorization.k8s.io/v1 PolicyRule, with why the operator needs it. */
@@ -80,7 +80,7 @@ function childRules(): ExplainedRule[] {
     }));
 }
 
-const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural];
+const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural, CELL_REBALANCE_POLICY.plural];
 
 /** The ClusterRole of the operator. */
 export const OPERATOR_RULES: readonly ExplainedRule[] = [
@@ -95,6 +95,18 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
     resources: [CUSTOMER_PLACEMENT.plural],
     verbs: ['list', 'watch'],
     why: 'CustomerPlacements: an informer only (no finalizer: deleting one leaves the customer in the routing table).',
+  },
+  {
+    apiGroups: [GROUP],
+    resources: [CELL_REBALANCE_POLICY.plural],
+    verbs: ['list', 'watch'],
+    why: 'CellRebalancePolicies: an informer only (their Migrations are not owned: deleting a policy never stops a move).',
+  },
+  {
+    apiGroups: [GROUP],
+    resources: [MIGRATION.plural],
+    verbs: ['create'],
+    why: 'A CellRebalancePolicy runs an approved proposal as Migrations, by server-side apply (a PATCH that needs create for a new object).',
   },
   {
     apiGroups: [GROUP],

@@ -1,12 +1,14 @@
 // The customers a Migration moves, frozen in `migration_customers` in move order the first time it
-// is reconciled (names, a label selector over the routing table's labels, or all of the source
-// cell), and the facts the decider needs about them: counts by the outcome of their moves, the next
+// is reconciled (names, a label selector over the routing table's labels, all of the source cell,
+// or those whose placement now prefers the target: a split), and the facts the decider needs about them: counts by the outcome of their moves, the next
 // ones to start, those bound to another region. Counted in SQL: a reconcile of a 100k-customer drain
 // reads a few rows, not the selection.
 import type { Pool } from 'pg';
 import type { LabelSelector } from '../crds/kube-types.js';
 import type { MigrationSpec } from '../crds/migration.js';
 import { moveOutcome, outcomeOf, type MoveDirection, type MoveOutcome, type MoveState } from '../data/move-state.js';
+import { listCells } from './cells.js';
+import { customersPreferring } from './placement-preference.js';
 import type { Queryable } from './transactions.js';
 
 export interface SelectedCustomer {
@@ -133,14 +135,21 @@ const ORDER_BY: Record<MigrationSpec['order'], string> = {
   Listed: 'n.ord',
 };
 
+export interface FreezeOptions {
+  /** Customers pinned by a CustomerPlacement's spec.cell: a split (`preferTarget`) never selects them. */
+  pinned?: ReadonlySet<string>;
+}
+
 /**
  * Freezes the selection once; for `all` (a drain) it also adds customers that arrived in the source
  * cell since, after those already selected. The reconciler cordons a drain's source before the first
  * freeze, so placement sends nobody new there; what this still adds comes from moves (another
- * migration's cut-over into the cell, an abort moving customers back). Returns the listed names
+ * migration's cut-over into the cell, an abort moving customers back). `preferTarget` (a split)
+ * asks the placement function itself (placement-preference.ts) which customers of the source now
+ * prefer the target, over the cells as the `cells` table describes them. Returns the listed names
  * that are not in the source cell.
  */
-export async function freezeSelection(pool: Pool, migration: string, spec: MigrationSpec): Promise<string[]> {
+export async function freezeSelection(pool: Pool, migration: string, spec: MigrationSpec, options: FreezeOptions = {}): Promise<string[]> {
   const { rows } = await pool.query<{ frozen: boolean }>('SELECT EXISTS (SELECT 1 FROM migration_customers WHERE migration = $1) AS frozen', [migration]);
   const frozen = rows[0]?.frozen === true;
   if (frozen && !spec.customers.all) return [];
@@ -161,6 +170,24 @@ export async function freezeSelection(pool: Pool, migration: string, spec: Migra
       [migration, spec.customers.names],
     );
     return missing.rows.map((r) => r.id);
+  }
+  if (spec.customers.preferTarget) {
+    const [cells, inSource] = await Promise.all([
+      listCells(pool),
+      pool.query<{ customer_id: string; region: string | null }>('SELECT customer_id, region FROM placements WHERE cell = $1', [spec.from]),
+    ]);
+    const ids = customersPreferring(
+      inSource.rows.map((r) => ({ id: r.customer_id, region: r.region })),
+      cells,
+      spec.to,
+      options.pinned,
+    );
+    await pool.query(
+      `${base} FROM unnest($3::text[]) AS n(id) JOIN placements p ON p.customer_id = n.id
+        WHERE p.cell = $2 ON CONFLICT DO NOTHING`,
+      [migration, spec.from, ids],
+    );
+    return [];
   }
   const where = spec.customers.selector ? selectorSql(spec.customers.selector, 3) : { sql: 'true', params: [] };
   await pool.query(

@@ -353,6 +353,32 @@ ALTER TABLE migration_journal ADD COLUMN kafka_drain jsonb CHECK (kafka_drain IS
 COMMENT ON COLUMN migration_journal.kafka_drain IS 'the Kafka drain under the fence: topic, group, end offsets recorded after the fence, committed offsets last seen, times';
 `;
 
+// Measured size per customer (issue 19), sampled from the cells' databases so that a rebalance by
+// rows or bytes is measured, not guessed: one row per customer, its latest sample (the size moves
+// with the customer; `cell` says where it was measured), and per cell when and how it was sampled.
+const customerSizes = `
+CREATE TABLE customer_sizes (
+  customer_id text COLLATE "C" PRIMARY KEY,
+  cell        text NOT NULL,
+  rows        bigint NOT NULL CHECK (rows >= 0),
+  bytes       bigint NOT NULL CHECK (bytes >= 0),
+  sampled_at  timestamptz NOT NULL
+);
+CREATE INDEX customer_sizes_cell_idx ON customer_sizes (cell);
+COMMENT ON TABLE customer_sizes IS 'rows and bytes per customer in a cell database: exact below a bound, estimated from a TABLESAMPLE above it';
+
+CREATE TABLE cell_size_samples (
+  cell        text PRIMARY KEY,
+  sampled_at  timestamptz NOT NULL,
+  customers   bigint NOT NULL,
+  rows        bigint NOT NULL,
+  bytes       bigint NOT NULL,
+  exact       boolean NOT NULL,
+  tables      integer NOT NULL,
+  duration_ms integer NOT NULL
+);
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
@@ -362,4 +388,5 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 6, name: 'cells: the cordon of a drain', sql: drainCordon },
   { version: 7, name: 'migration steps: the current step of each Migration', sql: migrationSteps },
   { version: 8, name: 'move engine: the Kafka drain under the fence', sql: moveKafkaDrain },
+  { version: 9, name: 'measured size per customer and cell', sql: customerSizes },
 ];

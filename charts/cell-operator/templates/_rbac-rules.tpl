@@ -10,9 +10,19 @@
 - apiGroups: ["cells.platform.io"]
   resources: ["customerplacements"]
   verbs: ["list", "watch"]
+# CellRebalancePolicies: an informer only (their Migrations are not owned: deleting a policy never
+# stops a move).
+- apiGroups: ["cells.platform.io"]
+  resources: ["cellrebalancepolicies"]
+  verbs: ["list", "watch"]
+# A CellRebalancePolicy runs an approved proposal as Migrations, by server-side apply (a PATCH that
+# needs create for a new object).
+- apiGroups: ["cells.platform.io"]
+  resources: ["migrations"]
+  verbs: ["create"]
 # Status written through the status subresource (a JSON patch replacing status whole).
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells/status", "customerplacements/status", "migrations/status"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status"]
   verbs: ["patch"]
 # Children carry an owner reference to their Cell with blockOwnerDeletion: true, which the
 # OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters; enabled on
@@ -98,17 +108,17 @@
 # People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin
 # customers.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells", "customerplacements", "migrations"]
+  resources: ["cells", "customerplacements", "migrations", "cellrebalancepolicies"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 # Status is written by the operator only.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells/status", "customerplacements/status", "migrations/status"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status"]
   verbs: ["get"]
 {{- end }}
 
 {{- define "cell-operator.rules.cellsView" }}
 # Read-only: the cells, the pinned customers and the migrations, with their status.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells", "customerplacements", "migrations", "cells/status", "customerplacements/status", "migrations/status"]
+  resources: ["cells", "customerplacements", "migrations", "cellrebalancepolicies", "cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status"]
   verbs: ["get", "list", "watch"]
 {{- end }}

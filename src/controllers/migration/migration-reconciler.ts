@@ -59,6 +59,8 @@ export interface MigrationReconcilerDeps {
   kafka?: KafkaDrainOptions;
   log: Logger;
   now?: () => Date;
+  /** Customers pinned by a CustomerPlacement's spec.cell (from its cache): a split never selects them. */
+  pinnedCustomers?: () => ReadonlySet<string>;
 }
 
 export class MigrationReconciler {
@@ -67,6 +69,10 @@ export class MigrationReconciler {
 
   constructor(private readonly deps: MigrationReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
+  }
+
+  private freezeOptions(spec: Migration['spec']): { pinned?: ReadonlySet<string> } {
+    return spec.customers.preferTarget && this.deps.pinnedCustomers ? { pinned: this.deps.pinnedCustomers() } : {};
   }
 
   /**
@@ -101,7 +107,7 @@ export class MigrationReconciler {
     // Act on the admission: the cordon first, then the selection.
     const held = await this.actOnCordon(store, migration, admission.cordon, source?.cordonedBy ?? null);
     const refused = admission.refused || (admission.cordon.kind === 'take' && !held);
-    const missing = admission.freeze && !refused ? await freezeSelection(store, name, spec) : [];
+    const missing = admission.freeze && !refused ? await freezeSelection(store, name, spec, this.freezeOptions(spec)) : [];
 
     // Read the selection and the journal, and decide.
     const [selection, summary, mean] = await Promise.all([

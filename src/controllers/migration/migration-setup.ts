@@ -1,6 +1,6 @@
 // Wires the Migration controller: its informer, the pools to the cells' databases its moves use,
 // and what wakes a Migration's reconcile (a change to a cell it moves from or to).
-import { CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
+import { CELL_RESOURCE, CUSTOMER_PLACEMENT_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
 import { whenDatabase, type ControlPlane } from '../../control-plane.js';
 import { CellPools } from '../../data/cell-pools.js';
 import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
@@ -24,6 +24,9 @@ export interface MigrationSetupDeps {
 export function setupMigrationController(manager: Manager, deps: MigrationSetupDeps): { cellPools: CellPools } {
   const cells = manager.informer(CELL_RESOURCE);
   const migrations = manager.informer(MIGRATION_RESOURCE);
+  // A split (customers.preferTarget) leaves pinned customers where their pin says.
+  const placements = manager.informer(CUSTOMER_PLACEMENT_RESOURCE);
+  const pinnedCustomers = () => new Set(placements.list().flatMap((p) => (p.spec.cell ? [p.metadata.name ?? ''] : [])));
   const cellPools = new CellPools(manager.client, cells, undefined, deps.policy);
   // A change to a cell (Ready, capacity) may open a gate of the migrations from or to it; waiting
   // for the cells' cache also keeps a move from looking for a cell before the cache knows it.
@@ -42,6 +45,7 @@ export function setupMigrationController(manager: Manager, deps: MigrationSetupD
     cellPools,
     registry: manager.metrics.registry,
     log: deps.log,
+    pinnedCustomers,
     ...(deps.kafka ? { kafka: deps.kafka } : {}),
   });
   manager.add(
