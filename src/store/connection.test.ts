@@ -1,4 +1,4 @@
-import { describeDatabase, poolConfig, resolveDatabaseSettings, tlsOptions } from './connection.js';
+import { describeDatabase, poolConfig, resolveDatabaseSettings, sslAttempts, tlsOptions } from './connection.js';
 
 const noEnv = {};
 
@@ -35,9 +35,12 @@ describe('database connection settings', () => {
   it('maps sslmode to TLS options the way libpq means them', () => {
     const base = resolveDatabaseSettings({ host: 'db.internal' }, noEnv);
     const read = (p: string) => `PEM(${p})`;
-    expect(tlsOptions({ ...base, sslmode: 'disable' }, read)).toBe(false);
-    expect(tlsOptions({ ...base, sslmode: 'prefer' }, read)).toBe(false);
-    expect(tlsOptions({ ...base, sslmode: 'require' }, read)).toEqual({ rejectUnauthorized: false });
+    expect(sslAttempts({ ...base, sslmode: 'disable' }, read)).toEqual({ first: false });
+    // allow: plain text first, TLS if refused; prefer: TLS first, plain text if refused. Neither verifies.
+    expect(sslAttempts({ ...base, sslmode: 'allow', sslRootCert: '/ca' }, read)).toEqual({ first: false, fallback: { rejectUnauthorized: false } });
+    expect(sslAttempts({ ...base, sslmode: 'prefer', sslRootCert: '/ca' }, read)).toEqual({ first: { rejectUnauthorized: false }, fallback: false });
+    expect(sslAttempts({ ...base, sslmode: 'require' }, read)).toEqual({ first: { rejectUnauthorized: false } });
+    expect(sslAttempts({ ...base, sslmode: 'verify-full', sslRootCert: 'system' }, read)).toEqual({ first: { rejectUnauthorized: true } });
     const requireWithCa = tlsOptions({ ...base, sslmode: 'require', sslRootCert: '/ca' }, read);
     expect(requireWithCa).toMatchObject({ ca: 'PEM(/ca)', rejectUnauthorized: true });
     expect(requireWithCa && requireWithCa.checkServerIdentity?.('other', {} as never)).toBeUndefined();
@@ -46,7 +49,6 @@ describe('database connection settings', () => {
       cert: 'PEM(/c)',
       key: 'PEM(/k)',
       rejectUnauthorized: true,
-      servername: 'db.internal',
     });
   });
 
