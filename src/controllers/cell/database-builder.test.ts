@@ -1,4 +1,6 @@
-import type { V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import type { V1Deployment, V1Secret, V1StatefulSet } from '@kubernetes/client-node';
+import { resolveDatabaseSettings } from '../../store/connection.js';
+import { buildWorkloads } from './workload-builder.js';
 import { EXAMPLE_CELL_SPEC, exampleCell } from './example-cell.js';
 import {
   buildDatabase,
@@ -150,13 +152,36 @@ describe('the database Secret', () => {
     expect(new URL(decode(secret).uri ?? '').password).toBe(encodeURIComponent(credentials.password));
   });
 
-  it('points at the external server, with its sslmode, for an external database', () => {
+  it('points at the external server, verifying it against the system\'s roots by default', () => {
     const secret = buildDatabaseSecret(exampleCell(externalSpec), { username: 'app', password: 'secret' });
     expect(decode(secret)).toMatchObject({
       host: 'legacy.db.example.com',
       port: '6432',
-      uri: 'postgresql://app:secret@legacy.db.example.com:6432/telemetry?sslmode=require',
+      uri: 'postgresql://app:secret@legacy.db.example.com:6432/telemetry?sslmode=verify-full&sslrootcert=system',
     });
+    expect(decode(secret)).not.toHaveProperty('ca.crt');
+    const require = exampleCell({ ...externalSpec, database: { external: { ...externalSpec.database.external, sslMode: 'require' } } });
+    expect(decode(buildDatabaseSecret(require, { username: 'app', password: 'secret' })).uri).toMatch(/\?sslmode=require$/);
+  });
+
+  it('carries the CA of caRef and points DATABASE_URL at it, mounted into the workloads that use the database', () => {
+    const cell = exampleCell({
+      ...externalSpec,
+      workloads: [
+        { name: 'api', image: 'x:1' },
+        { name: 'static', image: 'x:1', database: false },
+      ],
+      database: { external: { ...externalSpec.database.external, caRef: { kind: 'ConfigMap', name: 'db-ca', namespace: 'legacy' } } },
+    });
+    const secret = decode(buildDatabaseSecret(cell, { username: 'app', password: 'secret', ca: 'PEM' }));
+    expect(secret['ca.crt']).toBe('PEM');
+    expect(secret.uri).toBe('postgresql://app:secret@legacy.db.example.com:6432/telemetry?sslmode=verify-full&sslrootcert=%2Fetc%2Fcell-database%2Fca.crt');
+    const [api, staticSite] = buildWorkloads(cell, { kafkaBootstrap: 'k:9092' }) as V1Deployment[];
+    expect(api?.spec?.template.spec?.volumes).toContainEqual({ name: 'database-ca', secret: { secretName: 'eu-west-1a-db-credentials', items: [{ key: 'ca.crt', path: 'ca.crt' }] } });
+    expect(api?.spec?.template.spec?.containers[0]?.volumeMounts).toContainEqual({ name: 'database-ca', mountPath: '/etc/cell-database', readOnly: true });
+    expect(staticSite?.spec?.template.spec?.volumes?.map((v) => v.name)).toEqual(['tmp']);
+    // What a workload does with DATABASE_URL: our own commands read it as libpq does.
+    expect(resolveDatabaseSettings({ url: secret.uri })).toMatchObject({ sslmode: 'verify-full', sslRootCert: '/etc/cell-database/ca.crt', host: 'legacy.db.example.com' });
   });
 
   it('is left out when the credentials are not known: the builder never invents a password', () => {

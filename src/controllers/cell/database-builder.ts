@@ -12,7 +12,10 @@ import type {
 import { IN_CLUSTER_DATABASE_DEFAULTS, type Cell } from '../../crds/cell.js';
 import { cellLabels, childMetadata, componentLabels, selectorLabels, type Component } from './labels.js';
 import {
+  DATABASE_CA_FILE,
   DATABASE_PORT,
+  databaseHasCa,
+  databaseSslMode,
   databaseCoordinatorName,
   databaseHost,
   databaseName,
@@ -42,11 +45,19 @@ function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-/** postgresql://user:password@host:port/db?sslmode=... with user and password percent-encoded. */
+/**
+ * postgresql://user:password@host:port/db?sslmode=...&sslrootcert=... with user and password
+ * percent-encoded: the CA mounted from the Secret when there is one, else (for the verifying modes)
+ * libpq's `system`, the system's trusted roots (libpq >= 16).
+ */
 export function databaseUri(cell: Cell, credentials: DatabaseCredentials): string {
-  const external = cell.spec.database.external;
   const auth = `${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}`;
-  const query = external ? `?sslmode=${external.sslMode}` : '';
+  const sslmode = databaseSslMode(cell);
+  const params: string[] = [];
+  if (cell.spec.database.external || sslmode !== 'disable') params.push(`sslmode=${sslmode}`);
+  if (databaseHasCa(cell)) params.push(`sslrootcert=${encodeURIComponent(DATABASE_CA_FILE)}`);
+  else if (sslmode === 'verify-ca' || sslmode === 'verify-full') params.push('sslrootcert=system');
+  const query = params.length > 0 ? `?${params.join('&')}` : '';
   return `postgresql://${auth}@${databaseHost(cell)}:${databasePort(cell)}/${databaseName(cell)}${query}`;
 }
 
@@ -65,6 +76,7 @@ export function buildDatabaseSecret(cell: Cell, credentials: DatabaseCredentials
       [DATABASE_SECRET_KEYS.port]: base64(String(databasePort(cell))),
       [DATABASE_SECRET_KEYS.database]: base64(databaseName(cell)),
       [DATABASE_SECRET_KEYS.uri]: base64(databaseUri(cell, credentials)),
+      ...(credentials.ca !== undefined ? { [DATABASE_SECRET_KEYS.ca]: base64(credentials.ca) } : {}),
     },
   };
 }
