@@ -27,6 +27,8 @@ export interface StartPostgresOptions {
    * only plain-text ones. Default: both.
    */
   hba?: 'hostssl' | 'hostnossl';
+  /** Serve TLS with this certificate and key (PEM) instead of openssl-made ones; `ca` becomes caFile. */
+  certificate?: { cert: string; key: string; ca: string };
   /** The directory of initdb/pg_ctl/postgres (a Citus prefix: test/support/citus.ts); default findPostgresBinDir(). */
   binDir?: string;
 }
@@ -187,7 +189,13 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   }
 
   let caFile: string | undefined;
-  if (options.tls) {
+  if (options.certificate) {
+    for (const [file, text] of [['server.crt', options.certificate.cert], ['server.key', options.certificate.key], ['ca.crt', options.certificate.ca]] as const) {
+      writeFileSync(join(base, file), text, { mode: 0o600 });
+      if (as.uid >= 0) chownSync(join(base, file), as.uid, as.gid);
+    }
+    caFile = join(base, 'ca.crt');
+  } else if (options.tls) {
     try {
       caFile = await makeCertificates(base, as);
     } catch (err) {
