@@ -88,15 +88,31 @@ export function databasePort(cell: Cell): number {
   return cell.spec.database.external?.port ?? DATABASE_PORT;
 }
 
-/** The libpq sslmode of every connection to the cell database: the external one's (verify-full by default). */
+/**
+ * The libpq sslmode of every connection to the cell database: the external one's (verify-full by
+ * default); the in-cluster one serves a certificate of the cell's own CA, checked with verify-full.
+ */
 export function databaseSslMode(cell: Cell): SslMode {
-  return cell.spec.database.external?.sslMode ?? 'disable';
+  return cell.spec.database.external?.sslMode ?? 'verify-full';
 }
 
 /** Whether the database Secret carries a CA (key ca.crt) for the workloads to check the server with. */
 export function databaseHasCa(cell: Cell): boolean {
   const external = cell.spec.database.external;
-  return external ? external.caRef !== undefined : false;
+  return external ? external.caRef !== undefined : true;
+}
+
+/** The in-cluster database's TLS Secret: the cell's CA (certificate and key) and the servers' certificate. */
+export function databaseTlsSecretName(cell: Cell): string {
+  return `${cellName(cell)}-db-tls`;
+}
+
+/** The names the in-cluster servers' certificate holds: the coordinator Service, every worker pod, and the pod itself. */
+export function databaseServerHosts(cell: Cell): string[] {
+  const ns = cellNamespace(cell);
+  const coordinator = databaseCoordinatorName(cell);
+  const worker = databaseWorkerName(cell);
+  return [`${coordinator}.${ns}.svc`, `${coordinator}.${ns}.svc.cluster.local`, `*.${worker}.${ns}.svc`, `*.${worker}.${ns}.svc.cluster.local`, 'localhost', '127.0.0.1'];
 }
 
 /** Where the workloads find the database CA (the `sslrootcert` of their DATABASE_URL). */

@@ -62,8 +62,9 @@ export function classifyDatabaseError(err: unknown, where: { host?: string; exte
           reason,
           message: external
             ? `the server's certificate does not name the host ${where.host ?? ''} (${message}); set spec.database.external.host to a name the certificate holds, or sslMode verify-ca to check the CA only`
-            : `the database's certificate does not name ${where.host ?? 'its Service'} (${message}); delete the cell's database TLS Secret for the operator to issue a new certificate`,
-          stalled: true,
+            : `the database's certificate does not name ${where.host ?? 'its Service'} (${message}); the pods restart with the certificate the operator issued for it`,
+          // In-cluster, the operator's own certificate is on its way (the pods roll): waiting helps.
+          stalled: external,
         };
       }
       return {
@@ -71,8 +72,8 @@ export function classifyDatabaseError(err: unknown, where: { host?: string; exte
         reason,
         message: external
           ? `the server's certificate is not signed by the CA the operator was given (${message}); put the CA that signed it in the Secret or ConfigMap of spec.database.external.caRef (no caRef: the system's trusted roots), or set sslMode require to encrypt without verifying`
-          : `the database's certificate is not signed by the cell's CA (${message}); the database pods serve an old certificate: restart them`,
-        stalled: true,
+          : `the database's certificate is not signed by the cell's CA (${message}); the pods restart with the certificate the operator issued (if they do not, delete them)`,
+        stalled: external,
       };
     case 'TLSUnavailable':
       return {
@@ -80,8 +81,8 @@ export function classifyDatabaseError(err: unknown, where: { host?: string; exte
         reason,
         message: external
           ? `the server refused the encryption spec.database.external.sslMode asks for (${message}); turn TLS on at the server (ssl=on) and allow hostssl in pg_hba.conf, or choose an sslMode the server accepts`
-          : `the database refused a TLS connection (${message}); its pods run without the cell's certificate: restart them`,
-        stalled: true,
+          : `the database refused a TLS connection (${message}); its pods restart with TLS on (if they do not, delete them)`,
+        stalled: external,
       };
     case 'AuthenticationFailed':
       return { connected: false, reason, message: `authentication failed (${message}); check the credentials in the Secret`, stalled: true };

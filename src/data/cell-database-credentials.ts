@@ -9,7 +9,8 @@ import { builtin, resourcePath } from '../runtime/resource.js';
 import { caViolation, secretViolation, type CellPolicy } from '../policy/cell-policy.js';
 import type { DatabaseSettings } from '../store/connection.js';
 import type { DatabaseCheck } from './cell-database-check.js';
-import { cellNamespace, databaseHost, databaseName, databasePort, databaseSecretName, databaseSslMode, IN_CLUSTER_DATABASE_USER } from '../crds/cell-names.js';
+import { readDatabaseTls, type DatabaseTls } from './cell-database-tls.js';
+import { cellNamespace, databaseHost, databaseName, databasePort, databaseSecretName, databaseSslMode, databaseTlsSecretName, IN_CLUSTER_DATABASE_USER } from '../crds/cell-names.js';
 
 /** The keys of the database Secret; workloads get DATABASE_URL from `uri`. */
 export const DATABASE_SECRET_KEYS = {
@@ -31,8 +32,10 @@ export const DATABASE_SECRET_KEYS = {
 export interface DatabaseCredentials {
   username: string;
   password: string;
-  /** The CA bundle (PEM) that signs the server certificate (an external database's caRef); absent: none given. */
+  /** The CA bundle (PEM) that signs the server certificate (an external database's caRef, the in-cluster cell's CA); absent: none given. */
   ca?: string;
+  /** In-cluster: the cell's CA and the servers' certificate, for the TLS Secret and the StatefulSets. */
+  serverTls?: DatabaseTls;
 }
 
 export type CredentialsResult = { value: DatabaseCredentials; problem?: undefined } | { value?: undefined; problem: Extract<DatabaseCheck, { connected: false }> };
@@ -64,14 +67,20 @@ async function readSecret(client: KubeClient, ref: { namespace: string; name: st
 export async function readDatabaseCredentials(
   client: KubeClient,
   cell: Cell,
-  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy } = {},
+  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy; now?: Date } = {},
 ): Promise<CredentialsResult> {
   const external = cell.spec.database.external;
   if (!external) {
     const ours = await readSecret(client, { namespace: cellNamespace(cell), name: databaseSecretName(cell) }, options.secrets);
+    // The cell's CA and server certificate: issued (or renewed) only by the reconciler, which applies them.
+    const serverTls = await readDatabaseTls(client, cell, { issue: options.generate ?? false, ...(options.now ? { now: options.now } : {}) });
+    if (!serverTls) {
+      return { problem: { connected: false, reason: 'SecretMissing', message: `the database TLS Secret ${cellNamespace(cell)}/${databaseTlsSecretName(cell)} does not exist yet`, stalled: false } };
+    }
+    const tls = { ca: serverTls.ca, serverTls };
     const password = decode(ours?.data?.[DATABASE_SECRET_KEYS.password]);
-    if (password !== undefined) return { value: { username: IN_CLUSTER_DATABASE_USER, password } };
-    if (options.generate) return { value: { username: IN_CLUSTER_DATABASE_USER, password: randomBytes(24).toString('base64url') } };
+    if (password !== undefined) return { value: { username: IN_CLUSTER_DATABASE_USER, password, ...tls } };
+    if (options.generate) return { value: { username: IN_CLUSTER_DATABASE_USER, password: randomBytes(24).toString('base64url'), ...tls } };
     return { problem: { connected: false, reason: 'SecretMissing', message: `the database Secret ${cellNamespace(cell)}/${databaseSecretName(cell)} does not exist yet`, stalled: false } };
   }
   const ref = external.secretRef;
