@@ -140,6 +140,7 @@ export function cellDatabaseSettings(cell: Cell, credentials: DatabaseCredential
     user: credentials.username,
     password: credentials.password,
     sslmode: databaseSslMode(cell),
-    ...(credentials.ca !== undefined ? { sslCa: credentials.ca } : {}),
+    // Always explicit, so that the operator's own PGSSLROOTCERT (its control-plane CA) never applies to a cell.
+    ...(credentials.ca !== undefined ? { sslCa: credentials.ca } : { sslRootCert: 'system' }),
   };
 }

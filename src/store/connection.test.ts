@@ -52,6 +52,13 @@ describe('database connection settings', () => {
     });
   });
 
+  it('takes sslmode and sslrootcert from PGSSLMODE and PGSSLROOTCERT below the URL\'s and the fields\'', () => {
+    const env = { PGSSLMODE: 'verify-full', PGSSLROOTCERT: '/etc/ca.crt' };
+    expect(resolveDatabaseSettings({ url: 'postgres://u@h/d' }, env)).toMatchObject({ sslmode: 'verify-full', sslRootCert: '/etc/ca.crt' });
+    expect(resolveDatabaseSettings({ url: 'postgres://u@h/d?sslmode=require&sslrootcert=/x' }, env)).toMatchObject({ sslmode: 'require', sslRootCert: '/x' });
+    expect(resolveDatabaseSettings({ url: 'postgres://u@h/d', sslCa: 'PEM' }, env).sslRootCert).toBeUndefined();
+  });
+
   it('builds a pool configuration that parses bigint columns as numbers', () => {
     const config = poolConfig(resolveDatabaseSettings({ url: 'postgres://u@h/d', poolMax: 3 }, noEnv));
     expect(config).toMatchObject({ host: 'h', database: 'd', user: 'u', max: 3, ssl: false });

@@ -92,6 +92,8 @@ export function resolveDatabaseSettings(settings: DatabaseSettings, env: NodeJS.
     user: merged.user ?? env.PGUSER ?? 'postgres',
     sslmode: merged.sslmode ?? (env.PGSSLMODE as SslMode | undefined) ?? 'disable',
   };
+  // libpq's environment defaults (the Helm chart sets them): below the URL and the discrete fields.
+  if (resolved.sslRootCert === undefined && resolved.sslCa === undefined && env.PGSSLROOTCERT) resolved.sslRootCert = env.PGSSLROOTCERT;
   if (!Number.isInteger(resolved.port) || resolved.port < 1 || resolved.port > 65535) {
     throw new DatabaseSettingsError(`database port must be 1-65535, got ${String(resolved.port)}`);
   }
