@@ -3,7 +3,7 @@
 // installs and upgrades with everything wired (the pods are kwok's: accepted and Ready, not running
 // our image). The namespace enforces Pod Security `restricted`, so a non-compliant pod never starts.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -204,9 +204,15 @@ describe('the Helm chart', () => {
       expect(env.POD_NAME?.valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } });
       expect(env.POD_NAMESPACE?.valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } });
       expect(env.CONTROL_PLANE_DATABASE_PASSWORD?.valueFrom).toEqual({ secretKeyRef: { name: `${fullname}-postgres`, key: 'password' } });
-      expect(env.CONTROL_PLANE_DATABASE_URL?.value).toBe(
-        `postgres://cell_operator:$(CONTROL_PLANE_DATABASE_PASSWORD)@${fullname}-postgres.${namespace}.svc:5432/cell_operator?sslmode=disable`,
-      );
+      expect(env.CONTROL_PLANE_DATABASE_URL?.value).toBe(`postgres://cell_operator:$(CONTROL_PLANE_DATABASE_PASSWORD)@${fullname}-postgres.${namespace}.svc:5432/cell_operator`);
+      // TLS with verify-full against the chart's PostgreSQL CA, generated once into <release>-postgres-tls.
+      expect([env.PGSSLMODE?.value, env.PGSSLROOTCERT?.value]).toEqual(['verify-full', '/etc/cell-operator/control-plane-tls/ca.crt']);
+      expect(pod.volumes?.find((v) => v.name === 'control-plane-tls')?.secret).toMatchObject({ secretName: `${fullname}-postgres-tls`, items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+      const tls = await kubectlJson<{ type: string; data: Record<string, string> }>(['get', 'secret', `${fullname}-postgres-tls`, '-n', namespace]);
+      expect(tls.type).toBe('kubernetes.io/tls');
+      const cert = new X509Certificate(Buffer.from(tls.data['tls.crt'] ?? '', 'base64'));
+      expect(cert.checkHost(`${fullname}-postgres.${namespace}.svc`)).toBeDefined();
+      expect(cert.checkIssued(new X509Certificate(Buffer.from(tls.data['ca.crt'] ?? '', 'base64')))).toBe(true);
     });
 
     it('runs the router with its own ServiceAccount and no API token, and the write token mounted from a Secret', async () => {
