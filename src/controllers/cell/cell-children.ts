@@ -41,7 +41,8 @@ export const CHILD_KINDS = [
   { apiVersion: 'v1', kind: 'Namespace', pruned: false },
   // The database policies follow the database: in-cluster or external.
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', pruned: true },
-  // Only the database Secret: it may hold the only copy of a generated password.
+  // The database Secret (it may hold the only copy of a generated password) and, in-cluster, its TLS
+  // Secret (the only copy of the cell's CA key).
   { apiVersion: 'v1', kind: 'Secret', pruned: false },
   // Always the controller and the broker pool.
   { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool', pruned: false },
