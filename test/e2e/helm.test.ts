@@ -9,6 +9,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { wildcards } from '../../src/rbac/rules.js';
+import { createPool } from '../../src/store/connection.js';
+import { startPostgres } from '../support/postgres.js';
 import { e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
 
 const run = promisify(execFile);
@@ -113,6 +115,34 @@ describe('the Helm chart', () => {
     // No Secret the chart would generate anew on every Argo CD render.
     expect(rendered.filter((o) => o.kind === 'Secret')).toEqual([]);
     expect(rendered.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+  }, TIMEOUT_MS);
+
+  it('generates its PostgreSQL\'s certificate, which a real PostgreSQL serves and a verify-full client accepts', async () => {
+    const rendered = objects(await template());
+    const secret = rendered.find((o) => o.kind === 'Secret' && o.metadata.name === `${fullname}-postgres-tls`) as unknown as { type: string; data: Record<string, string> };
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const pem = (key: string) => Buffer.from(secret.data[key] ?? '', 'base64').toString('utf8');
+    expect(new X509Certificate(pem('tls.crt')).checkHost(`${fullname}-postgres.${namespace}.svc`)).toBeDefined();
+    const server = await startPostgres({ certificate: { cert: pem('tls.crt'), key: pem('tls.key'), ca: pem('ca.crt') } });
+    // The operator's and the router's settings: PGSSLMODE and PGSSLROOTCERT as the chart sets them.
+    const saved = { mode: process.env.PGSSLMODE, root: process.env.PGSSLROOTCERT };
+    try {
+      process.env.PGSSLMODE = 'verify-full';
+      process.env.PGSSLROOTCERT = server.caFile;
+      const verified = createPool({ host: 'localhost', port: server.port, user: server.user, database: 'postgres', connectTimeoutMs: 5000 });
+      try {
+        const { rows } = await verified.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+        expect(rows[0]?.ssl).toBe(true);
+      } finally {
+        await verified.end();
+      }
+    } finally {
+      if (saved.mode === undefined) delete process.env.PGSSLMODE;
+      else process.env.PGSSLMODE = saved.mode;
+      if (saved.root === undefined) delete process.env.PGSSLROOTCERT;
+      else process.env.PGSSLROOTCERT = saved.root;
+      await server.stop();
+    }
   }, TIMEOUT_MS);
 
   it('renders roles without a wildcard, and the same rules as config/rbac', async () => {
