@@ -98,6 +98,7 @@ describe('the Helm chart', () => {
       [['--set', 'operator.replcas=2'], /at '\/operator': additional properties 'replcas' not allowed/],
       [['--set', 'router.logLevel=loud'], /at '\/router\/logLevel'/],
       [['--set', 'controlPlane.databaseUrl=mysql://x'], /at '\/controlPlane\/databaseUrl'/],
+      [['--set', 'controlPlane.tls.sslMode=sometimes'], /at '\/controlPlane\/tls\/sslMode'/],
       [['--set', 'controlPlane.databaseUrl=postgres://u:p@db:5432/cp'], /set controlPlane.postgres.enabled=false too/],
     ];
     for (const [args, message] of cases) {
