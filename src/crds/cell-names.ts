@@ -1,6 +1,6 @@
 // The names and addresses of a cell's children, in one place so that the builders, the reconciler
 // and the status agree on them. Every child lives in the cell namespace.
-import type { Cell, WorkloadSpec } from './cell.js';
+import type { Cell, SslMode, WorkloadSpec } from './cell.js';
 
 /** The namespace of every child: `spec.namespace`, or `cell-<name>`. */
 export function cellNamespace(cell: Cell): string {
@@ -87,6 +87,37 @@ export function databaseHost(cell: Cell): string {
 export function databasePort(cell: Cell): number {
   return cell.spec.database.external?.port ?? DATABASE_PORT;
 }
+
+/**
+ * The libpq sslmode of every connection to the cell database: the external one's (verify-full by
+ * default); the in-cluster one serves a certificate of the cell's own CA, checked with verify-full.
+ */
+export function databaseSslMode(cell: Cell): SslMode {
+  return cell.spec.database.external?.sslMode ?? 'verify-full';
+}
+
+/** Whether the database Secret carries a CA (key ca.crt) for the workloads to check the server with. */
+export function databaseHasCa(cell: Cell): boolean {
+  const external = cell.spec.database.external;
+  return external ? external.caRef !== undefined : true;
+}
+
+/** The in-cluster database's TLS Secret: the cell's CA (certificate and key) and the servers' certificate. */
+export function databaseTlsSecretName(cell: Cell): string {
+  return `${cellName(cell)}-db-tls`;
+}
+
+/** The names the in-cluster servers' certificate holds: the coordinator Service, every worker pod, and the pod itself. */
+export function databaseServerHosts(cell: Cell): string[] {
+  const ns = cellNamespace(cell);
+  const coordinator = databaseCoordinatorName(cell);
+  const worker = databaseWorkerName(cell);
+  return [`${coordinator}.${ns}.svc`, `${coordinator}.${ns}.svc.cluster.local`, `*.${worker}.${ns}.svc`, `*.${worker}.${ns}.svc.cluster.local`, 'localhost', '127.0.0.1'];
+}
+
+/** Where the workloads find the database CA (the `sslrootcert` of their DATABASE_URL). */
+export const DATABASE_CA_DIR = '/etc/cell-database';
+export const DATABASE_CA_FILE = `${DATABASE_CA_DIR}/ca.crt`;
 
 /** The in-cluster database's name: the citus image creates the extension in this database. */
 export const IN_CLUSTER_DATABASE_NAME = 'telemetry';

@@ -37,7 +37,7 @@ describe('parseCellSpec', () => {
     expect(spec.workloads).toBeUndefined();
   });
 
-  it('defaults an external database to port 5432, sslmode require and the username/password keys', () => {
+  it('defaults an external database to port 5432, sslmode verify-full and the username/password keys', () => {
     const result = parseWith((s) => {
       s.database = { external: { host: 'db.internal', database: 'telemetry', secretRef: { name: 'db', namespace: 'default' } } };
     });
@@ -45,9 +45,23 @@ describe('parseCellSpec', () => {
       host: 'db.internal',
       port: 5432,
       database: 'telemetry',
-      sslMode: 'require',
+      sslMode: 'verify-full',
       secretRef: { name: 'db', namespace: 'default', usernameKey: 'username', passwordKey: 'password' },
     });
+  });
+
+  it('takes a CA from a Secret (key ca.crt by default) or a ConfigMap, for the modes that check certificates only', () => {
+    const external = (more: Record<string, unknown>) =>
+      parseWith((s) => {
+        s.database = { external: { host: 'db.internal', database: 'telemetry', secretRef: { name: 'db', namespace: 'default' }, ...more } };
+      });
+    const withSecret = external({ caRef: { name: 'db-ca', namespace: 'default' } });
+    expect(withSecret.ok && withSecret.value.database.external?.caRef).toEqual({ kind: 'Secret', name: 'db-ca', namespace: 'default', key: 'ca.crt' });
+    const withConfigMap = external({ sslMode: 'verify-ca', caRef: { kind: 'ConfigMap', name: 'db-ca', namespace: 'default', key: 'root.pem' } });
+    expect(withConfigMap.ok && withConfigMap.value.database.external?.caRef?.kind).toBe('ConfigMap');
+    const withPrefer = external({ sslMode: 'prefer', caRef: { name: 'db-ca', namespace: 'default' } });
+    expect(errorPaths(withPrefer)).toEqual(['spec.database.external.caRef']);
+    expect(external({ sslMode: 'sometimes' }).ok).toBe(false);
   });
 
   it('defaults a workload to one replica with the database injected', () => {

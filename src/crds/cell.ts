@@ -19,7 +19,10 @@ export const CELL_STATES = ['Active', 'Cordoned', 'Draining'] as const;
 export const CELL_PHASES = ['Provisioning', 'Ready', 'Degraded', 'Draining', 'Deleting'] as const;
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
 export const TABLE_MODES = ['Mutable', 'AppendOnly'] as const;
-export const SSL_MODES = ['disable', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+/** The sslModes that check the server certificate against a CA (require does with a caRef, as libpq's with sslrootcert). */
+export const CA_SSL_MODES = ['require', 'verify-ca', 'verify-full'] as const;
+export const CA_REF_KINDS = ['Secret', 'ConfigMap'] as const;
 export const DATABASE_ENGINES = ['Citus', 'PostgreSQL'] as const;
 
 /** Condition types a Cell reports (kstatus reads Reconciling and Stalled). */
@@ -185,16 +188,36 @@ const HostSchema = z
   .regex(/^[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?$/, 'must be a host name or an IPv4 address');
 const PortSchema = z.int().min(1).max(65535).default(5432);
 
-const ExternalDatabaseSchema = z
+const CaRefSchema = z
   .object({
+    kind: z.enum(CA_REF_KINDS).default('Secret').describe('Secret or ConfigMap.'),
+    name: DnsSubdomainSchema.describe('Name of the Secret or ConfigMap.'),
+    namespace: DnsLabelSchema.describe("Namespace of the Secret or ConfigMap: the operator's, the cell's, or one the operator allows (as for secretRef)."),
+    key: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret or ConfigMap key')
+      .default('ca.crt')
+      .describe('Key holding the PEM bundle of the CA certificates.'),
+  })
+  .describe(
+    "The CA (PEM) that signed the server's certificate: the operator and the workloads check the server against it. Omitted: the system's trusted roots (a public CA).",
+  );
+
+const ExternalDatabaseSchema = withCel(
+  z.object({
     host: HostSchema
       .describe('Host name or IP address of the PostgreSQL (or Citus coordinator) server.'),
     port: PortSchema.describe('TCP port of the server.'),
     database: SqlIdentifierSchema.describe('Database holding the tenant tables.'),
     sslMode: z
       .enum(SSL_MODES)
-      .default('require')
-      .describe('libpq sslmode of the connection. Use disable only for servers without TLS on a trusted network (tests).'),
+      .default('verify-full')
+      .describe(
+        "libpq sslmode of the operator's and the workloads' connections, with libpq's meaning: verify-full (the default) checks the certificate chain against caRef and the host name; verify-ca the chain only; require encrypts without checking (checks the chain when caRef is set); prefer tries TLS first and falls back to plain text, allow the other way round; disable never encrypts. Anything below verify-full does not stop an attacker on the network.",
+      ),
+    caRef: CaRefSchema.optional(),
     secretRef: z
       .object({
         name: DnsSubdomainSchema.describe('Name of the Secret.'),
@@ -220,8 +243,16 @@ const ExternalDatabaseSchema = z
       .describe(
         'Citus only: the workers of the external coordinator, managed by the operator: each is registered (citus_add_node) and shards are rebalanced onto it; a worker removed from the list gets no new shards, has its shards moved off, then is removed from the coordinator. Omitted: the operator leaves the coordinator\'s workers alone.',
       ),
-  })
-  .describe('An existing PostgreSQL or Citus server to use instead of running one (adopting a legacy stack, a managed database).');
+  }),
+  [
+    {
+      rule: "!has(self.caRef) || self.sslMode in ['require', 'verify-ca', 'verify-full']",
+      message: 'spec.database.external.caRef is used only with sslMode require, verify-ca or verify-full (disable, allow and prefer never check a certificate)',
+      fieldPath: '.caRef',
+      check: (s) => s.caRef === undefined || (CA_SSL_MODES as readonly string[]).includes(s.sslMode),
+    },
+  ],
+).describe('An existing PostgreSQL or Citus server to use instead of running one (adopting a legacy stack, a managed database).');
 
 export const DatabaseSpecSchema = withCel(
   z.object({
@@ -486,6 +517,8 @@ export type KafkaSpec = CellSpec['kafka'];
 export type KafkaTopicSpec = KafkaSpec['topics'][number];
 export type DatabaseSpec = CellSpec['database'];
 export type ExternalDatabaseSpec = NonNullable<DatabaseSpec['external']>;
+export type CaRefSpec = NonNullable<ExternalDatabaseSpec['caRef']>;
+export type SslMode = (typeof SSL_MODES)[number];
 export type TenantTableSpec = NonNullable<DatabaseSpec['tables']>[number];
 export type WorkloadSpec = NonNullable<CellSpec['workloads']>[number];
 

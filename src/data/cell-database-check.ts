@@ -43,15 +43,47 @@ export type DatabaseCheck =
 
 export interface DatabaseCheckRequest {
   settings: DatabaseSettings;
+  /** Whose fields a person fixes when TLS fails: an external database's, or the operator's own in-cluster one. */
+  external?: boolean;
   /** A Citus cell's desired shape (used only when the citus extension is there). */
   citus?: Omit<CitusDesired, 'shardCount'> & { shardCount?: number };
 }
 
 /** What a failed connection means for a person: which reason, and whether waiting can help. */
-export function classifyDatabaseError(err: unknown): Extract<DatabaseCheck, { connected: false }> {
+export function classifyDatabaseError(err: unknown, where: { host?: string; external?: boolean } = {}): Extract<DatabaseCheck, { connected: false }> {
   const { reason, code } = classifyError(err);
   const message = (err as { message?: string } | undefined)?.message ?? String(err);
+  const external = where.external ?? true;
   switch (reason) {
+    case 'TLSVerificationFailed':
+      if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+        return {
+          connected: false,
+          reason,
+          message: external
+            ? `the server's certificate does not name the host ${where.host ?? ''} (${message}); set spec.database.external.host to a name the certificate holds, or sslMode verify-ca to check the CA only`
+            : `the database's certificate does not name ${where.host ?? 'its Service'} (${message}); the pods restart with the certificate the operator issued for it`,
+          // In-cluster, the operator's own certificate is on its way (the pods roll): waiting helps.
+          stalled: external,
+        };
+      }
+      return {
+        connected: false,
+        reason,
+        message: external
+          ? `the server's certificate is not signed by the CA the operator was given (${message}); put the CA that signed it in the Secret or ConfigMap of spec.database.external.caRef (no caRef: the system's trusted roots), or set sslMode require to encrypt without verifying`
+          : `the database's certificate is not signed by the cell's CA (${message}); the pods restart with the certificate the operator issued (if they do not, delete them)`,
+        stalled: external,
+      };
+    case 'TLSUnavailable':
+      return {
+        connected: false,
+        reason,
+        message: external
+          ? `the server refused the encryption spec.database.external.sslMode asks for (${message}); turn TLS on at the server (ssl=on) and allow hostssl in pg_hba.conf, or choose an sslMode the server accepts`
+          : `the database refused a TLS connection (${message}); its pods restart with TLS on (if they do not, delete them)`,
+        stalled: external,
+      };
     case 'AuthenticationFailed':
       return { connected: false, reason, message: `authentication failed (${message}); check the credentials in the Secret`, stalled: true };
     case 'DatabaseMissing':
@@ -66,10 +98,11 @@ export function classifyDatabaseError(err: unknown): Extract<DatabaseCheck, { co
 export async function checkDatabase(request: DatabaseCheckRequest): Promise<DatabaseCheck> {
   const client = createClient({ connectTimeoutMs: 5_000, statementTimeoutMs: 10_000, applicationName: 'cell-operator-check', ...request.settings });
   client.on('error', () => undefined); // a dropped connection after the check must not crash the process
+  const where = { host: request.settings.host, external: request.external ?? true };
   try {
     await client.connect();
   } catch (err) {
-    return classifyDatabaseError(err);
+    return classifyDatabaseError(err, where);
   }
   try {
     const version = await client.query<{ server_version: string }>('SHOW server_version');
@@ -98,7 +131,7 @@ export async function checkDatabase(request: DatabaseCheckRequest): Promise<Data
       problems: results.filter((r): r is Extract<CitusActionResult, { ok: false }> => !r.ok).map((r) => describeRefusal(r.action, r.message)),
     };
   } catch (err) {
-    return classifyDatabaseError(err);
+    return classifyDatabaseError(err, where);
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -1,5 +1,7 @@
-// Connection pools to the cells' databases for migrations, built from each Cell (its endpoint and
-// credentials) and reused while those do not change. The engine asks by cell name.
+// Connection pools to the cells' databases for migrations, built from each Cell (its endpoint,
+// credentials and CA) and reused while those do not change. The engine asks by cell name, once per
+// move action: the Secrets (and CA) behind a cell are read at most once per credentialsTtlMs, so a
+// move does not send the API server a GET per step.
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../crds/cell.js';
@@ -9,13 +11,25 @@ import type { Informer } from '../runtime/informer.js';
 import type { KubeClient } from '../runtime/kube-client.js';
 import type { CellPolicy } from '../policy/cell-policy.js';
 import { createPool } from '../store/connection.js';
-import { cellDatabaseSettings, readDatabaseCredentials } from './cell-database-credentials.js';
+import { cellDatabaseSettings, readDatabaseCredentials, type CredentialsResult } from './cell-database-credentials.js';
 
 /** How long a pool replaced by a credentials rotation stays usable for the actions that hold it. */
 const RETIRED_POOL_GRACE_MS = 10 * 60_000;
+/** How long credentials read from the API server are reused: a rotated password is picked up within this. */
+export const CREDENTIALS_TTL_MS = 30_000;
+
+export interface CellPoolsOptions {
+  /** Default CREDENTIALS_TTL_MS. */
+  credentialsTtlMs?: number;
+  now?: () => number;
+}
 
 export class CellPools {
   private readonly pools = new Map<string, { fingerprint: string; pool: Pool }>();
+  /** Per cell: the credentials read, for which spec (the references it names), and when. */
+  private readonly credentials = new Map<string, { spec: string; atMs: number; result: Promise<CredentialsResult> }>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly client: KubeClient,
@@ -23,13 +37,17 @@ export class CellPools {
     private readonly secrets?: Informer,
     /** Which Secrets a cell may name (cell-policy.ts): a refused one is never read. */
     private readonly policy?: CellPolicy,
-  ) {}
+    options: CellPoolsOptions = {},
+  ) {
+    this.ttlMs = options.credentialsTtlMs ?? CREDENTIALS_TTL_MS;
+    this.now = options.now ?? Date.now;
+  }
 
   /** The database of `name`, for the move engine; throws with a reason when it cannot be reached. */
   async database(name: string): Promise<CellDatabase> {
     const cell = this.cells.get(name);
     if (!cell) throw new CellUnavailable(`there is no Cell ${name} (yet)`);
-    const credentials = await readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy });
+    const credentials = await this.readCredentials(name, cell);
     if (!credentials.value) throw new CellUnavailable(`cell ${name}: ${credentials.problem.message}`);
     const settings = cellDatabaseSettings(cell, credentials.value);
     const fingerprint = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
@@ -44,6 +62,24 @@ export class CellPools {
     }
     const { tenantColumn, tables } = cell.spec.database;
     return { pool: entry.pool, tenancy: { tenantColumn, ...(tables ? { tables } : {}) } };
+  }
+
+  /**
+   * The cell's credentials, read again when the TTL is over or the Cell names other references;
+   * concurrent actions share one read, and a failed read is not kept.
+   */
+  private readCredentials(name: string, cell: Cell): Promise<CredentialsResult> {
+    const db = cell.spec.database;
+    const spec = JSON.stringify([cell.metadata.uid, cell.spec.namespace, db.external?.secretRef, db.external?.caRef]);
+    const nowMs = this.now();
+    const cached = this.credentials.get(name);
+    if (cached && cached.spec === spec && nowMs - cached.atMs < this.ttlMs) return cached.result;
+    const result = readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy });
+    this.credentials.set(name, { spec, atMs: nowMs, result });
+    result.catch(() => {
+      if (this.credentials.get(name)?.result === result) this.credentials.delete(name);
+    });
+    return result;
   }
 
   private readonly retired = new Set<Pool>();
@@ -61,5 +97,6 @@ export class CellPools {
     await Promise.all(all.map((p) => p.end().catch(() => undefined)));
     this.pools.clear();
     this.retired.clear();
+    this.credentials.clear();
   }
 }

@@ -19,6 +19,10 @@ const SECRET_REF = 'object.spec.database.external.secretRef';
 const HAS_SECRET_REF = 'has(object.spec.database) && has(object.spec.database.external)';
 const OLD_SECRET_REF = 'oldObject.spec.database.external.secretRef';
 const HAD_SECRET_REF = 'oldObject != null && has(oldObject.spec.database) && has(oldObject.spec.database.external)';
+const CA_REF = 'object.spec.database.external.caRef';
+const HAS_CA_REF = `${HAS_SECRET_REF} && has(object.spec.database.external.caRef)`;
+const OLD_CA_REF = 'oldObject.spec.database.external.caRef';
+const HAD_CA_REF = `${HAD_SECRET_REF} && has(oldObject.spec.database.external.caRef)`;
 
 export interface PolicyValidation {
   expression: string;
@@ -49,6 +53,12 @@ export const POLICY_VALIDATIONS: readonly PolicyValidation[] = [
     // An update that keeps the Secret it had (a finalizer patch) passes: only a new reference is judged.
     expression: `!(${HAS_SECRET_REF}) || (${HAD_SECRET_REF} && ${ns(OLD_SECRET_REF)} == ${ns(SECRET_REF)} && ${OLD_SECRET_REF}.name == ${SECRET_REF}.name) || ${ns(SECRET_REF)} == variables.operatorNamespace || ${ns(SECRET_REF)} == variables.cellNamespace || ${matches(`${ns(SECRET_REF)}`)}`,
     messageExpression: `'spec.database.external.secretRef: Secret ' + ${ns(SECRET_REF)} + '/' + ${SECRET_REF}.name + ' may not be used: the Secret must be in the operator\\'s namespace ' + variables.operatorNamespace + ', in the cell\\'s namespace ' + variables.cellNamespace + ' or in a namespace the operator allows (' + (size(variables.allowed) == 0 ? 'none' : variables.allowed.join(', ')) + ')'`,
+    reason: 'Forbidden',
+  },
+  {
+    // The CA of the external database: the same namespaces as its Secret; a kept reference passes.
+    expression: `!(${HAS_CA_REF}) || (${HAD_CA_REF} && ${ns(OLD_CA_REF)} == ${ns(CA_REF)} && ${OLD_CA_REF}.name == ${CA_REF}.name) || ${ns(CA_REF)} == variables.operatorNamespace || ${ns(CA_REF)} == variables.cellNamespace || ${matches(`${ns(CA_REF)}`)}`,
+    messageExpression: `'spec.database.external.caRef: ' + ${ns(CA_REF)} + '/' + ${CA_REF}.name + ' may not be used: the CA must be in the operator\\'s namespace ' + variables.operatorNamespace + ', in the cell\\'s namespace ' + variables.cellNamespace + ' or in a namespace the operator allows (' + (size(variables.allowed) == 0 ? 'none' : variables.allowed.join(', ')) + ')'`,
     reason: 'Forbidden',
   },
   {

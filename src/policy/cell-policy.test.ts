@@ -41,6 +41,19 @@ describe('what a Cell may reach beyond itself', () => {
     expect(violation?.message).toContain('spec.database.external.secretRef names Secret kube-system/db');
   });
 
+  it('reads an external database CA (Secret or ConfigMap) only from the namespaces its Secret may come from', () => {
+    const withCa = (namespace: string, kind: 'Secret' | 'ConfigMap' = 'ConfigMap') =>
+      exampleCell({
+        ...EXAMPLE_CELL_SPEC,
+        database: { external: { ...external('team-a').database.external, caRef: { kind, name: 'db-ca', namespace } } },
+      });
+    for (const namespace of ['cell-operator-system', 'cell-eu-west-1a', 'team-a', 'tenant-x']) expect(cellPolicyViolations(withCa(namespace), policy)).toEqual([]);
+    const [violation, ...rest] = cellPolicyViolations(withCa('kube-system'), policy);
+    expect(rest).toEqual([]);
+    expect(violation).toMatchObject({ field: 'spec.database.external.caRef.namespace', reason: 'CaNamespaceNotAllowed' });
+    expect(violation?.message).toContain('spec.database.external.caRef names ConfigMap kube-system/db-ca');
+  });
+
   it('reports both fields when both are refused', () => {
     const cell = exampleCell({ ...external('kube-system'), namespace: 'default' });
     expect(cellPolicyViolations(cell, policy).map((v) => v.field)).toEqual(['spec.namespace', 'spec.database.external.secretRef.namespace']);

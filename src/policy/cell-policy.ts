@@ -1,6 +1,6 @@
 // What a Cell may reach beyond itself, decided by the cluster admin in one place: the namespaces a
 // cell may live in, the namespaces its external database Secret may come from, and names its
-// workloads may not take from the cell's own children. The same rule
+// workloads may not take from the cell's own children (and where its database CA may come from). The same rule
 // runs at admission (admission-policy.ts, a ValidatingAdmissionPolicy) and in the reconciler, so
 // a Cell that got past a missing policy is still refused before anything is read or applied.
 import type { Cell } from '../crds/cell.js';
@@ -35,7 +35,7 @@ function defaultNamespace(cell: Cell): string {
   return `cell-${cell.metadata.name ?? ''}`;
 }
 
-export type PolicyReason = 'NamespaceNotAllowed' | 'SecretNamespaceNotAllowed' | 'WorkloadNameConflict';
+export type PolicyReason = 'NamespaceNotAllowed' | 'SecretNamespaceNotAllowed' | 'CaNamespaceNotAllowed' | 'WorkloadNameConflict';
 
 export interface PolicyViolation {
   /** The field a person changes: spec.namespace, spec.database.external.secretRef.namespace. */
@@ -72,6 +72,19 @@ export function secretViolation(cell: Cell, policy: CellPolicy): PolicyViolation
   };
 }
 
+/** Why the external database's CA (caRef) is refused, or undefined when it may be read: the same namespaces as secretRef. */
+export function caViolation(cell: Cell, policy: CellPolicy): PolicyViolation | undefined {
+  const ref = cell.spec.database.external?.caRef;
+  if (!ref) return undefined;
+  const own = cell.spec.namespace ?? defaultNamespace(cell);
+  if (ref.namespace === policy.operatorNamespace || ref.namespace === own || allowlistMatches(policy.allowedNamespaces, ref.namespace)) return undefined;
+  return {
+    field: 'spec.database.external.caRef.namespace',
+    reason: 'CaNamespaceNotAllowed',
+    message: `spec.database.external.caRef names ${ref.kind} ${ref.namespace}/${ref.name}, which the operator will not read: the CA must be in the operator's namespace ${policy.operatorNamespace}, in the cell's namespace ${own}, or in a namespace the operator allows (--allowed-namespaces / Helm value cellPolicy.allowedNamespaces: ${describeAllowlist(policy)}).`,
+  };
+}
+
 /**
  * The workload names of `cell` that would collide with the cell's own children. A workload names
  * a Deployment, a Service, a KafkaUser and (through Strimzi) a Secret `kafka-user-<name>`; the
@@ -97,5 +110,5 @@ export function workloadNameViolation(cell: Cell): PolicyViolation | undefined {
 
 /** Every rule `cell` breaks, namespace first. */
 export function cellPolicyViolations(cell: Cell, policy: CellPolicy): PolicyViolation[] {
-  return [namespaceViolation(cell, policy), secretViolation(cell, policy), workloadNameViolation(cell)].filter((v): v is PolicyViolation => v !== undefined);
+  return [namespaceViolation(cell, policy), secretViolation(cell, policy), caViolation(cell, policy), workloadNameViolation(cell)].filter((v): v is PolicyViolation => v !== undefined);
 }

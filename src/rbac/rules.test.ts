@@ -19,16 +19,19 @@ describe('the operator RBAC rules', () => {
     for (const child of CHILD_KINDS) {
       const group = child.apiVersion.includes('/') ? child.apiVersion.split('/')[0]! : '';
       const granted = ['get', 'list', 'watch', 'create', 'patch', 'delete'].filter((verb) => grants(OPERATOR_RULES, group, CHILD_PLURALS[child.kind], verb));
-      const read = child.kind === 'Secret' ? ['get'] : ['list', 'watch'];
+      const read = child.kind === 'Secret' || child.kind === 'ConfigMap' ? ['get'] : ['list', 'watch'];
       const expected = [...read, 'create', 'patch', ...(child.pruned ? ['delete'] : [])];
       expect({ kind: child.kind, granted }).toEqual({ kind: child.kind, granted: expected });
     }
   });
 
-  it('never list or watch Secrets: the operator cannot enumerate the cluster\'s Secrets, only read one by name', () => {
-    expect(grants(OPERATOR_RULES, '', 'secrets', 'list')).toBe(false);
-    expect(grants(OPERATOR_RULES, '', 'secrets', 'watch')).toBe(false);
-    expect(grants(OPERATOR_RULES, '', 'secrets', 'get')).toBe(true);
+  it('never list or watch Secrets or ConfigMaps: the operator cannot enumerate them, only read one by name', () => {
+    for (const plural of ['secrets', 'configmaps']) {
+      expect(grants(OPERATOR_RULES, '', plural, 'list')).toBe(false);
+      expect(grants(OPERATOR_RULES, '', plural, 'watch')).toBe(false);
+      expect(grants(OPERATOR_RULES, '', plural, 'get')).toBe(true);
+      expect(grants(OPERATOR_RULES, '', plural, 'delete')).toBe(false);
+    }
   });
 
   it('grant no get on what the operator reads from informers, and nothing but status on CustomerPlacements', () => {

@@ -34,8 +34,8 @@ export const CHILD_PLURALS: Readonly<Record<(typeof CHILD_KINDS)[number]['kind']
  * What the Cell controller does to a child: watch it (informer: list + watch), server-side apply it
  * (a PATCH that needs `create` too when the object does not exist yet), and delete it when the spec
  * no longer asks for it (kinds marked `pruned` in CHILD_KINDS). No `update`: nothing is written with
- * PUT. Kinds in UNWATCHED_CHILD_KINDS (Secrets) have no informer: `get` by name instead of list and
- * watch, so the operator cannot enumerate the cluster's Secrets.
+ * PUT. Kinds in UNWATCHED_CHILD_KINDS (Secrets, ConfigMaps) have no informer: `get` by name instead
+ * of list and watch, so the operator cannot enumerate the cluster's Secrets or ConfigMaps.
  */
 export function childVerbs(child: { kind: string; pruned: boolean }): string[] {
   const read = UNWATCHED_CHILD_KINDS.has(child.kind) ? ['get'] : ['list', 'watch'];
@@ -53,7 +53,7 @@ function childWhy(group: string, verbs: string[], kinds: string[]): string {
   let why = `${parts.join(' ')}: ${does.join(', ')}.`;
   if (verbs.includes('get')) {
     why +=
-      " Secrets: the cell's database Secret is read back by name so that its generated password is never regenerated; an external database's secretRef is read by name only when the operator's policy allows its namespace (the operator's, the cell's, or --allowed-namespaces). No list or watch: the operator cannot enumerate Secrets.";
+      " Secrets: the cell's database Secret is read back by name so that its generated password is never regenerated; an external database's secretRef, and its caRef when it is a Secret, are read by name only when the operator's policy allows their namespace (the operator's, the cell's, or --allowed-namespaces). ConfigMaps: the cell's Kafka metrics ConfigMap is read by name before it is applied, and an external database's caRef when it is a ConfigMap, under the same policy. No list or watch: the operator cannot enumerate Secrets or ConfigMaps. create and patch stay cluster-wide: the cell namespaces are created by the operator, and a Role in each would need the same rights (or escalate/bind) cluster-wide first (docs/security.md).";
   }
   return why;
 }

@@ -1,4 +1,4 @@
-import { describeDatabase, poolConfig, resolveDatabaseSettings, tlsOptions } from './connection.js';
+import { describeDatabase, poolConfig, resolveDatabaseSettings, sslAttempts, tlsOptions } from './connection.js';
 
 const noEnv = {};
 
@@ -35,9 +35,12 @@ describe('database connection settings', () => {
   it('maps sslmode to TLS options the way libpq means them', () => {
     const base = resolveDatabaseSettings({ host: 'db.internal' }, noEnv);
     const read = (p: string) => `PEM(${p})`;
-    expect(tlsOptions({ ...base, sslmode: 'disable' }, read)).toBe(false);
-    expect(tlsOptions({ ...base, sslmode: 'prefer' }, read)).toBe(false);
-    expect(tlsOptions({ ...base, sslmode: 'require' }, read)).toEqual({ rejectUnauthorized: false });
+    expect(sslAttempts({ ...base, sslmode: 'disable' }, read)).toEqual({ first: false });
+    // allow: plain text first, TLS if refused; prefer: TLS first, plain text if refused. Neither verifies.
+    expect(sslAttempts({ ...base, sslmode: 'allow', sslRootCert: '/ca' }, read)).toEqual({ first: false, fallback: { rejectUnauthorized: false } });
+    expect(sslAttempts({ ...base, sslmode: 'prefer', sslRootCert: '/ca' }, read)).toEqual({ first: { rejectUnauthorized: false }, fallback: false });
+    expect(sslAttempts({ ...base, sslmode: 'require' }, read)).toEqual({ first: { rejectUnauthorized: false } });
+    expect(sslAttempts({ ...base, sslmode: 'verify-full', sslRootCert: 'system' }, read)).toEqual({ first: { rejectUnauthorized: true } });
     const requireWithCa = tlsOptions({ ...base, sslmode: 'require', sslRootCert: '/ca' }, read);
     expect(requireWithCa).toMatchObject({ ca: 'PEM(/ca)', rejectUnauthorized: true });
     expect(requireWithCa && requireWithCa.checkServerIdentity?.('other', {} as never)).toBeUndefined();
@@ -46,8 +49,14 @@ describe('database connection settings', () => {
       cert: 'PEM(/c)',
       key: 'PEM(/k)',
       rejectUnauthorized: true,
-      servername: 'db.internal',
     });
+  });
+
+  it('takes sslmode and sslrootcert from PGSSLMODE and PGSSLROOTCERT below the URL\'s and the fields\'', () => {
+    const env = { PGSSLMODE: 'verify-full', PGSSLROOTCERT: '/etc/ca.crt' };
+    expect(resolveDatabaseSettings({ url: 'postgres://u@h/d' }, env)).toMatchObject({ sslmode: 'verify-full', sslRootCert: '/etc/ca.crt' });
+    expect(resolveDatabaseSettings({ url: 'postgres://u@h/d?sslmode=require&sslrootcert=/x' }, env)).toMatchObject({ sslmode: 'require', sslRootCert: '/x' });
+    expect(resolveDatabaseSettings({ url: 'postgres://u@h/d', sslCa: 'PEM' }, env).sslRootCert).toBeUndefined();
   });
 
   it('builds a pool configuration that parses bigint columns as numbers', () => {

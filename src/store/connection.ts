@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import type { Logger } from '../log.js';
+import { LibpqClient, type LibpqClientConfig, type SslAttempt } from './libpq-client.js';
 
 export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
@@ -19,7 +20,7 @@ export interface DatabaseSettings {
   user?: string;
   password?: string;
   sslmode?: SslMode;
-  /** Path of the CA bundle (PEM) that signs the server certificate. */
+  /** Path of the CA bundle (PEM) that signs the server certificate; `system`: the system's trusted roots. */
   sslRootCert?: string;
   /** The CA bundle itself (PEM), e.g. from a Secret mounted as an env var. */
   sslCa?: string;
@@ -91,6 +92,8 @@ export function resolveDatabaseSettings(settings: DatabaseSettings, env: NodeJS.
     user: merged.user ?? env.PGUSER ?? 'postgres',
     sslmode: merged.sslmode ?? (env.PGSSLMODE as SslMode | undefined) ?? 'disable',
   };
+  // libpq's environment defaults (the Helm chart sets them): below the URL and the discrete fields.
+  if (resolved.sslRootCert === undefined && resolved.sslCa === undefined && env.PGSSLROOTCERT) resolved.sslRootCert = env.PGSSLROOTCERT;
   if (!Number.isInteger(resolved.port) || resolved.port < 1 || resolved.port > 65535) {
     throw new DatabaseSettingsError(`database port must be 1-65535, got ${String(resolved.port)}`);
   }
@@ -107,32 +110,39 @@ export function describeDatabase(s: ResolvedDatabaseSettings): string {
 }
 
 /**
- * The TLS options of a sslmode, with libpq's meaning: `require` encrypts without checking the
- * certificate (unless a root CA is given: then like verify-ca), `verify-ca` checks the chain,
- * `verify-full` the chain and the host name. node-postgres cannot fall back to plain text, so
- * `allow`/`prefer` connect without TLS (they never protected against an active attacker anyway).
+ * The connection attempts of a sslmode, in libpq's order and with libpq's meaning:
+ * - `disable`: plain text only; `allow`: plain text, then TLS when the server refuses plain text;
+ *   `prefer`: TLS, then plain text when the server has no TLS or refuses the TLS session. Neither
+ *   checks the certificate (they never protected against an active attacker).
+ * - `require`: TLS without checking the certificate, unless a root CA is given: then like verify-ca.
+ * - `verify-ca`: TLS, the chain checked against the root CA; `verify-full`: the chain and the host
+ *   name (a DNS or IP subjectAltName). Without a root CA, or with `sslrootcert=system`, the chain is
+ *   checked against the system's trusted roots.
  */
-export function tlsOptions(
+export function sslAttempts(
   s: ResolvedDatabaseSettings,
   readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
-): false | ConnectionOptions {
-  if (s.sslmode === 'disable' || s.sslmode === 'allow' || s.sslmode === 'prefer') return false;
-  const ca = s.sslCa ?? (s.sslRootCert ? readFile(s.sslRootCert) : undefined);
-  const options: ConnectionOptions = {};
-  if (ca) options.ca = ca;
-  if (s.sslCert) options.cert = readFile(s.sslCert);
-  if (s.sslKey) options.key = readFile(s.sslKey);
+): { first: SslAttempt; fallback?: SslAttempt } {
+  if (s.sslmode === 'disable') return { first: false };
+  const client: ConnectionOptions = {};
+  if (s.sslCert) client.cert = readFile(s.sslCert);
+  if (s.sslKey) client.key = readFile(s.sslKey);
+  const encryptOnly: ConnectionOptions = { ...client, rejectUnauthorized: false };
+  if (s.sslmode === 'allow') return { first: false, fallback: encryptOnly };
+  if (s.sslmode === 'prefer') return { first: encryptOnly, fallback: false };
+  const ca = s.sslCa ?? (s.sslRootCert && s.sslRootCert !== 'system' ? readFile(s.sslRootCert) : undefined);
   const mode = s.sslmode === 'require' && ca ? 'verify-ca' : s.sslmode;
-  if (mode === 'require') {
-    options.rejectUnauthorized = false;
-  } else if (mode === 'verify-ca') {
-    options.rejectUnauthorized = true;
-    options.checkServerIdentity = () => undefined; // chain only, any host name
-  } else {
-    options.rejectUnauthorized = true;
-    options.servername = s.host;
-  }
-  return options;
+  if (mode === 'require') return { first: encryptOnly };
+  const verified: ConnectionOptions = { ...client, ...(ca ? { ca } : {}), rejectUnauthorized: true };
+  // verify-ca: the chain only, any host name. verify-full: node-postgres gives tls.connect the
+  // host, which checks it against the certificate's names (servername is set for DNS names only).
+  if (mode === 'verify-ca') verified.checkServerIdentity = () => undefined;
+  return { first: verified };
+}
+
+/** The TLS options of the first attempt (false: plain text); see sslAttempts. */
+export function tlsOptions(s: ResolvedDatabaseSettings, readFile?: (path: string) => string): SslAttempt {
+  return sslAttempts(s, readFile).first;
 }
 
 // int8 columns (versions, epochs, counters) as numbers: all of them stay far below 2^53.
@@ -144,13 +154,17 @@ const types = {
   }) as typeof pg.types.getTypeParser,
 };
 
-export function poolConfig(s: ResolvedDatabaseSettings): pg.PoolConfig {
-  const config: pg.PoolConfig = {
+export function poolConfig(s: ResolvedDatabaseSettings): pg.PoolConfig & LibpqClientConfig {
+  const { first, fallback } = sslAttempts(s);
+  const config: pg.PoolConfig & LibpqClientConfig = {
     host: s.host,
     port: s.port,
     database: s.database,
     user: s.user,
-    ssl: tlsOptions(s),
+    ssl: first,
+    ...(fallback !== undefined ? { sslFallback: fallback } : {}),
+    // Each pooled connection negotiates TLS as libpq would (allow and prefer make a second attempt).
+    Client: LibpqClient,
     max: s.poolMax ?? 10,
     connectionTimeoutMillis: s.connectTimeoutMs ?? 10_000,
     idleTimeoutMillis: 30_000,
@@ -183,6 +197,6 @@ export function createPool(settings: DatabaseSettings, log?: Logger): pg.Pool {
 
 /** A single (non-pooled) client with the same settings, e.g. for LISTEN. */
 export function createClient(settings: DatabaseSettings): pg.Client {
-  const { max: _max, idleTimeoutMillis: _idle, ...config } = poolConfig(resolveDatabaseSettings(settings));
-  return new pg.Client(config);
+  const { max: _max, idleTimeoutMillis: _idle, Client: _client, ...config } = poolConfig(resolveDatabaseSettings(settings));
+  return new LibpqClient(config);
 }

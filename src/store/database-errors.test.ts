@@ -47,8 +47,21 @@ describe('classifyDatabaseError', () => {
     ['ECONNRESET', 'ConnectionLost', true],
     ['EPIPE', 'ConnectionLost', true],
     ['ERR_SOMETHING_ELSE', 'UnexpectedError', false],
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'TLSVerificationFailed', false],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'TLSVerificationFailed', false],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'TLSVerificationFailed', false],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'TLSVerificationFailed', false],
+    ['CERT_HAS_EXPIRED', 'TLSVerificationFailed', false],
   ])('Node error code %s is %s (transient: %s)', (code, reason, transient) => {
     expect(classifyDatabaseError(pgError(code))).toEqual({ reason, transient, code });
+  });
+
+  it('tells a server without TLS, or one refusing the encryption asked for, from a wrong password', () => {
+    expect(classifyDatabaseError(new Error('The server does not support SSL connections'))).toEqual({ reason: 'TLSUnavailable', transient: false });
+    const hba = pgError('28000', 'no pg_hba.conf entry for host "127.0.0.1", user "postgres", database "postgres", no encryption');
+    expect(classifyDatabaseError(hba)).toEqual({ reason: 'TLSUnavailable', transient: false, code: '28000' });
+    expect(classifyDatabaseError(pgError('28000', 'no pg_hba.conf entry for host "127.0.0.1", user "x", database "y", SSL encryption')).reason).toBe('TLSUnavailable');
+    expect(classifyDatabaseError(pgError('28P01', 'password authentication failed for user "x"')).reason).toBe('AuthenticationFailed');
   });
 
   test.each([

@@ -13,6 +13,8 @@ export type DatabaseErrorReason =
   | 'ReadOnly' // 25006: a standby that is being promoted still refuses writes
   // Permanent: retrying will not help; a person (or a rollback) must.
   | 'AuthenticationFailed'
+  | 'TLSVerificationFailed' // the server's certificate is not signed by the CA given, or does not name the host
+  | 'TLSUnavailable' // the server offers no TLS, or refuses the TLS (or plain-text) session the sslmode asks for
   | 'DatabaseMissing'
   | 'KeyConflict'
   | 'CustomerFenced' // ZF001: a cell database's fence refused the customer's write (data/cell-fence-sql.ts)
@@ -41,6 +43,23 @@ const CONTENTION_STATES = new Set([
 ]);
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
+// Node's certificate verification errors (tls.connect with rejectUnauthorized).
+const CERTIFICATE_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'INVALID_CA',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+// node-postgres's words when the server answers N to the SSLRequest; pg_hba's when it refuses the session's encryption.
+const TLS_UNAVAILABLE = /does not support SSL connections|error establishing an SSL connection|no pg_hba\.conf entry for .*(no encryption|SSL encryption|GSS encryption)/i;
 // node-postgres reports these without a code (the socket, not the server, failed).
 const CONNECT_TIMEOUT = /connection timeout|timeout exceeded when trying to connect/i;
 const CONNECTION_LOST =
@@ -75,10 +94,13 @@ export function classifyDatabaseError(err: unknown): DatabaseErrorClass {
   const e = typeof err === 'object' && err !== null ? (err as { code?: unknown; message?: unknown }) : {};
   const code = typeof e.code === 'string' ? e.code : undefined;
   let reason: DatabaseErrorReason;
-  if (code !== undefined && NETWORK_CODES.has(code)) reason = 'Unreachable';
+  const message = typeof e.message === 'string' ? e.message : '';
+  if (code !== undefined && CERTIFICATE_CODES.has(code)) reason = 'TLSVerificationFailed';
+  else if (TLS_UNAVAILABLE.test(message)) reason = 'TLSUnavailable';
+  else if (code !== undefined && NETWORK_CODES.has(code)) reason = 'Unreachable';
   else if (code !== undefined && BROKEN_SOCKET_CODES.has(code)) reason = 'ConnectionLost';
   else if (code !== undefined && SQLSTATE.test(code)) reason = reasonOfSqlstate(code);
-  else reason = reasonOfMessage(typeof e.message === 'string' ? e.message : '');
+  else reason = reasonOfMessage(message);
   return { reason, transient: TRANSIENT_REASONS.has(reason), ...(code !== undefined ? { code } : {}) };
 }
 

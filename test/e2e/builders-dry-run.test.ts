@@ -4,6 +4,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { stringify } from 'yaml';
 import { CHILD_KINDS, desiredChildren } from '../../src/controllers/cell/cell-children.js';
+import type { Cell } from '../../src/crds/cell.js';
+import { applyTlsDecision } from '../../src/data/cell-database-tls.js';
 import { exampleCellManifests, parsedCell } from './support/examples.js';
 import { kubectl } from './support/kube.js';
 
@@ -19,12 +21,18 @@ interface Child {
 
 // Renamed so that their namespaces are this test's own (the example cells may exist in the cluster).
 const cells = exampleCellManifests().map((m) => parsedCell({ ...m, metadata: { ...m.metadata, name: `${m.metadata.name}-${suffix}` } }, { uid: randomUUID() }));
+/** An in-cluster database's TLS material, as the reconciler issues it (its Secret is checked too). */
+function inClusterTls(cell: Cell) {
+  if (cell.spec.database.external) return {};
+  const serverTls = applyTlsDecision(cell, undefined, { action: 'IssueAuthority', why: 'a new cell' }, new Date());
+  return { ca: serverTls.ca, serverTls };
+}
 const children = cells.map((cell) => ({
   cell,
   objects: desiredChildren(cell, {
     operatorNamespace: OPERATOR_NAMESPACE,
     kafkaBootstrap: undefined,
-    databaseCredentials: { username: 'cell_app', password: randomBytes(18).toString('base64url') },
+    databaseCredentials: { username: 'cell_app', password: randomBytes(18).toString('base64url'), ...inClusterTls(cell) },
     // The PodMonitors too: the API server checks them against the Prometheus Operator's CRDs.
     podMonitors: true,
   }) as Child[],

@@ -84,11 +84,14 @@ describe('the Cell controller, from examples/cells/', () => {
     for (const name of cellNames) {
       const cell = await waitForCell(name, (c) => c.status?.observedGeneration === c.metadata.generation, 'to be reconciled');
       const namespace = `cell-${name}`;
-      // What the builders ask for (the credentials only shape the Secret's data, not its name).
+      // What the builders ask for (the credentials only shape the Secrets' data, not their names; an
+      // in-cluster database always has its TLS material, so its TLS Secret too).
+      const inCluster = (cell as unknown as Cell).spec.database.external === undefined;
+      const anyTls = { ca: 'any', caKey: 'any', cert: 'any', key: 'any' };
       const desired = desiredChildren(cell as unknown as Cell, {
         operatorNamespace: OPERATOR_NAMESPACE,
         kafkaBootstrap: undefined,
-        databaseCredentials: { username: 'any', password: 'any' },
+        databaseCredentials: { username: 'any', password: 'any', ...(inCluster ? { ca: 'any', serverTls: anyTls } : {}) },
         podMonitors: true,
       });
       const key = (o: { kind?: string; metadata?: { name?: string } }) => `${o.kind}/${o.metadata?.name}`;

@@ -36,6 +36,15 @@ const external = (namespace: string) => ({
   database: { external: { host: 'db.example.com', database: 'telemetry', sslMode: 'disable', secretRef: { name: 'db', namespace } } },
 });
 
+/** An external database with its Secret in `secrets` and its CA in a ConfigMap of `ca`. */
+function withCa(secrets: string, ca: string) {
+  return {
+    database: {
+      external: { host: 'db.example.com', database: 'telemetry', secretRef: { name: 'db', namespace: secrets }, caRef: { kind: 'ConfigMap', name: 'kube-root-ca.crt', namespace: ca } },
+    },
+  };
+}
+
 /** The hostile Cells: each with the field its refusal must name. */
 const HOSTILE = [
   { name: `ns-kube-system-${id}`, spec: { namespace: 'kube-system' }, field: 'spec.namespace', reason: 'NamespaceNotAllowed' },
@@ -46,6 +55,12 @@ const HOSTILE = [
     spec: { workloads: [{ name: `clash-${id}-db`, image: 'registry.example.com/a:1', port: 5432 }] },
     field: 'spec.workloads',
     reason: 'WorkloadNameConflict',
+  },
+  {
+    name: `ca-kube-system-${id}`,
+    spec: withCa(`cell-ca-kube-system-${id}`, 'kube-system'),
+    field: 'spec.database.external.caRef',
+    reason: 'CaNamespaceNotAllowed',
   },
 ] as const;
 
@@ -127,6 +142,7 @@ describe('a user allowed only to create Cells', () => {
         cell(`allowed-${id}`, { namespace: `${ALLOWED_PREFIX}a` }),
         cell(`own-secret-${id}`, external(`cell-own-secret-${id}`)),
         cell(`allowed-secret-${id}`, external(`${ALLOWED_PREFIX}secrets`)),
+        cell(`allowed-ca-${id}`, withCa(`${ALLOWED_PREFIX}secrets`, `${ALLOWED_PREFIX}secrets`)),
       ]) {
         const r = await asAuthor(['create', '--dry-run=server', '-f', '-'], JSON.stringify(ok));
         expect({ cell: (ok.metadata as { name: string }).name, stderr: r.stderr, code: r.code }).toEqual(expect.objectContaining({ code: 0 }));

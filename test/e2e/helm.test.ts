@@ -3,12 +3,14 @@
 // installs and upgrades with everything wired (the pods are kwok's: accepted and Ready, not running
 // our image). The namespace enforces Pod Security `restricted`, so a non-compliant pod never starts.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments } from 'yaml';
 import { wildcards } from '../../src/rbac/rules.js';
+import { createPool } from '../../src/store/connection.js';
+import { startPostgres } from '../support/postgres.js';
 import { e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
 
 const run = promisify(execFile);
@@ -96,6 +98,7 @@ describe('the Helm chart', () => {
       [['--set', 'operator.replcas=2'], /at '\/operator': additional properties 'replcas' not allowed/],
       [['--set', 'router.logLevel=loud'], /at '\/router\/logLevel'/],
       [['--set', 'controlPlane.databaseUrl=mysql://x'], /at '\/controlPlane\/databaseUrl'/],
+      [['--set', 'controlPlane.tls.sslMode=sometimes'], /at '\/controlPlane\/tls\/sslMode'/],
       [['--set', 'controlPlane.databaseUrl=postgres://u:p@db:5432/cp'], /set controlPlane.postgres.enabled=false too/],
     ];
     for (const [args, message] of cases) {
@@ -113,6 +116,34 @@ describe('the Helm chart', () => {
     // No Secret the chart would generate anew on every Argo CD render.
     expect(rendered.filter((o) => o.kind === 'Secret')).toEqual([]);
     expect(rendered.map((o) => o.kind)).toEqual(expect.arrayContaining(['ServiceMonitor', 'PrometheusRule', 'ConfigMap']));
+  }, TIMEOUT_MS);
+
+  it('generates its PostgreSQL\'s certificate, which a real PostgreSQL serves and a verify-full client accepts', async () => {
+    const rendered = objects(await template());
+    const secret = rendered.find((o) => o.kind === 'Secret' && o.metadata.name === `${fullname}-postgres-tls`) as unknown as { type: string; data: Record<string, string> };
+    expect(secret.type).toBe('kubernetes.io/tls');
+    const pem = (key: string) => Buffer.from(secret.data[key] ?? '', 'base64').toString('utf8');
+    expect(new X509Certificate(pem('tls.crt')).checkHost(`${fullname}-postgres.${namespace}.svc`)).toBeDefined();
+    const server = await startPostgres({ certificate: { cert: pem('tls.crt'), key: pem('tls.key'), ca: pem('ca.crt') } });
+    // The operator's and the router's settings: PGSSLMODE and PGSSLROOTCERT as the chart sets them.
+    const saved = { mode: process.env.PGSSLMODE, root: process.env.PGSSLROOTCERT };
+    try {
+      process.env.PGSSLMODE = 'verify-full';
+      process.env.PGSSLROOTCERT = server.caFile;
+      const verified = createPool({ host: 'localhost', port: server.port, user: server.user, database: 'postgres', connectTimeoutMs: 5000 });
+      try {
+        const { rows } = await verified.query<{ ssl: boolean }>('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+        expect(rows[0]?.ssl).toBe(true);
+      } finally {
+        await verified.end();
+      }
+    } finally {
+      if (saved.mode === undefined) delete process.env.PGSSLMODE;
+      else process.env.PGSSLMODE = saved.mode;
+      if (saved.root === undefined) delete process.env.PGSSLROOTCERT;
+      else process.env.PGSSLROOTCERT = saved.root;
+      await server.stop();
+    }
   }, TIMEOUT_MS);
 
   it('renders roles without a wildcard, and the same rules as config/rbac', async () => {
@@ -204,9 +235,15 @@ describe('the Helm chart', () => {
       expect(env.POD_NAME?.valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.name' } });
       expect(env.POD_NAMESPACE?.valueFrom).toEqual({ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' } });
       expect(env.CONTROL_PLANE_DATABASE_PASSWORD?.valueFrom).toEqual({ secretKeyRef: { name: `${fullname}-postgres`, key: 'password' } });
-      expect(env.CONTROL_PLANE_DATABASE_URL?.value).toBe(
-        `postgres://cell_operator:$(CONTROL_PLANE_DATABASE_PASSWORD)@${fullname}-postgres.${namespace}.svc:5432/cell_operator?sslmode=disable`,
-      );
+      expect(env.CONTROL_PLANE_DATABASE_URL?.value).toBe(`postgres://cell_operator:$(CONTROL_PLANE_DATABASE_PASSWORD)@${fullname}-postgres.${namespace}.svc:5432/cell_operator`);
+      // TLS with verify-full against the chart's PostgreSQL CA, generated once into <release>-postgres-tls.
+      expect([env.PGSSLMODE?.value, env.PGSSLROOTCERT?.value]).toEqual(['verify-full', '/etc/cell-operator/control-plane-tls/ca.crt']);
+      expect(pod.volumes?.find((v) => v.name === 'control-plane-tls')?.secret).toMatchObject({ secretName: `${fullname}-postgres-tls`, items: [{ key: 'ca.crt', path: 'ca.crt' }] });
+      const tls = await kubectlJson<{ type: string; data: Record<string, string> }>(['get', 'secret', `${fullname}-postgres-tls`, '-n', namespace]);
+      expect(tls.type).toBe('kubernetes.io/tls');
+      const cert = new X509Certificate(Buffer.from(tls.data['tls.crt'] ?? '', 'base64'));
+      expect(cert.checkHost(`${fullname}-postgres.${namespace}.svc`)).toBeDefined();
+      expect(cert.checkIssued(new X509Certificate(Buffer.from(tls.data['ca.crt'] ?? '', 'base64')))).toBe(true);
     });
 
     it('runs the router with its own ServiceAccount and no API token, and the write token mounted from a Secret', async () => {

@@ -172,14 +172,21 @@ describe('the operator runtime on a real API server', () => {
     };
     const namespace = `cell-${name}`;
     const ALL_KINDS = [...NAMESPACED_KINDS, 'statefulsets', 'poddisruptionbudgets'];
-    const credentials = { username: 'any', password: 'any' }; // shape only the data, not which objects
+    // Credentials shape only the data, not which objects; an in-cluster database always has its TLS material.
+    const credentials = (cell: Cell) => ({
+      username: 'any',
+      password: 'any',
+      ...(cell.spec.database.external ? {} : { ca: 'any', serverTls: { ca: 'any', caKey: 'any', cert: 'any', key: 'any' } }),
+    });
     const liveKeys = async () =>
       (await listObjects(namespace, ALL_KINDS, `${LABEL_CELL}=${name}`)).filter((o) => !o.metadata.deletionTimestamp).map((o) => `${o.kind}/${o.metadata.name}`).sort();
     const desiredKeys = (cell: object) =>
-      desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials: credentials, podMonitors: true })
+      desiredChildren(cell as unknown as Cell, { operatorNamespace: 'default', kafkaBootstrap: undefined, databaseCredentials: credentials(cell as unknown as Cell), podMonitors: true })
         .filter((o) => o.kind !== 'Namespace')
         .map((o) => `${o.kind}/${o.metadata?.name}`)
         .sort();
+    // Secrets are never pruned (the TLS Secret of the in-cluster database stays too): compared apart.
+    const notSecret = (keys: string[]) => keys.filter((k) => !k.startsWith('Secret/'));
 
     await kubectlApply(wide);
     const wideCell = await waitReconciled(name);
@@ -196,10 +203,10 @@ describe('the operator runtime on a real API server', () => {
     }, { timeoutMs: 60_000, description: 'the narrower spec to be reconciled' });
     const after = await waitFor(async () => {
       const keys = await liveKeys();
-      return JSON.stringify(keys) === JSON.stringify(desiredKeys(narrowCell)) ? keys : undefined;
+      return JSON.stringify(notSecret(keys)) === JSON.stringify(notSecret(desiredKeys(narrowCell))) ? keys : undefined;
     }, { timeoutMs: 60_000, description: 'the children the narrower spec no longer asks for to be deleted' });
     const gone = before.filter((k) => !after.includes(k));
-    // Every pruned kind lost an object; the database Secret stayed.
+    // Every pruned kind lost an object; the database Secrets (credentials, TLS) stayed.
     expect(new Set(gone.map((k) => k.split('/')[0]))).toEqual(new Set(['KafkaTopic', 'KafkaUser', 'Deployment', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'NetworkPolicy', 'PodMonitor']));
     expect(after.filter((k) => k.startsWith('Secret/'))).toEqual(before.filter((k) => k.startsWith('Secret/')));
   }, TIMEOUT_MS);

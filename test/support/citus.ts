@@ -72,6 +72,8 @@ export interface StartCitusOptions {
   /** Workers to start. Default 2. */
   workers?: number;
   settings?: StartPostgresOptions['settings'];
+  /** Every node serves TLS with this certificate (test/support/postgres.ts). */
+  certificate?: StartPostgresOptions['certificate'];
 }
 
 async function sql(url: string, text: string, values: unknown[] = []): Promise<void> {
@@ -96,7 +98,7 @@ export async function startCitus(options: StartCitusOptions = {}): Promise<Citus
     ...options.settings,
   };
   const startNode = async (): Promise<PostgresServer> => {
-    const server = await startPostgres({ binDir: bin, settings });
+    const server = await startPostgres({ binDir: bin, settings, ...(options.certificate ? { certificate: options.certificate } : {}) });
     await sql(server.url, 'CREATE EXTENSION IF NOT EXISTS citus');
     return server;
   };

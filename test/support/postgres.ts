@@ -22,6 +22,13 @@ export interface StartPostgresOptions {
    * only, so a client checking host names must connect to `localhost`, not 127.0.0.1.
    */
   tls?: boolean;
+  /**
+   * Which TCP connections pg_hba.conf accepts (trust auth): `hostssl` only TLS ones, `hostnossl`
+   * only plain-text ones. Default: both.
+   */
+  hba?: 'hostssl' | 'hostnossl';
+  /** Serve TLS with this certificate and key (PEM) instead of openssl-made ones; `ca` becomes caFile. */
+  certificate?: { cert: string; key: string; ca: string };
   /** The directory of initdb/pg_ctl/postgres (a Citus prefix: test/support/citus.ts); default findPostgresBinDir(). */
   binDir?: string;
 }
@@ -143,6 +150,17 @@ async function makeCertificates(dir: string, as: RunAs): Promise<string> {
   return f('ca.crt');
 }
 
+/** A throw-away CA of its own (PEM), which signed none of the servers: a "wrong CA" for tests. */
+export async function makeUnrelatedCa(): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'pgtest-ca-'));
+  try {
+    await exec([], 'openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'ca.key'), '-out', join(dir, 'ca.crt'), '-days', '2', '-subj', '/CN=an unrelated CA']);
+    return readFileSync(join(dir, 'ca.crt'), 'utf8');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Starts a new PostgreSQL server in a temp dir; `stop()` removes it. */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const bin = options.binDir ?? findPostgresBinDir();
@@ -164,8 +182,20 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     throw new Error(`initdb failed: ${(err as { stderr?: string }).stderr ?? String(err)}`);
   }
 
+  if (options.hba) {
+    const hba = join(dataDir, 'pg_hba.conf');
+    writeFileSync(hba, ['local all all trust', `${options.hba} all all 127.0.0.1/32 trust`, `${options.hba} all all ::1/128 trust`, ''].join('\n'));
+    if (as.uid >= 0) chownSync(hba, as.uid, as.gid);
+  }
+
   let caFile: string | undefined;
-  if (options.tls) {
+  if (options.certificate) {
+    for (const [file, text] of [['server.crt', options.certificate.cert], ['server.key', options.certificate.key], ['ca.crt', options.certificate.ca]] as const) {
+      writeFileSync(join(base, file), text, { mode: 0o600 });
+      if (as.uid >= 0) chownSync(join(base, file), as.uid, as.gid);
+    }
+    caFile = join(base, 'ca.crt');
+  } else if (options.tls) {
     try {
       caFile = await makeCertificates(base, as);
     } catch (err) {

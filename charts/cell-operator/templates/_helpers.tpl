@@ -173,8 +173,50 @@ password Secret is all Argo CD users need.
       name: {{ include "cell-operator.postgresSecretName" . }}
       key: {{ $pg.passwordKey }}
 - name: CONTROL_PLANE_DATABASE_URL
-  value: {{ printf "postgres://%s:$(CONTROL_PLANE_DATABASE_PASSWORD)@%s.%s.svc:5432/%s?sslmode=disable" $pg.username (include "cell-operator.postgresName" .) .Release.Namespace $pg.database | quote }}
+  value: {{ printf "postgres://%s:$(CONTROL_PLANE_DATABASE_PASSWORD)@%s.%s.svc:5432/%s" $pg.username (include "cell-operator.postgresName" .) .Release.Namespace $pg.database | quote }}
 {{- end }}
+{{- /* TLS of the connection, in libpq's variables: an sslmode or sslrootcert in the URL wins. */}}
+- name: PGSSLMODE
+  value: {{ .Values.controlPlane.tls.sslMode | quote }}
+{{- if include "cell-operator.controlPlaneCaSecret" . }}
+- name: PGSSLROOTCERT
+  value: /etc/cell-operator/control-plane-tls/ca.crt
+{{- end }}
+{{- end }}
+
+{{/* The Secret with the CA of the control-plane database: the given one, or the chart's PostgreSQL's; empty: none (the system's roots). */}}
+{{- define "cell-operator.controlPlaneCaSecret" -}}
+{{- if .Values.controlPlane.tls.caSecret }}{{ .Values.controlPlane.tls.caSecret }}
+{{- else if .Values.controlPlane.postgres.enabled }}{{ include "cell-operator.postgresTlsSecretName" . }}
+{{- end }}
+{{- end }}
+
+{{- define "cell-operator.controlPlaneCaKey" -}}
+{{- if .Values.controlPlane.tls.caSecret }}{{ .Values.controlPlane.tls.caKey }}{{ else }}ca.crt{{ end }}
+{{- end }}
+
+{{/* The control-plane CA as a file for the operator and the router (PGSSLROOTCERT). */}}
+{{- define "cell-operator.controlPlaneCaVolumeMount" -}}
+{{- if include "cell-operator.controlPlaneCaSecret" . }}
+- name: control-plane-tls
+  mountPath: /etc/cell-operator/control-plane-tls
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "cell-operator.controlPlaneCaVolume" -}}
+{{- if include "cell-operator.controlPlaneCaSecret" . }}
+- name: control-plane-tls
+  secret:
+    secretName: {{ include "cell-operator.controlPlaneCaSecret" . }}
+    items:
+      - key: {{ include "cell-operator.controlPlaneCaKey" . }}
+        path: ca.crt
+{{- end }}
+{{- end }}
+
+{{- define "cell-operator.postgresTlsSecretName" -}}
+{{- default (printf "%s-tls" (include "cell-operator.postgresName" .)) .Values.controlPlane.postgres.tls.existingSecret }}
 {{- end }}
 
 {{/* A random secret value, generated once: kept from the live Secret when it exists. */}}

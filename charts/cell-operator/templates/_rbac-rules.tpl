@@ -31,21 +31,25 @@
 - apiGroups: ["cells.platform.io"]
   resources: ["cells/finalizers"]
   verbs: ["update"]
-# Children of a Cell (Secret of CHILD_KINDS) in the core group, cluster-wide since the cell-<name>
-# namespaces come and go with Cells: read by name, never listed nor watched, server-side apply
-# (create + patch), never deleted by the operator (they live as long as the Cell). Secrets: the
-# cell's database Secret is read back by name so that its generated password is never regenerated;
-# an external database's secretRef is read by name only when the operator's policy allows its
-# namespace (the operator's, the cell's, or --allowed-namespaces). No list or watch: the operator
-# cannot enumerate Secrets.
+# Children of a Cell (Secret, ConfigMap of CHILD_KINDS) in the core group, cluster-wide since the
+# cell-<name> namespaces come and go with Cells: read by name, never listed nor watched, server-side
+# apply (create + patch), never deleted by the operator (they live as long as the Cell). Secrets:
+# the cell's database Secret is read back by name so that its generated password is never
+# regenerated; an external database's secretRef, and its caRef when it is a Secret, are read by name
+# only when the operator's policy allows their namespace (the operator's, the cell's, or
+# --allowed-namespaces). ConfigMaps: the cell's Kafka metrics ConfigMap is read by name before it is
+# applied, and an external database's caRef when it is a ConfigMap, under the same policy. No list
+# or watch: the operator cannot enumerate Secrets or ConfigMaps. create and patch stay cluster-wide:
+# the cell namespaces are created by the operator, and a Role in each would need the same rights (or
+# escalate/bind) cluster-wide first (docs/security.md).
 - apiGroups: [""]
-  resources: ["secrets"]
+  resources: ["configmaps", "secrets"]
   verbs: ["get", "create", "patch"]
-# Children of a Cell (Namespace, ConfigMap of CHILD_KINDS) in the core group, cluster-wide since the
+# Children of a Cell (Namespace of CHILD_KINDS) in the core group, cluster-wide since the
 # cell-<name> namespaces come and go with Cells: informers, server-side apply (create + patch),
 # never deleted by the operator (they live as long as the Cell).
 - apiGroups: [""]
-  resources: ["configmaps", "namespaces"]
+  resources: ["namespaces"]
   verbs: ["list", "watch", "create", "patch"]
 # Children of a Cell (Service of CHILD_KINDS) in the core group, cluster-wide since the cell-<name>
 # namespaces come and go with Cells: informers, server-side apply (create + patch), deletion when

@@ -41,7 +41,8 @@ export const CHILD_KINDS = [
   { apiVersion: 'v1', kind: 'Namespace', pruned: false },
   // The database policies follow the database: in-cluster or external.
   { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', pruned: true },
-  // Only the database Secret: it may hold the only copy of a generated password.
+  // The database Secret (it may hold the only copy of a generated password) and, in-cluster, its TLS
+  // Secret (the only copy of the cell's CA key).
   { apiVersion: 'v1', kind: 'Secret', pruned: false },
   // Always the controller and the broker pool.
   { apiVersion: 'kafka.strimzi.io/v1', kind: 'KafkaNodePool', pruned: false },
@@ -61,12 +62,13 @@ export const CHILD_KINDS = [
 ] as const;
 
 /**
- * Child kinds the operator does not watch: Secrets. A watch, even label-selected, needs list and
- * watch on every Secret of the cluster (RBAC cannot limit by label, and cell namespaces come and
- * go), so the operator reads its database Secret, and a referenced one, by name only. A deleted
- * Secret comes back on the next periodic reconcile (--resync) or any event of the Cell.
+ * Child kinds the operator does not watch: Secrets and ConfigMaps. A watch, even label-selected,
+ * needs list and watch on every one of them in the cluster (RBAC cannot limit by label, and cell
+ * namespaces come and go), so the operator reads its own (the database Secret, the Kafka metrics
+ * ConfigMap) and a referenced one (secretRef, caRef) by name only. A deleted one comes back on the
+ * next periodic reconcile (--resync) or any event of the Cell.
  */
-export const UNWATCHED_CHILD_KINDS: ReadonlySet<string> = new Set(['Secret']);
+export const UNWATCHED_CHILD_KINDS: ReadonlySet<string> = new Set(['Secret', 'ConfigMap']);
 
 /**
  * The children in apply order: the Namespace first, then its NetworkPolicies (so that nothing runs

@@ -188,7 +188,7 @@ export class CellReconciler {
   private async checkDatabaseCached(cell: Cell, credentials: DatabaseCredentials | undefined): Promise<DatabaseCheck | undefined> {
     if (!credentials) return undefined;
     const name = cell.metadata.name ?? '';
-    const request: DatabaseCheckRequest = { settings: cellDatabaseSettings(cell, credentials), citus: citusDesired(cell) };
+    const request: DatabaseCheckRequest = { settings: cellDatabaseSettings(cell, credentials), external: cell.spec.database.external !== undefined, citus: citusDesired(cell) };
     // The fingerprint changes with anything that changes the answer, the password included (hashed).
     const fingerprint = createHash('sha256').update(JSON.stringify(request)).digest('hex');
     const cached = this.checks.get(name);

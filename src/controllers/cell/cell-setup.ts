@@ -31,7 +31,7 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
   const children = new Map<string, Informer>();
   for (const { kind, apiVersion } of CHILD_KINDS) {
     if (!deps.withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
-    if (UNWATCHED_CHILD_KINDS.has(kind)) continue; // read by name: no list/watch on Secrets (rules.ts)
+    if (UNWATCHED_CHILD_KINDS.has(kind)) continue; // read by name: no list/watch on Secrets and ConfigMaps (rules.ts)
     if (!deps.withMonitoring && apiVersion === 'monitoring.coreos.com/v1') continue;
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }

@@ -1,5 +1,7 @@
 // The cell database: a Citus coordinator and workers (StatefulSets, Services, a PodDisruptionBudget)
-// unless `spec.database.external`, and in both cases the Secret the workloads connect with.
+// unless `spec.database.external`, and in both cases the Secret the workloads connect with; the
+// in-cluster servers serve TLS with a certificate of the cell's own CA (data/cell-database-tls.ts).
+import { createHash } from 'node:crypto';
 import type {
   V1Container,
   V1PodDisruptionBudget,
@@ -12,18 +14,23 @@ import type {
 import { IN_CLUSTER_DATABASE_DEFAULTS, type Cell } from '../../crds/cell.js';
 import { cellLabels, childMetadata, componentLabels, selectorLabels, type Component } from './labels.js';
 import {
+  DATABASE_CA_FILE,
   DATABASE_PORT,
+  databaseHasCa,
+  databaseSslMode,
   databaseCoordinatorName,
   databaseHost,
   databaseName,
   databasePort,
   databaseSecretName,
+  databaseTlsSecretName,
   databaseWorkerName,
   IN_CLUSTER_DATABASE_USER,
 } from '../../crds/cell-names.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security.js';
 import { containerResources } from './container-resources.js';
 import { DATABASE_SECRET_KEYS, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
+import { DATABASE_TLS_KEYS, type DatabaseTls } from '../../data/cell-database-tls.js';
 
 /** Citus 13.0.2 on PostgreSQL 17 (citusdata/docker); pin a digest in production via spec.database.image. */
 export const DEFAULT_CITUS_IMAGE = 'citusdata/citus:13.0.2';
@@ -37,16 +44,28 @@ export const DEFAULT_DATABASE_RESOURCES: V1ResourceRequirements = {
 };
 
 const DATA_DIR = '/var/lib/postgresql/data';
+/** Where the servers find their certificate, key and the cell's CA (from the TLS Secret). */
+const TLS_DIR = '/etc/postgresql-tls';
+/** On the pod template: a new server certificate rolls the pods, since PostgreSQL reads it at start. */
+export const TLS_CERT_HASH_ANNOTATION = 'cells.platform.io/tls-cert-hash';
 
 function base64(text: string): string {
   return Buffer.from(text, 'utf8').toString('base64');
 }
 
-/** postgresql://user:password@host:port/db?sslmode=... with user and password percent-encoded. */
+/**
+ * postgresql://user:password@host:port/db?sslmode=...&sslrootcert=... with user and password
+ * percent-encoded: the CA mounted from the Secret when there is one, else (for the verifying modes)
+ * libpq's `system`, the system's trusted roots (libpq >= 16).
+ */
 export function databaseUri(cell: Cell, credentials: DatabaseCredentials): string {
-  const external = cell.spec.database.external;
   const auth = `${encodeURIComponent(credentials.username)}:${encodeURIComponent(credentials.password)}`;
-  const query = external ? `?sslmode=${external.sslMode}` : '';
+  const sslmode = databaseSslMode(cell);
+  const params: string[] = [];
+  if (cell.spec.database.external || sslmode !== 'disable') params.push(`sslmode=${sslmode}`);
+  if (databaseHasCa(cell)) params.push(`sslrootcert=${encodeURIComponent(DATABASE_CA_FILE)}`);
+  else if (sslmode === 'verify-ca' || sslmode === 'verify-full') params.push('sslrootcert=system');
+  const query = params.length > 0 ? `?${params.join('&')}` : '';
   return `postgresql://${auth}@${databaseHost(cell)}:${databasePort(cell)}/${databaseName(cell)}${query}`;
 }
 
@@ -65,6 +84,7 @@ export function buildDatabaseSecret(cell: Cell, credentials: DatabaseCredentials
       [DATABASE_SECRET_KEYS.port]: base64(String(databasePort(cell))),
       [DATABASE_SECRET_KEYS.database]: base64(databaseName(cell)),
       [DATABASE_SECRET_KEYS.uri]: base64(databaseUri(cell, credentials)),
+      ...(credentials.ca !== undefined ? { [DATABASE_SECRET_KEYS.ca]: base64(credentials.ca) } : {}),
     },
   };
 }
@@ -77,6 +97,40 @@ function probe(cell: Cell, settings: Omit<V1Probe, 'exec'>): V1Probe {
   return { exec: { command: pgIsReady(cell) }, timeoutSeconds: 5, ...settings };
 }
 
+/**
+ * The TLS Secret: the cell's CA (its key stays in this Secret: the pods mount the certificate, its
+ * key and ca.crt only) and the servers' certificate for the coordinator and every worker.
+ */
+export function buildDatabaseTlsSecret(cell: Cell, tls: DatabaseTls): V1Secret {
+  const name = databaseTlsSecretName(cell);
+  return {
+    apiVersion: 'v1',
+    kind: 'Secret',
+    metadata: childMetadata(cell, name, 'database', name),
+    type: 'kubernetes.io/tls',
+    data: {
+      [DATABASE_TLS_KEYS.cert]: base64(tls.cert),
+      [DATABASE_TLS_KEYS.key]: base64(tls.key),
+      [DATABASE_TLS_KEYS.ca]: base64(tls.ca),
+      [DATABASE_TLS_KEYS.caKey]: base64(tls.caKey),
+    },
+  };
+}
+
+/**
+ * PostgreSQL serves TLS with the cell's certificate; Citus connects between coordinator and workers
+ * with verify-full against the cell's CA (the certificate names every worker pod).
+ */
+function tlsArgs(): string[] {
+  return [
+    '-c', 'ssl=on',
+    '-c', `ssl_cert_file=${TLS_DIR}/${DATABASE_TLS_KEYS.cert}`,
+    '-c', `ssl_key_file=${TLS_DIR}/${DATABASE_TLS_KEYS.key}`,
+    '-c', 'ssl_min_protocol_version=TLSv1.2',
+    '-c', `citus.node_conninfo=sslmode=verify-full sslrootcert=${TLS_DIR}/${DATABASE_TLS_KEYS.ca}`,
+  ];
+}
+
 function postgresContainer(cell: Cell): V1Container {
   const db = cell.spec.database;
   const shardCount = db.shardCount ?? IN_CLUSTER_DATABASE_DEFAULTS.shardCount;
@@ -84,7 +138,7 @@ function postgresContainer(cell: Cell): V1Container {
     name: 'postgres',
     image: db.image ?? DEFAULT_CITUS_IMAGE,
     // The image entrypoint runs initdb on first start and creates the citus extension in POSTGRES_DB.
-    args: ['postgres', '-c', `citus.shard_count=${shardCount}`],
+    args: ['postgres', '-c', `citus.shard_count=${shardCount}`, ...tlsArgs()],
     ports: [{ name: 'postgres', containerPort: DATABASE_PORT, protocol: 'TCP' }],
     env: [
       { name: 'POSTGRES_USER', value: IN_CLUSTER_DATABASE_USER },
@@ -100,6 +154,7 @@ function postgresContainer(cell: Cell): V1Container {
       { name: 'run', mountPath: '/var/run/postgresql' },
       { name: 'tmp', mountPath: '/tmp' },
       { name: 'shm', mountPath: '/dev/shm' },
+      { name: 'tls', mountPath: TLS_DIR, readOnly: true },
     ],
     // initdb and the first start may take minutes on slow volumes: liveness waits for startup.
     startupProbe: probe(cell, { periodSeconds: 5, failureThreshold: 120 }),
@@ -108,7 +163,7 @@ function postgresContainer(cell: Cell): V1Container {
   };
 }
 
-function citusStatefulSet(cell: Cell, component: Component, name: string, replicas: number): V1StatefulSet {
+function citusStatefulSet(cell: Cell, component: Component, name: string, replicas: number, tlsCertHash: string | undefined): V1StatefulSet {
   const db = cell.spec.database;
   const storage = db.storage ?? { size: IN_CLUSTER_DATABASE_DEFAULTS.storageSize };
   const deleteVolumes = cell.spec.deletionPolicy === 'Delete';
@@ -129,7 +184,10 @@ function citusStatefulSet(cell: Cell, component: Component, name: string, replic
       },
       updateStrategy: { type: 'RollingUpdate' },
       template: {
-        metadata: { labels: componentLabels(cell, component, name) },
+        metadata: {
+          labels: componentLabels(cell, component, name),
+          ...(tlsCertHash ? { annotations: { [TLS_CERT_HASH_ANNOTATION]: tlsCertHash } } : {}),
+        },
         spec: {
           securityContext: restrictedPodSecurityContext({ runAsUser: POSTGRES_UID, fsGroup: POSTGRES_UID }),
           automountServiceAccountToken: false,
@@ -140,6 +198,15 @@ function citusStatefulSet(cell: Cell, component: Component, name: string, replic
             { name: 'run', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },
             { name: 'shm', emptyDir: { medium: 'Memory', sizeLimit: '1Gi' } },
+            {
+              name: 'tls',
+              secret: {
+                secretName: databaseTlsSecretName(cell),
+                // Not the CA's key. 0640 with the fsGroup: PostgreSQL takes a root-owned key readable by its group.
+                items: [DATABASE_TLS_KEYS.cert, DATABASE_TLS_KEYS.key, DATABASE_TLS_KEYS.ca].map((key) => ({ key, path: key })),
+                defaultMode: 0o640,
+              },
+            },
           ],
         },
       },
@@ -175,11 +242,12 @@ function service(cell: Cell, component: Component, name: string, headless: boole
 }
 
 /** The coordinator StatefulSet (one replica) and the worker StatefulSet (`spec.database.workers`). */
-export function buildDatabaseStatefulSets(cell: Cell): V1StatefulSet[] {
+export function buildDatabaseStatefulSets(cell: Cell, tls?: Pick<DatabaseTls, 'cert'>): V1StatefulSet[] {
   const workers = cell.spec.database.workers ?? IN_CLUSTER_DATABASE_DEFAULTS.workers;
+  const hash = tls ? createHash('sha256').update(tls.cert).digest('hex').slice(0, 16) : undefined;
   return [
-    citusStatefulSet(cell, 'database-coordinator', databaseCoordinatorName(cell), 1),
-    citusStatefulSet(cell, 'database-worker', databaseWorkerName(cell), workers),
+    citusStatefulSet(cell, 'database-coordinator', databaseCoordinatorName(cell), 1, hash),
+    citusStatefulSet(cell, 'database-worker', databaseWorkerName(cell), workers, hash),
   ];
 }
 
@@ -211,8 +279,9 @@ export function buildDatabasePodDisruptionBudget(cell: Cell): V1PodDisruptionBud
 }
 
 /**
- * Every database object of the cell, in apply order: the Secret (when the credentials are known),
- * then, for an in-cluster database, the Services, the StatefulSets and the budget.
+ * Every database object of the cell, in apply order: the Secrets (when the credentials are known;
+ * in-cluster, the TLS Secret too), then, for an in-cluster database, the Services, the StatefulSets
+ * and the budget.
  */
 export function buildDatabase(
   cell: Cell,
@@ -221,7 +290,8 @@ export function buildDatabase(
   const out: (V1Secret | V1Service | V1StatefulSet | V1PodDisruptionBudget)[] = [];
   if (credentials) out.push(buildDatabaseSecret(cell, credentials));
   if (!cell.spec.database.external) {
-    out.push(...buildDatabaseServices(cell), ...buildDatabaseStatefulSets(cell), buildDatabasePodDisruptionBudget(cell));
+    if (credentials?.serverTls) out.push(buildDatabaseTlsSecret(cell, credentials.serverTls));
+    out.push(...buildDatabaseServices(cell), ...buildDatabaseStatefulSets(cell, credentials?.serverTls), buildDatabasePodDisruptionBudget(cell));
   }
   return out;
 }

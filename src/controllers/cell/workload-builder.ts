@@ -1,10 +1,10 @@
 // A Deployment (and a Service when a port is given) per workload, with the cell injected as
 // environment, credentials only through Secret references, and a `restricted` security context.
-import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service } from '@kubernetes/client-node';
+import type { V1Container, V1Deployment, V1EnvVar, V1Probe, V1Service, V1Volume } from '@kubernetes/client-node';
 import type { Cell, WorkloadSpec } from '../../crds/cell.js';
 import { DATABASE_SECRET_KEYS } from '../../data/cell-database-credentials.js';
 import { childMetadata, componentLabels, LABEL_DATABASE_CLIENT, LABEL_KAFKA_CLIENT, selectorLabels } from './labels.js';
-import { cellName, databaseSecretName, kafkaUserName, kafkaUserSecretName } from '../../crds/cell-names.js';
+import { cellName, DATABASE_CA_DIR, databaseHasCa, databaseSecretName, kafkaUserName, kafkaUserSecretName } from '../../crds/cell-names.js';
 import { restrictedContainerSecurityContext, restrictedPodSecurityContext } from './pod-security.js';
 import { containerResources } from './container-resources.js';
 
@@ -49,6 +49,17 @@ export function workloadEnv(cell: Cell, workload: WorkloadSpec, inputs: Workload
   return [...injectedEnv(cell, workload, inputs).filter((e) => !overridden.has(e.name)), ...own];
 }
 
+const DATABASE_CA_VOLUME = 'database-ca';
+
+/** Whether the workload gets the database CA as a file (the sslrootcert of its DATABASE_URL). */
+function databaseCa(cell: Cell, workload: WorkloadSpec): boolean {
+  return workload.database && databaseHasCa(cell);
+}
+
+function databaseCaVolume(cell: Cell): V1Volume {
+  return { name: DATABASE_CA_VOLUME, secret: { secretName: databaseSecretName(cell), items: [{ key: DATABASE_SECRET_KEYS.ca, path: 'ca.crt' }] } };
+}
+
 function tcpProbe(settings: Omit<V1Probe, 'tcpSocket'>): V1Probe {
   return { tcpSocket: { port: WORKLOAD_PORT_NAME }, ...settings };
 }
@@ -64,7 +75,7 @@ function container(cell: Cell, workload: WorkloadSpec, inputs: WorkloadInputs): 
     env: workloadEnv(cell, workload, inputs),
     ...(workload.resources ? { resources: containerResources(workload.resources, {}) } : {}),
     securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: true }),
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, ...(databaseCa(cell, workload) ? [{ name: DATABASE_CA_VOLUME, mountPath: DATABASE_CA_DIR, readOnly: true }] : [])],
     // Only the port is known, not a health endpoint: a TCP check is what can be said for sure.
     ...(port !== undefined
       ? {
@@ -95,7 +106,7 @@ export function buildWorkloadDeployment(cell: Cell, workload: WorkloadSpec, inpu
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           containers: [container(cell, workload, inputs)],
-          volumes: [{ name: 'tmp', emptyDir: {} }],
+          volumes: [{ name: 'tmp', emptyDir: {} }, ...(databaseCa(cell, workload) ? [databaseCaVolume(cell)] : [])],
         },
       },
     },
