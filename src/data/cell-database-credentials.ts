@@ -60,11 +60,13 @@ async function readSecret(client: KubeClient, ref: { namespace: string; name: st
 export async function readDatabaseCredentials(
   client: KubeClient,
   cell: Cell,
-  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy } = {},
+  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy; cellClient?: KubeClient } = {},
 ): Promise<CredentialsResult> {
   const external = cell.spec.database.external;
   if (!external) {
-    const ours = await readSecret(client, { namespace: cellNamespace(cell), name: databaseSecretName(cell) }, options.secrets);
+    // Our Secret is in the cell namespace of the cell's cluster (`cellClient`, for spec.cluster);
+    // a referenced one is always in the operator's cluster, where the policy allows its namespace.
+    const ours = await readSecret(options.cellClient ?? client, { namespace: cellNamespace(cell), name: databaseSecretName(cell) }, options.secrets);
     const password = decode(ours?.data?.[DATABASE_SECRET_KEYS.password]);
     if (password !== undefined) return { value: { username: IN_CLUSTER_DATABASE_USER, password } };
     if (options.generate) return { value: { username: IN_CLUSTER_DATABASE_USER, password: randomBytes(24).toString('base64url') } };
