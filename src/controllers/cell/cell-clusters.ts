@@ -27,6 +27,8 @@ const SYNC_WAIT_MS = 5_000;
 
 export class CellClusters {
   private readonly appliers = new WeakMap<RemoteCluster, Applier>();
+  /** Clusters whose informers were waited for once: a kind the cluster does not serve never syncs. */
+  private readonly waited = new WeakSet<RemoteCluster>();
 
   constructor(
     private readonly local: ChildTarget,
@@ -46,7 +48,10 @@ export class CellClusters {
     const connection = await this.registry.connect(cell.metadata.name ?? '', name, kubeconfigSecretOf(spec, this.operatorNamespace));
     if (!connection.ok) return { ok: false, observation: { reachable: false, name, reason: connection.reason, message: connection.message } };
     const { cluster, version } = connection;
-    await waitForSync([...cluster.informers.values()], SYNC_WAIT_MS);
+    if (!this.waited.has(cluster)) {
+      await waitForSync([...cluster.informers.values()], SYNC_WAIT_MS);
+      this.waited.add(cluster);
+    }
     return {
       ok: true,
       target: {

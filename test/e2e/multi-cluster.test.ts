@@ -1,0 +1,204 @@
+// A Cell in a cluster of its own (spec.cluster): a second local control plane started by the
+// harness on other ports (.local/cluster-b: etcd, kube-apiserver, controller-manager and the
+// Strimzi stand-in, no nodes), the operator's ServiceAccount there with config/remote-cluster/'s
+// roles, and its token in a kubeconfig Secret of the operator's namespace, as Cluster API names it.
+import { randomBytes } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { installMonitoringCrds } from './cluster/crds.js';
+import { runKubectl, type KubectlOptions } from './cluster/kubectl.js';
+import { ensureCluster, startApiServer, stopApiServer, stopCluster, type LocalCluster } from './cluster/local-cluster.js';
+import { projectRoot } from './cluster/paths.js';
+import { PLAIN } from '../../src/rbac/render.js';
+import { condition, getCell, isReady, LABEL_CELL, waitForCell, waitForCellGone, type LiveCell, type LiveObject } from './support/cells.js';
+import { startCellDatabases, type CellDatabases } from './support/cell-databases.js';
+import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
+import { startOperator, stopAllOperators, type OperatorProcess } from './support/operator.js';
+
+const TIMEOUT_MS = 180_000;
+const local = process.env.E2E_CLUSTER === 'local';
+const B = 'cluster-b';
+/** spec.cluster.name: the kubeconfig is in Secret cells-b-kubeconfig, key value (Cluster API's names). */
+const CLUSTER = 'cells-b';
+const OPERATOR_NAMESPACE = PLAIN.namespace;
+const id = randomBytes(3).toString('hex');
+const CELL = `remote-${id}`;
+const NAMESPACE = `cell-${CELL}`;
+const CREDENTIALS_NAMESPACE = `remote-db-${id}`;
+const CHILD_KINDS = ['networkpolicies', 'configmaps', 'kafkanodepools', 'kafkas', 'kafkatopics'];
+const ROTATED_ACCOUNT = 'cell-operator-rotated';
+
+let b: LocalCluster;
+let databases: CellDatabases;
+let operator: OperatorProcess;
+
+const inB = (args: string[], options: KubectlOptions = {}) => runKubectl(b.kubectl, b.kubeconfigPath, args, options);
+
+function cellManifest(database: { host: string; port: number }) {
+  return {
+    apiVersion: 'cells.platform.io/v1alpha1',
+    kind: 'Cell',
+    metadata: { name: CELL },
+    spec: {
+      region: 'eu-west-1',
+      capacity: { maxCustomers: 100 },
+      cluster: { name: CLUSTER },
+      kafka: {
+        version: '4.1.0',
+        controllers: { replicas: 1, storage: { size: '1Gi' } },
+        brokers: { replicas: 1, storage: { size: '1Gi' } },
+        topics: [{ name: 'telemetry', partitions: 3, replicas: 1 }],
+        telemetryTopic: 'telemetry',
+      },
+      database: {
+        external: { ...database, database: `cell_remote_${id}`, sslMode: 'disable', secretRef: { name: 'remote-db', namespace: CREDENTIALS_NAMESPACE } },
+        tenantColumn: 'customer_id',
+      },
+      deletionPolicy: 'Retain',
+    },
+  };
+}
+
+const credentialsSecret = {
+  apiVersion: 'v1',
+  kind: 'Secret',
+  metadata: { name: 'remote-db', namespace: CREDENTIALS_NAMESPACE },
+  stringData: { username: `remote_${id}`, password: `pw-${id}` },
+};
+
+/** A kubeconfig for cluster B holding a token of `account` (a ServiceAccount in the operator's namespace there). */
+async function kubeconfigOf(account: string): Promise<string> {
+  const token = (await inB(['create', 'token', account, '-n', OPERATOR_NAMESPACE, '--duration=2h'])).stdout.trim();
+  const admin = JSON.parse((await inB(['config', 'view', '--raw', '--minify', '--flatten', '-o', 'json'])).stdout) as { clusters: { name: string; cluster: Record<string, unknown> }[] };
+  const cluster = admin.clusters[0]!;
+  return stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: CLUSTER, cluster: cluster.cluster }],
+    users: [{ name: account, user: { token } }],
+    contexts: [{ name: CLUSTER, context: { cluster: CLUSTER, user: account } }],
+    'current-context': CLUSTER,
+  });
+}
+
+async function putKubeconfigSecret(kubeconfig: string): Promise<void> {
+  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${CLUSTER}-kubeconfig`, namespace: OPERATOR_NAMESPACE }, stringData: { value: kubeconfig } });
+}
+
+async function childrenInB(): Promise<LiveObject[]> {
+  const list = JSON.parse((await inB(['get', CHILD_KINDS.join(','), '-n', NAMESPACE, '-l', `${LABEL_CELL}=${CELL}`, '-o', 'json'])).stdout) as { items: LiveObject[] };
+  return list.items;
+}
+
+const uids = (objects: LiveObject[]) => Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.uid]));
+const reachable = (cell: LiveCell) => isReady(cell) && condition(cell, 'ClusterReachable')?.status === 'True';
+
+/** Requests logged by cluster B's API server after byte `offset` of its audit log, by `user`. */
+function auditOfB(offset: number, user: string): { verb: string; resource?: string }[] {
+  const text = readFileSync(b.auditLogPath).subarray(offset).toString('utf8');
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l) as { verb: string; user: { username: string }; objectRef?: { resource?: string } })
+    .filter((e) => e.user.username === user)
+    .map((e) => ({ verb: e.verb, resource: e.objectRef?.resource }));
+}
+
+(local ? describe : describe.skip)('a Cell in a cluster of its own', () => {
+  beforeAll(async () => {
+    b = await ensureCluster({ name: B, nodes: 0, log: (m) => process.stderr.write(`[cluster-b] ${m}\n`) });
+    // The management cluster serves the Prometheus Operator's API (the e2e setup): the cell cluster too.
+    await installMonitoringCrds(inB, projectRoot(), () => undefined);
+    await inB(['apply', '--server-side', '--field-manager=e2e-setup', '-f', path.join(projectRoot(), 'config/remote-cluster/rbac.yaml')]);
+    const manifest = cellManifest({ host: '127.0.0.1', port: 5432 });
+    databases = await startCellDatabases([manifest, credentialsSecret]);
+    await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CREDENTIALS_NAMESPACE } });
+    await apply(credentialsSecret);
+    await putKubeconfigSecret(await kubeconfigOf(PLAIN.serviceAccount));
+    operator = await startOperator({ leaderElect: false, leaseNamespace: OPERATOR_NAMESPACE, args: ['--resync=10'] });
+    await operator.waitReady(60_000);
+    await apply(cellManifest({ host: databases.host, port: databases.port }));
+  }, TIMEOUT_MS);
+
+  afterAll(async () => {
+    await kubectl(['delete', 'cell', CELL, '--wait=false', '--ignore-not-found'], { allowFailure: true });
+    if (await getCell(CELL).catch(() => undefined)) {
+      await waitForCellGone(CELL, 30_000).catch(() => kubectl(['patch', 'cell', CELL, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { allowFailure: true }));
+    }
+    await stopAllOperators();
+    await kubectl(['delete', 'namespace', CREDENTIALS_NAMESPACE, '--wait=false', '--ignore-not-found'], { allowFailure: true });
+    await kubectl(['delete', 'secret', `${CLUSTER}-kubeconfig`, '-n', OPERATOR_NAMESPACE, '--ignore-not-found'], { allowFailure: true });
+    await databases?.stop();
+    // The second cluster is this file's own: nothing of it outlives the test.
+    await stopCluster({ name: B, log: () => undefined });
+  }, TIMEOUT_MS);
+
+  it('turns Ready with its children in the second cluster and none in the management cluster', async () => {
+    const cell = await waitForCell(CELL, reachable, 'to be Ready in cluster cells-b', 120_000);
+    expect(condition(cell, 'ClusterReachable')?.message).toMatch(/^The API server of cluster cells-b at https:\/\/127\.0\.0\.1:\d+ answers \(Kubernetes v1\.\d+/);
+    expect(condition(cell, 'KafkaReady')).toMatchObject({ status: 'True' });
+    expect(condition(cell, 'DatabaseReady')).toMatchObject({ status: 'True' });
+
+    const children = await childrenInB();
+    expect(children.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(
+      expect.arrayContaining([`Kafka/${CELL}`, `KafkaNodePool/brokers`, `KafkaNodePool/controllers`, `KafkaTopic/telemetry`]),
+    );
+    // No owner reference crosses clusters: the Cell's uid means nothing in cluster B.
+    expect(children.filter((o) => (o.metadata.ownerReferences ?? []).length > 0)).toEqual([]);
+    expect((await inB(['get', 'secret', `${CELL}-db-credentials`, '-n', NAMESPACE, '-o', 'name'])).stdout.trim()).toBe(`secret/${CELL}-db-credentials`);
+
+    expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout.trim()).toBe('');
+    const inManagement = await kubectlJson<{ items: LiveObject[] }>(['get', CHILD_KINDS.join(','), '-A', '-l', `${LABEL_CELL}=${CELL}`]);
+    expect(inManagement.items).toEqual([]);
+  }, TIMEOUT_MS);
+
+  it("turns Unknown while the second cluster's API server is down, deletes nothing, and is Ready again when it is back", async () => {
+    const before = uids(await childrenInB());
+    await stopApiServer({ name: B });
+    try {
+      const down = await waitForCell(CELL, (c) => condition(c, 'Ready')?.status === 'Unknown', 'to turn Unknown', 60_000);
+      expect(condition(down, 'Ready')).toMatchObject({ status: 'Unknown', reason: 'ClusterUnreachable' });
+      expect(condition(down, 'ClusterReachable')).toMatchObject({ status: 'False', reason: 'ClusterUnreachable' });
+      // What was known stays: the phase and the endpoints.
+      expect(down.status?.phase).toBe('Ready');
+      expect(down.status?.endpoints?.database).toBe(`${databases.host}:${databases.port}`);
+    } finally {
+      await startApiServer({ name: B });
+    }
+    await waitForCell(CELL, reachable, 'to be Ready again', 90_000);
+    // Not one child was deleted or recreated: the same objects, the same uids.
+    expect(uids(await childrenInB())).toEqual(before);
+  }, TIMEOUT_MS);
+
+  it('picks up a rotated kubeconfig Secret without a restart', async () => {
+    await inB(['create', 'serviceaccount', ROTATED_ACCOUNT, '-n', OPERATOR_NAMESPACE]);
+    await inB(['create', 'clusterrolebinding', ROTATED_ACCOUNT, '--clusterrole=cell-operator-remote', `--serviceaccount=${OPERATOR_NAMESPACE}:${ROTATED_ACCOUNT}`]);
+    const mark = statSync(b.auditLogPath).size;
+    await putKubeconfigSecret(await kubeconfigOf(ROTATED_ACCOUNT));
+    const rotatedUser = `system:serviceaccount:${OPERATOR_NAMESPACE}:${ROTATED_ACCOUNT}`;
+    // The watches restart with the new token: the next list of a child kind is the new account's.
+    const requests = await waitFor(
+      () => {
+        const seen = auditOfB(mark, rotatedUser);
+        return seen.some((r) => r.verb === 'list') ? seen : undefined;
+      },
+      { timeoutMs: 60_000, description: 'cluster B to see requests with the rotated credentials' },
+    );
+    expect(requests.length).toBeGreaterThan(0);
+    expect(operator.isRunning()).toBe(true);
+    const cell = await waitForCell(CELL, reachable, 'to stay Ready', 30_000);
+    expect(condition(cell, 'ClusterReachable')).toMatchObject({ status: 'True' });
+  }, TIMEOUT_MS);
+
+  it("deletes its children in the second cluster when the Cell goes, keeping what Retain keeps", async () => {
+    await kubectl(['delete', 'cell', CELL, '--wait=false']);
+    await waitForCellGone(CELL, 60_000);
+    await waitFor(async () => ((await childrenInB()).length === 0 ? true : undefined), { timeoutMs: 60_000, description: `the children of ${CELL} to be gone from cluster B` });
+    expect((await inB(['get', 'secret', `${CELL}-db-credentials`, '-n', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout.trim()).toBe('');
+    // deletionPolicy Retain: the namespace, and the volumes in it, outlive the Cell, as in the local cluster.
+    expect((await inB(['get', 'namespace', NAMESPACE, '-o', 'name'])).stdout.trim()).toBe(`namespace/${NAMESPACE}`);
+    // Its cluster has no Cell left: its watches stop.
+    await operator.waitForOutput(/cluster has no Cell any more/, 30_000);
+  }, TIMEOUT_MS);
+});
