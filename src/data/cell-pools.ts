@@ -23,13 +23,17 @@ export class CellPools {
     private readonly secrets?: Informer,
     /** Which Secrets a cell may name (cell-policy.ts): a refused one is never read. */
     private readonly policy?: CellPolicy,
+    /** The client of a cell's own cluster (Cell.spec.cluster), where its generated database Secret is; undefined while not connected. */
+    private readonly cellClient?: (cell: Cell) => KubeClient | undefined,
   ) {}
 
   /** The database of `name`, for the move engine; throws with a reason when it cannot be reached. */
   async database(name: string): Promise<CellDatabase> {
     const cell = this.cells.get(name);
     if (!cell) throw new CellUnavailable(`there is no Cell ${name} (yet)`);
-    const credentials = await readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy });
+    const remote = cell.spec.cluster ? this.cellClient?.(cell) : undefined;
+    if (cell.spec.cluster && !remote && !cell.spec.database.external) throw new CellUnavailable(`cell ${name}: its cluster ${cell.spec.cluster.name} is not connected yet`);
+    const credentials = await readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy, ...(remote ? { cellClient: remote } : {}) });
     if (!credentials.value) throw new CellUnavailable(`cell ${name}: ${credentials.problem.message}`);
     const settings = cellDatabaseSettings(cell, credentials.value);
     const fingerprint = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
