@@ -161,6 +161,12 @@ function auditOfB(offset: number, user: string): { verb: string; resource?: stri
       expect((await kubectl(['get', 'namespace', NAMESPACE, '--ignore-not-found', '-o', 'name'])).stdout.trim()).toBe('');
       const inManagement = await kubectlJson<{ items: LiveObject[] }>(['get', CHILD_KINDS.join(','), '-A', '-l', `${LABEL_CELL}=${CELL}`]);
       expect(inManagement.items).toEqual([]);
+
+      // spec.cluster is immutable: the API server refuses a change and a removal, naming the field.
+      for (const patch of ['{"spec":{"cluster":{"name":"elsewhere"}}}', '{"spec":{"cluster":null}}']) {
+        const refused = await kubectl(['patch', 'cell', CELL, '--type=merge', '-p', patch], { allowFailure: true });
+        expect({ patch, code: refused.code, stderr: refused.stderr }).toMatchObject({ patch, code: 1, stderr: expect.stringContaining('spec.cluster is immutable') });
+      }
     }, TIMEOUT_MS);
 
     it("turns Unknown while the second cluster's API server is down, deletes nothing, and is Ready again when it is back", async () => {
