@@ -193,11 +193,11 @@ function auditOfB(offset: number, user: string): { verb: string; resource?: stri
       const mark = statSync(b.auditLogPath).size;
       await putKubeconfigSecret(await kubeconfigOf(ROTATED_ACCOUNT));
       const rotatedUser = `system:serviceaccount:${OPERATOR_NAMESPACE}:${ROTATED_ACCOUNT}`;
-      // The watches restart with the new token: the next list of a child kind is the new account's.
+      // The watches restart with the new token: cluster B sees them from the new account.
       const requests = await waitFor(
         () => {
           const seen = auditOfB(mark, rotatedUser);
-          return seen.some((r) => r.verb === 'list') ? seen : undefined;
+          return seen.some((r) => r.verb === 'watch') ? seen : undefined;
         },
         { timeoutMs: 60_000, description: 'cluster B to see requests with the rotated credentials' },
       );
