@@ -38,15 +38,15 @@ let operator: OperatorProcess;
 
 const inB = (args: string[], options: KubectlOptions = {}) => runKubectl(b.kubectl, b.kubeconfigPath, args, options);
 
-function cellManifest(database: { host: string; port: number }) {
+function cellManifest(database: { host: string; port: number }, name = CELL, cluster = CLUSTER) {
   return {
     apiVersion: 'cells.platform.io/v1alpha1',
     kind: 'Cell',
-    metadata: { name: CELL },
+    metadata: { name },
     spec: {
       region: 'eu-west-1',
       capacity: { maxCustomers: 100 },
-      cluster: { name: CLUSTER },
+      cluster: { name: cluster },
       kafka: {
         version: '4.1.0',
         controllers: { replicas: 1, storage: { size: '1Gi' } },
@@ -55,7 +55,7 @@ function cellManifest(database: { host: string; port: number }) {
         telemetryTopic: 'telemetry',
       },
       database: {
-        external: { ...database, database: `cell_remote_${id}`, sslMode: 'disable', secretRef: { name: 'remote-db', namespace: CREDENTIALS_NAMESPACE } },
+        external: { ...database, database: `cell_${name.replace(/-/g, '_')}`, sslMode: 'disable', secretRef: { name: 'remote-db', namespace: CREDENTIALS_NAMESPACE } },
         tenantColumn: 'customer_id',
       },
       deletionPolicy: 'Retain',
@@ -70,29 +70,32 @@ const credentialsSecret = {
   stringData: { username: `remote_${id}`, password: `pw-${id}` },
 };
 
-/** A kubeconfig for cluster B holding a token of `account` (a ServiceAccount in the operator's namespace there). */
-async function kubeconfigOf(account: string): Promise<string> {
-  const token = (await inB(['create', 'token', account, '-n', OPERATOR_NAMESPACE, '--duration=2h'])).stdout.trim();
-  const admin = JSON.parse((await inB(['config', 'view', '--raw', '--minify', '--flatten', '-o', 'json'])).stdout) as { clusters: { name: string; cluster: Record<string, unknown> }[] };
+/** The children of `cell` in a local cluster. */
+async function childrenIn(run: typeof inB, cell: string): Promise<LiveObject[]> {
+  const list = JSON.parse((await run(['get', CHILD_KINDS.join(','), '-n', `cell-${cell}`, '-l', `${LABEL_CELL}=${cell}`, '-o', 'json'])).stdout) as { items: LiveObject[] };
+  return list.items;
+}
+
+/** A kubeconfig for a local cluster (B by default) holding a token of `account` (a ServiceAccount in the operator's namespace there). */
+async function kubeconfigOf(account: string, run = inB, name = CLUSTER): Promise<string> {
+  const token = (await run(['create', 'token', account, '-n', OPERATOR_NAMESPACE, '--duration=2h'])).stdout.trim();
+  const admin = JSON.parse((await run(['config', 'view', '--raw', '--minify', '--flatten', '-o', 'json'])).stdout) as { clusters: { name: string; cluster: Record<string, unknown> }[] };
   const cluster = admin.clusters[0]!;
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: CLUSTER, cluster: cluster.cluster }],
+    clusters: [{ name, cluster: cluster.cluster }],
     users: [{ name: account, user: { token } }],
-    contexts: [{ name: CLUSTER, context: { cluster: CLUSTER, user: account } }],
-    'current-context': CLUSTER,
+    contexts: [{ name, context: { cluster: name, user: account } }],
+    'current-context': name,
   });
 }
 
-async function putKubeconfigSecret(kubeconfig: string): Promise<void> {
-  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${CLUSTER}-kubeconfig`, namespace: OPERATOR_NAMESPACE }, stringData: { value: kubeconfig } });
+async function putKubeconfigSecret(kubeconfig: string, name = CLUSTER): Promise<void> {
+  await apply({ apiVersion: 'v1', kind: 'Secret', metadata: { name: `${name}-kubeconfig`, namespace: OPERATOR_NAMESPACE }, stringData: { value: kubeconfig } });
 }
 
-async function childrenInB(): Promise<LiveObject[]> {
-  const list = JSON.parse((await inB(['get', CHILD_KINDS.join(','), '-n', NAMESPACE, '-l', `${LABEL_CELL}=${CELL}`, '-o', 'json'])).stdout) as { items: LiveObject[] };
-  return list.items;
-}
+const childrenInB = () => childrenIn(inB, CELL);
 
 const uids = (objects: LiveObject[]) => Object.fromEntries(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o.metadata.uid]));
 const reachable = (cell: LiveCell) => isReady(cell) && condition(cell, 'ClusterReachable')?.status === 'True';
@@ -118,6 +121,8 @@ function auditOfB(offset: number, user: string): { verb: string; resource?: stri
   }, TIMEOUT_MS);
 
   afterAll(async () => {
+    // The credentials of the external databases serve every describe below: removed last.
+    await kubectl(['delete', 'namespace', CREDENTIALS_NAMESPACE, '--wait=false', '--ignore-not-found'], { allowFailure: true });
     await kubectl(['delete', 'secret', `${CLUSTER}-kubeconfig`, '-n', OPERATOR_NAMESPACE, '--ignore-not-found'], { allowFailure: true });
     // The second cluster is this file's own: nothing of it outlives the test.
     await stopCluster({ name: B, log: () => undefined });
@@ -140,7 +145,6 @@ function auditOfB(offset: number, user: string): { verb: string; resource?: stri
         await waitForCellGone(CELL, 30_000).catch(() => kubectl(['patch', 'cell', CELL, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { allowFailure: true }));
       }
       await stopAllOperators();
-      await kubectl(['delete', 'namespace', CREDENTIALS_NAMESPACE, '--wait=false', '--ignore-not-found'], { allowFailure: true });
       await databases?.stop();
     }, TIMEOUT_MS);
 
@@ -284,5 +288,66 @@ function auditOfB(offset: number, user: string): { verb: string; resource?: stri
       const placed = await sql<{ cell: string }>(world.controlPlane, 'SELECT cell FROM placements WHERE customer_id = ANY($1::text[])', [world.customers]);
       expect(placed.map((p) => p.cell)).toEqual(world.customers.map(() => world.targetCell));
     }, 240_000);
+  });
+
+  describe('two cells in two clusters of their own (B and C)', () => {
+    const C = 'cluster-c';
+    const CLUSTER_C = 'cells-c';
+    const IN_B = `in-b-${id}`;
+    const IN_C = `in-c-${id}`;
+    let c: LocalCluster;
+    let twoDatabases: CellDatabases;
+    const inC = (args: string[], options: KubectlOptions = {}) => runKubectl(c.kubectl, c.kubeconfigPath, args, options);
+
+    beforeAll(async () => {
+      c = await ensureCluster({ name: C, nodes: 0, log: (m) => process.stderr.write(`[cluster-c] ${m}\n`) });
+      await installMonitoringCrds(inC, projectRoot(), () => undefined);
+      await inC(['apply', '--server-side', '--field-manager=e2e-setup', '-f', path.join(projectRoot(), 'config/remote-cluster/rbac.yaml')]);
+      await putKubeconfigSecret(await kubeconfigOf(PLAIN.serviceAccount, inC, CLUSTER_C), CLUSTER_C);
+      const placeholder = { host: '127.0.0.1', port: 5432 };
+      twoDatabases = await startCellDatabases([cellManifest(placeholder, IN_B, CLUSTER), cellManifest(placeholder, IN_C, CLUSTER_C), credentialsSecret]);
+      await apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: CREDENTIALS_NAMESPACE } });
+      await apply(credentialsSecret);
+      operator = await startOperator({ leaderElect: false, leaseNamespace: OPERATOR_NAMESPACE, args: ['--resync=10'] });
+      await operator.waitReady(60_000);
+      const database = { host: twoDatabases.host, port: twoDatabases.port };
+      await apply([cellManifest(database, IN_B, CLUSTER), cellManifest(database, IN_C, CLUSTER_C)]);
+    }, TIMEOUT_MS);
+
+    afterAll(async () => {
+      await kubectl(['delete', 'cell', IN_B, IN_C, '--wait=false', '--ignore-not-found'], { allowFailure: true });
+      for (const name of [IN_B, IN_C]) {
+        await waitForCellGone(name, 30_000).catch(() => kubectl(['patch', 'cell', name, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { allowFailure: true }));
+      }
+      await stopAllOperators();
+      await kubectl(['delete', 'secret', `${CLUSTER_C}-kubeconfig`, '-n', OPERATOR_NAMESPACE, '--ignore-not-found'], { allowFailure: true });
+      await twoDatabases?.stop();
+      await stopCluster({ name: C, log: () => undefined });
+    }, TIMEOUT_MS);
+
+    it('keeps each cell in its own cluster, and an outage of one cluster leaves the other cell Ready', async () => {
+      await waitForCell(IN_B, reachable, 'to be Ready in cluster cells-b', 120_000);
+      await waitForCell(IN_C, reachable, 'to be Ready in cluster cells-c', 120_000);
+      expect((await childrenIn(inB, IN_B)).length).toBeGreaterThan(0);
+      expect((await childrenIn(inC, IN_C)).length).toBeGreaterThan(0);
+      expect(await childrenIn(inB, IN_C).catch(() => [])).toEqual([]);
+      expect(await childrenIn(inC, IN_B).catch(() => [])).toEqual([]);
+      // One set of watches per cluster.
+      const watching = operator.output().split('\n').filter((l) => l.includes('"msg":"watching cluster"')).map((l) => (JSON.parse(l) as { cluster: string }).cluster);
+      expect([...new Set(watching)].sort()).toEqual([CLUSTER, CLUSTER_C]);
+
+      await stopApiServer({ name: B });
+      try {
+        await waitForCell(IN_B, (cell) => condition(cell, 'Ready')?.status === 'Unknown', 'to turn Unknown', 60_000);
+        // The blast radius of cluster B's outage is the cell in it: the cell in C stays Ready throughout.
+        for (let i = 0; i < 6; i++) {
+          expect(reachable((await getCell(IN_C))!)).toBe(true);
+          await new Promise((r) => setTimeout(r, 2000));
+        }
+      } finally {
+        await startApiServer({ name: B });
+      }
+      await waitForCell(IN_B, reachable, 'to be Ready again', 90_000);
+    }, TIMEOUT_MS);
   });
 });
