@@ -3,6 +3,8 @@
 // desired, checks the database, mirrors the cell into the control-plane database (leaving a drain's
 // cordon alone: that belongs to the Migration controller), and writes the status with the customer
 // count and the cordon read back from there. Deletion waits, behind a finalizer, until the cell holds no customer.
+// A Cell with spec.cluster goes through the same steps against its own cluster (cell-clusters.ts):
+// no owner references there, its children deleted by us, and nothing touched while it does not answer.
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
