@@ -183,6 +183,9 @@ function auditOfB(offset: number, user: string): { verb: string; resource?: stri
         // What was known stays: the phase and the endpoints.
         expect(down.status?.phase).toBe('Ready');
         expect(down.status?.endpoints?.database).toBe(`${databases.host}:${databases.port}`);
+        // The moment the cluster was lost is told by a Warning Event on the Cell.
+        const events = await kubectlJson<{ items: { type?: string; reason?: string; regarding?: { name?: string } }[] }>(['get', 'events.events.k8s.io', '-A']);
+        expect(events.items.filter((e) => e.regarding?.name === CELL && e.reason === 'ClusterUnreachable').map((e) => e.type)).toContain('Warning');
       } finally {
         await startApiServer({ name: B });
       }

@@ -28,7 +28,7 @@ import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '..
 import { cellDatabaseSettings, readDatabaseCredentials, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
 import { DATABASE_PORT, cellNamespace, databaseHost, databasePort, databaseWorkerHost } from '../../crds/cell-names.js';
-import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
+import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
 import { unreachableCellStatus, remoteDeletion, withoutOwnerReferences, type ClusterObservation } from './cell-cluster.js';
 import { CellClusters, type ChildTarget } from './cell-clusters.js';
 import { cellPolicyViolations, type CellPolicy, type PolicyViolation } from '../../policy/cell-policy.js';
@@ -148,7 +148,11 @@ export class CellReconciler {
    */
   private async clusterUnreachable(cell: Cell, observation: Extract<ClusterObservation, { reachable: false }>, log: Logger): Promise<ReconcileResult> {
     log.warn({ cluster: observation.name, reason: observation.reason }, observation.message);
-    await this.writeStatusWithEvents(cell, unreachableCellStatus(cell, observation, this.now()));
+    const wasReachable = cell.status?.conditions?.find((c) => c.type === CELL_CONDITIONS.clusterReachable)?.status !== 'False';
+    const status = unreachableCellStatus(cell, observation, this.now());
+    await this.writeStatusWithEvents(cell, status);
+    // The phase stays as it was: the moment the cluster is lost is told by an Event.
+    if (wasReachable) await this.deps.events.warning(cell as KubeObject, observation.reason, status.message ?? observation.message);
     return { requeueAfter: CLUSTER_RETRY_MS };
   }
 
