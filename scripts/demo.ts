@@ -28,6 +28,7 @@ import {
   PROMOTION_STEP,
 } from './demo/demo-manifests.js';
 import { nextSteps } from './demo/next-steps.js';
+import { inOwnCluster, ownClusterCell, prepareOwnCluster, OWN_CLUSTER } from './demo/own-cluster.js';
 import { CUSTOMER_GROUPS, demoCustomers, onboardCustomers } from './demo/onboarding.js';
 import { ensurePrerequisites } from './demo/prerequisites.js';
 import { cleanUpPreviousRun, DemoRecord, foreignObjects, removeDemoObjects } from './demo/previous-run.js';
@@ -431,7 +432,13 @@ async function main(): Promise<void> {
 
   step('Three cells in two regions, from examples/cells/');
   const endpoints = new Map([...databases.cells.values()].map((d) => [d.cell, { host: d.server.host, port: d.server.port }]));
-  const cellManifests = plan.manifests(endpoints);
+  const ownCell = ownClusterCell();
+  if (ownCell) {
+    say(`DEMO_OWN_CLUSTER: cell ${ownCell} goes into a cluster of its own (${OWN_CLUSTER}, .local/${OWN_CLUSTER}/; docs/multi-cluster.md)`);
+    const own = await prepareOwnCluster(root, kubectl, 'default', say);
+    say(`cluster ${OWN_CLUSTER} at ${own.server}, its kubeconfig in Secret default/${OWN_CLUSTER}-kubeconfig`);
+  }
+  const cellManifests = ownCell ? inOwnCluster(plan.manifests(endpoints), ownCell) : plan.manifests(endpoints);
   mkdirSync(path.join(demoDir, 'manifests'), { recursive: true });
   writeFileSync(path.join(demoDir, 'manifests', 'cells.yaml'), cellManifests.map((m) => stringify(m)).join('---\n'));
   say('the example manifests are changed in code before they are applied (the result: .local/demo/manifests/cells.yaml):');

@@ -67,13 +67,14 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
 
   // Each controller declares its own informers and watches.
   const common = { controlPlane, concurrency: config.concurrency, log };
-  setupCellController(manager, { ...common, withStrimzi, withMonitoring, operatorNamespace: config.leaseNamespace, policy });
+  const { clusters } = setupCellController(manager, { ...common, withStrimzi, withMonitoring, operatorNamespace: config.leaseNamespace, policy });
   setupPlacementController(manager, common);
-  const { cellPools } = setupMigrationController(manager, { ...common, policy, ...(kafka ? { kafka } : {}) });
+  const cellClient = (cell: { spec: { cluster?: { name: string } } }) => (cell.spec.cluster ? clusters.get(cell.spec.cluster.name)?.client : undefined);
+  const { cellPools } = setupMigrationController(manager, { ...common, policy, cellClient, ...(kafka ? { kafka } : {}) });
   setupRebalanceController(manager, { ...common, cells: (cell) => cellPools.database(cell) });
   registerFleetMetrics(manager.metrics.registry, () => ({ cells: manager.informer(CELL_RESOURCE).list(), migrations: manager.informer(MIGRATION_RESOURCE).list() }));
   await manager.runUntilSignal((code) => {
-    void Promise.all([controlPlane.close(), cellPools.close()]).finally(() => process.exit(code));
+    void Promise.all([controlPlane.close(), cellPools.close(), clusters.stop()]).finally(() => process.exit(code));
   });
   // Runs until a signal; runUntilSignal exits the process.
   return new Promise<number>(() => undefined);

@@ -33,6 +33,8 @@ export const CELL_CONDITIONS = {
   workloadsReady: 'WorkloadsReady',
   /** True while the cell takes no new customers: its spec.state, or a drain's cordon. */
   cordoned: 'Cordoned',
+  /** Only for a Cell with spec.cluster: whether that cluster's API server answers (with its version). */
+  clusterReachable: 'ClusterReachable',
   reconciling: 'Reconciling',
   stalled: 'Stalled',
 } as const;
@@ -372,6 +374,35 @@ const WorkloadSchema = z
     'A workload of the cell: a Deployment with the cell injected as environment (CELL_NAME, CELL_REGION, KAFKA_BOOTSTRAP_SERVERS, KAFKA_TELEMETRY_TOPIC, DATABASE_URL), a restricted security context and readiness from the Deployment.',
   );
 
+// --- Cluster ----------------------------------------------------------------------------------------
+
+/** Cluster API's convention: the kubeconfig of cluster `<name>` is in Secret `<name>-kubeconfig`, key `value`. */
+export const KUBECONFIG_SECRET_SUFFIX = '-kubeconfig';
+export const KUBECONFIG_SECRET_KEY = 'value';
+
+const SecretKeySchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[-._a-zA-Z0-9]+$/, 'must be a Secret data key: letters, digits, "-", "_" and "."');
+
+export const CellClusterSchema = z
+  .object({
+    name: DnsLabelSchema.describe(
+      "Name of the cluster the cell's children live in (a Cluster API Cluster's name); its kubeconfig is read from Secret <name>-kubeconfig, key value, in the operator's namespace unless kubeconfigSecret says otherwise.",
+    ),
+    kubeconfigSecret: z
+      .object({
+        name: DnsSubdomainSchema.optional().describe("Secret in the operator's namespace holding the kubeconfig; <cluster name>-kubeconfig when omitted."),
+        key: SecretKeySchema.default(KUBECONFIG_SECRET_KEY).describe('Key of the Secret holding the kubeconfig (value, as Cluster API writes it, when omitted).'),
+      })
+      .optional()
+      .describe('Where the kubeconfig is, when not where Cluster API puts it.'),
+  })
+  .describe(
+    "The Kubernetes cluster the cell's children are applied to and watched in (see docs/multi-cluster.md); the operator's own cluster when omitted. Immutable: it cannot be set, changed or removed after creation.",
+  );
+
 // --- Spec and status --------------------------------------------------------------------------------
 
 export const CellSpecSchema = withCel(
@@ -415,6 +446,7 @@ export const CellSpecSchema = withCel(
     workloads: listMap(z.array(WorkloadSchema).max(50), ['name'])
       .optional()
       .describe('Workloads of the cell, merged by name, each a Deployment (and a Service when it has a port).'),
+    cluster: CellClusterSchema.optional(),
     deletionPolicy: z
       .enum(DELETION_POLICIES)
       .default('Retain')
@@ -428,6 +460,12 @@ export const CellSpecSchema = withCel(
       rule: 'has(self.__namespace__) == has(oldSelf.__namespace__) && (!has(self.__namespace__) || self.__namespace__ == oldSelf.__namespace__)',
       message: 'spec.namespace is immutable: it cannot be set, changed or removed after the Cell is created',
       fieldPath: '.namespace',
+    },
+    {
+      rule: 'has(self.cluster) == has(oldSelf.cluster) && (!has(self.cluster) || self.cluster == oldSelf.cluster)',
+      message:
+        'spec.cluster is immutable: a cell cannot move its children to another cluster; create a Cell in the new cluster and migrate the customers to it',
+      fieldPath: '.cluster',
     },
   ],
 ).describe('Desired state of the cell.');
@@ -521,6 +559,7 @@ export type CaRefSpec = NonNullable<ExternalDatabaseSpec['caRef']>;
 export type SslMode = (typeof SSL_MODES)[number];
 export type TenantTableSpec = NonNullable<DatabaseSpec['tables']>[number];
 export type WorkloadSpec = NonNullable<CellSpec['workloads']>[number];
+export type CellClusterSpec = NonNullable<CellSpec['cluster']>;
 
 export interface Cell {
   apiVersion: typeof API_VERSION;

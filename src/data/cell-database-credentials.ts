@@ -67,13 +67,16 @@ async function readSecret(client: KubeClient, ref: { namespace: string; name: st
 export async function readDatabaseCredentials(
   client: KubeClient,
   cell: Cell,
-  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy; now?: Date } = {},
+  options: { secrets?: Informer; generate?: boolean; policy?: CellPolicy; now?: Date; cellClient?: KubeClient } = {},
 ): Promise<CredentialsResult> {
   const external = cell.spec.database.external;
   if (!external) {
-    const ours = await readSecret(client, { namespace: cellNamespace(cell), name: databaseSecretName(cell) }, options.secrets);
+    // Our Secrets are in the cell namespace of the cell's cluster (`cellClient`, for spec.cluster);
+    // a referenced one is always in the operator's cluster, where the policy allows its namespace.
+    const inCell = options.cellClient ?? client;
+    const ours = await readSecret(inCell, { namespace: cellNamespace(cell), name: databaseSecretName(cell) }, options.secrets);
     // The cell's CA and server certificate: issued (or renewed) only by the reconciler, which applies them.
-    const serverTls = await readDatabaseTls(client, cell, { issue: options.generate ?? false, ...(options.now ? { now: options.now } : {}) });
+    const serverTls = await readDatabaseTls(inCell, cell, { issue: options.generate ?? false, ...(options.now ? { now: options.now } : {}) });
     if (!serverTls) {
       return { problem: { connected: false, reason: 'SecretMissing', message: `the database TLS Secret ${cellNamespace(cell)}/${databaseTlsSecretName(cell)} does not exist yet`, stalled: false } };
     }

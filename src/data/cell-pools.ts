@@ -22,6 +22,8 @@ export interface CellPoolsOptions {
   /** Default CREDENTIALS_TTL_MS. */
   credentialsTtlMs?: number;
   now?: () => number;
+  /** The client of a cell's own cluster (Cell.spec.cluster), where its generated database Secrets are; undefined while not connected. */
+  cellClient?: (cell: Cell) => KubeClient | undefined;
 }
 
 export class CellPools {
@@ -41,13 +43,18 @@ export class CellPools {
   ) {
     this.ttlMs = options.credentialsTtlMs ?? CREDENTIALS_TTL_MS;
     this.now = options.now ?? Date.now;
+    this.cellClient = options.cellClient;
   }
+
+  private readonly cellClient: ((cell: Cell) => KubeClient | undefined) | undefined;
 
   /** The database of `name`, for the move engine; throws with a reason when it cannot be reached. */
   async database(name: string): Promise<CellDatabase> {
     const cell = this.cells.get(name);
     if (!cell) throw new CellUnavailable(`there is no Cell ${name} (yet)`);
-    const credentials = await this.readCredentials(name, cell);
+    const remote = cell.spec.cluster ? this.cellClient?.(cell) : undefined;
+    if (cell.spec.cluster && !remote && !cell.spec.database.external) throw new CellUnavailable(`cell ${name}: its cluster ${cell.spec.cluster.name} is not connected yet`);
+    const credentials = await this.readCredentials(name, cell, remote);
     if (!credentials.value) throw new CellUnavailable(`cell ${name}: ${credentials.problem.message}`);
     const settings = cellDatabaseSettings(cell, credentials.value);
     const fingerprint = createHash('sha256').update(JSON.stringify(settings)).digest('hex');
@@ -68,13 +75,13 @@ export class CellPools {
    * The cell's credentials, read again when the TTL is over or the Cell names other references;
    * concurrent actions share one read, and a failed read is not kept.
    */
-  private readCredentials(name: string, cell: Cell): Promise<CredentialsResult> {
+  private readCredentials(name: string, cell: Cell, remote: KubeClient | undefined): Promise<CredentialsResult> {
     const db = cell.spec.database;
-    const spec = JSON.stringify([cell.metadata.uid, cell.spec.namespace, db.external?.secretRef, db.external?.caRef]);
+    const spec = JSON.stringify([cell.metadata.uid, cell.spec.namespace, cell.spec.cluster, db.external?.secretRef, db.external?.caRef]);
     const nowMs = this.now();
     const cached = this.credentials.get(name);
     if (cached && cached.spec === spec && nowMs - cached.atMs < this.ttlMs) return cached.result;
-    const result = readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy });
+    const result = readDatabaseCredentials(this.client, cell, { secrets: this.secrets, policy: this.policy, ...(remote ? { cellClient: remote } : {}) });
     this.credentials.set(name, { spec, atMs: nowMs, result });
     result.catch(() => {
       if (this.credentials.get(name)?.result === result) this.credentials.delete(name);

@@ -2,6 +2,7 @@
 // and as named templates the Helm chart's roles include. `npm run gen:rbac` writes both; the
 // staleness test (rules.test.ts) fails when the committed files differ.
 import { stringify } from 'yaml';
+import { remoteClusterRules } from './remote-rules.js';
 import { DEFAULT_LEASE_NAME, OPERATOR_RULES, USER_ROLES, leaderElectionRules, type ExplainedRule } from './rules.js';
 
 export const REGENERATE_RBAC_COMMAND = 'npm run gen:rbac';
@@ -125,7 +126,31 @@ function chartRules(): string {
   ].join('\n');
 }
 
+export const REMOTE_CLUSTER_RBAC_PATH = 'config/remote-cluster/rbac.yaml';
+
+/**
+ * What a cell's own cluster needs (Cell.spec.cluster, docs/multi-cluster.md): a ServiceAccount for
+ * the operator, its ClusterRole (remote-rules.ts) and the binding. Its token goes into the
+ * kubeconfig Secret in the management cluster.
+ */
+function remoteClusterFile(): string {
+  const ns = PLAIN.namespace;
+  const name = `${PLAIN.clusterRole}-remote`;
+  return [
+    HEADER + '# Apply in each cell cluster: kubectl apply -f config/remote-cluster/rbac.yaml (docs/multi-cluster.md).\n' + stringify({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns, labels: LABELS } }),
+    manifest('ServiceAccount', 'v1', { name: PLAIN.serviceAccount, namespace: ns }),
+    manifest('ClusterRole', 'rbac.authorization.k8s.io/v1', { name }, `rules:\n${renderRules(remoteClusterRules())}`),
+    stringify({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name, labels: LABELS },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ kind: 'ServiceAccount', name: PLAIN.serviceAccount, namespace: ns }],
+    }),
+  ].join('---\n');
+}
+
 /** Everything `npm run gen:rbac` writes, as {path: content}. */
 export function rbacFiles(): Record<string, string> {
-  return { ...plainFiles(), [CHART_RULES_PATH]: chartRules() };
+  return { ...plainFiles(), [CHART_RULES_PATH]: chartRules(), [REMOTE_CLUSTER_RBAC_PATH]: remoteClusterFile() };
 }

@@ -153,7 +153,22 @@ async function waitGone(pid: number, ms: number): Promise<boolean> {
 }
 
 /** Formats (first start only) and starts a single-node KRaft broker; resolves once it serves. */
+/**
+ * Starts a broker. The ports are free when chosen but not held: another process (a parallel test's
+ * broker or database) may take one before Kafka binds it. Then the broker exits with a
+ * BindException and starts again on other ports, at most three times.
+ */
 export async function startKafka(options: StartKafkaOptions = {}): Promise<KafkaBroker> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startKafkaOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/BindException|Address already in use/.test(String((err as Error).message))) throw err;
+    }
+  }
+}
+
+async function startKafkaOnce(options: StartKafkaOptions): Promise<KafkaBroker> {
   const libs = await kafkaLibs(options.version);
   const classpath = `${libs}/*`;
   const name = options.name ?? 'kafka';

@@ -3,6 +3,8 @@
 // desired, checks the database, mirrors the cell into the control-plane database (leaving a drain's
 // cordon alone: that belongs to the Migration controller), and writes the status with the customer
 // count and the cordon read back from there. Deletion waits, behind a finalizer, until the cell holds no customer.
+// A Cell with spec.cluster goes through the same steps against its own cluster (cell-clusters.ts):
+// no owner references there, its children deleted by us, and nothing touched while it does not answer.
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
@@ -26,7 +28,9 @@ import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '..
 import { cellDatabaseSettings, readDatabaseCredentials, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
 import { DATABASE_PORT, cellNamespace, databaseHost, databasePort, databaseWorkerHost } from '../../crds/cell-names.js';
-import { IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
+import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.js';
+import { unreachableCellStatus, remoteDeletion, withoutOwnerReferences, type ClusterObservation } from './cell-cluster.js';
+import { CellClusters, type ChildTarget } from './cell-clusters.js';
 import { cellPolicyViolations, type CellPolicy, type PolicyViolation } from '../../policy/cell-policy.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */
@@ -39,6 +43,8 @@ const NOT_READY_REQUEUE_MS = 15_000;
 const DELETION_BLOCKED_REQUEUE_MS = 30_000;
 /** A Ready cell looks again this often to refresh its customer count from the routing table. */
 const CUSTOMER_COUNT_REFRESH_MS = 60_000;
+/** A cell whose cluster does not answer is looked at again this soon. */
+const CLUSTER_RETRY_MS = 10_000;
 
 export interface CellReconcilerDeps {
   client: KubeClient;
@@ -55,6 +61,8 @@ export interface CellReconcilerDeps {
   log: Logger;
   checkDatabase?: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
   now?: () => Date;
+  /** Where the children of a Cell with spec.cluster go; without it such a Cell reports ClusterUnsupported. */
+  clusters?: CellClusters;
 }
 
 interface CachedCheck {
@@ -70,16 +78,19 @@ export class CellReconciler {
   private readonly checks = new Map<string, CachedCheck>();
   private readonly now: () => Date;
   private readonly check: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
+  private readonly clusters: CellClusters;
 
   constructor(private readonly deps: CellReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
     this.check = deps.checkDatabase ?? checkDatabase;
+    this.clusters = deps.clusters ?? new CellClusters({ client: deps.client, applier: deps.applier, children: deps.children }, undefined, deps.operatorNamespace, deps.log);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const cell = this.deps.cells.get(key);
     if (!cell) {
       this.checks.delete(key);
+      await this.clusters.release(key);
       return;
     }
     const log = this.deps.log.child({ cell: key });
@@ -92,26 +103,34 @@ export class CellReconciler {
       return;
     }
 
-    const credentials = await readDatabaseCredentials(this.deps.client, cell, { secrets: this.deps.children.get('Secret'), generate: true, policy: this.deps.policy });
-    const bootstrap = kafkaBootstrapFromStatus(this.child<Kafka>(cell, 'Kafka')[0]).plain;
-    const desired = desiredChildren(cell, {
+    // Another cluster that does not answer: nothing is applied, pruned or deleted there meanwhile.
+    const where = await this.clusters.targetFor(cell);
+    if (!where.ok) return this.clusterUnreachable(cell, where.observation, log);
+    const target = where.target;
+
+    const credentials = await readDatabaseCredentials(this.deps.client, cell, { secrets: target.children.get('Secret'), generate: true, policy: this.deps.policy, cellClient: target.client });
+    const bootstrap = kafkaBootstrapFromStatus(this.child<Kafka>(cell, 'Kafka', target)[0]).plain;
+    const built = desiredChildren(cell, {
       operatorNamespace: this.deps.operatorNamespace,
       kafkaBootstrap: bootstrap,
       databaseCredentials: credentials.value,
       // The operator watches PodMonitors only when their API is served (operator.ts).
-      podMonitors: this.deps.children.has('PodMonitor'),
+      podMonitors: target.children.has('PodMonitor'),
     });
+    // No owner reference crosses clusters: the operator deletes remote children itself (reconcileDeletion).
+    const desired = target.cluster ? withoutOwnerReferences(built) : built;
 
-    const applyError = await this.applyChildren(cell, desired as KubeObject[], log);
+    const applyError = await this.applyChildren(cell, desired as KubeObject[], target, log);
     const database = credentials.problem ?? (await this.checkDatabaseCached(cell, credentials.value));
     const counts = await this.controlPlaneFacts(cell);
     const observed: ObservedCellChildren = {
-      ...this.observeChildren(cell),
+      ...this.observeChildren(cell, target),
       database,
       customers: counts.customers,
       devices: counts.devices,
       cordonedBy: counts.cordonedBy,
       ...(applyError ? { applyError } : {}),
+      ...(target.cluster ? { cluster: target.cluster } : {}),
     };
     const status = cellStatus(cell, observed, this.now());
     await this.syncControlPlane(cell, status.phase === 'Ready', status.endpoints, log);
@@ -120,6 +139,21 @@ export class CellReconciler {
     if (applyError) throw new CellApplyError(applyError.message);
     if (status.phase !== 'Ready') return { requeueAfter: NOT_READY_REQUEUE_MS };
     return this.deps.store ? { requeueAfter: CUSTOMER_COUNT_REFRESH_MS } : undefined;
+  }
+
+  /**
+   * The cell's cluster does not answer (or its kubeconfig is missing or wrong): Ready Unknown with
+   * the reason, the rest of the status as last seen. The control-plane row is left alone, so that
+   * placement and moves, which need only the databases, go on.
+   */
+  private async clusterUnreachable(cell: Cell, observation: Extract<ClusterObservation, { reachable: false }>, log: Logger): Promise<ReconcileResult> {
+    log.warn({ cluster: observation.name, reason: observation.reason }, observation.message);
+    const wasReachable = cell.status?.conditions?.find((c) => c.type === CELL_CONDITIONS.clusterReachable)?.status !== 'False';
+    const status = unreachableCellStatus(cell, observation, this.now());
+    await this.writeStatusWithEvents(cell, status);
+    // The phase stays as it was: the moment the cluster is lost is told by an Event.
+    if (wasReachable) await this.deps.events.warning(cell as KubeObject, observation.reason, status.message ?? observation.message);
+    return { requeueAfter: CLUSTER_RETRY_MS };
   }
 
   /** A Cell past a missing admission policy: its status says why, and nothing is applied or read. */
@@ -136,12 +170,21 @@ export class CellReconciler {
       // The children are still there (and the last database check still holds): the status says so,
       // rather than that nothing exists.
       const customers = Math.max(counts.customers, removal.removed ? 0 : removal.customers + removal.reserved);
-      const status = cellStatus(cell, { ...this.observeChildren(cell), database: this.checks.get(name)?.result, customers }, this.now());
+      const where = await this.clusters.targetFor(cell);
+      if (!where.ok) return this.clusterUnreachable(cell, where.observation, log);
+      const status = cellStatus(cell, { ...this.observeChildren(cell, where.target), database: this.checks.get(name)?.result, customers }, this.now());
       await this.writeStatusWithEvents(cell, status);
       log.info({ customers: status.customers }, 'deletion blocked: the cell still holds customers');
       return { requeueAfter: DELETION_BLOCKED_REQUEUE_MS };
     }
+    if (cell.spec.cluster) {
+      // No garbage collector there knows the Cell: the operator deletes what it would have.
+      const where = await this.clusters.targetFor(cell);
+      if (!where.ok) return this.clusterUnreachable(cell, where.observation, log);
+      await this.deleteRemoteChildren(cell, where.target, log);
+    }
     this.checks.delete(name);
+    await this.clusters.release(name);
     await removeFinalizer(this.deps.client, CELL_RESOURCE, cell, CELL_FINALIZER);
     log.info({ deletionPolicy: cell.spec.deletionPolicy }, 'cell released: its children go with it (data volumes follow the deletion policy)');
   }
@@ -150,10 +193,10 @@ export class CellReconciler {
    * Applies in waves (see applyWaves): the objects of one wave at once, the waves in order, and
    * stops after the first wave with a failure (later children depend on earlier ones).
    */
-  private async applyChildren(cell: Cell, desired: KubeObject[], log: Logger): Promise<{ reason: string; message: string } | undefined> {
+  private async applyChildren(cell: Cell, desired: KubeObject[], target: ChildTarget, log: Logger): Promise<{ reason: string; message: string } | undefined> {
     let applied = 0;
     for (const wave of applyWaves(desired)) {
-      const results = await Promise.allSettled(wave.map((obj) => this.deps.applier.apply(childResource(obj.kind), obj)));
+      const results = await Promise.allSettled(wave.map((obj) => target.applier.apply(childResource(obj.kind), obj)));
       applied += results.filter((r) => r.status === 'fulfilled' && r.value === 'applied').length;
       const failed = results.findIndex((r) => r.status === 'rejected');
       if (failed < 0) continue;
@@ -167,20 +210,35 @@ export class CellReconciler {
         : { reason: 'ApplyFailed', message: `Cannot apply ${what}: ${err.message}` };
     }
     if (applied > 0) log.info({ applied }, 'children applied');
-    await this.pruneChildren(cell, desired, log);
+    await this.pruneChildren(cell, desired, target, log);
     return undefined;
   }
 
+  /** A remote Cell's children, deleted as the garbage collector would delete a local Cell's (remoteDeletion). */
+  private async deleteRemoteChildren(cell: Cell, target: ChildTarget, log: Logger): Promise<void> {
+    const namespace = cellNamespace(cell);
+    const selector = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CELL]: cell.metadata.name ?? '' };
+    const plan = remoteDeletion(cell, new Set(target.children.keys()));
+    for (const kind of plan.selected) {
+      const deleted = await target.applier.prune(childResource(kind), { namespace, selector, keep: [] });
+      if (deleted.length > 0) log.info({ kind, deleted, cluster: target.cluster?.name }, 'deleted children in the cell cluster');
+    }
+    for (const ref of plan.named) {
+      const outcome = await target.applier.delete(childResource(ref.kind), ref);
+      if (outcome === 'deleted') log.info({ kind: ref.kind, name: ref.name, cluster: target.cluster?.name }, 'deleted a child in the cell cluster');
+    }
+  }
+
   /** Deletes children of this cell that the spec no longer asks for (a removed workload, topic, ...). */
-  private async pruneChildren(cell: Cell, desired: KubeObject[], log: Logger): Promise<void> {
+  private async pruneChildren(cell: Cell, desired: KubeObject[], target: ChildTarget, log: Logger): Promise<void> {
     const namespace = cellNamespace(cell);
     const selector = { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_CELL]: cell.metadata.name ?? '' };
     for (const { kind, pruned } of CHILD_KINDS) {
       if (!pruned) continue; // the Namespace, the database Secret, Kafka and its pools always stay
-      if (kind === 'PodMonitor' && !this.deps.children.has(kind)) continue; // no Prometheus Operator: none to prune
+      if (kind === 'PodMonitor' && !target.children.has(kind)) continue; // no Prometheus Operator: none to prune
       const resource = childResource(kind);
       const keep = desired.filter((o) => o.kind === kind).map((o) => o.metadata?.name ?? '');
-      const deleted = await this.deps.applier.prune(resource, { namespace, selector, keep });
+      const deleted = await target.applier.prune(resource, { namespace, selector, keep });
       if (deleted.length > 0) log.info({ kind, deleted }, 'pruned children no longer desired');
     }
   }
@@ -235,21 +293,21 @@ export class CellReconciler {
   }
 
   /** The children the status is computed from, as the caches hold them. */
-  private observeChildren(cell: Cell): Pick<ObservedCellChildren, 'kafka' | 'nodePools' | 'topics' | 'users' | 'statefulSets' | 'deployments'> {
+  private observeChildren(cell: Cell, target: Pick<ChildTarget, 'children'>): Pick<ObservedCellChildren, 'kafka' | 'nodePools' | 'topics' | 'users' | 'statefulSets' | 'deployments'> {
     return {
-      kafka: this.child<Kafka>(cell, 'Kafka')[0],
-      nodePools: this.child<KafkaNodePool>(cell, 'KafkaNodePool'),
-      topics: this.child<KafkaTopic>(cell, 'KafkaTopic'),
-      users: this.child<KafkaUser>(cell, 'KafkaUser'),
-      statefulSets: this.child(cell, 'StatefulSet'),
-      deployments: this.child(cell, 'Deployment'),
+      kafka: this.child<Kafka>(cell, 'Kafka', target)[0],
+      nodePools: this.child<KafkaNodePool>(cell, 'KafkaNodePool', target),
+      topics: this.child<KafkaTopic>(cell, 'KafkaTopic', target),
+      users: this.child<KafkaUser>(cell, 'KafkaUser', target),
+      statefulSets: this.child(cell, 'StatefulSet', target),
+      deployments: this.child(cell, 'Deployment', target),
     };
   }
 
-  private child<T = KubeObject>(cell: Cell, kind: string): T[] {
+  private child<T = KubeObject>(cell: Cell, kind: string, target: Pick<ChildTarget, 'children'>): T[] {
     const namespace = cellNamespace(cell);
     const name = cell.metadata.name;
-    return (this.deps.children.get(kind)?.list(namespace) ?? []).filter((o) => o.metadata?.labels?.[LABEL_CELL] === name) as T[];
+    return (target.children.get(kind)?.list(namespace) ?? []).filter((o) => o.metadata?.labels?.[LABEL_CELL] === name) as T[];
   }
 }
 

@@ -5,6 +5,7 @@ import { CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
 import { Applier } from '../../runtime/apply.js';
 import { Controller, labelKeysOf, watch } from '../../runtime/controller.js';
+import { ClusterRegistry } from '../../runtime/cluster-registry.js';
 import type { Informer } from '../../runtime/informer.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { ControlPlane } from '../../control-plane.js';
@@ -12,6 +13,7 @@ import type { CellPolicy } from '../../policy/cell-policy.js';
 import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from './cell-children.js';
 import { CHILD_LABEL_SELECTOR, CellReconciler } from './cell-reconciler.js';
 import { childResource } from './child-resources.js';
+import { CellClusters } from './cell-clusters.js';
 
 export interface CellSetupDeps {
   controlPlane: ControlPlane;
@@ -27,18 +29,32 @@ export interface CellSetupDeps {
 }
 
 /** Adds the Cell controller to the manager; returns the children's informers. */
-export function setupCellController(manager: Manager, deps: CellSetupDeps): { children: Map<string, Informer> } {
+export function setupCellController(manager: Manager, deps: CellSetupDeps): { children: Map<string, Informer>; clusters: ClusterRegistry } {
   const children = new Map<string, Informer>();
+  const watchedKinds: string[] = [];
   for (const { kind, apiVersion } of CHILD_KINDS) {
     if (!deps.withStrimzi && apiVersion.startsWith('kafka.strimzi.io/')) continue;
     if (UNWATCHED_CHILD_KINDS.has(kind)) continue; // read by name: no list/watch on Secrets and ConfigMaps (rules.ts)
     if (!deps.withMonitoring && apiVersion === 'monitoring.coreos.com/v1') continue;
+    watchedKinds.push(kind);
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }
   const cells = manager.informer(CELL_RESOURCE);
+  const applier = new Applier({ client: manager.client, caches: children.values(), readBeforeApply: UNWATCHED_CHILD_KINDS, logger: deps.log });
+  // Cells with spec.cluster: the same child informers in each cell cluster, started with its first Cell.
+  const wake: { controller?: Controller } = {};
+  const registry = new ClusterRegistry({
+    client: manager.client,
+    informers: watchedKinds.map((kind) => ({ key: kind, resource: childResource(kind), labelSelector: CHILD_LABEL_SELECTOR })),
+    onEvent: (obj) => labelKeysOf(LABEL_CELL)(obj).forEach((key) => wake.controller?.enqueue(key)),
+    userAgent: `cell-operator (${manager.identity})`,
+    logger: deps.log,
+    onWatchRestart: (resource, reason) => manager.metrics.watchRestarts.inc({ resource, reason }),
+  });
   const reconciler = new CellReconciler({
     client: manager.client,
-    applier: new Applier({ client: manager.client, caches: children.values(), readBeforeApply: UNWATCHED_CHILD_KINDS, logger: deps.log }),
+    applier,
+    clusters: new CellClusters({ client: manager.client, applier, children }, registry, deps.operatorNamespace, deps.log),
     cells,
     children,
     events: manager.events,
@@ -53,19 +69,19 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
   // A drain cordons its source, and lifts the cordon when aborted or deleted; each of those writes
   // the Migration (its status, its finalizer), so following drains shows the cordon on the Cell.
   const migrations = manager.informer(MIGRATION_RESOURCE);
-  manager.add(
-    new Controller({
-      name: 'cell',
-      informer: cells,
-      watches: [
-        ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
-        watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
-      ],
-      reconcile: (key) => reconciler.reconcile(key),
-      concurrency: deps.concurrency,
-      metrics: manager.metrics,
-      logger: deps.log,
-    }),
-  );
-  return { children };
+  const controller = new Controller({
+    name: 'cell',
+    informer: cells,
+    watches: [
+      ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
+      watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
+    ],
+    reconcile: (key) => reconciler.reconcile(key),
+    concurrency: deps.concurrency,
+    metrics: manager.metrics,
+    logger: deps.log,
+  });
+  wake.controller = controller;
+  manager.add(controller);
+  return { children, clusters: registry };
 }

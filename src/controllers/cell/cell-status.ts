@@ -9,6 +9,7 @@ import { setCondition, type Condition, type ConditionInput } from '../../runtime
 import { describeCordon } from '../../store/placement-decision.js';
 import { kafkaBootstrap } from './kafka-builder.js';
 import type { DatabaseCheck } from '../../data/cell-database-check.js';
+import { clusterReachableCondition, type ClusterObservation } from './cell-cluster.js';
 import {
   BROKER_POOL,
   CONTROLLER_POOL,
@@ -40,6 +41,8 @@ export interface ObservedCellChildren {
   cordonedBy?: string | null;
   /** An error applying the children (say a missing Strimzi CRD): the cell cannot progress. */
   applyError?: { reason: string; message: string };
+  /** Only for a Cell with spec.cluster: that cluster's API server answered (ClusterReachable True). */
+  cluster?: ClusterObservation;
 }
 
 type Health = 'Ready' | 'Progressing' | 'Failed';
@@ -327,6 +330,7 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
     component(CELL_CONDITIONS.databaseReady, database),
     component(CELL_CONDITIONS.workloadsReady, workloads),
     cordonedCondition(cell, observed.cordonedBy),
+    ...(observed.cluster ? [clusterReachableCondition(observed.cluster)] : []),
     ...(reconciling ? [{ type: CELL_CONDITIONS.reconciling, status: 'True' as const, ...reconciling }] : []),
     ...(stalled ? [{ type: CELL_CONDITIONS.stalled, status: 'True' as const, reason: stalled.reason, message: stalled.message }] : []),
   ];

@@ -7,6 +7,8 @@ import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
 import type { CellPolicy } from '../../policy/cell-policy.js';
 import type { Logger } from '../../log.js';
 import { Controller, watch } from '../../runtime/controller.js';
+import type { KubeClient } from '../../runtime/kube-client.js';
+import type { Cell } from '../../crds/cell.js';
 import type { Manager } from '../../runtime/manager.js';
 import { MigrationReconciler } from './migration-reconciler.js';
 
@@ -18,6 +20,8 @@ export interface MigrationSetupDeps {
   kafka?: KafkaDrainOptions;
   concurrency: number;
   log: Logger;
+  /** The client of a cell's own cluster (Cell.spec.cluster), for its generated database Secret. */
+  cellClient?: (cell: Cell) => KubeClient | undefined;
 }
 
 /** Adds the Migration controller; returns the cells' database pools, for the caller to close at shutdown. */
@@ -27,7 +31,7 @@ export function setupMigrationController(manager: Manager, deps: MigrationSetupD
   // A split (customers.preferTarget) leaves pinned customers where their pin says.
   const placements = manager.informer(CUSTOMER_PLACEMENT_RESOURCE);
   const pinnedCustomers = () => new Set(placements.list().flatMap((p) => (p.spec.cell ? [p.metadata.name ?? ''] : [])));
-  const cellPools = new CellPools(manager.client, cells, undefined, deps.policy);
+  const cellPools = new CellPools(manager.client, cells, undefined, deps.policy, deps.cellClient ? { cellClient: deps.cellClient } : {});
   // A change to a cell (Ready, capacity) may open a gate of the migrations from or to it; waiting
   // for the cells' cache also keeps a move from looking for a cell before the cache knows it.
   const touching = (cell: { metadata?: { name?: string } }) =>

@@ -1,12 +1,23 @@
 // `npm run cluster:up | cluster:down | cluster:status`: the local control plane by hand.
+import { existsSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { installOperatorCrds } from './crds.js';
 import { runKubectl } from './kubectl.js';
 import { clusterStatus, ComponentStartError, ensureCluster, stopCluster } from './local-cluster.js';
-import { projectRoot } from './paths.js';
+import { DEFAULT_CLUSTER, projectRoot } from './paths.js';
+
+/** `--name=<cluster>`: another local cluster than the management one (its state in `.local/<name>/`). */
+const nameArg = process.argv.find((a) => a.startsWith('--name='))?.slice('--name='.length);
+
+/** Every cluster recorded under `.local/` (the management one and, say, `cluster-b`). */
+function recordedClusters(): string[] {
+  const local = path.join(projectRoot(), '.local');
+  if (!existsSync(local)) return [];
+  return readdirSync(local).filter((d) => existsSync(path.join(local, d, 'state.json')));
+}
 
 async function up(): Promise<void> {
-  const cluster = await ensureCluster();
+  const cluster = await ensureCluster({ ...(nameArg ? { name: nameArg } : {}) });
   const kubectl = cluster.kubectl;
   // For trying the operator by hand: its CRDs too (the e2e setup installs them again).
   const log = (message: string) => process.stderr.write(`[cluster] ${message}\n`);
@@ -28,7 +39,7 @@ Stop:      npm run cluster:down`);
 }
 
 async function status(): Promise<boolean> {
-  const s = await clusterStatus();
+  const s = await clusterStatus({ ...(nameArg ? { name: nameArg } : {}) });
   if (!s.recorded) {
     console.log('No local cluster is recorded (npm run cluster:up).');
     return false;
@@ -49,13 +60,14 @@ async function main(): Promise<number> {
       await up();
       return 0;
     case 'down':
-      await stopCluster();
+      // Without --name: every recorded cluster, so that a second cluster of a test is not left running.
+      for (const name of nameArg ? [nameArg] : [...new Set([DEFAULT_CLUSTER, ...recordedClusters()])]) await stopCluster({ name });
       console.log('Local control plane stopped and its state removed.');
       return 0;
     case 'status':
       return (await status()) ? 0 : 1;
     default:
-      console.error('usage: cli.ts up|down|status');
+      console.error('usage: cli.ts up|down|status [--name=<cluster>]');
       return 2;
   }
 }

@@ -49,8 +49,13 @@ export interface LocalCluster {
 }
 
 export interface EnsureClusterOptions {
-  /** Number of kwok nodes (default 3). */
+  /**
+   * Number of kwok nodes (default 3). 0 starts neither kube-scheduler nor kwok: a cheaper cluster
+   * for objects without pods (a second cluster holding a cell with no workloads).
+   */
   nodes?: number;
+  /** Another cluster than the management one: its state in `.local/<name>/`, on other ports. */
+  name?: string;
   log?: Log;
   root?: string;
 }
@@ -199,7 +204,7 @@ async function stopComponents(state: ClusterState, log: Log): Promise<void> {
  * API server ready). The first call builds the binaries (20-40 minutes on 2 cores).
  */
 export async function ensureCluster(options: EnsureClusterOptions = {}): Promise<LocalCluster> {
-  const paths = clusterPaths(options.root);
+  const paths = clusterPaths(options.root, options.name);
   const log = options.log ?? defaultLog;
   return withLock(paths, log, async () => {
     const existing = readState(paths);
@@ -289,13 +294,17 @@ async function startCluster(paths: ClusterPaths, nodeCount: number, log: Log): P
     if (state.strimzi) await waitForOpenApi(kubectl, 'kafka.strimzi.io/v1', ['kafkas', 'kafkanodepools', 'kafkatopics', 'kafkausers']);
     writeKwokConfig(kwokConfig, kwokDir);
     await start('kube-controller-manager', 60_000);
-    await start('kube-scheduler', 60_000);
-    await start('kwok', 60_000);
+    if (nodeCount > 0) {
+      await start('kube-scheduler', 60_000);
+      await start('kwok', 60_000);
+    }
     if (state.strimzi) await start('strimzi', 60_000);
-    state.nodes = await createNodes(kubectl, nodeCount);
-    writeState(paths, state);
-    log(`waiting for ${state.nodes.length} kwok nodes to be Ready`);
-    await kubectl(['wait', '--for=condition=Ready', '--timeout=90s', ...state.nodes.map((n) => `node/${n}`)]);
+    if (nodeCount > 0) {
+      state.nodes = await createNodes(kubectl, nodeCount);
+      writeState(paths, state);
+      log(`waiting for ${state.nodes.length} kwok nodes to be Ready`);
+      await kubectl(['wait', '--for=condition=Ready', '--timeout=90s', ...state.nodes.map((n) => `node/${n}`)]);
+    }
     // The service-account controller is up once namespaces get their `default` account.
     await waitUntil(async () => (await kubectl(['get', 'serviceaccount', 'default', '-n', 'default'], { allowFailure: true })).code === 0, 60_000, 'the default service account');
     return state;
@@ -368,8 +377,8 @@ async function createNodes(kubectl: Kubectl, count: number): Promise<string[]> {
 }
 
 /** Stops every component of the recorded cluster and removes its state and kubeconfig. */
-export async function stopCluster(options: { root?: string; log?: Log } = {}): Promise<void> {
-  const paths = clusterPaths(options.root);
+export async function stopCluster(options: { root?: string; log?: Log; name?: string } = {}): Promise<void> {
+  const paths = clusterPaths(options.root, options.name);
   const log = options.log ?? defaultLog;
   await withLock(paths, log, async () => {
     const state = readState(paths);
@@ -395,8 +404,8 @@ export interface ClusterStatus {
   components: ComponentStatus[];
 }
 
-export async function clusterStatus(options: { root?: string } = {}): Promise<ClusterStatus> {
-  const paths = clusterPaths(options.root);
+export async function clusterStatus(options: { root?: string; name?: string } = {}): Promise<ClusterStatus> {
+  const paths = clusterPaths(options.root, options.name);
   const state = readState(paths);
   if (!state) return { recorded: false, components: [] };
   const admin = adminTls(paths);
@@ -426,15 +435,15 @@ function apiServerOf(state: ClusterState): StoredComponent {
  * it drains requests and stops listening within milliseconds, but its process then lingers up to
  * 60 s in shutdown hooks: it is killed after `graceMs` (default 3 s).
  */
-export async function stopApiServer(options: { signal?: NodeJS.Signals; graceMs?: number; root?: string } = {}): Promise<void> {
-  const paths = clusterPaths(options.root);
+export async function stopApiServer(options: { signal?: NodeJS.Signals; graceMs?: number; root?: string; name?: string } = {}): Promise<void> {
+  const paths = clusterPaths(options.root, options.name);
   const apiServer = apiServerOf(requireState(paths));
   await stopProcess(apiServer.pid, apiServer.command, options.signal ?? 'SIGTERM', options.graceMs ?? 3000);
 }
 
 /** Starts kube-apiserver again, on the same port and flags, and waits until it is ready. */
-export async function startApiServer(options: { root?: string } = {}): Promise<void> {
-  const paths = clusterPaths(options.root);
+export async function startApiServer(options: { root?: string; name?: string } = {}): Promise<void> {
+  const paths = clusterPaths(options.root, options.name);
   const state = requireState(paths);
   const apiServer = apiServerOf(state);
   if (isRunning(apiServer.pid, apiServer.command)) return;
@@ -459,14 +468,14 @@ const restartsFile = (paths: ClusterPaths) => path.join(paths.state, 'apiserver-
  * fresh kube-apiserver answers 403 to requests it will allow a moment later (the RBAC audit test
  * forgives those).
  */
-export function apiServerRestarts(options: { root?: string } = {}): ApiServerRestart[] {
-  const file = restartsFile(clusterPaths(options.root));
+export function apiServerRestarts(options: { root?: string; name?: string } = {}): ApiServerRestart[] {
+  const file = restartsFile(clusterPaths(options.root, options.name));
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ApiServerRestart[]) : [];
 }
 
 /** Restarts kube-apiserver, down for at least `downtimeMs`; etcd keeps the data. */
 export async function restartApiServer(
-  options: { signal?: NodeJS.Signals; graceMs?: number; downtimeMs?: number; root?: string } = {},
+  options: { signal?: NodeJS.Signals; graceMs?: number; downtimeMs?: number; root?: string; name?: string } = {},
 ): Promise<void> {
   await stopApiServer(options);
   if (options.downtimeMs) await sleep(options.downtimeMs);
@@ -478,8 +487,8 @@ export async function restartApiServer(
  * user, O the groups), e.g. the operator's service account `system:serviceaccount:<ns>:<name>`
  * with group `system:serviceaccounts`, to test it with its own RBAC roles.
  */
-export async function issueKubeconfig(name: string, user: string, groups: string[] = [], options: { root?: string } = {}): Promise<string> {
-  const paths = clusterPaths(options.root);
+export async function issueKubeconfig(name: string, user: string, groups: string[] = [], options: { root?: string; cluster?: string } = {}): Promise<string> {
+  const paths = clusterPaths(options.root, options.cluster);
   const state = requireState(paths);
   const pki = await ensurePki(paths.pki);
   const file = path.join(paths.config, `${name}.kubeconfig`);

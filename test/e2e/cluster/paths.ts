@@ -36,16 +36,19 @@ export interface ClusterPaths {
   config: string;
 }
 
-export function clusterPaths(root: string = projectRoot()): ClusterPaths {
+/** The management cluster's name; another (a cell's own cluster) keeps its state in `.local/<name>/`. */
+export const DEFAULT_CLUSTER = 'cluster';
+
+export function clusterPaths(root: string = projectRoot(), name: string = DEFAULT_CLUSTER): ClusterPaths {
   const local = path.join(root, '.local');
-  const state = path.join(local, 'cluster');
+  const state = path.join(local, name);
   return {
     root,
     local,
-    kubeconfig: path.join(local, 'kubeconfig'),
+    kubeconfig: name === DEFAULT_CLUSTER ? path.join(local, 'kubeconfig') : path.join(local, `${name}.kubeconfig`),
     state,
     stateFile: path.join(state, 'state.json'),
-    lock: path.join(local, 'cluster.lock'),
+    lock: path.join(local, `${name}.lock`),
     pki: path.join(state, 'pki'),
     logs: path.join(state, 'logs'),
     etcdData: path.join(state, 'etcd'),

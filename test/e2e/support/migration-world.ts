@@ -70,6 +70,8 @@ export function cellManifest(
   db: { host: string; port: number; database: string },
   secretsNamespace: string,
   maxCustomers = 100,
+  /** spec.cluster.name: the cell's children in that cluster (multi-cluster.test.ts). */
+  cluster?: string,
 ): object {
   return {
     apiVersion: 'cells.platform.io/v1alpha1',
@@ -78,6 +80,7 @@ export function cellManifest(
     spec: {
       region,
       capacity: { maxCustomers },
+      ...(cluster ? { cluster: { name: cluster } } : {}),
       kafka: {
         controllers: { replicas: 1, storage: { size: '1Gi' } },
         brokers: { replicas: 1, storage: { size: '1Gi' } },
@@ -124,6 +127,8 @@ export async function startMigrationWorld(options: {
   /** Devices per customer (d1, d2, …; a Mutable table, copied in full under the fence). Default 3. */
   devicesPerCustomer?: number;
   operator?: OperatorOptions;
+  /** The target cell in a cluster of its own (its spec.cluster.name). */
+  targetCluster?: string;
 }): Promise<MigrationWorld> {
   const { prefix, region } = options;
   const sourceCell = `${prefix}-src`;
@@ -136,7 +141,7 @@ export async function startMigrationWorld(options: {
   const operatorOptions: OperatorOptions = { name: prefix, leaderElect: false, databaseUrl: controlPlane.url, ...options.operator };
   let operator = await startOperator(operatorOptions);
   await operator.waitReady();
-  await apply([cellManifest(sourceCell, region, source, secrets), cellManifest(targetCell, region, target, secrets)]);
+  await apply([cellManifest(sourceCell, region, source, secrets), cellManifest(targetCell, region, target, secrets, 100, options.targetCluster)]);
   await waitForReadyCells([sourceCell, targetCell]);
   await apply(
     customers.map((id, i) => ({
