@@ -7,6 +7,7 @@ export * from './parse.js';
 export * from './cell.js';
 export * from './customer-placement.js';
 export * from './migration.js';
+export * from './cell-release.js';
 export {
   DURATION_PATTERN,
   parseDuration,

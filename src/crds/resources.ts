@@ -3,7 +3,8 @@
 import type { TypedResource } from '../runtime/resource.js';
 import type { Cell } from './cell.js';
 import type { CustomerPlacement } from './customer-placement.js';
-import { CELL, CUSTOMER_PLACEMENT, GROUP, MIGRATION, VERSION, type KindNames } from './group.js';
+import type { CellRelease } from './cell-release.js';
+import { CELL, CELL_RELEASE, CUSTOMER_PLACEMENT, GROUP, MIGRATION, VERSION, type KindNames } from './group.js';
 import type { Migration } from './migration.js';
 
 const ours = <T>(names: KindNames): TypedResource<T> => ({ group: GROUP, version: VERSION, plural: names.plural, kind: names.kind, namespaced: false });
@@ -11,3 +12,4 @@ const ours = <T>(names: KindNames): TypedResource<T> => ({ group: GROUP, version
 export const CELL_RESOURCE = ours<Cell>(CELL);
 export const CUSTOMER_PLACEMENT_RESOURCE = ours<CustomerPlacement>(CUSTOMER_PLACEMENT);
 export const MIGRATION_RESOURCE = ours<Migration>(MIGRATION);
+export const CELL_RELEASE_RESOURCE = ours<CellRelease>(CELL_RELEASE);
