@@ -1,7 +1,7 @@
 // Wires the Cell controller: its informer, the informers of its children (one per child kind), and
 // what wakes a Cell's reconcile (a child's change, a drain of the cell).
 import { LABEL_CELL } from '../../crds/group.js';
-import { CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
+import { CELL_RELEASE_RESOURCE, CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
 import { Applier } from '../../runtime/apply.js';
 import { Controller, labelKeysOf, watch } from '../../runtime/controller.js';
@@ -36,11 +36,14 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
     children.set(kind, manager.informer(childResource(kind), { labelSelector: CHILD_LABEL_SELECTOR }));
   }
   const cells = manager.informer(CELL_RESOURCE);
+  // A release reaching or leaving a cell changes what the cell runs: its status names the cells.
+  const releases = manager.informer(CELL_RELEASE_RESOURCE);
   const reconciler = new CellReconciler({
     client: manager.client,
     applier: new Applier({ client: manager.client, caches: children.values(), readBeforeApply: UNWATCHED_CHILD_KINDS, logger: deps.log }),
     cells,
     children,
+    releases,
     events: manager.events,
     // Read on every reconcile: undefined until the database answers (customer counts 0 meanwhile).
     get store() {
@@ -60,6 +63,7 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
       watches: [
         ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
         watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
+        watch(releases, (r) => (r.status?.cells ?? []).map((e) => e.name)),
       ],
       reconcile: (key) => reconciler.reconcile(key),
       concurrency: deps.concurrency,

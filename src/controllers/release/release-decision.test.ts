@@ -1,4 +1,4 @@
-import { parseCellReleaseSpec, RELEASE_APPLIED_STATES, type CellReleaseSpecInput, type CellReleaseStatus } from '../../crds/cell-release.js';
+import { parseCellReleaseSpec, RELEASE_APPLIED_STATES, type CellReleaseSpec, type CellReleaseSpecInput, type CellReleaseStatus } from '../../crds/cell-release.js';
 import { analysesDue, decideRelease, releaseProblem, type ObservedCell, type OtherRelease, type ReleaseDecision, type ReleaseFacts } from './release-decision.js';
 
 const t0 = new Date('2026-12-02T10:00:00Z');
@@ -22,7 +22,7 @@ class World {
   others: OtherRelease[] = [];
   log: string[] = [];
   constructor(
-    public spec: ReturnType<typeof spec>,
+    public spec: CellReleaseSpec,
     cells: ObservedCell[] = five(),
     public name = 'r2',
   ) {
