@@ -16,6 +16,7 @@ describe('the Argo CD configuration', () => {
     const cm = parse(readFileSync(path.join(root, CM_PATCH_PATH), 'utf8')) as { data: Record<string, string> };
     expect(Object.keys(cm.data)).toEqual([
       'resource.customizations.health.cells.platform.io_Cell',
+      'resource.customizations.health.cells.platform.io_CellRelease',
       'resource.customizations.health.cells.platform.io_CustomerPlacement',
       'resource.customizations.health.cells.platform.io_Migration',
     ]);

@@ -4,6 +4,7 @@ import type { OperatorConfig } from './config.js';
 import { setupCellController } from './controllers/cell/cell-setup.js';
 import { setupMigrationController } from './controllers/migration/migration-setup.js';
 import { setupPlacementController } from './controllers/placement/placement-setup.js';
+import { setupReleaseController } from './controllers/release/release-setup.js';
 import { registerFleetMetrics } from './controllers/fleet/fleet-metrics.js';
 import { ControlPlane } from './control-plane.js';
 import { CELL_RESOURCE, MIGRATION_RESOURCE } from './crds/resources.js';
@@ -68,6 +69,7 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   const common = { controlPlane, concurrency: config.concurrency, log };
   setupCellController(manager, { ...common, withStrimzi, withMonitoring, operatorNamespace: config.leaseNamespace, policy });
   setupPlacementController(manager, common);
+  setupReleaseController(manager, { concurrency: config.concurrency, log });
   const { cellPools } = setupMigrationController(manager, { ...common, policy, ...(kafka ? { kafka } : {}) });
   registerFleetMetrics(manager.metrics.registry, () => ({ cells: manager.informer(CELL_RESOURCE).list(), migrations: manager.informer(MIGRATION_RESOURCE).list() }));
   await manager.runUntilSignal((code) => {

@@ -1,7 +1,7 @@
 // The operator's RBAC rules, the one list that config/rbac/*.yaml and the Helm chart's roles are
 // generated from (`npm run gen:rbac`). Exact verbs and resources, no wildcard, each with its reason.
 import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from '../controllers/cell/cell-children.js';
-import { CELL, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
+import { CELL, CELL_RELEASE, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
 import { builtin } from '../runtime/resource.js';
 
 /** A rbac.authorization.k8s.io/v1 PolicyRule, with why the operator needs it. */
@@ -80,7 +80,7 @@ function childRules(): ExplainedRule[] {
     }));
 }
 
-const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural];
+const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural, CELL_RELEASE.plural];
 
 /** The ClusterRole of the operator. */
 export const OPERATOR_RULES: readonly ExplainedRule[] = [
@@ -95,6 +95,12 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
     resources: [CUSTOMER_PLACEMENT.plural],
     verbs: ['list', 'watch'],
     why: 'CustomerPlacements: an informer only (no finalizer: deleting one leaves the customer in the routing table).',
+  },
+  {
+    apiGroups: [GROUP],
+    resources: [CELL_RELEASE.plural],
+    verbs: ['list', 'watch'],
+    why: 'CellReleases: an informer for the release controller and for the Cell controller, which overlays the versions on the cells a release names as reached (no finalizer: deleting a release withdraws its versions).',
   },
   {
     apiGroups: [GROUP],
@@ -130,7 +136,7 @@ export const USER_ROLES = {
         apiGroups: [GROUP],
         resources: OWN_KINDS,
         verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'],
-        why: 'People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin customers.',
+        why: 'People who may edit: create cells, migrations and releases, promote, pause, abort or retry a migration or a release, pin customers.',
       },
       { apiGroups: [GROUP], resources: OWN_KINDS.map((plural) => `${plural}/status`), verbs: ['get'], why: 'Status is written by the operator only.' },
     ],
@@ -138,7 +144,7 @@ export const USER_ROLES = {
   view: {
     aggregateTo: ['view'],
     rules: [
-      { apiGroups: [GROUP], resources: [...OWN_KINDS, ...OWN_KINDS.map((plural) => `${plural}/status`)], verbs: ['get', 'list', 'watch'], why: 'Read-only: the cells, the pinned customers and the migrations, with their status.' },
+      { apiGroups: [GROUP], resources: [...OWN_KINDS, ...OWN_KINDS.map((plural) => `${plural}/status`)], verbs: ['get', 'list', 'watch'], why: 'Read-only: the cells, the pinned customers, the migrations and the releases, with their status.' },
     ],
   },
 } as const satisfies Record<string, { aggregateTo: string[]; rules: ExplainedRule[] }>;

@@ -10,9 +10,15 @@
 - apiGroups: ["cells.platform.io"]
   resources: ["customerplacements"]
   verbs: ["list", "watch"]
+# CellReleases: an informer for the release controller and for the Cell controller, which overlays
+# the versions on the cells a release names as reached (no finalizer: deleting a release withdraws
+# its versions).
+- apiGroups: ["cells.platform.io"]
+  resources: ["cellreleases"]
+  verbs: ["list", "watch"]
 # Status written through the status subresource (a JSON patch replacing status whole).
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells/status", "customerplacements/status", "migrations/status"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellreleases/status"]
   verbs: ["patch"]
 # Children carry an owner reference to their Cell with blockOwnerDeletion: true, which the
 # OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters; enabled on
@@ -95,20 +101,20 @@
 {{- end }}
 
 {{- define "cell-operator.rules.cellsAdmin" }}
-# People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin
-# customers.
+# People who may edit: create cells, migrations and releases, promote, pause, abort or retry a
+# migration or a release, pin customers.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells", "customerplacements", "migrations"]
+  resources: ["cells", "customerplacements", "migrations", "cellreleases"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 # Status is written by the operator only.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells/status", "customerplacements/status", "migrations/status"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellreleases/status"]
   verbs: ["get"]
 {{- end }}
 
 {{- define "cell-operator.rules.cellsView" }}
-# Read-only: the cells, the pinned customers and the migrations, with their status.
+# Read-only: the cells, the pinned customers, the migrations and the releases, with their status.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells", "customerplacements", "migrations", "cells/status", "customerplacements/status", "migrations/status"]
+  resources: ["cells", "customerplacements", "migrations", "cellreleases", "cells/status", "customerplacements/status", "migrations/status", "cellreleases/status"]
   verbs: ["get", "list", "watch"]
 {{- end }}
