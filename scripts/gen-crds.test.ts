@@ -7,8 +7,9 @@ import { generatedFiles } from '../src/crds/generate.js';
 describe('generated CRDs and API reference', () => {
   const files = Object.entries(generatedFiles());
 
-  it('cover the three kinds and the API reference', () => {
+  it('cover the four kinds and the API reference', () => {
     expect(files.map(([path]) => path).sort()).toEqual([
+      'config/crd/cells.platform.io_cellreleases.yaml',
       'config/crd/cells.platform.io_cells.yaml',
       'config/crd/cells.platform.io_customerplacements.yaml',
       'config/crd/cells.platform.io_migrations.yaml',

@@ -1,7 +1,8 @@
 // The plugin's few calls to the API server — list Cells and Migrations, read one Migration, merge-
 // patch its spec — with failures turned into sentences: not found, CRDs missing, forbidden, down.
 import { KubeConfig } from '@kubernetes/client-node';
-import { CELL, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import { CELL, CELL_RELEASE, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import type { CellRelease } from '../crds/cell-release.js';
 import { ContentType, createKubeClient, KubeApiError, statusCode, type KubeClient } from '../runtime/kube-client.js';
 import { loadKubeConfig } from '../runtime/kube-config.js';
 import { resourcePath, type ResourceType } from '../runtime/resource.js';
@@ -11,6 +12,7 @@ import type { ObservedCell, ObservedMigration } from './observed.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 const CELLS: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
+const RELEASES: ResourceType = { group: GROUP, version: VERSION, plural: CELL_RELEASE.plural, kind: CELL_RELEASE.kind, namespaced: false };
 const MIGRATIONS: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 
 /** A failure said for a person; the plugin prints the message and exits 1. */
@@ -102,6 +104,20 @@ export class CellsApi {
       MIGRATION.plural,
       () => this.client.request<ObservedMigration>({ method: 'PATCH', path: resourcePath(MIGRATIONS, { name }), body: patch, contentType: ContentType.mergePatch }),
       name,
+    );
+  }
+
+  async getRelease(name: string): Promise<CellRelease> {
+    return this.call(`read release ${name}`, CELL_RELEASE.plural, () => this.client.request<CellRelease>({ method: 'GET', path: resourcePath(RELEASES, { name }) }), name, 'release');
+  }
+
+  async patchRelease(name: string, patch: { spec: Record<string, unknown> }): Promise<CellRelease> {
+    return this.call(
+      `patch release ${name}`,
+      CELL_RELEASE.plural,
+      () => this.client.request<CellRelease>({ method: 'PATCH', path: resourcePath(RELEASES, { name }), body: patch, contentType: ContentType.mergePatch }),
+      name,
+      'release',
     );
   }
 
