@@ -188,10 +188,11 @@ describe('decideRelease', () => {
     expect(d.actions).toEqual([]);
     expect(w.status?.phase).toBe('Superseded');
     expect(w.status?.conditions?.find((c) => c.type === 'Superseded')).toMatchObject({ status: 'True', reason: 'NewerRelease', message: expect.stringContaining('r3') });
-    // An older release, or a newer one that rolled back, takes nothing.
+    // An older release, a newer one that rolled back, or one that cannot run, takes nothing.
     w.others = [
       { name: 'r1', createdAt: sec(-60), spec: {}, rolledBack: false },
       { name: 'r3', createdAt: sec(1), spec: {}, rolledBack: true },
+      { name: 'r4', createdAt: sec(1), spec: {}, rolledBack: false, invalid: true },
     ];
     w.step(sec(3));
     expect(w.status?.phase).not.toBe('Superseded');

@@ -38,6 +38,8 @@ export interface OtherRelease {
   spec: Pick<CellReleaseSpec, 'cells'>;
   /** Failed or Aborted: its cells went back, it supersedes nothing. */
   rolledBack: boolean;
+  /** Its Valid condition is False (it cannot run on these cells): it supersedes nothing. */
+  invalid?: boolean;
 }
 
 export interface AnalysisResult {
@@ -127,7 +129,7 @@ export function supersededBy(f: Pick<ReleaseFacts, 'name' | 'createdAt' | 'spec'
   const mine = new Set(f.cells.filter((c) => inSelection(c, f.spec.cells)).map((c) => c.name));
   const newer = (o: OtherRelease) => o.createdAt.getTime() > f.createdAt.getTime() || (o.createdAt.getTime() === f.createdAt.getTime() && o.name > f.name);
   return f.others
-    .filter((o) => !o.rolledBack && newer(o) && f.cells.some((c) => mine.has(c.name) && inSelection(c, o.spec.cells)))
+    .filter((o) => !o.rolledBack && !o.invalid && newer(o) && f.cells.some((c) => mine.has(c.name) && inSelection(c, o.spec.cells)))
     .map((o) => o.name)
     .sort();
 }

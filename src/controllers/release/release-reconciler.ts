@@ -70,7 +70,9 @@ export class ReleaseReconciler {
     const others = this.deps.releases
       .list()
       .filter((r) => r.metadata.name !== key && !r.metadata.deletionTimestamp)
-      .map((r) => ({ name: r.metadata.name ?? '', createdAt: created(r), spec: r.spec, rolledBack: r.status?.phase === 'Failed' || r.status?.phase === 'Aborted' }));
+      .map((r) => ({ name: r.metadata.name ?? '', createdAt: created(r), spec: r.spec, rolledBack: r.status?.phase === 'Failed' || r.status?.phase === 'Aborted',
+        invalid: r.status?.conditions?.some((c) => c.type === 'Valid' && c.status === 'False') ?? false,
+      }));
 
     const analyses = new Map<string, AnalysisResult>();
     if (spec.analysis) {
