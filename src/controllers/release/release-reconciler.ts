@@ -20,8 +20,8 @@ import { analysesDue, decideRelease, type AnalysisResult, type ObservedCell, typ
 
 export interface ReleaseReconcilerDeps {
   client: KubeClient;
-  releases: Informer<CellRelease>;
-  cells: Informer<Cell>;
+  releases: Pick<Informer<CellRelease>, 'get' | 'list'>;
+  cells: Pick<Informer<Cell>, 'list'>;
   events: EventRecorder;
   log: Logger;
   now?: () => Date;
