@@ -64,6 +64,7 @@ export const CELL_CRD: CrdDefinition = {
       description: 'Status of the Ready condition.',
     },
     { name: 'Message', type: 'string', jsonPath: '.status.message', description: 'What the cell is waiting for.', priority: 1 },
+    { name: 'Release', type: 'string', jsonPath: '.status.release.version', description: 'Version of the newest CellRelease its Deployments carry.', priority: 1 },
     AGE,
   ],
   selectableFields: ['.spec.region', '.spec.state'],

@@ -5,13 +5,15 @@
 // becomes ready stops at the canary and goes back; an abort mid-way puts the reached cells back, the
 // last first; the operator SIGKILLed mid-release resumes; releases the cluster's state cannot run
 // say why in a condition, and those the API server can judge are refused naming the field.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import { stringify } from 'yaml';
 import { NEVER_READY_IMAGE_SUFFIX } from './cluster/kwok-config.js';
 import { condition, deleteCells, getCell, isReady, waitForCell, waitNamespacesSettled, type Condition } from './support/cells.js';
 import { startCellDatabases, type CellDatabases } from './support/cell-databases.js';
 import type { Manifest } from './support/examples.js';
-import { kubectl, kubectlJson, waitFor } from './support/kube.js';
+import { e2eEnv, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { startOperator, stopAllOperators, type OperatorProcess } from './support/operator.js';
 
 const TIMEOUT_MS = 240_000;
@@ -35,6 +37,20 @@ interface LiveRelease {
     message?: string;
     failure?: { cell: string; reason: string };
   };
+}
+
+/** `kubectl cells ARGS`: the real plugin, from source. */
+async function plugin(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/kubectl-cells.ts', ...args, '--kubeconfig', e2eEnv().kubeconfig], {
+      env: { ...process.env, NODE_OPTIONS: '' },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : 1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
 }
 
 let databases: CellDatabases;
@@ -173,6 +189,15 @@ describe('releases through canary cells, in waves', () => {
     expect((a?.spec.workloads as { image: string }[])[0]?.image).toBe(IMAGE('1.0'));
     expect((a?.status as { release?: object }).release).toMatchObject({ name: `rel-${id}-v2`, version: '2.0' });
     expect((await getCell(D))?.status).not.toHaveProperty('release');
+    // What a person sees: kubectl get, and the plugin's view per step and per cell.
+    const table = (await kubectl(['get', 'cellrelease', `rel-${id}-v2`])).stdout;
+    expect(table).toMatch(/^NAME\s+VERSION\s+PHASE\s+STEP\s+PROGRESS\s+READY\s+AGE\n/);
+    expect(table).toMatch(new RegExp(`^rel-${id}-v2\\s+2\\.0\\s+Paused\\s+3\\s+3/5\\s+False`, 'm'));
+    const view = await plugin(['release', 'status', `rel-${id}-v2`]);
+    expect(view.code).toBe(0);
+    expect(view.stdout).toContain(`release rel-${id}-v2: Paused, version 2.0, 3/5 cells updated`);
+    expect(view.stdout).toMatch(/▶ step 3: pause: \{\}/);
+    expect(view.stdout).toMatch(new RegExp(`${C}\\s+Updated`));
   }, TIMEOUT_MS);
 
   it('keeps both a Cell edit made during the release and the release version', async () => {
@@ -189,7 +214,8 @@ describe('releases through canary cells, in waves', () => {
   }, TIMEOUT_MS);
 
   it('finishes once promoted, every cell on the new version and Ready', async () => {
-    await kubectl(['patch', 'cellrelease', `rel-${id}-v2`, '--type=merge', '-p', '{"spec":{"promotedStep":3}}']);
+    const promoted = await plugin(['release', 'promote', `rel-${id}-v2`]);
+    expect(promoted).toMatchObject({ code: 0, stdout: `release rel-${id}-v2 promoted: the pause at step 3 ends (spec.promotedStep: 3).\n` });
     const done = await waitRelease(`rel-${id}-v2`, (r) => r.status?.phase === 'Succeeded', 'to succeed');
     expect(done.status?.progress).toBe('5/5');
     expect(condition(done as never, 'Ready')).toMatchObject({ status: 'True', reason: 'Succeeded' });
@@ -227,7 +253,7 @@ describe('releases through canary cells, in waves', () => {
     await applyAll([release(name, { version: '4.0', workloads: [{ name: 'ingest', image: IMAGE('4.0') }], steps: [{ cells: 2 }, { pause: {} }] })]);
     await waitRelease(name, (r) => r.status?.phase === 'Paused' && r.status.progress === '2/5', 'to wait at its pause');
     expect(await images()).toEqual({ ...allOn('2.0'), [A]: IMAGE('4.0'), [B]: IMAGE('4.0') });
-    await kubectl(['patch', 'cellrelease', name, '--type=merge', '-p', '{"spec":{"abort":true}}']);
+    expect(await plugin(['release', 'abort', name, '--yes'])).toMatchObject({ code: 0 });
     const aborted = await waitRelease(name, (r) => r.status?.phase === 'Aborted', 'to be aborted');
     const [first, second] = [...(aborted.status?.cells ?? [])].sort((x, y) => x.order - y.order);
     expect([first?.state, second?.state]).toEqual(['RolledBack', 'RolledBack']);
