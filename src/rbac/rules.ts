@@ -99,8 +99,8 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
   {
     apiGroups: [GROUP],
     resources: [CELL_RELEASE.plural],
-    verbs: ['list', 'watch'],
-    why: 'CellReleases: an informer for the release controller and for the Cell controller, which overlays the versions on the cells a release names as reached (no finalizer: deleting a release withdraws its versions).',
+    verbs: ['list', 'watch', 'patch'],
+    why: 'CellReleases: an informer for the release controller and for the Cell controller, which overlays the versions on the cells a release names as reached; a finalizer (merge patch guarded by resourceVersion) so that a deleted release withdraws its versions in waves, the last reached cell first. The operator never writes spec.',
   },
   {
     apiGroups: [GROUP],

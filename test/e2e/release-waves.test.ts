@@ -156,10 +156,12 @@ describe('releases through canary cells, in waves', () => {
   }, TIMEOUT_MS);
 
   afterAll(async () => {
-    if (RELEASES.length > 0) await kubectl(['delete', 'cellrelease', ...RELEASES, '--ignore-not-found'], { allowFailure: true });
+    // Deleted releases withdraw their versions in waves (their finalizer), while the operator runs.
+    if (RELEASES.length > 0) await kubectl(['delete', 'cellrelease', ...RELEASES, '--ignore-not-found', '--timeout=150s'], { allowFailure: true });
     await deleteCells(NAMES);
     await kubectl(['delete', 'namespace', SECRETS_NAMESPACE, '--wait=false', '--ignore-not-found'], { allowFailure: true });
     await stopAllOperators();
+    for (const name of RELEASES) await kubectl(['patch', 'cellrelease', name, '--type=merge', '-p', '{"metadata":{"finalizers":null}}'], { allowFailure: true });
     await databases?.stop();
   }, TIMEOUT_MS);
 
@@ -298,5 +300,22 @@ describe('releases through canary cells, in waves', () => {
     expect(refused.stderr).toMatch(/spec\.steps: Invalid value.*a step counts more cells than spec\.cells\.names lists/);
     // None of them changed a Deployment.
     expect(await images()).toEqual(allOn('5.0'));
+  }, TIMEOUT_MS);
+
+  it('withdraws the versions of a deleted release in waves before the release goes', async () => {
+    const name = `rel-${id}-v5`;
+    await kubectl(['delete', 'cellrelease', name, '--wait=false']);
+    const rollingBack = await waitFor(async () => {
+      const r = await getRelease(name);
+      return r.status?.phase === 'RollingBack' ? r : undefined;
+    }, { timeoutMs: 60_000, description: `CellRelease ${name} to roll back on deletion` });
+    expect(rollingBack.status?.message).toMatch(/^Deleted: its versions are withdrawn before it goes/);
+    await waitFor(async () => ((await kubectl(['get', 'cellrelease', name, '--ignore-not-found'])).stdout.trim() === '' ? true : undefined), {
+      timeoutMs: 150_000,
+      intervalMs: 1000,
+      description: `CellRelease ${name} to be gone`,
+    });
+    // Back on the release before it, the one that had reached them.
+    await settledOn('2.0', `rel-${id}-v2`);
   }, TIMEOUT_MS);
 });

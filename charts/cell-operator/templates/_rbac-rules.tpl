@@ -11,11 +11,12 @@
   resources: ["customerplacements"]
   verbs: ["list", "watch"]
 # CellReleases: an informer for the release controller and for the Cell controller, which overlays
-# the versions on the cells a release names as reached (no finalizer: deleting a release withdraws
-# its versions).
+# the versions on the cells a release names as reached; a finalizer (merge patch guarded by
+# resourceVersion) so that a deleted release withdraws its versions in waves, the last reached cell
+# first. The operator never writes spec.
 - apiGroups: ["cells.platform.io"]
   resources: ["cellreleases"]
-  verbs: ["list", "watch"]
+  verbs: ["list", "watch", "patch"]
 # Status written through the status subresource (a JSON patch replacing status whole).
 - apiGroups: ["cells.platform.io"]
   resources: ["cells/status", "customerplacements/status", "migrations/status", "cellreleases/status"]

@@ -168,6 +168,16 @@ describe('decideRelease', () => {
     expect(w.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Aborted' });
   });
 
+  it('withdraws its versions in waves, the last reached first, when the release is deleted', () => {
+    const w = new World(spec({ steps: [{ cells: '100%' }] }));
+    for (let s = 0; s < 8; s++) w.step(sec(s));
+    expect(Object.values(w.state()).filter((x) => x === 'Updated').length).toBeGreaterThanOrEqual(2);
+    const reached = Object.keys(w.state());
+    const d = decideRelease({ ...w.facts(sec(8)), deleting: true });
+    expect(d.actions).toEqual([{ kind: 'RollBack', cell: reached[reached.length - 1] }]);
+    expect(d.status).toMatchObject({ phase: 'RollingBack', message: expect.stringMatching(/^Deleted: its versions are withdrawn before it goes/) });
+  });
+
   it('holds while spec.paused, letting cells in flight finish', () => {
     const w = new World(spec({ steps: [{ cells: '100%' }] }));
     w.step(sec(0));

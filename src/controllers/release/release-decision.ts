@@ -59,6 +59,8 @@ export interface ReleaseFacts {
   status?: CellReleaseStatus;
   cells: readonly ObservedCell[];
   others: readonly OtherRelease[];
+  /** The release is being deleted: its cells go back as on an abort, then its finalizer goes. */
+  deleting?: boolean;
   /** Analyses run since the last decision, by cell. */
   analyses?: ReadonlyMap<string, AnalysisResult>;
   now: Date;
@@ -170,7 +172,8 @@ export function decideRelease(f: ReleaseFacts): ReleaseDecision {
   const position = { step: Math.min(f.status?.currentStep ?? 0, steps.length), stepStartedAt: at(f.status?.currentStepStartedAt, second(now)) };
   const problem = releaseProblem(f);
   const supersedingNames = supersededBy(f);
-  const rollingBack = spec.abort || failure !== undefined;
+  const aborting = spec.abort || f.deleting === true;
+  const rollingBack = aborting || failure !== undefined;
 
   // 1. Cells being updated: Ready with the versions, baked, or failed.
   if (!rollingBack && supersedingNames.length === 0) {
@@ -210,7 +213,7 @@ export function decideRelease(f: ReleaseFacts): ReleaseDecision {
   const inFlight = () => entries.filter((e) => e.state === 'Updating' || e.state === 'Baking').length;
   const updated = () => entries.filter((e) => e.state === 'Updated' && byName.has(e.name) && inSelection(byName.get(e.name) as ObservedCell, spec.cells)).length;
   let w: Walk;
-  if (spec.abort || failure !== undefined) {
+  if (aborting || failure !== undefined) {
     w = rollBack();
   } else if (supersedingNames.length > 0) {
     const message = `Superseded by the newer CellRelease ${supersedingNames.join(', ')}, which now releases cells this one selects. This release stops where it is; the cells it reached keep its versions beneath the newer one's. Delete it once the newer one succeeded.`;
@@ -240,16 +243,16 @@ export function decideRelease(f: ReleaseFacts): ReleaseDecision {
       actions.push({ kind: 'RollBack', cell: e.name });
     }
     const left = entries.filter((x) => x.state !== 'RolledBack');
-    const why = spec.abort ? 'Aborted by spec.abort' : `Cell ${failure?.cell} failed (${failure?.reason}): ${failure?.message}`;
+    const why = f.deleting ? 'Deleted: its versions are withdrawn before it goes' : spec.abort ? 'Aborted by spec.abort' : `Cell ${failure?.cell} failed (${failure?.reason}): ${failure?.message}`;
     if (left.length > 0) {
       const message = `${why}. Rolling back, the last reached cell first: ${left.map((x) => x.name).join(', ')} still to go back.`;
-      return { phase: 'RollingBack', message, ...position, conditions: [{ type: RELEASE_CONDITIONS.rolledBack, status: 'True', reason: spec.abort ? 'Aborted' : 'CellFailed', message }], requeueAfterMs: 5_000 };
+      return { phase: 'RollingBack', message, ...position, conditions: [{ type: RELEASE_CONDITIONS.rolledBack, status: 'True', reason: aborting ? 'Aborted' : 'CellFailed', message }], requeueAfterMs: 5_000 };
     }
     const count = entries.length;
-    const message = spec.abort
-      ? `Aborted: ${count} cell(s) went back to their previous versions.`
+    const message = aborting
+      ? `${f.deleting ? 'Deleted' : 'Aborted'}: ${count} cell(s) went back to their previous versions.`
       : `${why}. ${count} reached cell(s) went back to their previous versions. Fix the version and create a new CellRelease.`;
-    return { phase: spec.abort ? 'Aborted' : 'Failed', message, ...position, conditions: [{ type: RELEASE_CONDITIONS.rolledBack, status: 'False', reason: spec.abort ? 'Aborted' : 'CellFailed', message }] };
+    return { phase: aborting ? 'Aborted' : 'Failed', message, ...position, conditions: [{ type: RELEASE_CONDITIONS.rolledBack, status: 'False', reason: aborting ? 'Aborted' : 'CellFailed', message }] };
   }
 
   function forward(): Walk {

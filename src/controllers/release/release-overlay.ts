@@ -23,7 +23,8 @@ const created = (r: CellRelease) => r.metadata.creationTimestamp ? new Date(r.me
 /** The releases that reached `cellName` and are not withdrawn from it, oldest first. */
 export function releasesOn(cellName: string, releases: readonly CellRelease[]): CellRelease[] {
   return releases
-    .filter((r) => !r.metadata.deletionTimestamp && r.status?.cells?.some((e) => e.name === cellName && RELEASE_APPLIED_STATES.has(e.state)))
+    // A release being deleted keeps its versions until its status withdraws them (in waves).
+    .filter((r) => r.status?.cells?.some((e) => e.name === cellName && RELEASE_APPLIED_STATES.has(e.state)))
     .sort((a, b) => created(a) - created(b) || (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''));
 }
 

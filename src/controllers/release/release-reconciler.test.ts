@@ -5,7 +5,7 @@ import { silentLogger } from '../../log.js';
 import { EventRecorder } from '../../runtime/events.js';
 import { KubeApiError } from '../../runtime/kube-client.js';
 import { exampleCell } from '../cell/example-cell.js';
-import { observeCell, ReleaseReconciler } from './release-reconciler.js';
+import { observeCell, RELEASE_FINALIZER, ReleaseReconciler } from './release-reconciler.js';
 
 const now = new Date('2026-12-02T10:00:00Z');
 const readyCell = (name: string): Cell => {
@@ -15,15 +15,15 @@ const readyCell = (name: string): Cell => {
 const release: CellRelease = {
   apiVersion: 'cells.platform.io/v1alpha1',
   kind: 'CellRelease',
-  metadata: { name: 'ingest-2', uid: 'u1', generation: 1, resourceVersion: '41', creationTimestamp: '2026-12-02T09:59:00Z' as unknown as Date },
+  metadata: { name: 'ingest-2', uid: 'u1', generation: 1, resourceVersion: '41', creationTimestamp: '2026-12-02T09:59:00Z' as unknown as Date, finalizers: [RELEASE_FINALIZER] },
   spec: { workloads: [{ name: 'ingest', image: 'ingest:2' }], steps: [{ cells: '100%' }], maxUnavailable: 1, bakeTime: '0s', progressDeadline: '10m', paused: false, abort: false },
 };
 
-function reconciler(client: FakeKubeClient) {
+function reconciler(client: FakeKubeClient, r: CellRelease = release) {
   const cells = [readyCell('eu-west-1a'), readyCell('eu-west-1b')];
   return new ReleaseReconciler({
     client,
-    releases: { get: () => release, list: () => [release] },
+    releases: { get: () => r, list: () => [r] },
     cells: { list: () => cells },
     events: new EventRecorder({ client, instance: 'test' }),
     log: silentLogger(),
@@ -51,6 +51,17 @@ describe('ReleaseReconciler', () => {
     });
     expect(await reconciler(client).reconcile('ingest-2')).toEqual({ requeueAfter: 500 });
     expect(client.writes()).toHaveLength(1);
+  });
+
+  it('puts its finalizer on first, and lets a deleted release go once no cell runs its versions', async () => {
+    const fresh = new FakeKubeClient();
+    await reconciler(fresh, { ...release, metadata: { ...release.metadata, finalizers: [] } }).reconcile('ingest-2');
+    expect(fresh.writes()).toEqual([expect.objectContaining({ method: 'PATCH', path: '/apis/cells.platform.io/v1alpha1/cellreleases/ingest-2', body: { metadata: { finalizers: [RELEASE_FINALIZER], resourceVersion: '41' } } })]);
+    const gone = new FakeKubeClient();
+    const deleted = { ...release, metadata: { ...release.metadata, deletionTimestamp: now } };
+    await reconciler(gone, deleted).reconcile('ingest-2');
+    expect(gone.writes().map((w) => w.path)).toEqual(['/apis/cells.platform.io/v1alpha1/cellreleases/ingest-2']);
+    expect(gone.writes()[0]?.body).toMatchObject({ metadata: { finalizers: [] } });
   });
 
   it('sees a Cell as Ready only for its current generation, and what its Deployments carry', () => {

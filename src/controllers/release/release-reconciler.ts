@@ -4,6 +4,7 @@
 // optimistic lock, then records one event per action. A stale cache loses the lock and the
 // reconcile runs again on the fresh object, so a decision is never taken twice from an old journal.
 import { getCondition } from '../../runtime/conditions.js';
+import { addFinalizer, hasFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
 import type { Cell } from '../../crds/cell.js';
 import { parseCellReleaseSpec, releaseVersion, type CellRelease, type CellReleaseStatus } from '../../crds/cell-release.js';
 import { CELL_RELEASE_RESOURCE } from '../../crds/resources.js';
@@ -12,7 +13,7 @@ import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
 import { ContentType, statusCode, type KubeClient } from '../../runtime/kube-client.js';
 import { FIELD_MANAGER } from '../../runtime/apply.js';
-import { resourcePath, type KubeObject } from '../../runtime/resource.js';
+import { resourcePath } from '../../runtime/resource.js';
 import { statusChanged } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { analysisQuery, queryPrometheus } from './release-analysis.js';
@@ -28,6 +29,9 @@ export interface ReleaseReconcilerDeps {
   /** The Prometheus query of an analysis; tests give their own. */
   query?: typeof queryPrometheus;
 }
+
+/** Keeps a deleted CellRelease until its versions are withdrawn from every cell it reached, in waves. */
+export const RELEASE_FINALIZER = 'cells.platform.io/release-rollback';
 
 /** A lost optimistic lock (the cache was behind our own write): run again shortly on the fresh object. */
 const CONFLICT_REQUEUE_MS = 500;
@@ -57,9 +61,12 @@ export class ReleaseReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
     const release = this.deps.releases.get(key);
-    // A deleted release names no cell any more: the Cell controller withdraws its versions.
-    if (!release || release.metadata.deletionTimestamp) return;
+    if (!release) return;
     const log = this.deps.log.child({ release: key });
+    const deleting = isBeingDeleted(release);
+    // Deleting a release withdraws its versions in waves, the last reached cell first, as an abort does.
+    if (deleting && !hasFinalizer(release, RELEASE_FINALIZER)) return;
+    if (!deleting && (await addFinalizer(this.deps.client, CELL_RELEASE_RESOURCE, release, RELEASE_FINALIZER))) return;
     const parsed = parseCellReleaseSpec(release.spec);
     if (!parsed.ok) {
       log.error({ errors: parsed.errors }, 'the release spec does not parse; the API server should have refused it');
@@ -98,9 +105,16 @@ export class ReleaseReconciler {
       cells: cells.map(observeCell),
       others,
       analyses,
+      deleting,
       now: this.now(),
     });
 
+    const withdrawn = !(decision.status.cells ?? []).some((e) => e.state !== 'RolledBack');
+    if (deleting && withdrawn) {
+      await removeFinalizer(this.deps.client, CELL_RELEASE_RESOURCE, release, RELEASE_FINALIZER);
+      log.info('release deleted: every cell it reached runs its previous versions again');
+      return;
+    }
     if (statusChanged(release.status, decision.status)) {
       const written = await this.writeLocked(release, decision.status);
       if (!written) return { requeueAfter: CONFLICT_REQUEUE_MS };
@@ -133,7 +147,7 @@ export class ReleaseReconciler {
   }
 
   private async record(release: CellRelease, actions: ReleaseAction[], before: string | undefined, status: CellReleaseStatus): Promise<void> {
-    const obj = release as unknown as KubeObject;
+    const obj = release;
     for (const a of actions) {
       if (a.kind === 'Reach') await this.deps.events.normal(obj, 'CellReached', `Cell ${a.cell} gets version ${status.version}.`);
       else if (a.kind === 'Ready') await this.deps.events.normal(obj, 'CellReady', `Cell ${a.cell} is Ready with version ${status.version}; its bake starts.`);
