@@ -57,6 +57,10 @@ describe('ReleaseReconciler', () => {
     const fresh = new FakeKubeClient();
     await reconciler(fresh, { ...release, metadata: { ...release.metadata, finalizers: [] } }).reconcile('ingest-2');
     expect(fresh.writes()).toEqual([expect.objectContaining({ method: 'PATCH', path: '/apis/cells.platform.io/v1alpha1/cellreleases/ingest-2', body: { metadata: { finalizers: [RELEASE_FINALIZER], resourceVersion: '41' } } })]);
+    const stale = new FakeKubeClient(() => {
+      throw new KubeApiError(409, 'Conflict', 'the object has been modified');
+    });
+    expect(await reconciler(stale, { ...release, metadata: { ...release.metadata, finalizers: [] } }).reconcile('ingest-2')).toEqual({ requeueAfter: 500 });
     const gone = new FakeKubeClient();
     const deleted = { ...release, metadata: { ...release.metadata, deletionTimestamp: now } };
     await reconciler(gone, deleted).reconcile('ingest-2');

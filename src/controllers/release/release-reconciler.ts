@@ -11,7 +11,7 @@ import { CELL_RELEASE_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
-import { ContentType, statusCode, type KubeClient } from '../../runtime/kube-client.js';
+import { ContentType, isConflict, statusCode, type KubeClient } from '../../runtime/kube-client.js';
 import { FIELD_MANAGER } from '../../runtime/apply.js';
 import { resourcePath } from '../../runtime/resource.js';
 import { statusChanged } from '../../runtime/status.js';
@@ -66,7 +66,15 @@ export class ReleaseReconciler {
     const deleting = isBeingDeleted(release);
     // Deleting a release withdraws its versions in waves, the last reached cell first, as an abort does.
     if (deleting && !hasFinalizer(release, RELEASE_FINALIZER)) return;
-    if (!deleting && (await addFinalizer(this.deps.client, CELL_RELEASE_RESOURCE, release, RELEASE_FINALIZER))) return;
+    if (!deleting) {
+      try {
+        if (await addFinalizer(this.deps.client, CELL_RELEASE_RESOURCE, release, RELEASE_FINALIZER)) return;
+      } catch (err) {
+        // The cache was behind our own write (the patch is guarded by resourceVersion): read again.
+        if (isConflict(err)) return { requeueAfter: CONFLICT_REQUEUE_MS };
+        throw err;
+      }
+    }
     const parsed = parseCellReleaseSpec(release.spec);
     if (!parsed.ok) {
       log.error({ errors: parsed.errors }, 'the release spec does not parse; the API server should have refused it');
