@@ -7,12 +7,13 @@ import { setupPlacementController } from './controllers/placement/placement-setu
 import { setupReleaseController } from './controllers/release/release-setup.js';
 import { registerFleetMetrics } from './controllers/fleet/fleet-metrics.js';
 import { ControlPlane } from './control-plane.js';
+import { API_VERSION, CELL_RELEASE, GROUP } from './crds/group.js';
 import { CELL_RESOURCE, MIGRATION_RESOURCE } from './crds/resources.js';
 import { KafkaAdminOffsets } from './kafka/group-offsets.js';
 import { kafkaSettingsFromEnv } from './kafka/kafka-settings.js';
 import { createLogger } from './log.js';
 import type { CellPolicy } from './policy/cell-policy.js';
-import { apiServed, whenApiServed } from './runtime/api-discovery.js';
+import { apiServed, resourceServed, whenApiServed } from './runtime/api-discovery.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
 import { retryUntilAvailable } from './runtime/start-retry.js';
@@ -67,9 +68,12 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
 
   // Each controller declares its own informers and watches.
   const common = { controlPlane, concurrency: config.concurrency, log };
-  setupCellController(manager, { ...common, withStrimzi, withMonitoring, operatorNamespace: config.leaseNamespace, policy });
+  // Helm does not upgrade CRDs: after an upgrade the CellRelease CRD may be missing until applied.
+  const withReleases = await resourceServed(manager.client, API_VERSION, CELL_RELEASE.plural);
+  if (!withReleases) log.warn(`the ${CELL_RELEASE.plural}.${GROUP} CRD is not installed: CellReleases are off. Apply config/crd/ (or the chart's crds/) and restart the operator`);
+  setupCellController(manager, { ...common, withStrimzi, withMonitoring, withReleases, operatorNamespace: config.leaseNamespace, policy });
   setupPlacementController(manager, common);
-  setupReleaseController(manager, { concurrency: config.concurrency, log });
+  if (withReleases) setupReleaseController(manager, { concurrency: config.concurrency, log });
   const { cellPools } = setupMigrationController(manager, { ...common, policy, ...(kafka ? { kafka } : {}) });
   registerFleetMetrics(manager.metrics.registry, () => ({ cells: manager.informer(CELL_RESOURCE).list(), migrations: manager.informer(MIGRATION_RESOURCE).list() }));
   await manager.runUntilSignal((code) => {

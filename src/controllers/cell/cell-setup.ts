@@ -17,6 +17,8 @@ export interface CellSetupDeps {
   controlPlane: ControlPlane;
   /** Strimzi's kinds get informers only when its API is served at start. */
   withStrimzi: boolean;
+  /** CellReleases are overlaid only when their CRD is served at start. */
+  withReleases?: boolean;
   /** PodMonitors only when the Prometheus Operator's API is served at start. */
   withMonitoring: boolean;
   /** What Cells may reach (namespaces, Secrets). */
@@ -37,13 +39,13 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
   }
   const cells = manager.informer(CELL_RESOURCE);
   // A release reaching or leaving a cell changes what the cell runs: its status names the cells.
-  const releases = manager.informer(CELL_RELEASE_RESOURCE);
+  const releases = deps.withReleases === false ? undefined : manager.informer(CELL_RELEASE_RESOURCE);
   const reconciler = new CellReconciler({
     client: manager.client,
     applier: new Applier({ client: manager.client, caches: children.values(), readBeforeApply: UNWATCHED_CHILD_KINDS, logger: deps.log }),
     cells,
     children,
-    releases,
+    ...(releases ? { releases } : {}),
     events: manager.events,
     // Read on every reconcile: undefined until the database answers (customer counts 0 meanwhile).
     get store() {
@@ -63,7 +65,7 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
       watches: [
         ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
         watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
-        watch(releases, (r) => (r.status?.cells ?? []).map((e) => e.name)),
+        ...(releases ? [watch(releases, (r) => (r.status?.cells ?? []).map((e) => e.name))] : []),
       ],
       reconcile: (key) => reconciler.reconcile(key),
       concurrency: deps.concurrency,
