@@ -287,7 +287,7 @@ describe('releases through canary cells, in waves', () => {
     ];
     await applyAll(cases.map(([name, spec]) => release(name, spec)));
     for (const [name, , reason, message] of cases) {
-      const r = await waitRelease(name, (x) => condition(x as never, 'Valid')?.status === 'False', 'to say it cannot run');
+      const r = await waitRelease(name, (x) => condition(x as never, 'Valid')?.status === 'False' && x.status?.phase === 'Pending', 'to say it cannot run');
       expect(condition(r as never, 'Valid')).toMatchObject({ reason, message: expect.stringMatching(message) });
       expect(r.status?.phase).toBe('Pending');
       expect(r.status?.cells).toBeUndefined();

@@ -223,7 +223,8 @@ describe('decideRelease', () => {
       message: "spec.workloads[0].name: no selected cell has a workload named nope. Name a workload of the cells' spec.workloads.",
     });
     expect(releaseProblem({ spec: spec({ steps: [{ cells: 7 }] }), cells: five() })?.message).toMatch(/^spec.steps\[0\].cells: 7 cells, but only 5 are selected/);
-    const d = decideRelease({ ...new World(spec({ steps: [{ cells: 7 }] })).facts(sec(0)) });
+    // Even when a newer release (not known to be invalid yet) selects the same cells.
+    const d = decideRelease({ ...new World(spec({ steps: [{ cells: 7 }] })).facts(sec(0)), others: [{ name: 'r9', createdAt: sec(1), spec: {}, rolledBack: false }] });
     expect(d.status.phase).toBe('Pending');
     expect(d.status.conditions?.find((c) => c.type === 'Stalled')).toMatchObject({ status: 'True', reason: 'StepsExceedCells' });
     expect(d.actions).toEqual([]);

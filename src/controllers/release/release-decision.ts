@@ -215,6 +215,9 @@ export function decideRelease(f: ReleaseFacts): ReleaseDecision {
   let w: Walk;
   if (aborting || failure !== undefined) {
     w = rollBack();
+  } else if (problem && entries.length === 0) {
+    // Nothing reached and nothing it can reach: what to fix matters more than who is newer.
+    w = { phase: 'Pending', message: problem.message, ...position, conditions: [] };
   } else if (supersedingNames.length > 0) {
     const message = `Superseded by the newer CellRelease ${supersedingNames.join(', ')}, which now releases cells this one selects. This release stops where it is; the cells it reached keep its versions beneath the newer one's. Delete it once the newer one succeeded.`;
     w = { phase: 'Superseded', message, ...position, conditions: [{ type: RELEASE_CONDITIONS.superseded, status: 'True', reason: 'NewerRelease', message }] };
