@@ -17,6 +17,7 @@ describe('the Argo CD configuration', () => {
     expect(Object.keys(cm.data)).toEqual([
       'resource.customizations.health.cells.platform.io_Cell',
       'resource.customizations.health.cells.platform.io_CellRebalancePolicy',
+      'resource.customizations.health.cells.platform.io_CellRelease',
       'resource.customizations.health.cells.platform.io_CustomerPlacement',
       'resource.customizations.health.cells.platform.io_Migration',
     ]);

@@ -10,6 +10,7 @@ describe('generated CRDs and API reference', () => {
   it('cover the four kinds and the API reference', () => {
     expect(files.map(([path]) => path).sort()).toEqual([
       'config/crd/cells.platform.io_cellrebalancepolicies.yaml',
+      'config/crd/cells.platform.io_cellreleases.yaml',
       'config/crd/cells.platform.io_cells.yaml',
       'config/crd/cells.platform.io_customerplacements.yaml',
       'config/crd/cells.platform.io_migrations.yaml',

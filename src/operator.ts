@@ -5,14 +5,16 @@ import { setupCellController } from './controllers/cell/cell-setup.js';
 import { setupMigrationController } from './controllers/migration/migration-setup.js';
 import { setupPlacementController } from './controllers/placement/placement-setup.js';
 import { setupRebalanceController } from './controllers/rebalance/rebalance-setup.js';
+import { setupReleaseController } from './controllers/release/release-setup.js';
 import { registerFleetMetrics } from './controllers/fleet/fleet-metrics.js';
 import { ControlPlane } from './control-plane.js';
+import { API_VERSION, CELL_RELEASE, GROUP } from './crds/group.js';
 import { CELL_RESOURCE, MIGRATION_RESOURCE } from './crds/resources.js';
 import { KafkaAdminOffsets } from './kafka/group-offsets.js';
 import { kafkaSettingsFromEnv } from './kafka/kafka-settings.js';
 import { createLogger } from './log.js';
 import type { CellPolicy } from './policy/cell-policy.js';
-import { apiServed, whenApiServed } from './runtime/api-discovery.js';
+import { apiServed, resourceServed, whenApiServed } from './runtime/api-discovery.js';
 import { loadKubeConfig } from './runtime/kube-config.js';
 import { Manager } from './runtime/manager.js';
 import { retryUntilAvailable } from './runtime/start-retry.js';
@@ -67,8 +69,12 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
 
   // Each controller declares its own informers and watches.
   const common = { controlPlane, concurrency: config.concurrency, log };
-  const { clusters } = setupCellController(manager, { ...common, withStrimzi, withMonitoring, operatorNamespace: config.leaseNamespace, policy });
+  // Helm does not upgrade CRDs: after an upgrade the CellRelease CRD may be missing until applied.
+  const withReleases = await resourceServed(manager.client, API_VERSION, CELL_RELEASE.plural);
+  if (!withReleases) log.warn(`the ${CELL_RELEASE.plural}.${GROUP} CRD is not installed: CellReleases are off. Apply config/crd/ (or the chart's crds/) and restart the operator`);
+  const { clusters } = setupCellController(manager, { ...common, withStrimzi, withMonitoring, withReleases, operatorNamespace: config.leaseNamespace, policy });
   setupPlacementController(manager, common);
+  if (withReleases) setupReleaseController(manager, { concurrency: config.concurrency, log });
   const cellClient = (cell: { spec: { cluster?: { name: string } } }) => (cell.spec.cluster ? clusters.get(cell.spec.cluster.name)?.client : undefined);
   const { cellPools } = setupMigrationController(manager, { ...common, policy, cellClient, ...(kafka ? { kafka } : {}) });
   setupRebalanceController(manager, { ...common, cells: (cell) => cellPools.database(cell) });

@@ -1,7 +1,8 @@
 // The plugin's few calls to the API server — list Cells and Migrations, read one Migration, merge-
 // patch its spec — with failures turned into sentences: not found, CRDs missing, forbidden, down.
 import { KubeConfig } from '@kubernetes/client-node';
-import { CELL, CELL_REBALANCE_POLICY, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import { CELL, CELL_REBALANCE_POLICY, CELL_RELEASE, GROUP, MIGRATION, VERSION } from '../crds/group.js';
+import type { CellRelease } from '../crds/cell-release.js';
 import { ContentType, createKubeClient, KubeApiError, statusCode, type KubeClient } from '../runtime/kube-client.js';
 import { loadKubeConfig } from '../runtime/kube-config.js';
 import { resourcePath, type ResourceType } from '../runtime/resource.js';
@@ -14,6 +15,7 @@ import type { ObservedPolicy } from './rebalance-view.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 const CELLS: ResourceType = { group: GROUP, version: VERSION, plural: CELL.plural, kind: CELL.kind, namespaced: false };
+const RELEASES: ResourceType = { group: GROUP, version: VERSION, plural: CELL_RELEASE.plural, kind: CELL_RELEASE.kind, namespaced: false };
 const MIGRATIONS: ResourceType = { group: GROUP, version: VERSION, plural: MIGRATION.plural, kind: MIGRATION.kind, namespaced: false };
 const POLICIES: ResourceType = { group: GROUP, version: VERSION, plural: CELL_REBALANCE_POLICY.plural, kind: CELL_REBALANCE_POLICY.kind, namespaced: false };
 
@@ -137,6 +139,20 @@ export class CellsApi {
       () => this.client.request<ObservedPolicy>({ method: 'PATCH', path: resourcePath(POLICIES, { name }), body: patch, contentType: ContentType.mergePatch }),
       name,
       'cellrebalancepolicy',
+    );
+  }
+
+  async getRelease(name: string): Promise<CellRelease> {
+    return this.call(`read release ${name}`, CELL_RELEASE.plural, () => this.client.request<CellRelease>({ method: 'GET', path: resourcePath(RELEASES, { name }) }), name, 'release');
+  }
+
+  async patchRelease(name: string, patch: { spec: Record<string, unknown> }): Promise<CellRelease> {
+    return this.call(
+      `patch release ${name}`,
+      CELL_RELEASE.plural,
+      () => this.client.request<CellRelease>({ method: 'PATCH', path: resourcePath(RELEASES, { name }), body: patch, contentType: ContentType.mergePatch }),
+      name,
+      'release',
     );
   }
 

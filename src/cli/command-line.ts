@@ -8,6 +8,9 @@ export const MIGRATION_VERBS = ['watch', 'promote', 'pause', 'resume', 'abort', 
 export type MigrationVerb = (typeof MIGRATION_VERBS)[number];
 
 export const CELL_VERBS = ['get', 'cordon', 'uncordon', 'drain'] as const;
+
+export const RELEASE_VERBS = ['status', 'promote', 'pause', 'resume', 'abort'] as const;
+export type ReleaseVerb = (typeof RELEASE_VERBS)[number];
 export type CellVerb = (typeof CELL_VERBS)[number];
 
 export const REBALANCE_VERBS = ['status', 'approve'] as const;
@@ -20,6 +23,7 @@ export type Command =
   | { name: 'version' }
   | { name: 'completion'; shell: 'bash' | 'zsh' }
   | { name: 'migration'; verb: MigrationVerb; migration: string }
+  | { name: 'release'; verb: ReleaseVerb; release: string }
   | { name: 'route'; customer: string };
 
 export interface Options {
@@ -67,6 +71,7 @@ usage:
   kubectl cells migration resume NAME           undo pause
   kubectl cells migration abort NAME [--yes]    move everyone back (cannot be undone)
   kubectl cells migration retry NAME [--customer ID]...  move the failed customers again
+  kubectl cells release status|promote|pause|resume|abort NAME  follow and steer a CellRelease
   kubectl cells route CUSTOMER                  where the router sends a customer
   kubectl cells get CELL [--watch] [-o json|yaml]  a cell, its children and their health (live with --watch)
   kubectl cells cordon CELL                     no new customers (spec.state: Cordoned)
@@ -180,6 +185,15 @@ proposal. Git can do the same by committing spec.approve.
 
 ${KUBE_FLAGS}
   --proposal ID       approve only if this is the current proposal`,
+  release: `usage: kubectl cells release status|promote|pause|resume|abort NAME [--yes] [-o json|yaml] [flags]
+
+status: the release's phase, step, and each cell it reached (state, since, analysis), and why it
+waits. promote: end the pause it waits at (spec.promotedStep: status.currentStep). pause / resume:
+spec.paused (cells being updated finish, none is reached). abort: spec.abort: every reached cell
+goes back to its previous versions, the last first; cannot be undone; asks for the release's name
+unless --yes. In Git, commit the same fields.
+
+${KUBE_FLAGS}`,
   version: `usage: kubectl cells version [-o json|yaml]
 
 Prints the plugin's version.`,
@@ -219,6 +233,7 @@ const FLAGS_OF: Record<HelpTopic, readonly string[]> = {
   abort: ['kubeconfig', 'context', 'yes'],
   retry: ['kubeconfig', 'context', 'customer'],
   route: ['router-url'],
+  release: ['kubeconfig', 'context', 'yes', 'output'],
 };
 
 export function helpText(topic: HelpTopic = 'top'): string {
@@ -270,6 +285,13 @@ export function parseCommandLine(argv: readonly string[], env: NodeJS.ProcessEnv
     if (third === undefined || third === '') return usage(`migration ${verb} needs the name of a Migration`, verb);
     if (extra.length > 0) return usage(`unexpected argument ${JSON.stringify(extra[0])}`, verb);
     command = { name: 'migration', verb, migration: third };
+  } else if (first === 'release' || first === 'releases' || first === 'cellrelease') {
+    if (second === undefined || !(RELEASE_VERBS as readonly string[]).includes(second)) {
+      return usage(`release needs a verb: ${RELEASE_VERBS.join(', ')}${second ? ` (got ${JSON.stringify(second)})` : ''}`, 'release');
+    }
+    if (third === undefined || third === '') return usage(`release ${second} needs the name of a CellRelease`, 'release');
+    if (extra.length > 0) return usage(`unexpected argument ${JSON.stringify(extra[0])}`, 'release');
+    command = { name: 'release', verb: second as ReleaseVerb, release: third };
   } else if ((CELL_VERBS as readonly string[]).includes(first)) {
     const verb = first as CellVerb;
     if (second === undefined || second === '') return usage(`${verb} needs the name of a Cell`, verb);
@@ -367,6 +389,7 @@ function topicOf(positionals: readonly string[]): HelpTopic {
   if (first === 'status' || first === 'route' || first === 'version' || first === 'completion') return first;
   if (first === 'rebalance' && (second === 'status' || second === 'approve')) return `rebalance-${second}`;
   if ((CELL_VERBS as readonly string[]).includes(first ?? '')) return first as CellVerb;
+  if (first === 'release' || first === 'releases' || first === 'cellrelease') return 'release';
   if ((first === 'migration' || first === 'migrations' || first === 'mig') && (MIGRATION_VERBS as readonly string[]).includes(second ?? '')) {
     return second as MigrationVerb;
   }

@@ -16,6 +16,7 @@ import { abortPatch, abortWarning, pausePatch, promotePatch, resumePatch, retryP
 import { renderMigrationBlock, renderMigrationLine, watchEnd } from './migration-progress.js';
 import type { ObservedCell, ObservedMigration } from './observed.js';
 import { approvePatch, renderPolicies } from './rebalance-view.js';
+import { runRelease } from './release-commands.js';
 import { renderRouteAnswer, renderRouterUnreachable } from './route-answer.js';
 import { fitWidth } from './text-table.js';
 
@@ -75,6 +76,8 @@ export async function runCommand(command: Command, options: Options, io: CliIo):
       case 'migration':
         if (command.verb === 'watch') return await watch(command.migration, options.intervalSeconds * 1000, io);
         return await steer(command.verb, command.migration, options, io);
+      case 'release':
+        return await runRelease(command.verb, command.release, options, io, (prompt) => readAnswer(io, prompt));
     }
   } catch (err) {
     if (err instanceof CliError) {

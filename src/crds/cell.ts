@@ -542,6 +542,14 @@ export const CellStatusSchema = z
     )
       .optional()
       .describe('Readiness of each workload, from its Deployment.'),
+    release: z
+      .object({
+        name: z.string().max(253).describe('The CellRelease whose versions the workloads run.'),
+        version: z.string().max(63).describe('The version it brings.'),
+        since: z.iso.datetime().describe('When the Deployments first carried it.'),
+      })
+      .optional()
+      .describe("The newest CellRelease whose versions the cell's Deployments carry; absent when they run the Cell's own spec."),
   })
   .describe('Observed state of the cell, rebuilt from the real world on every reconcile.');
 

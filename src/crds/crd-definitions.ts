@@ -12,7 +12,8 @@ import {
   CellRebalancePolicySpecSchema,
   CellRebalancePolicyStatusSchema,
 } from './cell-rebalance-policy.js';
-import { CELL, CELL_REBALANCE_POLICY, CUSTOMER_PLACEMENT, MIGRATION, type KindNames } from './group.js';
+import { CELL_RELEASE_DESCRIPTION, CellReleaseSpecSchema, CellReleaseStatusSchema } from './cell-release.js';
+import { CELL, CELL_REBALANCE_POLICY, CELL_RELEASE, CUSTOMER_PLACEMENT, MIGRATION, type KindNames } from './group.js';
 import { MIGRATION_DESCRIPTION, MigrationSpecSchema, MigrationStatusSchema } from './migration.js';
 import { CELL_NAME_MAX_LENGTH, CELL_NAME_PATTERN, CUSTOMER_ID_MAX_LENGTH, CUSTOMER_ID_PATTERN } from './names.js';
 
@@ -68,6 +69,7 @@ export const CELL_CRD: CrdDefinition = {
       description: 'Status of the Ready condition.',
     },
     { name: 'Message', type: 'string', jsonPath: '.status.message', description: 'What the cell is waiting for.', priority: 1 },
+    { name: 'Release', type: 'string', jsonPath: '.status.release.version', description: 'Version of the newest CellRelease its Deployments carry.', priority: 1 },
     AGE,
   ],
   selectableFields: ['.spec.region', '.spec.state'],
@@ -130,4 +132,22 @@ export const CELL_REBALANCE_POLICY_CRD: CrdDefinition = {
   selectableFields: ['.spec.region'],
 };
 
-export const CRD_DEFINITIONS: readonly CrdDefinition[] = [CELL_CRD, CUSTOMER_PLACEMENT_CRD, MIGRATION_CRD, CELL_REBALANCE_POLICY_CRD];
+export const CELL_RELEASE_CRD: CrdDefinition = {
+  names: CELL_RELEASE,
+  source: 'src/crds/cell-release.ts',
+  description: CELL_RELEASE_DESCRIPTION,
+  spec: CellReleaseSpecSchema,
+  status: CellReleaseStatusSchema,
+  printerColumns: [
+    { name: 'Version', type: 'string', jsonPath: '.status.version', description: 'The version the release brings.' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Phase of the release.' },
+    { name: 'Step', type: 'integer', jsonPath: '.status.currentStep', description: 'Index (from 0) of the step in progress; the number of steps once done.' },
+    { name: 'Progress', type: 'string', jsonPath: '.status.progress', description: 'Cells updated out of those selected.' },
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status', description: 'Status of the Ready condition.' },
+    { name: 'Message', type: 'string', jsonPath: '.status.message', description: 'What the release is doing or waiting for.', priority: 1 },
+    AGE,
+  ],
+  selectableFields: [],
+};
+
+export const CRD_DEFINITIONS: readonly CrdDefinition[] = [CELL_CRD, CUSTOMER_PLACEMENT_CRD, MIGRATION_CRD, CELL_REBALANCE_POLICY_CRD, CELL_RELEASE_CRD];

@@ -50,6 +50,14 @@ export const CELL_REBALANCE_POLICY = {
   shortNames: ['crbp'],
 } as const satisfies KindNames;
 
+export const CELL_RELEASE = {
+  kind: 'CellRelease',
+  listKind: 'CellReleaseList',
+  plural: 'cellreleases',
+  singular: 'cellrelease',
+  shortNames: ['crel'],
+} as const satisfies KindNames;
+
 /** The CRD object name of a kind: `<plural>.<group>`. */
 export function crdName(names: KindNames): string {
   return `${names.plural}.${GROUP}`;

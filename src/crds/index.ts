@@ -8,6 +8,7 @@ export * from './cell.js';
 export * from './customer-placement.js';
 export * from './migration.js';
 export * from './cell-rebalance-policy.js';
+export * from './cell-release.js';
 export {
   DURATION_PATTERN,
   parseDuration,

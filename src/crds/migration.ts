@@ -8,6 +8,7 @@ import type { API_VERSION } from './group.js';
 import { DURATION_PATTERN, DurationSchema, LabelSelectorSchema, parseDuration } from './kube-types.js';
 import { CellNameSchema, CustomerIdSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
+import { countSchema, countTarget, MAX_STEPS, oneOfCountOrPause, PauseSchema, PERCENT_PATTERN } from './steps.js';
 
 /** A duration within [min, max] ms; a malformed one passes here (the pattern reports it). */
 const within = (d: string, min: number, max: number): boolean => !DURATION_PATTERN.test(d) || (parseDuration(d) >= min && parseDuration(d) <= max);
@@ -29,24 +30,14 @@ export const MIGRATION_CONDITIONS = {
 
 /** The most customers a `names` list may hold (keeps the object well under etcd's 1.5 MiB). */
 export const MAX_LISTED_CUSTOMERS = 10000;
-export const MAX_STEPS = 32;
+export { MAX_STEPS };
 
 /** A percentage step: "1%" to "100%". */
-export const MOVE_PERCENT_PATTERN = /^([1-9][0-9]?|100)%$/;
+export const MOVE_PERCENT_PATTERN = PERCENT_PATTERN;
 
-const MoveSchema = z
-  .union([z.int().min(1), z.string().max(4).regex(MOVE_PERCENT_PATTERN, 'must be a percentage from 1% to 100%')])
-  .describe(
-    'Cumulative target of the step: a number of customers (at least 1) or a share of the selection from "1%" to "100%". Customers already moved count towards it.',
-  );
-
-const PauseSchema = z
-  .object({
-    duration: DurationSchema.optional().describe(
-      'How long to wait (30s, 10m, 1h). Omitted: wait until a person promotes the migration (spec.promotedStep).',
-    ),
-  })
-  .describe('Wait before the next step: for a duration, or, as pause: {}, until promoted.');
+const MoveSchema = countSchema(
+  'Cumulative target of the step: a number of customers (at least 1) or a share of the selection from "1%" to "100%". Customers already moved count towards it.',
+);
 
 export const MigrationStepSchema = withCel(
   z
@@ -55,13 +46,7 @@ export const MigrationStepSchema = withCel(
       pause: PauseSchema.optional(),
     })
     .describe('One step: move customers, or pause.'),
-  [
-    {
-      rule: 'has(self.move) != has(self.pause)',
-      message: 'each step must set exactly one of move or pause',
-      check: (s) => (s.move !== undefined) !== (s.pause !== undefined),
-    },
-  ],
+  [oneOfCountOrPause('move')],
 );
 
 const CustomerSelectionSchema = withCel(
@@ -302,14 +287,9 @@ export function parseMigrationSpec(input: unknown): ParseResult<MigrationSpec> {
   return parseWith(MigrationSpecSchema, input, 'spec');
 }
 
-/**
- * The number of customers a move step targets out of `total` selected: percentages round up, so
- * `1%` of 20 customers is 1 customer, never 0. Capped at `total`.
- */
+/** The number of customers a move step targets out of `total` selected (the shared countTarget). */
 export function moveTarget(move: number | string, total: number): number {
-  if (typeof move === 'number') return Math.min(move, total);
-  const percent = Number(move.slice(0, -1));
-  return Math.min(total, Math.ceil((total * percent) / 100));
+  return countTarget(move, total);
 }
 
 export const MIGRATION_DESCRIPTION =

@@ -4,7 +4,8 @@ import type { TypedResource } from '../runtime/resource.js';
 import type { Cell } from './cell.js';
 import type { CustomerPlacement } from './customer-placement.js';
 import type { CellRebalancePolicy } from './cell-rebalance-policy.js';
-import { CELL, CELL_REBALANCE_POLICY, CUSTOMER_PLACEMENT, GROUP, MIGRATION, VERSION, type KindNames } from './group.js';
+import type { CellRelease } from './cell-release.js';
+import { CELL, CELL_REBALANCE_POLICY, CELL_RELEASE, CUSTOMER_PLACEMENT, GROUP, MIGRATION, VERSION, type KindNames } from './group.js';
 import type { Migration } from './migration.js';
 
 const ours = <T>(names: KindNames): TypedResource<T> => ({ group: GROUP, version: VERSION, plural: names.plural, kind: names.kind, namespaced: false });
@@ -13,3 +14,4 @@ export const CELL_RESOURCE = ours<Cell>(CELL);
 export const CUSTOMER_PLACEMENT_RESOURCE = ours<CustomerPlacement>(CUSTOMER_PLACEMENT);
 export const MIGRATION_RESOURCE = ours<Migration>(MIGRATION);
 export const CELL_REBALANCE_POLICY_RESOURCE = ours<CellRebalancePolicy>(CELL_REBALANCE_POLICY);
+export const CELL_RELEASE_RESOURCE = ours<CellRelease>(CELL_RELEASE);

@@ -1,7 +1,7 @@
 // The operator's RBAC rules, the one list that config/rbac/*.yaml and the Helm chart's roles are
 // generated from (`npm run gen:rbac`). Exact verbs and resources, no wildcard, each with its reason.
 import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from '../controllers/cell/cell-children.js';
-import { CELL, CELL_REBALANCE_POLICY, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
+import { CELL, CELL_REBALANCE_POLICY, CELL_RELEASE, CUSTOMER_PLACEMENT, GROUP, MIGRATION } from '../crds/group.js';
 import { builtin } from '../runtime/resource.js';
 
 /** A rbac.authorization.k8s.io/v1 PolicyRule, with why the operator needs it. */
@@ -80,7 +80,7 @@ function childRules(): ExplainedRule[] {
     }));
 }
 
-const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural, CELL_REBALANCE_POLICY.plural];
+const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural, CELL_REBALANCE_POLICY.plural, CELL_RELEASE.plural];
 
 /** The ClusterRole of the operator. */
 export const OPERATOR_RULES: readonly ExplainedRule[] = [
@@ -107,6 +107,12 @@ export const OPERATOR_RULES: readonly ExplainedRule[] = [
     resources: [MIGRATION.plural],
     verbs: ['create'],
     why: 'A CellRebalancePolicy runs an approved proposal as Migrations, by server-side apply (a PATCH that needs create for a new object).',
+  },
+  {
+    apiGroups: [GROUP],
+    resources: [CELL_RELEASE.plural],
+    verbs: ['list', 'watch', 'patch'],
+    why: 'CellReleases: an informer for the release controller and for the Cell controller, which overlays the versions on the cells a release names as reached; a finalizer (merge patch guarded by resourceVersion) so that a deleted release withdraws its versions in waves, the last reached cell first. The operator never writes spec.',
   },
   {
     apiGroups: [GROUP],
@@ -142,7 +148,7 @@ export const USER_ROLES = {
         apiGroups: [GROUP],
         resources: OWN_KINDS,
         verbs: ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'],
-        why: 'People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin customers.',
+        why: 'People who may edit: create cells, migrations and releases, promote, pause, abort or retry a migration or a release, pin customers.',
       },
       { apiGroups: [GROUP], resources: OWN_KINDS.map((plural) => `${plural}/status`), verbs: ['get'], why: 'Status is written by the operator only.' },
     ],
@@ -150,7 +156,7 @@ export const USER_ROLES = {
   view: {
     aggregateTo: ['view'],
     rules: [
-      { apiGroups: [GROUP], resources: [...OWN_KINDS, ...OWN_KINDS.map((plural) => `${plural}/status`)], verbs: ['get', 'list', 'watch'], why: 'Read-only: the cells, the pinned customers and the migrations, with their status.' },
+      { apiGroups: [GROUP], resources: [...OWN_KINDS, ...OWN_KINDS.map((plural) => `${plural}/status`)], verbs: ['get', 'list', 'watch'], why: 'Read-only: the cells, the pinned customers, the migrations and the releases, with their status.' },
     ],
   },
 } as const satisfies Record<string, { aggregateTo: string[]; rules: ExplainedRule[] }>;

@@ -1,4 +1,4 @@
-import { apiServed, whenApiServed } from './api-discovery.js';
+import { apiServed, resourceServed, whenApiServed } from './api-discovery.js';
 import { FakeKubeClient } from '../../test/support/fake-kube-client.js';
 import { KubeApiError } from './kube-client.js';
 
@@ -19,6 +19,15 @@ describe('apiServed', () => {
       throw new KubeApiError(500, 'InternalError', 'etcd is down');
     });
     await expect(apiServed(broken, 'kafka.strimzi.io/v1')).rejects.toThrow('etcd is down');
+  });
+});
+
+describe('resourceServed', () => {
+  it("finds the resource in the group version's list, and is false when it or the group is missing", async () => {
+    const client = new FakeKubeClient(() => ({ kind: 'APIResourceList', resources: [{ name: 'cells' }, { name: 'cells/status' }] }));
+    expect(await resourceServed(client, 'cells.platform.io/v1alpha1', 'cells')).toBe(true);
+    expect(await resourceServed(client, 'cells.platform.io/v1alpha1', 'cellreleases')).toBe(false);
+    expect(await resourceServed(new FakeKubeClient(notFound), 'cells.platform.io/v1alpha1', 'cells')).toBe(false);
   });
 });
 

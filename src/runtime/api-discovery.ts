@@ -14,6 +14,17 @@ export async function apiServed(client: KubeClient, groupVersion: string): Promi
   }
 }
 
+/** Whether `groupVersion` serves a resource of this plural (a CRD of a group may be missing after an upgrade). */
+export async function resourceServed(client: KubeClient, groupVersion: string, plural: string): Promise<boolean> {
+  try {
+    const list = await client.request<{ resources?: { name?: string }[] }>({ method: 'GET', path: `/apis/${groupVersion}` });
+    return (list?.resources ?? []).some((r) => r.name === plural);
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
 /**
  * Asks every `intervalMs` whether `groupVersion` is served yet; calls `onServed` once when it is,
  * and stops. Errors (an API server restarting) count as "not yet". Returns a function that stops

@@ -92,6 +92,23 @@ describe('the Helm chart', () => {
     }
   }, TIMEOUT_MS);
 
+  it("has a second small chart for a cell's own cluster whose ClusterRole is the generated one, and the API server accepts it", async () => {
+    const REMOTE = path.join(root, 'charts/cell-operator-remote');
+    expect((await helm(['lint', '--strict', REMOTE])).stdout).toContain('1 chart(s) linted, 0 chart(s) failed');
+    const rendered = objects((await helm(['template', 'cell-operator-remote', REMOTE, '--namespace', namespace])).stdout);
+    expect(rendered.map((o) => o.kind).sort()).toEqual(['ClusterRole', 'ClusterRoleBinding', 'Secret', 'ServiceAccount']);
+    const role = rendered.find((o) => o.kind === 'ClusterRole') as unknown as { rules: unknown[] };
+    const plain = objects(readFileSync(path.join(root, 'config/remote-cluster/rbac.yaml'), 'utf8')).find((o) => o.kind === 'ClusterRole') as unknown as { rules: unknown[] };
+    expect(role.rules).toEqual(plain.rules);
+    expect(JSON.stringify(role.rules)).not.toContain('"*"');
+    const file = path.join(e2eEnv().artifactsDir, `helm-remote-${suffix}.yaml`);
+    writeFileSync(file, (await helm(['template', 'cell-operator-remote', REMOTE, '--namespace', namespace, '--set', 'tokenSecret=false'])).stdout);
+    expect((await kubectl(['apply', '--dry-run=server', '-f', file])).stdout).toMatch(/clusterrole.rbac.authorization.k8s.io\/cell-operator-remote created \(server dry run\)/);
+    const bad = await helm(['template', 'x', REMOTE, '--set', 'serviceAccount.name=Not_A_Name'], { allowFailure: true });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/at '\/serviceAccount\/name'/);
+  }, TIMEOUT_MS);
+
   it('refuses a bad value with a message naming the field', async () => {
     const cases: [string[], RegExp][] = [
       [['--set', 'operator.replicas=two'], /at '\/operator\/replicas': got string, want integer/],

@@ -20,9 +20,16 @@
 - apiGroups: ["cells.platform.io"]
   resources: ["migrations"]
   verbs: ["create"]
+# CellReleases: an informer for the release controller and for the Cell controller, which overlays
+# the versions on the cells a release names as reached; a finalizer (merge patch guarded by
+# resourceVersion) so that a deleted release withdraws its versions in waves, the last reached cell
+# first. The operator never writes spec.
+- apiGroups: ["cells.platform.io"]
+  resources: ["cellreleases"]
+  verbs: ["list", "watch", "patch"]
 # Status written through the status subresource (a JSON patch replacing status whole).
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status", "cellreleases/status"]
   verbs: ["patch"]
 # Children carry an owner reference to their Cell with blockOwnerDeletion: true, which the
 # OwnerReferencesPermissionEnforcement admission plugin (OpenShift, hardened clusters; enabled on
@@ -109,20 +116,20 @@
 {{- end }}
 
 {{- define "cell-operator.rules.cellsAdmin" }}
-# People who may edit: create cells and migrations, promote, pause, abort or retry a migration, pin
-# customers.
+# People who may edit: create cells, migrations and releases, promote, pause, abort or retry a
+# migration or a release, pin customers.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells", "customerplacements", "migrations", "cellrebalancepolicies"]
+  resources: ["cells", "customerplacements", "migrations", "cellrebalancepolicies", "cellreleases"]
   verbs: ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]
 # Status is written by the operator only.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status"]
+  resources: ["cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status", "cellreleases/status"]
   verbs: ["get"]
 {{- end }}
 
 {{- define "cell-operator.rules.cellsView" }}
-# Read-only: the cells, the pinned customers and the migrations, with their status.
+# Read-only: the cells, the pinned customers, the migrations and the releases, with their status.
 - apiGroups: ["cells.platform.io"]
-  resources: ["cells", "customerplacements", "migrations", "cellrebalancepolicies", "cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status"]
+  resources: ["cells", "customerplacements", "migrations", "cellrebalancepolicies", "cellreleases", "cells/status", "customerplacements/status", "migrations/status", "cellrebalancepolicies/status", "cellreleases/status"]
   verbs: ["get", "list", "watch"]
 {{- end }}

@@ -8,6 +8,9 @@
 import { createHash } from 'node:crypto';
 import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
+import type { CellRelease } from '../../crds/cell-release.js';
+import { deploymentsCarry } from '../release/deployments-carry.js';
+import { overlayReleases, runningRelease } from '../release/release-overlay.js';
 import { LABEL_CELL, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/group.js';
 import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
 import type { Logger } from '../../log.js';
@@ -53,6 +56,8 @@ export interface CellReconcilerDeps {
   /** One informer per child kind (CHILD_KINDS), selecting the objects we manage. */
   children: ReadonlyMap<string, Informer>;
   events: EventRecorder;
+  /** The CellReleases, whose status names the cells they reached; none when absent. */
+  releases?: Informer<CellRelease>;
   /** The control-plane database; without it the cell's customer count is unknown (0). */
   store?: Pool;
   operatorNamespace: string;
@@ -110,7 +115,9 @@ export class CellReconciler {
 
     const credentials = await readDatabaseCredentials(this.deps.client, cell, { secrets: target.children.get('Secret'), generate: true, policy: this.deps.policy, cellClient: target.client });
     const bootstrap = kafkaBootstrapFromStatus(this.child<Kafka>(cell, 'Kafka', target)[0]).plain;
-    const built = desiredChildren(cell, {
+    // The releases that reached this cell overlay their versions on its spec (the spec stays as written).
+    const overlay = overlayReleases(cell, this.deps.releases?.list() ?? []);
+    const built = desiredChildren(overlay.cell, {
       operatorNamespace: this.deps.operatorNamespace,
       kafkaBootstrap: bootstrap,
       databaseCredentials: credentials.value,
@@ -133,6 +140,8 @@ export class CellReconciler {
       ...(target.cluster ? { cluster: target.cluster } : {}),
     };
     const status = cellStatus(cell, observed, this.now());
+    const release = runningRelease(cell.status?.release, overlay.release, deploymentsCarry(desired as KubeObject[], observed.deployments), this.now());
+    if (release) status.release = release;
     await this.syncControlPlane(cell, status.phase === 'Ready', status.endpoints, log);
     await this.writeStatusWithEvents(cell, status);
 

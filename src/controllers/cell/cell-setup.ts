@@ -1,7 +1,7 @@
 // Wires the Cell controller: its informer, the informers of its children (one per child kind), and
 // what wakes a Cell's reconcile (a child's change, a drain of the cell).
 import { LABEL_CELL } from '../../crds/group.js';
-import { CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
+import { CELL_RELEASE_RESOURCE, CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
 import { Applier } from '../../runtime/apply.js';
 import { Controller, labelKeysOf, watch } from '../../runtime/controller.js';
@@ -19,6 +19,8 @@ export interface CellSetupDeps {
   controlPlane: ControlPlane;
   /** Strimzi's kinds get informers only when its API is served at start. */
   withStrimzi: boolean;
+  /** CellReleases are overlaid only when their CRD is served at start. */
+  withReleases?: boolean;
   /** PodMonitors only when the Prometheus Operator's API is served at start. */
   withMonitoring: boolean;
   /** What Cells may reach (namespaces, Secrets). */
@@ -51,12 +53,15 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
     logger: deps.log,
     onWatchRestart: (resource, reason) => manager.metrics.watchRestarts.inc({ resource, reason }),
   });
+  // A release reaching or leaving a cell changes what the cell runs: its status names the cells.
+  const releases = deps.withReleases === false ? undefined : manager.informer(CELL_RELEASE_RESOURCE);
   const reconciler = new CellReconciler({
     client: manager.client,
     applier,
     clusters: new CellClusters({ client: manager.client, applier, children }, registry, deps.operatorNamespace, deps.log),
     cells,
     children,
+    ...(releases ? { releases } : {}),
     events: manager.events,
     // Read on every reconcile: undefined until the database answers (customer counts 0 meanwhile).
     get store() {
@@ -75,6 +80,7 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
     watches: [
       ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
       watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
+      ...(releases ? [watch(releases, (r) => (r.status?.cells ?? []).map((e) => e.name))] : []),
     ],
     reconcile: (key) => reconciler.reconcile(key),
     concurrency: deps.concurrency,

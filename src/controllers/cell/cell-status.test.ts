@@ -283,6 +283,17 @@ describe('the status of a cell', () => {
     expect(status.phase).toBe('Degraded');
   });
 
+  it('waits while pods of the old template still run beside new ones that are not ready (a new version that never starts)', () => {
+    const world = healthyWorld(cell);
+    // ingest wants 6 pods: 6 updated, of which 1 not ready, and the surge kept an old pod running.
+    const stuck = { ...world, deployments: world.deployments?.map((d) => (d.metadata?.name === 'ingest' ? { ...d, status: { ...d.status, replicas: 7, updatedReplicas: 6, availableReplicas: 6 } } : d)) };
+    expect(condition(cellStatus(cell, stuck, NOW), 'WorkloadsReady')).toEqual({
+      status: 'False',
+      reason: 'WorkloadsProgressing',
+      message: 'Workloads not ready: ingest is rolling out (1 old pod(s) still running).',
+    });
+  });
+
   it('calls a cell that was Ready and lost a pod Degraded, not Provisioning', () => {
     const world = healthyWorld(cell);
     const wasReady = { ...cell, status: cellStatus(cell, world, NOW) };

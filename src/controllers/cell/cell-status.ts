@@ -217,6 +217,9 @@ function assessWorkloads(cell: Cell, observed: ObservedCellChildren): Assessment
       broken.push(`${workload.name} is failing (${[c?.reason, c?.message].filter(Boolean).join(': ')})`);
     } else if (!observedCurrent(deployment) || (deployment.status?.updatedReplicas ?? 0) < workload.replicas) {
       pending.push(`${workload.name} is rolling out (${available}/${workload.replicas} available)`);
+    } else if ((deployment.status?.replicas ?? 0) > (deployment.status?.updatedReplicas ?? 0)) {
+      // As kubectl rollout status: pods of the old template still run (a new one is not ready yet).
+      pending.push(`${workload.name} is rolling out (${(deployment.status?.replicas ?? 0) - (deployment.status?.updatedReplicas ?? 0)} old pod(s) still running)`);
     } else if (available < workload.replicas) {
       pending.push(`${workload.name} has ${available}/${workload.replicas} pods available`);
     }

@@ -5,16 +5,15 @@
 // The facts about the selection are aggregates, not the list of customers, so that a reconcile of a
 // 100k-customer drain reads a few rows (store/migration-selection.ts counts them in SQL, and defines
 // them over a plain list in selectionFacts()).
-import { parseDuration } from '../../crds/kube-types.js';
 import {
   MIGRATION_CONDITIONS,
-  moveTarget,
   type MigrationFailure,
   type MigrationPhase,
   type MigrationSpec,
   type MigrationStatus,
   type MigrationStep,
 } from '../../crds/migration.js';
+import { walkCountedSteps } from '../../crds/steps.js';
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { SelectionCounts, SelectionFacts } from '../../store/migration-selection.js';
@@ -126,11 +125,6 @@ export function validate(f: MigrationFacts, c: SelectionCounts): { reason: strin
   return undefined;
 }
 
-function pauseEnd(step: MigrationStep, startedAt: Date): Date | undefined {
-  if (!step.pause?.duration) return undefined;
-  return new Date(startedAt.getTime() + parseDuration(step.pause.duration));
-}
-
 /** Whole seconds, as the status shows times: the record and the status then say the same. */
 const second = (d: Date): Date => new Date(kubeTime(d));
 
@@ -201,32 +195,27 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
   // or abort into it) are moved by that last step, a move: 100%, once more.
   // So are customers retried after the last step (spec.retry): queued again, not failed.
   if (step >= steps.length && c.pending + c.queued + c.inFlight > 0) step = steps.length - 1;
-  while (step < steps.length) {
-    const current = steps[step] as MigrationStep;
-    if (current.pause) {
-      const end = pauseEnd(current, stepStartedAt);
-      const promoted = (spec.promotedStep ?? -1) >= step;
-      if (promoted || (end && now >= end)) {
-        step++;
-        stepStartedAt = second(now);
-        continue;
-      }
-      const message = end
-        ? `Step ${step}: pausing until ${kubeTime(end)} (or promote: spec.promotedStep: ${step}).`
-        : `Step ${step}: waiting for a person. Promote with kubectl patch migration ${f.name} --type merge -p '{"spec":{"promotedStep":${step}}}', or abort with spec.abort: true.`;
-      const paused: ConditionInput = { type: MIGRATION_CONDITIONS.paused, status: 'True', reason: end ? 'TimedPause' : 'WaitingForPromotion', message };
-      return walk('Paused', message, { conditions: [paused], ...(end ? { requeueAfterMs: Math.max(1_000, end.getTime() - now.getTime()) } : {}) });
-    }
-    const goal = moveTarget(current.move as number | string, c.total);
-    if (c.moved >= goal && c.queued + c.inFlight === 0) {
-      step++;
-      stepStartedAt = second(now);
-      continue;
-    }
+  const stop = walkCountedSteps(
+    steps.map((s) => ({ count: s.move, pause: s.pause })),
+    { step, stepStartedAt },
+    { now, total: c.total, stepStart: second, complete: (goal) => c.moved >= goal && c.queued + c.inFlight === 0, ...(spec.promotedStep !== undefined ? { promotedStep: spec.promotedStep } : {}) },
+  );
+  step = stop.step;
+  stepStartedAt = stop.stepStartedAt;
+  if (stop.kind === 'pause') {
+    const { end } = stop;
+    const message = end
+      ? `Step ${step}: pausing until ${kubeTime(end)} (or promote: spec.promotedStep: ${step}).`
+      : `Step ${step}: waiting for a person. Promote with kubectl patch migration ${f.name} --type merge -p '{"spec":{"promotedStep":${step}}}', or abort with spec.abort: true.`;
+    const paused: ConditionInput = { type: MIGRATION_CONDITIONS.paused, status: 'True', reason: end ? 'TimedPause' : 'WaitingForPromotion', message };
+    return walk('Paused', message, { conditions: [paused], ...(end ? { requeueAfterMs: Math.max(1_000, end.getTime() - now.getTime()) } : {}) });
+  }
+  if (stop.kind === 'count') {
+    const { goal, count } = stop;
     const gate = gateFor(f, c, goal - started, step);
     if (gate) {
       const gated: ConditionInput = { type: MIGRATION_CONDITIONS.gated, status: 'True', reason: gate.reason, message: gate.message };
-      return walk('Paused', `Step ${step} (move ${current.move}) is held: ${gate.message}`, { conditions: [gated], requeueAfterMs: 15_000 });
+      return walk('Paused', `Step ${step} (move ${count}) is held: ${gate.message}`, { conditions: [gated], requeueAfterMs: 15_000 });
     }
     if (spec.paused) {
       const message = `Paused by spec.paused at step ${step}: ${c.queued + c.inFlight} move(s) in flight finish, none start.`;
@@ -236,7 +225,7 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
     const slots = Math.max(0, spec.maxConcurrent - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
     const start = f.selection.next.slice(0, Math.min(slots, wanted));
-    return walk('Progressing', `Step ${step} (move ${current.move}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`, { start, requeueAfterMs: 5_000 });
+    return walk('Progressing', `Step ${step} (move ${count}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`, { start, requeueAfterMs: 5_000 });
   }
   return c.failed > 0
     ? walk('Failed', `${c.failed} customer(s) could not be moved and stayed in ${spec.from}; see status.latestFailures.`)

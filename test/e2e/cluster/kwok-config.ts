@@ -18,6 +18,23 @@ const KWOK_STAGE_FILES = [
   'kustomize/stage/volume/fast/pv-delete.yaml',
 ];
 
+/**
+ * A container image whose tag ends with this never becomes ready: kwok's pod-ready Stage skips pods
+ * with such a container, so they stay Pending. The release tests use it for a bad version.
+ */
+export const NEVER_READY_IMAGE_SUFFIX = '-never-ready';
+
+/** The pod-ready Stage, narrowed to pods none of whose containers runs a never-ready image. */
+export function withNeverReadyImages(stage: object): object {
+  const s = stage as { metadata?: { name?: string }; spec?: { selector?: { matchExpressions?: object[] } } };
+  if (s.metadata?.name !== 'pod-ready' || !s.spec?.selector) return stage;
+  const expression = {
+    key: `.spec.containers.[] | select( .image | endswith("${NEVER_READY_IMAGE_SUFFIX}") ) | .image`,
+    operator: 'DoesNotExist',
+  };
+  return { ...s, spec: { ...s.spec, selector: { ...s.spec.selector, matchExpressions: [...(s.spec.selector.matchExpressions ?? []), expression] } } };
+}
+
 /** The StorageClass that kwok's volume Stages provision for (made the default class). */
 export const KWOK_STORAGE_CLASS = 'kustomize/stage/volume/fast/storage-class.yaml';
 
@@ -28,6 +45,6 @@ function readDocuments(file: string): object[] {
 }
 
 export function writeKwokConfig(file: string, kwokDir: string): void {
-  const stages = KWOK_STAGE_FILES.flatMap((f) => readDocuments(path.join(kwokDir, f)));
+  const stages = KWOK_STAGE_FILES.flatMap((f) => readDocuments(path.join(kwokDir, f))).map(withNeverReadyImages);
   writeFileSync(file, stages.map((s) => stringify(s, { lineWidth: 0 })).join('---\n'));
 }

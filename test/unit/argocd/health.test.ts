@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { CellRebalancePolicySpecSchema, CellRebalancePolicyStatusSchema, CellSpecSchema, CellStatusSchema, CustomerPlacementSpecSchema, CustomerPlacementStatusSchema, MigrationSpecSchema, MigrationStatusSchema } from '../../../src/crds/index.js';
+import { CellRebalancePolicySpecSchema, CellRebalancePolicyStatusSchema, CellReleaseSpecSchema, CellReleaseStatusSchema, CellSpecSchema, CellStatusSchema, CustomerPlacementSpecSchema, CustomerPlacementStatusSchema, MigrationSpecSchema, MigrationStatusSchema } from '../../../src/crds/index.js';
 import { luaString, toLuaLiteral } from './lua-literal.js';
 
 const root = process.cwd();
@@ -17,6 +17,7 @@ const KINDS = {
   customerplacement: { kind: 'CustomerPlacement', spec: CustomerPlacementSpecSchema, status: CustomerPlacementStatusSchema },
   migration: { kind: 'Migration', spec: MigrationSpecSchema, status: MigrationStatusSchema },
   cellrebalancepolicy: { kind: 'CellRebalancePolicy', spec: CellRebalancePolicySpecSchema, status: CellRebalancePolicyStatusSchema },
+  cellrelease: { kind: 'CellRelease', spec: CellReleaseSpecSchema, status: CellReleaseStatusSchema },
 } as const;
 const HEALTH = { healthy: 'Healthy', progressing: 'Progressing', degraded: 'Degraded', suspended: 'Suspended' } as const;
 
@@ -32,7 +33,7 @@ const fixtures: Fixture[] = readdirSync(FIXTURES)
   .sort()
   .map((file) => {
     const [kind, health] = file.split('.') as [string, string];
-    if (!(kind in KINDS) || !(health in HEALTH)) throw new Error(`${file}: name it <cell|customerplacement|migration|cellrebalancepolicy>.<healthy|progressing|degraded|suspended>.<case>.json`);
+    if (!(kind in KINDS) || !(health in HEALTH)) throw new Error(`${file}: name it <cell|customerplacement|migration|cellrebalancepolicy|cellrelease>.<healthy|progressing|degraded|suspended>.<case>.json`);
     return { file, kind: kind as keyof typeof KINDS, expected: HEALTH[health as keyof typeof HEALTH], object: JSON.parse(readFileSync(path.join(FIXTURES, file), 'utf8')) as Fixture['object'] };
   });
 
@@ -71,13 +72,14 @@ describe('the Argo CD health checks', () => {
     expect(result.message).not.toMatch(/^nil$|table: 0x/);
   });
 
-  it('reach Healthy, Progressing, Degraded and Suspended, each kind all but Suspended, and Suspended only for a paused Migration', () => {
+  it('reach Healthy, Progressing, Degraded and Suspended, each kind all but Suspended, and Suspended only for a paused Migration or CellRelease', () => {
     const reached = (kind: string) => new Set(fixtures.filter((f) => f.kind === kind).map((f) => f.expected));
-    for (const kind of ['cell', 'customerplacement', 'migration', 'cellrebalancepolicy']) {
+    for (const kind of ['cell', 'customerplacement', 'migration', 'cellrebalancepolicy', 'cellrelease']) {
       for (const h of ['Healthy', 'Progressing', 'Degraded'] as const) expect({ kind, h, reached: reached(kind).has(h) }).toEqual({ kind, h, reached: true });
     }
-    expect(fixtures.filter((f) => f.expected === 'Suspended').every((f) => f.kind === 'migration' && (f.object.status as { phase?: string }).phase === 'Paused')).toBe(true);
+    expect(fixtures.filter((f) => f.expected === 'Suspended').every((f) => (f.kind === 'migration' || f.kind === 'cellrelease') && (f.object.status as { phase?: string }).phase === 'Paused')).toBe(true);
     expect(reached('migration').has('Suspended')).toBe(true);
+    expect(reached('cellrelease').has('Suspended')).toBe(true);
   });
 
   it('say what a person should act on', () => {
@@ -96,6 +98,8 @@ describe('the Argo CD health checks', () => {
     expect(message('migration.healthy.aborted.json')).toMatch(/81 customers moved back/);
     expect(message('cellrebalancepolicy.healthy.awaiting-approval.json')).toMatch(/kubectl cells rebalance approve eu-west-1/);
     expect(message('cellrebalancepolicy.degraded.migration-failed.json')).toMatch(/retry it/);
+    expect(message('cellrelease.suspended.waiting-for-promotion.json')).toMatch(/Promote with kubectl cells release promote ingest-2-1 .*\(1\/3 cells updated\)$/);
+    expect(message('cellrelease.degraded.failed.json')).toMatch(/^Cell eu-west-1a failed \(ProgressDeadlineExceeded\)/);
   });
 
   it('see the fixtures as the operator could write them (spec and status valid under the zod schemas)', () => {
