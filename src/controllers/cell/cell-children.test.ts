@@ -77,6 +77,7 @@ describe('the children of a cell', () => {
       'PodMonitor/eu-west-1a-kafka',
       'PodMonitor/eu-west-1a-controllers',
       'PodMonitor/eu-west-1a-kafka-exporter',
+      'PodMonitor/eu-west-1a-db',
       'PodMonitor/workload-copilot-api',
     ]);
   });
@@ -84,7 +85,7 @@ describe('the children of a cell', () => {
   it('leave PodMonitors out where the Prometheus Operator is not installed', () => {
     const without = desiredChildren(exampleCell(), { ...inputs, podMonitors: false });
     expect(without.filter((o) => o.kind === 'PodMonitor')).toEqual([]);
-    expect(without).toHaveLength(children.length - 4);
+    expect(without).toHaveLength(children.length - 5);
   });
 
   it('are the same objects every time for the same Cell and inputs', () => {

@@ -163,6 +163,32 @@ function postgresContainer(cell: Cell): V1Container {
   };
 }
 
+/** The Prometheus community's PostgreSQL exporter, beside every database pod (its metrics on :9187). */
+export const DEFAULT_POSTGRES_EXPORTER_IMAGE = 'quay.io/prometheuscommunity/postgres-exporter:v0.17.1';
+/** The exporter's port, which the database PodMonitor scrapes (monitoring-builder.ts). */
+export const DATABASE_METRICS_PORT = { name: 'metrics', port: 9187 } as const;
+
+/**
+ * postgres_exporter as a sidecar: it reads the server over localhost (TLS required, the server's
+ * own certificate is for the Service names) with the cell's database user, and exports connections,
+ * locks, replication, database sizes and pg_stat_* for the PodMonitor of the cell's database.
+ */
+function exporterContainer(cell: Cell): V1Container {
+  return {
+    name: 'postgres-exporter',
+    image: DEFAULT_POSTGRES_EXPORTER_IMAGE,
+    ports: [{ name: DATABASE_METRICS_PORT.name, containerPort: DATABASE_METRICS_PORT.port, protocol: 'TCP' }],
+    env: [
+      { name: 'DATA_SOURCE_URI', value: `localhost:${DATABASE_PORT}/${databaseName(cell)}?sslmode=require` },
+      { name: 'DATA_SOURCE_USER', value: IN_CLUSTER_DATABASE_USER },
+      { name: 'DATA_SOURCE_PASS', valueFrom: { secretKeyRef: { name: databaseSecretName(cell), key: DATABASE_SECRET_KEYS.password } } },
+    ],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
+    securityContext: restrictedContainerSecurityContext({ readOnlyRootFilesystem: true }),
+    readinessProbe: { httpGet: { path: '/', port: DATABASE_METRICS_PORT.name }, periodSeconds: 10, timeoutSeconds: 5 },
+  };
+}
+
 function citusStatefulSet(cell: Cell, component: Component, name: string, replicas: number, tlsCertHash: string | undefined): V1StatefulSet {
   const db = cell.spec.database;
   const storage = db.storage ?? { size: IN_CLUSTER_DATABASE_DEFAULTS.storageSize };
@@ -193,7 +219,7 @@ function citusStatefulSet(cell: Cell, component: Component, name: string, replic
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           terminationGracePeriodSeconds: 60,
-          containers: [postgresContainer(cell)],
+          containers: [postgresContainer(cell), exporterContainer(cell)],
           volumes: [
             { name: 'run', emptyDir: {} },
             { name: 'tmp', emptyDir: {} },

@@ -1,3 +1,4 @@
+import { buildDatabaseStatefulSets } from './database-builder.js';
 import { parse } from 'yaml';
 import { exampleCell } from './example-cell.js';
 import { buildKafka } from './kafka-builder.js';
@@ -25,9 +26,9 @@ describe('the monitoring of a cell', () => {
     expect(exporter?.template?.container?.securityContext).toMatchObject({ allowPrivilegeEscalation: false, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
   });
 
-  it('scrapes the brokers, the controllers, the exporter and each workload with a port, labelling every series with cell and region', () => {
+  it('scrapes the brokers, the controllers, the exporter, the database and each workload with a port, labelling every series with cell and region', () => {
     const monitors = buildPodMonitors(cell);
-    expect(monitors.map((m) => m.metadata.name)).toEqual(['eu-west-1a-kafka', 'eu-west-1a-controllers', 'eu-west-1a-kafka-exporter', 'workload-copilot-api']);
+    expect(monitors.map((m) => m.metadata.name)).toEqual(['eu-west-1a-kafka', 'eu-west-1a-controllers', 'eu-west-1a-kafka-exporter', 'eu-west-1a-db', 'workload-copilot-api']);
     for (const m of monitors) {
       expect(m.metadata.namespace).toBe('cell-eu-west-1a');
       expect(m.spec.namespaceSelector).toEqual({ matchNames: ['cell-eu-west-1a'] });
@@ -37,6 +38,25 @@ describe('the monitoring of a cell', () => {
       ]);
     }
     expect(monitors[0]!.spec.selector.matchLabels).toEqual({ 'strimzi.io/cluster': 'eu-west-1a', 'strimzi.io/kind': 'Kafka', 'strimzi.io/broker-role': 'true' });
+  });
+
+  it("selects the database's coordinator and worker pods, and their postgres_exporter sidecar's port, and nothing for an external database", () => {
+    const monitor = buildPodMonitors(cell).find((m) => m.metadata.name === 'eu-west-1a-db')!;
+    const sets = buildDatabaseStatefulSets(cell) as { spec: { template: { metadata: { labels: Record<string, string> }; spec: { containers: { name: string; ports?: { name: string }[] }[] } } } }[];
+    expect(sets).toHaveLength(2);
+    for (const set of sets) {
+      const labels = set.spec.template.metadata.labels;
+      expect(labels).toMatchObject(monitor.spec.selector.matchLabels);
+      for (const e of monitor.spec.selector.matchExpressions ?? []) expect(e.values).toContain(labels[e.key]);
+      const exporter = set.spec.template.spec.containers.find((c) => c.name === 'postgres-exporter');
+      expect(exporter?.ports?.map((p) => p.name)).toContain(monitor.spec.podMetricsEndpoints[0]!.port);
+    }
+    // A workload's pods carry the cell's labels too, but not a database component: not selected.
+    const workload = buildWorkloads(cell, { kafkaBootstrap: 'b:9092' }).find((o) => o.kind === 'Deployment') as { spec: { template: { metadata: { labels: Record<string, string> } } } };
+    const component = workload.spec.template.metadata.labels[monitor.spec.selector.matchExpressions![0]!.key];
+    expect(monitor.spec.selector.matchExpressions![0]!.values).not.toContain(component);
+    const external = { ...cell, spec: { ...cell.spec, database: { ...cell.spec.database, external: { host: 'db.example', port: 5432, database: 'telemetry', secretRef: { name: 's' } } } } } as typeof cell;
+    expect(buildPodMonitors(external).map((m) => m.metadata.name)).not.toContain('eu-west-1a-db');
   });
 
   it("selects a workload's pods by the labels its Deployment gives them, on the port it names", () => {

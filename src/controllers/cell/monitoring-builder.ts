@@ -4,7 +4,9 @@
 // the cell and its region so that one Prometheus (or a global query) tells the cells apart.
 import type { V1ConfigMap } from '@kubernetes/client-node';
 import type { Cell } from '../../crds/cell.js';
-import { childMetadata, selectorLabels } from './labels.js';
+import { childMetadata, LABEL_COMPONENT, LABEL_PART_OF, selectorLabels } from './labels.js';
+import { LABEL_CELL } from '../../crds/group.js';
+import { DATABASE_METRICS_PORT } from './database-builder.js';
 import { cellName, kafkaName } from '../../crds/cell-names.js';
 import { WORKLOAD_PORT_NAME } from './workload-builder.js';
 
@@ -69,7 +71,7 @@ export interface PodMonitor {
   kind: 'PodMonitor';
   metadata: ReturnType<typeof childMetadata>;
   spec: {
-    selector: { matchLabels: Record<string, string> };
+    selector: { matchLabels: Record<string, string>; matchExpressions?: { key: string; operator: 'In'; values: string[] }[] };
     namespaceSelector: { matchNames: string[] };
     podMetricsEndpoints: {
       port: string;
@@ -79,14 +81,14 @@ export interface PodMonitor {
   };
 }
 
-function podMonitor(cell: Cell, name: string, matchLabels: Record<string, string>, port: string): PodMonitor {
+function podMonitor(cell: Cell, name: string, matchLabels: Record<string, string>, port: string, matchExpression?: { key: string; operator: 'In'; values: string[] }): PodMonitor {
   const metadata = childMetadata(cell, name, 'monitoring', name);
   return {
     apiVersion: MONITORING_API_VERSION,
     kind: 'PodMonitor',
     metadata,
     spec: {
-      selector: { matchLabels },
+      selector: { matchLabels, ...(matchExpression ? { matchExpressions: [matchExpression] } : {}) },
       namespaceSelector: { matchNames: [metadata.namespace ?? ''] },
       podMetricsEndpoints: [
         {
@@ -105,8 +107,9 @@ function podMonitor(cell: Cell, name: string, matchLabels: Record<string, string
 
 /**
  * The cell's PodMonitors: its Kafka (brokers and controllers), its Kafka Exporter (consumer lag,
- * offsets) and each workload that has a port (scraped at /metrics on it). The database exports
- * nothing of its own yet (no exporter sidecar), so it has none.
+ * offsets), its in-cluster database (the postgres_exporter sidecar of every coordinator and worker
+ * pod; an external database is monitored where it runs) and each workload that has a port (scraped
+ * at /metrics on it).
  */
 export function buildPodMonitors(cell: Cell): PodMonitor[] {
   const kafka = kafkaName(cell);
@@ -114,6 +117,16 @@ export function buildPodMonitors(cell: Cell): PodMonitor[] {
     podMonitor(cell, `${kafka}-kafka`, { 'strimzi.io/cluster': kafka, 'strimzi.io/kind': 'Kafka', 'strimzi.io/broker-role': 'true' }, STRIMZI_METRICS_PORT),
     podMonitor(cell, `${kafka}-controllers`, { 'strimzi.io/cluster': kafka, 'strimzi.io/kind': 'Kafka', 'strimzi.io/controller-role': 'true' }, STRIMZI_METRICS_PORT),
     podMonitor(cell, `${kafka}-kafka-exporter`, { 'strimzi.io/cluster': kafka, 'strimzi.io/name': `${kafka}-kafka-exporter` }, STRIMZI_METRICS_PORT),
+    // Coordinator and workers alike: both carry the cell's label and a database component label.
+    ...(cell.spec.database.external
+      ? []
+      : [
+          podMonitor(cell, `${cellName(cell)}-db`, { [LABEL_CELL]: cellName(cell), [LABEL_PART_OF]: `cell-${cellName(cell)}` }, DATABASE_METRICS_PORT.name, {
+            key: LABEL_COMPONENT,
+            operator: 'In',
+            values: ['database-coordinator', 'database-worker'],
+          }),
+        ]),
     ...(cell.spec.workloads ?? [])
       .filter((w) => w.port !== undefined)
       .map((w) => podMonitor(cell, `workload-${w.name}`, selectorLabels(cell, 'workload', w.name), WORKLOAD_PORT_NAME)),
