@@ -4,23 +4,11 @@
 // hotter than the hottest one was. No I/O, no clock: the reconciler reads, this decides.
 import { createHash } from 'node:crypto';
 import type { RebalanceMetric } from '../../crds/cell-rebalance-policy.js';
-import type { CellState } from '../../store/placement-decision.js';
+import type { CellView } from '../../store/placement-decision.js';
 import { hash64 } from '../../store/rendezvous-hash.js';
 
-/** What the proposal needs to know of a cell (a row of the `cells` table). */
-export interface RebalanceCell {
-  name: string;
-  region: string;
-  state: CellState;
-  ready: boolean;
-  cordonedBy?: string | null;
-  weight: number;
-  maxCustomers: number;
-  customers: number;
-  reserved?: number;
-  maxDevices?: number | null;
-  devices?: number;
-}
+/** What the proposal needs to know of a cell: what placement knows of it (a row of the `cells` table). */
+export type RebalanceCell = CellView;
 
 /** A placed customer of one of the cells. */
 export interface RebalanceCustomer {
