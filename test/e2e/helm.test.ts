@@ -177,7 +177,7 @@ describe('the Helm chart', () => {
 
   it('renders what the API server accepts (server-side dry run), CRDs included, with no Pod Security warning', async () => {
     const crds = objects(await template(['--include-crds'])).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['cells.cells.platform.io', 'customerplacements.cells.platform.io', 'migrations.cells.platform.io']);
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['cellrebalancepolicies.cells.platform.io', 'cellreleases.cells.platform.io', 'cells.cells.platform.io', 'customerplacements.cells.platform.io', 'migrations.cells.platform.io']);
     const crdYaml = crds.map((c) => JSON.stringify(c)).join('\n');
     // The e2e setup applied the CRDs under its own field manager: take them over, in the dry run only.
     await kubectl(['apply', '--server-side', '--force-conflicts', '--dry-run=server', '-f', '-'], { input: crdYaml });

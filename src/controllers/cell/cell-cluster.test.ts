@@ -6,7 +6,8 @@ import { EXAMPLE_CELL_SPEC, exampleCell } from './example-cell.js';
 const NOW = new Date('2026-03-01T12:00:00.000Z');
 const LATER = new Date('2026-03-01T12:05:00.000Z');
 const CREDENTIALS = { username: 'u', password: 'p' };
-const ALL_KINDS = new Set(['NetworkPolicy', 'KafkaNodePool', 'Kafka', 'KafkaTopic', 'KafkaUser', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'Deployment', 'ConfigMap']);
+// The kinds the remote informers watch on a cluster without the Prometheus Operator (no PodMonitors).
+const ALL_KINDS = new Set(['NetworkPolicy', 'KafkaNodePool', 'Kafka', 'KafkaTopic', 'KafkaUser', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'Deployment']);
 
 describe('spec.cluster', () => {
   it("reads the kubeconfig where Cluster API writes it unless the spec names another Secret or key", () => {
@@ -37,12 +38,22 @@ describe('children in another cluster', () => {
 
   it('are deleted by the operator as the garbage collector would: the namespace only when the Cell owns it', () => {
     const retain = remoteDeletion(exampleCell(), ALL_KINDS);
-    expect(retain.selected).toEqual(['NetworkPolicy', 'KafkaNodePool', 'Kafka', 'KafkaTopic', 'KafkaUser', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'Deployment', 'ConfigMap']);
-    expect(retain.named).toEqual([{ kind: 'Secret', namespace: 'cell-eu-west-1a', name: 'eu-west-1a-db-credentials' }]);
+    // Secrets and ConfigMaps are never listed (the operator may not): deleted by name.
+    expect(retain.selected).toEqual(['NetworkPolicy', 'KafkaNodePool', 'Kafka', 'KafkaTopic', 'KafkaUser', 'Service', 'StatefulSet', 'PodDisruptionBudget', 'Deployment']);
+    expect(retain.named).toEqual([
+      { kind: 'Secret', namespace: 'cell-eu-west-1a', name: 'eu-west-1a-db-credentials' },
+      { kind: 'Secret', namespace: 'cell-eu-west-1a', name: 'eu-west-1a-db-tls' },
+      { kind: 'ConfigMap', namespace: 'cell-eu-west-1a', name: 'eu-west-1a-metrics' },
+    ]);
+    // Every child kind the builders make is deleted one way or the other.
+    const children = desiredChildren(exampleCell(), { operatorNamespace: 'ops', kafkaBootstrap: undefined, databaseCredentials: { username: 'u', password: 'p' }, podMonitors: false });
+    const covered = (o: { kind?: string; metadata?: { name?: string } }) =>
+      o.kind === 'Namespace' || retain.selected.includes(o.kind ?? '') || retain.named.some((n) => n.kind === o.kind && n.name === o.metadata?.name);
+    expect(children.filter((o) => !covered(o)).map((o) => `${o.kind}/${o.metadata?.name}`)).toEqual([]);
     const del = remoteDeletion(exampleCell({ ...EXAMPLE_CELL_SPEC, deletionPolicy: 'Delete' }), ALL_KINDS);
     expect(del.named).toContainEqual({ kind: 'Namespace', name: 'cell-eu-west-1a' });
     const named = remoteDeletion(exampleCell({ ...EXAMPLE_CELL_SPEC, deletionPolicy: 'Delete', namespace: 'team-a' }), ALL_KINDS);
-    expect(named.named.map((n) => n.kind)).toEqual(['Secret']);
+    expect(named.named.map((n) => n.kind)).toEqual(['Secret', 'Secret', 'ConfigMap']);
     expect(remoteDeletion(exampleCell(), new Set(['Deployment'])).selected).toEqual(['Deployment']);
   });
 });

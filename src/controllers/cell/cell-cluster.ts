@@ -4,9 +4,10 @@
 // when the Cell goes (the garbage collector of the cell's cluster knows nothing of the Cell).
 import type { KubernetesObject } from '@kubernetes/client-node';
 import { CELL_CONDITIONS, KUBECONFIG_SECRET_KEY, KUBECONFIG_SECRET_SUFFIX, type Cell, type CellClusterSpec, type CellStatus } from '../../crds/cell.js';
-import { cellNamespace, databaseSecretName } from '../../crds/cell-names.js';
+import { cellNamespace, databaseSecretName, databaseTlsSecretName } from '../../crds/cell-names.js';
 import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
-import { CHILD_KINDS } from './cell-children.js';
+import { CHILD_KINDS, UNWATCHED_CHILD_KINDS } from './cell-children.js';
+import { kafkaMetricsConfigMapName } from './monitoring-builder.js';
 import { cellOwnsNamespace } from './namespace-builder.js';
 
 /** The kubeconfig Secret of a cluster: Cluster API's `<name>-kubeconfig`, key `value`, unless the spec names another. */
@@ -80,13 +81,20 @@ export interface RemoteDeletion {
 }
 
 /**
- * Every namespaced child (all carry an owner reference when local), the database Secret by name,
- * and the Namespace only when the Cell owns it (deletionPolicy Delete and no spec.namespace):
- * Retain keeps the namespace and the volumes, as it does for a local cell.
+ * Every namespaced child the operator watches (all carry an owner reference when local), by label;
+ * the kinds it reads by name only (Secrets, ConfigMaps: it may not list them) by name: the database
+ * Secret, the in-cluster database's TLS Secret and the Kafka metrics ConfigMap; and the Namespace
+ * only when the Cell owns it (deletionPolicy Delete and no spec.namespace): Retain keeps the
+ * namespace and the volumes, as it does for a local cell.
  */
 export function remoteDeletion(cell: Cell, watchedKinds: ReadonlySet<string>): RemoteDeletion {
-  const selected = CHILD_KINDS.map((k) => k.kind).filter((kind) => kind !== 'Namespace' && kind !== 'Secret' && watchedKinds.has(kind));
-  const named: RemoteDeletion['named'] = [{ kind: 'Secret', namespace: cellNamespace(cell), name: databaseSecretName(cell) }];
+  const selected = CHILD_KINDS.map((k) => k.kind).filter((kind) => kind !== 'Namespace' && !UNWATCHED_CHILD_KINDS.has(kind) && watchedKinds.has(kind));
+  const namespace = cellNamespace(cell);
+  const named: RemoteDeletion['named'] = [
+    { kind: 'Secret', namespace, name: databaseSecretName(cell) },
+    ...(cell.spec.database.external ? [] : [{ kind: 'Secret', namespace, name: databaseTlsSecretName(cell) }]),
+    { kind: 'ConfigMap', namespace, name: kafkaMetricsConfigMapName(cell) },
+  ];
   if (cellOwnsNamespace(cell)) named.push({ kind: 'Namespace', name: cellNamespace(cell) });
   return { selected, named };
 }
