@@ -311,6 +311,8 @@ async function watch(name: string, intervalMs: number, io: CliIo): Promise<numbe
   const fleet = io.watchFleet?.();
   let wake: () => void = () => undefined;
   fleet?.onChange(() => wake());
+  let synced = false;
+  void fleet?.synced.then(() => (synced = true));
   if (tty) io.stdout.write(ANSI.hideCursor);
   try {
     for (;;) {
@@ -333,7 +335,7 @@ async function watch(name: string, intervalMs: number, io: CliIo): Promise<numbe
       } catch {
         return 130; // Ctrl-C: the shell's code for SIGINT
       }
-      migration = fleet ? await fromWatch(fleet, name, migration) : await readAgain(api, name, migration, io, () => (tty ? (drawn = 0) : 0));
+      migration = fleet ? fromWatch(fleet, synced, name, migration) : await readAgain(api, name, migration, io, () => (tty ? (drawn = 0) : 0));
     }
   } finally {
     if (tty) io.stdout.write(ANSI.showCursor);
@@ -360,10 +362,9 @@ function nextTick(ms: number, signal: AbortSignal, onWake: (resolve: () => void)
   });
 }
 
-/** The migration as the watch has it now; gone from a synced cache means deleted. */
-async function fromWatch(fleet: FleetWatch, name: string, previous: ObservedMigration): Promise<ObservedMigration> {
-  const synced = await Promise.race([fleet.synced.then(() => true), sleep(0).then(() => false)]);
-  if (!synced) return previous; // still loading (or reconnecting): keep showing the last state
+/** The migration as the watch has it now (the last one read while it loads); gone from a synced cache means deleted. */
+function fromWatch(fleet: FleetWatch, synced: boolean, name: string, previous: ObservedMigration): ObservedMigration {
+  if (!synced) return previous;
   const now = fleet.migrations().find((m) => m.metadata.name === name);
   if (!now) throw new CliError(`migration ${name} not found (kubectl get migrations lists them): it was deleted`);
   return now;
