@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -59,18 +60,6 @@ export async function kafkaLibs(version: string = process.env.KAFKA_VERSION ?? D
   } catch (err) {
     throw new Error(`resolving Apache Kafka ${version} failed (tools/kafka/resolve.sh): ${(err as { stderr?: string }).stderr ?? String(err)}`);
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** A KRaft cluster id: 16 random bytes, base64url without padding (what `kafka-storage random-uuid` prints); it may start with "-", so it is passed as --cluster-id=<id>. */

@@ -3,10 +3,10 @@
 // unprivileged user, since postgres refuses root) and as an ordinary user.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -99,19 +99,6 @@ function unprivilegedUser(): RunAs {
     return { prefix: ['setpriv', `--reuid=${uid}`, `--regid=${g}`, '--clear-groups', '--'], uid, gid: g };
   }
   throw new Error('running as root and found no unprivileged user (postgres, nobody) to run PostgreSQL as');
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const running = new Set<{ pgCtl: string; dataDir: string; prefix: string[] }>();

@@ -4,7 +4,6 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import path from 'node:path';
 import type { ComponentSpec, HealthCheck } from './components.js';
 
@@ -15,24 +14,7 @@ export interface RunningComponent {
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** A port that was free a moment ago on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-export async function freePorts(count: number): Promise<number[]> {
-  const ports = new Set<number>();
-  while (ports.size < count) ports.add(await freePort());
-  return [...ports];
-}
+export { freePort, freePorts } from '../../support/ports.js';
 
 export function startProcess(spec: ComponentSpec): RunningComponent {
   mkdirSync(path.dirname(spec.log), { recursive: true });
@@ -140,7 +122,12 @@ export function tail(file: string, lines = 30): string {
     const length = Math.min(size, 64 * 1024);
     const buffer = Buffer.alloc(length);
     readSync(fd, buffer, 0, length, size - length);
-    return buffer.toString('utf8').split('\n').slice(-lines - 1).join('\n');
+    const all = buffer.toString('utf8').split('\n');
+    const last = all.slice(-lines - 1);
+    // klog's errors and fatals, Go's "Error:" and panics: the line that says why, which a page of
+    // flags printed at start may push out of the last lines.
+    const errors = all.slice(0, -lines - 1).filter((l) => /^[EF]\d{4} |^Error:|^panic:/.test(l)).slice(-10);
+    return errors.length > 0 ? [...errors, '[…]', ...last].join('\n') : last.join('\n');
   } finally {
     closeSync(fd);
   }
