@@ -26,7 +26,7 @@ export function fallbackWorthy(err: unknown): boolean {
 }
 
 /** The parts of pg.Client a second attempt resets (pg 8's own fields; connection-tls.test.ts covers them). */
-interface ClientInternals {
+interface ClientInternals extends Omit<pg.Client, 'ssl'> {
   _connect(callback: (err?: Error) => void): void;
   _connecting: boolean;
   _connected: boolean;
@@ -49,7 +49,7 @@ export class LibpqClient extends pg.Client {
     super(rest);
     this.sslFallback = sslFallback;
     this.keepAliveOptions = { keepAlive: rest.keepAlive ?? false, keepAliveInitialDelayMillis: rest.keepAliveInitialDelayMillis ?? 0 };
-    const self = this as unknown as ClientInternals;
+    const self = this as Omit<pg.Client, 'ssl'> as ClientInternals;
     const connectOnce = self._connect.bind(this);
     self._connect = (callback) => {
       if (this.sslFallback === undefined) return connectOnce(callback);

@@ -18,7 +18,7 @@ export interface Overlay {
   release?: ReleaseRef;
 }
 
-const created = (r: CellRelease) => r.metadata.creationTimestamp ? new Date(r.metadata.creationTimestamp as unknown as string).getTime() : 0;
+const created = (r: CellRelease) => r.metadata.creationTimestamp ? new Date(r.metadata.creationTimestamp).getTime() : 0;
 
 /** The releases that reached `cellName` and are not withdrawn from it, oldest first. */
 export function releasesOn(cellName: string, releases: readonly CellRelease[]): CellRelease[] {

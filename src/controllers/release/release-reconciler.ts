@@ -27,7 +27,7 @@ export interface ReleaseReconcilerDeps {
   log: Logger;
   now?: () => Date;
   /** The Prometheus query of an analysis; tests give their own. */
-  query?: typeof queryPrometheus;
+  prometheus?: typeof queryPrometheus;
 }
 
 /** Keeps a deleted CellRelease until its versions are withdrawn from every cell it reached, in waves. */
@@ -52,11 +52,11 @@ export function observeCell(cell: Cell): ObservedCell {
 
 export class ReleaseReconciler {
   private readonly now: () => Date;
-  private readonly query: typeof queryPrometheus;
+  private readonly prometheus: typeof queryPrometheus;
 
   constructor(private readonly deps: ReleaseReconcilerDeps) {
     this.now = deps.now ?? (() => new Date());
-    this.query = deps.query ?? queryPrometheus;
+    this.prometheus = deps.prometheus ?? queryPrometheus;
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {
@@ -98,7 +98,7 @@ export class ReleaseReconciler {
           const cell = cells.find((c) => c.metadata.name === name);
           const namespace = cell?.status?.namespace ?? `cell-${name}`;
           const bounds = { ...(analysis.min !== undefined ? { min: analysis.min } : {}), ...(analysis.max !== undefined ? { max: analysis.max } : {}) };
-          analyses.set(name, await this.query(analysis.prometheusUrl, analysisQuery(analysis.query, name, namespace), bounds, this.now));
+          analyses.set(name, await this.prometheus(analysis.prometheusUrl, analysisQuery(analysis.query, name, namespace), bounds, this.now));
         }),
       );
     }
