@@ -20,7 +20,6 @@ export const REBALANCE_CONDITIONS = {
   ready: 'Ready',
   proposed: 'Proposed',
   progressing: 'Progressing',
-  stalled: 'Stalled',
 } as const;
 
 /** The most moves one proposal holds (the status lists each). */

@@ -1,4 +1,4 @@
-import { getCondition, isConditionTrue, removeCondition, setCondition } from './conditions.js';
+import { getCondition, isConditionTrue, kstatusConditions, removeCondition, replaceConditions, setCondition } from './conditions.js';
 import { kubeTime } from './kube-time.js';
 
 const t0 = new Date('2025-01-01T10:00:00.123Z');
@@ -43,5 +43,21 @@ describe('conditions', () => {
 
   it('writes times as metav1.Time does, without fractions of a second', () => {
     expect(kubeTime(new Date('2025-03-04T05:06:07.890Z'))).toBe('2025-03-04T05:06:07Z');
+  });
+
+  it('replaces the list with exactly the inputs, keeping the transition time of a status that held', () => {
+    const before = setCondition(setCondition(undefined, { type: 'Ready', status: 'False', reason: 'Waiting', message: '' }, t0), { type: 'Stalled', status: 'True', reason: 'BadSpec', message: '' }, t0);
+    const after = replaceConditions(before, [{ type: 'Reconciling', status: 'True', reason: 'Progressing', message: '' }, { type: 'Ready', status: 'False', reason: 'StillWaiting', message: '' }], t1, 4);
+    expect(after.map((c) => [c.type, c.reason, c.lastTransitionTime, c.observedGeneration])).toEqual([
+      ['Reconciling', 'Progressing', '2025-01-01T10:05:00Z', 4],
+      ['Ready', 'StillWaiting', '2025-01-01T10:00:00Z', 4],
+    ]);
+  });
+
+  it('gives kstatus Stalled over Reconciling, and neither once settled', () => {
+    const why = { reason: 'MovesFailed', message: 'retry it' };
+    expect(kstatusConditions(why, { reason: 'Progressing', message: '' })).toEqual([{ type: 'Stalled', status: 'True', ...why }]);
+    expect(kstatusConditions(undefined, why)).toEqual([{ type: 'Reconciling', status: 'True', ...why }]);
+    expect(kstatusConditions(undefined, undefined)).toEqual([]);
   });
 });

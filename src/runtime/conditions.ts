@@ -47,6 +47,34 @@ export function setCondition(
   return list;
 }
 
+/**
+ * The status's conditions: exactly `inputs`, in their order (every other type dropped), each
+ * keeping its lastTransitionTime while its status holds.
+ */
+export function replaceConditions(previous: readonly Condition[] | undefined, inputs: readonly ConditionInput[], now: Date, observedGeneration?: number): Condition[] {
+  return inputs.flatMap((input) => setCondition(previous?.filter((c) => c.type === input.type), input, now, observedGeneration));
+}
+
+/** Why, for a person: a PascalCase reason and a sentence. */
+export interface Verdict {
+  reason: string;
+  message: string;
+}
+
+/** The kstatus condition types (https://github.com/kubernetes-sigs/cli-utils/tree/master/pkg/kstatus). */
+export const KSTATUS = { reconciling: 'Reconciling', stalled: 'Stalled' } as const;
+
+/**
+ * kstatus's conditions from one judgement of a reconcile, the same for every kind: Stalled when a
+ * person must act (it wins), otherwise Reconciling while work is left, neither once the object is
+ * settled (kstatus reads that as Current). Argo CD and `kubectl wait` read them without our code.
+ */
+export function kstatusConditions(stalled: Verdict | undefined, reconciling: Verdict | undefined): ConditionInput[] {
+  if (stalled) return [{ type: KSTATUS.stalled, status: 'True', reason: stalled.reason, message: stalled.message }];
+  if (reconciling) return [{ type: KSTATUS.reconciling, status: 'True', reason: reconciling.reason, message: reconciling.message }];
+  return [];
+}
+
 export function removeCondition(conditions: readonly Condition[] | undefined, type: string): Condition[] {
   return (conditions ?? []).filter((c) => c.type !== type);
 }

@@ -5,7 +5,7 @@
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
 import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS, type Cell, type CellPhase, type CellStatus } from '../../crds/cell.js';
 import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
-import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kstatusConditions, replaceConditions, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { describeCordon } from '../../store/placement-decision.js';
 import { kafkaBootstrap } from './kafka-builder.js';
 import type { DatabaseCheck } from '../../data/cell-database-check.js';
@@ -334,14 +334,9 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
     component(CELL_CONDITIONS.workloadsReady, workloads),
     cordonedCondition(cell, observed.cordonedBy),
     ...(observed.cluster ? [clusterReachableCondition(observed.cluster)] : []),
-    ...(reconciling ? [{ type: CELL_CONDITIONS.reconciling, status: 'True' as const, ...reconciling }] : []),
-    ...(stalled ? [{ type: CELL_CONDITIONS.stalled, status: 'True' as const, reason: stalled.reason, message: stalled.message }] : []),
+    ...kstatusConditions(stalled, reconciling),
   ];
-  const previous = (cell.status?.conditions ?? []) as Condition[];
-  const conditions = inputs.map((input) => {
-    const [next] = setCondition(previous.filter((c) => c.type === input.type), input, now, generation);
-    return next as Condition;
-  });
+  const conditions = replaceConditions(cell.status?.conditions as Condition[] | undefined, inputs, now, generation);
 
   const check = observed.database;
   const bootstrap = kafkaBootstrap(cell, observed.kafka);
@@ -396,10 +391,9 @@ export function refusedCellStatus(cell: Cell, violations: readonly { reason: str
   const message = `Nothing of this Cell is created: ${violations.map((v) => v.message).join(' ')}`;
   const inputs: ConditionInput[] = [
     { type: CELL_CONDITIONS.ready, status: 'False', reason: first.reason, message },
-    { type: CELL_CONDITIONS.stalled, status: 'True', reason: first.reason, message },
+    ...kstatusConditions({ reason: first.reason, message }, undefined),
   ];
-  const previous = (cell.status?.conditions ?? []) as Condition[];
-  const conditions = inputs.map((input) => setCondition(previous.filter((c) => c.type === input.type), input, now, generation)[0] as Condition);
+  const conditions = replaceConditions(cell.status?.conditions as Condition[] | undefined, inputs, now, generation);
   return {
     phase: isDeleting(cell) ? 'Deleting' : 'Degraded',
     ...(generation !== undefined ? { observedGeneration: generation } : {}),

@@ -14,7 +14,7 @@ import {
   type MigrationStep,
 } from '../../crds/migration.js';
 import { walkCountedSteps } from '../../crds/steps.js';
-import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kstatusConditions, replaceConditions, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { SelectionCounts, SelectionFacts } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
@@ -258,12 +258,8 @@ export function migrationStatus(f: MigrationFacts, validity: Validity, w: StepWa
   );
   // kstatus: a person must act when the spec is invalid or a move failed.
   const stalled = validity.invalid ?? (phase === 'Failed' || conditions.some((x) => x.reason === 'CustomersFailed') ? { reason: 'MovesFailed', message } : undefined);
-  if (stalled) conditions.push({ type: 'Stalled', status: 'True', reason: stalled.reason, message: stalled.message });
-  else if (!done) conditions.push({ type: 'Reconciling', status: 'True', reason: phase, message });
-
-  let merged = (f.conditions ?? []) as Condition[];
-  merged = merged.filter((x) => conditions.some((n) => n.type === x.type));
-  for (const input of conditions) merged = setCondition(merged, input, now, f.generation);
+  conditions.push(...kstatusConditions(stalled, done ? undefined : { reason: phase, message }));
+  const merged = replaceConditions(f.conditions as Condition[] | undefined, conditions, now, f.generation);
 
   const started = c.queued + c.inFlight + c.moved + c.failed + c.movedBack;
   const remaining = c.pending + c.queued + c.inFlight;

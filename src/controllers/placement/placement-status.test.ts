@@ -77,4 +77,16 @@ describe('placementStatus', () => {
     expect(status.state).toBe('Pending');
     expect(condition(status, 'Placed')).toMatchObject({ status: 'False', reason: 'NoControlPlane' });
   });
+
+  it('gives kstatus what Argo CD shows: Stalled when a person must act, Reconciling while fenced, neither when placed', () => {
+    const kstatus = (s: CustomerPlacement['status']) => (s?.conditions ?? []).filter((c) => c.type === 'Stalled' || c.type === 'Reconciling').map((c) => `${c.type}/${c.reason}`);
+    expect(kstatus(placementStatus(cp({ expectedDevices: 10 }), { status: 'Created', placement }, now))).toEqual([]);
+    expect(kstatus(placementStatus(cp({ expectedDevices: 10 }), { status: 'Existing', placement: { ...placement, state: 'Fenced' }, differences: [] }, now))).toEqual(['Reconciling/Fenced']);
+    expect(kstatus(placementStatus(cp({ expectedDevices: 0 }), { status: 'Unschedulable', customerId: 'acme', reason: 'no cell in eu-west-1', exclusions: [] }, now))).toEqual(['Stalled/Unschedulable']);
+    expect(kstatus(placementStatus(cp({ expectedDevices: 0 }), { status: 'NoControlPlane' }, now))).toEqual(['Stalled/NoControlPlane']);
+    const drifted = placementStatus(cp({ cell: 'eu-west-1b', expectedDevices: 10 }), { status: 'Existing', placement, differences: [{ field: 'cell', requested: 'eu-west-1b', actual: 'eu-west-1a' }] }, now);
+    expect(kstatus(drifted)).toEqual(['Stalled/SpecDiffersFromRoutingTable']);
+    // Placed again once the Migration is done: the Stalled condition goes.
+    expect(kstatus(placementStatus(cp({ expectedDevices: 10 }, drifted), { status: 'Existing', placement, differences: [] }, later))).toEqual([]);
+  });
 });

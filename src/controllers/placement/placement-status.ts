@@ -3,7 +3,7 @@
 // table) and Ready. Pure: the answer and the time come in as arguments.
 import type { CustomerPlacement, CustomerPlacementStatus } from '../../crds/customer-placement.js';
 import { PLACEMENT_CONDITIONS } from '../../crds/customer-placement.js';
-import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kstatusConditions, replaceConditions, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { PlaceResult, PlacementDifference } from '../../store/placements.js';
 
@@ -70,10 +70,15 @@ export function placementStatus(cp: CustomerPlacement, answer: PlacementAnswer, 
       break;
   }
 
-  let conditions = (cp.status?.conditions ?? []) as Condition[];
-  for (const input of inputs) conditions = setCondition(conditions, input, now, generation);
-  // Drifted only means something while the customer is placed.
-  if (!inputs.some((i) => i.type === PLACEMENT_CONDITIONS.drifted)) conditions = conditions.filter((c) => c.type !== PLACEMENT_CONDITIONS.drifted);
+  // kstatus, as Argo CD's health check reads it: a person must act when the customer cannot be
+  // placed (no eligible cell, an invalid request, no control plane) or drifted from its spec; a
+  // customer fenced by a migration is work in progress.
+  const placed = inputs.find((i) => i.type === PLACEMENT_CONDITIONS.placed);
+  const drifted = inputs.find((i) => i.type === PLACEMENT_CONDITIONS.drifted && i.status === 'True');
+  const stalled = drifted ?? (placed?.status === 'False' ? placed : undefined);
+  const moving = status.state === 'Fenced' ? inputs.find((i) => i.type === PLACEMENT_CONDITIONS.ready) : undefined;
+  // Drifted only means something while the customer is placed: it is in `inputs` only then.
+  const conditions = replaceConditions(cp.status?.conditions as Condition[] | undefined, [...inputs, ...kstatusConditions(stalled, moving)], now, generation);
   return {
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     ...status,

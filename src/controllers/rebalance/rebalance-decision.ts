@@ -12,7 +12,7 @@ import {
 } from '../../crds/cell-rebalance-policy.js';
 import { parseDuration } from '../../crds/kube-types.js';
 import type { Migration, MigrationPhase, MigrationSpecInput } from '../../crds/migration.js';
-import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kstatusConditions, replaceConditions, type Condition, type ConditionInput, type Verdict } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { Proposal } from './rebalance-proposal.js';
 
@@ -142,7 +142,7 @@ export function decideRebalance(f: RebalanceFacts): RebalanceDecision {
   let ready: ConditionInput;
   let proposed: ConditionInput = { type: REBALANCE_CONDITIONS.proposed, status: 'False', reason: 'NoProposal', message: 'No moves are proposed.' };
   let progressing: ConditionInput = { type: REBALANCE_CONDITIONS.progressing, status: 'False', reason: 'Idle', message: 'No Migration of this policy runs.' };
-  let stalled: ConditionInput = { type: REBALANCE_CONDITIONS.stalled, status: 'False', reason: 'NotStalled', message: 'Nothing blocks the policy.' };
+  let stalled: Verdict | undefined;
   let create: DesiredMigration[] = [];
   let requeueAfterMs = IDLE_REQUEUE_MS;
   let event: RebalanceDecision['event'];
@@ -176,7 +176,7 @@ export function decideRebalance(f: RebalanceFacts): RebalanceDecision {
     const list = failed.map((m) => m.name).sort().join(', ');
     const message = `Migration ${list} failed: retry it (kubectl cells migration retry NAME) or delete it, then the policy proposes again.`;
     ready = { type: REBALANCE_CONDITIONS.ready, status: 'False', reason: 'MigrationFailed', message };
-    stalled = { type: REBALANCE_CONDITIONS.stalled, status: 'True', reason: 'MigrationFailed', message };
+    stalled = { reason: 'MigrationFailed', message };
     event = { type: 'Warning', reason: 'MigrationFailed', message };
   } else if (others.length > 0) {
     phase = 'Waiting';
@@ -230,10 +230,8 @@ export function decideRebalance(f: RebalanceFacts): RebalanceDecision {
     }
   }
 
-  let conditions = setCondition(f.conditions, ready, now, f.generation);
-  conditions = setCondition(conditions, proposed, now, f.generation);
-  conditions = setCondition(conditions, progressing, now, f.generation);
-  conditions = setCondition(conditions, stalled, now, f.generation);
+  const reconciling = progressing.status === 'True' ? { reason: progressing.reason, message: progressing.message } : undefined;
+  const conditions = replaceConditions(f.conditions, [ready, proposed, progressing, ...kstatusConditions(stalled, reconciling)], now, f.generation);
   const proposal = proposalStatus(p);
   const status: CellRebalancePolicyStatus = {
     phase,

@@ -13,7 +13,7 @@ import {
 } from '../../crds/cell-release.js';
 import { parseDuration } from '../../crds/kube-types.js';
 import { countTarget, pauseEnd, walkCountedSteps, type CountedStep } from '../../crds/steps.js';
-import { setCondition, type Condition, type ConditionInput } from '../../runtime/conditions.js';
+import { kstatusConditions, replaceConditions, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import { inSelection, releaseOrder } from './release-selection.js';
 
@@ -349,13 +349,10 @@ function releaseStatus(
     { type: RELEASE_CONDITIONS.ready, status: w.phase === 'Succeeded' || w.phase === 'Aborted' || w.phase === 'Superseded' ? 'True' : 'False', reason: w.phase, message: w.message },
   );
   // kstatus: a person must act on an invalid release or a failed one.
-  if (problem && !spec.abort && !settled) conditions.push({ type: 'Stalled', status: 'True', reason: problem.reason, message: problem.message });
-  else if (w.phase === 'Failed') conditions.push({ type: 'Stalled', status: 'True', reason: failure?.reason ?? 'CellFailed', message: w.message });
-  else if (!settled) conditions.push({ type: 'Reconciling', status: 'True', reason: w.phase, message: w.message });
-
-  let merged = (f.status?.conditions ?? []) as Condition[];
-  merged = merged.filter((x) => conditions.some((n) => n.type === x.type));
-  for (const input of conditions) merged = setCondition(merged, input, now, f.generation);
+  const stalled =
+    problem && !spec.abort && !settled ? problem : w.phase === 'Failed' ? { reason: failure?.reason ?? 'CellFailed', message: w.message } : undefined;
+  conditions.push(...kstatusConditions(stalled, settled ? undefined : { reason: w.phase, message: w.message }));
+  const merged = replaceConditions(f.status?.conditions as Condition[] | undefined, conditions, now, f.generation);
 
   const startedAt = f.status?.startedAt ?? (entries.length > 0 ? kubeTime(now) : undefined);
   const completedAt = done ? (f.status?.completedAt ?? kubeTime(now)) : undefined;
