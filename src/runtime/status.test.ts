@@ -31,7 +31,7 @@ describe('status', () => {
 
   it('replaces the whole status through the status subresource with a JSON patch', async () => {
     const client = new FakeKubeClient();
-    const outcome = await writeStatus(client, cells, { metadata: { name: 'eu-1' }, status }, { phase: 'Degraded' });
+    const outcome = await writeStatus(client, cells, { metadata: { name: 'eu-1', resourceVersion: '41' }, status }, { phase: 'Degraded' });
     expect(outcome).toBe('written');
     expect(client.requests).toEqual([
       {
@@ -39,7 +39,11 @@ describe('status', () => {
         path: '/apis/cells.platform.io/v1alpha1/cells/eu-1/status',
         query: { fieldManager: 'cell-operator' },
         contentType: 'application/json-patch+json',
-        body: [{ op: 'add', path: '/status', value: { phase: 'Degraded' } }],
+        // The resourceVersion read is the API server's precondition (test/e2e/status-writes.test.ts).
+        body: [
+          { op: 'add', path: '/metadata/resourceVersion', value: '41' },
+          { op: 'add', path: '/status', value: { phase: 'Degraded' } },
+        ],
       },
     ]);
   });

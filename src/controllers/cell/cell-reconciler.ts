@@ -291,7 +291,7 @@ export class CellReconciler {
 
   private async writeStatusWithEvents(cell: Cell, status: NonNullable<Cell['status']>): Promise<void> {
     const before = cell.status?.phase;
-    if ((await writeStatus(this.deps.client, CELL_RESOURCE, cell as KubeObject & { status?: unknown }, status)) === 'unchanged') return;
+    if ((await writeStatus(this.deps.client, CELL_RESOURCE, cell as KubeObject & { status?: unknown }, status)) !== 'written') return;
     if (before === status.phase) return;
     const ready = status.conditions?.find((c) => c.type === 'Ready');
     const note = ready?.message ?? `phase ${status.phase}`;

@@ -275,7 +275,7 @@ export class MigrationReconciler {
 
   private async writeStatusWithEvents(migration: Migration, status: MigrationStatus): Promise<void> {
     const before = migration.status;
-    if ((await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration, status)) === 'unchanged') return;
+    if ((await writeStatus(this.deps.client, MIGRATION_RESOURCE, migration, status)) !== 'written') return;
     const obj = migration;
     if (before?.currentStep !== status.currentStep && status.currentStep !== undefined) {
       await this.deps.events.normal(obj, 'StepStarted', `Step ${status.currentStep}: ${status.message ?? ''}`);

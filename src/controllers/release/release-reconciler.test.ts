@@ -38,7 +38,7 @@ describe('ReleaseReconciler', () => {
     const [write, ...events] = client.writes();
     expect(write).toMatchObject({ method: 'PATCH', path: '/apis/cells.platform.io/v1alpha1/cellreleases/ingest-2/status' });
     const body = write?.body as { op: string; path: string; value: { phase: string; cells: { name: string; state: string }[] } }[];
-    expect(body[0]).toEqual({ op: 'test', path: '/metadata/resourceVersion', value: '41' });
+    expect(body[0]).toEqual({ op: 'add', path: '/metadata/resourceVersion', value: '41' });
     expect(body[1]?.value).toMatchObject({ phase: 'Progressing', cells: [{ name: 'eu-west-1a', state: 'Updating' }] });
     expect(events.map((e) => (e.body as { reason: string }).reason)).toEqual(['CellReached', 'ReleaseProgressing']);
     expect(result).toEqual({ requeueAfter: 1_000 });
@@ -46,7 +46,7 @@ describe('ReleaseReconciler', () => {
 
   it('decides again on the fresh object when its cache was behind (the lock lost), recording nothing', async () => {
     const client = new FakeKubeClient((req) => {
-      if (req.path.endsWith('/status')) throw new KubeApiError(422, 'Invalid', 'the test operation failed');
+      if (req.path.endsWith('/status')) throw new KubeApiError(409, 'Conflict', 'the object has been modified; please apply your changes to the latest version and try again');
       return {};
     });
     expect(await reconciler(client).reconcile('ingest-2')).toEqual({ requeueAfter: 500 });

@@ -11,10 +11,8 @@ import { CELL_RELEASE_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
-import { ContentType, isConflict, statusCode, type KubeClient } from '../../runtime/kube-client.js';
-import { FIELD_MANAGER } from '../../runtime/apply.js';
-import { resourcePath } from '../../runtime/resource.js';
-import { statusChanged } from '../../runtime/status.js';
+import { isConflict, type KubeClient } from '../../runtime/kube-client.js';
+import { statusChanged, writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { analysisQuery, queryPrometheus } from './release-analysis.js';
 import { analysesDue, decideRelease, type AnalysisResult, type ObservedCell, type ReleaseAction } from './release-decision.js';
@@ -124,34 +122,11 @@ export class ReleaseReconciler {
       return;
     }
     if (statusChanged(release.status, decision.status)) {
-      const written = await this.writeLocked(release, decision.status);
-      if (!written) return { requeueAfter: CONFLICT_REQUEUE_MS };
+      if ((await writeStatus(this.deps.client, CELL_RELEASE_RESOURCE, release, decision.status)) === 'conflict') return { requeueAfter: CONFLICT_REQUEUE_MS };
       await this.record(release, decision.actions, release.status?.phase, decision.status);
       if (decision.actions.length > 0) log.info({ actions: decision.actions.map((a) => `${a.kind} ${a.cell}`), phase: decision.status.phase }, 'release moved');
     }
     return decision.requeueAfterMs !== undefined ? { requeueAfter: decision.requeueAfterMs } : undefined;
-  }
-
-  /** Writes the status only if the object is still the one decided on (its resourceVersion). */
-  private async writeLocked(release: CellRelease, status: CellReleaseStatus): Promise<boolean> {
-    const { name, resourceVersion } = release.metadata;
-    try {
-      await this.deps.client.request({
-        method: 'PATCH',
-        path: resourcePath(CELL_RELEASE_RESOURCE, { name: name ?? '', subresource: 'status' }),
-        query: { fieldManager: FIELD_MANAGER },
-        contentType: ContentType.jsonPatch,
-        body: [
-          { op: 'test', path: '/metadata/resourceVersion', value: resourceVersion },
-          { op: 'add', path: '/status', value: JSON.parse(JSON.stringify(status)) as unknown },
-        ],
-      });
-      return true;
-    } catch (err) {
-      const code = statusCode(err);
-      if (code === 409 || code === 422) return false;
-      throw err;
-    }
   }
 
   private async record(release: CellRelease, actions: ReleaseAction[], before: string | undefined, status: CellReleaseStatus): Promise<void> {
