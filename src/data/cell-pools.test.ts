@@ -13,7 +13,7 @@ describe('CellPools reading a cell\'s credentials', () => {
     let cell = external('db');
     const clock = { ms: 0 };
     const kube = new FakeKubeClient(() => ({ data: { username: b64('u'), password: b64('p') } }));
-    const pools = new CellPools(kube, { get: () => cell } as unknown as Informer<Cell>, undefined, undefined, { now: () => clock.ms });
+    const pools = new CellPools(kube, { get: () => cell } as unknown as Informer<Cell>, undefined, undefined, { clock: { now: () => clock.ms } });
     try {
       await Promise.all([pools.database('a'), pools.database('a'), pools.database('a')]);
       clock.ms += CREDENTIALS_TTL_MS - 1;
@@ -40,7 +40,7 @@ describe('CellPools reading a cell\'s credentials', () => {
       if (fail) throw Object.assign(new Error('api server away'), { statusCode: 503 });
       return { data: { username: b64('u'), password: b64('p') } };
     });
-    const pools = new CellPools(kube, { get: () => external('db') } as unknown as Informer<Cell>, undefined, undefined, { now: () => 0 });
+    const pools = new CellPools(kube, { get: () => external('db') } as unknown as Informer<Cell>, undefined, undefined, { clock: { now: () => 0 } });
     try {
       await expect(pools.database('a')).rejects.toThrow(/api server away/);
       fail = false;

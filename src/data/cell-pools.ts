@@ -7,6 +7,7 @@ import type { Pool } from 'pg';
 import type { Cell } from '../crds/cell.js';
 import { CellUnavailable } from './move-errors.js';
 import type { CellDatabase } from './table-plans.js';
+import { systemClock, type NowClock } from '../runtime/clock.js';
 import type { Informer } from '../runtime/informer.js';
 import type { KubeClient } from '../runtime/kube-client.js';
 import type { CellPolicy } from '../policy/cell-policy.js';
@@ -21,7 +22,7 @@ export const CREDENTIALS_TTL_MS = 30_000;
 export interface CellPoolsOptions {
   /** Default CREDENTIALS_TTL_MS. */
   credentialsTtlMs?: number;
-  now?: () => number;
+  clock?: NowClock;
   /** The client of a cell's own cluster (Cell.spec.cluster), where its generated database Secrets are; undefined while not connected. */
   cellClient?: (cell: Cell) => KubeClient | undefined;
 }
@@ -42,7 +43,7 @@ export class CellPools {
     options: CellPoolsOptions = {},
   ) {
     this.ttlMs = options.credentialsTtlMs ?? CREDENTIALS_TTL_MS;
-    this.now = options.now ?? Date.now;
+    this.now = () => (options.clock ?? systemClock).now();
     this.cellClient = options.cellClient;
   }
 

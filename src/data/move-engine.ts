@@ -36,6 +36,7 @@ import { moveSettings, type MoveSettings } from './move-settings.js';
 import { movingCells, outcomeOf, TERMINAL_STATES, type MoveKey, type MoveOutcome, type MoveRecord, type MoveState } from './move-state.js';
 import { TablePlans, type CellDatabases } from './table-plans.js';
 import { rateLimiter, sleep, type RateLimiter } from './token-bucket.js';
+import { dateClock, type NowClock } from '../runtime/clock.js';
 
 /** Between transient errors of a run: 100 ms, doubling, at most 5 s. */
 const RUN_BACKOFF = { baseMs: 50, maxMs: 5_000 };
@@ -54,7 +55,7 @@ export interface MoveEngineOptions {
   registry?: Registry;
   /** Fault injection for tests. */
   hooks?: MoveHooks;
-  clock?: () => Date;
+  clock?: NowClock;
   /** How long a cell's catalog is reused between steps. Default 10 s. */
   catalogTtlMs?: number;
   /** The cells' Kafka, for the drain under the fence; without it the drain is recorded as Disabled. */
@@ -127,7 +128,7 @@ export class MoveEngine {
     this.log = options.log ?? silentLogger();
     if (options.registry) this.metrics = new MoveMetrics(options.registry);
     if (options.hooks) this.hooks = options.hooks;
-    this.clock = options.clock ?? (() => new Date());
+    this.clock = dateClock(options.clock);
   }
 
   /** Records a customer's move as Pending and reserves its room on the target. Idempotent. */

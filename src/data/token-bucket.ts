@@ -1,5 +1,6 @@
 // A token bucket in rows per second, shared by every customer move of a Migration, so that a move
 // cannot starve the cells: each page takes its rows from the bucket before it is copied.
+import type { NowClock } from '../runtime/clock.js';
 
 export interface RateLimiter {
   /** Waits until `rows` may be copied; resolves at once when unlimited. */
@@ -16,8 +17,8 @@ export const UNLIMITED: RateLimiter = {
   maxTake: Number.POSITIVE_INFINITY,
 };
 
-export interface BucketClock {
-  now(): number;
+/** The one clock (runtime/clock.ts), with a sleep that an abort ends. */
+export interface BucketClock extends NowClock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 

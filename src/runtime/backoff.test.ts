@@ -60,7 +60,7 @@ describe('retryWithBackoff', () => {
         policy,
         retryable,
         deadline: 500,
-        now: () => clock,
+        clock: { now: () => clock },
         wait: async (ms) => {
           waits.push(ms);
           clock += ms;

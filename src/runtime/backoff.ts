@@ -1,6 +1,8 @@
 // Exponential backoff with a cap, optionally jittered: the delay before retry number `attempt`, and
 // the one retry loop built on it (the router's start, batch placement, index sync and the move
 // engine all back off through here).
+import { systemClock, type NowClock } from './clock.js';
+
 export interface BackoffPolicy {
   baseMs: number;
   maxMs: number;
@@ -28,13 +30,13 @@ export interface RetryOptions {
   signal?: AbortSignal;
   /** Called before each wait: for the log line and the retry metric. */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
-  now?: () => number;
+  clock?: NowClock;
   wait?: (ms: number) => Promise<void>;
 }
 
 /** Calls `fn` until it succeeds, throwing the last error once it is not retryable or the attempts, deadline or signal run out. */
 export async function retryWithBackoff<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions): Promise<T> {
-  const now = options.now ?? Date.now;
+  const now = () => (options.clock ?? systemClock).now();
   const wait = options.wait ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
   for (let attempt = 1; ; attempt++) {
     try {

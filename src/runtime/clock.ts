@@ -8,6 +8,14 @@ export interface Clock {
   clearTimeout(handle: TimerHandle): void;
 }
 
+/** What reads the time and sets no timer needs of a Clock. */
+export type NowClock = Pick<Clock, 'now'>;
+
+/** `clock`'s time as a Date (the system's when none is given): what status timestamps take. */
+export function dateClock(clock: NowClock = systemClock): () => Date {
+  return () => new Date(clock.now());
+}
+
 export const systemClock: Clock = {
   now: () => Date.now(),
   setTimeout: (fn, ms) => setTimeout(fn, ms),

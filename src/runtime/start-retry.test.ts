@@ -13,7 +13,7 @@ describe('waiting for a dependency at start', () => {
         if (calls < 10) throw new Error('connect ECONNREFUSED');
         return 'up';
       },
-      { what: 'the control-plane database', log, sleep: async (ms) => void (clock += ms), now: () => clock, policy: { baseMs: 10_000, maxMs: 15_000 } },
+      { what: 'the control-plane database', log, sleep: async (ms) => void (clock += ms), clock: { now: () => clock }, policy: { baseMs: 10_000, maxMs: 15_000 } },
     );
     expect(value).toBe('up');
     expect(calls).toBe(10);

@@ -3,6 +3,7 @@
 // at most every `reportEveryMs` saying what is waited for and why.
 import type { Logger } from '../log.js';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import { systemClock, type NowClock } from './clock.js';
 
 export interface RetryOptions {
   what: string;
@@ -14,7 +15,7 @@ export interface RetryOptions {
   retryable?: (err: unknown) => boolean;
   signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
-  now?: () => number;
+  clock?: NowClock;
 }
 
 const DEFAULT_POLICY: BackoffPolicy = { baseMs: 500, maxMs: 15_000 };
@@ -23,7 +24,7 @@ const DEFAULT_POLICY: BackoffPolicy = { baseMs: 500, maxMs: 15_000 };
 export async function retryUntilAvailable<T>(attempt: () => Promise<T>, options: RetryOptions): Promise<T | undefined> {
   // Not unref()ed: at start this wait may be all that keeps the process alive.
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
-  const now = options.now ?? Date.now;
+  const now = () => (options.clock ?? systemClock).now();
   const every = options.reportEveryMs ?? 60_000;
   let lastReport = -Infinity;
   for (let n = 1; ; n++) {

@@ -35,6 +35,7 @@ import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.j
 import { unreachableCellStatus, remoteDeletion, withoutOwnerReferences, type ClusterObservation } from './cell-cluster.js';
 import { CellClusters, type ChildTarget } from './cell-clusters.js';
 import { cellPolicyViolations, type CellPolicy, type PolicyViolation } from '../../policy/cell-policy.js';
+import { dateClock, type NowClock } from '../../runtime/clock.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */
 export const CELL_FINALIZER = 'cells.platform.io/cell-protection';
@@ -65,7 +66,8 @@ export interface CellReconcilerDeps {
   policy: CellPolicy;
   log: Logger;
   checkDatabase?: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
-  now?: () => Date;
+  /** The time (tests give a fake one); the system's by default. */
+  clock?: NowClock;
   /** Where the children of a Cell with spec.cluster go; without it such a Cell reports ClusterUnsupported. */
   clusters?: CellClusters;
 }
@@ -86,7 +88,7 @@ export class CellReconciler {
   private readonly clusters: CellClusters;
 
   constructor(private readonly deps: CellReconcilerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = dateClock(deps.clock);
     this.check = deps.checkDatabase ?? checkDatabase;
     this.clusters = deps.clusters ?? new CellClusters({ client: deps.client, applier: deps.applier, children: deps.children }, undefined, deps.operatorNamespace, deps.log);
   }

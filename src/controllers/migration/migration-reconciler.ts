@@ -37,6 +37,7 @@ import { planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type Cord
 import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
+import { dateClock, type NowClock } from '../../runtime/clock.js';
 
 
 /** Keeps a Migration until none of its moves is unfinished, so no customer is left fenced or half-copied. */
@@ -58,7 +59,8 @@ export interface MigrationReconcilerDeps {
   /** The cells' Kafka for the drain under a move's fence (src/data/kafka-drain.ts); none: no drain. */
   kafka?: KafkaDrainOptions;
   log: Logger;
-  now?: () => Date;
+  /** The time (tests give a fake one); the system's by default. */
+  clock?: NowClock;
   /** Customers pinned by a CustomerPlacement's spec.cell (from its cache): a split never selects them. */
   pinnedCustomers?: () => ReadonlySet<string>;
 }
@@ -68,7 +70,7 @@ export class MigrationReconciler {
   private readonly now: () => Date;
 
   constructor(private readonly deps: MigrationReconcilerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = dateClock(deps.clock);
   }
 
   private freezeOptions(spec: Migration['spec']): { pinned?: ReadonlySet<string> } {

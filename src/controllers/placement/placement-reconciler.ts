@@ -13,6 +13,7 @@ import { CUSTOMER_PLACEMENT_RESOURCE } from '../../crds/resources.js';
 import type { PlacementStrategy } from '../../store/placement-decision.js';
 import { placeCustomer } from '../../store/placements.js';
 import { placementStatus, type PlacementAnswer } from './placement-status.js';
+import { dateClock, type NowClock } from '../../runtime/clock.js';
 
 
 /** Unplaced customers are tried again this often (a cell may have become Ready or grown). */
@@ -26,7 +27,8 @@ export interface PlacementReconcilerDeps {
   events: EventRecorder;
   store?: Pool;
   strategy?: PlacementStrategy;
-  now?: () => Date;
+  /** The time (tests give a fake one); the system's by default. */
+  clock?: NowClock;
 }
 
 /** Labels of the object that become the customer's labels in the routing table (selectors of Migrations). */
@@ -39,7 +41,7 @@ export class PlacementReconciler {
   private readonly now: () => Date;
 
   constructor(private readonly deps: PlacementReconcilerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = dateClock(deps.clock);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {

@@ -20,6 +20,7 @@ import { listCells, type CellRow } from '../../store/cells.js';
 import { readCellSamples, readSizedCustomers, recordCellSample } from '../../store/customer-sizes.js';
 import { decideRebalance, LABEL_REBALANCE_POLICY, LABEL_REBALANCE_PROPOSAL, sampleIntervalMs, type MigrationView, type RebalanceFacts } from './rebalance-decision.js';
 import { proposeRebalance, type RebalanceCustomer } from './rebalance-proposal.js';
+import { dateClock, type NowClock } from '../../runtime/clock.js';
 
 export interface RebalanceReconcilerDeps {
   client: KubeClient;
@@ -33,7 +34,8 @@ export interface RebalanceReconcilerDeps {
   cells: CellDatabases;
   sampleOptions?: SampleOptions;
   log: Logger;
-  now?: () => Date;
+  /** The time (tests give a fake one); the system's by default. */
+  clock?: NowClock;
 }
 
 /** The cells a policy balances: those of its region, or those it lists (both: the listed ones in the region). */
@@ -63,7 +65,7 @@ export class RebalanceReconciler {
   private readonly now: () => Date;
 
   constructor(private readonly deps: RebalanceReconcilerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = dateClock(deps.clock);
   }
 
   async reconcile(key: string): Promise<ReconcileResult | void> {

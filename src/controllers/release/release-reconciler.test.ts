@@ -27,7 +27,7 @@ function reconciler(client: FakeKubeClient, r: CellRelease = release) {
     cells: { list: () => cells },
     events: new EventRecorder({ client, instance: 'test' }),
     log: silentLogger(),
-    now: () => now,
+    clock: { now: () => now.getTime() },
   });
 }
 

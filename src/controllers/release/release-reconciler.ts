@@ -16,6 +16,7 @@ import { statusChanged, writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { analysisQuery, queryPrometheus } from './release-analysis.js';
 import { analysesDue, decideRelease, type AnalysisResult, type ObservedCell, type ReleaseAction } from './release-decision.js';
+import { dateClock, type NowClock } from '../../runtime/clock.js';
 
 export interface ReleaseReconcilerDeps {
   client: KubeClient;
@@ -23,7 +24,8 @@ export interface ReleaseReconcilerDeps {
   cells: Pick<Informer<Cell>, 'list'>;
   events: EventRecorder;
   log: Logger;
-  now?: () => Date;
+  /** The time (tests give a fake one); the system's by default. */
+  clock?: NowClock;
   /** The Prometheus query of an analysis; tests give their own. */
   prometheus?: typeof queryPrometheus;
 }
@@ -53,7 +55,7 @@ export class ReleaseReconciler {
   private readonly prometheus: typeof queryPrometheus;
 
   constructor(private readonly deps: ReleaseReconcilerDeps) {
-    this.now = deps.now ?? (() => new Date());
+    this.now = dateClock(deps.clock);
     this.prometheus = deps.prometheus ?? queryPrometheus;
   }
 

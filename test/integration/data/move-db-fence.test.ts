@@ -133,7 +133,7 @@ describe('the database fence during a move', () => {
       controlPlane: cells.cp,
       cells: cells.cells,
       settings: { ...FAST, deleteBatchRows: 100 },
-      clock: () => new Date(Date.now() + 2 * 3600_000),
+      clock: { now: () => Date.now() + 2 * 3600_000 },
       hooks: {
         async point(p, info) {
           if (p === 'after-action' && info.action.kind === 'Sweep' && ++batches === 2) await later.abortMove(key);

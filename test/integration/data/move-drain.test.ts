@@ -33,7 +33,7 @@ describe('the drain of a fenced customer', () => {
     const engine = new MoveEngine({
       controlPlane: cells().cp,
       cells: cells().cells,
-      clock: () => new Date(clock.ms),
+      clock: { now: () => clock.ms },
       hooks,
       settings: { settleLagMs: 0, retentionMs: 3_600_000 }, // the default drainWait and maxDrainMs
     });

@@ -166,7 +166,7 @@ describe('moving customers between cells', () => {
     const gone = [...seeded.readings][0]!;
     await target.query(`DELETE FROM readings WHERE customer_id = $1 AND id = $2`, [c, gone]);
 
-    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: () => new Date(Date.now() + 2 * 3600_000) });
+    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: { now: () => Date.now() + 2 * 3600_000 } });
     const done = await later.run(key);
     expect(done.move).toMatchObject({ state: 'Done' });
     const held = await rowsOf(target, c);
@@ -192,7 +192,7 @@ describe('moving customers between cells', () => {
     await cells.pools['cell-a']!.query(
       `BEGIN; SET LOCAL session_replication_role = replica; INSERT INTO events (customer_id, seq, kind) VALUES ('bypassed', 5, 'sneaked'); COMMIT`,
     );
-    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: () => new Date(Date.now() + 2 * 3600_000) });
+    const later = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings, clock: { now: () => Date.now() + 2 * 3600_000 } });
     const r = await later.run(key, { maxRetries: 2 });
     expect(r.outcome).toBe('GaveUp');
     expect(r.move).toMatchObject({ state: 'Cleanup', lastError: expect.stringMatching(/^SourceChangedAfterCutOver: table public\.events: .*something wrote customer bypassed's rows in cell cell-a past the database fence/) });

@@ -44,7 +44,7 @@ describe('a source transaction that commits out of order', () => {
     const engine = new MoveEngine({
       controlPlane: cells().cp,
       cells: cells().cells,
-      clock: () => new Date(clock.ms),
+      clock: { now: () => clock.ms },
       hooks,
       settings: { settleLagMs: SETTLE_MS, retentionMs: 3_600_000, pageRows: 1_000 },
     });
