@@ -2,15 +2,13 @@
 // patch of spec.state, a drain Migration to create, nothing to do (said why), or a refusal.
 import { API_VERSION } from '../crds/group.js';
 import type { ObservedCell } from './observed.js';
+import type { Decision } from './decision.js';
 
 export interface CellPatch {
   spec: { state: 'Active' | 'Cordoned' };
 }
 
-export type CellDecision =
-  | { kind: 'patch'; patch: CellPatch; done: string }
-  | { kind: 'noop'; message: string }
-  | { kind: 'refuse'; message: string };
+export type CellDecision = Decision<CellPatch>;
 
 const nameOf = (c: ObservedCell): string => c.metadata.name ?? '<name>';
 

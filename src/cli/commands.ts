@@ -8,6 +8,7 @@ import { PACKAGE_VERSION } from '../version.js';
 import { cordonPatch, drainMigration, drainProblem, uncordonPatch } from './cell-patches.js';
 import type { CellVerb, Command, Options } from './command-line.js';
 import { bashCompletion, zshCompletion } from './completion.js';
+import { carryOut } from './decision.js';
 import { notSettled } from './status-wait.js';
 import { CliError, type CellsApi } from './cells-api.js';
 import { renderMigrationsTable, renderStatus } from './cells-status.js';
@@ -138,18 +139,7 @@ async function rebalance(verb: 'status' | 'approve', name: string | undefined, o
     const policies = name ? [await api.getPolicy(name)] : await api.listPolicies();
     return printed(options, name ? policies[0] : policies, renderPolicies(policies), io);
   }
-  const decision = approvePatch(await api.getPolicy(name ?? ''), options.proposal);
-  if (decision.kind === 'refuse') {
-    io.stderr.write(`error: ${decision.message}\n`);
-    return 1;
-  }
-  if (decision.kind === 'noop') {
-    io.stdout.write(`${decision.message}\n`);
-    return 0;
-  }
-  await api.patchPolicy(name ?? '', decision.patch);
-  io.stdout.write(`${decision.done}\n`);
-  return 0;
+  return carryOut(approvePatch(await api.getPolicy(name ?? ''), options.proposal), io, (patch) => api.patchPolicy(name ?? '', patch));
 }
 
 /** -o json|yaml: the objects as read; otherwise `text`. */
@@ -193,18 +183,7 @@ async function cellCommand(verb: CellVerb, name: string, options: Options, io: C
     io.stdout.write(`migration ${created.metadata.name} created: every customer of ${name} moves to ${to}, canary first; ${name} is cordoned meanwhile. Follow it with: kubectl cells migration watch ${created.metadata.name}\n`);
     return 0;
   }
-  const decision = verb === 'cordon' ? cordonPatch(cell) : uncordonPatch(cell);
-  if (decision.kind === 'noop') {
-    io.stdout.write(`${decision.message}\n`);
-    return 0;
-  }
-  if (decision.kind === 'refuse') {
-    io.stderr.write(`error: ${decision.message}\n`);
-    return 1;
-  }
-  await api.patchCell(name, decision.patch);
-  io.stdout.write(`${decision.done}\n`);
-  return 0;
+  return carryOut(verb === 'cordon' ? cordonPatch(cell) : uncordonPatch(cell), io, (patch) => api.patchCell(name, patch));
 }
 
 const DECIDE: Record<'promote' | 'pause' | 'resume' | 'abort' | 'retry', (m: ObservedMigration, options: Options, now: Date) => PatchDecision> = {
@@ -218,27 +197,15 @@ const DECIDE: Record<'promote' | 'pause' | 'resume' | 'abort' | 'retry', (m: Obs
 async function steer(verb: 'promote' | 'pause' | 'resume' | 'abort' | 'retry', name: string, options: Options, io: CliIo): Promise<number> {
   const api = io.api();
   const migration = await api.getMigration(name);
-  const decision = DECIDE[verb](migration, options, io.now());
-  if (decision.kind === 'noop') {
-    io.stdout.write(`${decision.message}\n`);
-    return 0;
-  }
-  if (decision.kind === 'refuse') {
-    io.stderr.write(`error: ${decision.message}\n`);
-    return 1;
-  }
-  if (verb === 'abort' && !options.yes) {
+  const askFirst = async (): Promise<boolean> => {
     io.stderr.write(`${abortWarning(migration)}\n`);
     const answer = await readAnswer(io, `Type the migration's name (${name}) to abort it, anything else to keep it: `);
-    if (answer !== name) {
-      if (!(io.stdin as { isTTY?: boolean }).isTTY) io.stderr.write('\n'); // a piped answer is not echoed
-      io.stderr.write(`not aborted${answer === undefined ? ' (no answer on stdin; pass --yes to abort without asking)' : ''}.\n`);
-      return 1;
-    }
-  }
-  await api.patchMigration(name, decision.patch);
-  io.stdout.write(`${decision.done}\n`);
-  return 0;
+    if (answer === name) return true;
+    if (!(io.stdin as { isTTY?: boolean }).isTTY) io.stderr.write('\n'); // a piped answer is not echoed
+    io.stderr.write(`not aborted${answer === undefined ? ' (no answer on stdin; pass --yes to abort without asking)' : ''}.\n`);
+    return false;
+  };
+  return carryOut(DECIDE[verb](migration, options, io.now()), io, (patch) => api.patchMigration(name, patch), verb === 'abort' && !options.yes ? askFirst : undefined);
 }
 
 /** One line from stdin (a terminal, or a pipe); undefined at end of input. */

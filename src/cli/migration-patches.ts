@@ -3,19 +3,14 @@
 import type { MigrationSpec } from '../crds/migration.js';
 import { currentStep, describeStep, isFinished, promotionWait } from './migration-state.js';
 import type { ObservedMigration } from './observed.js';
+import type { Decision } from './decision.js';
 
 export interface MigrationPatch {
   /** retry.customers null: a merge patch removes the list an earlier retry left. */
   spec: Partial<Pick<MigrationSpec, 'promotedStep' | 'paused' | 'abort'>> & { retry?: { failedBefore: string; customers: string[] | null } };
 }
 
-export type PatchDecision =
-  /** Send `patch`; say `done` once it is accepted. */
-  | { kind: 'patch'; patch: MigrationPatch; done: string }
-  /** Already so: nothing to send (exit 0). */
-  | { kind: 'noop'; message: string }
-  /** Not possible now, and why (exit 1). */
-  | { kind: 'refuse'; message: string };
+export type PatchDecision = Decision<MigrationPatch>;
 
 const nameOf = (m: ObservedMigration): string => m.metadata.name ?? '<name>';
 

@@ -1,6 +1,7 @@
 // `kubectl cells rebalance status|approve`: the CellRebalancePolicies as a person reads them (phase,
 // skew now and after, the proposal's moves) and the merge patch that approves a proposal. Pure.
 import type { CellRebalancePolicySpec, CellRebalancePolicyStatus } from '../crds/cell-rebalance-policy.js';
+import type { Decision } from './decision.js';
 
 /** A CellRebalancePolicy as read from the API server (any field may be missing). */
 export interface ObservedPolicy {
@@ -9,10 +10,7 @@ export interface ObservedPolicy {
   status?: CellRebalancePolicyStatus;
 }
 
-export type ApproveDecision =
-  | { kind: 'patch'; patch: { spec: { approve: string } }; done: string }
-  | { kind: 'noop'; message: string }
-  | { kind: 'refuse'; message: string };
+export type ApproveDecision = Decision<{ spec: { approve: string } }>;
 
 const nameOf = (p: ObservedPolicy) => p.metadata.name ?? '<name>';
 

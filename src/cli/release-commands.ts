@@ -6,11 +6,9 @@ import { stringify } from 'yaml';
 import type { CellRelease } from '../crds/cell-release.js';
 import type { Options, ReleaseVerb } from './command-line.js';
 import type { CliIo } from './commands.js';
+import { carryOut, type Decision } from './decision.js';
 
-export type ReleasePatchDecision =
-  | { kind: 'patch'; patch: { spec: { promotedStep?: number; paused?: boolean; abort?: boolean } }; done: string }
-  | { kind: 'noop'; message: string }
-  | { kind: 'refuse'; message: string };
+export type ReleasePatchDecision = Decision<{ spec: { promotedStep?: number; paused?: boolean; abort?: boolean } }>;
 
 const FINISHED = new Set(['Succeeded', 'Failed', 'Aborted']);
 
@@ -72,24 +70,11 @@ export async function runRelease(verb: ReleaseVerb, name: string, options: Optio
     else io.stdout.write(renderRelease(release, io.now()));
     return 0;
   }
-  const decision = releasePatch(verb, release);
-  if (decision.kind === 'noop') {
-    io.stdout.write(`${decision.message}\n`);
-    return 0;
-  }
-  if (decision.kind === 'refuse') {
-    io.stderr.write(`error: ${decision.message}\n`);
-    return 1;
-  }
-  if (verb === 'abort' && !options.yes) {
+  const askFirst = async (): Promise<boolean> => {
     io.stderr.write(`Aborting release ${name} puts every cell it reached (${(release.status?.cells ?? []).map((c) => c.name).join(', ') || 'none yet'}) back on its previous versions. This cannot be undone.\n`);
     const answer = await confirm(`Type the release's name (${name}) to abort it, anything else to keep it: `);
-    if (answer !== name) {
-      io.stderr.write('not aborted.\n');
-      return 1;
-    }
-  }
-  await api.patchRelease(name, decision.patch);
-  io.stdout.write(`${decision.done}\n`);
-  return 0;
+    if (answer !== name) io.stderr.write('not aborted.\n');
+    return answer === name;
+  };
+  return carryOut(releasePatch(verb, release), io, (patch) => api.patchRelease(name, patch), verb === 'abort' && !options.yes ? askFirst : undefined);
 }
