@@ -58,12 +58,15 @@ function childWhy(group: string, verbs: string[], kinds: string[]): string {
   return why;
 }
 
-/** The children, one rule per API group and set of verbs, in a stable order. */
-function childRules(): ExplainedRule[] {
+/**
+ * Rules for the children, one per API group and set of verbs (`verbsOf` a child), in a stable
+ * order, each explained by `why` (its group, verbs and kinds).
+ */
+export function groupedChildRules(verbsOf: (child: (typeof CHILD_KINDS)[number]) => string[], why: (group: string, verbs: string[], kinds: string[]) => string): ExplainedRule[] {
   const byGrant = new Map<string, { group: string; verbs: string[]; resources: Set<string>; kinds: string[] }>();
   for (const child of CHILD_KINDS) {
     const group = apiGroupOf(child.apiVersion);
-    const verbs = childVerbs(child);
+    const verbs = verbsOf(child);
     const key = `${group}|${verbs.join(',')}`;
     const entry = byGrant.get(key) ?? { group, verbs, resources: new Set<string>(), kinds: [] };
     entry.resources.add(CHILD_PLURALS[child.kind]);
@@ -72,12 +75,12 @@ function childRules(): ExplainedRule[] {
   }
   return [...byGrant.entries()]
     .sort(([a], [b]) => a.localeCompare(b))
-    .map(([, { group, verbs, resources, kinds }]) => ({
-      apiGroups: [group],
-      resources: [...resources].sort(),
-      verbs,
-      why: childWhy(group, verbs, kinds),
-    }));
+    .map(([, { group, verbs, resources, kinds }]) => ({ apiGroups: [group], resources: [...resources].sort(), verbs, why: why(group, verbs, kinds) }));
+}
+
+/** The children in the operator's own cluster. */
+function childRules(): ExplainedRule[] {
+  return groupedChildRules(childVerbs, childWhy);
 }
 
 const OWN_KINDS = [CELL.plural, CUSTOMER_PLACEMENT.plural, MIGRATION.plural, CELL_REBALANCE_POLICY.plural, CELL_RELEASE.plural];
