@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../log.js';
 import { silentLogger } from '../log.js';
-import type { Controller } from './controller.js';
+import { Controller, type ControllerOptions } from './controller.js';
 import { EventRecorder } from './events.js';
 import { startHealthServer, type HealthServer } from './health-server.js';
 import { createInformer, type CreateInformerOptions, type Informer } from './informer.js';
@@ -72,6 +72,19 @@ export class Manager {
       if (this.started) informer.start();
     }
     return informer as Informer<T>;
+  }
+
+  /**
+   * Adds the controller of `informer`'s kind: what wakes it (`watches`), its reconcile, how many at
+   * once, its log; the manager's metrics. Returns it, for the caller that wakes it by hand.
+   */
+  control<T extends KubeObject>(
+    options: Pick<ControllerOptions<T>, 'name' | 'informer' | 'reconcile' | 'watches'>,
+    deps: { concurrency: number; log: Logger },
+  ): Controller {
+    const controller = new Controller({ ...options, concurrency: deps.concurrency, metrics: this.metrics, logger: deps.log });
+    this.add(controller);
+    return controller;
   }
 
   add(controller: Controller): this {

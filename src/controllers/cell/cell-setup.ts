@@ -4,7 +4,7 @@ import { LABEL_CELL } from '../../crds/group.js';
 import { CELL_RELEASE_RESOURCE, CELL_RESOURCE, MIGRATION_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
 import { Applier } from '../../runtime/apply.js';
-import { Controller, labelKeysOf, watch } from '../../runtime/controller.js';
+import { labelKeysOf, watch, type Controller } from '../../runtime/controller.js';
 import { ClusterRegistry } from '../../runtime/cluster-registry.js';
 import type { Informer } from '../../runtime/informer.js';
 import type { Manager } from '../../runtime/manager.js';
@@ -74,20 +74,11 @@ export function setupCellController(manager: Manager, deps: CellSetupDeps): { ch
   // A drain cordons its source, and lifts the cordon when aborted or deleted; each of those writes
   // the Migration (its status, its finalizer), so following drains shows the cordon on the Cell.
   const migrations = manager.informer(MIGRATION_RESOURCE);
-  const controller = new Controller({
-    name: 'cell',
-    informer: cells,
-    watches: [
-      ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
-      watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
-      ...(releases ? [watch(releases, (r) => (r.status?.cells ?? []).map((e) => e.name))] : []),
-    ],
-    reconcile: (key) => reconciler.reconcile(key),
-    concurrency: deps.concurrency,
-    metrics: manager.metrics,
-    logger: deps.log,
-  });
-  wake.controller = controller;
-  manager.add(controller);
+  const watches = [
+    ...[...children.values()].map((informer) => ({ informer, toKeys: labelKeysOf(LABEL_CELL) })),
+    watch(migrations, (m) => (m.spec?.customers?.all ? [m.spec.from] : [])),
+    ...(releases ? [watch(releases, (r) => (r.status?.cells ?? []).map((e) => e.name))] : []),
+  ];
+  wake.controller = manager.control({ name: 'cell', informer: cells, watches, reconcile: (key) => reconciler.reconcile(key) }, deps);
   return { children, clusters: registry };
 }

@@ -6,7 +6,7 @@ import { CellPools } from '../../data/cell-pools.js';
 import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
 import type { CellPolicy } from '../../policy/cell-policy.js';
 import type { Logger } from '../../log.js';
-import { Controller, watch } from '../../runtime/controller.js';
+import { watch } from '../../runtime/controller.js';
 import type { KubeClient } from '../../runtime/kube-client.js';
 import type { Cell } from '../../crds/cell.js';
 import type { Manager } from '../../runtime/manager.js';
@@ -52,16 +52,7 @@ export function setupMigrationController(manager: Manager, deps: MigrationSetupD
     pinnedCustomers,
     ...(deps.kafka ? { kafka: deps.kafka } : {}),
   });
-  manager.add(
-    new Controller({
-      name: 'migration',
-      informer: migrations,
-      watches: [watch(cells, touching)],
-      reconcile: whenDatabase(deps.controlPlane, (key) => reconciler.reconcile(key)),
-      concurrency: deps.concurrency,
-      metrics: manager.metrics,
-      logger: deps.log,
-    }),
-  );
+  const reconcile = whenDatabase(deps.controlPlane, (key) => reconciler.reconcile(key));
+  manager.control({ name: 'migration', informer: migrations, watches: [watch(cells, touching)], reconcile }, deps);
   return { cellPools };
 }

@@ -3,7 +3,7 @@
 import { whenDatabase, type ControlPlane } from '../../control-plane.js';
 import { CELL_RESOURCE, CUSTOMER_PLACEMENT_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
-import { Controller, watch } from '../../runtime/controller.js';
+import { watch } from '../../runtime/controller.js';
 import type { Manager } from '../../runtime/manager.js';
 import { PlacementReconciler } from './placement-reconciler.js';
 
@@ -28,15 +28,6 @@ export function setupPlacementController(manager: Manager, deps: PlacementSetupD
       return deps.controlPlane.pool;
     },
   });
-  manager.add(
-    new Controller({
-      name: 'customerplacement',
-      informer: placements,
-      watches: [watch(manager.informer(CELL_RESOURCE), unplaced)],
-      reconcile: whenDatabase(deps.controlPlane, (key) => reconciler.reconcile(key)),
-      concurrency: deps.concurrency,
-      metrics: manager.metrics,
-      logger: deps.log,
-    }),
-  );
+  const reconcile = whenDatabase(deps.controlPlane, (key) => reconciler.reconcile(key));
+  manager.control({ name: 'customerplacement', informer: placements, watches: [watch(manager.informer(CELL_RESOURCE), unplaced)], reconcile }, deps);
 }

@@ -6,7 +6,7 @@ import { CELL_REBALANCE_POLICY_RESOURCE, CUSTOMER_PLACEMENT_RESOURCE, MIGRATION_
 import type { CellDatabases } from '../../data/table-plans.js';
 import type { Logger } from '../../log.js';
 import { Applier } from '../../runtime/apply.js';
-import { Controller, watch } from '../../runtime/controller.js';
+import { watch } from '../../runtime/controller.js';
 import type { Manager } from '../../runtime/manager.js';
 import { LABEL_REBALANCE_POLICY } from './rebalance-decision.js';
 import { RebalanceReconciler } from './rebalance-reconciler.js';
@@ -40,15 +40,6 @@ export function setupRebalanceController(manager: Manager, deps: RebalanceSetupD
     const own = m.metadata?.labels?.[LABEL_REBALANCE_POLICY];
     return own ? [own] : policies.list().map((p) => p.metadata.name ?? '');
   };
-  manager.add(
-    new Controller({
-      name: 'rebalance',
-      informer: policies,
-      watches: [watch(migrations, policiesOf)],
-      reconcile: whenDatabase(deps.controlPlane, (key) => reconciler.reconcile(key)),
-      concurrency: deps.concurrency,
-      metrics: manager.metrics,
-      logger: deps.log,
-    }),
-  );
+  const reconcile = whenDatabase(deps.controlPlane, (key) => reconciler.reconcile(key));
+  manager.control({ name: 'rebalance', informer: policies, watches: [watch(migrations, policiesOf)], reconcile }, deps);
 }

@@ -3,7 +3,7 @@
 // another release: it may supersede this one, or stop doing so).
 import { CELL_RELEASE_RESOURCE, CELL_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
-import { Controller, watch } from '../../runtime/controller.js';
+import { watch } from '../../runtime/controller.js';
 import type { Manager } from '../../runtime/manager.js';
 import { ReleaseReconciler } from './release-reconciler.js';
 
@@ -17,15 +17,6 @@ export function setupReleaseController(manager: Manager, deps: ReleaseSetupDeps)
   const releases = manager.informer(CELL_RELEASE_RESOURCE);
   const all = () => releases.list().map((r) => r.metadata.name ?? '');
   const reconciler = new ReleaseReconciler({ client: manager.client, releases, cells, events: manager.events, log: deps.log });
-  manager.add(
-    new Controller({
-      name: 'release',
-      informer: releases,
-      watches: [watch(cells, all), watch(releases, (r) => all().filter((n) => n !== r.metadata.name))],
-      reconcile: (key) => reconciler.reconcile(key),
-      concurrency: deps.concurrency,
-      metrics: manager.metrics,
-      logger: deps.log,
-    }),
-  );
+  const watches = [watch(cells, all), watch(releases, (r) => all().filter((n) => n !== r.metadata.name))];
+  manager.control({ name: 'release', informer: releases, watches, reconcile: (key) => reconciler.reconcile(key) }, deps);
 }
