@@ -6,7 +6,6 @@
 // A Cell with spec.cluster goes through the same steps against its own cluster (cell-clusters.ts):
 // no owner references there, its children deleted by us, and nothing touched while it does not answer.
 import { createHash } from 'node:crypto';
-import type { Pool } from 'pg';
 import type { Cell } from '../../crds/cell.js';
 import type { CellRelease } from '../../crds/cell-release.js';
 import { deploymentsCarry } from '../release/deployments-carry.js';
@@ -15,10 +14,9 @@ import { LABEL_CELL, LABEL_MANAGED_BY, MANAGED_BY } from '../../crds/group.js';
 import type { Kafka, KafkaNodePool, KafkaTopic, KafkaUser } from '../../crds/strimzi/index.js';
 import type { Logger } from '../../log.js';
 import type { Applier } from '../../runtime/apply.js';
-import type { EventRecorder } from '../../runtime/events.js';
 import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
 import type { Informer } from '../../runtime/informer.js';
-import { statusCode, type KubeClient } from '../../runtime/kube-client.js';
+import { statusCode } from '../../runtime/kube-client.js';
 import type { KubeObject } from '../../runtime/resource.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
@@ -35,7 +33,8 @@ import { CELL_CONDITIONS, IN_CLUSTER_DATABASE_DEFAULTS } from '../../crds/cell.j
 import { unreachableCellStatus, remoteDeletion, withoutOwnerReferences, type ClusterObservation } from './cell-cluster.js';
 import { CellClusters, type ChildTarget } from './cell-clusters.js';
 import { cellPolicyViolations, type CellPolicy, type PolicyViolation } from '../../policy/cell-policy.js';
-import { dateClock, type NowClock } from '../../runtime/clock.js';
+import { dateClock } from '../../runtime/clock.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 /** Keeps a Cell (and so its data) until it holds no customer. */
 export const CELL_FINALIZER = 'cells.platform.io/cell-protection';
@@ -50,24 +49,18 @@ const CUSTOMER_COUNT_REFRESH_MS = 60_000;
 /** A cell whose cluster does not answer is looked at again this soon. */
 const CLUSTER_RETRY_MS = 10_000;
 
-export interface CellReconcilerDeps {
-  client: KubeClient;
+export interface CellReconcilerDeps extends ReconcilerDeps {
   applier: Applier;
   cells: Informer<Cell>;
   /** One informer per child kind (CHILD_KINDS), selecting the objects we manage. */
   children: ReadonlyMap<string, Informer>;
-  events: EventRecorder;
   /** The CellReleases, whose status names the cells they reached; none when absent. */
   releases?: Informer<CellRelease>;
-  /** The control-plane database; without it the cell's customer count is unknown (0). */
-  store?: Pool;
   operatorNamespace: string;
   /** What a Cell may reach beyond itself; checked again here in case the admission policy is missing. */
   policy: CellPolicy;
   log: Logger;
   checkDatabase?: (request: DatabaseCheckRequest) => Promise<DatabaseCheck>;
-  /** The time (tests give a fake one); the system's by default. */
-  clock?: NowClock;
   /** Where the children of a Cell with spec.cluster go; without it such a Cell reports ClusterUnsupported. */
   clusters?: CellClusters;
 }

@@ -22,10 +22,8 @@ import { MoveEngine } from '../../data/move-engine.js';
 import { runMoves } from '../../data/move-pool.js';
 import type { MoveKey } from '../../data/move-state.js';
 import type { Logger } from '../../log.js';
-import type { EventRecorder } from '../../runtime/events.js';
 import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
 import type { Informer } from '../../runtime/informer.js';
-import type { KubeClient } from '../../runtime/kube-client.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
@@ -37,8 +35,8 @@ import { planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type Cord
 import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
-import { dateClock, type NowClock } from '../../runtime/clock.js';
-
+import { dateClock } from '../../runtime/clock.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 /** Keeps a Migration until none of its moves is unfinished, so no customer is left fenced or half-copied. */
 export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
@@ -48,19 +46,14 @@ const DRIVE_BUDGET_MS = 10_000;
 /** Waits longer than this inside a move (the retention before cleanup) end the drive. */
 const MAX_INLINE_WAIT_MS = 2_000;
 
-export interface MigrationReconcilerDeps {
-  client: KubeClient;
+export interface MigrationReconcilerDeps extends ReconcilerDeps {
   migrations: Informer<Migration>;
-  events: EventRecorder;
-  store?: Pool;
   cellPools: CellPools;
   /** Where the moves' metrics (rows copied, fence time, failures) go: the operator's /metrics. */
   registry?: Registry;
   /** The cells' Kafka for the drain under a move's fence (src/data/kafka-drain.ts); none: no drain. */
   kafka?: KafkaDrainOptions;
   log: Logger;
-  /** The time (tests give a fake one); the system's by default. */
-  clock?: NowClock;
   /** Customers pinned by a CustomerPlacement's spec.cell (from its cache): a split never selects them. */
   pinnedCustomers?: () => ReadonlySet<string>;
 }

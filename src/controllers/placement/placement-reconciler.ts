@@ -2,33 +2,25 @@
 // (placeCustomer: sticky, capacity reserved in the same transaction) and mirrors the routing
 // table's answer into status. It never moves data and never deletes the row: deleting the object
 // leaves the customer where it is.
-import type { Pool } from 'pg';
 import type { CustomerPlacement } from '../../crds/customer-placement.js';
-import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
-import type { KubeClient } from '../../runtime/kube-client.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { CUSTOMER_PLACEMENT_RESOURCE } from '../../crds/resources.js';
 import type { PlacementStrategy } from '../../store/placement-decision.js';
 import { placeCustomer } from '../../store/placements.js';
 import { placementStatus, type PlacementAnswer } from './placement-status.js';
-import { dateClock, type NowClock } from '../../runtime/clock.js';
-
+import { dateClock } from '../../runtime/clock.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 /** Unplaced customers are tried again this often (a cell may have become Ready or grown). */
 const RETRY_MS = 30_000;
 /** Placed ones are mirrored again this often: a migration may have moved or fenced them. */
 const MIRROR_MS = 60_000;
 
-export interface PlacementReconcilerDeps {
-  client: KubeClient;
+export interface PlacementReconcilerDeps extends ReconcilerDeps {
   placements: Informer<CustomerPlacement>;
-  events: EventRecorder;
-  store?: Pool;
   strategy?: PlacementStrategy;
-  /** The time (tests give a fake one); the system's by default. */
-  clock?: NowClock;
 }
 
 /** Labels of the object that become the customer's labels in the routing table (selectors of Migrations). */

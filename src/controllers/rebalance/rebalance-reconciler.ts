@@ -11,31 +11,25 @@ import type { CellDatabases } from '../../data/table-plans.js';
 import { sampleCellSizes, DEFAULT_SAMPLE_OPTIONS, type SampleOptions } from '../../data/customer-size-sampler.js';
 import type { Logger } from '../../log.js';
 import type { Applier } from '../../runtime/apply.js';
-import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
-import type { KubeClient } from '../../runtime/kube-client.js';
 import { writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { listCells, type CellRow } from '../../store/cells.js';
 import { readCellSamples, readSizedCustomers, recordCellSample } from '../../store/customer-sizes.js';
 import { decideRebalance, LABEL_REBALANCE_POLICY, LABEL_REBALANCE_PROPOSAL, sampleIntervalMs, type MigrationView, type RebalanceFacts } from './rebalance-decision.js';
 import { proposeRebalance, type RebalanceCustomer } from './rebalance-proposal.js';
-import { dateClock, type NowClock } from '../../runtime/clock.js';
+import { dateClock } from '../../runtime/clock.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
-export interface RebalanceReconcilerDeps {
-  client: KubeClient;
+export interface RebalanceReconcilerDeps extends ReconcilerDeps {
   policies: Informer<CellRebalancePolicy>;
   migrations: Informer<Migration>;
   placements: Informer<CustomerPlacement>;
   applier: Applier;
-  events: EventRecorder;
-  store?: Pool;
   /** The cells' databases, for sampling sizes. */
   cells: CellDatabases;
   sampleOptions?: SampleOptions;
   log: Logger;
-  /** The time (tests give a fake one); the system's by default. */
-  clock?: NowClock;
 }
 
 /** The cells a policy balances: those of its region, or those it lists (both: the listed ones in the region). */

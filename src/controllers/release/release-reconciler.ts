@@ -9,23 +9,19 @@ import type { Cell } from '../../crds/cell.js';
 import { parseCellReleaseSpec, releaseVersion, type CellRelease, type CellReleaseStatus } from '../../crds/cell-release.js';
 import { CELL_RELEASE_RESOURCE } from '../../crds/resources.js';
 import type { Logger } from '../../log.js';
-import type { EventRecorder } from '../../runtime/events.js';
 import type { Informer } from '../../runtime/informer.js';
-import { isConflict, type KubeClient } from '../../runtime/kube-client.js';
+import { isConflict } from '../../runtime/kube-client.js';
 import { statusChanged, writeStatus } from '../../runtime/status.js';
 import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { analysisQuery, queryPrometheus } from './release-analysis.js';
 import { analysesDue, decideRelease, type AnalysisResult, type ObservedCell, type ReleaseAction } from './release-decision.js';
-import { dateClock, type NowClock } from '../../runtime/clock.js';
+import { dateClock } from '../../runtime/clock.js';
+import type { ReconcilerDeps } from '../reconciler-deps.js';
 
-export interface ReleaseReconcilerDeps {
-  client: KubeClient;
+export interface ReleaseReconcilerDeps extends Omit<ReconcilerDeps, 'store'> {
   releases: Pick<Informer<CellRelease>, 'get' | 'list'>;
   cells: Pick<Informer<Cell>, 'list'>;
-  events: EventRecorder;
   log: Logger;
-  /** The time (tests give a fake one); the system's by default. */
-  clock?: NowClock;
   /** The Prometheus query of an analysis; tests give their own. */
   prometheus?: typeof queryPrometheus;
 }
