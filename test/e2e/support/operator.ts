@@ -147,7 +147,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
         { timeoutMs, description: `operator ${name} to log ${pattern}` },
       );
     },
-    async waitReady(timeoutMs = 30_000) {
+    async waitReady(timeoutMs = 90_000) {
       await waitFor(
         async () => {
           if (done) throw new WaitAborted(`operator ${name} exited before it was ready; its log: ${logFile}\n${output.slice(-2000)}`);
