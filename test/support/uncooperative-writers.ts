@@ -73,6 +73,9 @@ export class CachingGateway {
   asked = 0;
   /** Cells that acknowledged at least one write. */
   readonly wroteIn = new Set<string>();
+  /** Acknowledged device operations, and per cell. */
+  readonly deviceOps = { updated: 0, deleted: 0, recreated: 0 };
+  readonly deviceOpsIn = new Map<string, number>();
   private cached: { cell: string; until: number } | undefined;
   private running = true;
   private readonly done: Promise<void>;
@@ -119,10 +122,12 @@ export class CachingGateway {
           if (known === null || known === undefined) {
             await pool.query(`INSERT INTO devices (customer_id, device_id, name, firmware) VALUES ($1, $2, 'again', 100)`, [customer, device]);
             this.devices.set(device, 100);
+            this.deviceOps.recreated++;
           } else if (n % 2 === 0) {
             const r = await pool.query(`DELETE FROM devices WHERE customer_id = $1 AND device_id = $2`, [customer, device]);
             if (r.rowCount !== 1) throw new Error(`device ${device} was not there to delete`);
             this.devices.set(device, null);
+            this.deviceOps.deleted++;
           } else {
             const r = await pool.query<{ firmware: number }>(
               `UPDATE devices SET firmware = firmware + 1 WHERE customer_id = $1 AND device_id = $2 RETURNING firmware`,
@@ -130,6 +135,7 @@ export class CachingGateway {
             );
             if (r.rows[0]?.firmware !== known + 1) throw new Error(`device ${device} had firmware ${String(r.rows[0]?.firmware)}, expected ${known + 1}: an update was lost`);
             this.devices.set(device, known + 1);
+            this.deviceOps.updated++;
           }
         } else {
           const id = this.o.nextId();
@@ -137,6 +143,7 @@ export class CachingGateway {
           this.readings.acked.add(id);
         }
         this.wroteIn.add(cell);
+        if (n % 3 === 0) this.deviceOpsIn.set(cell, (this.deviceOpsIn.get(cell) ?? 0) + 1);
       } catch (err) {
         classify(this.readings, err);
         this.cached = undefined; // only an error makes it ask again
