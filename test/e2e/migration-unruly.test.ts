@@ -47,6 +47,8 @@ describe('a migration under writers that do not follow the router, its operator 
   const collider = 'unruly-collider';
   const replicas: OperatorProcess[] = [];
   let replicaCount = 0;
+  /** Stops the writers (again, harmlessly): in afterAll too, so that a failed test leaves none running. */
+  let stopWriters: (() => Promise<void>) | undefined;
   const startReplica = async (): Promise<OperatorProcess> => {
     const op = await startOperator({ ...LEASE, name: `unruly-${++replicaCount}`, databaseUrl: world.controlPlane.url });
     replicas.push(op);
@@ -82,6 +84,7 @@ describe('a migration under writers that do not follow the router, its operator 
   }, 240_000);
 
   afterAll(async () => {
+    await stopWriters?.();
     await journal?.end();
     await pools?.end();
     await stopAllOperators();
@@ -110,6 +113,12 @@ describe('a migration under writers that do not follow the router, its operator 
     const sourcePool = pools.cells.get(world.sourceCell) as pg.Pool;
     const targetPool = pools.cells.get(world.targetCell) as pg.Pool;
     const pinned = new PinnedWriter({ customer, pool: sourcePool, nextId: newId });
+    const background: Promise<void>[] = []; // the watcher below
+    let watching = true;
+    stopWriters = async () => {
+      watching = false;
+      await Promise.all([gateway.stop(), pinned.stop(), ...background]);
+    };
     await sleep(300);
     await apply(migrationManifest(world, MIGRATION, { customers: { names: [customer] }, steps: [{ move: 1 }], drainWait: '2s', retention: '8s' }));
 
@@ -127,7 +136,6 @@ describe('a migration under writers that do not follow the router, its operator 
     let tx: Awaited<ReturnType<typeof openTransaction>> | undefined;
     let fenceWaitedForTx = false;
     const seen = new Set<MoveState>();
-    let watching = true;
     const watcher = (async () => {
       while (watching) {
         const state = await moveState().catch(() => undefined);
@@ -150,6 +158,8 @@ describe('a migration under writers that do not follow the router, its operator 
         await sleep(5);
       }
     })();
+    const watcherErrors: string[] = [];
+    background.push(watcher.catch((err: unknown) => void watcherErrors.push(String(err))));
 
     // The leader is SIGKILLed at each planned point; the standby takes the Lease over, a new standby starts.
     // The journal as the dead leader left it says where each kill landed.
@@ -179,12 +189,14 @@ describe('a migration under writers that do not follow the router, its operator 
       standby = startReplica();
     }
     await standby;
-    process.stderr.write(`[unruly e2e] seed ${SEED}: kills ${JSON.stringify(kills)}\n`);
 
     await waitFor(
       async () => {
         const status = (await world.migration(MIGRATION)).status;
         if (status?.phase === 'Failed') throw new WaitAborted(`the migration failed: ${status.message}`);
+        const { rows } = await journal.query<{ state: MoveState; last_error: string | null }>('SELECT state, last_error FROM migration_journal WHERE migration = $1', [MIGRATION]);
+        const move = rows[0];
+        if (move && order(move.state) > order('Done')) throw new WaitAborted(`the move went ${move.state}: ${move.last_error}`);
         return status?.phase === 'Succeeded';
       },
       {
@@ -195,18 +207,23 @@ describe('a migration under writers that do not follow the router, its operator 
     );
     await waitFor(async () => ((await moveState()) === 'Done' ? true : undefined), { timeoutMs: 30_000, description: 'the move to be Done' });
     await sleep(500); // the writers go on a little after the move
-    watching = false;
-    await Promise.all([gateway.stop(), pinned.stop(), watcher]);
+    await stopWriters();
+    const tally = (o: { acked: Set<number>; refused: number }) => `${o.acked.size} acknowledged, ${o.refused} refused`;
+    process.stderr.write(
+      `[unruly e2e] seed ${SEED}: kills ${JSON.stringify(kills)}; gateway ${tally(gateway.readings)}, asked the router ${gateway.asked} times, ` +
+        `device operations ${JSON.stringify(Object.fromEntries(gateway.deviceOpsIn))}; pinned ${tally(pinned.readings)}; probes ${JSON.stringify(probes)}\n`,
+    );
 
     // Where the kills landed: every planned one, one at least under the fence.
     expect(kills.map((k) => k.aimed)).toEqual(plan.map((p) => p.state));
     expect(kills.some((k) => k.landed !== undefined && FENCED_STATES.has(k.landed))).toBe(true);
     // During the move: every refusal was the fence's, each writer was refused, and the probes too.
-    expect({ gateway: gateway.readings.otherErrors, pinned: pinned.readings.otherErrors, tx: tx?.result.otherErrors, routeFailures }).toEqual({
+    expect({ gateway: gateway.readings.otherErrors, pinned: pinned.readings.otherErrors, tx: tx?.result.otherErrors, routeFailures, watcherErrors }).toEqual({
       gateway: [],
       pinned: [],
       tx: [],
       routeFailures: [],
+      watcherErrors: [],
     });
     expect(pinned.readings.refused).toBeGreaterThan(0);
     expect(gateway.readings.refused).toBeGreaterThan(0); // its cached route led it to the source after the fence
