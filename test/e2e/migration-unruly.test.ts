@@ -52,7 +52,7 @@ describe('a migration under writers that do not follow the router, its operator 
   const startReplica = async (): Promise<OperatorProcess> => {
     const op = await startOperator({ ...LEASE, name: `unruly-${++replicaCount}`, databaseUrl: world.controlPlane.url });
     replicas.push(op);
-    await op.waitReady();
+    await op.waitReady(120_000); // a loaded machine starts it slowly
     return op;
   };
   const holder = () =>
@@ -98,7 +98,12 @@ describe('a migration under writers that do not follow the router, its operator 
     let nextId = 1_000_000; // above the seeded readings (1..READINGS)
     const newId = () => nextId++;
     const routeFailures: string[] = [];
+    // The gateway looks its route up first when the move catches up, so that the route it caches for
+    // 30 s still points at the source when the fence comes, kills and takeovers included.
+    let catchingUp!: () => void;
+    const caughtUp = new Promise<void>((r) => (catchingUp = r));
     const gateway = new CachingGateway({
+      startWhen: caughtUp,
       customer,
       devices: world.seededDevices,
       route: async () => {
@@ -139,6 +144,7 @@ describe('a migration under writers that do not follow the router, its operator 
     const watcher = (async () => {
       while (watching) {
         const state = await moveState().catch(() => undefined);
+        if (state && order(state) >= order('CatchingUp')) catchingUp();
         if (state && !seen.has(state)) {
           seen.add(state);
           if (state === 'Copying' || state === 'CatchingUp') await probe(state, world.targetCell, targetPool);
@@ -165,7 +171,6 @@ describe('a migration under writers that do not follow the router, its operator 
     // The journal as the dead leader left it says where each kill landed.
     const plan = killPlan(SEED);
     const kills: { aimed: MoveState; landed: MoveState | undefined; replica: string }[] = [];
-    let standby: Promise<OperatorProcess> | undefined;
     for (const point of plan) {
       const reached = await waitFor(
         async () => {
@@ -176,7 +181,6 @@ describe('a migration under writers that do not follow the router, its operator 
       );
       if (reached === 'Done' || order(reached) > order('Cleanup')) break;
       if (reached === point.state) await sleep(point.delayMs);
-      // Not waiting for the last replacement to be ready: a kill right after a takeover leaves it to a replica still starting.
       const leader = await waitFor(
         async () => {
           const name = await holder();
@@ -186,9 +190,9 @@ describe('a migration under writers that do not follow the router, its operator 
       );
       await leader.stop('SIGKILL');
       kills.push({ aimed: point.state, landed: await moveState(), replica: leader.name });
-      standby = startReplica();
+      // A new standby, ready before the next kill: the move stands still meanwhile, until the lease runs out.
+      await startReplica();
     }
-    await standby;
 
     await waitFor(
       async () => {

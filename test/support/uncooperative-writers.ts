@@ -56,6 +56,8 @@ export interface CachingGatewayOptions {
   ttlMs?: number;
   /** Pause between writes. Default 3 ms. */
   pauseMs?: number;
+  /** Writing (and the first lookup) starts once this settles; default at once. */
+  startWhen?: Promise<unknown>;
 }
 
 /**
@@ -78,6 +80,8 @@ export class CachingGateway {
   readonly deviceOpsIn = new Map<string, number>();
   private cached: { cell: string; until: number } | undefined;
   private running = true;
+  private stopping!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.stopping = r));
   private readonly done: Promise<void>;
 
   constructor(private readonly o: CachingGatewayOptions) {
@@ -87,6 +91,7 @@ export class CachingGateway {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping();
     await this.done;
   }
 
@@ -106,6 +111,7 @@ export class CachingGateway {
 
   private async loop(): Promise<void> {
     const { customer, devices } = this.o;
+    await Promise.race([this.o.startWhen, this.stopped]);
     let n = 0;
     while (this.running) {
       const cell = await this.route();
