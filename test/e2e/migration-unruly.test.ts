@@ -7,6 +7,7 @@
 // During the move every refused write gets the fence's SQLSTATE (the target before the cut-over,
 // the source from the drain on); after cleanup the target holds every acknowledged write exactly
 // once, no deleted device is back, no update is lost, and the source holds nothing of the customer.
+import { CoordinationV1Api } from '@kubernetes/client-node';
 import pg from 'pg';
 import { FENCE_SQLSTATE } from '../../src/data/cell-fence-sql.js';
 import { FENCED_STATES, MOVE_STATES, type MoveState } from '../../src/data/move-state.js';
@@ -14,7 +15,7 @@ import { DEFAULT_LEASE_NAME } from '../../src/rbac/rules.js';
 import { PLAIN } from '../../src/rbac/render.js';
 import { lookupRoute, sleep } from '../support/router-client.js';
 import { CachingGateway, openTransaction, PinnedWriter, readingsProblems, seededRandom } from '../support/uncooperative-writers.js';
-import { apply, kubectl, kubectlJson, WaitAborted, waitFor } from './support/kube.js';
+import { apply, kubeConfig, kubectl, WaitAborted, waitFor } from './support/kube.js';
 import { gatewayPools, type GatewayPools, migrationManifest, type MigrationWorld, sql, startMigrationWorld } from './support/migration-world.js';
 import { startOperator, stopAllOperators, type OperatorOptions, type OperatorProcess } from './support/operator.js';
 
@@ -55,8 +56,11 @@ describe('a migration under writers that do not follow the router, its operator 
     await op.waitReady(120_000); // a loaded machine starts it slowly
     return op;
   };
+  // In-process (not kubectl): a kill must follow its point closely, also on a loaded machine.
+  const leases = kubeConfig().makeApiClient(CoordinationV1Api);
   const holder = () =>
-    kubectlJson<{ spec?: { holderIdentity?: string } }>(['get', 'lease', DEFAULT_LEASE_NAME, '-n', PLAIN.namespace])
+    leases
+      .readNamespacedLease({ name: DEFAULT_LEASE_NAME, namespace: PLAIN.namespace })
       .then((l) => l.spec?.holderIdentity)
       .catch(() => undefined);
   const moveState = async (): Promise<MoveState | undefined> =>
@@ -80,7 +84,8 @@ describe('a migration under writers that do not follow the router, its operator 
     await sql(world.target, `INSERT INTO devices (customer_id, device_id, name, firmware) SELECT $1, d, 'theirs', 42 FROM unnest($2::text[]) d`, [collider, world.seededDevices]);
     pools = gatewayPools(world);
     journal = new pg.Pool({ connectionString: world.controlPlane.url, max: 2 });
-    await startReplica(); // the standby
+    // A standby for each kill, started now: a replica may take more than 30 s to start on a loaded machine.
+    await Promise.all(killPlan(SEED).map(() => startReplica()));
   }, 240_000);
 
   afterAll(async () => {
@@ -167,10 +172,12 @@ describe('a migration under writers that do not follow the router, its operator 
     const watcherErrors: string[] = [];
     background.push(watcher.catch((err: unknown) => void watcherErrors.push(String(err))));
 
-    // The leader is SIGKILLed at each planned point; the standby takes the Lease over, a new standby starts.
-    // The journal as the dead leader left it says where each kill landed.
+    // The leader is SIGKILLed at each planned point and a standby takes the Lease over; a point the
+    // move has passed already (while a takeover was pending) is skipped. The journal as the dead
+    // leader left it says where each kill landed.
     const plan = killPlan(SEED);
     const kills: { aimed: MoveState; landed: MoveState | undefined; replica: string }[] = [];
+    const skipped: MoveState[] = [];
     for (const point of plan) {
       const reached = await waitFor(
         async () => {
@@ -178,9 +185,14 @@ describe('a migration under writers that do not follow the router, its operator 
           return state && (order(state) >= order(point.state) || state === 'Done') ? state : undefined;
         },
         { timeoutMs: 90_000, intervalMs: 5, description: `the move to reach ${point.state}` },
-      );
-      if (reached === 'Done' || order(reached) > order('Cleanup')) break;
-      if (reached === point.state) await sleep(point.delayMs);
+      ).catch(async (err: unknown) => {
+        throw new Error(`${(err as Error).message}; the Migration's status: ${JSON.stringify((await world.migration(MIGRATION).catch(() => undefined))?.status)}`);
+      });
+      if (reached !== point.state) {
+        skipped.push(point.state);
+        continue;
+      }
+      await sleep(point.delayMs);
       const leader = await waitFor(
         async () => {
           const name = await holder();
@@ -190,8 +202,6 @@ describe('a migration under writers that do not follow the router, its operator 
       );
       await leader.stop('SIGKILL');
       kills.push({ aimed: point.state, landed: await moveState(), replica: leader.name });
-      // A new standby, ready before the next kill: the move stands still meanwhile, until the lease runs out.
-      await startReplica();
     }
 
     await waitFor(
@@ -214,12 +224,13 @@ describe('a migration under writers that do not follow the router, its operator 
     await stopWriters();
     const tally = (o: { acked: Set<number>; refused: number }) => `${o.acked.size} acknowledged, ${o.refused} refused`;
     process.stderr.write(
-      `[unruly e2e] seed ${SEED}: kills ${JSON.stringify(kills)}; gateway ${tally(gateway.readings)}, asked the router ${gateway.asked} times, ` +
+      `[unruly e2e] seed ${SEED}: kills ${JSON.stringify(kills)}, skipped ${JSON.stringify(skipped)}; gateway ${tally(gateway.readings)}, asked the router ${gateway.asked} times, ` +
         `device operations ${JSON.stringify(Object.fromEntries(gateway.deviceOpsIn))}; pinned ${tally(pinned.readings)}; probes ${JSON.stringify(probes)}\n`,
     );
 
-    // Where the kills landed: every planned one, one at least under the fence.
-    expect(kills.map((k) => k.aimed)).toEqual(plan.map((p) => p.state));
+    // Where the kills landed: at their point or after it, one at least under the fence.
+    expect(kills.length + skipped.length).toBe(plan.length);
+    expect(kills.filter((k) => k.landed === undefined || order(k.landed) < order(k.aimed))).toEqual([]);
     expect(kills.some((k) => k.landed !== undefined && FENCED_STATES.has(k.landed))).toBe(true);
     // During the move: every refusal was the fence's, each writer was refused, and the probes too.
     expect({ gateway: gateway.readings.otherErrors, pinned: pinned.readings.otherErrors, tx: tx?.result.otherErrors, routeFailures, watcherErrors }).toEqual({
