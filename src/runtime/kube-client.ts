@@ -75,7 +75,8 @@ export function createKubeClient(kc: KubeConfig, defaults: { timeoutMs?: number;
         ctx.setBody(JSON.stringify(req.body));
       }
       // Without a deadline a request to a vanished API server could hang forever.
-      ctx.setSignal(AbortSignal.timeout(req.timeoutMs ?? defaults.timeoutMs ?? 30_000));
+      // AbortSignal.timeout throws on a fraction (a 5 s lease's renew deadline / 2 is 1666.5 ms).
+      ctx.setSignal(AbortSignal.timeout(Math.ceil(req.timeoutMs ?? defaults.timeoutMs ?? 30_000)));
       await kc.applySecurityAuthentication(ctx);
       const agent = ctx.getAgent();
       if (agent) ctx.setAgent(keepAlive.reuse(agent));

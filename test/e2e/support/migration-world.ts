@@ -140,7 +140,7 @@ export async function startMigrationWorld(options: {
   await apply(credentialSecrets(secrets, [sourceCell, targetCell]));
   const operatorOptions: OperatorOptions = { name: prefix, leaderElect: false, databaseUrl: controlPlane.url, ...options.operator };
   let operator = await startOperator(operatorOptions);
-  await operator.waitReady();
+  await operator.waitReady(90_000); // a loaded machine starts it slowly
   await apply([cellManifest(sourceCell, region, source, secrets), cellManifest(targetCell, region, target, secrets, 100, options.targetCluster)]);
   await waitForReadyCells([sourceCell, targetCell]);
   await apply(
@@ -193,7 +193,7 @@ export async function startMigrationWorld(options: {
     },
     async restartOperator() {
       operator = await startOperator(operatorOptions);
-      await operator.waitReady();
+      await operator.waitReady(90_000); // a loaded machine starts it slowly
       return operator;
     },
     migration: (name) => kubectlJson<MigrationObject>(['get', 'migration', name, '-o', 'json']),
