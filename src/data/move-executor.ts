@@ -534,12 +534,15 @@ async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 
   const { source, target } = await pools(ctx, move);
   const rolledBack = BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack';
   await Promise.all([rolledBack ? liftFence(source, move.customerId, move.migration) : undefined, liftFence(target, move.customerId, move.migration)]);
+  const finished = () => record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
+  // After a cut-over the routing has nothing left to change (the reservation went with it): one statement.
+  if (!rolledBack && move.reservedCell === null) return finished();
   await routingTransaction(ctx, async () => {
-    if (BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack') {
+    if (rolledBack) {
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
       await releaseCapacity(ctx.cp, move.reservedCell);
     }
-    await record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
+    await finished();
   });
 }
 
