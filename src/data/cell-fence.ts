@@ -169,11 +169,16 @@ async function beginAndDrawGeneration(c: PoolClient, settings?: string): Promise
   if (!row) throw new Error('drawing the next fence generation returned nothing');
   const { generation, citus } = row;
   if (citus) {
-    const failed = await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)]);
-    if (failed.rows.length > 0) {
-      const where = failed.rows.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
-      throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
+    // Each worker runs the command in a connection of its own, so a failure leaves this transaction
+    // usable; the command is idempotent. Two fence changes creating a new worker's sequence at once
+    // race in CREATE SEQUENCE IF NOT EXISTS (a duplicate pg_class key): the loser runs it again.
+    let failed: { nodename: string; nodeport: number; result: string }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      failed = (await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)])).rows;
+      if (failed.length === 0) return generation;
     }
+    const where = failed.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
+    throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
   }
   return generation;
 }
