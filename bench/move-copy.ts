@@ -45,6 +45,10 @@ try {
   };
 
   const engineRun = async (label: string, concurrency: number, live: boolean, drainWaitMs?: number): Promise<{ whole: number; copy: number }> => {
+    // No fence left by the last run: the source keeps refusing a customer it moved out, the reseed among its writes.
+    for (const pool of [source, target]) {
+      await pool.query(`DO $$ BEGIN IF to_regclass('cell_operator.fenced_customers') IS NOT NULL THEN DELETE FROM cell_operator.fenced_customers; END IF; END $$`);
+    }
     await emptyTarget();
     await reseed(live); // fresh rows each run: live ones must settle again
     // Back to the start: every customer in cell A, no journal (the source rows were never deleted).

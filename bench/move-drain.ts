@@ -7,13 +7,18 @@
 // FROM STDIN (FORMAT binary)` pipes at once, each taking the next customer, before the drain (A to
 // B) and after it (back), averaged. Prints the drain's wall time against the parallel raw copies'
 // (and, once, against the serial sum of per-customer pipes, the figure it printed before).
+// BENCH_DRAIN_WAIT_MS sets the drainWait (default: the default, 2 s); with the default, the fence
+// of each move lasts at least that long, so the drain's floor is customers / concurrency × drainWait,
+// printed beside the ratio. BENCH_DRAIN_WAIT_MS=0 measures the per-move work alone.
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
+import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
 import { ActionTimer, customerName, fmt, placeCustomers, rawPipesInParallel, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
 
 const CUSTOMERS = Number(process.env.BENCH_DRAIN_CUSTOMERS ?? 1000);
 const ROWS = Number(process.env.BENCH_DRAIN_ROWS ?? 200);
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 4);
+const DRAIN_WAIT = Number(process.env.BENCH_DRAIN_WAIT_MS ?? DEFAULT_MOVE_SETTINGS.drainWaitMs);
 
 const cells = await startCells();
 try {
@@ -23,7 +28,7 @@ try {
   const customers = Array.from({ length: CUSTOMERS }, (_, i) => customerName('drain', i));
   await placeCustomers(cells.cp, customers, 'cell-a');
   await seedReadings(source, customers, ROWS);
-  console.log(`drain of ${fmt(CUSTOMERS)} customers × ${fmt(ROWS)} rows (seeded live), ${CONCURRENCY} moves at a time, default drainWait, cleanup included`);
+  console.log(`drain of ${fmt(CUSTOMERS)} customers × ${fmt(ROWS)} rows (seeded live), ${CONCURRENCY} moves at a time, drainWait ${DRAIN_WAIT} ms, cleanup included`);
 
   // Baseline: CONCURRENCY raw pipes at once, one customer each at a time; the serial sum of the
   // same pipes is the old figure.
@@ -38,7 +43,7 @@ try {
   const before = await rawParallel(source, target);
 
   const timer = new ActionTimer();
-  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { retentionMs: 0 }, hooks: timer });
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { retentionMs: 0, drainWaitMs: DRAIN_WAIT }, hooks: timer });
   const migration = 'bench-drain';
   const t0 = performance.now();
   for (const c of customers) await engine.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });
@@ -58,6 +63,9 @@ try {
   console.log(`  action time summed over moves: ${parts.map((p) => `${p} ${fmt(timer.total(p))}`).join(', ')} ms`);
   console.log(`ratio drain total / ${CONCURRENCY} parallel raw copies (like for like): ${(total / rawMs).toFixed(2)}`);
   console.log(`ratio drain total / serial sum of raw copies (the old figure):        ${(total / serialMs).toFixed(2)}`);
+  // Each move holds its fence at least drainWait, and at most CONCURRENCY moves run at once.
+  const floorMs = Math.ceil(CUSTOMERS / CONCURRENCY) * DRAIN_WAIT;
+  if (DRAIN_WAIT > 0) console.log(`floor from the drain wait alone (${fmt(floorMs)} ms) / parallel raw copies: ${(floorMs / rawMs).toFixed(2)}`);
 } finally {
   await cells.stop();
 }

@@ -63,8 +63,9 @@ export async function rawPipe(source: pg.Pool, target: pg.Pool, where: string, v
     const literal = values.map((v) => s.escapeLiteral(v)).join(', ');
     const started = performance.now();
     // Triggers off: a customer moved out of the target cell is refused there by the cell fence,
-    // and the baseline is the bare pipe anyway.
-    await t.query('BEGIN; SET LOCAL session_replication_role = replica');
+    // and the baseline is the bare pipe anyway. On Citus the triggers run on the workers:
+    // propagate_set_commands carries the SET LOCAL to them (a placeholder on plain PostgreSQL).
+    await t.query("BEGIN; SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL session_replication_role = replica");
     const out = s.query(pgCopy.to(`COPY (SELECT ${READING_COLUMNS} FROM readings WHERE ${where.replace('$VALUES', literal)}) TO STDOUT (FORMAT binary)`));
     const into = t.query(pgCopy.from(`COPY readings (${READING_COLUMNS}) FROM STDIN (FORMAT binary)`));
     await pipeline(out, into);

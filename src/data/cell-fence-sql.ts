@@ -178,8 +178,13 @@ export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS ta
 // The fence's writes take the new generation as a parameter (NEXT_GENERATION_SQL first, in the same
 // transaction): Citus refuses a volatile function such as nextval() in a write to a reference table.
 
-/** The next fence generation (a sequence on the coordinator; call inside the fence's transaction). */
-export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_generation')::text AS generation`;
+/**
+ * The next fence generation (a sequence on the coordinator; call inside the fence's transaction),
+ * and whether the database runs Citus (the workers' copy of the sequence then moves up too): one
+ * round trip, with no parameters so that it can share a query with the BEGIN before it.
+ */
+export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_generation')::text AS generation,
+  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`;
 
 /**
  * Records a generation as the newest fence change ($1, from NEXT_GENERATION_SQL). Never backwards:
@@ -188,13 +193,26 @@ export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_genera
 export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = GREATEST(generation, $1::bigint)`;
 
 /**
+ * BUMP_GENERATION_SQL and the COMMIT in one simple query (one round trip): the generation is a
+ * number drawn by NEXT_GENERATION_SQL, checked to be digits before it is written into the text.
+ */
+export function bumpGenerationAndCommitSql(generation: string): string {
+  return `UPDATE ${S}.fence_state SET generation = GREATEST(generation, ${generationLiteral(generation)}::bigint); COMMIT`;
+}
+
+function generationLiteral(generation: string): string {
+  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
+  return generation;
+}
+
+/**
  * On Citus, the statement run on every worker (run_command_on_workers, before the fence's own
  * transaction writes): the workers' copy of the generation sequence, created when missing and
  * moved up to the coordinator's new number, so a REPEATABLE READ writer on a worker sees it.
  */
 export function workerGenerationSql(generation: string): string {
-  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
-  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${generation}, (SELECT last_value FROM ${S}.fence_generation)))`;
+  const g = generationLiteral(generation);
+  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${g}, (SELECT last_value FROM ${S}.fence_generation)))`;
 }
 
 /** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */

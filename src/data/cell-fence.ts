@@ -13,7 +13,7 @@ import {
   fenceFunctionName,
   fenceFunctionSql,
   INSTALL_LOCK_CLASS,
-  BUMP_GENERATION_SQL,
+  bumpGenerationAndCommitSql,
   LIFT_FENCE_SQL,
   NEXT_GENERATION_SQL,
   lockTimeoutSql,
@@ -89,13 +89,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     return { version, triggered };
   };
   // The common case (everything installed) is one read, without a lock or a write.
-  const c0 = await pool.connect();
-  let state: { version: number; triggered: Set<string> };
-  try {
-    state = await present(c0);
-  } finally {
-    c0.release();
-  }
+  const state = await presentAtOnce(pool, fn);
   if (state.version >= FENCE_SCHEMA_VERSION && tables.every((t) => state.triggered.has(`${t.schema}.${t.table}`))) return [];
   await inTransaction(pool, async (c) => {
     await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
@@ -145,38 +139,86 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
 }
 
 /**
- * Draws the next fence generation. On Citus the workers' copy of the sequence is moved up first
- * (the tenant tables' triggers run there), before this transaction writes anything.
+ * The installed fence schema's version and the tables carrying this column's trigger, in one
+ * query (outside a transaction: a missing schema is an error that only says "version 0").
  */
-async function drawGeneration(c: PoolClient): Promise<string> {
-  const { rows } = await c.query<{ generation: string }>(NEXT_GENERATION_SQL);
-  const generation = rows[0]?.generation as string;
-  if (await hasCitus(c)) {
-    const failed = await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)]);
-    if (failed.rows.length > 0) {
-      const where = failed.rows.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
-      throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
+async function presentAtOnce(pool: Pool, fn: string): Promise<{ version: number; triggered: Set<string> }> {
+  try {
+    const { rows } = await pool.query<{ version: number | null; triggered: string[] }>(
+      `SELECT (SELECT max(version) FROM ${FENCE_SCHEMA}.schema_version) AS version,
+              ARRAY(SELECT t.schema || '.' || t.table FROM (${TRIGGERED_TABLES_SQL}) t) AS triggered`,
+      [FENCE_TRIGGER, FENCE_SCHEMA, fn],
+    );
+    return { version: rows[0]?.version ?? 0, triggered: new Set(rows[0]?.triggered ?? []) };
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    if (code === '42P01' || code === '3F000') return { version: 0, triggered: new Set() }; // no fence schema yet
+    throw err;
+  }
+}
+
+/**
+ * BEGIN, `settings` (SET LOCALs) and the next fence generation, in one round trip. On Citus
+ * the workers' copy of the sequence is moved up first (the tenant tables' triggers run there),
+ * before this transaction writes anything.
+ */
+async function beginAndDrawGeneration(c: PoolClient, settings?: string): Promise<string> {
+  // Several statements in one query answer one result each; pg's types know only the single case.
+  const answer: unknown = await c.query(`BEGIN; ${settings ? `${settings}; ` : ''}${NEXT_GENERATION_SQL}`);
+  const row = (answer as { rows: { generation: string; citus: boolean }[] }[]).at(-1)?.rows[0];
+  if (!row) throw new Error('drawing the next fence generation returned nothing');
+  const { generation, citus } = row;
+  if (citus) {
+    // Each worker runs the command in a connection of its own, so a failure leaves this transaction
+    // usable; the command is idempotent. Two fence changes creating a new worker's sequence at once
+    // race in CREATE SEQUENCE IF NOT EXISTS (a duplicate pg_class key): the loser runs it again.
+    let failed: { nodename: string; nodeport: number; result: string }[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      failed = (await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)])).rows;
+      if (failed.length === 0) return generation;
     }
+    const where = failed.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
+    throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
   }
   return generation;
 }
 
 /**
- * Sets a customer's fence in the caller's transaction: the generation is drawn first and recorded
- * last, so the one-row fence_state is locked only for the moment before the commit (a drain in
- * between would otherwise hold every other fence change of the cell).
+ * One fence change in its own transaction, in three round trips: BEGIN with `settings` and the
+ * generation drawn; `write`; the generation recorded and COMMIT. The generation is drawn first and
+ * recorded last, so the one-row fence_state is locked only for the moment before the commit (a
+ * drain in `write` would otherwise hold every other fence change of the cell). On error the
+ * transaction is rolled back and the connection destroyed.
  */
-async function setFence(c: PoolClient, customer: string, migration: string, role: FenceRole): Promise<void> {
-  const generation = await drawGeneration(c);
-  await c.query(SET_FENCE_SQL, [customer, migration, role]);
-  await c.query(BUMP_GENERATION_SQL, [generation]);
+async function changeFence(pool: Pool, settings: string | undefined, write: (c: PoolClient) => Promise<unknown>): Promise<void> {
+  const c = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (err: Error): void => {
+    broken = err;
+  };
+  c.on('error', onError);
+  try {
+    const generation = await beginAndDrawGeneration(c, settings);
+    await write(c);
+    await c.query(bumpGenerationAndCommitSql(generation));
+  } catch (err) {
+    broken ??= err instanceof Error ? err : new Error(String(err));
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    c.off('error', onError);
+    c.release(broken);
+  }
+}
+
+/** Sets a customer's fence (see changeFence). */
+function setFence(pool: Pool, settings: string | undefined, customer: string, migration: string, role: FenceRole): Promise<void> {
+  return changeFence(pool, settings, (c) => c.query(SET_FENCE_SQL, [customer, migration, role]));
 }
 
 /** A fence change that changes no fence: after a failed one, so its drawn number refuses no writer. */
 async function catchUpGeneration(pool: Pool): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await c.query(BUMP_GENERATION_SQL, [await drawGeneration(c)]);
-  });
+  await changeFence(pool, undefined, async () => undefined);
 }
 
 /**
@@ -189,10 +231,7 @@ async function catchUpGeneration(pool: Pool): Promise<void> {
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number): Promise<void> {
   try {
-    await inTransaction(pool, async (c) => {
-      await c.query(drainSettingsSql(drainMs));
-      await setFence(c, customer, migration, role);
-    });
+    await setFence(pool, drainSettingsSql(drainMs), customer, migration, role);
   } catch (err) {
     await catchUpGeneration(pool).catch(() => undefined); // best effort: the next fence change catches up too
     throw err;
@@ -201,17 +240,13 @@ export async function fenceCustomer(pool: Pool, customer: string, migration: str
 
 /** Sets a fence that needs no drain (MovingIn on a target, MovedOut after a fence): one statement. */
 export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole): Promise<void> {
-  await inTransaction(pool, (c) => setFence(c, customer, migration, role));
+  await setFence(pool, undefined, customer, migration, role);
 }
 
 /** Lifts this migration's fence of the customer (a no-op when there is none). */
 export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
   if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
-  await inTransaction(pool, async (c) => {
-    const generation = await drawGeneration(c);
-    await c.query(LIFT_FENCE_SQL, [customer, migration]);
-    await c.query(BUMP_GENERATION_SQL, [generation]);
-  });
+  await changeFence(pool, undefined, (c) => c.query(LIFT_FENCE_SQL, [customer, migration]));
 }
 
 export interface CustomerFence {

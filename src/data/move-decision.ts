@@ -22,7 +22,11 @@ export type MoveAction =
   | { kind: 'None'; reason: string }
   /** Nothing to do before `until` (drain wait, settle lag, retention). */
   | { kind: 'Wait'; until: Date; reason: string }
-  /** Discover and check the tables, check the target holds nothing of the customer, record the plan. */
+  /**
+   * Discover and check the tables, check the target holds nothing of the customer, record the plan.
+   * A customer with no more append-only rows than a converged catch-up round (convergeRows) is
+   * recorded caught up: its next action is the fence, and the final sync copies all its rows.
+   */
   | { kind: 'Prepare' }
   /** Observe the customer's newest key on the source (keyset settling); promote the last one if old enough. */
   | { kind: 'Observe'; table: string }

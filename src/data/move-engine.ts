@@ -67,8 +67,8 @@ export type StepResult =
   | { kind: 'Acted'; action: MoveAction; state: MoveState }
   /** Nothing to do before `until`. */
   | { kind: 'Wait'; until: Date; reason: string; state: MoveState }
-  /** The move is Done, Failed or RolledBack. */
-  | { kind: 'Finished'; state: MoveState }
+  /** The move is Done, Failed or RolledBack (`move`: as the step read it). */
+  | { kind: 'Finished'; state: MoveState; move?: MoveRecord }
   /** The move was refused (and rolls back, or failed at once); the reason is in the journal. */
   | { kind: 'Refused'; reason: string; message: string; state: MoveState }
   /** A transient error, recorded in last_error; step again later (with backoff). */
@@ -260,7 +260,7 @@ export class MoveEngine {
     const { move } = loaded;
     const now = this.clock();
     const action = nextAction(move, loaded.tables, this.settings, now);
-    if (action.kind === 'None') return { kind: 'Finished', state: move.state };
+    if (action.kind === 'None') return { kind: 'Finished', state: move.state, move };
     if (action.kind === 'Wait') return { kind: 'Wait', until: action.until, reason: action.reason, state: move.state };
     const ctx = this.context(cp, signal);
     const log = this.log.child({ migration: key.migration, customer: key.customerId });
@@ -337,7 +337,7 @@ export class MoveEngine {
                 errors = 0;
                 continue;
               case 'Finished':
-                return { move: await current(cp), outcome: 'Finished' };
+                return { move: r.move ?? (await current(cp)), outcome: 'Finished' };
               case 'NotFound':
                 return { move: undefined, outcome: 'NotFound' };
               case 'Busy':

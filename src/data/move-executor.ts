@@ -4,7 +4,7 @@
 import type { Pool, PoolClient } from 'pg';
 import type { Logger } from '../log.js';
 import { releaseCapacity, reserveCapacity } from '../store/cells.js';
-import { cutOverPlacement, fencePlacement, lockRoutingWrites, readPlacement, unfencePlacement } from '../store/placements.js';
+import { BEGIN_ROUTING_WRITES, cutOverPlacement, fencePlacement, readPlacement, unfencePlacement } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
 import { kafkaDrainCheck, kafkaDrainStart, type KafkaDrainOptions } from './kafka-drain.js';
 import type { MoveAction } from './move-decision.js';
@@ -12,6 +12,7 @@ import { errorMessage } from '../store/database-errors.js';
 import { MoveRefusal } from './move-errors.js';
 import { fenceCustomer, installFence, liftFence, markCustomer } from './cell-fence.js';
 import {
+  leaveVerifyPhase,
   recordFailure,
   replaceProgress,
   resetRound,
@@ -34,6 +35,7 @@ import {
   combineAggregates,
   copiedColumns,
   copyPage,
+  countUpTo,
   deleteBatch,
   EMPTY_AGGREGATE,
   finalSync,
@@ -75,6 +77,11 @@ export interface ExecutorContext {
 async function record(ctx: ExecutorContext, move: MoveRecord, to: MoveState, at: Date, fields?: JournalFields): Promise<void> {
   await transition(ctx.cp, move, to, at, fields);
   ctx.newState = to;
+}
+
+/** A control-plane transaction that writes routing (placements, cell counters): the routing lock first, sent with the BEGIN. */
+function routingTransaction<T>(ctx: ExecutorContext, fn: () => Promise<T>): Promise<T> {
+  return inTransaction(ctx.cp, fn, BEGIN_ROUTING_WRITES);
 }
 
 function plus(d: Date, ms: number): Date {
@@ -119,6 +126,11 @@ function countCopy(ctx: ExecutorContext, move: MoveRecord, rows: number, bytes: 
   ctx.metrics?.bytesCopied.inc({ direction: move.direction }, bytes);
 }
 
+/** Takes `rows` from the rate limiter, in takes of at most its largest. */
+async function takeRows(ctx: ExecutorContext, rows: number): Promise<void> {
+  for (let left = rows; left > 0; left -= ctx.limiter.maxTake) await ctx.limiter.take(Math.min(left, ctx.limiter.maxTake), ctx.signal);
+}
+
 function settling(ctx: ExecutorContext, t: TableProgress) {
   return { lagMs: ctx.settings.settleLagMs, settledKey: t.settledAt ? t.settledKey : null };
 }
@@ -146,7 +158,15 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
     throw new MoveRefusal(reasons.length === 1 ? (reasons[0] as string) : 'TablesRefused', describeRefusals(result.refusals));
   }
   const { source, target } = await pools(ctx, move);
-  const present = await Promise.all(result.tables.map((plan) => hasRows(target, plan, move.customerId)));
+  const appendOnly = result.tables.filter((plan) => plan.mode === 'AppendOnly');
+  const [present, sizes] = await Promise.all([
+    Promise.all(result.tables.map((plan) => hasRows(target, plan, move.customerId))),
+    Promise.all(appendOnly.map((plan) => countUpTo(source, plan, move.customerId, ctx.settings.convergeRows + 1))),
+  ]);
+  // A customer whose append-only rows fit in one converged catch-up round (convergeRows) goes
+  // straight to the fence: the final sync copies all its rows under it, and they are verified there.
+  const counted = sizes.reduce((sum, n) => sum + n, 0);
+  const underFence = appendOnly.length > 0 && counted <= ctx.settings.convergeRows;
   const occupied = result.tables.filter((_, i) => present[i]).map((plan) => plan.name);
   // A reverse move's target holds the copy retained since the cut-over: the copy replaces it range by range.
   if (occupied.length > 0 && move.direction === 'Forward') {
@@ -158,21 +178,29 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   const tables: NewProgress[] = [];
   for (const [position, plan] of result.tables.entries()) {
     const p: NewProgress = { table: plan.name, position, mode: plan.mode, cursor: plan.cursor, timeCursor: plan.timeCursor };
-    if (settlesByObservation(plan)) {
+    if (underFence && plan.mode === 'AppendOnly') p.underFence = true;
+    else if (settlesByObservation(plan)) {
       p.observedKey = await observeKey(source, plan, move.customerId);
       p.observedAt = ctx.now(); // taken after the read: the key is at least this old once settled
     }
     tables.push(p);
   }
+  // The rows copied under the fence count towards the rate limit now, as pages would have.
+  if (underFence) await takeRows(ctx, counted);
   // The fence in both databases: installed (or upgraded) on every tenant table, and the target
   // refuses the customer's own writes until the cut-over (the move's writes pass).
   const fenced = result.tables.map((plan) => ({ schema: plan.schema, table: plan.table }));
   const [fromDb, toDb] = await Promise.all([ctx.plans.database(from), ctx.plans.database(to)]);
-  await Promise.all([installFence(source, fromDb.tenancy.tenantColumn, fenced), installFence(target, toDb.tenancy.tenantColumn, fenced)]);
-  await markCustomer(target, move.customerId, move.migration, 'MovingIn');
+  await Promise.all([
+    installFence(source, fromDb.tenancy.tenantColumn, fenced),
+    installFence(target, toDb.tenancy.tenantColumn, fenced).then(() => markCustomer(target, move.customerId, move.migration, 'MovingIn')),
+  ]);
   await inTransaction(ctx.cp, async () => {
     await replaceProgress(ctx.cp, move, tables);
-    await record(ctx, move, 'Copying', ctx.now(), { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() });
+    const started: JournalFields = { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() };
+    // Under the fence: caught up already, nothing to verify before it (the decider's next action is the fence).
+    if (underFence) await record(ctx, move, 'CatchingUp', ctx.now(), { ...started, catchUpRound: 1, roundRows: 0 });
+    else await record(ctx, move, 'Copying', ctx.now(), started);
   });
 }
 
@@ -291,8 +319,7 @@ async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { from } = movingCells(move);
   if (move.sourceEpoch === null) throw new Error('a move reached the fence without a source epoch');
   const epoch = move.sourceEpoch;
-  await inTransaction(ctx.cp, async () => {
-    await lockRoutingWrites(ctx.cp);
+  await routingTransaction(ctx, async () => {
     await record(ctx, move, 'Fenced', ctx.now(), { fencedAt: ctx.now() });
     if (!(await fencePlacement(ctx.cp, move.customerId, from, epoch))) {
       const p = await readPlacement(ctx.cp, move.customerId);
@@ -349,8 +376,8 @@ async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   const epoch = move.sourceEpoch;
   const at = ctx.now();
   const retention = move.direction === 'Forward' ? ctx.settings.retentionMs : ctx.settings.reverseRetentionMs;
-  await inTransaction(ctx.cp, async () => {
-    await lockRoutingWrites(ctx.cp); // the store's lock order: routing lock, cells, placement rows
+  // The store's lock order: the routing lock (taken with the BEGIN), cells, placement rows.
+  await routingTransaction(ctx, async () => {
     // Give the reservation back first: the placement trigger counts the customer in `to` now.
     await releaseCapacity(ctx.cp, move.reservedCell);
     const newEpoch = await cutOverPlacement(ctx.cp, move.customerId, from, to, epoch);
@@ -426,12 +453,10 @@ async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
 async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { move } = loaded;
   const { source, target } = await pools(ctx, move);
-  await markCustomer(source, move.customerId, move.migration, 'MovedOut');
-  await liftFence(target, move.customerId, move.migration);
-  // Recorded by the tables leaving phase Verify (the decider's sign that this is done).
-  await inTransaction(ctx.cp, async () => {
-    for (const t of loaded.tables) if (t.phase === 'Verify') await updateProgress(ctx.cp, move, t.table, { phase: 'Cleanup' });
-  });
+  // At once: the source refuses the customer's writes either way (Fenced until now, MovedOut after).
+  await Promise.all([markCustomer(source, move.customerId, move.migration, 'MovedOut'), liftFence(target, move.customerId, move.migration)]);
+  // Recorded by the tables leaving phase Verify (the decider's sign that this is done), in one statement.
+  await leaveVerifyPhase(ctx.cp, move);
 }
 
 /**
@@ -482,8 +507,7 @@ async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
 
 async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { move } = loaded;
-  await inTransaction(ctx.cp, async () => {
-    await lockRoutingWrites(ctx.cp);
+  await routingTransaction(ctx, async () => {
     await record(ctx, move, 'Pending', ctx.now(), {
       direction: 'Reverse',
       sourceEpoch: null,
@@ -510,13 +534,15 @@ async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 
   const { source, target } = await pools(ctx, move);
   const rolledBack = BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack';
   await Promise.all([rolledBack ? liftFence(source, move.customerId, move.migration) : undefined, liftFence(target, move.customerId, move.migration)]);
-  await inTransaction(ctx.cp, async () => {
-    await lockRoutingWrites(ctx.cp);
-    if (BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack') {
+  const finished = () => record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
+  // After a cut-over the routing has nothing left to change (the reservation went with it): one statement.
+  if (!rolledBack && move.reservedCell === null) return finished();
+  await routingTransaction(ctx, async () => {
+    if (rolledBack) {
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
       await releaseCapacity(ctx.cp, move.reservedCell);
     }
-    await record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
+    await finished();
   });
 }
 
@@ -532,8 +558,7 @@ export async function failMove(ctx: ExecutorContext, loaded: LoadedMove, reason:
   ctx.metrics?.failures.inc({ reason });
   await liftSourceFence(ctx, move);
   if (loaded.tables.length === 0) await liftTargetFence(ctx, move); // nothing copied: nothing to clear first
-  return inTransaction(ctx.cp, async () => {
-    await lockRoutingWrites(ctx.cp);
+  return routingTransaction(ctx, async () => {
     await recordFailure(ctx.cp, move, move.state, reason, message);
     if (loaded.tables.length === 0) {
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
@@ -619,8 +644,7 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
     case 'Abort': {
       await liftSourceFence(ctx, move);
       const { from } = movingCells(move);
-      return inTransaction(ctx.cp, async () => {
-        await lockRoutingWrites(ctx.cp);
+      return routingTransaction(ctx, async () => {
         await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
         await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: null });
       });

@@ -10,6 +10,7 @@ import {
   aggregateSql,
   copyInSql,
   copyOutSql,
+  countUpToSql,
   deleteBatchSql,
   deleteRangeSql,
   existsSql,
@@ -264,6 +265,13 @@ export async function observeKey(db: Pool, plan: TablePlan, customer: string): P
     await c.query('COMMIT');
     return key;
   });
+}
+
+/** How many rows the customer has in the table, counted no further than `limit`. */
+export async function countUpTo(db: Pool, plan: TablePlan, customer: string, limit: number): Promise<number> {
+  const st = countUpToSql(plan, customer, limit);
+  const { rows } = await db.query<{ n: number }>(st.text, st.values);
+  return rows[0]?.n ?? 0;
 }
 
 export async function hasRows(db: Pool, plan: TablePlan, customer: string): Promise<boolean> {

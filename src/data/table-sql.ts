@@ -199,3 +199,11 @@ export function observeSql(plan: TablePlan, customer: string): Statement {
 export function existsSql(plan: TablePlan, customer: string): Statement {
   return { text: `SELECT EXISTS (SELECT 1 FROM ${tableRef(plan)} WHERE ${ident(plan.tenantColumn)} = $1) AS present`, values: [customer] };
 }
+
+/** How many rows the customer has in the table, counted no further than `limit`. */
+export function countUpToSql(plan: TablePlan, customer: string, limit: number): Statement {
+  return {
+    text: `SELECT count(*)::int AS n FROM (SELECT 1 FROM ${tableRef(plan)} WHERE ${ident(plan.tenantColumn)} = $1 LIMIT $2) t`,
+    values: [customer, limit],
+  };
+}

@@ -504,28 +504,49 @@ export interface NewProgress {
   timeCursor: boolean;
   observedKey?: Key | null;
   observedAt?: Date | null;
+  /**
+   * An append-only table copied only under the fence: recorded caught up, resynced and verified
+   * with nothing (the final sync then replaces all of the customer's rows, and Verify checks them all).
+   */
+  underFence?: boolean;
 }
 
 export async function replaceProgress(db: Queryable, key: MoveKey, tables: readonly NewProgress[]): Promise<void> {
   await db.query('DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2', [key.migration, key.customerId]);
   for (const t of tables) {
     await db.query(
-      `INSERT INTO migration_table_progress (migration, customer_id, table_name, phase, position, mode, cursor_columns, time_cursor, observed_key, observed_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10)`,
+      `INSERT INTO migration_table_progress (migration, customer_id, table_name, phase, position, mode, cursor_columns, time_cursor, observed_key, observed_at,
+                                             caught_up, resynced, verified, verified_rows, verified_checksum)
+       VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::jsonb, $10, $11, $11, $11, CASE WHEN $11 THEN 0 END, CASE WHEN $11 THEN '0' END)`,
       [
         key.migration,
         key.customerId,
         t.table,
-        t.mode === 'AppendOnly' ? 'Copy' : 'FinalSync',
+        t.mode === 'AppendOnly' && !t.underFence ? 'Copy' : 'FinalSync',
         t.position,
         t.mode,
         JSON.stringify(t.cursor),
         t.timeCursor,
         t.observedKey === undefined || t.observedKey === null ? null : JSON.stringify(t.observedKey),
         t.observedAt ?? null,
+        t.underFence === true,
       ],
     );
   }
+}
+
+/**
+ * Every table of the move still in phase Verify goes to Cleanup (the target was opened after the
+ * cut-over), and the move's failed attempts are reset as after any successful action: one statement.
+ */
+export async function leaveVerifyPhase(db: Queryable, key: MoveKey): Promise<void> {
+  await db.query(
+    `WITH p AS (
+       UPDATE migration_table_progress SET phase = 'Cleanup', updated_at = now() WHERE migration = $1 AND customer_id = $2 AND phase = 'Verify'
+     )
+     UPDATE migration_journal SET attempt = 0, updated_at = now() WHERE migration = $1 AND customer_id = $2`,
+    [key.migration, key.customerId],
+  );
 }
 
 /** Resets the per-round flags of every table (a new catch-up round). */

@@ -91,6 +91,9 @@ export async function lockRoutingWrites(client: PoolClient): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock($1, $2)', [ADVISORY_LOCK_CLASS, ROUTING_WRITE_LOCK_ID]);
 }
 
+/** BEGIN and lockRoutingWrites in one round trip (for inTransaction's `begin`): the lock's ids are constants. */
+export const BEGIN_ROUTING_WRITES = `BEGIN; SELECT pg_advisory_xact_lock(${Number(ADVISORY_LOCK_CLASS)}, ${Number(ROUTING_WRITE_LOCK_ID)})`;
+
 export async function getPlacement(db: Queryable, customerId: string): Promise<Placement | undefined> {
   const { rows } = await db.query<DbPlacement>(`SELECT ${PLACEMENT_COLUMNS} FROM placements WHERE customer_id = $1`, [customerId]);
   return rows[0] ? placementFromRow(rows[0]) : undefined;

@@ -48,10 +48,13 @@ export function discardClient(client: PoolClient): void {
   discarded.add(client);
 }
 
-/** BEGIN … COMMIT on a client the caller holds; ROLLBACK (and rethrow) when `fn` fails. */
-export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
+/**
+ * BEGIN … COMMIT on a client the caller holds; ROLLBACK (and rethrow) when `fn` fails. `begin`:
+ * the query that opens the transaction, BEGIN and the first statements of it in one round trip.
+ */
+export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>, begin = 'BEGIN'): Promise<T> {
   try {
+    await client.query(begin);
     const result = await fn();
     await client.query('COMMIT');
     return result;

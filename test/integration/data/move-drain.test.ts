@@ -21,11 +21,12 @@ describe('the drain of a fenced customer', () => {
     const held: { tx?: OpenTransaction } = {};
     let committing: Promise<void> | undefined;
     const hooks: MoveHooks = {
-      point(p, { action }) {
-        // A write routed before the fence, still running: it commits 500 ms after the fence is
-        // taken, well after the drain wait (skipped on the test's clock) has run out.
-        const tx = held.tx;
-        if (p === 'before-action' && action.kind === 'Fence' && tx && !committing) {
+      async point(p, { action }) {
+        // A write routed before the fence, still running: it opens just before the fence is taken
+        // and commits 500 ms after, well after the drain wait (skipped on the test's clock) has run out.
+        if (p === 'before-action' && action.kind === 'Fence' && !held.tx) {
+          const tx = await openTransaction(cells(), customer);
+          held.tx = tx;
           committing = new Promise((r) => setTimeout(r, 500)).then(() => tx.commit());
         }
       },
@@ -39,9 +40,6 @@ describe('the drain of a fenced customer', () => {
     });
     const key = { migration, customerId: customer };
     await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
-    await stepUntil(engine, key, clock, (r) => r.kind === 'Acted' && r.action.kind === 'PreVerify');
-    held.tx = await openTransaction(cells(), customer);
-
     const end = await stepUntil(engine, key, clock, (r) => (r.kind === 'Acted' && r.action.kind === 'CutOver') || r.kind === 'Finished' || r.kind === 'Refused');
     await committing;
     const target = await rowsOf(cells().pools['cell-b']!, customer);

@@ -214,11 +214,45 @@ describe('moving customers between cells', () => {
     expect(seconds).toBeGreaterThanOrEqual(1.35);
   }, TIMEOUT);
 
+  it('moves a customer with no more rows than a converged catch-up round straight to the fence, every row copied and verified under it while writers keep writing', async () => {
+    const c = 'small';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    const seeded = await seedCustomer(cells.pools['cell-a']!, c, { readings: 150, events: 30, devices: 4 });
+    const writers = new Writers(cells, () => [c], 2, 2, true);
+    writers.start();
+    stopAfterTest(writers);
+    await sleep(300);
+    const actions: string[] = [];
+    const engine = new MoveEngine({
+      controlPlane: cells.cp,
+      cells: cells.cells,
+      settings: { retentionMs: 0, drainWaitMs: 300 }, // convergeRows: the default (10,000)
+      hooks: { point: (p, info) => void (p === 'before-action' && actions.push(info.action.kind)) },
+    });
+    const key = { migration: 'small', customerId: c };
+    await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+    const result = await engine.run(key);
+    await sleep(300);
+    await writers.stop();
+    expect(result.move?.state).toBe('Done');
+    // Nothing copied or checked before the fence: the final sync copies all, Verify checks all.
+    expect(actions.slice(0, 2)).toEqual(['Prepare', 'Fence']);
+    expect(actions.filter((a) => ['CopyPage', 'Resync', 'PreVerify'].includes(a))).toEqual([]);
+    expect(actions).toContain('FinalSync');
+    expect(actions).toContain('Verify');
+    expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
+    expect(writers.acknowledged(c)).toBeGreaterThan(0);
+    expect(keySetProblems(await rowsOf(cells.pools['cell-b']!, c), seeded, writers.ledgers.get(c))).toEqual([]);
+    expect((await rowsOf(cells.pools['cell-a']!, c)).total).toBe(0);
+    expect(await placement(c)).toEqual({ cell: 'cell-b', state: 'Active', epoch: 2 });
+  }, TIMEOUT);
+
   it('stops a run when asked, in the middle of a throttled copy, and resumes it later', async () => {
     const c = 'stopped';
     await placeCustomers(cells.cp, [c], 'cell-a');
     await seedCustomer(cells.pools['cell-a']!, c, { readings: 2000, events: 0, devices: 1 });
-    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, rowsPerSecond: 500, settings: { settleLagMs: 0, drainWaitMs: 0, pageRows: 400 } });
+    // convergeRows below the customer's rows: it is copied in pages before the fence, not all under it.
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, rowsPerSecond: 500, settings: { settleLagMs: 0, drainWaitMs: 0, pageRows: 400, convergeRows: 100 } });
     const key = { migration: 'stop', customerId: c };
     await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
     const stopped = await engine.run(key, { signal: AbortSignal.timeout(1_500) });
@@ -233,7 +267,8 @@ describe('moving customers between cells', () => {
     const c = 'changes-mind';
     await placeCustomers(cells.cp, [c], 'cell-a');
     await seedCustomer(cells.pools['cell-a']!, c, { readings: 1200, events: 50, devices: 5 });
-    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { pageRows: 200, settleLagMs: 0, drainWaitMs: 0 } });
+    // convergeRows below the customer's rows: it is copied in pages before the fence, not all under it.
+    const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { pageRows: 200, settleLagMs: 0, drainWaitMs: 0, convergeRows: 100 } });
     await engine.startMove({ migration: 'never-mind', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });
     expect(await reserved('cell-b')).toBe(1);
     const key = { migration: 'never-mind', customerId: c };

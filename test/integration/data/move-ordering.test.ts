@@ -46,7 +46,8 @@ describe('a source transaction that commits out of order', () => {
       cells: cells().cells,
       clock: { now: () => clock.ms },
       hooks,
-      settings: { settleLagMs: SETTLE_MS, retentionMs: 3_600_000, pageRows: 1_000 },
+      // convergeRows fewer than the customer's rows: it is copied by keyset pages before the fence.
+      settings: { settleLagMs: SETTLE_MS, retentionMs: 3_600_000, pageRows: 1_000, convergeRows: 100 },
     });
     const key = { migration, customerId: customer };
     expect((await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' })).ok).toBe(true);

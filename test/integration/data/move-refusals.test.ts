@@ -109,6 +109,7 @@ describe('a move that must not happen', () => {
     await seedCustomer(cells.pools['cell-a']!, 'tampered', { readings: 1000, events: 50, devices: 3 });
     let tampered = false;
     const { result, failures } = await moveOnce('tampered', {
+      settings: { convergeRows: 100 }, // fewer than the customer's rows: copied in pages before the fence
       hooks: {
         async point(p, info) {
           if (!tampered && p === 'after-action' && info.action.kind === 'CopyPage' && info.action.table === 'public.readings') {
