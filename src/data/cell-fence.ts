@@ -4,11 +4,12 @@
 import type { Pool, PoolClient } from 'pg';
 import {
   CREATE_SCHEMA_SQL,
-  createTriggerSql,
+  createTriggersSql,
   drainSettingsSql,
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
+  FENCE_CHANGE_TRIGGER,
   FENCE_TRIGGER,
   fenceFunctionName,
   fenceFunctionSql,
@@ -83,7 +84,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     }
     const triggered = new Set<string>();
     if (version > 0) {
-      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, [FENCE_TRIGGER, FENCE_SCHEMA, fn]);
+      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, [FENCE_TRIGGER, FENCE_SCHEMA, fn, FENCE_CHANGE_TRIGGER]);
       for (const r of t.rows) triggered.add(`${r.schema}.${r.table}`);
     }
     return { version, triggered };
@@ -135,8 +136,9 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
       if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
       if ((await present(c)).triggered.has(`${t.schema}.${t.table}`)) return false;
-      await c.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON ${tableRef(t.schema, t.table)}`); // one calling another column's function
-      await c.query(createTriggerSql(t.schema, t.table, tenantColumn));
+      // Older shapes (version 2: one trigger for all three) and ones calling another column's function.
+      for (const name of [FENCE_TRIGGER, FENCE_CHANGE_TRIGGER]) await c.query(`DROP TRIGGER IF EXISTS ${name} ON ${tableRef(t.schema, t.table)}`);
+      for (const sql of createTriggersSql(t.schema, t.table, tenantColumn)) await c.query(sql);
       return true;
     });
     if (done) added.push(t);
@@ -199,9 +201,16 @@ export async function fenceCustomer(pool: Pool, customer: string, migration: str
   }
 }
 
-/** Sets a fence that needs no drain (MovingIn on a target, MovedOut after a fence): one statement. */
-export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole): Promise<void> {
-  await inTransaction(pool, (c) => setFence(c, customer, migration, role));
+/** How long markCustomer waits for the customer's writers by default (there should be none). */
+export const MARK_DRAIN_MS = 5_000;
+
+/**
+ * Sets a fence where the customer's writers are not expected (MovingIn on a target, MovedOut after
+ * a fence). It drains all the same, bounded by `drainMs`: a writer that passed the fence remembers
+ * it until its transaction ends (PASSED_SETTING), so no fence may commit under its shared lock.
+ */
+export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs = MARK_DRAIN_MS): Promise<void> {
+  await fenceCustomer(pool, customer, migration, role, drainMs);
 }
 
 /** Lifts this migration's fence of the customer (a no-op when there is none). */

@@ -3,7 +3,15 @@
 // act on, lets the move's own writes through, and drains only the fenced customer's transactions.
 import type pg from 'pg';
 import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
-import { FENCE_SQLSTATE, fenceRefusal, moverSql } from '../../../src/data/cell-fence-sql.js';
+import {
+  CREATE_SCHEMA_SQL,
+  FENCE_SCHEMA_STEPS,
+  FENCE_SQLSTATE,
+  fenceFunctionName,
+  fenceFunctionSql,
+  fenceRefusal,
+  moverSql,
+} from '../../../src/data/cell-fence-sql.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { quietPool, TELEMETRY_SCHEMA } from './cells-fixture.js';
 
@@ -43,7 +51,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3]);
   });
 
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
@@ -191,6 +199,118 @@ describe('the per-customer drain', () => {
     } finally {
       holder.release();
       await liftFence(pool, 'acme', 'm-5');
+    }
+  });
+});
+
+describe('a customer that passed the fence in a transaction', () => {
+  it('is remembered for the rest of the transaction: a fence of that customer, whatever its role, waits for the transaction', async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 100 + g, 'd', g FROM generate_series(0, 9) g`);
+      // MovingIn sets no fence on a source, but it drains like one: the writer holds the customer's lock.
+      const marking = markCustomer(pool, 'acme', 'm-in', 'MovingIn', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await readFence(pool, 'acme')).toBeUndefined();
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 110, 'd', 1)`);
+      await writer.query('COMMIT');
+      await marking;
+      expect((await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 111, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id BETWEEN 100 AND 111`);
+      expect(rows).toEqual([{ n: 11 }]);
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-in');
+    }
+  });
+
+  it('is forgotten with a savepoint rolled back, together with its lock', async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query('SAVEPOINT s');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 120, 'd', 1)`);
+      await writer.query('ROLLBACK TO SAVEPOINT s');
+      const started = Date.now();
+      await markCustomer(pool, 'acme', 'm-sp', 'MovingIn', 2_000); // no lock left to wait for
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect((await error(writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 121, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      await writer.query('ROLLBACK');
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-sp');
+    }
+  });
+
+  it('checks every customer of a multi-customer insert, and the empty customer id too', async () => {
+    await markCustomer(pool, '', 'm-empty', 'Fenced');
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SAVEPOINT s');
+      await c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 130, 'd', 1)`);
+      await c.query('ROLLBACK TO SAVEPOINT s'); // the remembered customer now reads ''
+      expect((await error(c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('', 131, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      await c.query('ROLLBACK');
+      await markCustomer(pool, 'acme', 'm-mix', 'Fenced');
+      const mixed = await error(
+        pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT CASE WHEN g < 50 THEN 'other' ELSE 'acme' END, 200 + g, 'd', g FROM generate_series(0, 99) g`),
+      );
+      expect(fenceRefusal(mixed)).toEqual({ customer: 'acme', migration: 'm-mix', role: 'Fenced' });
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN 200 AND 299`);
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      c.release();
+      await liftFence(pool, '', 'm-empty');
+      await liftFence(pool, 'acme', 'm-mix');
+    }
+  });
+});
+
+describe('upgrading the fence schema', () => {
+  it('brings a version-2 install to the current version: one step, new triggers, drains on every fence, and again changes nothing', async () => {
+    const url = await server.createDatabase('fence_upgrade');
+    const db = quietPool(url, 5);
+    try {
+      await db.query(TELEMETRY_SCHEMA);
+      // Version 2 as it was installed: steps 1 and 2, one trigger for INSERT OR UPDATE OR DELETE.
+      await db.query(CREATE_SCHEMA_SQL);
+      for (const step of FENCE_SCHEMA_STEPS.filter((x) => x.version <= 2)) {
+        await db.query(step.sql);
+        await db.query('INSERT INTO cell_operator.schema_version (version, name) VALUES ($1, $2)', [step.version, step.name]);
+      }
+      await db.query(fenceFunctionSql('customer_id'));
+      const fn = `cell_operator.${fenceFunctionName('customer_id')}`;
+      for (const t of TABLES) await db.query(`CREATE TRIGGER cell_operator_fence BEFORE INSERT OR UPDATE OR DELETE ON ${t.table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
+      await db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`);
+
+      expect((await installFence(db, 'customer_id', TABLES)).map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
+      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]);
+      const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      const triggers = await db.query<{ name: string }>(
+        `SELECT tgname AS name FROM pg_trigger WHERE tgrelid = 'readings'::regclass AND NOT tgisinternal ORDER BY tgname`,
+      );
+      expect(triggers.rows.map((r) => r.name)).toEqual(['cell_operator_fence', 'cell_operator_fence_change']);
+
+      // A MovingIn fence now waits for the customer's open writer (version 2 did not).
+      const writer = await db.connect();
+      try {
+        await writer.query('BEGIN');
+        await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 2, 'd', 1)`);
+        expect((await error(markCustomer(db, 'acme', 'm-up', 'MovingIn', 300))).code).toBe('55P03');
+        await writer.query('COMMIT');
+      } finally {
+        writer.release();
+      }
+      await markCustomer(db, 'acme', 'm-up', 'MovingIn');
+      expect((await error(db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 3, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      expect((await error(db.query(`UPDATE readings SET value = 2 WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+      expect((await error(db.query(`DELETE FROM readings WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+      await db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 4, 'd', 1)`);
+    } finally {
+      await db.end();
     }
   });
 });
