@@ -29,19 +29,15 @@ export const INSTALL_LOCK_CLASS = 0x696e7374;
 /** Session setting naming the migration whose own copy/cleanup writes pass the fence. */
 export const MOVER_SETTING = 'cell_operator.move';
 
-/** Name of the INSERT trigger on every tenant table (skipped, by its WHEN, for a customer that passed in this transaction). */
+/** Name of the trigger on every tenant table. */
 export const FENCE_TRIGGER = 'cell_operator_fence';
-
-/** Name of the UPDATE OR DELETE trigger on every tenant table (every row checked). */
-export const FENCE_CHANGE_TRIGGER = 'cell_operator_fence_change';
 
 /**
  * Transaction-local setting (set_config(…, true)) naming the last customer whose write passed the
  * fence in this transaction: its shared per-customer lock is held to the end of the transaction and
  * every fence that restricts a customer takes that lock exclusively (schema step 3), so no fence of
  * that customer can commit before this transaction ends, and the next inserts of that customer need
- * not ask again. The INSERT trigger's WHEN reads it in C: the common case of a batch never enters
- * PL/pgSQL after its first row. Not a defence against a database user who sets it by hand (who could
+ * not ask again: the rest of a batch costs the trigger function's entry and one comparison. Not a defence against a database user who sets it by hand (who could
  * also drop the trigger); reverted with the (sub)transaction that set it, like the lock.
  */
 export const PASSED_SETTING = 'cell_operator.passed';
@@ -112,8 +108,7 @@ CREATE TRIGGER cell_operator_drain AFTER INSERT OR UPDATE ON ${S}.fenced_custome
     // Writers remember, for the rest of their transaction, a customer that passed the fence
     // (PASSED_SETTING): sound only if no fence of that customer can commit while they hold its
     // shared lock, so every fence that is set drains, whatever its role (MovingIn and MovedOut too).
-    // The tenant tables' triggers are replaced by the installer (an INSERT trigger with a WHEN, and
-    // an UPDATE OR DELETE one): a table whose triggers have the version-2 shape is "not triggered".
+    // The trigger function that remembers is replaced by the installer with every upgrade.
     version: 3,
     name: 'every fence drains; inserts remember a passed customer per transaction',
     sql: `
@@ -146,12 +141,13 @@ function qualifiedFunction(tenantColumn: string): string {
 
 /**
  * The trigger function. Fast path (no fence on the customer): one shared per-customer
- * transaction-level advisory lock, one primary-key probe, and the customer remembered as passed for
- * the rest of the transaction (PASSED_SETTING; the INSERT trigger's WHEN then skips this function
- * for the customer's next rows). The lock comes first, so a write that waited for a fence reads the
- * committed fence row afterwards (READ COMMITTED takes a new snapshot per statement). Pure SQL, no
- * cross-node state beyond `fenced_customers` (a reference table on Citus, so a worker sees it
- * locally). A write that passes only as the move's own (MOVER_SETTING) is not remembered.
+ * transaction-level advisory lock, one primary-key probe, and, once the transaction has written,
+ * the customer remembered as passed for the rest of the transaction (PASSED_SETTING): its next
+ * inserts return at the first line. The lock comes first, so a write that waited for a fence reads
+ * the committed fence row afterwards (READ COMMITTED takes a new snapshot per statement). Pure SQL,
+ * no cross-node state beyond `fenced_customers` (a reference table on Citus, so a worker sees it
+ * locally). A write that passes only as the move's own (MOVER_SETTING) is not remembered; nor are
+ * updates and deletes skipped (an update may move a row between customers).
  */
 export function fenceFunctionSql(tenantColumn: string): string {
   const col = escapeIdentifier(tenantColumn);
@@ -161,10 +157,13 @@ DECLARE
   c text;
   f record;
   pass int := 1;
+  v text;
 BEGIN
+  -- One expression (in a VOLATILE function each costs a snapshot): the customer passed already.
+  IF TG_OP = 'INSERT' AND NULLIF(current_setting('${PASSED_SETTING}', true), '') = NEW.${col}::text THEN RETURN NEW; END IF;
   LOOP
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND pass = 2) THEN c := OLD.${col}::text; ELSE c := NEW.${col}::text; END IF;
-    PERFORM pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c));
+    v := pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c))::text; -- an expression: PERFORM would run a query
     SELECT fc.role, fc.migration INTO f FROM ${S}.fenced_customers fc WHERE fc.customer_id = c;
     IF FOUND THEN
       IF current_setting('${MOVER_SETTING}', true) IS DISTINCT FROM f.migration THEN
@@ -185,7 +184,9 @@ BEGIN
             MESSAGE = format('the write fences of this cell changed after this transaction''s snapshot was taken (customer %s): retry the transaction', c);
         END IF;
       END IF;
-      PERFORM set_config('${PASSED_SETTING}', c, true);
+      -- Only once the transaction has written (its second row, typically): setting a GUC costs a
+      -- walk over all of them at commit, which a one-row transaction would pay for nothing.
+      IF pg_current_xact_id_if_assigned() IS NOT NULL THEN v := set_config('${PASSED_SETTING}', c, true); END IF;
     END IF;
     EXIT WHEN NOT (TG_OP = 'UPDATE' AND pass = 1 AND OLD.${col} IS DISTINCT FROM NEW.${col});
     pass := 2;
@@ -200,36 +201,17 @@ export function tableRef(schema: string, table: string): string {
   return `${escapeIdentifier(schema)}.${escapeIdentifier(table)}`;
 }
 
-/**
- * The triggers on one tenant table (CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE lock: only
- * when missing). Inserts: a WHEN evaluated in C skips the function for the customer that already
- * passed in this transaction (NULLIF: the setting reads '' once reverted, and '' is a customer id
- * like any other). Updates and deletes: every row (an update may move a row between customers).
- */
-export function createTriggersSql(schema: string, table: string, tenantColumn: string): string[] {
-  const t = tableRef(schema, table);
-  const fn = qualifiedFunction(tenantColumn);
-  return [
-    `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE INSERT ON ${t} FOR EACH ROW
-  WHEN (NULLIF(current_setting(${escapeLiteral(PASSED_SETTING)}, true), '') IS DISTINCT FROM (NEW.${escapeIdentifier(tenantColumn)})::text)
-  EXECUTE FUNCTION ${fn}()`,
-    `CREATE TRIGGER ${escapeIdentifier(FENCE_CHANGE_TRIGGER)} BEFORE UPDATE OR DELETE ON ${t} FOR EACH ROW EXECUTE FUNCTION ${fn}()`,
-  ];
+/** The trigger on one tenant table (CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE lock: only when missing). */
+export function createTriggerSql(schema: string, table: string, tenantColumn: string): string {
+  return `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE ON ${tableRef(schema, table)}
+  FOR EACH ROW EXECUTE FUNCTION ${qualifiedFunction(tenantColumn)}()`;
 }
 
-/**
- * Which tables carry both fence triggers, in this version's shape, calling this column's function
- * ($1 INSERT trigger, $2 function schema, $3 function, $4 UPDATE OR DELETE trigger). pg_trigger.tgtype
- * bits: ROW 1, BEFORE 2, INSERT 4, DELETE 8, UPDATE 16; the INSERT trigger must have its WHEN.
- */
+/** Which of the given tables already carry the fence trigger calling this column's function. */
 export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS table
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
-                WHERE t.tgrelid = c.oid AND t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-                  AND t.tgtype = 7 AND t.tgqual IS NOT NULL)
-   AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
-                WHERE t.tgrelid = c.oid AND t.tgname = $4 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'
-                  AND t.tgtype = 27)`;
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+ WHERE t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'`;
 
 // The fence's writes take the new generation as a parameter (NEXT_GENERATION_SQL first, in the same
 // transaction): Citus refuses a volatile function such as nextval() in a write to a reference table.

@@ -4,12 +4,11 @@
 import type { Pool, PoolClient } from 'pg';
 import {
   CREATE_SCHEMA_SQL,
-  createTriggersSql,
+  createTriggerSql,
   drainSettingsSql,
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
-  FENCE_CHANGE_TRIGGER,
   FENCE_TRIGGER,
   fenceFunctionName,
   fenceFunctionSql,
@@ -84,7 +83,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     }
     const triggered = new Set<string>();
     if (version > 0) {
-      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, [FENCE_TRIGGER, FENCE_SCHEMA, fn, FENCE_CHANGE_TRIGGER]);
+      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, [FENCE_TRIGGER, FENCE_SCHEMA, fn]);
       for (const r of t.rows) triggered.add(`${r.schema}.${r.table}`);
     }
     return { version, triggered };
@@ -136,9 +135,8 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
       if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
       if ((await present(c)).triggered.has(`${t.schema}.${t.table}`)) return false;
-      // Older shapes (version 2: one trigger for all three) and ones calling another column's function.
-      for (const name of [FENCE_TRIGGER, FENCE_CHANGE_TRIGGER]) await c.query(`DROP TRIGGER IF EXISTS ${name} ON ${tableRef(t.schema, t.table)}`);
-      for (const sql of createTriggersSql(t.schema, t.table, tenantColumn)) await c.query(sql);
+      await c.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON ${tableRef(t.schema, t.table)}`); // one calling another column's function
+      await c.query(createTriggerSql(t.schema, t.table, tenantColumn));
       return true;
     });
     if (done) added.push(t);

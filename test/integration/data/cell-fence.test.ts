@@ -8,7 +8,6 @@ import {
   FENCE_SCHEMA_STEPS,
   FENCE_SQLSTATE,
   fenceFunctionName,
-  fenceFunctionSql,
   fenceRefusal,
   moverSql,
 } from '../../../src/data/cell-fence-sql.js';
@@ -230,7 +229,8 @@ describe('a customer that passed the fence in a transaction', () => {
     try {
       await writer.query('BEGIN');
       await writer.query('SAVEPOINT s');
-      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 120, 'd', 1)`);
+      // Two rows: the customer is remembered from the second (once the transaction has written).
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 120, 'd', 1), ('acme', 122, 'd', 1)`);
       await writer.query('ROLLBACK TO SAVEPOINT s');
       const started = Date.now();
       await markCustomer(pool, 'acme', 'm-sp', 'MovingIn', 2_000); // no lock left to wait for
@@ -249,7 +249,7 @@ describe('a customer that passed the fence in a transaction', () => {
     try {
       await c.query('BEGIN');
       await c.query('SAVEPOINT s');
-      await c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 130, 'd', 1)`);
+      await c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 130, 'd', 1), ('other', 132, 'd', 1)`);
       await c.query('ROLLBACK TO SAVEPOINT s'); // the remembered customer now reads ''
       expect((await error(c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('', 131, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
       await c.query('ROLLBACK');
@@ -268,37 +268,62 @@ describe('a customer that passed the fence in a transaction', () => {
   });
 });
 
+/** The version-2 trigger function, as that version installed it ($FN: its name). */
+const VERSION_2_FUNCTION = `CREATE OR REPLACE FUNCTION $FN() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  c text;
+  f record;
+  pass int := 1;
+BEGIN
+  LOOP
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND pass = 2) THEN c := OLD.customer_id::text; ELSE c := NEW.customer_id::text; END IF;
+    PERFORM pg_advisory_xact_lock_shared(1717923427, hashtext(c));
+    SELECT fc.role, fc.migration INTO f FROM cell_operator.fenced_customers fc WHERE fc.customer_id = c;
+    IF FOUND THEN
+      IF current_setting('cell_operator.move', true) IS DISTINCT FROM f.migration THEN
+        RAISE EXCEPTION USING ERRCODE = 'ZF001', MESSAGE = format('customer %s is fenced', c), DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role);
+      END IF;
+    END IF;
+    EXIT WHEN NOT (TG_OP = 'UPDATE' AND pass = 1 AND OLD.customer_id IS DISTINCT FROM NEW.customer_id);
+    pass := 2;
+  END LOOP;
+  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+  RETURN NEW;
+END
+$fn$`;
+
 describe('upgrading the fence schema', () => {
-  it('brings a version-2 install to the current version: one step, new triggers, drains on every fence, and again changes nothing', async () => {
+  it('brings a version-2 install to the current version: one step, the new trigger function, drains on every fence, and again changes nothing', async () => {
     const url = await server.createDatabase('fence_upgrade');
     const db = quietPool(url, 5);
     try {
       await db.query(TELEMETRY_SCHEMA);
-      // Version 2 as it was installed: steps 1 and 2, one trigger for INSERT OR UPDATE OR DELETE.
+      // Version 2 as it was installed: steps 1 and 2, its trigger function (without the remembered
+      // customer), the trigger on every table.
       await db.query(CREATE_SCHEMA_SQL);
       for (const step of FENCE_SCHEMA_STEPS.filter((x) => x.version <= 2)) {
         await db.query(step.sql);
         await db.query('INSERT INTO cell_operator.schema_version (version, name) VALUES ($1, $2)', [step.version, step.name]);
       }
-      await db.query(fenceFunctionSql('customer_id'));
       const fn = `cell_operator.${fenceFunctionName('customer_id')}`;
+      await db.query(VERSION_2_FUNCTION.replace('$FN', fn));
       for (const t of TABLES) await db.query(`CREATE TRIGGER cell_operator_fence BEFORE INSERT OR UPDATE OR DELETE ON ${t.table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
       await db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`);
 
-      expect((await installFence(db, 'customer_id', TABLES)).map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
-      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]);
+      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]); // the triggers stay, their function is replaced
       const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
       expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
-      const triggers = await db.query<{ name: string }>(
-        `SELECT tgname AS name FROM pg_trigger WHERE tgrelid = 'readings'::regclass AND NOT tgisinternal ORDER BY tgname`,
-      );
-      expect(triggers.rows.map((r) => r.name)).toEqual(['cell_operator_fence', 'cell_operator_fence_change']);
+      const source = await db.query<{ src: string }>(`SELECT prosrc AS src FROM pg_proc WHERE oid = $1::regprocedure`, [`${fn}()`]);
+      expect(source.rows[0]?.src).toContain('cell_operator.passed');
+      const again = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cell_operator.schema_version');
+      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cell_operator.schema_version')).rows).toEqual(again.rows);
 
       // A MovingIn fence now waits for the customer's open writer (version 2 did not).
       const writer = await db.connect();
       try {
         await writer.query('BEGIN');
-        await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 2, 'd', 1)`);
+        await writer.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 10 + g, 'd', g FROM generate_series(0, 9) g`);
         expect((await error(markCustomer(db, 'acme', 'm-up', 'MovingIn', 300))).code).toBe('55P03');
         await writer.query('COMMIT');
       } finally {
