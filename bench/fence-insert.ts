@@ -10,6 +10,10 @@
 // on a shared machine disturbs far less than wall-clock throughput.
 // Two shapes: single-row INSERT transactions from BENCH_CLIENTS clients (default 4), as a gateway
 // or ingestion worker writes, and 100-row INSERTs (a batching worker). Goal: ratio >= 0.95.
+// Then the server alone: a procedure in one backend inserting BENCH_SERVER_ROWS rows (default
+// 30,000 one a transaction, 100,000 in 100-row statements), its CPU per row with and without the
+// trigger, BENCH_SERVER_ROUNDS alternating pairs (default 5): no client, no parsing, so the
+// trigger's share is larger than in the figures above, but steady on a busy machine.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { installFence, liftFence, markCustomer } from '../src/data/cell-fence.js';
@@ -22,6 +26,8 @@ const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1_000);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 const FENCED_OTHERS = Number(process.env.BENCH_FENCED_OTHERS ?? 1_000);
 const CUSTOMERS = 200;
+const SERVER_ROUNDS = Number(process.env.BENCH_SERVER_ROUNDS ?? 5);
+const SERVER_ROWS = Number(process.env.BENCH_SERVER_ROWS ?? 30_000);
 
 /** CPU time of a process in ms (utime + stime; clock ticks of 10 ms), undefined where /proc is unreadable. */
 function cpuMs(pid: number): number | undefined {
@@ -131,6 +137,41 @@ try {
       `  ${label}: without the fence ${fmt(median(plainRates))} rows/s (baseline), with it ${fmt(median(fencedRates))} rows/s; ratio ${median(rates).toFixed(3)} (goal >= 0.95; pairs: ${rates.map((x) => x.toFixed(2)).join(' ')})`,
     );
     if (cpus.length > 0) console.log(`    CPU per row, baseline / with the fence: ${median(cpus).toFixed(3)} (pairs: ${cpus.map((x) => x.toFixed(2)).join(' ')})`);
+  }
+
+  const loop = clients[0] as pg.PoolClient;
+  const loopPid = pids[0] as number;
+  if (cpuMs(loopPid) !== undefined && SERVER_ROUNDS > 0) {
+    await loop.query(`CREATE PROCEDURE bench_single(n int, base bigint) LANGUAGE plpgsql AS $p$
+      BEGIN FOR i IN 1..n LOOP INSERT INTO readings (customer_id, id, device, value) VALUES ('customer-' || (i % ${CUSTOMERS}), base + i, 'd1', 1.5); COMMIT; END LOOP; END $p$`);
+    await loop.query(`CREATE PROCEDURE bench_batch(n int, base bigint) LANGUAGE plpgsql AS $p$
+      BEGIN FOR i IN 1..n LOOP INSERT INTO readings (customer_id, id, device, value)
+        SELECT 'customer-' || (i % ${CUSTOMERS}), base + i * 100 + g, 'd' || (g % 10), g FROM generate_series(0, 99) g; COMMIT; END LOOP; END $p$`);
+    console.log(`the server alone: one backend's CPU per row, ${SERVER_ROUNDS} alternating pairs`);
+    for (const shape of ['single', 'batch'] as const) {
+      const rows = shape === 'single' ? SERVER_ROWS : SERVER_ROWS * 10 / 3;
+      const calls = shape === 'single' ? rows : Math.round(rows / 100);
+      const ratios: number[] = [];
+      const perRow: Record<'plain' | 'fenced', number[]> = { plain: [], fenced: [] };
+      for (let r = 0; r < SERVER_ROUNDS; r++) {
+        const got: Partial<Record<'plain' | 'fenced', number>> = {};
+        for (const on of r % 2 ? [true, false] : [false, true]) {
+          await setFence(on);
+          await pool.query('TRUNCATE readings');
+          const before = cpuMs(loopPid) as number;
+          await loop.query(`CALL bench_${shape}($1, $2)`, [calls, nextId]);
+          nextId += calls * 101;
+          got[on ? 'fenced' : 'plain'] = (((cpuMs(loopPid) as number) - before) * 1000) / (shape === 'single' ? calls : calls * 100);
+        }
+        perRow.plain.push(got.plain as number);
+        perRow.fenced.push(got.fenced as number);
+        ratios.push((got.plain as number) / (got.fenced as number));
+      }
+      const label = shape === 'single' ? 'single-row transactions' : '100-row INSERTs';
+      console.log(
+        `  ${label}: ${median(perRow.plain).toFixed(1)} µs per row without the fence, ${median(perRow.fenced).toFixed(1)} with it; ratio ${median(ratios).toFixed(3)} (pairs: ${ratios.map((x) => x.toFixed(2)).join(' ')})`,
+      );
+    }
   }
   await liftFence(pool, 'elsewhere-0', 'bench-other-moves');
 } finally {
