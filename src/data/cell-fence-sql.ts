@@ -213,17 +213,25 @@ export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS ta
   JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
  WHERE t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'`;
 
-// The fence's writes take the new generation as a parameter (NEXT_GENERATION_SQL first, in the same
-// transaction): Citus refuses a volatile function such as nextval() in a write to a reference table.
+// A fence change is numbered last, just before its commit, in commit order: LOCK_GENERATION_SQL
+// takes fence_state's row lock (a change that holds it commits before the next one reads), then the
+// new number (above both the committed one and the sequence, which a change that rolled back may
+// have moved up) is written as a constant (Citus refuses volatile functions such as nextval() in a
+// write to a reference table) and the sequences moved up to it. So every change committed after a
+// snapshot has a number above the snapshot's and the sequence is at least that number before the
+// change commits: a REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
 
-/** The next fence generation (a sequence on the coordinator; call inside the fence's transaction). */
-export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_generation')::text AS generation`;
+/** Takes the row lock of fence_state (waits for the change that holds it), in the fence change's transaction. */
+export const LOCK_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = generation`;
 
-/**
- * Records a generation as the newest fence change ($1, from NEXT_GENERATION_SQL). Never backwards:
- * two fence changes may commit in the other order than they drew their numbers.
- */
-export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = GREATEST(generation, $1::bigint)`;
+/** The committed generation (after LOCK_GENERATION_SQL: the newest) and the coordinator's sequence. */
+export const READ_GENERATION_SQL = `SELECT (SELECT generation FROM ${S}.fence_state)::text AS generation, (SELECT last_value FROM ${S}.fence_generation)::text AS sequence`;
+
+/** Records $1 as this change's generation (held under the row lock to the commit). */
+export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = $1::bigint`;
+
+/** Moves the coordinator's sequence up to $1 (never back). */
+export const RAISE_SEQUENCE_SQL = `SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST($1::bigint, (SELECT last_value FROM ${S}.fence_generation)))`;
 
 /**
  * On Citus, the statement run on every worker (run_command_on_workers, before the fence's own
@@ -238,13 +246,13 @@ export function workerGenerationSql(generation: string): string {
 /** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
 export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
 
-/** Sets (or changes) a customer's fence, in the caller's transaction (with BUMP_GENERATION_SQL). */
+/** Sets (or changes) a customer's fence, in the caller's transaction (numbered afterwards). */
 export const SET_FENCE_SQL = `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
 VALUES ($1, $2, $3, now())
 ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
   since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
 
-/** Lifts this migration's fence of a customer (another migration's stays); then bump the generation if a row went. */
+/** Lifts this migration's fence of a customer (another migration's stays); numbered afterwards. */
 export const LIFT_FENCE_SQL = `DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2`;
 
 /**

@@ -15,7 +15,9 @@ import {
   INSTALL_LOCK_CLASS,
   BUMP_GENERATION_SQL,
   LIFT_FENCE_SQL,
-  NEXT_GENERATION_SQL,
+  LOCK_GENERATION_SQL,
+  RAISE_SEQUENCE_SQL,
+  READ_GENERATION_SQL,
   lockTimeoutSql,
   READ_FENCE_SQL,
   WORKER_GENERATION_SQL,
@@ -145,12 +147,18 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
 }
 
 /**
- * Draws the next fence generation. On Citus the workers' copy of the sequence is moved up first
- * (the tenant tables' triggers run there), before this transaction writes anything.
+ * Numbers this transaction's fence change, last, in commit order (see LOCK_GENERATION_SQL): the
+ * row lock of fence_state first, then the next number, written, and the sequences moved up to it
+ * (on Citus the workers' copies too, the tenant tables' triggers run there) before the commit.
  */
-async function drawGeneration(c: PoolClient): Promise<string> {
-  const { rows } = await c.query<{ generation: string }>(NEXT_GENERATION_SQL);
-  const generation = rows[0]?.generation as string;
+async function numberChange(c: PoolClient): Promise<void> {
+  await c.query(LOCK_GENERATION_SQL);
+  const { rows } = await c.query<{ generation: string; sequence: string }>(READ_GENERATION_SQL);
+  const committed = BigInt(rows[0]?.generation ?? '0');
+  const sequence = BigInt(rows[0]?.sequence ?? '0');
+  const generation = String((committed > sequence ? committed : sequence) + 1n);
+  await c.query(BUMP_GENERATION_SQL, [generation]);
+  await c.query(RAISE_SEQUENCE_SQL, [generation]);
   if (await hasCitus(c)) {
     const failed = await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)]);
     if (failed.rows.length > 0) {
@@ -158,25 +166,17 @@ async function drawGeneration(c: PoolClient): Promise<string> {
       throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
     }
   }
-  return generation;
 }
 
-/**
- * Sets a customer's fence in the caller's transaction: the generation is drawn first and recorded
- * last, so the one-row fence_state is locked only for the moment before the commit (a drain in
- * between would otherwise hold every other fence change of the cell).
- */
+/** Sets a customer's fence in the caller's transaction, numbered last (fence_state is locked only from then to the commit). */
 async function setFence(c: PoolClient, customer: string, migration: string, role: FenceRole): Promise<void> {
-  const generation = await drawGeneration(c);
   await c.query(SET_FENCE_SQL, [customer, migration, role]);
-  await c.query(BUMP_GENERATION_SQL, [generation]);
+  await numberChange(c);
 }
 
-/** A fence change that changes no fence: after a failed one, so its drawn number refuses no writer. */
+/** A fence change that changes no fence: after a failed one, so a number it may have raised the sequence to refuses no writer. */
 async function catchUpGeneration(pool: Pool): Promise<void> {
-  await inTransaction(pool, async (c) => {
-    await c.query(BUMP_GENERATION_SQL, [await drawGeneration(c)]);
-  });
+  await inTransaction(pool, numberChange);
 }
 
 /**
@@ -215,9 +215,8 @@ export async function markCustomer(pool: Pool, customer: string, migration: stri
 export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
   if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
   await inTransaction(pool, async (c) => {
-    const generation = await drawGeneration(c);
     await c.query(LIFT_FENCE_SQL, [customer, migration]);
-    await c.query(BUMP_GENERATION_SQL, [generation]);
+    await numberChange(c);
   });
 }
 

@@ -111,6 +111,28 @@ describe('the write fence in a cell database', () => {
       await liftFence(pool, 'acme', 'm-rr');
     }
   });
+  it('tells a REPEATABLE READ writer to retry when its snapshot falls between two fence changes that commit out of order', async () => {
+    const holder = await pool.connect();
+    const rr = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 60, 'd', 1)`);
+      const fencing = fenceCustomer(pool, 'acme', 'm-ooo', 'Fenced', 5_000); // started first, waits for the holder
+      await new Promise((r) => setTimeout(r, 200));
+      await markCustomer(pool, 'bob', 'm-ooo-2', 'MovingIn'); // started second, commits first
+      await rr.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await rr.query('SELECT count(*) FROM devices'); // the snapshot: after the second change, before the first
+      await holder.query('COMMIT');
+      await fencing;
+      expect((await error(rr.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 61, 'd', 1)`))).code).toBe('40001');
+      await rr.query('ROLLBACK');
+    } finally {
+      holder.release();
+      rr.release();
+      await liftFence(pool, 'acme', 'm-ooo');
+      await liftFence(pool, 'bob', 'm-ooo-2');
+    }
+  });
 });
 
 describe('the per-customer drain', () => {
