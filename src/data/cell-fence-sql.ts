@@ -12,7 +12,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 2;
+export const FENCE_SCHEMA_VERSION = 3;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
@@ -32,7 +32,17 @@ export const MOVER_SETTING = 'cell_operator.move';
 /** Name of the trigger on every tenant table. */
 export const FENCE_TRIGGER = 'cell_operator_fence';
 
-/** Session setting (SET LOCAL by fenceCustomer) that makes setting a `Fenced` row drain the customer's writers. */
+/**
+ * Transaction-local setting (set_config(…, true)) naming the last customer whose write passed the
+ * fence in this transaction: its shared per-customer lock is held to the end of the transaction and
+ * every fence that restricts a customer takes that lock exclusively (schema step 3), so no fence of
+ * that customer can commit before this transaction ends, and the next inserts of that customer need
+ * not ask again: the rest of a batch costs the trigger function's entry and one comparison. Not a defence against a database user who sets it by hand (who could
+ * also drop the trigger); reverted with the (sub)transaction that set it, like the lock.
+ */
+export const PASSED_SETTING = 'cell_operator.passed';
+
+/** Session setting (SET LOCAL by fenceCustomer and markCustomer) that makes setting a fence row drain the customer's writers. */
 export const DRAIN_SETTING = 'cell_operator.drain';
 
 /**
@@ -94,6 +104,23 @@ $fn$;
 DROP TRIGGER IF EXISTS cell_operator_drain ON ${S}.fenced_customers;
 CREATE TRIGGER cell_operator_drain AFTER INSERT OR UPDATE ON ${S}.fenced_customers FOR EACH ROW EXECUTE FUNCTION ${S}.drain_fenced_customer();`,
   },
+  {
+    // Writers remember, for the rest of their transaction, a customer that passed the fence
+    // (PASSED_SETTING): sound only if no fence of that customer can commit while they hold its
+    // shared lock, so every fence that is set drains, whatever its role (MovingIn and MovedOut too).
+    // The trigger function that remembers is replaced by the installer with every upgrade.
+    version: 3,
+    name: 'every fence drains; inserts remember a passed customer per transaction',
+    sql: `
+CREATE OR REPLACE FUNCTION ${S}.drain_fenced_customer() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF current_setting('${DRAIN_SETTING}', true) = 'on' THEN
+    PERFORM pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext(NEW.customer_id));
+  END IF;
+  RETURN NULL;
+END
+$fn$;`,
+  },
 ];
 
 export const CREATE_SCHEMA_SQL = `CREATE SCHEMA IF NOT EXISTS ${S};
@@ -114,10 +141,13 @@ function qualifiedFunction(tenantColumn: string): string {
 
 /**
  * The trigger function. Fast path (no fence on the customer): one shared per-customer
- * transaction-level advisory lock, one primary-key probe. The lock comes first, so a write that
- * waited for a fence reads the committed fence row afterwards (READ COMMITTED takes a new snapshot
- * per statement). Pure SQL, no cross-node state beyond `fenced_customers` (a reference table on
- * Citus, so a worker sees it locally).
+ * transaction-level advisory lock, one primary-key probe, and, once the transaction has written,
+ * the customer remembered as passed for the rest of the transaction (PASSED_SETTING): its next
+ * inserts return at the first line. The lock comes first, so a write that waited for a fence reads
+ * the committed fence row afterwards (READ COMMITTED takes a new snapshot per statement). Pure SQL,
+ * no cross-node state beyond `fenced_customers` (a reference table on Citus, so a worker sees it
+ * locally). A write that passes only as the move's own (MOVER_SETTING) is not remembered; nor are
+ * updates and deletes skipped (an update may move a row between customers).
  */
 export function fenceFunctionSql(tenantColumn: string): string {
   const col = escapeIdentifier(tenantColumn);
@@ -127,10 +157,13 @@ DECLARE
   c text;
   f record;
   pass int := 1;
+  v text;
 BEGIN
+  -- One expression (in a VOLATILE function each costs a snapshot): the customer passed already.
+  IF TG_OP = 'INSERT' AND NULLIF(current_setting('${PASSED_SETTING}', true), '') = NEW.${col}::text THEN RETURN NEW; END IF;
   LOOP
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND pass = 2) THEN c := OLD.${col}::text; ELSE c := NEW.${col}::text; END IF;
-    PERFORM pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c));
+    v := pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c))::text; -- an expression: PERFORM would run a query
     SELECT fc.role, fc.migration INTO f FROM ${S}.fenced_customers fc WHERE fc.customer_id = c;
     IF FOUND THEN
       IF current_setting('${MOVER_SETTING}', true) IS DISTINCT FROM f.migration THEN
@@ -141,14 +174,19 @@ BEGIN
           DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
           HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
       END IF;
-    ELSIF current_setting('transaction_isolation') <> 'read committed' THEN
-      -- A separate statement: a READ COMMITTED writer never plans it (a node that lacks the
-      -- sequence would otherwise fail every write).
-      IF (SELECT generation FROM ${S}.fence_state) < (SELECT last_value FROM ${S}.fence_generation) THEN
-        RAISE EXCEPTION USING
-          ERRCODE = '40001',
-          MESSAGE = format('the write fences of this cell changed after this transaction''s snapshot was taken (customer %s): retry the transaction', c);
+    ELSE
+      IF current_setting('transaction_isolation') <> 'read committed' THEN
+        -- A separate statement: a READ COMMITTED writer never plans it (a node that lacks the
+        -- sequence would otherwise fail every write).
+        IF (SELECT generation FROM ${S}.fence_state) < (SELECT last_value FROM ${S}.fence_generation) THEN
+          RAISE EXCEPTION USING
+            ERRCODE = '40001',
+            MESSAGE = format('the write fences of this cell changed after this transaction''s snapshot was taken (customer %s): retry the transaction', c);
+        END IF;
       END IF;
+      -- Only once the transaction has written (its second row, typically): setting a GUC costs a
+      -- walk over all of them at commit, which a one-row transaction would pay for nothing.
+      IF pg_current_xact_id_if_assigned() IS NOT NULL THEN v := set_config('${PASSED_SETTING}', c, true); END IF;
     END IF;
     EXIT WHEN NOT (TG_OP = 'UPDATE' AND pass = 1 AND OLD.${col} IS DISTINCT FROM NEW.${col});
     pass := 2;
@@ -175,35 +213,25 @@ export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS ta
   JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
  WHERE t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'`;
 
-// The fence's writes take the new generation as a parameter (NEXT_GENERATION_SQL first, in the same
-// transaction): Citus refuses a volatile function such as nextval() in a write to a reference table.
+// A fence change is numbered last, just before its commit, in commit order: LOCK_GENERATION_SQL
+// takes fence_state's row lock (a change that holds it commits before the next one reads), then the
+// new number (above both the committed one and the sequence, which a change that rolled back may
+// have moved up) is written as a constant (Citus refuses volatile functions such as nextval() in a
+// write to a reference table) and the sequences moved up to it. So every change committed after a
+// snapshot has a number above the snapshot's and the sequence is at least that number before the
+// change commits: a REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
 
-/**
- * The next fence generation (a sequence on the coordinator; call inside the fence's transaction),
- * and whether the database runs Citus (the workers' copy of the sequence then moves up too): one
- * round trip, with no parameters so that it can share a query with the BEGIN before it.
- */
-export const NEXT_GENERATION_SQL = `SELECT nextval('${FENCE_SCHEMA}.fence_generation')::text AS generation,
-  EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`;
+/** Takes the row lock of fence_state (waits for the change that holds it), in the fence change's transaction. */
+export const LOCK_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = generation`;
 
-/**
- * Records a generation as the newest fence change ($1, from NEXT_GENERATION_SQL). Never backwards:
- * two fence changes may commit in the other order than they drew their numbers.
- */
-export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = GREATEST(generation, $1::bigint)`;
+/** The committed generation (after LOCK_GENERATION_SQL: the newest) and the coordinator's sequence. */
+export const READ_GENERATION_SQL = `SELECT (SELECT generation FROM ${S}.fence_state)::text AS generation, (SELECT last_value FROM ${S}.fence_generation)::text AS sequence`;
 
-/**
- * BUMP_GENERATION_SQL and the COMMIT in one simple query (one round trip): the generation is a
- * number drawn by NEXT_GENERATION_SQL, checked to be digits before it is written into the text.
- */
-export function bumpGenerationAndCommitSql(generation: string): string {
-  return `UPDATE ${S}.fence_state SET generation = GREATEST(generation, ${generationLiteral(generation)}::bigint); COMMIT`;
-}
+/** Records $1 as this change's generation (held under the row lock to the commit). */
+export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = $1::bigint`;
 
-function generationLiteral(generation: string): string {
-  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
-  return generation;
-}
+/** Moves the coordinator's sequence up to $1 (never back). */
+export const RAISE_SEQUENCE_SQL = `SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST($1::bigint, (SELECT last_value FROM ${S}.fence_generation)))`;
 
 /**
  * On Citus, the statement run on every worker (run_command_on_workers, before the fence's own
@@ -211,20 +239,20 @@ function generationLiteral(generation: string): string {
  * moved up to the coordinator's new number, so a REPEATABLE READ writer on a worker sees it.
  */
 export function workerGenerationSql(generation: string): string {
-  const g = generationLiteral(generation);
-  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${g}, (SELECT last_value FROM ${S}.fence_generation)))`;
+  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
+  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${generation}, (SELECT last_value FROM ${S}.fence_generation)))`;
 }
 
 /** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
 export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
 
-/** Sets (or changes) a customer's fence, in the caller's transaction (with BUMP_GENERATION_SQL). */
+/** Sets (or changes) a customer's fence, in the caller's transaction (numbered afterwards). */
 export const SET_FENCE_SQL = `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
 VALUES ($1, $2, $3, now())
 ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
   since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
 
-/** Lifts this migration's fence of a customer (another migration's stays); then bump the generation if a row went. */
+/** Lifts this migration's fence of a customer (another migration's stays); numbered afterwards. */
 export const LIFT_FENCE_SQL = `DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2`;
 
 /**

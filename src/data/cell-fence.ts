@@ -2,6 +2,7 @@
 // the versioned `cell_operator` schema, the trigger on every tenant table, and a customer's fence
 // (set with a bounded per-customer drain, changed, lifted). Idempotent: every call can run again.
 import type { Pool, PoolClient } from 'pg';
+import { inTransaction as inClientTransaction, withClient } from '../store/transactions.js';
 import {
   CREATE_SCHEMA_SQL,
   createTriggerSql,
@@ -13,9 +14,11 @@ import {
   fenceFunctionName,
   fenceFunctionSql,
   INSTALL_LOCK_CLASS,
-  bumpGenerationAndCommitSql,
+  BUMP_GENERATION_SQL,
   LIFT_FENCE_SQL,
-  NEXT_GENERATION_SQL,
+  LOCK_GENERATION_SQL,
+  RAISE_SEQUENCE_SQL,
+  READ_GENERATION_SQL,
   lockTimeoutSql,
   READ_FENCE_SQL,
   WORKER_GENERATION_SQL,
@@ -31,27 +34,12 @@ export interface FencedTable {
   table: string;
 }
 
-/** Runs `fn` in a transaction on a pooled client; the connection is destroyed on error. */
-async function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
-  const c = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error): void => {
-    broken = err;
-  };
-  c.on('error', onError);
-  try {
-    await c.query('BEGIN');
-    const result = await fn(c);
-    await c.query('COMMIT');
-    return result;
-  } catch (err) {
-    broken ??= err instanceof Error ? err : new Error(String(err));
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.off('error', onError);
-    c.release(broken);
-  }
+/**
+ * Runs `fn` in a transaction on a pooled client (store/transactions.ts, the one way); the
+ * connection is destroyed on any error (a fence change may hold locks or settings).
+ */
+function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(pool, (c) => inClientTransaction(c, () => fn(c)), { discardOn: 'any' });
 }
 
 /** Whether the database runs Citus (the fence table then becomes a reference table). */
@@ -158,67 +146,41 @@ async function presentAtOnce(pool: Pool, fn: string): Promise<{ version: number;
 }
 
 /**
- * BEGIN, `settings` (SET LOCALs) and the next fence generation, in one round trip. On Citus
- * the workers' copy of the sequence is moved up first (the tenant tables' triggers run there),
- * before this transaction writes anything.
+ * Numbers this transaction's fence change, last, in commit order (see LOCK_GENERATION_SQL): the
+ * row lock of fence_state first, then the next number, written, and the sequences moved up to it
+ * (on Citus the workers' copies too, the tenant tables' triggers run there) before the commit.
  */
-async function beginAndDrawGeneration(c: PoolClient, settings?: string): Promise<string> {
-  // Several statements in one query answer one result each; pg's types know only the single case.
-  const answer: unknown = await c.query(`BEGIN; ${settings ? `${settings}; ` : ''}${NEXT_GENERATION_SQL}`);
-  const row = (answer as { rows: { generation: string; citus: boolean }[] }[]).at(-1)?.rows[0];
-  if (!row) throw new Error('drawing the next fence generation returned nothing');
-  const { generation, citus } = row;
-  if (citus) {
+async function numberChange(c: PoolClient): Promise<void> {
+  await c.query(LOCK_GENERATION_SQL);
+  const { rows } = await c.query<{ generation: string; sequence: string }>(READ_GENERATION_SQL);
+  const committed = BigInt(rows[0]?.generation ?? '0');
+  const sequence = BigInt(rows[0]?.sequence ?? '0');
+  const generation = String((committed > sequence ? committed : sequence) + 1n);
+  await c.query(BUMP_GENERATION_SQL, [generation]);
+  await c.query(RAISE_SEQUENCE_SQL, [generation]);
+  if (await hasCitus(c)) {
     // Each worker runs the command in a connection of its own, so a failure leaves this transaction
     // usable; the command is idempotent. Two fence changes creating a new worker's sequence at once
     // race in CREATE SEQUENCE IF NOT EXISTS (a duplicate pg_class key): the loser runs it again.
     let failed: { nodename: string; nodeport: number; result: string }[] = [];
     for (let attempt = 0; attempt < 3; attempt++) {
       failed = (await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)])).rows;
-      if (failed.length === 0) return generation;
+      if (failed.length === 0) return;
     }
     const where = failed.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
     throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
   }
-  return generation;
 }
 
-/**
- * One fence change in its own transaction, in three round trips: BEGIN with `settings` and the
- * generation drawn; `write`; the generation recorded and COMMIT. The generation is drawn first and
- * recorded last, so the one-row fence_state is locked only for the moment before the commit (a
- * drain in `write` would otherwise hold every other fence change of the cell). On error the
- * transaction is rolled back and the connection destroyed.
- */
-async function changeFence(pool: Pool, settings: string | undefined, write: (c: PoolClient) => Promise<unknown>): Promise<void> {
-  const c = await pool.connect();
-  let broken: Error | undefined;
-  const onError = (err: Error): void => {
-    broken = err;
-  };
-  c.on('error', onError);
-  try {
-    const generation = await beginAndDrawGeneration(c, settings);
-    await write(c);
-    await c.query(bumpGenerationAndCommitSql(generation));
-  } catch (err) {
-    broken ??= err instanceof Error ? err : new Error(String(err));
-    await c.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    c.off('error', onError);
-    c.release(broken);
-  }
+/** Sets a customer's fence in the caller's transaction, numbered last (fence_state is locked only from then to the commit). */
+async function setFence(c: PoolClient, customer: string, migration: string, role: FenceRole): Promise<void> {
+  await c.query(SET_FENCE_SQL, [customer, migration, role]);
+  await numberChange(c);
 }
 
-/** Sets a customer's fence (see changeFence). */
-function setFence(pool: Pool, settings: string | undefined, customer: string, migration: string, role: FenceRole): Promise<void> {
-  return changeFence(pool, settings, (c) => c.query(SET_FENCE_SQL, [customer, migration, role]));
-}
-
-/** A fence change that changes no fence: after a failed one, so its drawn number refuses no writer. */
+/** A fence change that changes no fence: after a failed one, so a number it may have raised the sequence to refuses no writer. */
 async function catchUpGeneration(pool: Pool): Promise<void> {
-  await changeFence(pool, undefined, async () => undefined);
+  await inTransaction(pool, numberChange);
 }
 
 /**
@@ -231,22 +193,35 @@ async function catchUpGeneration(pool: Pool): Promise<void> {
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number): Promise<void> {
   try {
-    await setFence(pool, drainSettingsSql(drainMs), customer, migration, role);
+    await inTransaction(pool, async (c) => {
+      await c.query(drainSettingsSql(drainMs));
+      await setFence(c, customer, migration, role);
+    });
   } catch (err) {
     await catchUpGeneration(pool).catch(() => undefined); // best effort: the next fence change catches up too
     throw err;
   }
 }
 
-/** Sets a fence that needs no drain (MovingIn on a target, MovedOut after a fence): one statement. */
-export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole): Promise<void> {
-  await setFence(pool, undefined, customer, migration, role);
+/** How long markCustomer waits for the customer's writers by default (there should be none). */
+export const MARK_DRAIN_MS = 5_000;
+
+/**
+ * Sets a fence where the customer's writers are not expected (MovingIn on a target, MovedOut after
+ * a fence). It drains all the same, bounded by `drainMs`: a writer that passed the fence remembers
+ * it until its transaction ends (PASSED_SETTING), so no fence may commit under its shared lock.
+ */
+export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs = MARK_DRAIN_MS): Promise<void> {
+  await fenceCustomer(pool, customer, migration, role, drainMs);
 }
 
 /** Lifts this migration's fence of the customer (a no-op when there is none). */
 export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
   if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
-  await changeFence(pool, undefined, (c) => c.query(LIFT_FENCE_SQL, [customer, migration]));
+  await inTransaction(pool, async (c) => {
+    await c.query(LIFT_FENCE_SQL, [customer, migration]);
+    await numberChange(c);
+  });
 }
 
 export interface CustomerFence {

@@ -103,6 +103,34 @@ describe('the write fence on Citus', () => {
     }
   });
 
+  it('holds a customer that passed in a batch on its worker: a MovingIn mark waits for it, then refuses the next batch', async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      // Many rows of one customer: the trigger function runs for the first, the WHEN skips the rest.
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 1000 + g, 'd', g FROM generate_series(0, 99) g`);
+      const marking = markCustomer(pool, 'acme', 'm-in', 'MovingIn', 10_000);
+      let done = false;
+      void marking.then(() => (done = true), () => (done = true));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(done).toBe(false);
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 1100 + g, 'd', g FROM generate_series(0, 99) g`);
+      await writer.query('COMMIT');
+      await marking;
+      const values = await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1200, 'd', 1), ('acme', 1201, 'd', 1)`));
+      expect(values.code).toBe(FENCE_SQLSTATE);
+      // INSERT … SELECT goes through Citus's COPY to the shards, which reports the worker's error as
+      // XX000 (multi_copy.c ReportCopyError) but keeps its message and DETAIL.
+      const selected = await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 1300 + g, 'd', g FROM generate_series(0, 99) g`));
+      expect(selected).toMatchObject({ detail: 'customer=acme migration=m-in fence=MovingIn' });
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id >= 1000`);
+      expect(rows).toEqual([{ n: 200 }]);
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-in');
+    }
+  });
+
   it('is not held up by an open transaction of another customer', async () => {
     const other = await pool.connect();
     try {

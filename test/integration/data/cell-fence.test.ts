@@ -3,7 +3,14 @@
 // act on, lets the move's own writes through, and drains only the fenced customer's transactions.
 import type pg from 'pg';
 import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
-import { FENCE_SQLSTATE, fenceRefusal, moverSql } from '../../../src/data/cell-fence-sql.js';
+import {
+  CREATE_SCHEMA_SQL,
+  FENCE_SCHEMA_STEPS,
+  FENCE_SQLSTATE,
+  fenceFunctionName,
+  fenceRefusal,
+  moverSql,
+} from '../../../src/data/cell-fence-sql.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { quietPool, TELEMETRY_SCHEMA } from './cells-fixture.js';
 
@@ -43,7 +50,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3]);
   });
 
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
@@ -102,6 +109,28 @@ describe('the write fence in a cell database', () => {
     } finally {
       c.release();
       await liftFence(pool, 'acme', 'm-rr');
+    }
+  });
+  it('tells a REPEATABLE READ writer to retry when its snapshot falls between two fence changes that commit out of order', async () => {
+    const holder = await pool.connect();
+    const rr = await pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 60, 'd', 1)`);
+      const fencing = fenceCustomer(pool, 'acme', 'm-ooo', 'Fenced', 5_000); // started first, waits for the holder
+      await new Promise((r) => setTimeout(r, 200));
+      await markCustomer(pool, 'bob', 'm-ooo-2', 'MovingIn'); // started second, commits first
+      await rr.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await rr.query('SELECT count(*) FROM devices'); // the snapshot: after the second change, before the first
+      await holder.query('COMMIT');
+      await fencing;
+      expect((await error(rr.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 61, 'd', 1)`))).code).toBe('40001');
+      await rr.query('ROLLBACK');
+    } finally {
+      holder.release();
+      rr.release();
+      await liftFence(pool, 'acme', 'm-ooo');
+      await liftFence(pool, 'bob', 'm-ooo-2');
     }
   });
 });
@@ -191,6 +220,144 @@ describe('the per-customer drain', () => {
     } finally {
       holder.release();
       await liftFence(pool, 'acme', 'm-5');
+    }
+  });
+});
+
+describe('a customer that passed the fence in a transaction', () => {
+  it('is remembered for the rest of the transaction: a fence of that customer, whatever its role, waits for the transaction', async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 100 + g, 'd', g FROM generate_series(0, 9) g`);
+      // MovingIn sets no fence on a source, but it drains like one: the writer holds the customer's lock.
+      const marking = markCustomer(pool, 'acme', 'm-in', 'MovingIn', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await readFence(pool, 'acme')).toBeUndefined();
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 110, 'd', 1)`);
+      await writer.query('COMMIT');
+      await marking;
+      expect((await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 111, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id BETWEEN 100 AND 111`);
+      expect(rows).toEqual([{ n: 11 }]);
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-in');
+    }
+  });
+
+  it('is forgotten with a savepoint rolled back, together with its lock', async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query('SAVEPOINT s');
+      // Two rows: the customer is remembered from the second (once the transaction has written).
+      await writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 120, 'd', 1), ('acme', 122, 'd', 1)`);
+      await writer.query('ROLLBACK TO SAVEPOINT s');
+      const started = Date.now();
+      await markCustomer(pool, 'acme', 'm-sp', 'MovingIn', 2_000); // no lock left to wait for
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect((await error(writer.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 121, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      await writer.query('ROLLBACK');
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-sp');
+    }
+  });
+
+  it('checks every customer of a multi-customer insert, and the empty customer id too', async () => {
+    await markCustomer(pool, '', 'm-empty', 'Fenced');
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SAVEPOINT s');
+      await c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 130, 'd', 1), ('other', 132, 'd', 1)`);
+      await c.query('ROLLBACK TO SAVEPOINT s'); // the remembered customer now reads ''
+      expect((await error(c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('', 131, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      await c.query('ROLLBACK');
+      await markCustomer(pool, 'acme', 'm-mix', 'Fenced');
+      const mixed = await error(
+        pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT CASE WHEN g < 50 THEN 'other' ELSE 'acme' END, 200 + g, 'd', g FROM generate_series(0, 99) g`),
+      );
+      expect(fenceRefusal(mixed)).toEqual({ customer: 'acme', migration: 'm-mix', role: 'Fenced' });
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN 200 AND 299`);
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      c.release();
+      await liftFence(pool, '', 'm-empty');
+      await liftFence(pool, 'acme', 'm-mix');
+    }
+  });
+});
+
+/** The version-2 trigger function, as that version installed it ($FN: its name). */
+const VERSION_2_FUNCTION = `CREATE OR REPLACE FUNCTION $FN() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  c text;
+  f record;
+  pass int := 1;
+BEGIN
+  LOOP
+    IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND pass = 2) THEN c := OLD.customer_id::text; ELSE c := NEW.customer_id::text; END IF;
+    PERFORM pg_advisory_xact_lock_shared(1717923427, hashtext(c));
+    SELECT fc.role, fc.migration INTO f FROM cell_operator.fenced_customers fc WHERE fc.customer_id = c;
+    IF FOUND THEN
+      IF current_setting('cell_operator.move', true) IS DISTINCT FROM f.migration THEN
+        RAISE EXCEPTION USING ERRCODE = 'ZF001', MESSAGE = format('customer %s is fenced', c), DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role);
+      END IF;
+    END IF;
+    EXIT WHEN NOT (TG_OP = 'UPDATE' AND pass = 1 AND OLD.customer_id IS DISTINCT FROM NEW.customer_id);
+    pass := 2;
+  END LOOP;
+  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+  RETURN NEW;
+END
+$fn$`;
+
+describe('upgrading the fence schema', () => {
+  it('brings a version-2 install to the current version: one step, the new trigger function, drains on every fence, and again changes nothing', async () => {
+    const url = await server.createDatabase('fence_upgrade');
+    const db = quietPool(url, 5);
+    try {
+      await db.query(TELEMETRY_SCHEMA);
+      // Version 2 as it was installed: steps 1 and 2, its trigger function (without the remembered
+      // customer), the trigger on every table.
+      await db.query(CREATE_SCHEMA_SQL);
+      for (const step of FENCE_SCHEMA_STEPS.filter((x) => x.version <= 2)) {
+        await db.query(step.sql);
+        await db.query('INSERT INTO cell_operator.schema_version (version, name) VALUES ($1, $2)', [step.version, step.name]);
+      }
+      const fn = `cell_operator.${fenceFunctionName('customer_id')}`;
+      await db.query(VERSION_2_FUNCTION.replace('$FN', fn));
+      for (const t of TABLES) await db.query(`CREATE TRIGGER cell_operator_fence BEFORE INSERT OR UPDATE OR DELETE ON ${t.table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
+      await db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`);
+
+      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]); // the triggers stay, their function is replaced
+      const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      const source = await db.query<{ src: string }>(`SELECT prosrc AS src FROM pg_proc WHERE oid = $1::regprocedure`, [`${fn}()`]);
+      expect(source.rows[0]?.src).toContain('cell_operator.passed');
+      const again = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cell_operator.schema_version');
+      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]);
+      expect((await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cell_operator.schema_version')).rows).toEqual(again.rows);
+
+      // A MovingIn fence now waits for the customer's open writer (version 2 did not).
+      const writer = await db.connect();
+      try {
+        await writer.query('BEGIN');
+        await writer.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 10 + g, 'd', g FROM generate_series(0, 9) g`);
+        expect((await error(markCustomer(db, 'acme', 'm-up', 'MovingIn', 300))).code).toBe('55P03');
+        await writer.query('COMMIT');
+      } finally {
+        writer.release();
+      }
+      await markCustomer(db, 'acme', 'm-up', 'MovingIn');
+      expect((await error(db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 3, 'd', 1)`))).code).toBe(FENCE_SQLSTATE);
+      expect((await error(db.query(`UPDATE readings SET value = 2 WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+      expect((await error(db.query(`DELETE FROM readings WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+      await db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('other', 4, 'd', 1)`);
+    } finally {
+      await db.end();
     }
   });
 });
