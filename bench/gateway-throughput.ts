@@ -3,17 +3,19 @@
 // (default 32), each sending one batch of BENCH_BATCH readings (default 20) at a time and waiting
 // for its acknowledgement, for 100 customers; the same readings, the same message encoding
 // (encodeMessage) and the same batching idempotent producer (ProducerPool: acks=all, up to 2,000
-// messages per produce request, 3 in flight, batches formed per event-loop turn, no timed linger).
-// Direct: the devices hand their batches to the producer in this process. Gateway: the devices,
-// in a process of their own (bench/support/device-process.ts, a hand-written keep-alive HTTP
-// client: devices are other machines in production), POST their batches to
-// `cell-operator gateway` (in this process by default; BENCH_GATEWAY=process: its own too), which
-// parses them, asks the router (also in this process) and produces.
+// messages per produce request, one in flight, batches formed per event-loop turn, no timed linger).
+// Direct: the devices hand their batches to the producer in this process. Gateway: the devices
+// POST their batches over a hand-written keep-alive HTTP client (bench/support/http-devices.ts:
+// devices are other machines in production, so their side costs as little as it can) to
+// `cell-operator gateway`, which parses them, asks the router (in this process) and produces.
+// By default devices and gateway share this process, so that both phases have the same processes
+// to schedule; BENCH_DEVICES=process gives the devices their own (bench/support/device-process.ts)
+// and BENCH_GATEWAY=process the gateway its own.
 //
 // After a warm-up of each, BENCH_ROUNDS rounds (default 5) of BENCH_SECONDS (default 4) each,
 // interleaved direct, gateway, direct, gateway…; the median of each counts. Prints readings/s,
-// readings per CPU-second of this process (the producer's, or the gateway's and the router's
-// work: on a shared machine the steadier figure, it does not count time spent waiting for a core)
+// readings per CPU-second of this process (direct: the devices' and the producer's work; gateway:
+// the devices', the gateway's and the router's; it does not count time spent waiting for a core)
 // and messages per produce request, each round's ratio, and the ratios of the medians
 // gateway / direct (goal >= 0.8).
 import { fork, spawn } from 'node:child_process';
@@ -67,15 +69,34 @@ async function directDevices(): Promise<{ sent: number; failed: number; ms: numb
   return { sent, failed, ms: performance.now() - t0 };
 }
 
-/** Gateway: the same devices in their own process (bench/support/device-process.ts), over HTTP. */
-function gatewayDevices(): Promise<{ sent: number; failed: number; ms: number }> {
+/** Gateway: the same devices over HTTP, in this process (BENCH_DEVICES=inline) or in their own (bench/support/device-process.ts). */
+async function gatewayDevices(): Promise<{ sent: number; failed: number; ms: number }> {
+  if (!devices) {
+    let sent = 0;
+    let failed = 0;
+    const until = Date.now() + SECONDS * 1000;
+    const t0 = performance.now();
+    await Promise.all(
+      connections.map(async (conn, c) => {
+        let i = c;
+        while (Date.now() < until) {
+          const customer = customers[i++ % customers.length]!;
+          const readings = batchFor();
+          if ((await conn.post(`/v1/telemetry/${customer}`, JSON.stringify(readings))) === 202) sent += readings.length;
+          else failed++;
+        }
+      }),
+    );
+    return { sent, failed, ms: performance.now() - t0 };
+  }
+  const child = devices;
   return new Promise((resolve, reject) => {
-    devices.once('message', (m: { sent: number; failed: number; ms: number; nextId: number }) => {
+    child.once('message', (m: { sent: number; failed: number; ms: number; nextId: number }) => {
       nextId = m.nextId;
       resolve(m);
     });
-    devices.once('exit', (code) => reject(new Error(`the device process exited (${code})`)));
-    devices.send({ port, clients: CLIENTS, batch: BATCH, seconds: SECONDS, customers, firstId: nextId });
+    child.once('exit', (code) => reject(new Error(`the device process exited (${code})`)));
+    child.send({ port, clients: CLIENTS, batch: BATCH, seconds: SECONDS, customers, firstId: nextId });
   });
 }
 
@@ -105,7 +126,13 @@ const gateway = inProcess
       stdio: ['ignore', 'inherit', 'inherit'],
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
     });
-const devices = fork(path.join(ROOT, 'bench/support/device-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+// BENCH_DEVICES=process puts the devices in a process of their own (then this process's CPU is the
+// gateway's alone); by default they share this process, as in the direct phase: on an
+// oversubscribed machine every hop between processes waits for a core, which the direct phase
+// never does.
+const devicesInProcess = process.env.BENCH_DEVICES !== 'process';
+const devices = devicesInProcess ? undefined : fork(path.join(ROOT, 'bench/support/device-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+const connections = devicesInProcess ? Array.from({ length: CLIENTS }, () => httpDevice('127.0.0.1', port)) : [];
 const producers = new ProducerPool({ brokers: [], clientId: 'bench-direct', ssl: false }, TOPIC, silentLogger());
 const directDevice: Device = {
   send: (customer, readings) =>
@@ -127,7 +154,7 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   probe.close();
-  console.log(`${CLIENTS} devices × batches of ${BATCH} readings, ${ROUNDS} interleaved rounds of ${SECONDS} s, one Kafka 4.1.1 broker, gateway ${inProcess ? 'in this process' : 'in its own process'}`);
+  console.log(`${CLIENTS} devices × batches of ${BATCH} readings, ${ROUNDS} interleaved rounds of ${SECONDS} s, one Kafka 4.1.1 broker, gateway ${inProcess ? 'in this process' : 'in its own process'}, devices ${devices ? 'in their own process' : 'in this process'}`);
   await phase('warm-up (direct)', directDevices);
   await phase('warm-up (gateway)', gatewayDevices);
   const directs: { rate: number; perCpu: number }[] = [];
@@ -146,7 +173,8 @@ try {
   console.log(`ratio gateway / direct (medians of readings per CPU-second of this process): ${(median(perCpu(gateways)) / median(perCpu(directs))).toFixed(2)}`);
 } finally {
   await producers.close();
-  devices.kill('SIGKILL');
+  devices?.kill('SIGKILL');
+  for (const c of connections) c.close();
   if ('kill' in gateway) gateway.kill('SIGKILL');
   else await gateway.close();
   await world.stop();

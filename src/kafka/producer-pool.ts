@@ -35,8 +35,13 @@ class BatchingProducer {
     private readonly topic: string,
     private readonly maxBatch: number,
     private readonly log: Logger,
-    /** Sends at once (the idempotent producer keeps their order per partition by sequence numbers). */
-    private readonly maxInFlight = 3,
+    /**
+     * Sends at once. One: kafkajs' idempotent producer holds a lock per broker for each produce
+     * request (sequence numbers), so a second send only waits inside it — with the messages it
+     * took, which would otherwise have joined the next batch. One send still goes to every
+     * broker of the cluster in parallel.
+     */
+    private readonly maxInFlight = 1,
   ) {
     this.connected = producer.connect();
     this.connected.catch(() => undefined);
