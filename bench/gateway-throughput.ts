@@ -3,7 +3,7 @@
 // (default 32), each sending one batch of BENCH_BATCH readings (default 20) at a time and waiting
 // for its acknowledgement, for 100 customers; the same readings, the same message encoding
 // (encodeMessage) and the same batching idempotent producer (ProducerPool: acks=all, up to 2,000
-// messages per produce request, one in flight, batches formed per event-loop turn, no timed linger).
+// messages per produce request, 3 idempotent producers per cluster with one send in flight each, batches formed per event-loop turn, no timed linger).
 // Direct: the devices hand their batches to the producer in this process. Gateway: the devices
 // POST their batches over a hand-written keep-alive HTTP client (bench/support/http-devices.ts:
 // devices are other machines in production, so their side costs as little as it can) to
