@@ -5,7 +5,7 @@
 // bound; past it the device gets 503 + Retry-After, never a silent drop.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.js';
 import { encodeMessage, parseReadings, type Reading } from '../kafka/telemetry-message.js';
 import type { KafkaSettings } from '../kafka/kafka-settings.js';
@@ -28,12 +28,19 @@ export interface GatewayOptions {
   produceTimeoutMs?: number;
   log: Logger;
   registry?: Registry;
+  /** What produces to the cells' Kafka: by default a ProducerPool of options.kafka (tests pass their own). */
+  producers?: Producers;
 }
+
+/** The part of ProducerPool the gateway uses. */
+export type Producers = Pick<ProducerPool, 'send' | 'close' | 'stats'>;
 
 export interface Gateway {
   url: string;
   port: number;
   registry: Registry;
+  /** Produce requests sent to Kafka and the readings they carried (mean batch = messages / sends). */
+  produced(): { sends: number; messages: number };
   close(): Promise<void>;
 }
 
@@ -45,27 +52,48 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The device is answered in time; a send still running may land later (the device's retry is then a no-op downstream). */
 function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(message)), ms);
+  // One promise and one timer per request, no race and no finally: this runs for every request.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err as Error);
+      },
+    );
   });
-  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** A JSON answer with its length (no chunked framing for a body that is already whole). */
 function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': JSON_TYPE, ...headers });
-  res.end(JSON.stringify(body));
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(text)), ...headers });
+  res.end(text);
 }
 
-async function readBody(req: IncomingMessage): Promise<string | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks).toString('utf8');
+/** The request body as text, or undefined past MAX_BODY (events, not an async iterator: it runs for every request). */
+function readBody(req: IncomingMessage): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > MAX_BODY) {
+        tooLarge = true;
+        chunks.length = 0;
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolve(tooLarge ? undefined : chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -74,9 +102,23 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const produceTimeoutMs = options.produceTimeoutMs ?? 10_000;
   const registry = options.registry ?? new Registry();
   const routes = new RouteClient({ url: options.routerUrl, ttlMs: options.routeTtlMs ?? 1000 });
-  const producers = new ProducerPool(options.kafka, options.topic, log);
+  const producers: Producers = options.producers ?? new ProducerPool(options.kafka, options.topic, log);
   const accepted = new Counter({ name: 'cell_gateway_readings_accepted_total', help: 'Readings acknowledged to devices (on Kafka).', labelNames: ['cell'], registers: [registry] });
   const refused = new Counter({ name: 'cell_gateway_requests_refused_total', help: 'Device requests answered with an error, by reason.', labelNames: ['reason'], registers: [registry] });
+  new Gauge({
+    name: 'cell_gateway_kafka_produce_requests',
+    help: 'Produce requests sent to Kafka so far; readings accepted / this is the mean batch.',
+    registers: [registry],
+    collect() {
+      this.set(producers.stats.sends);
+    },
+  });
+  const acceptedByCell = new Map<string, ReturnType<typeof accepted.labels>>();
+  const acceptedIn = (cell: string) => {
+    let child = acceptedByCell.get(cell);
+    if (!child) acceptedByCell.set(cell, (child = accepted.labels(cell)));
+    return child;
+  };
   const held = new Histogram({
     name: 'cell_gateway_fence_hold_seconds',
     help: 'How long requests of a fenced customer were held before being produced (or refused).',
@@ -94,7 +136,12 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   };
 
   /** The route to produce to, waiting out a fence or an unavailable router up to holdMs. */
-  async function routeFor(customer: string): Promise<RouteAnswer> {
+  function routeFor(customer: string): RouteAnswer | Promise<RouteAnswer> {
+    // A fresh cached route is answered at once: no promise, no question in flight to join.
+    return routes.cached(customer) ?? askUntilServed(customer);
+  }
+
+  async function askUntilServed(customer: string): Promise<RouteAnswer> {
     const started = Date.now();
     let answer = await ask(customer, false);
     while (answer.kind === 'Fenced' || answer.kind === 'Unavailable') {
@@ -130,7 +177,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
       refused.inc({ reason: 'InvalidReading' });
       return reply(res, 400, { error: 'InvalidReading', message: parsed.problem });
     }
-    const answer = await routeFor(id.id);
+    const routed = routeFor(id.id);
+    const answer = routed instanceof Promise ? await routed : routed;
     if (answer.kind === 'NotFound') {
       refused.inc({ reason: 'UnknownCustomer' });
       return reply(res, 404, { error: 'UnknownCustomer', message: `customer ${id.id} is not placed in any cell` });
@@ -151,11 +199,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     try {
       await withTimeout(producers.send(answer.kafkaBootstrap, messages), produceTimeoutMs, `cell ${answer.cell}'s Kafka did not acknowledge within ${produceTimeoutMs} ms`);
     } catch (err) {
+      // The cell's Kafka may have moved (a new bootstrap address): the device's retry asks the router again.
+      routes.forget(id.id);
       refused.inc({ reason: 'KafkaUnavailable' });
       log.warn({ customer: id.id, cell: answer.cell, err: (err as Error).message }, 'readings not produced; the device is told to retry');
       return reply(res, 503, { error: 'KafkaUnavailable', message: `cell ${answer.cell}'s Kafka did not take the readings; send them again` }, { 'retry-after': '1' });
     }
-    accepted.inc({ cell: answer.cell }, messages.length);
+    acceptedIn(answer.cell).inc(messages.length);
     reply(res, 202, { accepted: messages.length, cell: answer.cell, epoch: answer.epoch });
   }
 
@@ -192,6 +242,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     url: `http://${options.host ?? '127.0.0.1'}:${port}`,
     port,
     registry,
+    produced: () => producers.stats,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -19,22 +19,34 @@ interface Pending {
   reject: (err: Error) => void;
 }
 
-/** A producer of one cluster and topic, sending what callers hand it in batches of up to `maxBatch`. */
+/**
+ * A producer of one cluster and topic, sending what callers hand it in batches of up to
+ * `maxBatch`, on one of its lanes: each lane an idempotent kafkajs producer with one send in
+ * flight. Lanes, not sends in flight on one producer: kafkajs' idempotent producer holds a lock
+ * per broker for each produce request (sequence numbers), so a second send on the same producer
+ * only waits inside it, with messages that would have joined the next batch. Order: the messages
+ * of one send stay in order (one lane, one request per broker); sends that are in flight at the
+ * same time have no order between them, as the HTTP requests they answer have none (a device
+ * that waits for its acknowledgement before sending again has its batches in order).
+ */
 class BatchingProducer {
   private readonly queue: Pending[] = [];
   private queued = 0;
-  private inFlight = 0;
+  private readonly free: number[];
+  private scheduled = false;
   private readonly connected: Promise<void>;
+  /** Produce requests sent and the messages they carried (the mean batch is their quotient). */
+  sends = 0;
+  sent = 0;
 
   constructor(
-    private readonly producer: Producer,
+    private readonly lanes: Producer[],
     private readonly topic: string,
     private readonly maxBatch: number,
     private readonly log: Logger,
-    /** Sends at once (the idempotent producer keeps their order per partition by sequence numbers). */
-    private readonly maxInFlight = 3,
   ) {
-    this.connected = producer.connect();
+    this.free = lanes.map((_, i) => i).reverse();
+    this.connected = Promise.all(lanes.map((p) => p.connect())).then(() => undefined);
     this.connected.catch(() => undefined);
   }
 
@@ -43,18 +55,34 @@ class BatchingProducer {
     return new Promise((resolve, reject) => {
       this.queue.push({ messages, resolve, reject });
       this.queued += messages.length;
-      if (this.inFlight < this.maxInFlight) void this.drain();
+      this.schedule();
     });
   }
 
-  private async drain(): Promise<void> {
-    this.inFlight++;
+  /**
+   * A free send slot starts after the current turn of the event loop (setImmediate), not at
+   * once: every request whose bytes arrived in the same turn (an HTTP server's sockets are read
+   * one callback each) joins the same produce request. No timer: an idle producer adds no latency
+   * beyond that turn.
+   */
+  private schedule(): void {
+    if (this.scheduled || this.free.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const lane = this.queue.length > 0 ? this.free.pop() : undefined;
+      if (lane !== undefined) void this.drain(lane);
+    });
+  }
+
+  private async drain(lane: number): Promise<void> {
+    const producer = this.lanes[lane] as Producer;
     try {
       await this.connected;
     } catch (err) {
       for (const p of this.queue.splice(0)) p.reject(err as Error);
       this.queued = 0;
-      this.inFlight--;
+      this.free.push(lane);
       return;
     }
     while (this.queue.length > 0) {
@@ -66,11 +94,14 @@ class BatchingProducer {
         n += p.messages.length;
       }
       this.queued -= n;
+      this.sends++;
+      this.sent += n;
       try {
-        await this.producer.send({
+        await producer.send({
           topic: this.topic,
           acks: -1,
-          messages: batch.flatMap((p) => p.messages.map((m) => ({ key: m.key, value: m.value, ...(m.headers ? { headers: m.headers } : {}) }))),
+          // OutgoingMessage is already what kafkajs takes (key, value, optional headers): no copies.
+          messages: batch.length === 1 ? (batch[0] as Pending).messages : batch.flatMap((p) => p.messages),
         });
         for (const p of batch) p.resolve();
       } catch (err) {
@@ -78,15 +109,17 @@ class BatchingProducer {
         for (const p of batch) p.reject(err as Error);
       }
     }
-    this.inFlight--;
+    this.free.push(lane);
+    // Messages queued while every lane was busy and this one was finishing its last send.
+    if (this.queue.length > 0) this.schedule();
   }
 
   get backlog(): number {
     return this.queued;
   }
 
-  disconnect(): Promise<void> {
-    return this.producer.disconnect();
+  async disconnect(): Promise<void> {
+    await Promise.all(this.lanes.map((p) => p.disconnect()));
   }
 }
 
@@ -98,6 +131,8 @@ export class ProducerPool {
     private readonly topic: string,
     private readonly log: Logger,
     private readonly maxBatch = 2000,
+    /** Idempotent producers (connections) per cluster, each with one send in flight. */
+    private readonly lanes = 3,
   ) {}
 
   /** Produces `messages` to the topic on the cluster at `bootstrap`; resolves on the broker's acknowledgement. */
@@ -106,14 +141,16 @@ export class ProducerPool {
     if (!p) {
       const kafka = kafkaClient(settingsFor(this.base, bootstrap), this.log);
       p = new BatchingProducer(
-        kafka.producer({
-          idempotent: true,
-          allowAutoTopicCreation: false,
-          createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
-          // An idempotent producer that gives up leaves a gap in its sequence numbers: it retries
-          // until the broker answers; callers that must answer in time bound their own wait.
-          retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2_000 },
-        }),
+        Array.from({ length: this.lanes }, () =>
+          kafka.producer({
+            idempotent: true,
+            allowAutoTopicCreation: false,
+            createPartitioner: kafkajs.Partitioners.DefaultPartitioner,
+            // An idempotent producer that gives up leaves a gap in its sequence numbers: it retries
+            // until the broker answers; callers that must answer in time bound their own wait.
+            retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 100, maxRetryTime: 2_000 },
+          }),
+        ),
         this.topic,
         this.maxBatch,
         this.log,
@@ -121,6 +158,17 @@ export class ProducerPool {
       this.producers.set(bootstrap, p);
     }
     return p.send(messages);
+  }
+
+  /** Produce requests sent and messages they carried, over every cluster (mean batch = messages / sends). */
+  get stats(): { sends: number; messages: number } {
+    let sends = 0;
+    let messages = 0;
+    for (const p of this.producers.values()) {
+      sends += p.sends;
+      messages += p.sent;
+    }
+    return { sends, messages };
   }
 
   get backlog(): number {

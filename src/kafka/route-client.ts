@@ -53,12 +53,18 @@ export class RouteClient {
   }
 
   async route(customer: string, options: { fresh?: boolean } = {}): Promise<RouteAnswer> {
-    const hit = this.cache.get(customer);
-    if (!options.fresh && hit && Date.now() - hit.at < this.ttlMs) return hit.answer;
+    const hit = options.fresh ? undefined : this.cached(customer);
+    if (hit) return hit;
     const answer = await this.ask(customer);
     if (answer.kind === 'Route') this.cache.set(customer, { answer, at: Date.now() });
     else this.cache.delete(customer);
     return answer;
+  }
+
+  /** The cached Active answer while it is fresh, without asking (no promise: the gateway's hot path). */
+  cached(customer: string): RouteAnswer | undefined {
+    const hit = this.cache.get(customer);
+    return hit && Date.now() - hit.at < this.ttlMs ? hit.answer : undefined;
   }
 
   forget(customer: string): void {

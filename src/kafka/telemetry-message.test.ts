@@ -19,6 +19,17 @@ describe('telemetry messages', () => {
     expect(decodeMessage(Buffer.from('acme'), encodeMessage(m))).toEqual({ ok: true, message: m });
   });
 
+  it('encodes exactly what JSON.stringify of the message would', () => {
+    for (const m of [
+      { customer: 'acme', id: 0, device: 'd', value: -0 },
+      { customer: 'a.b-c', id: Number.MAX_SAFE_INTEGER, device: 'x:y_z.1', value: 1e21 },
+      { customer: 'acme', id: 3, device: 'd', value: 0.1 + 0.2 },
+      { customer: 'q"uote', id: 3, device: 'back\\slash', value: 5e-324 },
+    ]) {
+      expect(encodeMessage(m).toString('utf8')).toBe(JSON.stringify({ v: 1, customer: m.customer, id: m.id, device: m.device, value: m.value }));
+    }
+  });
+
   it('says why a message from the topic cannot be written', () => {
     expect(decodeMessage(null, Buffer.from('{'))).toEqual({ ok: false, problem: 'the value is not JSON' });
     expect(decodeMessage(Buffer.from('other'), encodeMessage({ customer: 'acme', id: 1, device: 'd', value: 1 }))).toEqual({ ok: false, problem: 'the key is not the message\'s customer id' });

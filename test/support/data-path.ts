@@ -89,7 +89,7 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
       await syncCell(cells.cp, { name: n, region: 'eu-west-1', state: 'Active', ready: true, weight: 100, maxCustomers: 100_000, endpoints: { kafkaBootstrap: broker.bootstrap } });
     }
     router = await startRouter({ database: { url: cells.controlPlane.url }, host: '127.0.0.1', port: 0, log: silentLogger(), retryAfterSeconds: 1, pollIntervalMs: 200 });
-    const gatewayStarted = options.gateway === false ? { url: '', port: 0, registry: undefined as never, close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
+    const gatewayStarted = options.gateway === false ? { url: '', port: 0, registry: undefined as never, produced: () => ({ sends: 0, messages: 0 }), close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
     gateway = gatewayStarted;
     const routerStarted = router;
     const logs = path.join(ROOT, '.local', 'data-path');
