@@ -7,20 +7,13 @@ import { createPool } from '../store/connection.js';
 import { migrate } from '../store/migrate.js';
 import { placeCustomer, placeCustomers, setPlacementState } from '../store/placements.js';
 import { type RouterHandle, type RouterOptions, startRouter } from './router.js';
+import { cellDescription } from '../../test/support/cell-description.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
 const postgres = usePostgres();
 
-const cell = (name: string, over: Partial<CellDescription> = {}): CellDescription => ({
-  name,
-  region: name.startsWith('us') ? 'us-east-1' : 'eu-west-1',
-  state: 'Active',
-  ready: true,
-  weight: 100,
-  maxCustomers: 100_000,
-  endpoints: { kafkaBootstrap: `kafka.cell-${name}.svc:9092` },
-  ...over,
-});
+const cell = (name: string, over: Partial<CellDescription> = {}): CellDescription =>
+  cellDescription(name, { maxCustomers: 100_000, endpoints: { kafkaBootstrap: `kafka.cell-${name}.svc:9092` }, ...over });
 
 interface Fixture {
   url: string;

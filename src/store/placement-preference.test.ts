@@ -1,17 +1,7 @@
 import { type CellView, decidePlacement } from './placement-decision.js';
 import { customersPreferring, preferenceCells, preferredCell, type PreferenceCustomer } from './placement-preference.js';
+import { prng } from '../../test/support/prng.js';
 
-/** A small deterministic PRNG (mulberry32), so a failing fleet can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const cell = (name: string, region: string, weight: number, over: Partial<CellView> = {}): CellView => ({
   name,

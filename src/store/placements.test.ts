@@ -14,19 +14,11 @@ import {
   setPlacementState,
 } from './placements.js';
 import { ADVISORY_LOCK_CLASS, CELLS_CHANNEL, ROUTES_CHANNEL, ROUTING_WRITE_LOCK_ID } from './schema.js';
+import { cellDescription } from '../../test/support/cell-description.js';
 
 const postgres = usePostgres();
 
-const cell = (name: string, over: Partial<CellDescription> = {}): CellDescription => ({
-  name,
-  region: name.startsWith('us') ? 'us-east-1' : 'eu-west-1',
-  state: 'Active',
-  ready: true,
-  weight: 100,
-  maxCustomers: 1000,
-  endpoints: { kafkaBootstrap: `kafka.${name}:9092` },
-  ...over,
-});
+const cell = cellDescription;
 
 let lastUrl = '';
 async function freshStore(cells: CellDescription[], poolMax = 10): Promise<pg.Pool> {

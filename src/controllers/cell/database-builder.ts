@@ -71,21 +71,25 @@ export function databaseUri(cell: Cell, credentials: DatabaseCredentials): strin
 
 /** The Secret in the cell namespace holding the credentials and DATABASE_URL (`uri`). */
 export function buildDatabaseSecret(cell: Cell, credentials: DatabaseCredentials): V1Secret {
-  const name = databaseSecretName(cell);
+  return databaseSecret(cell, databaseSecretName(cell), 'Opaque', {
+    [DATABASE_SECRET_KEYS.username]: credentials.username,
+    [DATABASE_SECRET_KEYS.password]: credentials.password,
+    [DATABASE_SECRET_KEYS.host]: databaseHost(cell),
+    [DATABASE_SECRET_KEYS.port]: String(databasePort(cell)),
+    [DATABASE_SECRET_KEYS.database]: databaseName(cell),
+    [DATABASE_SECRET_KEYS.uri]: databaseUri(cell, credentials),
+    ...(credentials.ca !== undefined ? { [DATABASE_SECRET_KEYS.ca]: credentials.ca } : {}),
+  });
+}
+
+/** A Secret of the cell's database, named `name`, holding `values` (base64-encoded here). */
+function databaseSecret(cell: Cell, name: string, type: string, values: Record<string, string>): V1Secret {
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: childMetadata(cell, name, 'database', name),
-    type: 'Opaque',
-    data: {
-      [DATABASE_SECRET_KEYS.username]: base64(credentials.username),
-      [DATABASE_SECRET_KEYS.password]: base64(credentials.password),
-      [DATABASE_SECRET_KEYS.host]: base64(databaseHost(cell)),
-      [DATABASE_SECRET_KEYS.port]: base64(String(databasePort(cell))),
-      [DATABASE_SECRET_KEYS.database]: base64(databaseName(cell)),
-      [DATABASE_SECRET_KEYS.uri]: base64(databaseUri(cell, credentials)),
-      ...(credentials.ca !== undefined ? { [DATABASE_SECRET_KEYS.ca]: base64(credentials.ca) } : {}),
-    },
+    type,
+    data: Object.fromEntries(Object.entries(values).map(([k, v]) => [k, base64(v)])),
   };
 }
 
@@ -102,19 +106,12 @@ function probe(cell: Cell, settings: Omit<V1Probe, 'exec'>): V1Probe {
  * key and ca.crt only) and the servers' certificate for the coordinator and every worker.
  */
 export function buildDatabaseTlsSecret(cell: Cell, tls: DatabaseTls): V1Secret {
-  const name = databaseTlsSecretName(cell);
-  return {
-    apiVersion: 'v1',
-    kind: 'Secret',
-    metadata: childMetadata(cell, name, 'database', name),
-    type: 'kubernetes.io/tls',
-    data: {
-      [DATABASE_TLS_KEYS.cert]: base64(tls.cert),
-      [DATABASE_TLS_KEYS.key]: base64(tls.key),
-      [DATABASE_TLS_KEYS.ca]: base64(tls.ca),
-      [DATABASE_TLS_KEYS.caKey]: base64(tls.caKey),
-    },
-  };
+  return databaseSecret(cell, databaseTlsSecretName(cell), 'kubernetes.io/tls', {
+    [DATABASE_TLS_KEYS.cert]: tls.cert,
+    [DATABASE_TLS_KEYS.key]: tls.key,
+    [DATABASE_TLS_KEYS.ca]: tls.ca,
+    [DATABASE_TLS_KEYS.caKey]: tls.caKey,
+  });
 }
 
 /**

@@ -1,17 +1,7 @@
 import type { RebalanceMetric } from '../../crds/cell-rebalance-policy.js';
 import { customerSize, proposeRebalance, skewPercent, type Proposal, type RebalanceCell, type RebalanceCustomer, type RebalanceGoal } from './rebalance-proposal.js';
+import { prng } from '../../../test/support/prng.js';
 
-/** mulberry32: a failing fleet replays from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const cell = (name: string, over: Partial<RebalanceCell> = {}): RebalanceCell => ({
   name,
