@@ -126,15 +126,21 @@ async function run(clock: FakeClock, ms: number) {
   }
 }
 
+/** Candidates a and b on one Lease (`leaseMs`, the default when absent), a started first. */
+async function twoCandidates(leaseMs?: number) {
+  const clock = new FakeClock(1_000_000);
+  const server = leaseServer();
+  const a = candidate(server, clock, 'a', leaseMs);
+  const b = candidate(server, clock, 'b', leaseMs);
+  a.elector.start();
+  await flush();
+  b.elector.start();
+  return { clock, server, a, b };
+}
+
 describe('LeaderElector', () => {
   it('lets exactly one of two candidates lead', async () => {
-    const clock = new FakeClock(1_000_000);
-    const server = leaseServer();
-    const a = candidate(server, clock, 'a');
-    const b = candidate(server, clock, 'b');
-    a.elector.start();
-    await flush();
-    b.elector.start();
+    const { clock, server, a, b } = await twoCandidates();
     await run(clock, 30_000);
     expect([a.elector.isLeader(), b.elector.isLeader()]).toEqual([true, false]);
     expect(server.holder()).toBe('a');
@@ -142,13 +148,7 @@ describe('LeaderElector', () => {
   });
 
   it('takes over within the lease duration (plus one retry) after the leader dies without a word', async () => {
-    const clock = new FakeClock(1_000_000);
-    const server = leaseServer();
-    const a = candidate(server, clock, 'a');
-    const b = candidate(server, clock, 'b');
-    a.elector.start();
-    await flush();
-    b.elector.start();
+    const { clock, server, a, b } = await twoCandidates();
     await run(clock, 10_000);
     // "SIGKILL": a stops renewing and never releases.
     (a.elector as unknown as { stopped: boolean }).stopped = true;
@@ -164,13 +164,7 @@ describe('LeaderElector', () => {
   });
 
   it('scales the renew deadline and retry period to a short lease (--lease-duration 6), and takes over within it', async () => {
-    const clock = new FakeClock(1_000_000);
-    const server = leaseServer();
-    const a = candidate(server, clock, 'a', 6000);
-    const b = candidate(server, clock, 'b', 6000);
-    a.elector.start();
-    await flush();
-    b.elector.start();
+    const { clock, server, a, b } = await twoCandidates(6000);
     await run(clock, 5000);
     expect(server.holder()).toBe('a');
     (a.elector as unknown as { stopped: boolean }).stopped = true;
