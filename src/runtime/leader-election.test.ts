@@ -164,7 +164,7 @@ describe('LeaderElector', () => {
   });
 
   it('scales the renew deadline and retry period to a short lease (--lease-duration 6), and takes over within it', async () => {
-    const { clock, server, a, b } = await twoCandidates(6000);
+    const { clock, server, a } = await twoCandidates(6000);
     await run(clock, 5000);
     expect(server.holder()).toBe('a');
     (a.elector as unknown as { stopped: boolean }).stopped = true;
