@@ -17,7 +17,7 @@ import type { KafkaDrain } from '../src/data/kafka-drain-state.js';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { silentLogger } from '../src/log.js';
-import { GROUP, startDataPathWorld, TOPIC } from '../test/support/data-path.js';
+import { consumedEverything, GROUP, startDataPathWorld, TOPIC } from '../test/support/data-path.js';
 import { httpDevice } from './support/http-devices.js';
 import { ActionTimer, customerName, fmt, percentile, placeCustomers, seedReadings } from './support/move-bench.js';
 
@@ -97,15 +97,6 @@ class Devices {
   }
 }
 
-async function consumedEverything(): Promise<boolean> {
-  for (const cell of world.names) {
-    const bootstrap = world.brokers[cell]!.bootstrap;
-    const ends = await offsets.topicEnds(bootstrap, TOPIC);
-    const { offsets: committed } = await offsets.committed(bootstrap, GROUP, TOPIC);
-    if (ends.some((e) => BigInt(committed.get(e.partition) ?? '0') < BigInt(e.end))) return false;
-  }
-  return true;
-}
 
 interface Fence {
   ms: number;
@@ -169,7 +160,7 @@ try {
     refused += devices.refused;
     console.log(`  round ${round + 1}: devices sent ${fmt(devices.rate)} readings/s while ${MOVES} customers moved`);
     const deadline = Date.now() + 120_000;
-    while (!(await consumedEverything())) {
+    while (!(await consumedEverything(world, offsets))) {
       if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 120 s');
       await sleep(250);
     }

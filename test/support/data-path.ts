@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { syncCell } from '../../src/store/cells.js';
 import { startRouter, type RouterHandle } from '../../src/router/router.js';
 import { startGateway, type Gateway } from '../../src/gateway/gateway.js';
+import type { KafkaAdminOffsets } from '../../src/kafka/group-offsets.js';
 import { silentLogger } from '../../src/log.js';
 import { startCells, type Cells } from '../integration/data/cells-fixture.js';
 import { createTopic, startKafka, type KafkaBroker } from './kafka.js';
@@ -36,6 +37,17 @@ export interface DataPathWorld {
   /** Starts (again) the ingestion worker of `cell`. */
   startIngest(cell: string): Promise<IngestProcess>;
   stop(): Promise<void>;
+}
+
+/** True once every cell's ingestion group has committed up to the end of every partition of its topic. */
+export async function consumedEverything(world: Pick<DataPathWorld, 'names' | 'brokers'>, offsets: KafkaAdminOffsets): Promise<boolean> {
+  for (const cell of world.names) {
+    const bootstrap = world.brokers[cell]!.bootstrap;
+    const ends = await offsets.topicEnds(bootstrap, TOPIC);
+    const { offsets: committed } = await offsets.committed(bootstrap, GROUP, TOPIC);
+    if (ends.some((e) => BigInt(committed.get(e.partition) ?? '0') < BigInt(e.end))) return false;
+  }
+  return true;
 }
 
 function exited(child: ChildProcess): Promise<void> {

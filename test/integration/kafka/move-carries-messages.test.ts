@@ -11,7 +11,7 @@ import { runMoves } from '../../../src/data/move-pool.js';
 import type { KafkaDrain } from '../../../src/data/kafka-drain-state.js';
 import { silentLogger } from '../../../src/log.js';
 import { placeCustomers } from '../data/cells-fixture.js';
-import { GROUP, sendReadings, startDataPathWorld, TOPIC, type DataPathWorld } from '../../support/data-path.js';
+import { consumedEverything, GROUP, sendReadings, startDataPathWorld, TOPIC, type DataPathWorld } from '../../support/data-path.js';
 
 const TIMEOUT = 300_000;
 let world: DataPathWorld;
@@ -99,15 +99,6 @@ function chaos(): { stop(): Promise<void>; kills: number } {
   return state;
 }
 
-async function consumedEverything(): Promise<boolean> {
-  for (const cell of world.names) {
-    const bootstrap = world.brokers[cell]!.bootstrap;
-    const ends = await offsets.topicEnds(bootstrap, TOPIC);
-    const { offsets: committed } = await offsets.committed(bootstrap, GROUP, TOPIC);
-    if (ends.some((e) => BigInt(committed.get(e.partition) ?? '0') < BigInt(e.end))) return false;
-  }
-  return true;
-}
 
 describe('a customer move on real Kafka', () => {
   it('moves customers canary-first with every acknowledged reading exactly once in their final cell, the ingestion workers killed at random, a stale producer writing to the source', async () => {
@@ -146,7 +137,7 @@ describe('a customer move on real Kafka', () => {
     devices.acked.get(moving[0]!)!.push(5_000_001, 5_000_002);
 
     const deadline = Date.now() + 60_000;
-    while (!(await consumedEverything())) {
+    while (!(await consumedEverything(world, offsets))) {
       if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
       await sleep(250);
     }
@@ -202,7 +193,7 @@ describe('a customer move on real Kafka', () => {
     await killer.stop();
     await devices.stop();
     const deadline = Date.now() + 60_000;
-    while (!(await consumedEverything())) {
+    while (!(await consumedEverything(world, offsets))) {
       if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
       await sleep(250);
     }
