@@ -148,13 +148,20 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Oper
       );
     },
     async waitReady(timeoutMs = 90_000) {
-      await waitFor(
-        async () => {
-          if (done) throw new WaitAborted(`operator ${name} exited before it was ready; its log: ${logFile}\n${output.slice(-2000)}`);
-          return (await httpGet(httpPort, '/readyz')).status === 200;
-        },
-        { timeoutMs, description: `operator ${name} to be ready` },
-      );
+      try {
+        await waitFor(
+          async () => {
+            if (done) throw new WaitAborted(`operator ${name} exited before it was ready; its log: ${logFile}\n${output.slice(-2000)}`);
+            return (await httpGet(httpPort, '/readyz')).status === 200;
+          },
+          { timeoutMs, description: `operator ${name} to be ready` },
+        );
+      } catch (err) {
+        // A test whose setup fails here never reaches the stop in its afterAll (the world it was
+        // building is undefined there): without this, the operator outlives the test run.
+        child.kill('SIGKILL');
+        throw err;
+      }
     },
     get: (pathname) => httpGet(httpPort, pathname),
   };
