@@ -174,6 +174,10 @@ BEGIN
           DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
           HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
       END IF;
+      -- The move's own writer, past its own migration's fence: remembered like any writer that
+      -- passed (the fence cannot change under the lock it holds), so a page's later rows pass at
+      -- the first line instead of paying the lock and the lookup each.
+      IF TG_OP = 'INSERT' AND pg_current_xact_id_if_assigned() IS NOT NULL THEN v := set_config('${PASSED_SETTING}', c, true); END IF;
     ELSE
       IF current_setting('transaction_isolation') <> 'read committed' THEN
         -- A separate statement: a READ COMMITTED writer never plans it (a node that lacks the

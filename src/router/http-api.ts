@@ -65,6 +65,18 @@ const BENCH_CONSTANT = JSON.stringify({
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
+/** A row of the route table (createRouterHandler). */
+interface Route {
+  path: string;
+  /** `path` is a prefix; the rest of the path is the handler's `segment`. */
+  prefix?: boolean;
+  /** The segment may hold '/' (otherwise such a path is 404). */
+  nested?: boolean;
+  /** The methods served; absent: any. */
+  methods?: readonly string[];
+  serve: (req: IncomingMessage, res: ServerResponse, t0: number, segment: string, query: URLSearchParams) => void | Promise<void>;
+}
+
 function queryOf(url: string, q: number): URLSearchParams {
   return new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
 }
@@ -121,13 +133,20 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     metrics.request(route, status, (performance.now() - t0) / 1000);
   };
 
+  /** A JSON answer: `headers` beside the content type. */
+  const json = (res: ServerResponse, route: string, status: number, t0: number, body: string, headers: Record<string, string> = {}): void =>
+    finish(res, route, status, { 'content-type': JSON_TYPE, ...headers }, body, t0);
+  /** The one error answer: `{ error, message, ...extra }`, a PascalCase error a client can branch on. */
+  const fail = (res: ServerResponse, route: string, status: number, t0: number, error: string, message: string, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): void =>
+    json(res, route, status, t0, errorBody(error, message, extra), headers);
+
   const notReady = (res: ServerResponse, route: string, t0: number): void =>
-    finish(res, route, 503, { 'content-type': JSON_TYPE, 'retry-after': '1' }, errorBody('NotReady', 'the routing index is still loading'), t0);
+    fail(res, route, 503, t0, 'NotReady', 'the routing index is still loading', {}, { 'retry-after': '1' });
 
   function lookup(res: ServerResponse, segment: string, query: URLSearchParams, t0: number): void {
     const parsed = parseCustomerIdSegment(segment);
     if (!parsed.ok) {
-      finish(res, 'lookup', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidCustomerId', `customer id ${parsed.problem}`), t0);
+      fail(res, 'lookup', 400, t0, 'InvalidCustomerId', `customer id ${parsed.problem}`);
       return;
     }
     // ?cell=NAME: a cell's own ingestion worker asks whether a fenced customer still lives in it
@@ -135,13 +154,13 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     // names no cell: only a caller who names one learns yes or no.
     const askingCell = query.get('cell');
     if (askingCell !== null && !CELL_NAME_PATTERN.test(askingCell)) {
-      finish(res, 'lookup', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidCell', 'cell must be a cell name (a DNS label of at most 63 characters)'), t0);
+      fail(res, 'lookup', 400, t0, 'InvalidCell', 'cell must be a cell name (a DNS label of at most 63 characters)');
       return;
     }
     if (!index.loaded) return notReady(res, 'lookup', t0);
     const hit = index.lookupJson(parsed.id);
     if (!hit) {
-      finish(res, 'lookup', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', `customer ${parsed.id} is not placed`), t0);
+      fail(res, 'lookup', 404, t0, 'NotFound', `customer ${parsed.id} is not placed`);
     } else if (hit.fenced) {
       // No cell, no epoch: nothing a lax gateway could keep writing with (the cell databases refuse it anyway).
       const inCell = askingCell === null ? {} : { inCell: hit.cell === askingCell };
@@ -159,13 +178,13 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     const raw = req.headers[customerHeader];
     const id = Array.isArray(raw) ? raw[0] : raw;
     if (id === undefined || customerIdProblem(id) !== undefined) {
-      finish(res, 'authz', 403, { 'content-type': JSON_TYPE }, errorBody('InvalidCustomerId', `header ${customerHeader} must hold a valid customer id`), t0);
+      fail(res, 'authz', 403, t0, 'InvalidCustomerId', `header ${customerHeader} must hold a valid customer id`);
       return;
     }
     if (!index.loaded) return notReady(res, 'authz', t0);
     const route = index.lookup(id);
     if (!route) {
-      finish(res, 'authz', 403, { 'content-type': JSON_TYPE }, errorBody('UnknownCustomer', `customer ${id} is not placed`), t0);
+      fail(res, 'authz', 403, t0, 'UnknownCustomer', `customer ${id} is not placed`);
       return;
     }
     if (route.state === 'Fenced') {
@@ -184,11 +203,11 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     const limitText = query.get('limit');
     const limit = limitText === null ? SNAPSHOT_DEFAULT_LIMIT : Number(limitText);
     if (after !== undefined && after.length > 253) {
-      finish(res, 'snapshot', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidParameter', 'after must be a customer id (the next of the previous page)'), t0);
+      fail(res, 'snapshot', 400, t0, 'InvalidParameter', 'after must be a customer id (the next of the previous page)');
       return;
     }
     if (!Number.isInteger(limit) || limit < 1 || limit > SNAPSHOT_MAX_LIMIT) {
-      finish(res, 'snapshot', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidParameter', `limit must be an integer from 1 to ${SNAPSHOT_MAX_LIMIT}`), t0);
+      fail(res, 'snapshot', 400, t0, 'InvalidParameter', `limit must be an integer from 1 to ${SNAPSHOT_MAX_LIMIT}`);
       return;
     }
     if (!index.loaded) return notReady(res, 'snapshot', t0);
@@ -199,7 +218,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       cells: index.cells(),
       items: page.items.map((c) => ({ customer: c.customerId, cell: c.cell, epoch: c.epoch, state: c.state, version: c.version })),
     });
-    finish(res, 'snapshot', 200, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body, t0);
+    json(res, 'snapshot', 200, t0, body, { 'cache-control': 'no-store' });
   }
 
   function changes(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, t0: number): void {
@@ -207,7 +226,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     const raw = (typeof lastEventId === 'string' && lastEventId !== '' ? lastEventId : undefined) ?? query.get('since') ?? undefined;
     const since = raw === undefined ? undefined : Number(raw);
     if (since !== undefined && (!Number.isSafeInteger(since) || since < 0)) {
-      finish(res, 'changes', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidParameter', 'since (or Last-Event-ID) must be a version: a non-negative integer'), t0);
+      fail(res, 'changes', 400, t0, 'InvalidParameter', 'since (or Last-Event-ID) must be a version: a non-negative integer');
       return;
     }
     if (!index.loaded) return notReady(res, 'changes', t0);
@@ -215,7 +234,7 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     if (!release) {
       metrics.sseRefused.inc();
       const message = `this router serves its maximum of ${streamLimits.maxClients} change streams; retry later or on another replica`;
-      return finish(res, 'changes', 503, { 'content-type': JSON_TYPE, 'retry-after': '5' }, errorBody('TooManyStreams', message), t0);
+      return fail(res, 'changes', 503, t0, 'TooManyStreams', message, {}, { 'retry-after': '5' });
     }
     metrics.request('changes', 200, (performance.now() - t0) / 1000);
     streamChanges(req, res, since, { index, metrics, signal: options.shutdownSignal, limits: streamLimits, onClose: release });
@@ -226,9 +245,9 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     const auth = checkToken(req);
     if (auth === 'ok') return true;
     if (auth === 'disabled') {
-      finish(res, route, 403, { 'content-type': JSON_TYPE }, errorBody('WritesDisabled', 'this router has no write token configured'), t0);
+      fail(res, route, 403, t0, 'WritesDisabled', 'this router has no write token configured');
     } else {
-      finish(res, route, 401, { 'content-type': JSON_TYPE, 'www-authenticate': 'Bearer realm="cell-router"' }, errorBody('Unauthorized', 'a valid bearer token is required to write'), t0);
+      fail(res, route, 401, t0, 'Unauthorized', 'a valid bearer token is required to write', {}, { 'www-authenticate': 'Bearer realm="cell-router"' });
     }
     req.resume();
     return false;
@@ -239,31 +258,31 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     const parsed = parseCustomerIdSegment(segment);
     if (!parsed.ok) {
       req.resume();
-      return finish(res, 'place', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidCustomerId', `customer id ${parsed.problem}`), t0);
+      return fail(res, 'place', 400, t0, 'InvalidCustomerId', `customer id ${parsed.problem}`);
     }
-    if (!options.pool) return finish(res, 'place', 503, { 'content-type': JSON_TYPE, 'retry-after': '5' }, errorBody('NoDatabase', 'writes are unavailable'), t0);
+    if (!options.pool) return fail(res, 'place', 503, t0, 'NoDatabase', 'writes are unavailable', {}, { 'retry-after': '5' });
     const text = await readBody(req, MAX_BODY);
-    if (text === undefined) return finish(res, 'place', 413, { 'content-type': JSON_TYPE, connection: 'close' }, errorBody('TooLarge', `body over ${MAX_BODY} bytes`), t0);
+    if (text === undefined) return fail(res, 'place', 413, t0, 'TooLarge', `body over ${MAX_BODY} bytes`, {}, { connection: 'close' });
     let body: unknown = {};
     if (text.trim() !== '') {
       try {
         body = JSON.parse(text);
       } catch {
-        return finish(res, 'place', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidRequest', 'body is not JSON'), t0);
+        return fail(res, 'place', 400, t0, 'InvalidRequest', 'body is not JSON');
       }
     }
     const given = typeof body === 'object' && body !== null ? (body as { customer?: unknown }).customer : undefined;
     if (given !== undefined && given !== parsed.id) {
-      return finish(res, 'place', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidRequest', 'body.customer differs from the id in the path'), t0);
+      return fail(res, 'place', 400, t0, 'InvalidRequest', 'body.customer differs from the id in the path');
     }
     const v = validatePlacementRequest(body, parsed.id);
-    if (!v.ok) return finish(res, 'place', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidRequest', v.problems.join('; '), { problems: v.problems }), t0);
+    if (!v.ok) return fail(res, 'place', 400, t0, 'InvalidRequest', v.problems.join('; '), { problems: v.problems });
     let result;
     try {
       result = await placeCustomer(options.pool, v.request, { strategy });
     } catch (err) {
       if (isTransientDatabaseError(err)) {
-        return finish(res, 'place', 503, { 'content-type': JSON_TYPE, 'retry-after': '2' }, errorBody('DatabaseUnavailable', 'the control-plane database is unreachable; retry'), t0);
+        return fail(res, 'place', 503, t0, 'DatabaseUnavailable', 'the control-plane database is unreachable; retry', {}, { 'retry-after': '2' });
       }
       throw err;
     }
@@ -272,19 +291,19 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       case 'Created':
         // Read-your-writes on this replica: answer once the index shows the new row (bounded wait).
         if (!applyOwn([result.placement])) await options.waitFor?.(result.placement.version, 1000);
-        return finish(res, 'place', 201, { 'content-type': JSON_TYPE, 'x-cell': result.placement.cell }, placementJson(result.placement, true), t0);
+        return json(res, 'place', 201, t0, placementJson(result.placement, true), { 'x-cell': result.placement.cell });
       case 'Existing':
-        return finish(res, 'place', 200, { 'content-type': JSON_TYPE, 'x-cell': result.placement.cell }, placementJson(result.placement, false, { differences: result.differences }), t0);
+        return json(res, 'place', 200, t0, placementJson(result.placement, false, { differences: result.differences }), { 'x-cell': result.placement.cell });
       case 'Unschedulable':
-        return finish(res, 'place', 422, { 'content-type': JSON_TYPE }, errorBody('Unschedulable', result.reason, { exclusions: result.exclusions }), t0);
+        return fail(res, 'place', 422, t0, 'Unschedulable', result.reason, { exclusions: result.exclusions });
       case 'Invalid':
-        return finish(res, 'place', 400, { 'content-type': JSON_TYPE }, errorBody('InvalidRequest', result.problems.join('; '), { problems: result.problems }), t0);
+        return fail(res, 'place', 400, t0, 'InvalidRequest', result.problems.join('; '), { problems: result.problems });
     }
   }
 
   async function batch(req: IncomingMessage, res: ServerResponse, t0: number): Promise<void> {
     if (!authorised(req, res, 'batch', t0)) return;
-    if (!options.pool) return finish(res, 'batch', 503, { 'content-type': JSON_TYPE, 'retry-after': '5' }, errorBody('NoDatabase', 'writes are unavailable'), t0);
+    if (!options.pool) return fail(res, 'batch', 503, t0, 'NoDatabase', 'writes are unavailable', {}, { 'retry-after': '5' });
     await handleBatch(req, res, { pool: options.pool, strategy, log, metrics, chunkSize: options.batchChunkSize, onCreated: applyOwn });
     metrics.request('batch', 200, (performance.now() - t0) / 1000);
   }
@@ -307,12 +326,35 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
       // The database's own words (host names, users) only for a caller holding the write token.
       ...(s.lastError && checkToken(req) === 'ok' ? { lastError: s.lastError } : {}),
     });
-    finish(res, 'readyz', ready ? 200 : 503, { 'content-type': JSON_TYPE, 'cache-control': 'no-store' }, body, t0);
+    json(res, 'readyz', ready ? 200 : 503, t0, body, { 'cache-control': 'no-store' });
   }
 
   function methodNotAllowed(res: ServerResponse, allow: string, t0: number): void {
-    finish(res, 'other', 405, { 'content-type': JSON_TYPE, allow }, errorBody('MethodNotAllowed', `use ${allow}`), t0);
+    fail(res, 'other', 405, t0, 'MethodNotAllowed', `use ${allow}`, {}, { allow });
   }
+
+  /**
+   * The route table: an exact path, or a prefix whose rest is one path segment (any rest with
+   * `nested`); `methods` (absent: any), the first named in Allow on a 405. First match wins.
+   */
+  const routes: Route[] = [
+    { path: '/v1/routes/', prefix: true, methods: ['GET', 'HEAD'], serve: (req, res, t0, segment, query) => (segment === 'changes' ? changes(req, res, query, t0) : lookup(res, segment, query, t0)) },
+    { path: '/v1/routes', methods: ['GET'], serve: (_req, res, t0, _segment, query) => snapshot(res, query, t0) },
+    { path: '/v1/authz', serve: (req, res, t0, _segment, query) => authz(req, res, query, t0) },
+    { path: '/v1/authz/', prefix: true, nested: true, serve: (req, res, t0, _segment, query) => authz(req, res, query, t0) },
+    { path: '/v1/customers:batch', methods: ['POST'], serve: (req, res, t0) => batch(req, res, t0) },
+    { path: '/v1/customers/', prefix: true, methods: ['PUT'], serve: (req, res, t0, segment) => place(req, res, segment, t0) },
+    { path: '/healthz', serve: (_req, res, t0) => finish(res, 'healthz', 200, { 'content-type': 'text/plain' }, 'ok\n', t0) },
+    { path: '/readyz', serve: (req, res, t0, _segment, query) => readyz(req, res, query, t0) },
+    { path: '/metrics', serve: async (_req, res, t0) => finish(res, 'metrics', 200, { 'content-type': metrics.registry.contentType }, await metrics.registry.metrics(), t0) },
+    ...(options.benchNoop
+      ? [
+          { path: '/bench/noop', serve: (_req, res, t0) => json(res, 'noop', 200, t0, '{}') },
+          // The same answer as a lookup, without the lookup: isolates the index and serialisation.
+          { path: '/bench/constant', serve: (_req, res, t0) => json(res, 'noop', 200, t0, BENCH_CONSTANT, { 'x-cell': 'eu-west-1-cell-0', 'x-cell-epoch': '1' }) },
+        ] satisfies Route[]
+      : []),
+  ];
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const t0 = performance.now();
@@ -320,35 +362,14 @@ export function createRouterHandler(options: RouterApiOptions): Handler {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const method = req.method ?? 'GET';
-
-    if (path.startsWith('/v1/routes/')) {
-      const segment = path.slice('/v1/routes/'.length);
-      if (method !== 'GET' && method !== 'HEAD') return methodNotAllowed(res, 'GET', t0);
-      if (segment === 'changes') return changes(req, res, queryOf(url, q), t0);
-      if (segment.includes('/')) return finish(res, 'other', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', 'no such path'), t0);
-      return lookup(res, segment, queryOf(url, q), t0);
+    for (const route of routes) {
+      if (route.prefix ? !path.startsWith(route.path) : path !== route.path) continue;
+      if (route.methods && !route.methods.includes(method)) return methodNotAllowed(res, route.methods[0] ?? 'GET', t0);
+      const segment = route.prefix ? path.slice(route.path.length) : '';
+      if (route.prefix && !route.nested && segment.includes('/')) break;
+      return route.serve(req, res, t0, segment, queryOf(url, q));
     }
-    if (path === '/v1/routes') return method === 'GET' ? snapshot(res, queryOf(url, q), t0) : methodNotAllowed(res, 'GET', t0);
-    if (path === '/v1/authz' || path.startsWith('/v1/authz/')) return authz(req, res, queryOf(url, q), t0);
-    if (path === '/v1/customers:batch') return method === 'POST' ? batch(req, res, t0) : methodNotAllowed(res, 'POST', t0);
-    if (path.startsWith('/v1/customers/')) {
-      const segment = path.slice('/v1/customers/'.length);
-      if (method !== 'PUT') return methodNotAllowed(res, 'PUT', t0);
-      if (segment.includes('/')) return finish(res, 'other', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', 'no such path'), t0);
-      return place(req, res, segment, t0);
-    }
-    if (path === '/healthz') return finish(res, 'healthz', 200, { 'content-type': 'text/plain' }, 'ok\n', t0);
-    if (path === '/readyz') return readyz(req, res, queryOf(url, q), t0);
-    if (path === '/metrics') {
-      const text = await metrics.registry.metrics();
-      return finish(res, 'metrics', 200, { 'content-type': metrics.registry.contentType }, text, t0);
-    }
-    if (options.benchNoop && path === '/bench/noop') return finish(res, 'noop', 200, { 'content-type': JSON_TYPE }, '{}', t0);
-    if (options.benchNoop && path === '/bench/constant') {
-      // The same answer as a lookup, without the lookup: isolates the index and serialisation.
-      return finish(res, 'noop', 200, { 'content-type': JSON_TYPE, 'x-cell': 'eu-west-1-cell-0', 'x-cell-epoch': '1' }, BENCH_CONSTANT, t0);
-    }
-    finish(res, 'other', 404, { 'content-type': JSON_TYPE }, errorBody('NotFound', 'no such path'), t0);
+    fail(res, 'other', 404, t0, 'NotFound', 'no such path');
   }
 
   return (req, res) => {
