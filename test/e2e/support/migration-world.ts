@@ -265,12 +265,27 @@ export class GatewayWriter {
     readonly customer: string,
     private readonly options: { deletes?: boolean } = {},
   ) {
-    this.done = this.loop();
+    // A loop that throws (a connection refused, say) records why and ends: it never hangs a caller.
+    this.done = this.loop().catch((err: unknown) => {
+      this.errors.push(`${this.customer}: the writer failed in ${this.at}: ${(err as Error).message}`);
+      this.idle?.();
+    });
   }
 
-  stop(): Promise<void> {
+  /** Where the loop is: said when it does not stop (a write that never returns). */
+  private at = 'idle';
+
+  /**
+   * Stops the loop; at most `timeoutMs`: a write that never returns is recorded in `errors` with
+   * where it hangs, and the caller goes on (its afterAll must still stop the world).
+   */
+  async stop(timeoutMs = 20_000): Promise<void> {
     this.stopped = true;
-    return this.done;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), timeoutMs)));
+    const outcome = await Promise.race([this.done.then(() => 'done' as const), late]);
+    clearTimeout(timer);
+    if (outcome === 'late') this.errors.push(`${this.customer}: the writer did not stop within ${timeoutMs} ms, waiting in ${this.at}`);
   }
 
   /** Runs `fn` between two writes (none in flight), then lets the writer go on. */
@@ -280,7 +295,8 @@ export class GatewayWriter {
     this.gate = new Promise<void>((r) => (release = r));
     const paused = new Promise<void>((r) => (this.idle = r));
     try {
-      if (!this.stopped) await paused;
+      // The loop may have ended (stopped, or failed): then nobody resolves `paused`.
+      if (!this.stopped) await Promise.race([paused, this.done.catch(() => undefined)]);
       return await fn();
     } finally {
       this.gate = undefined;
@@ -304,6 +320,7 @@ export class GatewayWriter {
     while (!this.stopped) {
       if (this.gate) {
         this.idle?.();
+        this.at = 'a check between writes (holding)';
         await this.gate;
         continue;
       }
@@ -315,13 +332,16 @@ export class GatewayWriter {
           ? { kind: 'create', device: `w${id}` }
           : { kind: turn === 2 && this.options.deletes ? 'delete' : 'rename', device: mine[id % mine.length] as string };
       for (;;) {
+        this.at = 'the router lookup';
         const cell = await this.route();
         if (cell === undefined) return;
         const pool = this.pools.cells.get(cell);
         if (!pool) throw new Error(`unknown cell ${cell}`);
+        this.at = `a connection to ${cell}`;
         const client = await pool.connect();
         let touched = 1;
         try {
+          this.at = `a write transaction in ${cell}`;
           await client.query('BEGIN');
           await client.query('INSERT INTO readings (customer_id, id, value) VALUES ($1, $2, 1)', [this.customer, id]);
           if (op.kind === 'create') await client.query('INSERT INTO devices (customer_id, device_id, name) VALUES ($1, $2, $3)', [this.customer, op.device, `v${id}`]);
@@ -349,6 +369,7 @@ export class GatewayWriter {
         } else this.devices.set(op.device, `v${id}`);
         break;
       }
+      this.at = 'idle';
       await sleep(20);
     }
     this.idle?.();
