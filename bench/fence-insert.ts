@@ -8,8 +8,10 @@
 // figure is the median of the pairs' ratios, each pair's ratio printed too. Besides the rows per
 // second, the CPU per row (the server backends' from /proc plus this client's), which other load
 // on a shared machine disturbs far less than wall-clock throughput.
-// Two shapes: single-row INSERT transactions from BENCH_CLIENTS clients (default 4), as a gateway
-// or ingestion worker writes, and 100-row INSERTs (a batching worker). Goal: ratio >= 0.95.
+// Three shapes, from BENCH_CLIENTS clients (default 4): single-row INSERT transactions (a gateway
+// writing straight to the database), 100-row INSERTs of one customer (a batching writer), and the
+// ingestion worker's own statement (100 rows of many customers, unnest, ON CONFLICT DO NOTHING).
+// Goal: ratio >= 0.95.
 // Then the server alone: a procedure in one backend inserting BENCH_SERVER_ROWS rows (default
 // 30,000 one a transaction, 100,000 in 100-row statements), its CPU per row with and without the
 // trigger, BENCH_SERVER_ROUNDS alternating pairs (default 5): no client, no parsing, so the
@@ -17,7 +19,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { installFence, liftFence, markCustomer } from '../src/data/cell-fence.js';
-import { FENCE_TRIGGER } from '../src/data/cell-fence-sql.js';
+import { FENCE_INSERT_TRIGGER, FENCE_TRIGGER } from '../src/data/cell-fence-sql.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { fmt } from './support/move-bench.js';
 
@@ -39,6 +41,14 @@ function cpuMs(pid: number): number | undefined {
   }
 }
 
+type Shape = 'single' | 'batch' | 'ingest';
+const SHAPES: readonly Shape[] = ['single', 'batch', 'ingest'];
+const LABELS: Record<Shape, string> = {
+  single: 'single-row INSERT transactions',
+  batch: '100-row INSERTs of one customer',
+  ingest: '100-row INSERTs of many customers (the ingestion worker\'s statement)',
+};
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
@@ -56,19 +66,19 @@ try {
   await pool.query('CREATE INDEX readings_received_idx ON readings (customer_id, received_at, id)');
   await installFence(pool, 'customer_id', [{ schema: 'public', table: 'readings' }]);
   for (let i = 0; i < FENCED_OTHERS; i++) await markCustomer(pool, `elsewhere-${i}`, 'bench-other-moves', i % 2 ? 'MovedOut' : 'Fenced');
-  // The trigger function stays; the baseline only takes the fence's trigger off the table.
+  // The trigger functions stay; the baseline only takes the fence's two triggers off the table.
   const { rows: defs } = await pool.query<{ def: string }>(
-    `SELECT pg_get_triggerdef(t.oid) AS def FROM pg_trigger t WHERE t.tgname = $1 AND t.tgrelid = 'readings'::regclass`,
-    [FENCE_TRIGGER],
+    `SELECT pg_get_triggerdef(t.oid) AS def FROM pg_trigger t WHERE t.tgname IN ($1, $2) AND t.tgrelid = 'readings'::regclass`,
+    [FENCE_TRIGGER, FENCE_INSERT_TRIGGER],
   );
-  if (defs.length !== 1) throw new Error(`expected the fence's trigger on readings, found ${defs.length}`);
+  if (defs.length !== 2) throw new Error(`expected the fence's two triggers on readings, found ${defs.length}`);
   for (let i = 0; i < CLIENTS; i++) clients.push(await pool.connect());
   const pids = await Promise.all(clients.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number));
   const serverCpu = (): number | undefined => pids.reduce<number | undefined>((sum, p) => (sum === undefined ? undefined : ((x) => (x === undefined ? undefined : sum + x))(cpuMs(p))), 0);
   let nextId = 1;
 
   /** One round: rows per second, and CPU µs per row (undefined without /proc). */
-  async function round(shape: 'single' | 'batch'): Promise<{ rate: number; cpu: number | undefined }> {
+  async function round(shape: Shape): Promise<{ rate: number; cpu: number | undefined }> {
     await pool.query('TRUNCATE readings');
     let rows = 0;
     const server0 = serverCpu();
@@ -83,12 +93,21 @@ try {
           if (shape === 'single') {
             await c.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, $2, 'd1', 1.5)`, [customer, nextId++]);
             rows += 1;
-          } else {
+          } else if (shape === 'batch') {
             const first = nextId;
             nextId += 100;
             await c.query(
               `INSERT INTO readings (customer_id, id, device, value) SELECT $1, $2::bigint + g, 'd' || (g % 10), g FROM generate_series(0, 99) g`,
               [customer, first],
+            );
+            rows += 100;
+          } else {
+            // The ingestion worker's statement (src/ingest/row-writer.ts): a batch of a partition's
+            // messages, many customers, as arrays, redeliveries ignored.
+            const ids = Array.from({ length: 100 }, () => nextId++);
+            await c.query(
+              `INSERT INTO readings (customer_id, id, device, value) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::float8[]) ON CONFLICT (customer_id, id) DO NOTHING`,
+              [ids.map((id) => `customer-${(w * 7919 + id) % CUSTOMERS}`), ids, ids.map((id) => `d${id % 10}`), ids.map((id) => id % 97)],
             );
             rows += 100;
           }
@@ -103,14 +122,14 @@ try {
   }
 
   async function setFence(on: boolean): Promise<void> {
-    await pool.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON readings`);
+    await pool.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON readings; DROP TRIGGER IF EXISTS ${FENCE_INSERT_TRIGGER} ON readings`);
     if (on) for (const { def } of defs) await pool.query(def);
   }
 
   console.log(
     `insert throughput with the cell fence installed vs without, ${CLIENTS} clients, ${ROUNDS} pairs of ${ROUND_MS} ms rounds (order alternating), ${FENCED_OTHERS} other customers fenced`,
   );
-  for (const shape of ['single', 'batch'] as const) {
+  for (const shape of SHAPES) {
     const rates: number[] = [];
     const cpus: number[] = [];
     const plainRates: number[] = [];
@@ -132,9 +151,8 @@ try {
       rates.push(fenced.rate / plain.rate);
       if (plain.cpu !== undefined && fenced.cpu !== undefined && fenced.cpu > 0) cpus.push(plain.cpu / fenced.cpu);
     }
-    const label = shape === 'single' ? 'single-row INSERT transactions' : '100-row INSERTs';
     console.log(
-      `  ${label}: without the fence ${fmt(median(plainRates))} rows/s (baseline), with it ${fmt(median(fencedRates))} rows/s; ratio ${median(rates).toFixed(3)} (goal >= 0.95; pairs: ${rates.map((x) => x.toFixed(2)).join(' ')})`,
+      `  ${LABELS[shape]}: without the fence ${fmt(median(plainRates))} rows/s (baseline), with it ${fmt(median(fencedRates))} rows/s; ratio ${median(rates).toFixed(3)} (goal >= 0.95; pairs: ${rates.map((x) => x.toFixed(2)).join(' ')})`,
     );
     if (cpus.length > 0) console.log(`    CPU per row, baseline / with the fence: ${median(cpus).toFixed(3)} (pairs: ${cpus.map((x) => x.toFixed(2)).join(' ')})`);
   }

@@ -2,7 +2,7 @@
 // (BENCH_MOVE_CUSTOMERS customers × BENCH_MOVE_ROWS readings, default 10 × 20,000, seeded as a live
 // system has them: the newest just received, so they must settle) go from cell A to cell B
 //   - by the move engine, N customers at a time (keyset pages, journal writes, settling,
-//     pre-fence verification, fence with the default drainWait, final sync, cut-over; cleanup
+//     pre-fence verification, fence with the default drainWait (BENCH_DRAIN_WAIT_MS sets another), final sync, cut-over; cleanup
 //     excluded), and
 //   - by N raw `COPY (SELECT … WHERE customer_id = …) TO STDOUT (FORMAT binary) | COPY … FROM
 //     STDIN (FORMAT binary)` pipes at once, each taking the next customer (the baseline),
@@ -24,6 +24,8 @@ const PAGE = Number(process.env.BENCH_MOVE_PAGE ?? DEFAULT_MOVE_SETTINGS.pageRow
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONCURRENCIES = (process.env.BENCH_CONCURRENCY ?? '1,4').split(',').map(Number);
 const OLD_STYLE = process.env.BENCH_OLD_STYLE !== '0';
+/** The moves' drainWait (BENCH_DRAIN_WAIT_MS); unset: the default. */
+const DRAIN_WAIT_MS = process.env.BENCH_DRAIN_WAIT_MS === undefined ? undefined : Number(process.env.BENCH_DRAIN_WAIT_MS);
 
 const cells = await startCells();
 try {
@@ -79,7 +81,7 @@ try {
     return r;
   };
 
-  console.log(`move copy throughput: ${CUSTOMERS} customers × ${fmt(ROWS)} rows = ${fmt(total)} rows, page ${fmt(PAGE)}, rows seeded live, default drainWait and settleLag, ${ROUNDS} rounds`);
+  console.log(`move copy throughput: ${CUSTOMERS} customers × ${fmt(ROWS)} rows = ${fmt(total)} rows, page ${fmt(PAGE)}, rows seeded live, drainWait ${DRAIN_WAIT_MS === undefined ? 'the default' : `${DRAIN_WAIT_MS} ms`}, default settleLag, ${ROUNDS} rounds`);
   const lines: string[] = [];
   for (const n of CONCURRENCIES) {
     console.log(`  ${n} at a time:`);
@@ -87,7 +89,7 @@ try {
     const raws = [await rawRun(n)];
     const runs: { whole: number; copy: number }[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      runs.push(await engineRun(`${n}-${round}`, n, true));
+      runs.push(await engineRun(`${n}-${round}`, n, true, DRAIN_WAIT_MS));
       raws.push(await rawRun(n));
     }
     const rawMs = percentile(raws.map((r) => r.ms), 50);

@@ -12,7 +12,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 3;
+export const FENCE_SCHEMA_VERSION = 4;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
@@ -29,8 +29,19 @@ export const INSTALL_LOCK_CLASS = 0x696e7374;
 /** Session setting naming the migration whose own copy/cleanup writes pass the fence. */
 export const MOVER_SETTING = 'cell_operator.move';
 
-/** Name of the trigger on every tenant table. */
+/** Name of the row trigger on every tenant table (updates and deletes, row by row, before the write). */
 export const FENCE_TRIGGER = 'cell_operator_fence';
+
+/**
+ * Name of the statement trigger on every tenant table that checks inserts (schema step 4): once per
+ * statement, after its rows are written, over the statement's new rows (a transition table). A
+ * BEFORE ROW trigger would make every COPY insert row by row (PostgreSQL keeps its multi-row
+ * inserts only for tables without one) and enter the trigger function for every row.
+ */
+export const FENCE_INSERT_TRIGGER = 'cell_operator_fence_insert';
+
+/** The transition table of FENCE_INSERT_TRIGGER: the rows the statement inserted. */
+const NEW_ROWS = 'cell_operator_new_rows';
 
 /**
  * Transaction-local setting (set_config(…, true)) naming the last customer whose write passed the
@@ -121,6 +132,15 @@ BEGIN
 END
 $fn$;`,
   },
+  {
+    // Inserts are checked once a statement, after the rows are written (FENCE_INSERT_TRIGGER): the
+    // row trigger keeps updates and deletes. The installer replaces each table's trigger with the
+    // pair in one transaction (no moment without a fence); until then the v3 row trigger, whose
+    // function still checks inserts, guards the table.
+    version: 4,
+    name: 'inserts checked once a statement over its new rows; COPY keeps its multi-row inserts',
+    sql: `COMMENT ON SCHEMA ${S} IS 'cell-operator: the write fence of this cell (triggers ${FENCE_TRIGGER} and ${FENCE_INSERT_TRIGGER} on every tenant table); written by the move engine only'`,
+  },
 ];
 
 export const CREATE_SCHEMA_SQL = `CREATE SCHEMA IF NOT EXISTS ${S};
@@ -140,14 +160,15 @@ function qualifiedFunction(tenantColumn: string): string {
 }
 
 /**
- * The trigger function. Fast path (no fence on the customer): one shared per-customer
+ * The row trigger's function (updates and deletes since step 4; inserts too while a table still has
+ * the v3 trigger, during an upgrade). Fast path (no fence on the customer): one shared per-customer
  * transaction-level advisory lock, one primary-key probe, and, once the transaction has written,
  * the customer remembered as passed for the rest of the transaction (PASSED_SETTING): its next
  * inserts return at the first line. The lock comes first, so a write that waited for a fence reads
  * the committed fence row afterwards (READ COMMITTED takes a new snapshot per statement). Pure SQL,
  * no cross-node state beyond `fenced_customers` (a reference table on Citus, so a worker sees it
- * locally). A write that passes only as the move's own (MOVER_SETTING) is not remembered; nor are
- * updates and deletes skipped (an update may move a row between customers).
+ * locally). The move's own writer (MOVER_SETTING) is remembered too; updates and deletes are never
+ * skipped (an update may move a row between customers).
  */
 export function fenceFunctionSql(tenantColumn: string): string {
   const col = escapeIdentifier(tenantColumn);
@@ -201,21 +222,106 @@ END
 $fn$`;
 }
 
+/** The insert-checking statement function for one tenant column. */
+export function fenceInsertFunctionName(tenantColumn: string): string {
+  return `fence_insert_${createHash('sha256').update(tenantColumn).digest('hex').slice(0, 16)}`;
+}
+
+/**
+ * The statement function that checks a statement's inserts (FENCE_INSERT_TRIGGER), after the rows
+ * are written and before the statement ends: the customers among the new rows (one query), the
+ * shared per-customer lock of each; then, in the next statement's snapshot (READ COMMITTED takes one per
+ * statement, so a fence the lock waited for is seen), the fence rows of those customers: any that
+ * is not the move's own (MOVER_SETTING) refuses the whole statement, whose rows go with it. The
+ * locks are held to the end of the transaction, as the row trigger's are, so no fence of these
+ * customers commits before it ends. Two queries a statement, whatever its rows: a COPY of a
+ * million rows pays them once, and keeps PostgreSQL's multi-row inserts.
+ */
+export function fenceInsertFunctionSql(tenantColumn: string): string {
+  const col = escapeIdentifier(tenantColumn);
+  const fn = `${S}.${escapeIdentifier(fenceInsertFunctionName(tenantColumn))}`;
+  return `CREATE OR REPLACE FUNCTION ${fn}() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  customers text[];
+  c text;
+  f record;
+  v text;
+  unfenced boolean := false;
+BEGIN
+  -- The statement's customers first, from its new rows alone: on a Citus worker a query that joins
+  -- the transition table to the fence's (reference) table is refused by Citus's planner.
+  customers := ARRAY(SELECT DISTINCT n.${col}::text FROM ${NEW_ROWS} n);
+  FOREACH c IN ARRAY customers LOOP
+    v := pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c))::text; -- an expression: PERFORM would run a query
+  END LOOP;
+  -- Then each customer's fence row, by its key (a probe each: a plan over the whole array would
+  -- read the table), in a snapshot taken after every lock.
+  FOREACH c IN ARRAY customers LOOP
+    SELECT fc.role, fc.migration INTO f FROM ${S}.fenced_customers fc WHERE fc.customer_id = c;
+    IF FOUND AND current_setting('${MOVER_SETTING}', true) IS DISTINCT FROM f.migration THEN
+      RAISE EXCEPTION USING
+        ERRCODE = '${FENCE_SQLSTATE}',
+        MESSAGE = format('customer %s is %s in this cell by migration %s: ask the router again', c,
+                         CASE f.role WHEN 'Fenced' THEN 'fenced for a move' WHEN 'MovedOut' THEN 'moved out' ELSE 'being moved in' END, f.migration),
+        DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
+        HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
+    END IF;
+    unfenced := unfenced OR NOT FOUND;
+  END LOOP;
+  IF unfenced AND current_setting('transaction_isolation') <> 'read committed' THEN
+    -- A snapshot older than a fence change may have missed one of the customers without a fence
+    -- row: the writer retries (see fence_state). As in the row trigger.
+    IF (SELECT generation FROM ${S}.fence_state) < (SELECT last_value FROM ${S}.fence_generation) THEN
+      RAISE EXCEPTION USING
+        ERRCODE = '40001',
+        MESSAGE = 'the write fences of this cell changed after this transaction''s snapshot was taken: retry the transaction';
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$fn$`;
+}
+
 export function tableRef(schema: string, table: string): string {
   return `${escapeIdentifier(schema)}.${escapeIdentifier(table)}`;
 }
 
-/** The trigger on one tenant table (CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE lock: only when missing). */
-export function createTriggerSql(schema: string, table: string, tenantColumn: string): string {
-  return `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE INSERT OR UPDATE OR DELETE ON ${tableRef(schema, table)}
-  FOR EACH ROW EXECUTE FUNCTION ${qualifiedFunction(tenantColumn)}()`;
+/**
+ * The statements that put the fence's two triggers on one tenant table, replacing any earlier form (a v3 row trigger that
+ * also checked inserts, or one calling another column's function), in the caller's transaction: no
+ * moment without a fence. CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE lock: only when missing.
+ */
+export function createTriggerSql(schema: string, table: string, tenantColumn: string): string[] {
+  // One statement each: Citus propagates a trigger's DDL to the shards statement by statement.
+  const t = tableRef(schema, table);
+  return [
+    `DROP TRIGGER IF EXISTS ${escapeIdentifier(FENCE_TRIGGER)} ON ${t}`,
+    `DROP TRIGGER IF EXISTS ${escapeIdentifier(FENCE_INSERT_TRIGGER)} ON ${t}`,
+    `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE UPDATE OR DELETE ON ${t}
+  FOR EACH ROW EXECUTE FUNCTION ${qualifiedFunction(tenantColumn)}()`,
+    `CREATE TRIGGER ${escapeIdentifier(FENCE_INSERT_TRIGGER)} AFTER INSERT ON ${t} REFERENCING NEW TABLE AS ${NEW_ROWS}
+  FOR EACH STATEMENT EXECUTE FUNCTION ${S}.${escapeIdentifier(fenceInsertFunctionName(tenantColumn))}()`,
+  ];
 }
 
-/** Which of the given tables already carry the fence trigger calling this column's function. */
+/**
+ * Which tables carry both of the fence's triggers in their current form for this column: the row
+ * trigger on updates and deletes only ($1, calling $3) and the insert trigger ($4, calling $5), in
+ * schema $2, both enabled. (pg_trigger.tgtype bit 4 is INSERT.)
+ */
 export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS table
-  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
- WHERE t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3 AND NOT t.tgisinternal AND t.tgenabled <> 'D'`;
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+                WHERE t.tgrelid = c.oid AND t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3
+                  AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND (t.tgtype & 4) = 0)
+   AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+                WHERE t.tgrelid = c.oid AND t.tgname = $4 AND pn.nspname = $2 AND p.proname = $5
+                  AND NOT t.tgisinternal AND t.tgenabled <> 'D')`;
+
+/** The parameters of TRIGGERED_TABLES_SQL for a tenant column. */
+export function triggeredTablesParams(tenantColumn: string): string[] {
+  return [FENCE_TRIGGER, FENCE_SCHEMA, fenceFunctionName(tenantColumn), FENCE_INSERT_TRIGGER, fenceInsertFunctionName(tenantColumn)];
+}
 
 // A fence change is numbered last, just before its commit, in commit order: LOCK_GENERATION_SQL
 // takes fence_state's row lock (a change that holds it commits before the next one reads), then the

@@ -10,9 +10,8 @@ import {
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
-  FENCE_TRIGGER,
-  fenceFunctionName,
   fenceFunctionSql,
+  fenceInsertFunctionSql,
   INSTALL_LOCK_CLASS,
   BUMP_GENERATION_SQL,
   LIFT_FENCE_SQL,
@@ -24,8 +23,8 @@ import {
   WORKER_GENERATION_SQL,
   workerGenerationSql,
   SET_FENCE_SQL,
-  tableRef,
   TRIGGERED_TABLES_SQL,
+  triggeredTablesParams,
   type FenceRole,
 } from './cell-fence-sql.js';
 
@@ -56,7 +55,6 @@ async function hasCitus(c: PoolClient): Promise<boolean> {
  * retried by the move. Returns the tables that got the trigger now.
  */
 export async function installFence(pool: Pool, tenantColumn: string, tables: readonly FencedTable[], options: { lockTimeoutMs?: number } = {}): Promise<FencedTable[]> {
-  const fn = fenceFunctionName(tenantColumn);
   const present = async (c: PoolClient): Promise<{ version: number; triggered: Set<string> }> => {
     // A catalog scan, not to_regclass: after waiting for another installer, the syscache may still
     // hold a stale "no such table" (invalidations are read when a relation is locked).
@@ -71,13 +69,13 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     }
     const triggered = new Set<string>();
     if (version > 0) {
-      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, [FENCE_TRIGGER, FENCE_SCHEMA, fn]);
+      const t = await c.query<{ schema: string; table: string }>(TRIGGERED_TABLES_SQL, triggeredTablesParams(tenantColumn));
       for (const r of t.rows) triggered.add(`${r.schema}.${r.table}`);
     }
     return { version, triggered };
   };
   // The common case (everything installed) is one read, without a lock or a write.
-  const state = await presentAtOnce(pool, fn);
+  const state = await presentAtOnce(pool, tenantColumn);
   if (state.version >= FENCE_SCHEMA_VERSION && tables.every((t) => state.triggered.has(`${t.schema}.${t.table}`))) return [];
   await inTransaction(pool, async (c) => {
     await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
@@ -103,6 +101,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     }
     // Replaced whenever something was missing: an upgrade, a new tenant column, a new table.
     await c.query(fenceFunctionSql(tenantColumn));
+    await c.query(fenceInsertFunctionSql(tenantColumn));
   });
   // One table a transaction: CREATE TRIGGER waits for the table's writers, and a writer holding
   // another table that this transaction had already locked would make a deadlock (and fail the
@@ -117,8 +116,7 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
       if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
       if ((await present(c)).triggered.has(`${t.schema}.${t.table}`)) return false;
-      await c.query(`DROP TRIGGER IF EXISTS ${FENCE_TRIGGER} ON ${tableRef(t.schema, t.table)}`); // one calling another column's function
-      await c.query(createTriggerSql(t.schema, t.table, tenantColumn));
+      for (const sql of createTriggerSql(t.schema, t.table, tenantColumn)) await c.query(sql); // replaces an older form, or one calling another column's function
       return true;
     });
     if (done) added.push(t);
@@ -130,12 +128,12 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
  * The installed fence schema's version and the tables carrying this column's trigger, in one
  * query (outside a transaction: a missing schema is an error that only says "version 0").
  */
-async function presentAtOnce(pool: Pool, fn: string): Promise<{ version: number; triggered: Set<string> }> {
+async function presentAtOnce(pool: Pool, tenantColumn: string): Promise<{ version: number; triggered: Set<string> }> {
   try {
     const { rows } = await pool.query<{ version: number | null; triggered: string[] }>(
       `SELECT (SELECT max(version) FROM ${FENCE_SCHEMA}.schema_version) AS version,
               ARRAY(SELECT t.schema || '.' || t.table FROM (${TRIGGERED_TABLES_SQL}) t) AS triggered`,
-      [FENCE_TRIGGER, FENCE_SCHEMA, fn],
+      triggeredTablesParams(tenantColumn),
     );
     return { version: rows[0]?.version ?? 0, triggered: new Set(rows[0]?.triggered ?? []) };
   } catch (err) {

@@ -1,7 +1,10 @@
 // The write fence inside a real PostgreSQL cell database: installed idempotently, it refuses a
 // fenced customer's inserts, updates and deletes with its own SQLSTATE and a message a gateway can
 // act on, lets the move's own writes through, and drains only the fenced customer's transactions.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
+import pgCopy from 'pg-copy-streams';
 import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
 import {
   CREATE_SCHEMA_SQL,
@@ -50,7 +53,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4]);
   });
 
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
@@ -83,6 +86,29 @@ describe('the write fence in a cell database', () => {
       await c.query('ROLLBACK');
     } finally {
       c.release();
+    }
+  });
+
+  it("refuses a COPY that carries a fenced customer's rows, all of it, and lets the move's own COPY through", async () => {
+    const copy = (c: pg.PoolClient, lines: string): Promise<void> =>
+      pipeline(Readable.from([Buffer.from(lines)]), c.query(pgCopy.from('COPY readings (customer_id, id, device, value) FROM STDIN')));
+    await markCustomer(pool, 'copied', 'm-copy', 'Fenced');
+    const c = await pool.connect();
+    try {
+      const refused = await error(copy(c, 'other\t500\td\t1\ncopied\t501\td\t1\nother\t502\td\t1\n'));
+      expect(fenceRefusal(refused)).toEqual({ customer: 'copied', migration: 'm-copy', role: 'Fenced' });
+      await c.query('BEGIN');
+      await c.query(moverSql('m-copy'));
+      await copy(c, 'copied\t503\td\t1\ncopied\t504\td\t1\n');
+      await c.query('COMMIT');
+      const { rows } = await pool.query(`SELECT customer_id, id::int FROM readings WHERE id BETWEEN 500 AND 504 ORDER BY id`);
+      expect(rows).toEqual([
+        { customer_id: 'copied', id: 503 },
+        { customer_id: 'copied', id: 504 },
+      ]);
+    } finally {
+      c.release();
+      await liftFence(pool, 'copied', 'm-copy');
     }
   });
 
@@ -315,7 +341,7 @@ END
 $fn$`;
 
 describe('upgrading the fence schema', () => {
-  it('brings a version-2 install to the current version: one step, the new trigger function, drains on every fence, and again changes nothing', async () => {
+  it('brings a version-2 install to the current version: the new trigger functions, inserts checked once a statement, drains on every fence, and again changes nothing', async () => {
     const url = await server.createDatabase('fence_upgrade');
     const db = quietPool(url, 5);
     try {
@@ -332,9 +358,19 @@ describe('upgrading the fence schema', () => {
       for (const t of TABLES) await db.query(`CREATE TRIGGER cell_operator_fence BEFORE INSERT OR UPDATE OR DELETE ON ${t.table} FOR EACH ROW EXECUTE FUNCTION ${fn}()`);
       await db.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`);
 
-      expect(await installFence(db, 'customer_id', TABLES)).toEqual([]); // the triggers stay, their function is replaced
+      // Every table's row trigger is replaced by the pair: the row trigger on updates and deletes,
+      // the statement trigger on inserts.
+      expect(await installFence(db, 'customer_id', TABLES)).toEqual(TABLES);
       const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
-      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4]);
+      const triggers = await db.query<{ table: string; def: string }>(
+        `SELECT c.relname AS table, pg_get_triggerdef(t.oid) AS def FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+          WHERE NOT t.tgisinternal AND c.relname = 'readings' ORDER BY t.tgname`,
+      );
+      expect(triggers.rows.map((r) => r.def.replace(/ EXECUTE FUNCTION .*/, ''))).toEqual([
+        'CREATE TRIGGER cell_operator_fence BEFORE DELETE OR UPDATE ON public.readings FOR EACH ROW',
+        'CREATE TRIGGER cell_operator_fence_insert AFTER INSERT ON public.readings REFERENCING NEW TABLE AS cell_operator_new_rows FOR EACH STATEMENT',
+      ]);
       const source = await db.query<{ src: string }>(`SELECT prosrc AS src FROM pg_proc WHERE oid = $1::regprocedure`, [`${fn}()`]);
       expect(source.rows[0]?.src).toContain('cell_operator.passed');
       const again = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cell_operator.schema_version');
