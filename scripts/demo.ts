@@ -2,7 +2,8 @@
 // cluster (a coordinator and two workers) for each cell, or plain PostgreSQL when Citus cannot be
 // built, the operator and the router, the three example cells, a thousand customers and a canary
 // migration, shown until it waits for promotion; then everything keeps running until Ctrl-C.
-// DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check).
+// DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check);
+// DEMO_CITUS=0 runs the cells on plain PostgreSQL, as when Citus cannot be built.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
@@ -342,6 +343,7 @@ async function localClusterRunning(): Promise<boolean> {
 
 /** The cached Citus build (built now when missing, as the tests do: minutes), or why there is none. */
 function citusBuild(): { ok: true } | { ok: false; problem: string } {
+  if (['0', 'false', 'no'].includes((process.env.DEMO_CITUS ?? '').toLowerCase())) return { ok: false, problem: 'DEMO_CITUS=0 asks for plain PostgreSQL' };
   say('the Citus build: cached in ~/.cache/cell-operator/citus (built from shared/thirdparty/citus when missing, about 3 minutes)');
   try {
     citusBinDir();
@@ -393,7 +395,7 @@ async function main(): Promise<void> {
   ensurePrerequisites(root, { needGo: !clusterRunning, say });
   say('Node, npm dependencies, PostgreSQL and openssl are there' + (clusterRunning ? '' : ', and Go'));
   const citus = citusBuild();
-  say(citus.ok ? 'Citus is built: each cell runs on a Citus coordinator with two workers' : 'Citus is NOT built: the cells fall back to plain PostgreSQL (see the warning below)');
+  say(citus.ok ? 'Citus is built: each cell runs on a Citus coordinator with two workers' : 'Citus is NOT available: the cells fall back to plain PostgreSQL (see the warning below)');
   await cleanUpPreviousRun(stateFile, say);
   const record = new DemoRecord(stateFile);
   record.update({});
