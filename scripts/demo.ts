@@ -1,12 +1,15 @@
-// `npm run demo`: the local control plane, PostgreSQL servers for the control plane and each cell,
-// the operator and the router, the three example cells, a thousand customers and a canary
+// `npm run demo`: the local control plane, a PostgreSQL server for the control plane and a Citus
+// cluster (a coordinator and two workers) for each cell, or plain PostgreSQL when Citus cannot be
+// built, the operator and the router, the three example cells, a thousand customers and a canary
 // migration, shown until it waits for promotion; then everything keeps running until Ctrl-C.
-// DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check).
+// DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check);
+// DEMO_CITUS=0 runs the cells on plain PostgreSQL, as when Citus cannot be built.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
+import { citusBinDir } from '../test/support/citus.js';
 import { installOperatorCrds, installStrimziCrds, type Kubectl } from '../test/e2e/cluster/crds.js';
 import { runKubectl } from '../test/e2e/cluster/kubectl.js';
 import { clusterStatus, ensureCluster } from '../test/e2e/cluster/local-cluster.js';
@@ -19,6 +22,7 @@ import {
   customerPlacementManifests,
   DEMO_LABEL,
   DEMO_SELECTOR,
+  type DemoDatabaseEndpoint,
   demoPlan,
   ENTERPRISE_CUSTOMERS,
   MIGRATION_FROM,
@@ -337,6 +341,49 @@ async function localClusterRunning(): Promise<boolean> {
   }
 }
 
+/** The cached Citus build (built now when missing, as the tests do: minutes), or why there is none. */
+function citusBuild(): { ok: true } | { ok: false; problem: string } {
+  if (['0', 'false', 'no'].includes((process.env.DEMO_CITUS ?? '').toLowerCase())) return { ok: false, problem: 'DEMO_CITUS=0 asks for plain PostgreSQL' };
+  say('the Citus build: cached in ~/.cache/cell-operator/citus (built from shared/thirdparty/citus when missing, about 3 minutes)');
+  try {
+    citusBinDir();
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, problem: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
+  }
+}
+
+function warnNoCitus(problem: string): void {
+  say('');
+  say('!!! WARNING: Citus is not available, the cells run on PLAIN PostgreSQL, not on Citus. !!!');
+  say(`!!! ${problem}`);
+  say('!!! Build it with: bash tools/citus/build.sh (scripts/setup.sh installs what it needs) !!!');
+  say('');
+}
+
+interface CitusCellObject {
+  metadata: { name: string };
+  status?: { conditions?: Condition[]; database?: { citusVersion?: string; workers?: number; distributedTables?: number; referenceTables?: number } };
+}
+
+/** Waits until the operator has registered every cell's workers and distributed its tenant tables; says so per cell. */
+async function waitForCitusCells(kubectl: Kubectl, names: string[]): Promise<void> {
+  let cells: CitusCellObject[] = [];
+  const done = (c: CitusCellObject) => (c.status?.database?.workers ?? 0) >= 2 && (c.status?.database?.distributedTables ?? 0) >= 2;
+  await waitUntil(
+    async () => {
+      cells = (JSON.parse((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR, '-o', 'json'])).stdout) as { items: CitusCellObject[] }).items;
+      return names.every((n) => cells.some((c) => c.metadata.name === n && done(c))) ? true : undefined;
+    },
+    120_000,
+    async () => `the operator did not register the Citus workers and distribute the tables of every cell within 2 minutes: ${JSON.stringify(cells.map((c) => [c.metadata.name, c.status?.database]))}`,
+  );
+  for (const c of cells.filter((x) => names.includes(x.metadata.name))) {
+    const db = c.status?.database;
+    say(`${c.metadata.name.padEnd(11)} Citus ${db?.citusVersion} with ${db?.workers} workers registered by the operator; ${db?.distributedTables} tables distributed by customer_id, ${db?.referenceTables ?? 0} reference tables`);
+  }
+}
+
 async function main(): Promise<void> {
   mkdirSync(demoDir, { recursive: true });
   const stateFile = path.join(demoDir, 'state.json');
@@ -347,6 +394,8 @@ async function main(): Promise<void> {
   const clusterRunning = await localClusterRunning();
   ensurePrerequisites(root, { needGo: !clusterRunning, say });
   say('Node, npm dependencies, PostgreSQL and openssl are there' + (clusterRunning ? '' : ', and Go'));
+  const citus = citusBuild();
+  say(citus.ok ? 'Citus is built: each cell runs on a Citus coordinator with two workers' : 'Citus is NOT available: the cells fall back to plain PostgreSQL (see the warning below)');
   await cleanUpPreviousRun(stateFile, say);
   const record = new DemoRecord(stateFile);
   record.update({});
@@ -370,16 +419,20 @@ async function main(): Promise<void> {
   const removed = await removeDemoObjects(kubectl, ['migrations', 'customerplacements', 'cells'], DEMO_SELECTOR, say);
   if (removed > 0) say(`removed ${removed} objects of a previous demo`);
 
-  step(`PostgreSQL servers: one for the control plane, one per cell (${cellNames.join(', ')})`);
+  step(`Databases: PostgreSQL for the control plane, ${citus.ok ? 'a Citus coordinator with two workers' : 'plain PostgreSQL (NOT Citus)'} per cell (${cellNames.join(', ')})`);
+  if (!citus.ok) warnNoCitus(citus.problem);
   const databases = await startDemoDatabases(
     plan.cells.map((c) => ({ cell: c.name, database: c.database, username: c.secret.username, password: c.secret.password })),
     (dir) => record.addDataDir(dir),
+    { citus: citus.ok },
   );
   running.databases = databases;
   say(`control plane  ${databases.controlPlane.url}`);
   for (const db of databases.cells.values()) {
     say(`${db.cell.padEnd(14)} postgres://${db.username}@127.0.0.1:${db.server.port}/${db.database}  (tables readings, devices)`);
+    if (db.workers.length > 0) say(`${''.padEnd(14)} Citus workers ${db.workers.map((w) => `127.0.0.1:${w.port}`).join(', ')}: the Cell lists them, the operator registers them`);
   }
+  if (citus.ok) say(`(on the Citus nodes role ${plan.cells[0]?.secret.username} is a superuser: registering workers with citus_add_node needs one)`);
 
   step('The operator and the router (from source, logs in .local/demo/)');
   const others = otherOperators();
@@ -431,7 +484,9 @@ async function main(): Promise<void> {
   say(`router    pid ${running.router.pid}, ${routerUrl}, bearer token for writes in .local/demo/router-token, log .local/demo/router.log`);
 
   step('Three cells in two regions, from examples/cells/');
-  const endpoints = new Map([...databases.cells.values()].map((d) => [d.cell, { host: d.server.host, port: d.server.port }]));
+  const endpoints = new Map<string, DemoDatabaseEndpoint>(
+    [...databases.cells.values()].map((d) => [d.cell, { host: d.server.host, port: d.server.port, ...(d.workers.length > 0 ? { workers: d.workers } : {}) }]),
+  );
   const ownCell = ownClusterCell();
   if (ownCell) {
     say(`DEMO_OWN_CLUSTER: cell ${ownCell} goes into a cluster of its own (${OWN_CLUSTER}, .local/${OWN_CLUSTER}/; docs/multi-cluster.md)`);
@@ -448,6 +503,8 @@ async function main(): Promise<void> {
     throw error;
   });
   await waitForCells(kubectl, cellNames);
+  if (citus.ok) await waitForCitusCells(kubectl, cellNames);
+  else warnNoCitus(citus.problem);
   print(indent((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR])).stdout));
 
   step('A thousand customers through the router (POST /v1/customers:batch, NDJSON)');
@@ -528,12 +585,15 @@ async function main(): Promise<void> {
     [MIGRATION_TO, wereInSource],
   );
   const target = databases.cells.get(MIGRATION_TO)!;
-  const counted = await target.query<{ customer_id: string; readings: string; devices: string }>(
-    `SELECT c AS customer_id, (SELECT count(*) FROM readings r WHERE r.customer_id = c) AS readings,
-            (SELECT count(*) FROM devices d WHERE d.customer_id = c) AS devices
-       FROM unnest($1::text[]) AS c`,
-    [moved.map((m) => m.customer_id)],
-  );
+  // One grouped count per table: Citus runs these on every worker (a correlated subquery per customer it refuses).
+  const countIn = async (table: 'readings' | 'devices') =>
+    new Map(
+      (await target.query<{ customer_id: string; n: string }>(`SELECT customer_id, count(*)::text AS n FROM ${table} WHERE customer_id = ANY($1::text[]) GROUP BY customer_id`, [moved.map((m) => m.customer_id)])).map(
+        (r) => [r.customer_id, r.n],
+      ),
+    );
+  const [readingsIn, devicesIn] = [await countIn('readings'), await countIn('devices')];
+  const counted = moved.map((m) => ({ customer_id: m.customer_id, readings: readingsIn.get(m.customer_id) ?? '0', devices: devicesIn.get(m.customer_id) ?? '0' }));
   const expectedMoved = Math.ceil(total / 10);
   if (moved.length !== expectedMoved || status.customers?.total !== total) {
     const others = otherOperators();

@@ -1,7 +1,10 @@
-// The demo's PostgreSQL servers: one for the control plane and one per cell, throw-away clusters
-// on free ports (trust auth). Each cell database belongs to the login role of the cell's
-// credentials Secret and holds the tenant tables the Cells declare (readings, devices).
+// The demo's PostgreSQL servers: one for the control plane and, per cell, a Citus coordinator with
+// two workers (test/support/citus.ts, from the cached Citus build) or, without Citus, one plain
+// PostgreSQL. Throw-away clusters on free ports (trust auth). Each cell database belongs to the
+// login role of the cell's credentials Secret and holds the tenant tables the Cells declare
+// (readings, devices); on Citus the operator registers the workers and distributes the tables.
 import pg from 'pg';
+import { startCitus } from '../../test/support/citus.js';
 import { startPostgres, type PostgresServer } from '../../test/support/postgres.js';
 
 /** What a cell's database must look like: its name and the role of its credentials Secret. */
@@ -13,7 +16,10 @@ export interface CellDatabaseRequest {
 }
 
 export interface CellDatabase extends CellDatabaseRequest {
+  /** The cell's server: on Citus its coordinator. */
   server: PostgresServer;
+  /** On Citus, the workers (none otherwise): the Cell names them, the operator registers them. */
+  workers: PostgresServer[];
   /** Runs SQL in the cell database as its owner. */
   query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<R[]>;
 }
@@ -57,29 +63,57 @@ async function run<R extends pg.QueryResultRow>(config: pg.ClientConfig, sql: st
   }
 }
 
-async function prepareCellDatabase(server: PostgresServer, request: CellDatabaseRequest): Promise<CellDatabase> {
+/**
+ * The role and the database on one server. On a Citus node the role is a superuser (the operator
+ * registers workers with citus_add_node, which needs one) and the database has the extension.
+ */
+async function prepareNode(server: PostgresServer, request: CellDatabaseRequest, citus: boolean): Promise<void> {
   const admin = { host: server.host, port: server.port, user: server.user, database: 'postgres' };
-  await run(admin, `CREATE ROLE ${quoteIdent(request.username)} LOGIN PASSWORD ${quoteLiteral(request.password)}`);
+  await run(admin, `CREATE ROLE ${quoteIdent(request.username)} LOGIN ${citus ? 'SUPERUSER ' : ''}PASSWORD ${quoteLiteral(request.password)}`);
   await run(admin, `CREATE DATABASE ${quoteIdent(request.database)} OWNER ${quoteIdent(request.username)}`);
+  if (citus) await run({ ...admin, database: request.database }, 'CREATE EXTENSION IF NOT EXISTS citus');
+}
+
+async function prepareCellDatabase(server: PostgresServer, workers: PostgresServer[], request: CellDatabaseRequest): Promise<CellDatabase> {
+  const citus = workers.length > 0;
+  for (const node of [server, ...workers]) await prepareNode(node, request, citus);
   const owner = { host: server.host, port: server.port, user: request.username, password: request.password, database: request.database };
   await run(owner, TENANT_TABLES);
-  return { ...request, server, query: (sql, params) => run(owner, sql, params) };
+  return { ...request, server, workers, query: (sql, params) => run(owner, sql, params) };
+}
+
+/** A cell's servers: a Citus coordinator and two workers, or one plain PostgreSQL. */
+interface CellServers {
+  server: PostgresServer;
+  workers: PostgresServer[];
+}
+
+async function startCellServers(citus: boolean): Promise<CellServers> {
+  const settings = { max_connections: 100 };
+  if (!citus) return { server: await startPostgres({ settings }), workers: [] };
+  const cluster = await startCitus({ workers: 2, settings });
+  return { server: cluster.coordinator, workers: cluster.workers };
+}
+
+export interface DemoDatabaseOptions {
+  /** Each cell on a Citus coordinator with two workers (the Citus build must be there: citusBinDir()). */
+  citus: boolean;
 }
 
 /**
  * Starts the servers in parallel. `onStarted` hears about each data directory as soon as it exists,
  * so a demo killed half-way can be cleaned up by the next one. On any failure, stops what started.
  */
-export async function startDemoDatabases(cells: CellDatabaseRequest[], onStarted: (dataDir: string) => void): Promise<DemoDatabases> {
+export async function startDemoDatabases(cells: CellDatabaseRequest[], onStarted: (dataDir: string) => void, options: DemoDatabaseOptions = { citus: false }): Promise<DemoDatabases> {
   const names = ['control plane', ...cells.map((c) => `cell ${c.cell}`)];
   const started = await Promise.allSettled(
-    names.map(async () => {
-      const server = await startPostgres({ settings: { max_connections: 100 } });
-      onStarted(server.dataDir);
-      return server;
+    names.map(async (_, i) => {
+      const cell = await startCellServers(i > 0 && options.citus);
+      for (const node of [cell.server, ...cell.workers]) onStarted(node.dataDir);
+      return cell;
     }),
   );
-  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const servers = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value.server, ...s.value.workers] : []));
   const stopAll = async () => {
     await Promise.allSettled(servers.map((s) => s.stop()));
   };
@@ -90,9 +124,10 @@ export async function startDemoDatabases(cells: CellDatabaseRequest[], onStarted
     throw new Error(`PostgreSQL for the ${names[failed]} did not start: ${reason instanceof Error ? reason.message : String(reason)}`);
   }
   try {
-    const [cpServer, ...cellServers] = servers as [PostgresServer, ...PostgresServer[]];
+    const [cp, ...cellServers] = started.map((s) => (s as PromiseFulfilledResult<CellServers>).value) as [CellServers, ...CellServers[]];
+    const cpServer = cp.server;
     const url = await cpServer.createDatabase('control_plane');
-    const cellDatabases = await Promise.all(cells.map((request, i) => prepareCellDatabase(cellServers[i]!, request)));
+    const cellDatabases = await Promise.all(cells.map((request, i) => prepareCellDatabase(cellServers[i]!.server, cellServers[i]!.workers, request)));
     return {
       controlPlane: { server: cpServer, url, query: (sql, params) => run({ connectionString: url }, sql, params) },
       cells: new Map(cellDatabases.map((c) => [c.cell, c])),

@@ -1,6 +1,8 @@
 // The demo's Kubernetes objects. The Cells are those of examples/cells/, changed in one way: every
-// cell's database is an external one on its own throw-away PostgreSQL (an in-cluster Citus cannot
-// answer on kwok, where no container runs). Plus enterprise CustomerPlacements and the Migration.
+// cell's database is an external one on its own throw-away Citus coordinator, whose two workers the
+// Cell lists for the operator to register (an in-cluster Citus cannot answer on kwok, where no
+// container runs), or plain PostgreSQL when Citus is not built. Plus enterprise
+// CustomerPlacements and the Migration.
 import { exampleManifests, type CellManifest, type Manifest } from '../../test/e2e/support/examples.js';
 
 /** Every object the demo creates carries this label; a new demo removes the old one's objects by it. */
@@ -31,9 +33,19 @@ export interface DemoCell {
 
 export interface DemoPlan {
   cells: DemoCell[];
-  /** The Secrets' namespace, the Secrets, then the Cells pointing at `databases`. */
-  manifests(databases: Map<string, { host: string; port: number }>): Manifest[];
+  /** The Secrets' namespace, the Secrets, then the Cells pointing at `databases` (with `workers`: a Citus coordinator). */
+  manifests(databases: Map<string, DemoDatabaseEndpoint>): Manifest[];
 }
+
+/** Where a demo cell's database answers; `workers` when it is a Citus coordinator. */
+export interface DemoDatabaseEndpoint {
+  host: string;
+  port: number;
+  workers?: { host: string; port: number }[];
+}
+
+/** Shards of each distributed tenant table in the demo's Citus cells (few: small customers, three cells on one machine). */
+export const DEMO_SHARD_COUNT = 8;
 
 const databaseName = (cell: string) => `cell_${cell.replace(/[^a-z0-9]/g, '_')}`;
 
@@ -63,8 +75,8 @@ export function demoPlan(): DemoPlan {
       : { name: `${cell.metadata.name}-database`, namespace: secretNamespace, username: template.stringData.username, password: template.stringData.password };
     const database = external?.database ?? databaseName(cell.metadata.name);
     const change = external
-      ? `external database moved from ${external.host}:${external.port ?? 5432} to its own PostgreSQL`
-      : `in-cluster Citus (nothing answers on kwok) replaced by an external database on its own PostgreSQL, credentials in Secret ${secret.namespace}/${secret.name}`;
+      ? `external database moved from ${external.host}:${external.port ?? 5432} to its own database servers`
+      : `in-cluster Citus (nothing answers on kwok) replaced by an external database on its own servers, credentials in Secret ${secret.namespace}/${secret.name}`;
     return { name: cell.metadata.name, region: cell.spec.region, database, secret, change };
   });
 
@@ -95,7 +107,9 @@ export function demoPlan(): DemoPlan {
                 database: demo.database,
                 sslMode: 'disable',
                 secretRef: { name: demo.secret.name, namespace: demo.secret.namespace },
+                ...(db.workers?.length ? { workers: db.workers.map((w) => ({ host: w.host, port: w.port })) } : {}),
               },
+              ...(db.workers?.length ? { shardCount: DEMO_SHARD_COUNT } : {}),
               ...(tenantColumn === undefined ? {} : { tenantColumn }),
               ...(tables === undefined ? {} : { tables }),
             },

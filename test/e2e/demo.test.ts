@@ -66,6 +66,9 @@ describeLocal('npm run demo', () => {
     // The demo checks its own data: every row of a moved customer arrived once.
     expect(demo.output).toMatch(/every row inserted for them is in \S+'s database, once/);
     expect(demo.output).not.toContain('ROWS DIFFER');
+    // Its cells run on Citus (the build is cached by scripts/setup.sh): the operator registered two workers in each.
+    expect(demo.output).not.toContain('the cells run on PLAIN PostgreSQL');
+    expect(demo.output.match(/Citus 13\.2\.2 with 2 workers registered by the operator; 2 tables distributed by customer_id/g)).toHaveLength(3);
   });
 
   it('held its three cells in two regions and the canary migration at the pause while it ran', async () => {

@@ -5,13 +5,13 @@
 // landed: over the run, kills land in Copying, Fenced and FinalSync. Every cut-over is checked
 // before cleanup, the sweep moves nothing, and the target's keys are exactly the seeded rows and
 // the acknowledged writes.
-import pg from 'pg';
 import { apply, waitFor } from './support/kube.js';
 import {
   gatewayPools,
   type GatewayPools,
   GatewayWriter,
   keySetProblems,
+  killAtJournalStates,
   migrationManifest,
   type MigrationWorld,
   sql,
@@ -26,18 +26,15 @@ const WANTED = ['Copying', 'Fenced', 'FinalSync'];
 describe('a migration under live writes while the operator is killed', () => {
   let world: MigrationWorld;
   let pools: GatewayPools;
-  let journal: pg.Pool;
 
   beforeAll(async () => {
     // Big enough that a move spends a while in each state: readings to copy, and devices (Mutable)
     // that the final sync copies again in full under the fence.
     world = await startMigrationWorld({ prefix: 'crash', region: 'eu-central-8', customers: 8, readingsPerCustomer: 20_000, devicesPerCustomer: 20_000 });
     pools = gatewayPools(world);
-    journal = new pg.Pool({ connectionString: world.controlPlane.url, max: 1 });
   }, 240_000);
 
   afterAll(async () => {
-    await journal?.end();
     await pools?.end();
     await world?.cleanup([MIGRATION]);
   }, 120_000);
@@ -54,31 +51,8 @@ describe('a migration under live writes while the operator is killed', () => {
       }),
     );
 
-    const killedIn = new Set<string>();
-    const atDeath: string[][] = [];
-    for (let i = 0; i < 12 && !WANTED.every((s) => killedIn.has(s)); i++) {
-      const wanted = WANTED.filter((s) => !killedIn.has(s));
-      let phaseCheckedAt = 0;
-      const due = await waitFor(
-        async () => {
-          const { rows } = await journal.query<{ n: string }>('SELECT count(*)::text AS n FROM migration_journal WHERE migration = $1 AND state = ANY($2::text[])', [MIGRATION, wanted]);
-          if (Number(rows[0]?.n) > 0) return 'kill';
-          if (Date.now() - phaseCheckedAt < 1000) return undefined;
-          phaseCheckedAt = Date.now();
-          return (await world.migration(MIGRATION).catch(() => undefined))?.status?.phase === 'Succeeded' ? 'over' : undefined;
-        },
-        { timeoutMs: 120_000, intervalMs: 5, description: `a move in ${wanted.join(' or ')}` },
-      );
-      if (due === 'over') break;
-      await world.operator.stop('SIGKILL');
-      // The journal as the dead operator left it: where the kill landed.
-      const { rows } = await journal.query<{ state: string }>('SELECT DISTINCT state FROM migration_journal WHERE migration = $1', [MIGRATION]);
-      const states = rows.map((r) => r.state).sort();
-      atDeath.push(states);
-      for (const s of states) if (WANTED.includes(s)) killedIn.add(s);
-      await world.restartOperator();
-    }
-    expect({ killedIn: [...killedIn].sort(), atDeath }).toEqual({ killedIn: [...WANTED].sort(), atDeath });
+    const { killedIn, atDeath } = await killAtJournalStates(world, MIGRATION, WANTED);
+    expect({ killedIn, atDeath }).toEqual({ killedIn: [...WANTED].sort(), atDeath });
 
     await waitFor(async () => ((await world.migration(MIGRATION)).status?.phase === 'Succeeded' ? true : undefined), {
       timeoutMs: 240_000,

@@ -2,11 +2,13 @@
 // servers (Ready through the operator and kwok's Strimzi), customers placed in the source cell by
 // CustomerPlacements, rows for each, the operator, and the real router (in-process, its database
 // connection through a proxy a test can cut) that gateway-like writers ask. Everything is named
-// after `prefix`.
+// after `prefix`. Either cell may run on Citus instead (a coordinator and two workers, the external
+// database form naming the workers, which the operator registers and distributes the tables on).
 import pg from 'pg';
 import { Registry } from 'prom-client';
 import { silentLogger } from '../../../src/log.js';
 import { startRouter, type RouterHandle } from '../../../src/router/router.js';
+import { startCitus, type CitusCluster } from '../../support/citus.js';
 import { startPostgres, type PostgresServer } from '../../support/postgres.js';
 import { isFenceRefusal, lookupRoute, sleep } from '../../support/router-client.js';
 import { startTcpProxy, type TcpProxy } from '../../support/tcp-proxy.js';
@@ -44,8 +46,11 @@ export function migrationManifest(world: Pick<MigrationWorld, 'sourceCell' | 'ta
 }
 
 export interface MigrationWorld {
+  /** The cells' databases (a Citus cell's: its coordinator). */
   source: PostgresServer;
   target: PostgresServer;
+  /** The Citus clusters of the cells on Citus. */
+  citus: { source?: CitusCluster; target?: CitusCluster };
   controlPlane: PostgresServer;
   sourceCell: string;
   targetCell: string;
@@ -95,6 +100,27 @@ export function cellManifest(
   };
 }
 
+/** A cell manifest of cellManifest() on a Citus coordinator: the operator registers `workers` and distributes the tables in `shardCount` shards. */
+export function onCitus(manifest: object, workers: { host: string; port: number }[], shardCount = 8): object {
+  const cell = manifest as { spec: { database: { external: object } & Record<string, unknown> } };
+  const database = cell.spec.database;
+  return {
+    ...cell,
+    spec: { ...cell.spec, database: { ...database, external: { ...database.external, workers: workers.map((w) => ({ host: w.host, port: w.port })) }, shardCount } },
+  };
+}
+
+/** Waits until the named Citus cells report their tenant tables distributed. */
+async function waitForDistributedTables(names: string[], tables: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const counts = await Promise.all(names.map((n) => kubectl(['get', 'cell', n, '-o', 'jsonpath={.status.database.distributedTables}'])));
+      return counts.every((c) => Number(c.stdout) === tables);
+    },
+    { timeoutMs: 90_000, description: `cells ${names.join(', ')} with ${tables} distributed tables` },
+  );
+}
+
 /** The namespace and the `<cell>-db` Secrets of cells on the throw-away servers (trust auth: any password). */
 export function credentialSecrets(namespace: string, cells: string[]): object[] {
   return [
@@ -129,20 +155,36 @@ export async function startMigrationWorld(options: {
   operator?: OperatorOptions;
   /** The target cell in a cluster of its own (its spec.cluster.name). */
   targetCluster?: string;
+  /** Cells on Citus (a coordinator and two workers each) instead of plain PostgreSQL. */
+  citus?: { source?: boolean; target?: boolean };
 }): Promise<MigrationWorld> {
   const { prefix, region } = options;
   const sourceCell = `${prefix}-src`;
   const targetCell = `${prefix}-dst`;
   const secrets = `${prefix}-secrets`;
   const customers = Array.from({ length: options.customers }, (_, i) => `${prefix}-${String(i).padStart(3, '0')}`);
-  const [controlPlane, source, target] = await Promise.all([startPostgres(), startPostgres(), startPostgres()]);
+  const cellDatabase = async (onCitus: boolean | undefined) => {
+    if (!onCitus) return { server: await startPostgres(), citus: undefined };
+    const citus = await startCitus({ workers: 2 });
+    return { server: citus.coordinator, citus };
+  };
+  const [controlPlane, sourceDb, targetDb] = await Promise.all([startPostgres(), cellDatabase(options.citus?.source), cellDatabase(options.citus?.target)]);
+  const [source, target] = [sourceDb.server, targetDb.server];
+  const citus = { ...(sourceDb.citus ? { source: sourceDb.citus } : {}), ...(targetDb.citus ? { target: targetDb.citus } : {}) };
   await Promise.all([sql(source, TENANT_TABLES), sql(target, TENANT_TABLES)]);
   await apply(credentialSecrets(secrets, [sourceCell, targetCell]));
   const operatorOptions: OperatorOptions = { name: prefix, leaderElect: false, databaseUrl: controlPlane.url, ...options.operator };
   let operator = await startOperator(operatorOptions);
   await operator.waitReady(90_000); // a loaded machine starts it slowly
-  await apply([cellManifest(sourceCell, region, source, secrets), cellManifest(targetCell, region, target, secrets, 100, options.targetCluster)]);
+  const sourceManifest = cellManifest(sourceCell, region, source, secrets);
+  const targetManifest = cellManifest(targetCell, region, target, secrets, 100, options.targetCluster);
+  await apply([
+    citus.source ? onCitus(sourceManifest, citus.source.workers) : sourceManifest,
+    citus.target ? onCitus(targetManifest, citus.target.workers) : targetManifest,
+  ]);
   await waitForReadyCells([sourceCell, targetCell]);
+  const citusCells = [...(citus.source ? [sourceCell] : []), ...(citus.target ? [targetCell] : [])];
+  if (citusCells.length > 0) await waitForDistributedTables(citusCells, 2);
   await apply(
     customers.map((id, i) => ({
       apiVersion: 'cells.platform.io/v1alpha1',
@@ -180,6 +222,7 @@ export async function startMigrationWorld(options: {
   return {
     source,
     target,
+    citus,
     controlPlane,
     sourceCell,
     targetCell,
@@ -209,7 +252,7 @@ export async function startMigrationWorld(options: {
       await kubectl(['delete', 'namespace', secrets, '--ignore-not-found', '--wait=false']);
       await router.close();
       await routerLink.close();
-      await Promise.all([controlPlane, source, target].map((s) => s.stop()));
+      await Promise.all([controlPlane.stop(), citus.source?.stop() ?? source.stop(), citus.target?.stop() ?? target.stop()]);
     },
   };
 }
@@ -451,4 +494,42 @@ export async function keySetProblems(db: PostgresServer, world: Pick<MigrationWo
 export async function sweptRows(world: Pick<MigrationWorld, 'controlPlane'>, migration: string): Promise<number> {
   const rows = await sql<{ n: string | null }>(world.controlPlane, 'SELECT sum(swept_rows)::text AS n FROM migration_table_progress WHERE migration = $1', [migration]);
   return Number(rows[0]?.n ?? 0);
+}
+
+/**
+ * SIGKILLs the world's operator each time the journal shows a move of `migration` in a state of
+ * `wanted` not hit yet, and starts a new one, until every wanted state was hit, the migration
+ * succeeded, or `maxKills` kills. A state counts as hit when the journal, as the dead operator
+ * left it, holds a move in it. Returns the states hit and the journal's states at each death.
+ */
+export async function killAtJournalStates(world: MigrationWorld, migration: string, wanted: readonly string[], maxKills = 12): Promise<{ killedIn: string[]; atDeath: string[][] }> {
+  const journal = new pg.Pool({ connectionString: world.controlPlane.url, max: 1 });
+  const killedIn = new Set<string>();
+  const atDeath: string[][] = [];
+  try {
+    for (let i = 0; i < maxKills && !wanted.every((s) => killedIn.has(s)); i++) {
+      const aimed = wanted.filter((s) => !killedIn.has(s));
+      let phaseCheckedAt = 0;
+      const due = await waitFor(
+        async () => {
+          const { rows } = await journal.query<{ n: string }>('SELECT count(*)::text AS n FROM migration_journal WHERE migration = $1 AND state = ANY($2::text[])', [migration, aimed]);
+          if (Number(rows[0]?.n) > 0) return 'kill';
+          if (Date.now() - phaseCheckedAt < 1000) return undefined;
+          phaseCheckedAt = Date.now();
+          return (await world.migration(migration).catch(() => undefined))?.status?.phase === 'Succeeded' ? 'over' : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 5, description: `a move in ${aimed.join(' or ')}` },
+      );
+      if (due === 'over') break;
+      await world.operator.stop('SIGKILL');
+      const { rows } = await journal.query<{ state: string }>('SELECT DISTINCT state FROM migration_journal WHERE migration = $1', [migration]);
+      const states = rows.map((r) => r.state).sort();
+      atDeath.push(states);
+      for (const s of states) if (wanted.includes(s)) killedIn.add(s);
+      await world.restartOperator();
+    }
+  } finally {
+    await journal.end();
+  }
+  return { killedIn: [...killedIn].sort(), atDeath };
 }
