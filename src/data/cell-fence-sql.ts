@@ -282,11 +282,36 @@ export function moverSql(migration: string): string {
   return `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
 }
 
-/** The fields of a fence refusal, parsed from the error's DETAIL; undefined when it is not one. */
+/** The words of the refusal's message for each role (the trigger's CASE says the same). */
+const ROLE_WORDS: Readonly<Record<FenceRole, string>> = { Fenced: 'fenced for a move', MovedOut: 'moved out', MovingIn: 'being moved in' };
+
+/** The message the trigger raises for a refusal (fenceFunctionSql's format()). */
+export function refusalMessage(customer: string, migration: string, role: FenceRole): string {
+  return `customer ${customer} is ${ROLE_WORDS[role]} in this cell by migration ${migration}: ask the router again`;
+}
+
+const REFUSAL_DETAIL = /^customer=(.*) migration=(.*) fence=(Fenced|MovedOut|MovingIn)$/;
+
+/**
+ * SQLSTATEs under which a layer between the writer and the trigger reports the worker's error with
+ * its message and DETAIL intact but its code replaced: Citus's COPY into the shards (an
+ * `INSERT … SELECT`, a COPY) says XX000 (multi_copy.c ReportCopyError).
+ */
+const RELAYED_SQLSTATES: ReadonlySet<string> = new Set(['XX000']);
+
+/**
+ * The fields of a fence refusal, parsed from the error's DETAIL; undefined when it is not one. Ours
+ * is ZF001 with a `customer=… migration=… fence=…` DETAIL; relayed by Citus it is XX000 with the
+ * same DETAIL, and then only when the message is the trigger's own for those very fields (an
+ * unrelated internal error never carries it).
+ */
 export function fenceRefusal(err: unknown): { customer: string; migration: string; role: FenceRole } | undefined {
-  if (typeof err !== 'object' || err === null || (err as { code?: unknown }).code !== FENCE_SQLSTATE) return undefined;
-  const detail = String((err as { detail?: unknown }).detail ?? '');
-  const m = /^customer=(.*) migration=(.*) fence=(Fenced|MovedOut|MovingIn)$/.exec(detail);
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, detail, message } = err as { code?: unknown; detail?: unknown; message?: unknown };
+  if (typeof code !== 'string' || (code !== FENCE_SQLSTATE && !RELAYED_SQLSTATES.has(code))) return undefined;
+  const m = REFUSAL_DETAIL.exec(typeof detail === 'string' ? detail : '');
   if (!m) return undefined;
-  return { customer: m[1] as string, migration: m[2] as string, role: m[3] as FenceRole };
+  const refusal = { customer: m[1] as string, migration: m[2] as string, role: m[3] as FenceRole };
+  if (code !== FENCE_SQLSTATE && !(typeof message === 'string' && message.includes(refusalMessage(refusal.customer, refusal.migration, refusal.role)))) return undefined;
+  return refusal;
 }

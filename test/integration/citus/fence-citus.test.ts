@@ -4,7 +4,8 @@
 // or a write in flight on a worker lands after the final sync and is lost.
 import type pg from 'pg';
 import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
-import { FENCE_SQLSTATE } from '../../../src/data/cell-fence-sql.js';
+import { FENCE_SQLSTATE, fenceRefusal } from '../../../src/data/cell-fence-sql.js';
+import { classifyDatabaseError } from '../../../src/store/database-errors.js';
 import { startCitus, type CitusCluster } from '../../support/citus.js';
 import { quietPool, TELEMETRY_SCHEMA } from '../data/cells-fixture.js';
 
@@ -123,6 +124,9 @@ describe('the write fence on Citus', () => {
       // XX000 (multi_copy.c ReportCopyError) but keeps its message and DETAIL.
       const selected = await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 1300 + g, 'd', g FROM generate_series(0, 99) g`));
       expect(selected).toMatchObject({ detail: 'customer=acme migration=m-in fence=MovingIn' });
+      // …and the operator's readers of a refusal know it for one: a writer asks the router again.
+      expect(fenceRefusal(selected)).toEqual({ customer: 'acme', migration: 'm-in', role: 'MovingIn' });
+      expect(classifyDatabaseError(selected).reason).toBe('CustomerFenced');
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id >= 1000`);
       expect(rows).toEqual([{ n: 200 }]);
     } finally {
