@@ -12,13 +12,19 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 3;
+export const FENCE_SCHEMA_VERSION = 4;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
  * by PostgreSQL; "F": fence). A gateway or ingestion worker that sees it asks the router again.
  */
 export const FENCE_SQLSTATE = 'ZF001';
+
+/**
+ * SQLSTATE of a move's cell transaction refused because another operator owns the move now (a
+ * newer owner epoch in `move_owners`): the old owner lost the move's lock and must stop.
+ */
+export const LOST_OWNERSHIP_SQLSTATE = 'ZF002';
 
 /** Advisory-lock class of the per-customer write lock: 0x66656e63 = 'fenc' (key: hashtext(customer)). */
 export const CUSTOMER_LOCK_CLASS = 0x66656e63;
@@ -118,6 +124,40 @@ BEGIN
     PERFORM pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext(NEW.customer_id));
   END IF;
   RETURN NULL;
+END
+$fn$;`,
+  },
+  {
+    // A move's owner (the operator holding its lock in the control-plane database) numbers its
+    // ownership with an epoch that grows with every lock taken; every cell transaction of the move
+    // runs own_move first, which keeps the highest epoch under the row's lock and refuses a lower
+    // one. A partitioned owner that lost its lock but still reaches the cells cannot commit there
+    // once the new owner has written its epoch (the row lock orders an old owner's transaction in
+    // flight before it). A plain table, on the Citus coordinator only: own_move runs there.
+    version: 4,
+    name: 'move owners: the epoch of the operator that owns each move',
+    sql: `
+CREATE TABLE IF NOT EXISTS ${S}.move_owners (
+  migration   text NOT NULL,
+  customer_id text NOT NULL,
+  epoch       bigint NOT NULL,
+  since       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, customer_id)
+);
+COMMENT ON TABLE ${S}.move_owners IS 'cell-operator: the owner epoch of each move that wrote this cell (own_move); written by the move engine only';
+CREATE OR REPLACE FUNCTION ${S}.own_move(m text, c text, e bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  held bigint;
+BEGIN
+  INSERT INTO ${S}.move_owners AS o (migration, customer_id, epoch) VALUES (m, c, e)
+    ON CONFLICT (migration, customer_id) DO UPDATE SET epoch = EXCLUDED.epoch, since = now() WHERE o.epoch < EXCLUDED.epoch;
+  SELECT o.epoch INTO held FROM ${S}.move_owners o WHERE o.migration = m AND o.customer_id = c FOR UPDATE;
+  IF held > e THEN
+    RAISE EXCEPTION USING
+      ERRCODE = '${LOST_OWNERSHIP_SQLSTATE}',
+      MESSAGE = format('migration %s''s move of customer %s is owned by another operator now (owner epoch %s, this one %s): this operator lost the move''s lock and stops', m, c, held, e),
+      HINT = 'nothing to do: the operator that holds the move''s lock in the control-plane database goes on with it';
+  END IF;
 END
 $fn$;`,
   },
@@ -275,11 +315,33 @@ export function lockTimeoutSql(ms: number): string {
   return `SET LOCAL lock_timeout = ${escapeLiteral(`${Math.max(1, Math.round(ms))}ms`)}`;
 }
 
-/** `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. */
-export function moverSql(migration: string): string {
+/** The operator owning a move, for its cell transactions: the epoch of the lock it holds (see schema step 4). */
+export interface MoveOwner {
+  migration: string;
+  customer: string;
+  /** A decimal number (a control-plane transaction id: it grows with every lock taken). */
+  epoch: string;
+}
+
+/** The move's writer: its migration alone (passes the fence), or with its owner (checked against the cell's owner epoch). */
+export type Mover = string | MoveOwner;
+
+/** `SELECT own_move(…)`: refuses this transaction (ZF002) unless `owner` is the newest owner the cell knows of the move. */
+export function ownMoveSql(owner: MoveOwner): string {
+  if (!/^[0-9]+$/.test(owner.epoch)) throw new Error(`an owner epoch is a number, got ${JSON.stringify(owner.epoch)}`);
+  return `SELECT ${S}.own_move(${escapeLiteral(owner.migration)}, ${escapeLiteral(owner.customer)}, ${owner.epoch})`;
+}
+
+/**
+ * `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move; with
+ * an owner, the transaction first checks (and records) that it is still the move's newest owner.
+ */
+export function moverSql(mover: Mover): string {
+  const migration = typeof mover === 'string' ? mover : mover.migration;
   // On Citus the trigger runs on the workers: propagate_set_commands = 'local' carries the SET LOCAL
   // to their connections of this transaction. (On plain PostgreSQL it is an unused placeholder.)
-  return `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
+  const set = `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
+  return typeof mover === 'string' ? set : `${ownMoveSql(mover)}; ${set}`;
 }
 
 /** The words of the refusal's message for each role (the trigger's CASE says the same). */
