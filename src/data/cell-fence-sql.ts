@@ -136,7 +136,10 @@ $fn$;`,
     // flight before it). A plain table, on the Citus coordinator only: own_move runs there.
     version: 4,
     name: 'move owners: the epoch of the operator that owns each move',
+    // On Citus a function created with DDL propagation on becomes a distributed object, and its
+    // call is then sent to a worker, which has no move_owners: created locally, it runs here.
     sql: `
+SELECT set_config('citus.enable_ddl_propagation', 'off', true);
 CREATE TABLE IF NOT EXISTS ${S}.move_owners (
   migration   text NOT NULL,
   customer_id text NOT NULL,
@@ -159,7 +162,8 @@ BEGIN
       HINT = 'nothing to do: the operator that holds the move''s lock in the control-plane database goes on with it';
   END IF;
 END
-$fn$;`,
+$fn$;
+SELECT set_config('citus.enable_ddl_propagation', 'on', true);`,
   },
 ];
 
@@ -333,15 +337,15 @@ export function ownMoveSql(owner: MoveOwner): string {
 }
 
 /**
- * `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move; with
- * an owner, the transaction first checks (and records) that it is still the move's newest owner.
+ * `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. An
+ * owner's transaction runs ownMoveSql first, as a query of its own: Citus replays the whole query
+ * string of a propagated SET on the workers, where own_move must not run.
  */
 export function moverSql(mover: Mover): string {
   const migration = typeof mover === 'string' ? mover : mover.migration;
   // On Citus the trigger runs on the workers: propagate_set_commands = 'local' carries the SET LOCAL
   // to their connections of this transaction. (On plain PostgreSQL it is an unused placeholder.)
-  const set = `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
-  return typeof mover === 'string' ? set : `${ownMoveSql(mover)}; ${set}`;
+  return `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
 }
 
 /** The words of the refusal's message for each role (the trigger's CASE says the same). */

@@ -26,7 +26,7 @@ import {
 } from './table-sql.js';
 import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
-import { moverSql, type Mover } from './cell-fence-sql.js';
+import { moverSql, ownMoveSql, type Mover, type MoveOwner } from './cell-fence-sql.js';
 
 export interface Aggregate {
   rows: number;
@@ -82,7 +82,19 @@ export async function pipeCopy(source: PoolClient, target: PoolClient, outSql: s
 
 /** BEGIN with stable output; `mover`: the migration whose writes these are (they pass its cell fence). */
 async function begin(c: PoolClient, mode = '', mover?: Mover): Promise<void> {
-  await c.query(`BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}${mover === undefined ? '' : `; ${moverSql(mover)}`}`);
+  const open = `BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}`;
+  if (mover === undefined) await c.query(open);
+  else if (typeof mover === 'string') await c.query(`${open}; ${moverSql(mover)}`);
+  else {
+    await c.query(open);
+    await ownMover(c, mover);
+  }
+}
+
+/** In an open transaction: refuses it (ZF002) unless `owner` still owns the move, then marks its writes as the move's. */
+async function ownMover(c: PoolClient, owner: MoveOwner): Promise<void> {
+  await c.query(ownMoveSql(owner)); // a query of its own: see moverSql
+  await c.query(moverSql(owner));
 }
 
 /** The rows settled by the source's clock: a watermark at least `lagMs` old. */
@@ -288,7 +300,11 @@ export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string,
     return r.rowCount ?? 0;
   }
   return withClient(db, async (c) => {
-    await c.query(`BEGIN; ${moverSql(mover)}`);
+    if (typeof mover === 'string') await c.query(`BEGIN; ${moverSql(mover)}`);
+    else {
+      await c.query('BEGIN');
+      await ownMover(c, mover);
+    }
     const r = await c.query(st.text, st.values);
     await c.query('COMMIT');
     return r.rowCount ?? 0;
