@@ -50,7 +50,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4]);
   });
 
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
@@ -315,7 +315,7 @@ END
 $fn$`;
 
 describe('upgrading the fence schema', () => {
-  it('brings a version-2 install to the current version: one step, the new trigger function, drains on every fence, and again changes nothing', async () => {
+  it('brings a version-2 install to the current version: the missing steps, the new trigger function, drains on every fence, and again changes nothing', async () => {
     const url = await server.createDatabase('fence_upgrade');
     const db = quietPool(url, 5);
     try {
@@ -334,7 +334,7 @@ describe('upgrading the fence schema', () => {
 
       expect(await installFence(db, 'customer_id', TABLES)).toEqual([]); // the triggers stay, their function is replaced
       const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
-      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3]);
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4]);
       const source = await db.query<{ src: string }>(`SELECT prosrc AS src FROM pg_proc WHERE oid = $1::regprocedure`, [`${fn}()`]);
       expect(source.rows[0]?.src).toContain('cell_operator.passed');
       const again = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM cell_operator.schema_version');
