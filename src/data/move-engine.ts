@@ -253,10 +253,10 @@ export class MoveEngine {
         const beat = setInterval(() => {
           if (waitingSince !== undefined) return;
           waitingSince = Date.now();
-          cp.query('SELECT 1').then(
-            () => (waitingSince = undefined),
-            () => undefined, // a failed connection: withClient's `broken` says so
-          );
+          // Queued behind the move's own query when it is busy (then the session is not idle anyway).
+          // An error is an answer too: a failed connection is what withClient's `broken` reports.
+          const answered = (): void => void (waitingSince = undefined);
+          cp.query('SELECT 1').then(answered, answered);
         }, LOCK_HEARTBEAT_MS);
         beat.unref();
         // Half the server's bound: the owner gives up before the server gives the lock away.
