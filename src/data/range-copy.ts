@@ -299,7 +299,7 @@ export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string,
     const r = await db.query(st.text, st.values);
     return r.rowCount ?? 0;
   }
-  return withClient(db, async (c) => {
+  return onClient(db, async (c) => { // destroyed on any error: it may be inside the failed transaction
     if (typeof mover === 'string') await c.query(`BEGIN; ${moverSql(mover)}`);
     else {
       await c.query('BEGIN');

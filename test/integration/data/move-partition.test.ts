@@ -5,7 +5,10 @@
 // and the old owner, resuming the action it was in, is refused by the cells (its owner epoch is
 // older than the new owner's): nothing it does after losing the lock lands.
 import type pg from 'pg';
+import { installFence, liftFence, markCustomer, ownMove, readFence } from '../../../src/data/cell-fence.js';
+import { LOST_OWNERSHIP_SQLSTATE } from '../../../src/data/cell-fence-sql.js';
 import { MoveEngine, type RunResult } from '../../../src/data/move-engine.js';
+import { deleteBatch } from '../../../src/data/range-copy.js';
 import { LOCK_SESSION_IDLE_MS } from '../../../src/store/migration-journal.js';
 import { startBlackHoleProxy, type BlackHoleProxy } from './black-hole-proxy.js';
 import { sleep } from '../../support/router-client.js';
@@ -99,4 +102,27 @@ describe('a move whose operator is partitioned from the control plane', () => {
     const { rows } = await cells.cp.query('SELECT cell, state FROM placements WHERE customer_id = $1', [c]);
     expect(rows).toEqual([{ cell: 'cell-b', state: 'Active' }]);
   }, TIMEOUT);
+
+  it("refuses every kind of cell change of an owner older than the cell's newest: a cleanup batch, a fence, an unfence", async () => {
+    const c = 'stale-owner';
+    const pool = cells.pools['cell-a']!;
+    await seedCustomer(pool, c, { readings: 20, events: 2, devices: 2 });
+    await installFence(pool, 'customer_id', [{ schema: 'public', table: 'readings' }]);
+    const stale = { migration: 'stale', customer: c, epoch: '100' };
+    const newest = { ...stale, epoch: '200' };
+    await markCustomer(pool, c, 'stale', 'MovedOut', undefined, stale);
+    await ownMove(pool, newest); // a new owner took the move over
+    const refused = (p: Promise<unknown>) => p.then(() => 'done', (e: { code?: string }) => e.code);
+    const readings = { schema: 'public', table: 'readings', tenantColumn: 'customer_id', primaryKey: ['customer_id', 'id'] };
+    expect(await refused(deleteBatch(pool, readings, c, 100, stale))).toBe(LOST_OWNERSHIP_SQLSTATE);
+    expect(await refused(liftFence(pool, c, 'stale', stale))).toBe(LOST_OWNERSHIP_SQLSTATE);
+    expect(await refused(markCustomer(pool, c, 'stale', 'Fenced', undefined, stale))).toBe(LOST_OWNERSHIP_SQLSTATE);
+    expect((await rowsOf(pool, c)).readings.size).toBe(20);
+    expect(await readFence(pool, c)).toMatchObject({ migration: 'stale', role: 'MovedOut' });
+    // The newest owner goes on.
+    expect(await deleteBatch(pool, readings, c, 100, newest)).toBe(20);
+    await liftFence(pool, c, 'stale', newest);
+    expect(await readFence(pool, c)).toBeUndefined();
+  }, TIMEOUT);
 });
+
