@@ -21,10 +21,12 @@ SELECT n.nspname AS schema, c.relname AS table, a.attname AS column,
             ELSE (SELECT co.collprovider::text || ':' ||
                          coalesce(to_jsonb(co) ->> 'colllocale', to_jsonb(co) ->> 'colliculocale', co.collcollate, co.collname)
                     FROM pg_collation co WHERE co.oid = a.attcollation) END AS collation,
-       a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always
+       a.attgenerated <> '' AS generated, a.attidentity = 'a' AS identity_always,
+       a.attidentity <> '' AS identity, pg_get_expr(ad.adbin, ad.adrelid) AS default_expr
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef ad ON ad.adrelid = c.oid AND ad.adnum = a.attnum
   JOIN pg_type t ON t.oid = a.atttypid
   JOIN pg_type inner_t ON inner_t.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype
                                              WHEN t.typelem <> 0 AND t.typlen = -1 THEN t.typelem
@@ -48,6 +50,17 @@ SELECT n.nspname AS schema, c.relname AS table, i.indisprimary AS primary,
  WHERE i.indisvalid AND am.amname = 'btree' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
    AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
 
+// The functions of the enabled BEFORE INSERT row triggers (tgtype bits: 1 row, 2 before, 4 insert),
+// the fence's own excluded: a watermark a trigger assigns is set by the database.
+const INSERT_TRIGGERS_SQL = `
+SELECT n.nspname AS schema, c.relname AS table, p.prosrc AS source
+  FROM pg_trigger t
+  JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_proc p ON p.oid = t.tgfoid
+ WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgname <> 'cell_operator_fence' AND (t.tgtype & 7) = 7
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema')`;
+
 interface ColumnRow {
   schema: string;
   table: string;
@@ -59,6 +72,8 @@ interface ColumnRow {
   collation: string | null;
   generated: boolean;
   identity_always: boolean;
+  identity: boolean;
+  default_expr: string | null;
 }
 
 interface IndexRow {
@@ -73,12 +88,13 @@ export async function readCellCatalog(db: Queryable): Promise<CellCatalog> {
   const version = await db.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`);
   const columns = await db.query<ColumnRow>(COLUMNS_SQL);
   const indexes = await db.query<IndexRow>(INDEXES_SQL);
+  const triggers = await db.query<{ schema: string; table: string; source: string }>(INSERT_TRIGGERS_SQL);
   const tables = new Map<string, CatalogTable>();
   for (const r of columns.rows) {
     const key = `${r.schema}.${r.table}`;
     let table = tables.get(key);
     if (!table) {
-      table = { schema: r.schema, name: r.table, columns: [], primaryKey: null, indexes: [] };
+      table = { schema: r.schema, name: r.table, columns: [], primaryKey: null, indexes: [], insertTriggerSources: [] };
       tables.set(key, table);
     }
     const column: CatalogColumn = {
@@ -90,6 +106,8 @@ export async function readCellCatalog(db: Queryable): Promise<CellCatalog> {
       collation: r.collation,
       generated: r.generated,
       identityAlways: r.identity_always,
+      identity: r.identity,
+      defaultExpr: r.default_expr,
     };
     table.columns.push(column);
   }
@@ -102,5 +120,6 @@ export async function readCellCatalog(db: Queryable): Promise<CellCatalog> {
     if (r.primary) table.primaryKey = usable;
     table.indexes.push(usable);
   }
+  for (const r of triggers.rows) tables.get(`${r.schema}.${r.table}`)?.insertTriggerSources?.push(r.source);
   return { serverVersion: Number(version.rows[0]?.v ?? 0), tables };
 }

@@ -12,13 +12,19 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 4;
+export const FENCE_SCHEMA_VERSION = 5;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
  * by PostgreSQL; "F": fence). A gateway or ingestion worker that sees it asks the router again.
  */
 export const FENCE_SQLSTATE = 'ZF001';
+
+/**
+ * SQLSTATE of a move's cell transaction refused because another operator owns the move now (a
+ * newer owner epoch in `move_owners`): the old owner lost the move's lock and must stop.
+ */
+export const LOST_OWNERSHIP_SQLSTATE = 'ZF002';
 
 /** Advisory-lock class of the per-customer write lock: 0x66656e63 = 'fenc' (key: hashtext(customer)). */
 export const CUSTOMER_LOCK_CLASS = 0x66656e63;
@@ -140,6 +146,44 @@ $fn$;`,
     version: 4,
     name: 'inserts checked once a statement over its new rows; COPY keeps its multi-row inserts',
     sql: `COMMENT ON SCHEMA ${S} IS 'cell-operator: the write fence of this cell (triggers ${FENCE_TRIGGER} and ${FENCE_INSERT_TRIGGER} on every tenant table); written by the move engine only'`,
+  },
+  {
+    // A move's owner (the operator holding its lock in the control-plane database) numbers its
+    // ownership with an epoch that grows with every lock taken; every cell transaction of the move
+    // runs own_move first, which keeps the highest epoch under the row's lock and refuses a lower
+    // one. A partitioned owner that lost its lock but still reaches the cells cannot commit there
+    // once the new owner has written its epoch (the row lock orders an old owner's transaction in
+    // flight before it). A plain table, on the Citus coordinator only: own_move runs there.
+    version: 5,
+    name: 'move owners: the epoch of the operator that owns each move',
+    // On Citus a function created with DDL propagation on becomes a distributed object, and its
+    // call is then sent to a worker, which has no move_owners: created locally, it runs here.
+    sql: `
+SELECT set_config('citus.enable_ddl_propagation', 'off', true);
+CREATE TABLE IF NOT EXISTS ${S}.move_owners (
+  migration   text NOT NULL,
+  customer_id text NOT NULL,
+  epoch       bigint NOT NULL,
+  since       timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (migration, customer_id)
+);
+COMMENT ON TABLE ${S}.move_owners IS 'cell-operator: the owner epoch of each move that wrote this cell (own_move); written by the move engine only';
+CREATE OR REPLACE FUNCTION ${S}.own_move(m text, c text, e bigint) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  held bigint;
+BEGIN
+  INSERT INTO ${S}.move_owners AS o (migration, customer_id, epoch) VALUES (m, c, e)
+    ON CONFLICT (migration, customer_id) DO UPDATE SET epoch = EXCLUDED.epoch, since = now() WHERE o.epoch < EXCLUDED.epoch;
+  SELECT o.epoch INTO held FROM ${S}.move_owners o WHERE o.migration = m AND o.customer_id = c FOR UPDATE;
+  IF held > e THEN
+    RAISE EXCEPTION USING
+      ERRCODE = '${LOST_OWNERSHIP_SQLSTATE}',
+      MESSAGE = format('migration %s''s move of customer %s is owned by another operator now (owner epoch %s, this one %s): this operator lost the move''s lock and stops', m, c, held, e),
+      HINT = 'nothing to do: the operator that holds the move''s lock in the control-plane database goes on with it';
+  END IF;
+END
+$fn$;
+SELECT set_config('citus.enable_ddl_propagation', 'on', true);`,
   },
 ];
 
@@ -381,18 +425,65 @@ export function lockTimeoutSql(ms: number): string {
   return `SET LOCAL lock_timeout = ${escapeLiteral(`${Math.max(1, Math.round(ms))}ms`)}`;
 }
 
-/** `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. */
-export function moverSql(migration: string): string {
+/** The operator owning a move, for its cell transactions: the epoch of the lock it holds (see schema step 4). */
+export interface MoveOwner {
+  migration: string;
+  customer: string;
+  /** A decimal number (a control-plane transaction id: it grows with every lock taken). */
+  epoch: string;
+}
+
+/** The move's writer: its migration alone (passes the fence), or with its owner (checked against the cell's owner epoch). */
+export type Mover = string | MoveOwner;
+
+/** `SELECT own_move(…)`: refuses this transaction (ZF002) unless `owner` is the newest owner the cell knows of the move. */
+export function ownMoveSql(owner: MoveOwner): string {
+  if (!/^[0-9]+$/.test(owner.epoch)) throw new Error(`an owner epoch is a number, got ${JSON.stringify(owner.epoch)}`);
+  return `SELECT ${S}.own_move(${escapeLiteral(owner.migration)}, ${escapeLiteral(owner.customer)}, ${owner.epoch})`;
+}
+
+/**
+ * `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. An
+ * owner's transaction runs ownMoveSql first, as a query of its own: Citus replays the whole query
+ * string of a propagated SET on the workers, where own_move must not run.
+ */
+export function moverSql(mover: Mover): string {
+  const migration = typeof mover === 'string' ? mover : mover.migration;
   // On Citus the trigger runs on the workers: propagate_set_commands = 'local' carries the SET LOCAL
   // to their connections of this transaction. (On plain PostgreSQL it is an unused placeholder.)
   return `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
 }
 
-/** The fields of a fence refusal, parsed from the error's DETAIL; undefined when it is not one. */
+/** The words of the refusal's message for each role (the trigger's CASE says the same). */
+const ROLE_WORDS: Readonly<Record<FenceRole, string>> = { Fenced: 'fenced for a move', MovedOut: 'moved out', MovingIn: 'being moved in' };
+
+/** The message the trigger raises for a refusal (fenceFunctionSql's format()). */
+export function refusalMessage(customer: string, migration: string, role: FenceRole): string {
+  return `customer ${customer} is ${ROLE_WORDS[role]} in this cell by migration ${migration}: ask the router again`;
+}
+
+const REFUSAL_DETAIL = /^customer=(.*) migration=(.*) fence=(Fenced|MovedOut|MovingIn)$/;
+
+/**
+ * SQLSTATEs under which a layer between the writer and the trigger reports the worker's error with
+ * its message and DETAIL intact but its code replaced: Citus's COPY into the shards (an
+ * `INSERT … SELECT`, a COPY) says XX000 (multi_copy.c ReportCopyError).
+ */
+const RELAYED_SQLSTATES: ReadonlySet<string> = new Set(['XX000']);
+
+/**
+ * The fields of a fence refusal, parsed from the error's DETAIL; undefined when it is not one. Ours
+ * is ZF001 with a `customer=… migration=… fence=…` DETAIL; relayed by Citus it is XX000 with the
+ * same DETAIL, and then only when the message is the trigger's own for those very fields (an
+ * unrelated internal error never carries it).
+ */
 export function fenceRefusal(err: unknown): { customer: string; migration: string; role: FenceRole } | undefined {
-  if (typeof err !== 'object' || err === null || (err as { code?: unknown }).code !== FENCE_SQLSTATE) return undefined;
-  const detail = String((err as { detail?: unknown }).detail ?? '');
-  const m = /^customer=(.*) migration=(.*) fence=(Fenced|MovedOut|MovingIn)$/.exec(detail);
+  if (typeof err !== 'object' || err === null) return undefined;
+  const { code, detail, message } = err as { code?: unknown; detail?: unknown; message?: unknown };
+  if (typeof code !== 'string' || (code !== FENCE_SQLSTATE && !RELAYED_SQLSTATES.has(code))) return undefined;
+  const m = REFUSAL_DETAIL.exec(typeof detail === 'string' ? detail : '');
   if (!m) return undefined;
-  return { customer: m[1] as string, migration: m[2] as string, role: m[3] as FenceRole };
+  const refusal = { customer: m[1] as string, migration: m[2] as string, role: m[3] as FenceRole };
+  if (code !== FENCE_SQLSTATE && !(typeof message === 'string' && message.includes(refusalMessage(refusal.customer, refusal.migration, refusal.role)))) return undefined;
+  return refusal;
 }

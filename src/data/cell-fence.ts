@@ -19,7 +19,9 @@ import {
   RAISE_SEQUENCE_SQL,
   READ_GENERATION_SQL,
   lockTimeoutSql,
+  ownMoveSql,
   READ_FENCE_SQL,
+  type MoveOwner,
   WORKER_GENERATION_SQL,
   workerGenerationSql,
   SET_FENCE_SQL,
@@ -27,6 +29,26 @@ import {
   triggeredTablesParams,
   type FenceRole,
 } from './cell-fence-sql.js';
+
+/**
+ * The cell's fence schema is newer than this operator knows (a newer operator installed it): this
+ * one must not touch the fence or the moves of the cell, neither downgrade it nor half-use it.
+ */
+export class FenceSchemaNewer extends Error {
+  readonly code = 'FENCE_SCHEMA_NEWER';
+  readonly reason = 'FenceSchemaNewer';
+  constructor(readonly found: number) {
+    super(
+      `the cell database's fence schema ${FENCE_SCHEMA} is at version ${found}, newer than version ${FENCE_SCHEMA_VERSION} that this operator knows: a newer operator installed it. Upgrade this operator (every replica) to the version that installed it; until then it does not touch this cell's fence or moves`,
+    );
+    this.name = 'FenceSchemaNewer';
+  }
+}
+
+/** Refuses a schema newer than this operator's (see FenceSchemaNewer). */
+function refuseNewer(version: number): void {
+  if (version > FENCE_SCHEMA_VERSION) throw new FenceSchemaNewer(version);
+}
 
 export interface FencedTable {
   schema: string;
@@ -76,11 +98,13 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
   };
   // The common case (everything installed) is one read, without a lock or a write.
   const state = await presentAtOnce(pool, tenantColumn);
+  refuseNewer(state.version);
   if (state.version >= FENCE_SCHEMA_VERSION && tables.every((t) => state.triggered.has(`${t.schema}.${t.table}`))) return [];
   await inTransaction(pool, async (c) => {
     await c.query(lockTimeoutSql(options.lockTimeoutMs ?? 2_000));
     await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
     const now = await present(c);
+    refuseNewer(now.version); // a newer operator upgraded it meanwhile
     if (now.version < FENCE_SCHEMA_VERSION) {
       const citus = await hasCitus(c);
       // The drain trigger of fenced_customers must run on every placement of it (see step 2).
@@ -189,9 +213,10 @@ async function catchUpGeneration(pool: Pool): Promise<void> {
  * Unrelated transactions are never waited for. Throws the lock timeout (SQLSTATE 55P03) when the
  * customer's writers outlast it.
  */
-export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number): Promise<void> {
+export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number, owner?: MoveOwner): Promise<void> {
   try {
     await inTransaction(pool, async (c) => {
+      if (owner) await c.query(ownMoveSql(owner)); // first: a lost owner changes nothing
       await c.query(drainSettingsSql(drainMs));
       await setFence(c, customer, migration, role);
     });
@@ -209,14 +234,15 @@ export const MARK_DRAIN_MS = 5_000;
  * a fence). It drains all the same, bounded by `drainMs`: a writer that passed the fence remembers
  * it until its transaction ends (PASSED_SETTING), so no fence may commit under its shared lock.
  */
-export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs = MARK_DRAIN_MS): Promise<void> {
-  await fenceCustomer(pool, customer, migration, role, drainMs);
+export async function markCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs = MARK_DRAIN_MS, owner?: MoveOwner): Promise<void> {
+  await fenceCustomer(pool, customer, migration, role, drainMs, owner);
 }
 
 /** Lifts this migration's fence of the customer (a no-op when there is none). */
-export async function liftFence(pool: Pool, customer: string, migration: string): Promise<void> {
+export async function liftFence(pool: Pool, customer: string, migration: string, owner?: MoveOwner): Promise<void> {
   if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
   await inTransaction(pool, async (c) => {
+    if (owner) await c.query(ownMoveSql(owner));
     await c.query(LIFT_FENCE_SQL, [customer, migration]);
     await numberChange(c);
   });
@@ -231,4 +257,39 @@ export interface CustomerFence {
 export async function readFence(pool: Pool, customer: string): Promise<CustomerFence | undefined> {
   const { rows } = await pool.query<CustomerFence>(READ_FENCE_SQL, [customer]);
   return rows[0];
+}
+
+/**
+ * Records `owner` as the move's owner in this cell (schema step 4), in a transaction of its own:
+ * waits for a transaction of an earlier owner that is still writing here (the row's lock), after
+ * which no earlier owner commits anything of the move in this cell. Throws ZF002 when a newer owner
+ * is recorded already, FenceSchemaNewer when a newer operator's schema is installed. A cell whose
+ * fence schema predates step 4 (a move begun by an older operator) gets its schema upgraded first.
+ */
+export async function ownMove(pool: Pool, owner: MoveOwner): Promise<void> {
+  const state = await presentAtOnce(pool, '');
+  refuseNewer(state.version);
+  if (state.version === 0) return; // no fence here yet: the move has written nothing to this cell
+  if (state.version < FENCE_SCHEMA_VERSION) await upgradeSchema(pool);
+  await inTransaction(pool, async (c) => {
+    await c.query(lockTimeoutSql(MARK_DRAIN_MS));
+    await c.query(ownMoveSql(owner));
+  });
+}
+
+/** Applies the fence schema's missing steps (not the triggers: installFence does those, with the tables). */
+async function upgradeSchema(pool: Pool): Promise<void> {
+  await inTransaction(pool, async (c) => {
+    await c.query(lockTimeoutSql(2_000));
+    await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
+    const { rows } = await c.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${FENCE_SCHEMA}.schema_version`);
+    const version = rows[0]?.version ?? 0;
+    refuseNewer(version);
+    if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
+    for (const step of FENCE_SCHEMA_STEPS) {
+      if (step.version <= version) continue;
+      await c.query(step.sql);
+      await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
+    }
+  });
 }

@@ -13,6 +13,8 @@ import { discardClient, withClient, withTransaction } from '../store/transaction
 import { InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
 import type { KafkaDrainOptions } from './kafka-drain.js';
 import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
+import { FenceSchemaNewer, ownMove } from './cell-fence.js';
+import { LOST_OWNERSHIP_SQLSTATE } from './cell-fence-sql.js';
 import {
   countMoves,
   insertMove,
@@ -22,6 +24,10 @@ import {
   loadMove,
   tryLockMove,
   unlockMove,
+  holdMoveLock,
+  releaseMoveLock,
+  LOCK_HEARTBEAT_MS,
+  LOCK_SESSION_IDLE_MS,
   nextCleanupAt,
   recordError,
   resetFailedMove,
@@ -40,6 +46,13 @@ import { dateClock, type NowClock } from '../runtime/clock.js';
 
 /** Between transient errors of a run: 100 ms, doubling, at most 5 s. */
 const RUN_BACKOFF = { baseMs: 50, maxMs: 5_000 };
+
+/** This executor's hold on a move: the lock's epoch, whether the cells know it yet, whether a newer owner took over. */
+interface Ownership {
+  epoch: string;
+  claimed: boolean;
+  lost?: boolean;
+}
 
 export interface MoveEngineOptions {
   /** The control-plane database (placements, journal). */
@@ -213,8 +226,8 @@ export class MoveEngine {
     }
   }
 
-  private context(cp: PoolClient, signal?: AbortSignal): ExecutorContext {
-    const ctx: ExecutorContext = { cp, plans: this.plans, settings: this.settings, limiter: this.limiter, log: this.log, now: this.clock };
+  private context(cp: PoolClient, owner: Ownership, signal?: AbortSignal): ExecutorContext {
+    const ctx: ExecutorContext = { cp, ownerEpoch: owner.epoch, plans: this.plans, settings: this.settings, limiter: this.limiter, log: this.log, now: this.clock };
     if (this.metrics) ctx.metrics = this.metrics;
     if (this.hooks) ctx.hooks = this.hooks;
     if (this.kafka) ctx.kafka = this.kafka;
@@ -225,27 +238,64 @@ export class MoveEngine {
   /**
    * Runs `fn` on a control-plane client holding the move's advisory lock (session-scoped: it dies
    * with the connection, so a crashed executor never keeps a move locked). 'Busy' if another
-   * executor holds it. `lost()` tells whether the connection failed meanwhile.
+   * executor holds it. The session is bounded (holdMoveLock): a silent owner loses it after
+   * LOCK_SESSION_IDLE_MS even if a middlebox keeps its socket open, so the owner queries it every
+   * LOCK_HEARTBEAT_MS. `lost()` tells whether the connection failed or stopped answering meanwhile.
    */
-  private async withLock<T>(key: MoveKey, fn: (cp: PoolClient, lost: () => boolean) => Promise<T>): Promise<T | 'Busy'> {
+  private async withLock<T>(key: MoveKey, fn: (cp: PoolClient, lost: () => boolean, owner: Ownership) => Promise<T>): Promise<T | 'Busy'> {
     // Any error destroys the client: its connection takes the session lock with it.
     return withClient(
       this.cp,
-      async (cp, lost) => {
+      async (cp, broken) => {
         if (!(await tryLockMove(cp, key))) return 'Busy';
-        const result = await fn(cp, lost);
+        const owner: Ownership = { epoch: await holdMoveLock(cp), claimed: false };
+        let waitingSince: number | undefined;
+        const beat = setInterval(() => {
+          if (waitingSince !== undefined) return;
+          waitingSince = Date.now();
+          // Queued behind the move's own query when it is busy (then the session is not idle anyway).
+          // An error is an answer too: a failed connection is what withClient's `broken` reports.
+          const answered = (): void => void (waitingSince = undefined);
+          cp.query('SELECT 1').then(answered, answered);
+        }, LOCK_HEARTBEAT_MS);
+        beat.unref();
+        // Half the server's bound: the owner gives up before the server gives the lock away.
+        const lost = (): boolean => broken() || (waitingSince !== undefined && Date.now() - waitingSince > LOCK_SESSION_IDLE_MS / 2);
+        let result: T;
+        try {
+          result = await fn(cp, lost, owner);
+        } finally {
+          clearInterval(beat);
+        }
         // A failed unlock leaves the lock to the connection: destroyed, it takes the lock along.
-        if (!lost()) await unlockMove(cp, key).catch(() => discardClient(cp));
+        if (lost()) discardClient(cp);
+        else await releaseMoveLock(cp).then(() => unlockMove(cp, key)).catch(() => discardClient(cp));
         return result;
       },
       { discardOn: 'any' },
     );
   }
 
+  /**
+   * Once per lock taken, before the first action of a move that may have written a cell: records
+   * this owner's epoch in both cells (cell-fence.ts ownMove), so an earlier owner that lost the lock
+   * (partitioned from the control plane, still reaching the cells) can commit nothing there from now on.
+   */
+  private async claimCells(move: MoveRecord, owner: Ownership): Promise<void> {
+    if (owner.claimed) return;
+    if (move.state !== 'Pending') {
+      const { from, to } = movingCells(move);
+      const [source, target] = await Promise.all([this.plans.database(from), this.plans.database(to)]);
+      const me = { migration: move.migration, customer: move.customerId, epoch: owner.epoch };
+      await Promise.all([ownMove(source.pool, me), ownMove(target.pool, me)]);
+    }
+    owner.claimed = true;
+  }
+
   /** Decides and performs one action of the move, under its lock. Safe to call from anywhere, any time. */
   async step(key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
     try {
-      const r = await this.withLock(key, (cp) => this.stepLocked(cp, key, signal));
+      const r = await this.withLock(key, (cp, _lost, owner) => this.stepLocked(cp, key, owner, signal));
       return r === 'Busy' ? { kind: 'Busy' } : r;
     } catch (err) {
       if (err instanceof InjectedCrash || !isTransientError(err)) throw err;
@@ -254,7 +304,7 @@ export class MoveEngine {
     }
   }
 
-  private async stepLocked(cp: PoolClient, key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
+  private async stepLocked(cp: PoolClient, key: MoveKey, owner: Ownership, signal?: AbortSignal): Promise<StepResult> {
     const loaded = await loadMove(cp, key);
     if (!loaded) return { kind: 'NotFound' };
     const { move } = loaded;
@@ -262,9 +312,10 @@ export class MoveEngine {
     const action = nextAction(move, loaded.tables, this.settings, now);
     if (action.kind === 'None') return { kind: 'Finished', state: move.state, move };
     if (action.kind === 'Wait') return { kind: 'Wait', until: action.until, reason: action.reason, state: move.state };
-    const ctx = this.context(cp, signal);
+    const ctx = this.context(cp, owner, signal);
     const log = this.log.child({ migration: key.migration, customer: key.customerId });
     try {
+      await this.claimCells(move, owner);
       await this.hooks?.point?.('before-action', { key, state: move.state, action });
       await execute(ctx, loaded, action);
       await this.hooks?.point?.('after-action', { key, state: move.state, action });
@@ -274,6 +325,20 @@ export class MoveEngine {
       // wrong with the move, which resumes from its journal next time.
       if (signal?.aborted) return { kind: 'Retry', error: `stopped during ${describeAction(action)}` };
       if (err instanceof MoveConflict) return { kind: 'Retry', error: err.message };
+      if ((err as { code?: unknown }).code === LOST_OWNERSHIP_SQLSTATE) {
+        // Another executor owns the move now: this one lost the lock (its control-plane session
+        // ended) and must neither act nor record anything; the cell refused its transaction.
+        log.warn({ state: move.state, err: errorMessage(err) }, 'lost the move to another executor; stopping');
+        owner.lost = true;
+        return { kind: 'Retry', error: `LostOwnership: ${errorMessage(err)}` };
+      }
+      if (err instanceof FenceSchemaNewer) {
+        // Neither fail nor roll back (both would touch the fence): the move waits for an upgrade.
+        const text = `${err.reason}: ${err.message}`;
+        log.warn({ state: move.state, err: err.message }, 'a cell has a newer fence schema than this operator; the move waits for an upgrade');
+        await recordError(cp, key, text).catch(() => undefined);
+        return { kind: 'Retry', error: text };
+      }
       let reason: string;
       let message: string;
       if (err instanceof MoveRefusal) {
@@ -327,10 +392,10 @@ export class MoveEngine {
       if (options.signal?.aborted) return { move: await current(), outcome: 'Stopped' };
       let outcome: RunResult | 'Reconnect';
       try {
-        const locked = await this.withLock(key, async (cp, lost): Promise<RunResult | 'Reconnect'> => {
+        const locked = await this.withLock(key, async (cp, lost, owner): Promise<RunResult | 'Reconnect'> => {
           for (;;) {
             if (options.signal?.aborted) return { move: await current(cp), outcome: 'Stopped' };
-            const r = await this.stepLocked(cp, key, options.signal);
+            const r = await this.stepLocked(cp, key, owner, options.signal);
             switch (r.kind) {
               case 'Acted':
               case 'Refused':
@@ -349,6 +414,7 @@ export class MoveEngine {
                 continue;
               }
               case 'Retry':
+                if (owner.lost) return { move: undefined, outcome: 'Busy', lastError: r.error }; // another executor owns it: nothing to read here
                 if (!(await backoff(r.error))) return { move: await current(cp), outcome: 'GaveUp', lastError: r.error };
                 if (lost()) return 'Reconnect'; // the control-plane connection (and the lock) is gone
                 continue;

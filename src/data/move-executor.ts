@@ -11,6 +11,7 @@ import type { MoveAction } from './move-decision.js';
 import { errorMessage } from '../store/database-errors.js';
 import { MoveRefusal } from './move-errors.js';
 import { fenceCustomer, installFence, liftFence, markCustomer } from './cell-fence.js';
+import type { MoveOwner, Mover } from './cell-fence-sql.js';
 import {
   leaveVerifyPhase,
   recordFailure,
@@ -61,6 +62,8 @@ export interface ExecutorContext {
   newState?: MoveState;
   /** A control-plane client holding the move's advisory lock. */
   cp: PoolClient;
+  /** The epoch of that lock (migration-journal.ts holdMoveLock): every cell transaction of the move checks it is still the newest. */
+  ownerEpoch?: string;
   plans: TablePlans;
   settings: MoveSettings;
   limiter: RateLimiter;
@@ -109,6 +112,16 @@ async function pools(ctx: ExecutorContext, move: MoveRecord) {
   const { from, to } = movingCells(move);
   const [source, target] = await Promise.all([ctx.plans.database(from), ctx.plans.database(to)]);
   return { source: source.pool, target: target.pool };
+}
+
+/** This executor as the move's owner in the cells, when it holds an epoch (see cell-fence-sql.ts schema step 4). */
+function ownerOf(ctx: ExecutorContext, move: MoveRecord): MoveOwner | undefined {
+  return ctx.ownerEpoch === undefined ? undefined : { migration: move.migration, customer: move.customerId, epoch: ctx.ownerEpoch };
+}
+
+/** The move's writer in a cell transaction: passes its fence, and only while this executor still owns the move. */
+function moverOf(ctx: ExecutorContext, move: MoveRecord): Mover {
+  return ownerOf(ctx, move) ?? move.migration;
 }
 
 function findTable(loaded: LoadedMove, table: string): TableProgress {
@@ -193,7 +206,7 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   const [fromDb, toDb] = await Promise.all([ctx.plans.database(from), ctx.plans.database(to)]);
   await Promise.all([
     installFence(source, fromDb.tenancy.tenantColumn, fenced),
-    installFence(target, toDb.tenancy.tenantColumn, fenced).then(() => markCustomer(target, move.customerId, move.migration, 'MovingIn')),
+    installFence(target, toDb.tenancy.tenantColumn, fenced).then(() => markCustomer(target, move.customerId, move.migration, 'MovingIn', undefined, ownerOf(ctx, move))),
   ]);
   await inTransaction(ctx.cp, async () => {
     await replaceProgress(ctx.cp, move, tables);
@@ -224,7 +237,7 @@ async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Mo
   const { source, target } = await pools(ctx, move);
   const limit = Math.max(1, Math.min(ctx.settings.pageRows, ctx.limiter.maxTake));
   await ctx.limiter.take(limit, ctx.signal);
-  const page = await copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t), move.migration);
+  const page = await copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t), moverOf(ctx, move));
   ctx.limiter.refund(limit - page.rows);
   countCopy(ctx, move, page.rows, page.bytes);
   await point(ctx, 'after-target-commit', move, action);
@@ -264,7 +277,7 @@ async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActi
   }
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
-  const r = await resyncRange(source, target, plan, move.customerId, t.syncedKey, t.lastKey, settling(ctx, t), move.migration);
+  const r = await resyncRange(source, target, plan, move.customerId, t.syncedKey, t.lastKey, settling(ctx, t), moverOf(ctx, move));
   await ctx.limiter.take(r.rows, ctx.signal);
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
@@ -336,7 +349,7 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
-  const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t), move.migration);
+  const r = await finalSync(source, target, plan, move.customerId, finalSyncFrom(t), moverOf(ctx, move));
   countCopy(ctx, move, r.rows, r.bytes);
   await point(ctx, 'after-target-commit', move, action);
   const fields: ProgressFields = { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' };
@@ -437,7 +450,7 @@ async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
   }
   const limit = Math.max(1, Math.min(ctx.settings.deleteBatchRows, ctx.limiter.maxTake));
   await ctx.limiter.take(limit, ctx.signal);
-  const n = await deleteBatch(source, { ...plan, primaryKey: plan.primaryKey }, move.customerId, limit, move.migration);
+  const n = await deleteBatch(source, { ...plan, primaryKey: plan.primaryKey }, move.customerId, limit, moverOf(ctx, move));
   ctx.limiter.refund(limit - n);
   await point(ctx, 'after-target-commit', move, action);
   const fields: ProgressFields = { sweepStarted: true, phase: 'Cleanup' };
@@ -454,7 +467,7 @@ async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<voi
   const { move } = loaded;
   const { source, target } = await pools(ctx, move);
   // At once: the source refuses the customer's writes either way (Fenced until now, MovedOut after).
-  await Promise.all([markCustomer(source, move.customerId, move.migration, 'MovedOut'), liftFence(target, move.customerId, move.migration)]);
+  await Promise.all([markCustomer(source, move.customerId, move.migration, 'MovedOut', undefined, ownerOf(ctx, move)), liftFence(target, move.customerId, move.migration, ownerOf(ctx, move))]);
   // Recorded by the tables leaving phase Verify (the decider's sign that this is done), in one statement.
   await leaveVerifyPhase(ctx.cp, move);
 }
@@ -471,7 +484,7 @@ async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { from } = movingCells(move);
   const { source } = await pools(ctx, move);
   try {
-    await fenceCustomer(source, move.customerId, move.migration, 'Fenced', ctx.settings.maxDrainMs);
+    await fenceCustomer(source, move.customerId, move.migration, 'Fenced', ctx.settings.maxDrainMs, ownerOf(ctx, move));
   } catch (err) {
     if ((err as { code?: unknown }).code !== '55P03') throw err;
     throw new MoveRefusal(
@@ -496,7 +509,7 @@ async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
       { schema: table.schema, table: table.name, tenantColumn: db.tenancy.tenantColumn, primaryKey: table.primaryKey },
       move.customerId,
       limit,
-      move.migration,
+      moverOf(ctx, move),
     );
     await ctx.limiter.take(n, ctx.signal);
     done = n < limit;
@@ -533,7 +546,7 @@ async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 
   // a write the customer's cell does not have. A later move into that cell replaces the row.
   const { source, target } = await pools(ctx, move);
   const rolledBack = BEFORE_CUT_OVER.has(move.state) || move.state === 'RollingBack';
-  await Promise.all([rolledBack ? liftFence(source, move.customerId, move.migration) : undefined, liftFence(target, move.customerId, move.migration)]);
+  await Promise.all([rolledBack ? liftFence(source, move.customerId, move.migration, ownerOf(ctx, move)) : undefined, liftFence(target, move.customerId, move.migration, ownerOf(ctx, move))]);
   const finished = () => record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
   // After a cut-over the routing has nothing left to change (the reservation went with it): one statement.
   if (!rolledBack && move.reservedCell === null) return finished();
@@ -590,7 +603,7 @@ async function liftTargetFence(ctx: ExecutorContext, move: MoveRecord): Promise<
 async function liftSide(ctx: ExecutorContext, move: MoveRecord, side: 'source' | 'target'): Promise<void> {
   try {
     const dbs = await pools(ctx, move);
-    await liftFence(dbs[side], move.customerId, move.migration);
+    await liftFence(dbs[side], move.customerId, move.migration, ownerOf(ctx, move));
   } catch (err) {
     ctx.log.warn({ migration: move.migration, customer: move.customerId, side, err: errorMessage(err) }, 'could not lift the fence yet; the move lifts it when it ends');
   }

@@ -26,7 +26,7 @@ import {
 } from './table-sql.js';
 import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
-import { moverSql } from './cell-fence-sql.js';
+import { moverSql, ownMoveSql, type Mover, type MoveOwner } from './cell-fence-sql.js';
 
 export interface Aggregate {
   rows: number;
@@ -81,8 +81,20 @@ export async function pipeCopy(source: PoolClient, target: PoolClient, outSql: s
 }
 
 /** BEGIN with stable output; `mover`: the migration whose writes these are (they pass its cell fence). */
-async function begin(c: PoolClient, mode = '', mover?: string): Promise<void> {
-  await c.query(`BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}${mover === undefined ? '' : `; ${moverSql(mover)}`}`);
+async function begin(c: PoolClient, mode = '', mover?: Mover): Promise<void> {
+  const open = `BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}`;
+  if (mover === undefined) await c.query(open);
+  else if (typeof mover === 'string') await c.query(`${open}; ${moverSql(mover)}`);
+  else {
+    await c.query(open);
+    await ownMover(c, mover);
+  }
+}
+
+/** In an open transaction: refuses it (ZF002) unless `owner` still owns the move, then marks its writes as the move's. */
+async function ownMover(c: PoolClient, owner: MoveOwner): Promise<void> {
+  await c.query(ownMoveSql(owner)); // a query of its own: see moverSql
+  await c.query(moverSql(owner));
 }
 
 /** The rows settled by the source's clock: a watermark at least `lagMs` old. */
@@ -135,7 +147,7 @@ export async function copyPage(
   after: Key | null,
   limit: number,
   settling: Settling,
-  mover?: string,
+  mover?: Mover,
 ): Promise<PageResult> {
   return withClients(source, target, async (s, t) => {
     // The two sides start at once: each round trip saved counts once per page, and a large
@@ -178,7 +190,7 @@ export async function resyncRange(
   after: Key | null,
   upTo: Key | null,
   settling: Settling,
-  mover?: string,
+  mover?: Mover,
 ): Promise<ResyncResult> {
   return withClients(source, target, async (s, t) => {
     const settled = await beginSettled(s, 'READ ONLY', plan, settling);
@@ -205,7 +217,7 @@ export interface FinalSyncResult {
  * checksums the source rows in the same snapshot: rows that reach the source later cannot make
  * the verification fail, and are swept at cleanup.
  */
-export async function finalSync(source: Pool, target: Pool, plan: TablePlan, customer: string, after: Key | null, mover?: string): Promise<FinalSyncResult> {
+export async function finalSync(source: Pool, target: Pool, plan: TablePlan, customer: string, after: Key | null, mover?: Mover): Promise<FinalSyncResult> {
   return withClients(source, target, async (s, t) => {
     // The source's snapshot and checksum, and the target's delete, at the same time.
     const sourceSide = async () => {
@@ -281,14 +293,18 @@ export async function hasRows(db: Pool, plan: TablePlan, customer: string): Prom
 }
 
 /** Deletes up to `limit` of the customer's rows; returns how many. */
-export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string, limit: number, mover?: string): Promise<number> {
+export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string, limit: number, mover?: Mover): Promise<number> {
   const st = deleteBatchSql(plan, customer, limit);
   if (mover === undefined) {
     const r = await db.query(st.text, st.values);
     return r.rowCount ?? 0;
   }
-  return withClient(db, async (c) => {
-    await c.query(`BEGIN; ${moverSql(mover)}`);
+  return onClient(db, async (c) => { // destroyed on any error: it may be inside the failed transaction
+    if (typeof mover === 'string') await c.query(`BEGIN; ${moverSql(mover)}`);
+    else {
+      await c.query('BEGIN');
+      await ownMover(c, mover);
+    }
     const r = await c.query(st.text, st.values);
     await c.query('COMMIT');
     return r.rowCount ?? 0;

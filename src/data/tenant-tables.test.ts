@@ -1,4 +1,4 @@
-import { planTables, type CatalogColumn, type CatalogTable, type CellCatalog } from './tenant-tables.js';
+import { planTables, watermarkProblem, type CatalogColumn, type CatalogTable, type CellCatalog } from './tenant-tables.js';
 
 const col = (name: string, type = 'text', typeOid = 25, more: Partial<CatalogColumn> = {}): CatalogColumn => ({
   name,
@@ -101,4 +101,44 @@ describe('planTables', () => {
     const result = planTables(old, catalog(readings()), { tenantColumn: 'customer_id' }, { tenantColumn: 'tenant' });
     expect(result).toMatchObject({ ok: false, refusals: [{ reason: 'TenantColumnMismatch' }, { reason: 'UnsupportedServer' }] });
   });
+
+  describe('a watermark column', () => {
+    const spec = { tenantColumn: 'customer_id', tables: [{ name: 'readings', mode: 'AppendOnly' as const, watermarkColumn: 'received_at' }] };
+    const withWatermark = (more: Partial<CatalogColumn>, triggers: string[] = []): CatalogTable => {
+      const t = readings();
+      t.columns[2] = col('received_at', 'timestamp with time zone', 1184, more);
+      t.insertTriggerSources = triggers;
+      return t;
+    };
+
+    it('is accepted when the database sets it: a clock or sequence default, an identity, a trigger', () => {
+      for (const t of [
+        withWatermark({ defaultExpr: 'clock_timestamp()' }),
+        withWatermark({ defaultExpr: 'now()' }),
+        withWatermark({ defaultExpr: 'CURRENT_TIMESTAMP' }),
+        withWatermark({ defaultExpr: "nextval('readings_seq'::regclass)" }),
+        withWatermark({ defaultExpr: null, identity: true }),
+        withWatermark({ defaultExpr: null }, ['BEGIN\n  NEW.received_at := clock_timestamp();\n  RETURN NEW;\nEND']),
+      ]) {
+        expect(planTables(catalog(t), catalog(t), spec)).toMatchObject({ ok: true, tables: [{ cursor: ['received_at', 'id'] }] });
+      }
+    });
+
+    it('is refused, naming the fix, when writers supply it: no default, or a default that is not the clock', () => {
+      const supplied = withWatermark({ defaultExpr: null }, ['BEGIN NEW.value := 0; RETURN NEW; END']);
+      const result = planTables(catalog(supplied), catalog(supplied), spec);
+      expect(result).toMatchObject({ ok: false, refusals: [{ table: 'public.readings', reason: 'UnsafeWatermark' }] });
+      if (!result.ok) {
+        expect(result.refusals[0]?.message).toContain('watermark column received_at has no default and no trigger sets it');
+        expect(result.refusals[0]?.message).toContain('give it DEFAULT clock_timestamp()');
+      }
+      const constant = withWatermark({ defaultExpr: "'2020-01-01 00:00:00+00'::timestamp with time zone" });
+      expect(watermarkProblem('public.readings', constant.columns[2]!, constant)).toMatch(/defaults to '2020-01-01 .*not the database's clock or a sequence/);
+    });
+
+    it('is not judged when the catalog did not say how it is set', () => {
+      expect(watermarkProblem('public.readings', col('received_at', 'timestamp with time zone', 1184), readings())).toBeUndefined();
+    });
+  });
 });
+

@@ -34,6 +34,10 @@ export interface CatalogColumn {
   collation: string | null;
   generated: boolean;
   identityAlways: boolean;
+  /** The column's default as `pg_get_expr` renders it (null: none); undefined when the catalog was not asked. */
+  defaultExpr?: string | null;
+  /** An identity column (ALWAYS or BY DEFAULT). */
+  identity?: boolean;
 }
 
 export interface CatalogTable {
@@ -44,6 +48,8 @@ export interface CatalogTable {
   primaryKey: string[] | null;
   /** Column lists of the valid btree indexes (expression parts omitted). */
   indexes: string[][];
+  /** The source of the functions of its enabled BEFORE INSERT row triggers (the fence's excluded); undefined when not read. */
+  insertTriggerSources?: string[];
 }
 
 export interface CellCatalog {
@@ -92,7 +98,8 @@ export type RefusalReason =
   | 'UnorderedKey'
   | 'TenantColumnMismatch'
   | 'NoTenantTables'
-  | 'UnsupportedServer';
+  | 'UnsupportedServer'
+  | 'UnsafeWatermark';
 
 export interface TableRefusal {
   table: string;
@@ -217,6 +224,11 @@ export function planTables(source: CellCatalog, target: CellCatalog, sourceTenan
         refuse('InvalidTableMode', `table ${name}: watermark column ${spec.watermarkColumn} does not exist`);
         continue;
       }
+      const unsafe = watermarkProblem(name, w, src);
+      if (unsafe) {
+        refuse('UnsafeWatermark', unsafe);
+        continue;
+      }
       cursor = [w.name, ...keyWithoutTenant.filter((c) => c !== w.name)];
       timeCursor = w.typeOid === TIMESTAMPTZ_OID;
     }
@@ -277,4 +289,31 @@ export function planTables(source: CellCatalog, target: CellCatalog, sourceTenan
 /** One sentence naming every refusal, for a journal row and a Migration condition. */
 export function describeRefusals(refusals: readonly TableRefusal[]): string {
   return refusals.map((r) => r.message).join('; ');
+}
+
+// Defaults that the database evaluates as the row is written: the clock (now() and its synonyms
+// are the transaction's start, clock_timestamp() the insert's), or a sequence.
+const DATABASE_SET_DEFAULT = /^(now\(\)|clock_timestamp\(\)|statement_timestamp\(\)|transaction_timestamp\(\)|CURRENT_TIMESTAMP|LOCALTIMESTAMP|nextval\()/i;
+
+/**
+ * Why a watermark column cannot be trusted to follow the order in which rows become visible, or
+ * undefined. A move counts a row as copied once its watermark is older than the settle lag; a value
+ * the writer chose (its own clock, a device's timestamp, a replayed batch) can be old when the row
+ * commits, and a page already past it never copies the row: it is found missing only when cleanup
+ * compares the source, and the move stops. So the value must come from the database: a clock or
+ * sequence default, an identity, a generated column or a BEFORE INSERT trigger that assigns it.
+ * Unknown (a catalog that did not read defaults): not refused. Pure.
+ */
+export function watermarkProblem(table: string, column: CatalogColumn, catalogTable: CatalogTable): string | undefined {
+  if (column.defaultExpr === undefined || column.generated || column.identity === true) return undefined;
+  const assigned = new RegExp(`\\bnew\\s*\\.\\s*"?${column.name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}"?\\s*:?=`, 'i');
+  if ((catalogTable.insertTriggerSources ?? []).some((src) => assigned.test(src))) return undefined;
+  const fix = `give it DEFAULT clock_timestamp() (and let writers leave it out) or a BEFORE INSERT trigger that sets it, or remove watermarkColumn from the Cell's spec.database.tables (the table is then paged by its key)`;
+  if (column.defaultExpr === null) {
+    return `table ${table}: watermark column ${column.name} has no default and no trigger sets it, so writers choose its value and a row can commit with a watermark older than rows already copied (it would be missed): ${fix}`;
+  }
+  if (!DATABASE_SET_DEFAULT.test(column.defaultExpr.trim())) {
+    return `table ${table}: watermark column ${column.name} defaults to ${column.defaultExpr}, not the database's clock or a sequence, so it does not follow the order in which rows commit: ${fix}`;
+  }
+  return undefined;
 }

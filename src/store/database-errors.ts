@@ -2,6 +2,7 @@
 // backoff (the server restarting, a lost connection, lock contention, a standby being promoted) and
 // the PascalCase reason of the others. The router, the stores, the move engine and the Cell's
 // database check all ask it, so one SQLSTATE means the same everywhere.
+import { fenceRefusal } from '../data/cell-fence-sql.js';
 
 /** Why a database call failed, as a PascalCase reason for conditions, events and the journal. */
 export type DatabaseErrorReason =
@@ -17,7 +18,7 @@ export type DatabaseErrorReason =
   | 'TLSUnavailable' // the server offers no TLS, or refuses the TLS (or plain-text) session the sslmode asks for
   | 'DatabaseMissing'
   | 'KeyConflict'
-  | 'CustomerFenced' // ZF001: a cell database's fence refused the customer's write (data/cell-fence-sql.ts)
+  | 'CustomerFenced' // ZF001 (or Citus's XX000 relaying it): a cell database's fence refused the customer's write (data/cell-fence-sql.ts)
   | 'ConstraintViolation'
   | 'DataError'
   | 'SchemaChanged'
@@ -99,6 +100,7 @@ export function classifyDatabaseError(err: unknown): DatabaseErrorClass {
   else if (TLS_UNAVAILABLE.test(message)) reason = 'TLSUnavailable';
   else if (code !== undefined && NETWORK_CODES.has(code)) reason = 'Unreachable';
   else if (code !== undefined && BROKEN_SOCKET_CODES.has(code)) reason = 'ConnectionLost';
+  else if (fenceRefusal(err)) reason = 'CustomerFenced'; // before the code: Citus relays the refusal as XX000
   else if (code !== undefined && SQLSTATE.test(code)) reason = reasonOfSqlstate(code);
   else reason = reasonOfMessage(message);
   return { reason, transient: TRANSIENT_REASONS.has(reason), ...(code !== undefined ? { code } : {}) };

@@ -168,6 +168,35 @@ export async function tryLockMove(client: PoolClient, key: MoveKey): Promise<boo
   return rows[0]?.locked === true;
 }
 
+/**
+ * How long the server keeps the lock's session when its operator falls silent (partitioned, not
+ * dead: a middlebox may keep the socket alive, so TCP keepalive never ends it): idle, or idle in a
+ * transaction, longer than this, the server ends the session and the lock is free for another
+ * replica. The owner proves it is alive with a query every LOCK_HEARTBEAT_MS.
+ */
+export const LOCK_SESSION_IDLE_MS = 20_000;
+export const LOCK_HEARTBEAT_MS = 5_000;
+
+/**
+ * After tryLockMove: bounds the lock session's silence (LOCK_SESSION_IDLE_MS) and returns this
+ * owner's epoch, a new transaction id of the control-plane database: it grows with every lock
+ * taken, so a later owner's epoch is above every earlier one's (the cells keep the highest, see
+ * data/cell-fence-sql.ts schema step 4).
+ */
+export async function holdMoveLock(client: PoolClient): Promise<string> {
+  const bound = `${LOCK_SESSION_IDLE_MS}ms`;
+  await client.query(`SELECT set_config('idle_session_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $1, false)`, [bound]);
+  const { rows } = await client.query<{ epoch: string }>('SELECT pg_current_xact_id()::text AS epoch');
+  const epoch = rows[0]?.epoch;
+  if (!epoch) throw new Error('the control-plane database gave no transaction id for the move owner epoch');
+  return epoch;
+}
+
+/** Before unlockMove: the session goes back to the pool without holdMoveLock's bounds. */
+export async function releaseMoveLock(client: PoolClient): Promise<void> {
+  await client.query('RESET idle_session_timeout; RESET idle_in_transaction_session_timeout');
+}
+
 export async function unlockMove(client: PoolClient, key: MoveKey): Promise<void> {
   await client.query(`SELECT pg_advisory_unlock($1, hashtext($2 || '/' || $3))`, [MOVE_LOCK_CLASS, key.migration, key.customerId]);
 }

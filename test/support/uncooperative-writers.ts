@@ -8,7 +8,7 @@
 // Tables written: readings (customer_id, id, device, value) and devices (customer_id, device_id,
 // name, firmware), keyed by (customer_id, id) and (customer_id, device_id).
 import type pg from 'pg';
-import { FENCE_SQLSTATE } from '../../src/data/cell-fence-sql.js';
+import { fenceRefusal } from '../../src/data/cell-fence-sql.js';
 import { sleep } from './router-client.js';
 
 export interface Outcome {
@@ -27,7 +27,7 @@ export function outcome(): Outcome {
 /** Counts a fence refusal, records anything else as an error a test must not see. */
 export function classify(o: Outcome, err: unknown): void {
   const code = (err as { code?: string }).code;
-  if (code === FENCE_SQLSTATE) o.refused++;
+  if (fenceRefusal(err)) o.refused++; // ZF001, or Citus's XX000 relaying it
   else o.otherErrors.push(`${code}: ${(err as Error).message}`);
 }
 

@@ -3,8 +3,9 @@
 // The fence's drain must wait for that worker-side writer, not only for writers on the coordinator,
 // or a write in flight on a worker lands after the final sync and is lost.
 import type pg from 'pg';
-import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from '../../../src/data/cell-fence.js';
-import { FENCE_SQLSTATE } from '../../../src/data/cell-fence-sql.js';
+import { fenceCustomer, installFence, liftFence, markCustomer, ownMove, readFence } from '../../../src/data/cell-fence.js';
+import { FENCE_SQLSTATE, fenceRefusal, LOST_OWNERSHIP_SQLSTATE, moverSql, ownMoveSql } from '../../../src/data/cell-fence-sql.js';
+import { classifyDatabaseError } from '../../../src/store/database-errors.js';
 import { startCitus, type CitusCluster } from '../../support/citus.js';
 import { quietPool, TELEMETRY_SCHEMA } from '../data/cells-fixture.js';
 
@@ -123,6 +124,9 @@ describe('the write fence on Citus', () => {
       // XX000 (multi_copy.c ReportCopyError) but keeps its message and DETAIL.
       const selected = await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 1300 + g, 'd', g FROM generate_series(0, 99) g`));
       expect(selected).toMatchObject({ detail: 'customer=acme migration=m-in fence=MovingIn' });
+      // …and the operator's readers of a refusal know it for one: a writer asks the router again.
+      expect(fenceRefusal(selected)).toEqual({ customer: 'acme', migration: 'm-in', role: 'MovingIn' });
+      expect(classifyDatabaseError(selected).reason).toBe('CustomerFenced');
       const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id >= 1000`);
       expect(rows).toEqual([{ n: 200 }]);
     } finally {
@@ -159,4 +163,27 @@ describe('the write fence on Citus', () => {
       await liftFence(pool, 'acme', 'm-rr');
     }
   });
+
+  it("refuses a move's transaction from an owner older than the one the cell knows, checked on the coordinator, and lets the newest one write into the shards", async () => {
+    const newest = { migration: 'm-own', customer: 'acme', epoch: '20' };
+    await ownMove(pool, newest);
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      const stale = await error(c.query(ownMoveSql({ ...newest, epoch: '10' })));
+      expect(stale).toMatchObject({ code: LOST_OWNERSHIP_SQLSTATE, message: expect.stringContaining('owned by another operator now (owner epoch 20, this one 10)') });
+      await c.query('ROLLBACK');
+      // As the move's transactions do (range-copy.ts): the check, then the mover's settings, each a query.
+      await c.query('BEGIN');
+      await c.query(ownMoveSql(newest));
+      await c.query(moverSql(newest));
+      await c.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 2000 + g, 'd', g FROM generate_series(0, 9) g`);
+      await c.query('COMMIT');
+    } finally {
+      c.release();
+    }
+    const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id >= 2000`);
+    expect(rows).toEqual([{ n: 10 }]);
+  });
 });
+

@@ -91,6 +91,38 @@ describe('a move that must not happen', () => {
     }
   }, TIMEOUT);
 
+  it('refuses a watermark column that writers supply, naming the fix, and moves once the database stamps it', async () => {
+    const table = 'CREATE TABLE samples (customer_id text NOT NULL, id bigint NOT NULL, taken_at timestamptz NOT NULL, PRIMARY KEY (customer_id, id))';
+    await both(table);
+    try {
+      cells.tenancy = { tenantColumn: 'customer_id', tables: [...TELEMETRY_TENANCY.tables!, { name: 'samples', mode: 'AppendOnly', watermarkColumn: 'taken_at' }] };
+      await placeCustomers(cells.cp, ['device-clock'], 'cell-a');
+      await seedCustomer(cells.pools['cell-a']!, 'device-clock', { readings: 10, events: 5, devices: 2 });
+      // The device's own clock, an hour behind: a row that commits now would sort among rows already copied.
+      await cells.pools['cell-a']!.query(`INSERT INTO samples VALUES ('device-clock', 1, now() - interval '1 hour')`);
+      const { result, failures } = await moveOnce('device-clock');
+      expect(result.move).toMatchObject({ state: 'Failed', failureReason: 'UnsafeWatermark' });
+      expect(failures).toEqual([
+        {
+          state: 'Pending',
+          reason: 'UnsafeWatermark',
+          message: expect.stringContaining('table public.samples: watermark column taken_at has no default and no trigger sets it'),
+        },
+      ]);
+      expect(failures[0]?.message).toContain('give it DEFAULT clock_timestamp()');
+      await expectUntouched('device-clock', 17);
+
+      // Fixed by a person: the database stamps the row as it is written.
+      await both('ALTER TABLE samples ALTER COLUMN taken_at SET DEFAULT clock_timestamp()');
+      const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+      const key = { migration: 'refuse-device-clock', customerId: 'device-clock' };
+      expect(await engine.retryMove(key)).toMatchObject({ ok: true });
+      expect((await engine.run(key)).move).toMatchObject({ state: 'Done', failureReason: null });
+    } finally {
+      await both('DROP TABLE samples');
+    }
+  }, TIMEOUT);
+
   it('never writes over rows the target already holds for the customer', async () => {
     await placeCustomers(cells.cp, ['already-there'], 'cell-a');
     await seedCustomer(cells.pools['cell-a']!, 'already-there', { readings: 10, events: 5, devices: 2 });
