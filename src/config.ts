@@ -59,6 +59,7 @@ const operatorSettings = {
   kafkaDrain: { flag: 'kafka-drain', env: 'KAFKA_DRAIN', schema: bool.default(true), help: 'under a move\'s fence, wait for the source cell\'s ingestion group (docs/kafka.md)' },
   kafkaTopic: { flag: 'kafka-topic', env: 'KAFKA_TELEMETRY_TOPIC', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a Kafka topic name').default('telemetry'), help: 'the telemetry topic the drain watches' },
   kafkaGroup: { flag: 'kafka-group', env: 'KAFKA_CONSUMER_GROUP', schema: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, 'must be a group id').default('cell-ingest'), help: 'the ingestion consumer group the drain waits for' },
+  kafkaMaxDrainSeconds: { flag: 'kafka-max-drain', env: 'KAFKA_MAX_DRAIN_SECONDS', schema: seconds.default(15), help: 'seconds a move\'s Kafka drain may wait before the move fails back (within the Migration\'s maxFence)' },
 } satisfies Record<string, Setting>;
 
 const routerSettings = {

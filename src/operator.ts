@@ -64,7 +64,7 @@ export async function runOperator(config: OperatorConfig): Promise<number> {
   // The Kafka drain reads each cell's brokers from the routing table's cells (their status.endpoints),
   // with the credentials of the operator's own environment (KAFKA_SECURITY_PROTOCOL, SASL).
   const kafka = config.kafkaDrain
-    ? { offsets: new KafkaAdminOffsets(kafkaSettingsFromEnv(process.env, 'cell-operator', { brokers: 'none' }), log.child({ component: 'kafka-drain' })), topic: config.kafkaTopic, group: config.kafkaGroup }
+    ? { offsets: new KafkaAdminOffsets(kafkaSettingsFromEnv(process.env, 'cell-operator', { brokers: 'none' }), log.child({ component: 'kafka-drain' })), topic: config.kafkaTopic, group: config.kafkaGroup, maxDrainMs: config.kafkaMaxDrainSeconds * 1000 }
     : undefined;
 
   // Each controller declares its own informers and watches.

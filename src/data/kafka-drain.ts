@@ -18,6 +18,8 @@ export interface KafkaDrainOptions {
   topic: string;
   /** The ingestion workers' consumer group. Default `cell-ingest`. */
   group: string;
+  /** How long the drain may wait before the move fails back (MoveSettings.maxKafkaDrainMs). Default 15 s. */
+  maxDrainMs?: number;
   /** How long one check watches the committed offsets before recording them. Default 1000 ms. */
   checkMs?: number;
 }

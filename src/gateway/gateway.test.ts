@@ -16,7 +16,12 @@ let gateway: Gateway | undefined;
 beforeEach(async () => {
   fenced = false;
   lookups = 0;
-  router = createServer((_req, res) => {
+  router = createServer((req, res) => {
+    if (req.url?.startsWith('/v1/routes/changes')) {
+      // No change stream here: the gateway keeps its routes for their TTL.
+      res.writeHead(404).end();
+      return;
+    }
     lookups++;
     if (fenced) {
       res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' });

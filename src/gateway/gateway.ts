@@ -2,7 +2,10 @@
 // asks the router where the customer lives, and produces them to that cell's telemetry topic with
 // an idempotent producer; the device gets 202 only once Kafka has them. While the customer is
 // fenced for a cut-over (the router's 503) the gateway holds its readings and asks again, up to a
-// bound; past it the device gets 503 + Retry-After, never a silent drop.
+// bound; past it the device gets 503 + Retry-After, never a silent drop. The route cache follows
+// the router's change stream (kafka/route-follower.ts): a customer's cached route is dropped the
+// moment it changes, so a moved customer's readings go to its new cell at once; while the stream
+// is down, routes live for routeTtlMs.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
@@ -11,6 +14,7 @@ import { encodeMessage, parseReadings, type Reading } from '../kafka/telemetry-m
 import type { KafkaSettings } from '../kafka/kafka-settings.js';
 import { ProducerPool } from '../kafka/producer-pool.js';
 import { RouteClient, type RouteAnswer } from '../kafka/route-client.js';
+import { followRouteChanges } from '../kafka/route-follower.js';
 import { parseCustomerIdSegment } from '../store/customer-id.js';
 
 export interface GatewayOptions {
@@ -22,8 +26,12 @@ export interface GatewayOptions {
   port?: number;
   /** How long a fenced customer's readings are held before the device gets 503. Default 10 s. */
   holdMs?: number;
-  /** How long a route is reused. Default 1000 ms. */
+  /** How long a route is reused while the router's change stream is not followed. Default 1000 ms. */
   routeTtlMs?: number;
+  /** Follow the router's change stream (GET /v1/routes/changes) to drop a route the moment it changes. Default true. */
+  followRoutes?: boolean;
+  /** How long a route is reused while the change stream is followed. Default 60 s. */
+  followedRouteTtlMs?: number;
   /** How long Kafka gets to acknowledge before the device gets 503. Default 10 s. */
   produceTimeoutMs?: number;
   log: Logger;
@@ -101,7 +109,8 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   const holdMs = options.holdMs ?? 10_000;
   const produceTimeoutMs = options.produceTimeoutMs ?? 10_000;
   const registry = options.registry ?? new Registry();
-  const routes = new RouteClient({ url: options.routerUrl, ttlMs: options.routeTtlMs ?? 1000 });
+  const routes = new RouteClient({ url: options.routerUrl, ttlMs: options.routeTtlMs ?? 1000, ...(options.followedRouteTtlMs !== undefined ? { followedTtlMs: options.followedRouteTtlMs } : {}) });
+  const follower = options.followRoutes === false ? undefined : followRouteChanges({ url: options.routerUrl, client: routes, log });
   const producers: Producers = options.producers ?? new ProducerPool(options.kafka, options.topic, log);
   const accepted = new Counter({ name: 'cell_gateway_readings_accepted_total', help: 'Readings acknowledged to devices (on Kafka).', labelNames: ['cell'], registers: [registry] });
   const refused = new Counter({ name: 'cell_gateway_requests_refused_total', help: 'Device requests answered with an error, by reason.', labelNames: ['reason'], registers: [registry] });
@@ -111,6 +120,22 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registers: [registry],
     collect() {
       this.set(producers.stats.sends);
+    },
+  });
+  new Gauge({
+    name: 'cell_gateway_route_stream_live',
+    help: 'Whether the gateway follows the router\'s change stream now (1); 0: cached routes live for their TTL.',
+    registers: [registry],
+    collect() {
+      this.set(follower?.stats().live ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'cell_gateway_routes_dropped_by_changes',
+    help: 'Cached routes dropped because the router\'s change stream said they changed (so far).',
+    registers: [registry],
+    collect() {
+      this.set(routes.dropped);
     },
   });
   const acceptedByCell = new Map<string, ReturnType<typeof accepted.labels>>();
@@ -236,6 +261,10 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => resolve());
+  }).catch((err: unknown) => {
+    follower?.stop();
+    routes.close();
+    throw err;
   });
   const port = (server.address() as AddressInfo).port;
   return {
@@ -248,6 +277,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
         server.close(() => resolve());
         server.closeIdleConnections();
       });
+      follower?.stop();
       await producers.close();
       routes.close();
     },

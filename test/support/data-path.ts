@@ -104,66 +104,14 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
     const gatewayStarted = options.gateway === false ? { url: '', port: 0, registry: undefined as never, produced: () => ({ sends: 0, messages: 0 }), close: async () => undefined } : await startGateway({ routerUrl: router.url, kafka: { brokers: [], clientId: 'test-gateway', ssl: false }, topic: TOPIC, host: '127.0.0.1', port: 0, holdMs: options.holdMs ?? 15_000, routeTtlMs: 200, log: silentLogger() });
     gateway = gatewayStarted;
     const routerStarted = router;
-    const logs = path.join(ROOT, '.local', 'data-path');
-    mkdirSync(logs, { recursive: true });
 
-    async function startIngest(cell: string): Promise<IngestProcess> {
-      const fd = openSync(path.join(logs, `ingest-${cell}.log`), 'a');
-      const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'ingest'], {
-        cwd: ROOT,
-        stdio: ['ignore', fd, fd],
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          // What the cell's ingest Deployment gets (workload-builder.ts), plus the router.
-          CELL_NAME: cell,
-          KAFKA_BOOTSTRAP_SERVERS: (brokers[cell] as KafkaBroker).bootstrap,
-          KAFKA_TELEMETRY_TOPIC: TOPIC,
-          DATABASE_URL: (cells.servers[cell] as { url: string }).url,
-          ROUTER_URL: routerStarted.url,
-          ROUTE_TTL_MS: '200',
-          HTTP_PORT: '0',
-          LOG_LEVEL: 'info',
-        },
-      });
-      closeSync(fd);
-      const handle: IngestProcess = {
-        cell,
-        child,
-        async kill() {
-          child.kill('SIGKILL');
-          await exited(child);
-        },
-        async stop() {
-          child.kill('SIGTERM');
-          const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-          await exited(child);
-          clearTimeout(t);
-        },
-      };
-      ingest[cell] = handle;
-      return handle;
-    }
+    const startIngest = async (cell: string): Promise<IngestProcess> =>
+      (ingest[cell] = startIngestProcess({ cell, bootstrap: (brokers[cell] as KafkaBroker).bootstrap, databaseUrl: (cells.servers[cell] as { url: string }).url, routerUrl: routerStarted.url }));
     if (options.ingest !== false) {
       await Promise.all(names.map((n) => startIngest(n)));
       // A cell's ingestion group exists before anyone moves its customers (a move's drain treats a
       // group the broker has never seen as no ingestion at all).
-      const { default: kafkajs } = await import('kafkajs');
-      for (const n of names) {
-        const admin = new kafkajs.Kafka({ clientId: 'world', brokers: [(brokers[n] as KafkaBroker).bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
-        await admin.connect();
-        try {
-          const deadline = Date.now() + 90_000;
-          // A broker under load answers "the coordinator is loading" for a while: not yet, not an error.
-          const joined = async () => (await admin.listGroups().catch(() => ({ groups: [] as { groupId: string }[] }))).groups.some((g) => g.groupId === GROUP);
-          while (!(await joined())) {
-            if (Date.now() > deadline) throw new Error(`the ingestion worker of ${n} did not join group ${GROUP} within 90 s (see .local/data-path/ingest-${n}.log)`);
-            await new Promise((r) => setTimeout(r, 200));
-          }
-        } finally {
-          await admin.disconnect();
-        }
-      }
+      for (const n of names) await waitForIngestGroup(n, (brokers[n] as KafkaBroker).bootstrap);
     }
 
     return {
@@ -176,6 +124,118 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
       startIngest,
       stop: stopAll,
     };
+  }
+}
+
+/**
+ * Starts an ingestion worker of `cell` as a child process (`cell-operator ingest`, so that a test
+ * can SIGKILL it), with the environment a cell's ingest Deployment gets (workload-builder.ts) plus
+ * the router; its output goes to .local/data-path/ingest-<cell>.log.
+ */
+export function startIngestProcess(options: { cell: string; bootstrap: string; databaseUrl: string; routerUrl: string; table?: string }): IngestProcess {
+  const { cell } = options;
+  const logs = path.join(ROOT, '.local', 'data-path');
+  mkdirSync(logs, { recursive: true });
+  const fd = openSync(path.join(logs, `ingest-${cell}.log`), 'a');
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'ingest'], {
+    cwd: ROOT,
+    stdio: ['ignore', fd, fd],
+    env: {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      CELL_NAME: cell,
+      KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
+      KAFKA_TELEMETRY_TOPIC: TOPIC,
+      DATABASE_URL: options.databaseUrl,
+      ROUTER_URL: options.routerUrl,
+      ROUTE_TTL_MS: '200',
+      HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+      ...(options.table ? { INGEST_TABLE: options.table } : {}),
+    },
+  });
+  closeSync(fd);
+  return {
+    cell,
+    child,
+    async kill() {
+      child.kill('SIGKILL');
+      await exited(child);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      await exited(child);
+      clearTimeout(t);
+    },
+  };
+}
+
+/** Waits until the broker at `bootstrap` knows the ingestion group (a worker of `cell` has joined it). */
+export async function waitForIngestGroup(cell: string, bootstrap: string, timeoutMs = 90_000): Promise<void> {
+  const { default: kafkajs } = await import('kafkajs');
+  const admin = new kafkajs.Kafka({ clientId: 'world', brokers: [bootstrap], logLevel: kafkajs.logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    const deadline = Date.now() + timeoutMs;
+    // A broker under load answers "the coordinator is loading" for a while: not yet, not an error.
+    const joined = async () => (await admin.listGroups().catch(() => ({ groups: [] as { groupId: string }[] }))).groups.some((g) => g.groupId === GROUP);
+    while (!(await joined())) {
+      if (Date.now() > deadline) throw new Error(`the ingestion worker of ${cell} did not join group ${GROUP} within ${timeoutMs / 1000} s (see .local/data-path/ingest-${cell}.log)`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Readings a device fleet had acknowledged (202): their ids, the cell the gateway produced them to, and when. */
+export interface Acknowledgement {
+  customer: string;
+  ids: number[];
+  cell: string;
+  at: number;
+}
+
+/**
+ * Devices of every customer send batches of 10 readings through the gateway at a steady pace; only
+ * 202-acknowledged readings count. Reading ids are unique across the fleet, from `firstId` up.
+ */
+export class DeviceFleet {
+  readonly acked = new Map<string, number[]>();
+  readonly log: Acknowledgement[] = [];
+  refused = 0;
+  private running = true;
+  private next: number;
+  private readonly loops: Promise<void>[];
+
+  constructor(
+    private readonly gatewayUrl: string,
+    customers: readonly string[],
+    pauseMs: number,
+    firstId = 1,
+  ) {
+    this.next = firstId;
+    this.loops = customers.map((c) => this.loop(c, pauseMs));
+  }
+
+  private async loop(customer: string, pauseMs: number): Promise<void> {
+    this.acked.set(customer, []);
+    while (this.running) {
+      const batch = Array.from({ length: 10 }, () => ({ id: this.next++, device: `dev-${this.next % 3}`, value: this.next }));
+      const res = await sendReadings(this.gatewayUrl, customer, batch).catch(() => ({ status: 0, body: null }));
+      if (res.status === 202) {
+        const ids = batch.map((b) => b.id);
+        this.acked.get(customer)!.push(...ids);
+        this.log.push({ customer, ids, cell: (res.body as { cell: string }).cell, at: Date.now() });
+      } else this.refused++;
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await Promise.all(this.loops);
   }
 }
 

@@ -171,7 +171,12 @@ export class MigrationReconciler {
     const engine = new MoveEngine({
       controlPlane: this.deps.store as Pool,
       cells: (cell) => this.deps.cellPools.database(cell),
-      settings: { drainWaitMs: parseDuration(drainWait), maxFenceMs: parseDuration(maxFence), retentionMs: parseDuration(retention) },
+      settings: {
+        drainWaitMs: parseDuration(drainWait),
+        maxFenceMs: parseDuration(maxFence),
+        retentionMs: parseDuration(retention),
+        ...(this.deps.kafka?.maxDrainMs !== undefined ? { maxKafkaDrainMs: this.deps.kafka.maxDrainMs } : {}),
+      },
       ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),
       ...(this.deps.registry ? { registry: this.deps.registry } : {}),
       ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}),

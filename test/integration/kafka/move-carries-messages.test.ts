@@ -11,7 +11,7 @@ import { runMoves } from '../../../src/data/move-pool.js';
 import type { KafkaDrain } from '../../../src/data/kafka-drain-state.js';
 import { silentLogger } from '../../../src/log.js';
 import { placeCustomers } from '../data/cells-fixture.js';
-import { consumedEverything, GROUP, sendReadings, startDataPathWorld, TOPIC, type DataPathWorld } from '../../support/data-path.js';
+import { consumedEverything, DeviceFleet, GROUP, startDataPathWorld, TOPIC, type DataPathWorld } from '../../support/data-path.js';
 
 const TIMEOUT = 300_000;
 let world: DataPathWorld;
@@ -41,35 +41,6 @@ afterEach(async () => {
 async function idsIn(cell: string, customer: string): Promise<number[]> {
   const { rows } = await world.cells.pools[cell]!.query<{ id: string }>('SELECT id FROM readings WHERE customer_id = $1 ORDER BY id', [customer]);
   return rows.map((r) => Number(r.id));
-}
-
-/** Devices of every customer send batches at a steady pace; only 202-acknowledged readings count. */
-class Devices {
-  readonly acked = new Map<string, number[]>();
-  refused = 0;
-  private running = true;
-  private next = 1;
-  private readonly loops: Promise<void>[];
-
-  constructor(customers: readonly string[], pauseMs: number) {
-    this.loops = customers.map((c) => this.loop(c, pauseMs));
-  }
-
-  private async loop(customer: string, pauseMs: number): Promise<void> {
-    this.acked.set(customer, []);
-    while (this.running) {
-      const batch = Array.from({ length: 10 }, () => ({ id: this.next++, device: `dev-${this.next % 3}`, value: this.next }));
-      const res = await sendReadings(world.gateway.url, customer, batch).catch(() => ({ status: 0, body: null }));
-      if (res.status === 202) this.acked.get(customer)!.push(...batch.map((b) => b.id));
-      else this.refused++;
-      await sleep(pauseMs);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.running = false;
-    await Promise.all(this.loops);
-  }
 }
 
 /**
@@ -106,7 +77,7 @@ describe('a customer move on real Kafka', () => {
     const moving = customers.slice(0, 4);
     await placeCustomers(world.cells.cp, customers, 'cell-a');
     await sleep(500);
-    const devices = new Devices(customers, 20);
+    const devices = new DeviceFleet(world.gateway.url, customers, 20);
     await sleep(1500);
     const killer = chaos();
     stopAfterTest(killer, devices);
@@ -170,7 +141,7 @@ describe('a customer move on real Kafka', () => {
     const moving = customers.slice(0, 2);
     await placeCustomers(world.cells.cp, customers, 'cell-a');
     await sleep(500);
-    const devices = new Devices(customers, 20);
+    const devices = new DeviceFleet(world.gateway.url, customers, 20);
     await sleep(1000);
     const killer = chaos();
     stopAfterTest(killer, devices);
