@@ -194,6 +194,17 @@ CREATE TABLE IF NOT EXISTS ${S}.schema_version (
   applied_at timestamptz NOT NULL DEFAULT now()
 )`;
 
+/**
+ * The refusal both trigger functions raise, for customer `c` and its fence row `f` (PL/pgSQL
+ * variables of theirs). fenceRefusal() parses what it says.
+ */
+const REFUSE_SQL = `RAISE EXCEPTION USING
+    ERRCODE = '${FENCE_SQLSTATE}',
+    MESSAGE = format('customer %s is %s in this cell by migration %s: ask the router again', c,
+                     CASE f.role WHEN 'Fenced' THEN 'fenced for a move' WHEN 'MovedOut' THEN 'moved out' ELSE 'being moved in' END, f.migration),
+    DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
+    HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';`;
+
 /** The trigger function for one tenant column (the column is baked in: NEW.col, no per-row jsonb). */
 export function fenceFunctionName(tenantColumn: string): string {
   return `fence_${createHash('sha256').update(tenantColumn).digest('hex').slice(0, 16)}`;
@@ -232,12 +243,7 @@ BEGIN
     SELECT fc.role, fc.migration INTO f FROM ${S}.fenced_customers fc WHERE fc.customer_id = c;
     IF FOUND THEN
       IF current_setting('${MOVER_SETTING}', true) IS DISTINCT FROM f.migration THEN
-        RAISE EXCEPTION USING
-          ERRCODE = '${FENCE_SQLSTATE}',
-          MESSAGE = format('customer %s is %s in this cell by migration %s: ask the router again', c,
-                           CASE f.role WHEN 'Fenced' THEN 'fenced for a move' WHEN 'MovedOut' THEN 'moved out' ELSE 'being moved in' END, f.migration),
-          DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
-          HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
+        ${REFUSE_SQL}
       END IF;
       -- The move's own writer, past its own migration's fence: remembered like any writer that
       -- passed (the fence cannot change under the lock it holds), so a page's later rows pass at
@@ -303,12 +309,7 @@ BEGIN
   FOREACH c IN ARRAY customers LOOP
     SELECT fc.role, fc.migration INTO f FROM ${S}.fenced_customers fc WHERE fc.customer_id = c;
     IF FOUND AND current_setting('${MOVER_SETTING}', true) IS DISTINCT FROM f.migration THEN
-      RAISE EXCEPTION USING
-        ERRCODE = '${FENCE_SQLSTATE}',
-        MESSAGE = format('customer %s is %s in this cell by migration %s: ask the router again', c,
-                         CASE f.role WHEN 'Fenced' THEN 'fenced for a move' WHEN 'MovedOut' THEN 'moved out' ELSE 'being moved in' END, f.migration),
-        DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
-        HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';
+      ${REFUSE_SQL}
     END IF;
     unfenced := unfenced OR NOT FOUND;
   END LOOP;

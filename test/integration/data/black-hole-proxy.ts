@@ -3,6 +3,7 @@
 // load balancer, a sidecar) does. Neither end sees a reset or a FIN, and TCP keepalive probes are
 // answered by the proxy's own sockets: only timeouts above TCP can tell.
 import { connect, createServer, type Server, type Socket } from 'node:net';
+import { listenLocally, viaPort } from '../../support/tcp-proxy.js';
 
 export interface BlackHoleProxy {
   port: number;
@@ -45,19 +46,10 @@ export async function startBlackHoleProxy(target: { host: string; port: number }
       if (!holed) client.write(chunk);
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listenLocally(server);
   return {
     port,
-    via(url) {
-      const u = new URL(url);
-      u.hostname = '127.0.0.1';
-      u.port = String(port);
-      return u.toString();
-    },
+    via: (url) => viaPort(url, port),
     blackHole() {
       holed = true;
     },
