@@ -222,6 +222,16 @@ const FailureSchema = z
   })
   .describe('A failed customer move.');
 
+const RetryingMoveSchema = z
+  .object({
+    customer: z.string().max(63).describe('Customer id.'),
+    state: z.string().max(32).optional().describe('State of the move (Fenced, FinalSync, ...).'),
+    attempts: z.int().min(1).describe('Failed attempts since its last successful action.'),
+    lastError: z.string().max(4096).describe('The last attempt\'s error, for a person (a PascalCase reason first where there is one).'),
+    time: z.iso.datetime().optional().describe('When the last attempt failed.'),
+  })
+  .describe('An unfinished customer move that is retrying after errors.');
+
 export const MigrationStatusSchema = z
   .object({
     phase: z
@@ -260,6 +270,12 @@ export const MigrationStatusSchema = z
       .max(10)
       .optional()
       .describe('The most recent failed moves, newest first (at most 10).'),
+    retryingMoves: z
+      .array(RetryingMoveSchema)
+      .max(10)
+      .optional()
+      .describe('Unfinished moves retrying after errors, the most recently failed first (at most 10; absent when none). A move keeps its fence state while it retries: a persistent error here (FenceSchemaNewer, a cell that refuses connections) needs a person.'),
+    retryingTotal: z.int().min(0).optional().describe('How many unfinished moves are retrying after errors (absent when none).'),
     conditions: ConditionsSchema.optional(),
     message: z.string().max(32768).optional().describe('A sentence on what the migration is doing or waiting for, for a person.'),
   })
@@ -273,6 +289,7 @@ export type MigrationPhase = (typeof MIGRATION_PHASES)[number];
 export type MigrationOrder = (typeof MIGRATION_ORDERS)[number];
 export type CustomerSelection = MigrationSpec['customers'];
 export type MigrationFailure = z.output<typeof FailureSchema>;
+export type RetryingMove = z.output<typeof RetryingMoveSchema>;
 
 export interface Migration {
   apiVersion: typeof API_VERSION;

@@ -19,6 +19,7 @@ import {
   countMoves,
   insertMove,
   latestFailures,
+  retryingMoves,
   listMoves,
   listOpenMoves,
   loadMove,
@@ -33,6 +34,7 @@ import {
   resetFailedMove,
   requestAbort,
   type FailureRecord,
+  type RetryingRecord,
   type LoadedMove,
   type StartMoveRequest,
   type StartMoveResult,
@@ -113,6 +115,8 @@ export interface MoveSummary {
   rowsCopied: number;
   bytesCopied: number;
   latestFailures: FailureRecord[];
+  /** Unfinished moves retrying after errors: how many, and the latest (at most 10). */
+  retrying: { total: number; moves: RetryingRecord[] };
 }
 
 export type AbortResult =
@@ -169,7 +173,7 @@ export class MoveEngine {
 
   /** Totals for a Migration's status: counts by outcome and state, rows copied, latest failures. Counted in SQL. */
   async summarize(migration: string): Promise<MoveSummary> {
-    const [groups, failures] = await Promise.all([countMoves(this.cp, migration), latestFailures(this.cp, migration)]);
+    const [groups, failures, retrying] = await Promise.all([countMoves(this.cp, migration), latestFailures(this.cp, migration), retryingMoves(this.cp, migration)]);
     const byOutcome: Record<MoveOutcome, number> = { Pending: 0, InFlight: 0, Moved: 0, Failed: 0, MovingBack: 0, MovedBack: 0, RolledBack: 0 };
     const byState: Partial<Record<MoveState, number>> = {};
     let total = 0;
@@ -182,7 +186,7 @@ export class MoveEngine {
       rowsCopied += g.rowsCopied;
       bytesCopied += g.bytesCopied;
     }
-    return { total, byOutcome, byState, rowsCopied, bytesCopied, latestFailures: failures };
+    return { total, byOutcome, byState, rowsCopied, bytesCopied, latestFailures: failures, retrying };
   }
 
   /**

@@ -392,6 +392,34 @@ export async function latestFailures(db: Queryable, migration: string, limit = 1
   return rows.map((r) => ({ customerId: r.customer_id, state: r.state, reason: r.reason, message: r.message, at: r.at }));
 }
 
+/** An unfinished move whose last attempt failed and is being retried. */
+export interface RetryingRecord {
+  customerId: string;
+  state: string;
+  /** Failed attempts since its last successful action. */
+  attempts: number;
+  error: string;
+  at: Date;
+}
+
+/**
+ * The unfinished moves of a migration that are retrying after errors (a failed attempt since their
+ * last successful action), the most recently failed first, and how many there are in all.
+ */
+export async function retryingMoves(db: Queryable, migration: string, limit = 10): Promise<{ total: number; moves: RetryingRecord[] }> {
+  const { rows } = await db.query<{ customer_id: string; state: string; attempt: number; last_error: string; updated_at: Date; total: number }>(
+    `SELECT customer_id, state, attempt, last_error, updated_at, count(*) OVER ()::int AS total
+       FROM migration_journal
+      WHERE migration = $1 AND attempt > 0 AND last_error IS NOT NULL AND state NOT IN ('Done', 'Failed', 'RolledBack')
+      ORDER BY updated_at DESC, customer_id LIMIT $2`,
+    [migration, limit],
+  );
+  return {
+    total: rows[0]?.total ?? 0,
+    moves: rows.map((r) => ({ customerId: r.customer_id, state: r.state, attempts: r.attempt, error: r.last_error, at: r.updated_at })),
+  };
+}
+
 // --- Progress ---------------------------------------------------------------------------------
 
 const PROGRESS_COLUMNS = {

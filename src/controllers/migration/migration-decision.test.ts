@@ -92,6 +92,15 @@ describe('decideMigration', () => {
     expect(d.requeueAfterMs).toBeUndefined();
   });
 
+  it('shows the moves retrying after errors, and nothing of them when there are none', () => {
+    const retrying = { total: 12, moves: [{ customer: 'c1', state: 'Pending', attempts: 4, lastError: 'FenceSchemaNewer: upgrade this operator', time: '2026-01-01T00:00:00Z' }] };
+    const status = decideMigration(facts({ retrying })).status;
+    expect(status).toMatchObject({ retryingMoves: retrying.moves, retryingTotal: 12 });
+    const quiet = decideMigration(facts({ retrying: { total: 0, moves: [] } })).status;
+    expect(quiet).not.toHaveProperty('retryingMoves');
+    expect(quiet).not.toHaveProperty('retryingTotal');
+  });
+
   it('holds the next step when a customer of the previous one failed, and says what to do', () => {
     const selected = customers(20);
     selected[0] = { ...selected[0]!, outcome: 'Failed' };

@@ -8,6 +8,7 @@
 import {
   MIGRATION_CONDITIONS,
   type MigrationFailure,
+  type RetryingMove,
   type MigrationPhase,
   type MigrationSpec,
   type MigrationStatus,
@@ -44,6 +45,8 @@ export interface MigrationFacts {
   source?: CellFacts;
   target?: CellFacts;
   failures: readonly MigrationFailure[];
+  /** Unfinished moves retrying after errors (the latest, at most 10) and how many in all. */
+  retrying?: { total: number; moves: readonly RetryingMove[] };
   rowsCopied: number;
   /** Mean duration of the moves finished so far, for the ETA; undefined before the first. */
   meanMoveMs?: number;
@@ -293,6 +296,7 @@ export function migrationStatus(f: MigrationFacts, validity: Validity, w: StepWa
     ...(record.startedAt ? { startedAt: kubeTime(record.startedAt) } : {}),
     ...(record.completedAt ? { completedAt: kubeTime(record.completedAt) } : {}),
     ...(f.failures.length > 0 ? { latestFailures: f.failures.slice(0, 10) } : {}),
+    ...(f.retrying && f.retrying.total > 0 ? { retryingMoves: f.retrying.moves.slice(0, 10), retryingTotal: f.retrying.total } : {}),
     conditions: merged,
     message,
   };

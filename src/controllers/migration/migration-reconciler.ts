@@ -121,6 +121,10 @@ export class MigrationReconciler {
       source: sourceAfterCordon(source, name, admission.cordon, held),
       target,
       failures: summary.latestFailures.map((f) => ({ customer: f.customerId, state: f.state, reason: f.reason, message: f.message, time: kubeTime(f.at) })),
+      retrying: {
+        total: summary.retrying.total,
+        moves: summary.retrying.moves.map((m) => ({ customer: m.customerId, state: m.state, attempts: m.attempts, lastError: m.error, time: kubeTime(m.at) })),
+      },
       rowsCopied: summary.rowsCopied,
       ...(mean !== undefined ? { meanMoveMs: mean } : {}),
       inbound,

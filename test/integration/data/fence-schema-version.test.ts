@@ -66,10 +66,15 @@ describe('a cell whose fence schema is newer than this operator', () => {
     expect(await readFence(cells.pools['cell-b']!, c)).toBeUndefined(); // the target's fence untouched
     const { rows } = await cells.cp.query('SELECT cell, state FROM placements WHERE customer_id = $1', [c]);
     expect(rows).toEqual([{ cell: 'cell-a', state: 'Active' }]);
+    // What the Migration's status.retryingMoves shows a person.
+    const retrying = (await engine.summarize('mixed')).retrying;
+    expect(retrying.total).toBe(1);
+    expect(retrying.moves).toEqual([{ customerId: c, state: 'Pending', attempts: expect.any(Number), error: expect.stringMatching(/^FenceSchemaNewer: /), at: expect.any(Date) }]);
 
     // The operator is upgraded (here: the newer step is gone again): the same move goes through.
     await cells.pools['cell-b']!.query(`DELETE FROM ${FENCE_SCHEMA}.schema_version WHERE version > $1`, [FENCE_SCHEMA_VERSION]);
     expect((await engine.run(key)).move).toMatchObject({ state: 'Done' });
+    expect((await engine.summarize('mixed')).retrying).toEqual({ total: 0, moves: [] }); // a finished move retries nothing
   }, TIMEOUT);
 
   it('holds a move under way that finds it there, without rolling it back or lifting its fences', async () => {
