@@ -198,10 +198,13 @@ CREATE TABLE IF NOT EXISTS ${S}.schema_version (
  * The refusal both trigger functions raise, for customer `c` and its fence row `f` (PL/pgSQL
  * variables of theirs). fenceRefusal() parses what it says.
  */
+/** The words of the refusal's message for each role (REFUSE_SQL's CASE is made of them; fenceRefusal() compares). */
+const ROLE_WORDS: Readonly<Record<FenceRole, string>> = { Fenced: 'fenced for a move', MovedOut: 'moved out', MovingIn: 'being moved in' };
+
 const REFUSE_SQL = `RAISE EXCEPTION USING
     ERRCODE = '${FENCE_SQLSTATE}',
     MESSAGE = format('customer %s is %s in this cell by migration %s: ask the router again', c,
-                     CASE f.role WHEN 'Fenced' THEN 'fenced for a move' WHEN 'MovedOut' THEN 'moved out' ELSE 'being moved in' END, f.migration),
+                     CASE f.role ${Object.entries(ROLE_WORDS).map(([role, words]) => `WHEN '${role}' THEN '${words}'`).join(' ')} END, f.migration),
     DETAIL = format('customer=%s migration=%s fence=%s', c, f.migration, f.role),
     HINT = 'ask the router again (GET /v1/routes/{customer}) and write to the cell it names';`;
 
@@ -455,8 +458,6 @@ export function moverSql(mover: Mover): string {
   return `SET LOCAL citus.propagate_set_commands = 'local'; SET LOCAL ${MOVER_SETTING} = ${escapeLiteral(migration)}`;
 }
 
-/** The words of the refusal's message for each role (the trigger's CASE says the same). */
-const ROLE_WORDS: Readonly<Record<FenceRole, string>> = { Fenced: 'fenced for a move', MovedOut: 'moved out', MovingIn: 'being moved in' };
 
 /** The message the trigger raises for a refusal (fenceFunctionSql's format()). */
 export function refusalMessage(customer: string, migration: string, role: FenceRole): string {
