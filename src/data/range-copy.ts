@@ -26,7 +26,7 @@ import {
 } from './table-sql.js';
 import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
-import { moverSql, ownMoveSql, type Mover, type MoveOwner } from './cell-fence-sql.js';
+import { moverSql, ownMoveSql, type Mover } from './cell-fence-sql.js';
 
 export interface Aggregate {
   rows: number;
@@ -80,21 +80,16 @@ export async function pipeCopy(source: PoolClient, target: PoolClient, outSql: s
   return { rows: into.rowCount, bytes };
 }
 
-/** BEGIN with stable output; `mover`: the migration whose writes these are (they pass its cell fence). */
+/**
+ * BEGIN with stable output; `mover`: the move whose writes these are (they pass its cell fence).
+ * An owner (not a bare migration name) is checked next, before any write, in a query of its own:
+ * Citus replays the whole query string of a propagated SET on the workers, where own_move must not
+ * run (moverSql). Two round trips for an owner, one otherwise.
+ */
 async function begin(c: PoolClient, mode = '', mover?: Mover): Promise<void> {
   const open = `BEGIN${mode ? ` ${mode}` : ''}; ${STABLE_OUTPUT_SQL}`;
-  if (mover === undefined) await c.query(open);
-  else if (typeof mover === 'string') await c.query(`${open}; ${moverSql(mover)}`);
-  else {
-    await c.query(open);
-    await ownMover(c, mover);
-  }
-}
-
-/** In an open transaction: refuses it (ZF002) unless `owner` still owns the move, then marks its writes as the move's. */
-async function ownMover(c: PoolClient, owner: MoveOwner): Promise<void> {
-  await c.query(ownMoveSql(owner)); // a query of its own: see moverSql
-  await c.query(moverSql(owner));
+  await c.query(mover === undefined ? open : `${open}; ${moverSql(mover)}`);
+  if (typeof mover === 'object') await c.query(ownMoveSql(mover));
 }
 
 /** The rows settled by the source's clock: a watermark at least `lagMs` old. */
@@ -300,11 +295,8 @@ export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string,
     return r.rowCount ?? 0;
   }
   return onClient(db, async (c) => { // destroyed on any error: it may be inside the failed transaction
-    if (typeof mover === 'string') await c.query(`BEGIN; ${moverSql(mover)}`);
-    else {
-      await c.query('BEGIN');
-      await ownMover(c, mover);
-    }
+    await c.query(`BEGIN; ${moverSql(mover)}`);
+    if (typeof mover === 'object') await c.query(ownMoveSql(mover)); // see begin()
     const r = await c.query(st.text, st.values);
     await c.query('COMMIT');
     return r.rowCount ?? 0;
