@@ -80,6 +80,18 @@ describe('renderMigrationBlock', () => {
     ]);
   });
 
+  it('names the moves retrying after errors, with the latest one\'s error', () => {
+    const stuck = migration({
+      ...progressing.status,
+      retryingTotal: 3,
+      retryingMoves: [{ customer: 'acme', state: 'Pending', attempts: 7, lastError: 'FenceSchemaNewer: upgrade this operator', time: '2026-01-01T00:00:00Z' }],
+    });
+    expect(renderMigrationBlock(stuck, NOW).at(-1)).toBe(
+      '3 move(s) retrying after errors (status.retryingMoves); latest: acme in Pending, 7 attempt(s): FenceSchemaNewer: upgrade this operator',
+    );
+    expect(renderMigrationBlock(progressing, NOW).join('\n')).not.toContain('retrying');
+  });
+
   it('says when the status is behind the spec', () => {
     const behind = { ...progressing, metadata: { ...progressing.metadata, generation: 3 } };
     expect(renderMigrationBlock(behind, NOW)[0]).toContain('(the operator has not caught up with the latest spec yet)');

@@ -86,6 +86,18 @@ export function renderMigrationBlock(m: ObservedMigration, now: Date): string[] 
     barText(m),
     [countsText(m), ...(eta ? [eta] : [])].join(', '),
     ...(m.status?.message ? [m.status.message] : []),
+    ...retryingText(m),
+  ];
+}
+
+/** The moves retrying after errors, if any: how many, and the latest's error (clipped to a line). */
+function retryingText(m: ObservedMigration): string[] {
+  const latest = m.status?.retryingMoves?.[0];
+  const total = m.status?.retryingTotal ?? m.status?.retryingMoves?.length ?? 0;
+  if (!latest || total === 0) return [];
+  const error = latest.lastError.length > 160 ? `${latest.lastError.slice(0, 159)}…` : latest.lastError;
+  return [
+    `${count(total)} move(s) retrying after errors (status.retryingMoves); latest: ${latest.customer}${latest.state ? ` in ${latest.state}` : ''}, ${latest.attempts} attempt(s): ${error}`,
   ];
 }
 
