@@ -18,6 +18,7 @@ import {
   GatewayWriter,
   keySetProblems,
   killAtJournalStates,
+  untilEveryWriterWroteTo,
   migrationManifest,
   type MigrationWorld,
   sql,
@@ -122,7 +123,7 @@ describe('a canary migration between two Citus cells under live writes, the oper
     expect(kills).toEqual({ killedIn: ['Copying', 'Fenced'], atDeath: kills.atDeath });
 
     await waitForSuccess(world, MIGRATION);
-    await new Promise((r) => setTimeout(r, 1000)); // writes go on a little in the target
+    await untilEveryWriterWroteTo(writers, world.targetCell); // writes go on in the target
     await stopWriters();
     await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings'))[0]?.n) === 0, {
       timeoutMs: 60_000,
@@ -182,7 +183,7 @@ describe('a migration out of a plain PostgreSQL cell into a Citus cell under liv
     expect(kills).toEqual({ killedIn: ['Fenced'], atDeath: kills.atDeath });
 
     await waitForSuccess(world, MIGRATION);
-    await new Promise((r) => setTimeout(r, 1000));
+    await untilEveryWriterWroteTo(writers, world.targetCell); // writes go on in the target
     await Promise.all(writers.map((w) => w.stop()));
     await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings'))[0]?.n) === 0, {
       timeoutMs: 60_000,

@@ -12,6 +12,7 @@ import {
   GatewayWriter,
   keySetProblems,
   killAtJournalStates,
+  untilEveryWriterWroteTo,
   migrationManifest,
   type MigrationWorld,
   sql,
@@ -60,7 +61,7 @@ describe('a migration under live writes while the operator is killed', () => {
       description: 'the migration to succeed after the crashes',
     });
     // Writers go on a little in the target cell, then stop; cleanup after the retention empties the source.
-    await new Promise((r) => setTimeout(r, 1000));
+    await untilEveryWriterWroteTo(writers, world.targetCell); // writes go on in the target
     await Promise.all(writers.map((w) => w.stop()));
     await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings'))[0]?.n) === 0, {
       timeoutMs: 90_000,

@@ -533,3 +533,16 @@ export async function killAtJournalStates(world: MigrationWorld, migration: stri
   }
   return { killedIn: [...killedIn].sort(), atDeath };
 }
+
+/**
+ * After a migration succeeded: waits until every writer has had a write acknowledged in `cell` (the
+ * customers' new cell), so that "writes went on in the target" is checked, not raced; a writer
+ * still holding through the last cut-over gets there within the bound.
+ */
+export async function untilEveryWriterWroteTo(writers: readonly GatewayWriter[], cell: string, timeoutMs = 30_000): Promise<void> {
+  await waitFor(() => writers.every((w) => (w.acknowledgedIn.get(cell)?.length ?? 0) > 0), {
+    timeoutMs,
+    intervalMs: 100,
+    description: `every writer to have a write acknowledged in ${cell} (waiting: ${writers.filter((w) => !w.acknowledgedIn.has(cell)).map((w) => w.customer).join(', ')})`,
+  });
+}
