@@ -429,7 +429,7 @@ export function lockTimeoutSql(ms: number): string {
   return `SET LOCAL lock_timeout = ${escapeLiteral(`${Math.max(1, Math.round(ms))}ms`)}`;
 }
 
-/** The operator owning a move, for its cell transactions: the epoch of the lock it holds (see schema step 4). */
+/** The operator owning a move, for its cell transactions: the epoch of the lock it holds (see schema step 5). */
 export interface MoveOwner {
   migration: string;
   customer: string;

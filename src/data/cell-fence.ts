@@ -260,11 +260,11 @@ export async function readFence(pool: Pool, customer: string): Promise<CustomerF
 }
 
 /**
- * Records `owner` as the move's owner in this cell (schema step 4), in a transaction of its own:
+ * Records `owner` as the move's owner in this cell (schema step 5), in a transaction of its own:
  * waits for a transaction of an earlier owner that is still writing here (the row's lock), after
  * which no earlier owner commits anything of the move in this cell. Throws ZF002 when a newer owner
  * is recorded already, FenceSchemaNewer when a newer operator's schema is installed. A cell whose
- * fence schema predates step 4 (a move begun by an older operator) gets its schema upgraded first.
+ * fence schema predates step 5 (a move begun by an older operator) gets its schema upgraded first.
  */
 export async function ownMove(pool: Pool, owner: MoveOwner): Promise<void> {
   const state = await presentAtOnce(pool, '');

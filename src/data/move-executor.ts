@@ -114,7 +114,7 @@ async function pools(ctx: ExecutorContext, move: MoveRecord) {
   return { source: source.pool, target: target.pool };
 }
 
-/** This executor as the move's owner in the cells, when it holds an epoch (see cell-fence-sql.ts schema step 4). */
+/** This executor as the move's owner in the cells, when it holds an epoch (see cell-fence-sql.ts schema step 5). */
 function ownerOf(ctx: ExecutorContext, move: MoveRecord): MoveOwner | undefined {
   return ctx.ownerEpoch === undefined ? undefined : { migration: move.migration, customer: move.customerId, epoch: ctx.ownerEpoch };
 }

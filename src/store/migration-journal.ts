@@ -181,7 +181,7 @@ export const LOCK_HEARTBEAT_MS = 5_000;
  * After tryLockMove: bounds the lock session's silence (LOCK_SESSION_IDLE_MS) and returns this
  * owner's epoch, a new transaction id of the control-plane database: it grows with every lock
  * taken, so a later owner's epoch is above every earlier one's (the cells keep the highest, see
- * data/cell-fence-sql.ts schema step 4).
+ * data/cell-fence-sql.ts schema step 5).
  */
 export async function holdMoveLock(client: PoolClient): Promise<string> {
   const bound = `${LOCK_SESSION_IDLE_MS}ms`;
