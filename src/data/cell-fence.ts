@@ -107,14 +107,8 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
     refuseNewer(now.version); // a newer operator upgraded it meanwhile
     if (now.version < FENCE_SCHEMA_VERSION) {
       const citus = await hasCitus(c);
-      // The drain trigger of fenced_customers must run on every placement of it (see step 2).
-      if (citus) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query(CREATE_SCHEMA_SQL);
-      for (const step of FENCE_SCHEMA_STEPS) {
-        if (step.version <= now.version) continue;
-        await c.query(step.sql);
-        await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
-      }
+      await applySteps(c, now.version, citus);
       if (citus) {
         // Every worker must see the fence table locally (the trigger runs there): a reference table.
         await c.query(
@@ -153,17 +147,45 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
  * query (outside a transaction: a missing schema is an error that only says "version 0").
  */
 async function presentAtOnce(pool: Pool, tenantColumn: string): Promise<{ version: number; triggered: Set<string> }> {
-  try {
+  const read = async () => {
     const { rows } = await pool.query<{ version: number | null; triggered: string[] }>(
       `SELECT (SELECT max(version) FROM ${FENCE_SCHEMA}.schema_version) AS version,
               ARRAY(SELECT t.schema || '.' || t.table FROM (${TRIGGERED_TABLES_SQL}) t) AS triggered`,
       triggeredTablesParams(tenantColumn),
     );
     return { version: rows[0]?.version ?? 0, triggered: new Set(rows[0]?.triggered ?? []) };
+  };
+  return unlessNoSchema(read(), { version: 0, triggered: new Set<string>() });
+}
+
+/** The installed fence schema's version (0: none), one read outside a transaction. */
+async function installedVersion(pool: Pool): Promise<number> {
+  const read = async () => (await pool.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${FENCE_SCHEMA}.schema_version`)).rows[0]?.version ?? 0;
+  return unlessNoSchema(read(), 0);
+}
+
+/** What `read` finds, or `none` where the fence schema is missing (an error that only says "not installed"). */
+async function unlessNoSchema<T>(read: Promise<T>, none: T): Promise<T> {
+  try {
+    return await read;
   } catch (err) {
     const code = (err as { code?: unknown }).code;
-    if (code === '42P01' || code === '3F000') return { version: 0, triggered: new Set() }; // no fence schema yet
+    if (code === '42P01' || code === '3F000') return none; // no fence schema yet
     throw err;
+  }
+}
+
+/**
+ * Applies the fence schema's steps after version `from`, each recorded in schema_version, in the
+ * caller's transaction (which holds the install lock). On Citus the drain trigger of
+ * fenced_customers must run on every placement of it (see step 2): triggers declared safe.
+ */
+async function applySteps(c: PoolClient, from: number, citus: boolean): Promise<void> {
+  if (citus) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
+  for (const step of FENCE_SCHEMA_STEPS) {
+    if (step.version <= from) continue;
+    await c.query(step.sql);
+    await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
   }
 }
 
@@ -267,10 +289,10 @@ export async function readFence(pool: Pool, customer: string): Promise<CustomerF
  * fence schema predates step 5 (a move begun by an older operator) gets its schema upgraded first.
  */
 export async function ownMove(pool: Pool, owner: MoveOwner): Promise<void> {
-  const state = await presentAtOnce(pool, '');
-  refuseNewer(state.version);
-  if (state.version === 0) return; // no fence here yet: the move has written nothing to this cell
-  if (state.version < FENCE_SCHEMA_VERSION) await upgradeSchema(pool);
+  const version = await installedVersion(pool);
+  refuseNewer(version);
+  if (version === 0) return; // no fence here yet: the move has written nothing to this cell
+  if (version < FENCE_SCHEMA_VERSION) await upgradeSchema(pool);
   await inTransaction(pool, async (c) => {
     await c.query(lockTimeoutSql(MARK_DRAIN_MS));
     await c.query(ownMoveSql(owner));
@@ -285,11 +307,6 @@ async function upgradeSchema(pool: Pool): Promise<void> {
     const { rows } = await c.query<{ version: number | null }>(`SELECT max(version) AS version FROM ${FENCE_SCHEMA}.schema_version`);
     const version = rows[0]?.version ?? 0;
     refuseNewer(version);
-    if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
-    for (const step of FENCE_SCHEMA_STEPS) {
-      if (step.version <= version) continue;
-      await c.query(step.sql);
-      await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
-    }
+    await applySteps(c, version, await hasCitus(c));
   });
 }
