@@ -7,6 +7,7 @@
 // seeded rows and the acknowledged writes.
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import {
+  endMigrationTest,
   gatewayPools,
   type GatewayPools,
   GatewayWriter,
@@ -35,12 +36,7 @@ describe('aborting a migration after the cut-over', () => {
     selected = world.customers.slice(0, 4);
   }, 240_000);
 
-  afterAll(async () => {
-    await Promise.all(writers.map((w) => w.stop()));
-    await watch?.stop();
-    await pools?.end();
-    await world?.cleanup([MIGRATION]);
-  }, 120_000);
+  afterAll(() => endMigrationTest({ stopWriters: () => Promise.all(writers.map((w) => w.stop())), watch, pools, world }, [MIGRATION]), 120_000);
 
   it('moves two customers, which then take writes in the target cell', async () => {
     writers = selected.map((c) => new GatewayWriter(pools, c));

@@ -13,6 +13,7 @@ import type { CitusCluster } from '../support/citus.js';
 import { PinnedWriter, readingsProblems } from '../support/uncooperative-writers.js';
 import { apply, waitFor, WaitAborted } from './support/kube.js';
 import {
+  endMigrationTest,
   gatewayPools,
   type GatewayPools,
   GatewayWriter,
@@ -90,12 +91,7 @@ describe('a canary migration between two Citus cells under live writes, the oper
     pools = gatewayPools(world);
   }, 240_000);
 
-  afterAll(async () => {
-    await stopWriters?.();
-    await watch?.stop();
-    await pools?.end();
-    await world?.cleanup([MIGRATION]);
-  }, 120_000);
+  afterAll(() => endMigrationTest({ stopWriters, watch, pools, world }, [MIGRATION]), 120_000);
 
   it('keeps every acknowledged write exactly once through SIGKILLs in Copying and Fenced, the fence refusing a writer that does not ask the router', async () => {
     expect([await distributed(world.source), await distributed(world.target)]).toEqual([
@@ -167,12 +163,7 @@ describe('a migration out of a plain PostgreSQL cell into a Citus cell under liv
     pools = gatewayPools(world);
   }, 240_000);
 
-  afterAll(async () => {
-    await Promise.all(writers.map((w) => w.stop()));
-    await watch?.stop();
-    await pools?.end();
-    await world?.cleanup([MIGRATION]);
-  }, 120_000);
+  afterAll(() => endMigrationTest({ stopWriters: () => Promise.all(writers.map((w) => w.stop())), watch, pools, world }, [MIGRATION]), 120_000);
 
   it('moves every customer into the Citus cell with every acknowledged write exactly once through a SIGKILL under the fence', async () => {
     writers = world.customers.map((c) => new GatewayWriter(pools, c));

@@ -546,3 +546,17 @@ export async function untilEveryWriterWroteTo(writers: readonly GatewayWriter[],
     description: `every writer to have a write acknowledged in ${cell} (waiting: ${writers.filter((w) => !w.acknowledgedIn.has(cell)).map((w) => w.customer).join(', ')})`,
   });
 }
+
+/**
+ * A migration e2e file's teardown, whatever its test reached: the writers stopped, the cut-over
+ * watcher stopped, the gateway pools ended, the world (operator, databases, objects) cleaned up.
+ */
+export async function endMigrationTest(
+  parts: { stopWriters?: () => Promise<unknown>; watch?: { stop(): Promise<unknown> }; pools?: GatewayPools; world?: MigrationWorld },
+  migrations: string[],
+): Promise<void> {
+  await parts.stopWriters?.();
+  await parts.watch?.stop();
+  await parts.pools?.end();
+  await parts.world?.cleanup(migrations);
+}
