@@ -335,36 +335,42 @@ export function tableRef(schema: string, table: string): string {
 }
 
 /**
- * The statements that put the fence's two triggers on one tenant table, replacing any earlier form (a v3 row trigger that
- * also checked inserts, or one calling another column's function), in the caller's transaction: no
- * moment without a fence. CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE lock: only when missing.
+ * The statements that put the fence's triggers on one tenant table, replacing any earlier form (a
+ * v3 row trigger that also checked inserts, or one calling another column's function), in the
+ * caller's transaction: no moment without a fence. CREATE TRIGGER takes a short SHARE ROW EXCLUSIVE
+ * lock: only when missing. A partitioned table keeps the row trigger for inserts too: PostgreSQL
+ * clones a row trigger onto every partition (present and future) but not a statement trigger, and
+ * a writer may insert into a partition directly.
  */
-export function createTriggerSql(schema: string, table: string, tenantColumn: string): string[] {
+export function createTriggerSql(schema: string, table: string, tenantColumn: string, partitioned = false): string[] {
   // One statement each: Citus propagates a trigger's DDL to the shards statement by statement.
   const t = tableRef(schema, table);
+  const drop = [`DROP TRIGGER IF EXISTS ${escapeIdentifier(FENCE_TRIGGER)} ON ${t}`, `DROP TRIGGER IF EXISTS ${escapeIdentifier(FENCE_INSERT_TRIGGER)} ON ${t}`];
+  const row = (events: string) => `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE ${events} ON ${t}
+  FOR EACH ROW EXECUTE FUNCTION ${qualifiedFunction(tenantColumn)}()`;
+  if (partitioned) return [...drop, row('INSERT OR UPDATE OR DELETE')];
   return [
-    `DROP TRIGGER IF EXISTS ${escapeIdentifier(FENCE_TRIGGER)} ON ${t}`,
-    `DROP TRIGGER IF EXISTS ${escapeIdentifier(FENCE_INSERT_TRIGGER)} ON ${t}`,
-    `CREATE TRIGGER ${escapeIdentifier(FENCE_TRIGGER)} BEFORE UPDATE OR DELETE ON ${t}
-  FOR EACH ROW EXECUTE FUNCTION ${qualifiedFunction(tenantColumn)}()`,
+    ...drop,
+    row('UPDATE OR DELETE'),
     `CREATE TRIGGER ${escapeIdentifier(FENCE_INSERT_TRIGGER)} AFTER INSERT ON ${t} REFERENCING NEW TABLE AS ${NEW_ROWS}
   FOR EACH STATEMENT EXECUTE FUNCTION ${S}.${escapeIdentifier(fenceInsertFunctionName(tenantColumn))}()`,
   ];
 }
 
 /**
- * Which tables carry both of the fence's triggers in their current form for this column: the row
- * trigger on updates and deletes only ($1, calling $3) and the insert trigger ($4, calling $5), in
- * schema $2, both enabled. (pg_trigger.tgtype bit 4 is INSERT.)
+ * Which tables carry the fence's triggers in their current form for this column, in schema $2,
+ * enabled: a plain table the row trigger on updates and deletes only ($1, calling $3) and the
+ * insert trigger ($4, calling $5); a partitioned table the row trigger on inserts too.
+ * (pg_trigger.tgtype bit 4 is INSERT.)
  */
 export const TRIGGERED_TABLES_SQL = `SELECT n.nspname AS schema, c.relname AS table
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
                 WHERE t.tgrelid = c.oid AND t.tgname = $1 AND pn.nspname = $2 AND p.proname = $3
-                  AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND (t.tgtype & 4) = 0)
-   AND EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
+                  AND NOT t.tgisinternal AND t.tgenabled <> 'D' AND ((t.tgtype & 4) = 0) = (c.relkind <> 'p'))
+   AND (c.relkind = 'p' OR EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace
                 WHERE t.tgrelid = c.oid AND t.tgname = $4 AND pn.nspname = $2 AND p.proname = $5
-                  AND NOT t.tgisinternal AND t.tgenabled <> 'D')`;
+                  AND NOT t.tgisinternal AND t.tgenabled <> 'D'))`;
 
 /** The parameters of TRIGGERED_TABLES_SQL for a tenant column. */
 export function triggeredTablesParams(tenantColumn: string): string[] {

@@ -25,6 +25,7 @@ import {
   WORKER_GENERATION_SQL,
   workerGenerationSql,
   SET_FENCE_SQL,
+  tableRef,
   TRIGGERED_TABLES_SQL,
   triggeredTablesParams,
   type FenceRole,
@@ -134,7 +135,9 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
       if (await hasCitus(c)) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
       await c.query('SELECT pg_advisory_xact_lock($1, 0)', [INSTALL_LOCK_CLASS]);
       if ((await present(c)).triggered.has(`${t.schema}.${t.table}`)) return false;
-      for (const sql of createTriggerSql(t.schema, t.table, tenantColumn)) await c.query(sql); // replaces an older form, or one calling another column's function
+      const kind = await c.query<{ partitioned: boolean }>(`SELECT relkind = 'p' AS partitioned FROM pg_class WHERE oid = $1::regclass`, [tableRef(t.schema, t.table)]);
+      const partitioned = kind.rows[0]?.partitioned === true;
+      for (const sql of createTriggerSql(t.schema, t.table, tenantColumn, partitioned)) await c.query(sql); // replaces an older form, or one calling another column's function
       return true;
     });
     if (done) added.push(t);

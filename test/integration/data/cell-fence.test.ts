@@ -340,6 +340,33 @@ BEGIN
 END
 $fn$`;
 
+describe('a partitioned tenant table', () => {
+  it("refuses a fenced customer's inserts into the parent and into any partition, one created later too, and installs once", async () => {
+    const url = await server.createDatabase('fence_partitioned');
+    const db = quietPool(url, 5);
+    try {
+      await db.query(`CREATE TABLE metrics (customer_id text NOT NULL, id bigint NOT NULL, day date NOT NULL, PRIMARY KEY (customer_id, id, day)) PARTITION BY RANGE (day);
+        CREATE TABLE metrics_2026 PARTITION OF metrics FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')`);
+      const table = [{ schema: 'public', table: 'metrics' }];
+      expect(await installFence(db, 'customer_id', table)).toEqual(table);
+      expect(await installFence(db, 'customer_id', table)).toEqual([]);
+      await db.query(`CREATE TABLE metrics_2027 PARTITION OF metrics FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')`);
+      await markCustomer(db, 'acme', 'm-part', 'Fenced');
+      for (const insert of [
+        `INSERT INTO metrics VALUES ('acme', 1, '2026-05-01')`,
+        `INSERT INTO metrics_2026 VALUES ('acme', 2, '2026-05-01')`, // a writer that knows the partition
+        `INSERT INTO metrics_2027 VALUES ('acme', 3, '2027-05-01')`,
+      ]) {
+        expect({ insert, code: (await error(db.query(insert))).code }).toEqual({ insert, code: FENCE_SQLSTATE });
+      }
+      await db.query(`INSERT INTO metrics_2026 VALUES ('other', 4, '2026-05-01')`);
+      expect((await db.query(`SELECT customer_id FROM metrics`)).rows).toEqual([{ customer_id: 'other' }]);
+    } finally {
+      await db.end();
+    }
+  });
+});
+
 describe('upgrading the fence schema', () => {
   it('brings a version-2 install to the current version: the new trigger functions, inserts checked once a statement, drains on every fence, and again changes nothing', async () => {
     const url = await server.createDatabase('fence_upgrade');
