@@ -13,7 +13,8 @@
 // ingestion worker's own statement (100 rows of many customers, unnest, ON CONFLICT DO NOTHING).
 // Goal: ratio >= 0.95.
 // Then the server alone: a procedure in one backend inserting BENCH_SERVER_ROWS rows (default
-// 30,000 one a transaction, 100,000 in 100-row statements), its CPU per row with and without the
+// 30,000 one a transaction, 100,000 in 100-row statements of one customer, and as many in 100-row
+// statements of 100 customers as the ingestion worker writes), its CPU per row with and without the
 // trigger, BENCH_SERVER_ROUNDS alternating pairs (default 5): no client, no parsing, so the
 // trigger's share is larger than in the figures above, but steady on a busy machine.
 import { readFileSync } from 'node:fs';
@@ -42,7 +43,10 @@ function cpuMs(pid: number): number | undefined {
 }
 
 type Shape = 'single' | 'batch' | 'ingest';
-const SHAPES: readonly Shape[] = ['single', 'batch', 'ingest'];
+const ALL_SHAPES: readonly Shape[] = ['single', 'batch', 'ingest'];
+/** BENCH_SHAPES: the client shapes to run, comma-separated (default all three; empty: the server alone only). */
+const SHAPES = (process.env.BENCH_SHAPES ?? ALL_SHAPES.join(',')).split(',').filter((x) => x !== '') as Shape[];
+for (const s of SHAPES) if (!ALL_SHAPES.includes(s)) throw new Error(`BENCH_SHAPES: unknown shape ${s} (one of ${ALL_SHAPES.join(', ')})`);
 const LABELS: Record<Shape, string> = {
   single: 'single-row INSERT transactions',
   batch: '100-row INSERTs of one customer',
@@ -165,8 +169,12 @@ try {
     await loop.query(`CREATE PROCEDURE bench_batch(n int, base bigint) LANGUAGE plpgsql AS $p$
       BEGIN FOR i IN 1..n LOOP INSERT INTO readings (customer_id, id, device, value)
         SELECT 'customer-' || (i % ${CUSTOMERS}), base + i * 100 + g, 'd' || (g % 10), g FROM generate_series(0, 99) g; COMMIT; END LOOP; END $p$`);
+    await loop.query(`CREATE PROCEDURE bench_ingest(n int, base bigint) LANGUAGE plpgsql AS $p$
+      BEGIN FOR i IN 1..n LOOP INSERT INTO readings (customer_id, id, device, value)
+        SELECT 'customer-' || ((i * 100 + g) % ${CUSTOMERS}), base + i * 100 + g, 'd' || (g % 10), g FROM generate_series(0, 99) g
+        ON CONFLICT (customer_id, id) DO NOTHING; COMMIT; END LOOP; END $p$`);
     console.log(`the server alone: one backend's CPU per row, ${SERVER_ROUNDS} alternating pairs`);
-    for (const shape of ['single', 'batch'] as const) {
+    for (const shape of ['single', 'batch', 'ingest'] as const) {
       const rows = shape === 'single' ? SERVER_ROWS : SERVER_ROWS * 10 / 3;
       const calls = shape === 'single' ? rows : Math.round(rows / 100);
       const ratios: number[] = [];
@@ -185,7 +193,7 @@ try {
         perRow.fenced.push(got.fenced as number);
         ratios.push((got.plain as number) / (got.fenced as number));
       }
-      const label = shape === 'single' ? 'single-row transactions' : '100-row INSERTs';
+      const label = { single: 'single-row transactions', batch: '100-row INSERTs of one customer', ingest: '100-row INSERTs of 100 customers' }[shape];
       console.log(
         `  ${label}: ${median(perRow.plain).toFixed(1)} µs per row without the fence, ${median(perRow.fenced).toFixed(1)} with it; ratio ${median(ratios).toFixed(3)} (pairs: ${ratios.map((x) => x.toFixed(2)).join(' ')})`,
       );

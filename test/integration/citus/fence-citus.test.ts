@@ -135,6 +135,24 @@ describe('the write fence on Citus', () => {
     }
   });
 
+  it("checks a batch of many customers on every worker: one fenced customer refuses all of it, and the batch goes through once lifted", async () => {
+    // 40 customers over 4 shards: every shard's statement carries several customers.
+    const batch = (from: number) =>
+      `INSERT INTO readings (customer_id, id, device, value) SELECT 'batch-' || (g % 40), ${from} + g, 'd', g FROM generate_series(0, 199) g`;
+    expect(await workerOf('batch-17')).not.toBe(cluster.coordinator.port);
+    await markCustomer(pool, 'batch-17', 'm-batch', 'Fenced');
+    try {
+      expect(fenceRefusal(await error(pool.query(batch(3000))))).toEqual({ customer: 'batch-17', migration: 'm-batch', role: 'Fenced' });
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN 3000 AND 3199`);
+      expect(rows).toEqual([{ n: 0 }]);
+    } finally {
+      await liftFence(pool, 'batch-17', 'm-batch');
+    }
+    await pool.query(batch(3000));
+    const { rows } = await pool.query(`SELECT count(DISTINCT customer_id)::int AS customers, count(*)::int AS n FROM readings WHERE id BETWEEN 3000 AND 3199`);
+    expect(rows).toEqual([{ customers: 40, n: 200 }]);
+  });
+
   it('is not held up by an open transaction of another customer', async () => {
     const other = await pool.connect();
     try {

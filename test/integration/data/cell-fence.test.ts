@@ -53,7 +53,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
@@ -340,6 +340,84 @@ BEGIN
 END
 $fn$`;
 
+describe('one statement of many customers (the ingestion worker\'s batch)', () => {
+  const batch = (customers: string[], from: number) =>
+    `INSERT INTO readings (customer_id, id, device, value) SELECT c, ${from} + o, 'd', o FROM unnest(ARRAY[${customers.map((c) => `'${c}'`).join(', ')}]) WITH ORDINALITY u(c, o)`;
+
+  it("passes the move's own fence for its customer only: another migration's fence in the same statement refuses all of it", async () => {
+    await markCustomer(pool, 'acme', 'm-own', 'MovingIn');
+    await markCustomer(pool, 'zed', 'm-other', 'Fenced');
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query(moverSql('m-own'));
+      const refused = await error(c.query(batch(['other', 'acme', 'zed', 'acme'], 400)));
+      expect(fenceRefusal(refused)).toEqual({ customer: 'zed', migration: 'm-other', role: 'Fenced' });
+      await c.query('ROLLBACK');
+      await c.query('BEGIN');
+      await c.query(moverSql('m-own'));
+      await c.query(batch(['other', 'acme', 'acme'], 410)); // the move's own customer and an unfenced one
+      await c.query('COMMIT');
+      expect((await error(pool.query(batch(['other', 'acme'], 420)))).code).toBe(FENCE_SQLSTATE); // without the mover's setting
+      const { rows } = await pool.query(`SELECT customer_id, id FROM readings WHERE id BETWEEN 400 AND 429 ORDER BY id`);
+      expect(rows).toEqual([
+        { customer_id: 'other', id: '411' },
+        { customer_id: 'acme', id: '412' },
+        { customer_id: 'acme', id: '413' },
+      ]);
+    } finally {
+      c.release();
+      await liftFence(pool, 'acme', 'm-own');
+      await liftFence(pool, 'zed', 'm-other');
+      await pool.query('DELETE FROM readings WHERE id BETWEEN 400 AND 429');
+    }
+  });
+
+  it('holds the lock of every customer in it: a fence of any of them waits for the transaction', async () => {
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      await writer.query(batch(['c1', 'c2', 'c3', 'c2'], 440));
+      const fencing = fenceCustomer(pool, 'c3', 'm-wait', 'Fenced', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await readFence(pool, 'c3')).toBeUndefined(); // waits for the writer of c3
+      await writer.query('COMMIT');
+      await fencing;
+      expect(await readFence(pool, 'c3')).toMatchObject({ migration: 'm-wait', role: 'Fenced' });
+      expect((await error(pool.query(batch(['c1', 'c3'], 450)))).code).toBe(FENCE_SQLSTATE);
+    } finally {
+      writer.release();
+      await liftFence(pool, 'c3', 'm-wait');
+      await pool.query('DELETE FROM readings WHERE id BETWEEN 440 AND 459');
+    }
+  });
+
+  it("tells a REPEATABLE READ writer to retry when one of its customers has no fence row and a fence changed after its snapshot, even beside the move's own customer", async () => {
+    await markCustomer(pool, 'acme', 'm-rr-own', 'MovingIn');
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await c.query(moverSql('m-rr-own'));
+      await c.query('SELECT count(*) FROM devices'); // the snapshot, before the next fence
+      await markCustomer(pool, 'zed', 'm-rr-other', 'Fenced');
+      expect((await error(c.query(batch(['acme', 'zed'], 460)))).code).toBe('40001');
+      await c.query('ROLLBACK');
+      // Only the move's own customer, whose fence row the snapshot holds: nothing to retry.
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+      await c.query(moverSql('m-rr-own'));
+      await c.query('SELECT count(*) FROM devices');
+      await markCustomer(pool, 'zed2', 'm-rr-other', 'Fenced');
+      await c.query(batch(['acme', 'acme'], 470));
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
+      await liftFence(pool, 'acme', 'm-rr-own');
+      await liftFence(pool, 'zed', 'm-rr-other');
+      await liftFence(pool, 'zed2', 'm-rr-other');
+    }
+  });
+});
+
 describe('a partitioned tenant table', () => {
   it("refuses a fenced customer's inserts into the parent and into any partition, one created later too, and installs once", async () => {
     const url = await server.createDatabase('fence_partitioned');
@@ -389,7 +467,7 @@ describe('upgrading the fence schema', () => {
       // the statement trigger on inserts.
       expect(await installFence(db, 'customer_id', TABLES)).toEqual(TABLES);
       const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
-      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5]);
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
       const triggers = await db.query<{ table: string; def: string }>(
         `SELECT c.relname AS table, pg_get_triggerdef(t.oid) AS def FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
           WHERE NOT t.tgisinternal AND c.relname = 'readings' ORDER BY t.tgname`,
