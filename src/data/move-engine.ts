@@ -9,7 +9,7 @@ import { describeAction, nextAction, type MoveAction } from './move-decision.js'
 import { backoffDelay } from '../runtime/backoff.js';
 import { errorMessage } from '../store/database-errors.js';
 import { reserveCapacity } from '../store/cells.js';
-import { discardClient, withClient, withTransaction } from '../store/transactions.js';
+import { discardClient, oneQueryAtATime, withClient, withTransaction } from '../store/transactions.js';
 import { InjectedCrash, isTransientError, MoveConflict, MoveRefusal, permanentErrorReason } from './move-errors.js';
 import type { KafkaDrainOptions } from './kafka-drain.js';
 import { execute, failMove, type ExecutorContext, type MoveHooks } from './move-executor.js';
@@ -250,14 +250,14 @@ export class MoveEngine {
     // Any error destroys the client: its connection takes the session lock with it.
     return withClient(
       this.cp,
-      async (cp, broken) => {
+      (cp, broken) => oneQueryAtATime(cp, async () => {
         if (!(await tryLockMove(cp, key))) return 'Busy';
         const owner: Ownership = { epoch: await holdMoveLock(cp), claimed: false };
         let waitingSince: number | undefined;
         const beat = setInterval(() => {
           if (waitingSince !== undefined) return;
           waitingSince = Date.now();
-          // Queued behind the move's own query when it is busy (then the session is not idle anyway).
+          // Sent after the move's own query when it is busy (oneQueryAtATime; the session is not idle then anyway).
           // An error is an answer too: a failed connection is what withClient's `broken` reports.
           const answered = (): void => void (waitingSince = undefined);
           cp.query('SELECT 1').then(answered, answered);
@@ -275,7 +275,7 @@ export class MoveEngine {
         if (lost()) discardClient(cp);
         else await releaseMoveLock(cp).then(() => unlockMove(cp, key)).catch(() => discardClient(cp));
         return result;
-      },
+      }),
       { discardOn: 'any' },
     );
   }

@@ -185,13 +185,16 @@ export const SERVER_KEEPALIVE_SQL = 'SET tcp_keepalives_idle = 10; SET tcp_keepa
 /** A pg Pool for the settings; idle-client errors (a restarted server) are logged, not thrown. */
 export function createPool(settings: DatabaseSettings, log?: Logger): pg.Pool {
   const resolved = resolveDatabaseSettings(settings);
-  const pool = new pg.Pool(poolConfig(resolved));
-  pool.on('error', (err) => log?.warn({ err: err.message, database: describeDatabase(resolved) }, 'idle database connection failed'));
-  // The server's side of keepalive: a vanished operator's session (and the session advisory lock
-  // of the move it ran) ends within about 30 s, so another replica takes the move over.
-  pool.on('connect', (client) => {
-    client.query(SERVER_KEEPALIVE_SQL).catch((err: Error) => log?.warn({ err: err.message, database: describeDatabase(resolved) }, 'could not set TCP keepalive on the server side'));
+  const pool = new pg.Pool({
+    ...poolConfig(resolved),
+    // The server's side of keepalive: a vanished operator's session (and the session advisory lock
+    // of the move it ran) ends within about 30 s, so another replica takes the move over. Awaited
+    // before the client is handed out (a query sent at once beside it is one pg 9 would refuse).
+    onConnect: async (client) => {
+      await client.query(SERVER_KEEPALIVE_SQL).catch((err: Error) => log?.warn({ err: err.message, database: describeDatabase(resolved) }, 'could not set TCP keepalive on the server side'));
+    },
   });
+  pool.on('error', (err) => log?.warn({ err: err.message, database: describeDatabase(resolved) }, 'idle database connection failed'));
   return pool;
 }
 

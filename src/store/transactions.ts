@@ -69,3 +69,28 @@ export async function inTransaction<T>(client: PoolClient, fn: () => Promise<T>,
 export async function withTransaction<T>(pool: Pool, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   return withClient(pool, async (client) => inTransaction(client, () => fn(client)));
 }
+
+/**
+ * Runs `fn` with the promise queries on `client` sent one after another, each when the one before
+ * it has answered: pg 8 queues a query sent while another runs but warns that pg 9 will refuse it,
+ * and a client with a timer of its own beside its owner's queries (the move lock's heartbeat) sends
+ * them so. Queries with a callback and submittables (COPY streams) go through as before.
+ */
+export async function oneQueryAtATime<T>(client: PoolClient, fn: () => Promise<T>): Promise<T> {
+  const query = client.query;
+  let tail: Promise<unknown> = Promise.resolve();
+  const serial = (...args: unknown[]): unknown => {
+    const first = args[0] as { submit?: unknown } | undefined;
+    if (typeof args[args.length - 1] === 'function' || typeof first?.submit === 'function') return (query as (...a: unknown[]) => unknown).apply(client, args);
+    const run = (): unknown => (query as (...a: unknown[]) => unknown).apply(client, args);
+    const answer = tail.then(run, run);
+    tail = answer.catch(() => undefined);
+    return answer;
+  };
+  Object.defineProperty(client, 'query', { value: serial, configurable: true, writable: true });
+  try {
+    return await fn();
+  } finally {
+    delete (client as { query?: unknown }).query; // the prototype's again
+  }
+}
