@@ -255,6 +255,14 @@ export class MoveEngine {
         const owner: Ownership = { epoch: await holdMoveLock(cp), claimed: false };
         let waitingSince: number | undefined;
         const beat = setInterval(() => {
+          if (lost() && !broken()) {
+            // The control plane stopped answering (the server ends the session at its bound anyway):
+            // the query in flight fails now instead of waiting for TCP to give up, which takes
+            // minutes, or never behind a middlebox that keeps the socket open.
+            clearInterval(beat);
+            void cp.end().catch(() => undefined);
+            return;
+          }
           if (waitingSince !== undefined) return;
           waitingSince = Date.now();
           // Sent after the move's own query when it is busy (oneQueryAtATime; the session is not idle then anyway).

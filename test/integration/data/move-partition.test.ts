@@ -103,6 +103,67 @@ describe('a move whose operator is partitioned from the control plane', () => {
     expect(rows).toEqual([{ cell: 'cell-b', state: 'Active' }]);
   }, TIMEOUT);
 
+  it('gives up its own query in flight to a silent control plane within seconds, instead of waiting for TCP, and the move goes on elsewhere', async () => {
+    const c = 'partitioned-mid-query';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    const seeded = await seedCustomer(cells.pools['cell-a']!, c, { readings: 300, events: 30, devices: 3 });
+    const key = { migration: 'partition-mid-query', customerId: c };
+    const silent = await startBlackHoleProxy({ host: cells.controlPlane.host, port: cells.controlPlane.port });
+    const silentCp = quietPool(silent.via(cells.controlPlane.url), 4);
+    try {
+      // Engine A's control plane goes silent as A starts the fence, a control-plane transaction
+      // on the connection that holds the move's lock: its next query gets no answer, ever.
+      let partitionedAt = 0;
+      const a = new MoveEngine({
+        controlPlane: silentCp,
+        cells: cells.cells,
+        settings: SETTINGS,
+        hooks: {
+          point: async (p, info) => {
+            if (p !== 'before-action' || info.action.kind !== 'Fence' || silent.isBlackHoled) return;
+            silent.blackHole();
+            partitionedAt = Date.now();
+          },
+        },
+      });
+      await a.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+      let stepA: 'still waiting' | 'settled' = 'still waiting';
+      const settledA = (async () => {
+        for (let i = 0; i < 50 && partitionedAt === 0; i++) await a.step(key);
+      })().then(
+        () => (stepA = 'settled'),
+        () => (stepA = 'settled'),
+      );
+      while (partitionedAt === 0 && stepA === 'still waiting') await sleep(100);
+      expect(partitionedAt).toBeGreaterThan(0);
+      // A notices within its bound (heartbeat unanswered for half the server's idle bound) and
+      // fails the query in flight; TCP alone would keep it waiting as long as the middlebox lives.
+      await Promise.race([settledA, sleep(LOCK_SESSION_IDLE_MS + 5_000)]);
+      expect(stepA).toBe('settled');
+      expect(Date.now() - partitionedAt).toBeLessThan(LOCK_SESSION_IDLE_MS + 5_000);
+
+      // Engine B takes the move over once the server has ended A's silent session, and finishes it.
+      const b = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+      let result: RunResult | undefined;
+      while (Date.now() - partitionedAt < 90_000) {
+        result = await b.run(key);
+        if (result.outcome !== 'Busy') break;
+        await sleep(500);
+      }
+      expect(result?.outcome).toBe('Finished');
+      expect(Date.now() - partitionedAt).toBeLessThan(60_000);
+      const moved = await rowsOf(cells.pools['cell-b']!, c);
+      expect({ readings: moved.readings.size, events: moved.events.size, devices: moved.devices.size }).toEqual({
+        readings: seeded.readings.size,
+        events: seeded.events.size,
+        devices: seeded.devices.size,
+      });
+    } finally {
+      await silent.close();
+      await silentCp.end().catch(() => undefined);
+    }
+  }, TIMEOUT);
+
   it("refuses every kind of cell change of an owner older than the cell's newest: a cleanup batch, a fence, an unfence", async () => {
     const c = 'stale-owner';
     const pool = cells.pools['cell-a']!;
