@@ -24,7 +24,7 @@ import type { KafkaBroker } from '../test/support/kafka.js';
 import { freePorts, sleep } from '../test/e2e/cluster/processes.js';
 import type { Manifest } from '../test/e2e/support/examples.js';
 import { startComponent, type ComponentProcess } from './demo/component-process.js';
-import { checkExactlyOnce, DemoTraffic, kafkaProblem, startDataPath, startDemoBrokers, stopBrokers, type DataPathProcesses } from './demo/demo-kafka.js';
+import { checkExactlyOnce, DemoTraffic, DEVICE_FIRST_ID, kafkaProblem, startDataPath, startDemoBrokers, stopBrokers, type DataPathProcesses } from './demo/demo-kafka.js';
 import { insertCustomerRows, startDemoDatabases, type CellDatabase, type CustomerRows, type DemoDatabases } from './demo/demo-databases.js';
 import {
   customerPlacementManifests,
@@ -698,11 +698,15 @@ async function main(): Promise<void> {
   );
   const target = databases.cells.get(MIGRATION_TO)!;
   // One grouped count per table: Citus runs these on every worker (a correlated subquery per customer it refuses).
+  // The readings the devices sent (ids from DEVICE_FIRST_ID) are checked apart, against what the gateway acknowledged.
   const countIn = async (table: 'readings' | 'devices') =>
     new Map(
-      (await target.query<{ customer_id: string; n: string }>(`SELECT customer_id, count(*)::text AS n FROM ${table} WHERE customer_id = ANY($1::text[]) GROUP BY customer_id`, [moved.map((m) => m.customer_id)])).map(
-        (r) => [r.customer_id, r.n],
-      ),
+      (
+        await target.query<{ customer_id: string; n: string }>(
+          `SELECT customer_id, count(*)::text AS n FROM ${table} WHERE customer_id = ANY($1::text[]) ${table === 'readings' ? 'AND id < $2' : ''} GROUP BY customer_id`,
+          [moved.map((m) => m.customer_id), ...(table === 'readings' ? [DEVICE_FIRST_ID] : [])],
+        )
+      ).map((r) => [r.customer_id, r.n]),
     );
   const [readingsIn, devicesIn] = [await countIn('readings'), await countIn('devices')];
   const counted = moved.map((m) => ({ customer_id: m.customer_id, readings: readingsIn.get(m.customer_id) ?? '0', devices: devicesIn.get(m.customer_id) ?? '0' }));
