@@ -370,21 +370,17 @@ function citusBuild(): { ok: true } | { ok: false; problem: string } {
   }
 }
 
-function warnNoKafka(problem: string): void {
+/** A warning block that cannot be missed: what is not there, why, and how to get it. */
+function warnLoudly(what: string, problem: string, fix: string): void {
   say('');
-  say('!!! WARNING: Kafka is not available, the demo runs NO brokers, no gateway and no ingestion workers: no messages flow. !!!');
-  say(`!!! ${problem}`);
-  say('!!! Install Java 17 and resolve the jars with: bash scripts/setup.sh --demo (tools/kafka/resolve.sh) !!!');
+  for (const line of [`WARNING: ${what}`, problem, fix]) say(`!!! ${line}${line === problem ? '' : ' !!!'}`);
   say('');
 }
 
-function warnNoCitus(problem: string): void {
-  say('');
-  say('!!! WARNING: Citus is not available, the cells run on PLAIN PostgreSQL, not on Citus. !!!');
-  say(`!!! ${problem}`);
-  say('!!! Build it with: bash tools/citus/build.sh (scripts/setup.sh installs what it needs) !!!');
-  say('');
-}
+const warnNoKafka = (problem: string) =>
+  warnLoudly('Kafka is not available, the demo runs NO brokers, no gateway and no ingestion workers: no messages flow.', problem, 'Install Java 17 and resolve the jars with: bash scripts/setup.sh --demo (tools/kafka/resolve.sh)');
+const warnNoCitus = (problem: string) =>
+  warnLoudly('Citus is not available, the cells run on PLAIN PostgreSQL, not on Citus.', problem, 'Build it with: bash tools/citus/build.sh (scripts/setup.sh installs what it needs)');
 
 interface CitusCellObject {
   metadata: { name: string };
