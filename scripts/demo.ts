@@ -751,6 +751,7 @@ async function main(): Promise<void> {
       logs: { operator: running.operator.logFile, router: running.router.logFile },
       targetDatabase: { cell: MIGRATION_TO, port: target.server.port, user: target.username, database: target.database },
       exitAtPause,
+      ...(running.dataPath?.gatewayUrl ? { gatewayUrl: running.dataPath.gatewayUrl } : {}),
     }),
   );
   if (mismatched.length > 0 || !delivered) return void (await shutDown(1));
