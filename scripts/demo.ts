@@ -2,6 +2,11 @@
 // cluster (a coordinator and two workers) for each cell, or plain PostgreSQL when Citus cannot be
 // built, the operator and the router, the three example cells, a thousand customers and a canary
 // migration, shown until it waits for promotion; then everything keeps running until Ctrl-C.
+// With Java and the cached Kafka jars, each cell has a real Kafka 4.1.1 broker (its address in the
+// cell's Kafka status, as the e2e suites put it), the gateway and an ingestion worker per cell run
+// as processes, and devices of some customers of the migrating cell send readings during the
+// canary; at the pause every acknowledged reading of a moved customer is checked to be a row in its
+// new cell exactly once. DEMO_KAFKA=0 runs without brokers (as when Java or the jars are missing).
 // DEMO_EXIT_AT_PAUSE=1 stops everything and exits 0 once the migration waits (a scripted check);
 // DEMO_CITUS=0 runs the cells on plain PostgreSQL, as when Citus cannot be built.
 import { spawn } from 'node:child_process';
@@ -14,10 +19,13 @@ import { installOperatorCrds, installStrimziCrds, type Kubectl } from '../test/e
 import { runKubectl } from '../test/e2e/cluster/kubectl.js';
 import { clusterStatus, ensureCluster } from '../test/e2e/cluster/local-cluster.js';
 import { projectRoot } from '../test/e2e/cluster/paths.js';
+import { reportRealBroker } from '../test/e2e/support/kafka-status.js';
+import type { KafkaBroker } from '../test/support/kafka.js';
 import { freePorts, sleep } from '../test/e2e/cluster/processes.js';
 import type { Manifest } from '../test/e2e/support/examples.js';
 import { startComponent, type ComponentProcess } from './demo/component-process.js';
-import { insertCustomerRows, startDemoDatabases, type CustomerRows, type DemoDatabases } from './demo/demo-databases.js';
+import { checkExactlyOnce, DemoTraffic, DEVICE_FIRST_ID, kafkaProblem, startDataPath, startDemoBrokers, stopBrokers, type DataPathProcesses } from './demo/demo-kafka.js';
+import { insertCustomerRows, startDemoDatabases, type CellDatabase, type CustomerRows, type DemoDatabases } from './demo/demo-databases.js';
 import {
   customerPlacementManifests,
   DEMO_LABEL,
@@ -43,6 +51,8 @@ const exitAtPause = ['1', 'true', 'yes'].includes((process.env.DEMO_EXIT_AT_PAUS
 const FIELD_MANAGER = 'cell-operator-demo';
 const STEPS = 9;
 const OPERATOR_RESYNC_SECONDS = 15;
+/** Customers of the migrating cell whose devices send readings during the canary. */
+const DEVICE_CUSTOMERS = 36;
 const startedAt = Date.now();
 
 const elapsed = (from = startedAt) => {
@@ -68,6 +78,9 @@ const running: {
   kubectl?: Kubectl;
   record?: DemoRecord;
   plugin?: ReturnType<typeof spawn>;
+  brokers?: Map<string, KafkaBroker>;
+  dataPath?: Partial<DataPathProcesses> & { started: ComponentProcess[] };
+  traffic?: DemoTraffic;
 } = {};
 let shuttingDown = false;
 
@@ -85,6 +98,8 @@ async function shutDown(code: number): Promise<never> {
     }
   };
   if (running.router || running.operator || running.databases) print('\nStopping the demo...');
+  if (running.traffic) await attempt('the devices', () => running.traffic!.stop());
+  if (running.dataPath) await attempt('the gateway and the ingestion workers', () => Promise.all(running.dataPath!.started.map((p) => p.stop())));
   if (running.router) await attempt('the router', () => running.router!.stop());
   if (running.operator) await attempt('the operator', () => running.operator!.stop());
   // The demo's objects point at databases that are about to go: remove them (the next demo
@@ -94,6 +109,7 @@ async function shutDown(code: number): Promise<never> {
       removeDemoObjects(running.kubectl!, ['migrations', 'customerplacements', 'cells'], DEMO_SELECTOR, () => undefined, 30_000),
     );
   }
+  if (running.brokers) await attempt('the Kafka brokers (their data deleted)', () => stopBrokers(running.brokers!.values()));
   if (running.databases) await attempt('the PostgreSQL servers (their data deleted)', () => running.databases!.stop());
   running.record?.remove();
   if (stops.length > 0) {
@@ -117,6 +133,7 @@ process.on('SIGTERM', onSignal);
 function assertComponentsRunning(): void {
   running.operator?.assertRunning();
   running.router?.assertRunning();
+  for (const p of running.dataPath?.started ?? []) p.assertRunning();
 }
 
 async function waitUntil<T>(check: () => Promise<T | undefined>, timeoutMs: number, onTimeout: () => Promise<string>): Promise<T> {
@@ -353,13 +370,17 @@ function citusBuild(): { ok: true } | { ok: false; problem: string } {
   }
 }
 
-function warnNoCitus(problem: string): void {
+/** A warning block that cannot be missed: what is not there, why, and how to get it. */
+function warnLoudly(what: string, problem: string, fix: string): void {
   say('');
-  say('!!! WARNING: Citus is not available, the cells run on PLAIN PostgreSQL, not on Citus. !!!');
-  say(`!!! ${problem}`);
-  say('!!! Build it with: bash tools/citus/build.sh (scripts/setup.sh installs what it needs) !!!');
+  for (const line of [`WARNING: ${what}`, problem, fix]) say(`!!! ${line}${line === problem ? '' : ' !!!'}`);
   say('');
 }
+
+const warnNoKafka = (problem: string) =>
+  warnLoudly('Kafka is not available, the demo runs NO brokers, no gateway and no ingestion workers: no messages flow.', problem, 'Install Java 17 and resolve the jars with: bash scripts/setup.sh --demo (tools/kafka/resolve.sh)');
+const warnNoCitus = (problem: string) =>
+  warnLoudly('Citus is not available, the cells run on PLAIN PostgreSQL, not on Citus.', problem, 'Build it with: bash tools/citus/build.sh (scripts/setup.sh installs what it needs)');
 
 interface CitusCellObject {
   metadata: { name: string };
@@ -384,6 +405,51 @@ async function waitForCitusCells(kubectl: Kubectl, names: string[]): Promise<voi
   }
 }
 
+/** Waits until every Cell reports its real broker and the routing table holds it (where the gateway and the Kafka drain look). */
+async function waitForRealBrokers(kubectl: Kubectl, databases: DemoDatabases, brokers: Map<string, KafkaBroker>): Promise<void> {
+  interface KafkaCell {
+    metadata: { name: string };
+    status?: { endpoints?: { kafkaBootstrap?: string } };
+  }
+  let cells: KafkaCell[] = [];
+  await waitUntil(
+    async () => {
+      cells = (JSON.parse((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR, '-o', 'json'])).stdout) as { items: KafkaCell[] }).items;
+      const rows = await databases.controlPlane.query<{ name: string; bootstrap: string | null }>("SELECT name, endpoints->>'kafkaBootstrap' AS bootstrap FROM cells");
+      return [...brokers].every(([cell, b]) => cells.some((c) => c.metadata.name === cell && c.status?.endpoints?.kafkaBootstrap === b.bootstrap) && rows.some((r) => r.name === cell && r.bootstrap === b.bootstrap))
+        ? true
+        : undefined;
+    },
+    90_000,
+    async () => `the Cells did not report their real brokers within 90s: ${JSON.stringify(cells.map((c) => [c.metadata.name, c.status?.endpoints?.kafkaBootstrap]))}`,
+  );
+  for (const [cell, broker] of brokers) say(`${cell.padEnd(11)} Kafka status.listeners[].bootstrapServers = Cell status.endpoints.kafkaBootstrap = routing table: ${broker.bootstrap}`);
+}
+
+/** Stops the devices and checks that every reading acknowledged for a moved customer is a row in the target cell once; says what it found. */
+async function checkDeliveries(traffic: DemoTraffic, movedCustomers: string[], target: CellDatabase, brokers: Map<string, KafkaBroker>): Promise<boolean> {
+  await traffic.stop();
+  running.traffic = undefined;
+  const movedSet = new Set(movedCustomers);
+  const moved = traffic.customers.filter((c) => movedSet.has(c));
+  say(`the devices stopped; ${moved.length} of their ${traffic.customers.length} customers moved to ${MIGRATION_TO}, the others wait for the next step in ${MIGRATION_FROM}`);
+  const check = await checkExactlyOnce({ fleet: traffic.fleet, moved, cell: target, brokers });
+  if (!check.caughtUp) say('(the ingestion workers had not consumed their whole topics within 60s: counting anyway)');
+  const missing = check.missing.reduce((n, m) => n + m.ids.length, 0);
+  say(
+    `readings of the moved customers: ${check.acknowledged} acknowledged by the gateway, ${check.rows} rows of theirs in ${MIGRATION_TO}'s database ` +
+      `(rows for requests a device did not see acknowledged count too); ${missing} missing, ${check.duplicated.length} duplicated`,
+  );
+  if (missing === 0 && check.duplicated.length === 0 && check.acknowledged > 0) {
+    say(`exactly once: every reading the gateway acknowledged for the moved customers is one row in ${MIGRATION_TO}`);
+    return true;
+  }
+  if (check.acknowledged === 0) say('NO READINGS were acknowledged for the moved customers: the gateway or the brokers did not work (logs in .local/demo/)');
+  for (const m of check.missing.slice(0, 5)) say(`READINGS MISSING for ${m.customer}: ${m.ids.length}, e.g. ids ${m.ids.slice(0, 5).join(', ')}`);
+  for (const d of check.duplicated.slice(0, 5)) say(`READING DUPLICATED: ${d.customer} id ${d.id} ${d.copies} times`);
+  return false;
+}
+
 async function main(): Promise<void> {
   mkdirSync(demoDir, { recursive: true });
   const stateFile = path.join(demoDir, 'state.json');
@@ -396,6 +462,8 @@ async function main(): Promise<void> {
   say('Node, npm dependencies, PostgreSQL and openssl are there' + (clusterRunning ? '' : ', and Go'));
   const citus = citusBuild();
   say(citus.ok ? 'Citus is built: each cell runs on a Citus coordinator with two workers' : 'Citus is NOT available: the cells fall back to plain PostgreSQL (see the warning below)');
+  const noKafka = ownClusterCell() ? 'DEMO_OWN_CLUSTER: the demo does not run brokers for a cell in a cluster of its own' : await kafkaProblem();
+  say(noKafka === undefined ? 'Java and the Apache Kafka 4.1.1 jars are there: each cell gets a real broker' : 'Kafka is NOT available: no brokers, no messages flow (see the warning below)');
   await cleanUpPreviousRun(stateFile, say);
   const record = new DemoRecord(stateFile);
   record.update({});
@@ -419,8 +487,14 @@ async function main(): Promise<void> {
   const removed = await removeDemoObjects(kubectl, ['migrations', 'customerplacements', 'cells'], DEMO_SELECTOR, say);
   if (removed > 0) say(`removed ${removed} objects of a previous demo`);
 
-  step(`Databases: PostgreSQL for the control plane, ${citus.ok ? 'a Citus coordinator with two workers' : 'plain PostgreSQL (NOT Citus)'} per cell (${cellNames.join(', ')})`);
+  step(
+    `Databases: PostgreSQL for the control plane, ${citus.ok ? 'a Citus coordinator with two workers' : 'plain PostgreSQL (NOT Citus)'}${noKafka === undefined ? ' and a Kafka 4.1.1 broker' : ''} per cell (${cellNames.join(', ')})`,
+  );
   if (!citus.ok) warnNoCitus(citus.problem);
+  if (noKafka !== undefined) warnNoKafka(noKafka);
+  // The brokers start meanwhile (a JVM each, 256 MB of heap).
+  const brokersStarting = noKafka === undefined ? startDemoBrokers(cellNames, demoDir, (b) => record.addPid('kafkaPids', b.pid)) : undefined;
+  brokersStarting?.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const databases = await startDemoDatabases(
     plan.cells.map((c) => ({ cell: c.name, database: c.database, username: c.secret.username, password: c.secret.password })),
     (dir) => record.addDataDir(dir),
@@ -433,8 +507,12 @@ async function main(): Promise<void> {
     if (db.workers.length > 0) say(`${''.padEnd(14)} Citus workers ${db.workers.map((w) => `127.0.0.1:${w.port}`).join(', ')}: the Cell lists them, the operator registers them`);
   }
   if (citus.ok) say(`(on the Citus nodes role ${plan.cells[0]?.secret.username} is a superuser: registering workers with citus_add_node needs one)`);
+  if (brokersStarting) {
+    running.brokers = await brokersStarting;
+    for (const [cell, broker] of running.brokers) say(`${cell.padEnd(14)} Kafka 4.1.1 broker ${broker.bootstrap} (pid ${broker.pid}), topic telemetry with 3 partitions, log ${path.relative(root, broker.logFile)}`);
+  }
 
-  step('The operator and the router (from source, logs in .local/demo/)');
+  step(`The operator and the router${running.brokers ? ', the gateway and an ingestion worker per cell' : ''} (from source, logs in .local/demo/)`);
   const others = otherOperators();
   if (others.length > 0) {
     say('WARNING: other cell-operator processes run on this machine; one that watches the same cluster reconciles the demo\'s objects too,');
@@ -463,9 +541,9 @@ async function main(): Promise<void> {
       '--resync', String(OPERATOR_RESYNC_SECONDS),
       // The example cells take their database credentials from namespace cell-databases.
       '--allowed-namespaces', 'cell-databases',
-      // This demo's cells have no broker behind their Kafka (kwok plays Strimzi): no Kafka drain.
-      // `npm run demo:data-path` runs real brokers, a gateway and ingestion workers.
-      '--kafka-drain', 'false',
+      // With brokers, each move waits under its fence until the source cell's ingestion group has
+      // consumed the customer's messages (the Kafka drain); without them there is nothing to drain.
+      '--kafka-drain', running.brokers ? 'true' : 'false',
     ],
   });
   record.update({ operatorPid: running.operator.pid });
@@ -482,6 +560,19 @@ async function main(): Promise<void> {
   const routerUrl = `http://127.0.0.1:${routerPort}`;
   await running.router.waitHealthy(`${routerUrl}/readyz`, 90_000);
   say(`router    pid ${running.router.pid}, ${routerUrl}, bearer token for writes in .local/demo/router-token, log .local/demo/router.log`);
+  if (running.brokers) {
+    const started: ComponentProcess[] = [];
+    running.dataPath = { started };
+    const onStarted = (p: ComponentProcess) => {
+      started.push(p);
+      record.addPid('dataPathPids', p.pid);
+    };
+    Object.assign(running.dataPath, await startDataPath({ root, tsxLoader, demoDir, routerUrl, brokers: running.brokers, databases: databases.cells, onStarted }));
+    say(`gateway   pid ${running.dataPath.gateway!.pid}, ${running.dataPath.gatewayUrl} (POST /v1/telemetry/{customer}; asks the router where each customer lives), log .local/demo/gateway.log`);
+    for (const [cell, worker] of running.dataPath.ingest!) {
+      say(`ingest    ${cell.padEnd(11)} pid ${worker.pid}, group cell-ingest on ${running.brokers.get(cell)!.bootstrap}, rows into ${cell}'s readings, log .local/demo/ingest-${cell}.log`);
+    }
+  }
 
   step('Three cells in two regions, from examples/cells/');
   const endpoints = new Map<string, DemoDatabaseEndpoint>(
@@ -502,7 +593,10 @@ async function main(): Promise<void> {
     await refuseForeignObjects(kubectl, cellNames); // created by someone else meanwhile?
     throw error;
   });
+  // Strimzi's place is kwok's: the stand-in reports each cell's real broker in its Kafka's status.
+  if (running.brokers) await Promise.all([...running.brokers].map(([cell, broker]) => reportRealBroker(cell, broker.bootstrap, undefined, kubectl)));
   await waitForCells(kubectl, cellNames);
+  if (running.brokers) await waitForRealBrokers(kubectl, databases, running.brokers);
   if (citus.ok) await waitForCitusCells(kubectl, cellNames);
   else warnNoCitus(citus.problem);
   print(indent((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR])).stdout));
@@ -555,6 +649,20 @@ async function main(): Promise<void> {
   const total = Number(selected);
   say(`selects ${total} customers; steps: move 1 (the canary), pause 10s, move 10% (${Math.ceil(total / 10)}), pause {} until a person promotes, move 100%`);
   say('maxConcurrent 4, drainWait 500ms, retention 1m; progress from the kubectl plugin: kubectl cells migration watch ' + MIGRATION_NAME);
+  const gatewayUrl = running.dataPath?.gatewayUrl;
+  if (gatewayUrl) {
+    // The first customers in the migration's order (SmallestFirst: fewest devices, then the id): most move at step 3.
+    const withDevices = (
+      await databases.controlPlane.query<{ customer_id: string }>(
+        "SELECT customer_id FROM placements WHERE cell = $1 AND labels->>'tier' = 'standard' ORDER BY expected_devices, customer_id LIMIT $2",
+        [MIGRATION_FROM, DEVICE_CUSTOMERS],
+      )
+    ).map((r) => r.customer_id);
+    running.traffic = new DemoTraffic(gatewayUrl, withDevices, [MIGRATION_FROM, MIGRATION_TO], databases.cells, say);
+    say(`devices of ${withDevices.length} of them (the first in the migration's order) send 10 readings every 2s each through the gateway;`);
+    say('a [traffic] line every 2s: readings per second the gateway acknowledged, per cell, and rows per second each cell\'s ingestion worker wrote');
+    await sleep(6000);
+  }
   const migration = migrationManifest();
   writeFileSync(path.join(demoDir, 'manifests', 'migration.yaml'), stringify(migration));
   await applyManifests(kubectl, [migration]);
@@ -586,11 +694,15 @@ async function main(): Promise<void> {
   );
   const target = databases.cells.get(MIGRATION_TO)!;
   // One grouped count per table: Citus runs these on every worker (a correlated subquery per customer it refuses).
+  // The readings the devices sent (ids from DEVICE_FIRST_ID) are checked apart, against what the gateway acknowledged.
   const countIn = async (table: 'readings' | 'devices') =>
     new Map(
-      (await target.query<{ customer_id: string; n: string }>(`SELECT customer_id, count(*)::text AS n FROM ${table} WHERE customer_id = ANY($1::text[]) GROUP BY customer_id`, [moved.map((m) => m.customer_id)])).map(
-        (r) => [r.customer_id, r.n],
-      ),
+      (
+        await target.query<{ customer_id: string; n: string }>(
+          `SELECT customer_id, count(*)::text AS n FROM ${table} WHERE customer_id = ANY($1::text[]) ${table === 'readings' ? 'AND id < $2' : ''} GROUP BY customer_id`,
+          [moved.map((m) => m.customer_id), ...(table === 'readings' ? [DEVICE_FIRST_ID] : [])],
+        )
+      ).map((r) => [r.customer_id, r.n]),
     );
   const [readingsIn, devicesIn] = [await countIn('readings'), await countIn('devices')];
   const counted = moved.map((m) => ({ customer_id: m.customer_id, readings: readingsIn.get(m.customer_id) ?? '0', devices: devicesIn.get(m.customer_id) ?? '0' }));
@@ -616,6 +728,7 @@ async function main(): Promise<void> {
       ? `every row inserted for them is in ${MIGRATION_TO}'s database, once (counted per customer)`
       : `ROWS DIFFER for ${mismatched.length} moved customers, e.g. ${JSON.stringify(mismatched.slice(0, 3))}`,
   );
+  const delivered = running.traffic && running.brokers ? await checkDeliveries(running.traffic, moved.map((m) => m.customer_id), target, running.brokers) : true;
   const movedSample = moved[0]?.customer_id;
   if (movedSample) {
     const after = await routeOf(routerUrl, movedSample);
@@ -638,9 +751,10 @@ async function main(): Promise<void> {
       logs: { operator: running.operator.logFile, router: running.router.logFile },
       targetDatabase: { cell: MIGRATION_TO, port: target.server.port, user: target.username, database: target.database },
       exitAtPause,
+      ...(running.dataPath?.gatewayUrl ? { gatewayUrl: running.dataPath.gatewayUrl } : {}),
     }),
   );
-  if (mismatched.length > 0) return void (await shutDown(1));
+  if (mismatched.length > 0 || !delivered) return void (await shutDown(1));
   if (exitAtPause) return void (await shutDown(0));
 
   // Until Ctrl-C: say so if the operator or the router stops on its own.

@@ -37,6 +37,8 @@ export interface StartComponentOptions {
   /** Arguments of src/main.ts (`operator ...`, `router ...`). */
   args: string[];
   logFile: string;
+  /** The whole environment (default: the demo's own, without NODE_OPTIONS). */
+  env?: NodeJS.ProcessEnv;
 }
 
 function httpStatus(url: string): Promise<number> {
@@ -57,7 +59,7 @@ export function startComponent(options: StartComponentOptions): ComponentProcess
     try {
       return spawn(process.execPath, ['--import', options.tsxLoader, path.join(options.root, 'src/main.ts'), ...options.args], {
         cwd: options.root,
-        env: { ...process.env, NODE_OPTIONS: '' },
+        env: options.env ?? { ...process.env, NODE_OPTIONS: '' },
         stdio: ['ignore', fd, fd],
       });
     } finally {

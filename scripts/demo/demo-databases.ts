@@ -33,13 +33,17 @@ export interface DemoDatabases {
   stop(): Promise<void>;
 }
 
-/** The tenant tables of the example cells (spec.database.tables), keyed by customer_id. */
+/**
+ * The tenant tables of the example cells (spec.database.tables), keyed by customer_id; readings as
+ * the ingestion worker writes them (customer_id, id, device, value: src/ingest/row-writer.ts).
+ */
 export const TENANT_TABLES = `
   CREATE TABLE readings (
     customer_id text NOT NULL,
     id          bigint NOT NULL,
     received_at timestamptz NOT NULL DEFAULT now(),
     value       double precision NOT NULL,
+    device      text,
     PRIMARY KEY (customer_id, id)
   );
   CREATE INDEX readings_received_at_idx ON readings (customer_id, received_at, id);

@@ -16,6 +16,8 @@ export interface NextStepsInput {
   logs: { operator: string; router: string };
   targetDatabase: { cell: string; port: number; user: string; database: string };
   exitAtPause: boolean;
+  /** With brokers: the gateway's address, where a device sends readings. */
+  gatewayUrl?: string;
 }
 
 export function nextSteps(input: NextStepsInput): string {
@@ -48,6 +50,13 @@ export function nextSteps(input: NextStepsInput): string {
     `  curl -s -X PUT ${input.routerUrl}/v1/customers/new-customer -H "Authorization: Bearer $(cat ${input.tokenFile})" \\`,
     `       -H 'content-type: application/json' -d '{"region":"eu-west-1","labels":{"tier":"standard"}}'`,
     '',
+    ...(input.gatewayUrl
+      ? [
+          'Send readings as a device does (the gateway asks the router, produces to the cell\'s broker; its worker writes the rows):',
+          `  curl -s -X POST ${input.gatewayUrl}/v1/telemetry/${input.sampleCustomer} -H 'content-type: application/json' -d '[{"id":2000000001,"device":"d-1","value":21.5}]'`,
+          '',
+        ]
+      : []),
     `Look into the ${db.cell} database (trust auth):`,
     `  psql -h 127.0.0.1 -p ${db.port} -U ${db.user} ${db.database} -c 'SELECT customer_id, count(*) FROM readings GROUP BY 1 ORDER BY 2 LIMIT 5'`,
     '',

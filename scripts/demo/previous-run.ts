@@ -1,5 +1,5 @@
 // What a previous demo may have left: its record in .local/demo/state.json (its own pid, the pids
-// of its operator and router, the data directories of its PostgreSQL servers) when it was killed
+// of its operator, router, gateway, ingestion workers and Kafka brokers, the data directories of its PostgreSQL servers) when it was killed
 // before it could clean up, and its objects in the cluster. Only what the record or the demo's
 // label names is touched: nothing else on the machine or in the cluster is stopped or deleted.
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +12,10 @@ export interface DemoState {
   pid: number;
   operatorPid?: number;
   routerPid?: number;
+  /** The gateway and the ingestion workers (src/main.ts processes). */
+  dataPathPids?: number[];
+  /** The Kafka brokers (java processes). */
+  kafkaPids?: number[];
   dataDirs: string[];
 }
 
@@ -54,6 +58,10 @@ export class DemoRecord {
     writeFileSync(this.file, `${JSON.stringify(this.state, null, 2)}\n`);
   }
 
+  addPid(kind: 'dataPathPids' | 'kafkaPids', pid: number): void {
+    this.update({ [kind]: [...(this.state[kind] ?? []), pid] });
+  }
+
   addDataDir(dir: string): void {
     this.update({ dataDirs: [...this.state.dataDirs, dir] });
   }
@@ -82,6 +90,12 @@ export async function cleanUpPreviousRun(file: string, say: Say): Promise<void> 
   }
   for (const [what, pid] of [['operator', state.operatorPid], ['router', state.routerPid]] as const) {
     if (pid && (await stopPid(pid, 'SIGTERM', (c) => c.includes('src/main.ts')))) say(`stopped the ${what} a previous demo left running (pid ${pid})`);
+  }
+  for (const pid of state.dataPathPids ?? []) {
+    if (await stopPid(pid, 'SIGTERM', (c) => c.includes('src/main.ts'))) say(`stopped a gateway or ingestion worker a previous demo left running (pid ${pid})`);
+  }
+  for (const pid of state.kafkaPids ?? []) {
+    if (await stopPid(pid, 'SIGKILL', (c) => c.includes('kafka.Kafka'))) say(`stopped a Kafka broker a previous demo left running (pid ${pid})`);
   }
   for (const dataDir of state.dataDirs ?? []) {
     const base = path.dirname(dataDir);

@@ -1,7 +1,11 @@
 // `npm run demo`, as a person runs it, to its promotion pause (DEMO_EXIT_AT_PAUSE=1): it sets up what
 // it needs, reuses the running local cluster, and the test checks what it prints and what the
-// cluster holds afterwards (the demo's cells and the canary Migration waiting for a person).
+// cluster holds afterwards (the demo's cells and the canary Migration waiting for a person, a real
+// broker per cell with the gateway and ingestion workers, readings moving with their customers).
+// Its whole output: .local/e2e/demo-output.log.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { DEMO_SELECTOR, MIGRATION_NAME, PROMOTION_STEP } from '../../scripts/demo/demo-manifests.js';
 import { e2eEnv, kubectl, kubectlJson } from './support/kube.js';
 
@@ -45,6 +49,8 @@ function runDemo(): Promise<Demo> {
     const timer = setTimeout(() => child.kill('SIGTERM'), TIMEOUT_MS - 60_000);
     child.on('exit', (code) => {
       clearTimeout(timer);
+      // All of it, for a person to read: the assertions below quote only its end.
+      writeFileSync(path.join(e2eEnv().artifactsDir, 'demo-output.log'), output);
       resolve({ code, output, ...(atPause ? { atPause } : {}) });
     });
   });
@@ -69,6 +75,27 @@ describeLocal('npm run demo', () => {
     // Its cells run on Citus (the build is cached by scripts/setup.sh): the operator registered two workers in each.
     expect(demo.output).not.toContain('the cells run on PLAIN PostgreSQL');
     expect(demo.output.match(/Citus 13\.2\.2 with 2 workers registered by the operator; 2 tables distributed by customer_id/g)).toHaveLength(3);
+  });
+
+  it('runs a real broker per cell, the gateway and an ingestion worker per cell, and readings move from eu-west-1a to eu-west-1b, each once', () => {
+    expect(demo.output).not.toContain('Kafka is not available');
+    expect(demo.output.match(/Kafka 4\.1\.1 broker 127\.0\.0\.1:\d+ \(pid \d+\)/g)).toHaveLength(3);
+    // Each cell's Kafka status carries its real broker, and the Cell and the routing table say the same.
+    expect(demo.output.match(/Kafka status\.listeners\[\]\.bootstrapServers = Cell status\.endpoints\.kafkaBootstrap = routing table: 127\.0\.0\.1:\d+/g)).toHaveLength(3);
+    expect(demo.output).toMatch(/gateway {3}pid \d+, http:\/\/127\.0\.0\.1:\d+/);
+    expect(demo.output.match(/ingest {4}\S+ +pid \d+, group cell-ingest on 127\.0\.0\.1:\d+/g)).toHaveLength(3);
+    // The [traffic] lines: what the gateway acknowledged per cell and the rows each worker wrote.
+    const traffic = [...demo.output.matchAll(/\[traffic\] gateway acknowledged (\d+) msg\/s \(eu-west-1a (\d+), eu-west-1b (\d+)\); rows written eu-west-1a (\d+)\/s \((\d+)\), eu-west-1b (\d+)\/s \((\d+)\)/g)].map((m) => m.slice(1).map(Number));
+    expect(traffic.length).toBeGreaterThan(5);
+    const firstToA = traffic.findIndex(([, toA, , rowsA]) => toA! > 0 && rowsA! > 0);
+    const laterToB = traffic.findIndex(([, , toB, , , rowsB], i) => i > firstToA && toB! > 0 && rowsB! > 0);
+    expect(firstToA).toBeGreaterThanOrEqual(0);
+    expect(laterToB).toBeGreaterThan(firstToA);
+    // The check at the pause: every acknowledged reading of a moved customer is one row in its new cell.
+    const [, acknowledged, rows] = /readings of the moved customers: (\d+) acknowledged by the gateway, (\d+) rows of theirs in eu-west-1b's database .*; 0 missing, 0 duplicated/.exec(demo.output) ?? [];
+    expect(Number(acknowledged)).toBeGreaterThan(0);
+    expect(Number(rows)).toBeGreaterThanOrEqual(Number(acknowledged));
+    expect(demo.output).toContain('exactly once: every reading the gateway acknowledged for the moved customers is one row in eu-west-1b');
   });
 
   it('held its three cells in two regions and the canary migration at the pause while it ran', async () => {

@@ -128,9 +128,28 @@ export async function startDataPathWorld(options: { names?: string[]; partitions
 }
 
 /**
+ * The environment a cell's ingest Deployment gives its worker (workload-builder.ts) plus the router:
+ * what `cell-operator ingest` runs with here, in the tests and in `npm run demo`.
+ */
+export function ingestEnvironment(options: { cell: string; bootstrap: string; databaseUrl: string; routerUrl: string; table?: string; httpPort?: number }): NodeJS.ProcessEnv {
+  return {
+    PATH: process.env.PATH,
+    HOME: process.env.HOME,
+    CELL_NAME: options.cell,
+    KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
+    KAFKA_TELEMETRY_TOPIC: TOPIC,
+    DATABASE_URL: options.databaseUrl,
+    ROUTER_URL: options.routerUrl,
+    ROUTE_TTL_MS: '200',
+    HTTP_PORT: String(options.httpPort ?? 0),
+    LOG_LEVEL: 'info',
+    ...(options.table ? { INGEST_TABLE: options.table } : {}),
+  };
+}
+
+/**
  * Starts an ingestion worker of `cell` as a child process (`cell-operator ingest`, so that a test
- * can SIGKILL it), with the environment a cell's ingest Deployment gets (workload-builder.ts) plus
- * the router; its output goes to .local/data-path/ingest-<cell>.log.
+ * can SIGKILL it), with ingestEnvironment(); its output goes to .local/data-path/ingest-<cell>.log.
  */
 export function startIngestProcess(options: { cell: string; bootstrap: string; databaseUrl: string; routerUrl: string; table?: string }): IngestProcess {
   const { cell } = options;
@@ -140,19 +159,7 @@ export function startIngestProcess(options: { cell: string; bootstrap: string; d
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'src', 'main.ts'), 'ingest'], {
     cwd: ROOT,
     stdio: ['ignore', fd, fd],
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      CELL_NAME: cell,
-      KAFKA_BOOTSTRAP_SERVERS: options.bootstrap,
-      KAFKA_TELEMETRY_TOPIC: TOPIC,
-      DATABASE_URL: options.databaseUrl,
-      ROUTER_URL: options.routerUrl,
-      ROUTE_TTL_MS: '200',
-      HTTP_PORT: '0',
-      LOG_LEVEL: 'info',
-      ...(options.table ? { INGEST_TABLE: options.table } : {}),
-    },
+    env: ingestEnvironment(options),
   });
   closeSync(fd);
   return {
