@@ -41,6 +41,14 @@ function skipped(cell: string, reason: NonNullable<KafkaDrain['skipped']>, at: D
   return { cell, topic: k?.topic ?? '', group: k?.group ?? '', partitions: [], recordedAt: at.toISOString(), drainedAt: at.toISOString(), behindAtStart: 0, skipped: reason };
 }
 
+/**
+ * The drain of an engine without Kafka, recorded by the fence itself (move-executor.ts): nothing to
+ * read or wait for, so no step of its own.
+ */
+export function kafkaDrainDisabled(cell: string, at: Date): KafkaDrain {
+  return skipped(cell, 'Disabled', at);
+}
+
 function withCommitted(partitions: readonly KafkaDrainPartition[], committed: Map<number, string | null>): KafkaDrainPartition[] {
   return partitions.map((p) => ({ ...p, committed: committed.get(p.partition) ?? null }));
 }

@@ -23,10 +23,8 @@ import {
   listMoves,
   listOpenMoves,
   loadMove,
-  tryLockMove,
-  unlockMove,
-  holdMoveLock,
-  releaseMoveLock,
+  lockMove,
+  unlockMoveAndRelease,
   LOCK_HEARTBEAT_MS,
   LOCK_SESSION_IDLE_MS,
   nextCleanupAt,
@@ -242,7 +240,7 @@ export class MoveEngine {
   /**
    * Runs `fn` on a control-plane client holding the move's advisory lock (session-scoped: it dies
    * with the connection, so a crashed executor never keeps a move locked). 'Busy' if another
-   * executor holds it. The session is bounded (holdMoveLock): a silent owner loses it after
+   * executor holds it. The session is bounded (lockMove): a silent owner loses it after
    * LOCK_SESSION_IDLE_MS even if a middlebox keeps its socket open, so the owner queries it every
    * LOCK_HEARTBEAT_MS. `lost()` tells whether the connection failed or stopped answering meanwhile.
    */
@@ -251,8 +249,9 @@ export class MoveEngine {
     return withClient(
       this.cp,
       async (cp, broken) => {
-        if (!(await tryLockMove(cp, key))) return 'Busy';
-        const owner: Ownership = { epoch: await holdMoveLock(cp), claimed: false };
+        const epoch = await lockMove(cp, key);
+        if (epoch === undefined) return 'Busy';
+        const owner: Ownership = { epoch, claimed: false };
         let waitingSince: number | undefined;
         const beat = setInterval(() => {
           if (waitingSince !== undefined) return;
@@ -273,7 +272,7 @@ export class MoveEngine {
         }
         // A failed unlock leaves the lock to the connection: destroyed, it takes the lock along.
         if (lost()) discardClient(cp);
-        else await releaseMoveLock(cp).then(() => unlockMove(cp, key)).catch(() => discardClient(cp));
+        else await unlockMoveAndRelease(cp, key).catch(() => discardClient(cp));
         return result;
       },
       { discardOn: 'any' },

@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { releaseCapacity, reserveCapacity } from '../store/cells.js';
 import { BEGIN_ROUTING_WRITES, cutOverPlacement, fencePlacement, readPlacement, unfencePlacement } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
-import { kafkaDrainCheck, kafkaDrainStart, type KafkaDrainOptions } from './kafka-drain.js';
+import { kafkaDrainCheck, kafkaDrainDisabled, kafkaDrainStart, type KafkaDrainOptions } from './kafka-drain.js';
 import type { MoveAction } from './move-decision.js';
 import { errorMessage } from '../store/database-errors.js';
 import { MoveRefusal } from './move-errors.js';
@@ -15,6 +15,7 @@ import type { MoveOwner, Mover } from './cell-fence-sql.js';
 import {
   leaveVerifyPhase,
   recordFailure,
+  recordPlan,
   replaceProgress,
   resetRound,
   transition,
@@ -62,7 +63,7 @@ export interface ExecutorContext {
   newState?: MoveState;
   /** A control-plane client holding the move's advisory lock. */
   cp: PoolClient;
-  /** The epoch of that lock (migration-journal.ts holdMoveLock): every cell transaction of the move checks it is still the newest. */
+  /** The epoch of that lock (migration-journal.ts lockMove): every cell transaction of the move checks it is still the newest. */
   ownerEpoch?: string;
   plans: TablePlans;
   settings: MoveSettings;
@@ -208,13 +209,11 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
     installFence(source, fromDb.tenancy.tenantColumn, fenced),
     installFence(target, toDb.tenancy.tenantColumn, fenced).then(() => markCustomer(target, move.customerId, move.migration, 'MovingIn', undefined, ownerOf(ctx, move))),
   ]);
-  await inTransaction(ctx.cp, async () => {
-    await replaceProgress(ctx.cp, move, tables);
-    const started: JournalFields = { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() };
-    // Under the fence: caught up already, nothing to verify before it (the decider's next action is the fence).
-    if (underFence) await record(ctx, move, 'CatchingUp', ctx.now(), { ...started, catchUpRound: 1, roundRows: 0 });
-    else await record(ctx, move, 'Copying', ctx.now(), started);
-  });
+  const started: JournalFields = { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() };
+  // Under the fence: caught up already, nothing to verify before it (the decider's next action is the fence).
+  const [next, fields]: [MoveState, JournalFields] = underFence ? ['CatchingUp', { ...started, catchUpRound: 1, roundRows: 0 }] : ['Copying', started];
+  await recordPlan(ctx.cp, move, tables, next, ctx.now(), fields); // the plan and the state change in one statement
+  ctx.newState = next;
 }
 
 async function observe(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
@@ -332,8 +331,11 @@ async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
   const { from } = movingCells(move);
   if (move.sourceEpoch === null) throw new Error('a move reached the fence without a source epoch');
   const epoch = move.sourceEpoch;
+  const at = ctx.now();
+  // Without Kafka the drain under the fence has nothing to do: recorded with the fence, no step of its own.
+  const fields: JournalFields = ctx.kafka ? { fencedAt: at } : { fencedAt: at, kafkaDrain: kafkaDrainDisabled(from, at) };
   await routingTransaction(ctx, async () => {
-    await record(ctx, move, 'Fenced', ctx.now(), { fencedAt: ctx.now() });
+    await record(ctx, move, 'Fenced', at, fields);
     if (!(await fencePlacement(ctx.cp, move.customerId, from, epoch))) {
       const p = await readPlacement(ctx.cp, move.customerId);
       throw new MoveRefusal(

@@ -156,19 +156,6 @@ export interface LoadedMove {
 export const MOVE_LOCK_CLASS = 0x6d6f7665;
 
 /**
- * Takes the move's executor lock on this session (it dies with the connection, so a crashed
- * executor never keeps a move locked). False when another executor holds it.
- */
-export async function tryLockMove(client: PoolClient, key: MoveKey): Promise<boolean> {
-  const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`, [
-    MOVE_LOCK_CLASS,
-    key.migration,
-    key.customerId,
-  ]);
-  return rows[0]?.locked === true;
-}
-
-/**
  * How long the server keeps the lock's session when its operator falls silent (partitioned, not
  * dead: a middlebox may keep the socket alive, so TCP keepalive never ends it): idle, or idle in a
  * transaction, longer than this, the server ends the session and the lock is free for another
@@ -178,27 +165,40 @@ export const LOCK_SESSION_IDLE_MS = 20_000;
 export const LOCK_HEARTBEAT_MS = 5_000;
 
 /**
- * After tryLockMove: bounds the lock session's silence (LOCK_SESSION_IDLE_MS) and returns this
- * owner's epoch, a new transaction id of the control-plane database: it grows with every lock
- * taken, so a later owner's epoch is above every earlier one's (the cells keep the highest, see
- * data/cell-fence-sql.ts schema step 5).
+ * Takes the move's executor lock on this session (it dies with the connection, so a crashed
+ * executor never keeps a move locked), in one round trip: the lock first (a subquery evaluated
+ * before the rest), then, only if it was taken, the session's silence bounded
+ * (LOCK_SESSION_IDLE_MS) and this owner's epoch: a new transaction id of the control-plane
+ * database, assigned after the lock was taken, so a later owner's epoch is above every earlier
+ * one's (the cells keep the highest, see data/cell-fence-sql.ts schema step 5). Undefined when
+ * another executor holds the move.
  */
-export async function holdMoveLock(client: PoolClient): Promise<string> {
+export async function lockMove(client: PoolClient, key: MoveKey): Promise<string | undefined> {
   const bound = `${LOCK_SESSION_IDLE_MS}ms`;
-  await client.query(`SELECT set_config('idle_session_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $1, false)`, [bound]);
-  const { rows } = await client.query<{ epoch: string }>('SELECT pg_current_xact_id()::text AS epoch');
-  const epoch = rows[0]?.epoch;
+  const { rows } = await client.query<{ locked: boolean; epoch: string | null }>(
+    `SELECT l.locked,
+            CASE WHEN l.locked THEN set_config('idle_session_timeout', $4, false) || set_config('idle_in_transaction_session_timeout', $4, false) END AS bounded,
+            CASE WHEN l.locked THEN pg_current_xact_id()::text END AS epoch
+       FROM (SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked OFFSET 0) l`,
+    [MOVE_LOCK_CLASS, key.migration, key.customerId, bound],
+  );
+  if (rows[0]?.locked !== true) return undefined;
+  const epoch = rows[0].epoch;
   if (!epoch) throw new Error('the control-plane database gave no transaction id for the move owner epoch');
   return epoch;
 }
 
-/** Before unlockMove: the session goes back to the pool without holdMoveLock's bounds. */
-export async function releaseMoveLock(client: PoolClient): Promise<void> {
-  await client.query('RESET idle_session_timeout; RESET idle_in_transaction_session_timeout');
-}
-
-export async function unlockMove(client: PoolClient, key: MoveKey): Promise<void> {
-  await client.query(`SELECT pg_advisory_unlock($1, hashtext($2 || '/' || $3))`, [MOVE_LOCK_CLASS, key.migration, key.customerId]);
+/**
+ * Releases the move's lock, the session going back to the pool without lockMove's bounds (what
+ * RESET gives, pg_settings.reset_val), in one round trip.
+ */
+export async function unlockMoveAndRelease(client: PoolClient, key: MoveKey): Promise<void> {
+  await client.query(
+    `SELECT set_config('idle_session_timeout', (SELECT reset_val FROM pg_settings WHERE name = 'idle_session_timeout'), false),
+            set_config('idle_in_transaction_session_timeout', (SELECT reset_val FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'), false),
+            pg_advisory_unlock($1, hashtext($2 || '/' || $3))`,
+    [MOVE_LOCK_CLASS, key.migration, key.customerId],
+  );
 }
 
 /** The journal row and its progress rows, in one round trip. */
@@ -589,6 +589,54 @@ export async function replaceProgress(db: Queryable, key: MoveKey, tables: reado
         t.underFence === true,
       ],
     );
+  }
+}
+
+/** A row of replaceProgress's INSERT, for jsonb_to_recordset. */
+function progressInsertRow(t: NewProgress) {
+  return {
+    table_name: t.table,
+    phase: t.mode === 'AppendOnly' && !t.underFence ? 'Copy' : 'FinalSync',
+    position: t.position,
+    mode: t.mode,
+    cursor_columns: t.cursor,
+    time_cursor: t.timeCursor,
+    observed_key: t.observedKey ?? null,
+    observed_at: t.observedAt ? t.observedAt.toISOString() : null,
+    under_fence: t.underFence === true,
+  };
+}
+
+/**
+ * The plan of a move recorded with its state change, in one statement (was a transaction of
+ * replaceProgress and transition): the journal row changes state only if it is still in
+ * `move.state` and direction (else MoveConflict), and only then are its progress rows replaced by
+ * `tables` (the old ones deleted first: the insert reads a count of the delete, which makes it run
+ * to its end before the first row goes in).
+ */
+export async function recordPlan(db: Queryable, move: Pick<MoveRecord, 'migration' | 'customerId' | 'state' | 'direction'>, tables: readonly NewProgress[], to: MoveState, at: Date, fields: JournalFields = {}): Promise<void> {
+  const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at, JSON.stringify(tables.map(progressInsertRow))];
+  const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON)];
+  const { rows } = await db.query<{ moved: boolean }>(
+    `WITH j AS (
+       UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4 RETURNING 1
+     ), d AS (
+       DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2 AND EXISTS (SELECT 1 FROM j) RETURNING 1
+     ), i AS (
+       INSERT INTO migration_table_progress (migration, customer_id, table_name, phase, position, mode, cursor_columns, time_cursor, observed_key, observed_at,
+                                             caught_up, resynced, verified, verified_rows, verified_checksum)
+       SELECT $1, $2, t.table_name, t.phase, t.position, t.mode, t.cursor_columns, t.time_cursor, t.observed_key, t.observed_at,
+              t.under_fence, t.under_fence, t.under_fence, CASE WHEN t.under_fence THEN 0 END, CASE WHEN t.under_fence THEN '0' END
+         FROM jsonb_to_recordset($7::jsonb) AS t(table_name text, phase text, position integer, mode text, cursor_columns jsonb, time_cursor boolean,
+                                                 observed_key jsonb, observed_at timestamptz, under_fence boolean)
+        WHERE EXISTS (SELECT 1 FROM j) AND (SELECT count(*) FROM d) >= 0
+       RETURNING 1
+     )
+     SELECT EXISTS (SELECT 1 FROM j) AS moved, (SELECT count(*) FROM i) AS inserted`,
+    values,
+  );
+  if (rows[0]?.moved !== true) {
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
   }
 }
 
