@@ -2,7 +2,7 @@
 // the real control-plane schema: both happen, or neither, and a move that is no longer where the
 // executor read it is a conflict.
 import { MoveConflict } from '../../../src/data/move-errors.js';
-import { insertMove, loadMove, replaceProgress, transition, updateProgressAndState } from '../../../src/store/migration-journal.js';
+import { insertMove, loadMove, recordPlan, replaceProgress, transition, updateProgressAndState } from '../../../src/store/migration-journal.js';
 import { placeCustomers, useCells } from './cells-fixture.js';
 
 const TIMEOUT = 120_000;
@@ -60,5 +60,48 @@ describe('recording a table and a state change together', () => {
       updateProgressAndState(cells().cp, 'public.devices', { finalSynced: true }, { rows: 1, bytes: 10 }, { move, to: 'Verifying', at: new Date() }),
     ).rejects.toBeInstanceOf(MoveConflict);
     expect((await loadMove(cells().cp, move))?.move).toMatchObject({ state: 'Copying', rowsCopied: 0 });
+  }, TIMEOUT);
+});
+
+describe('recording a move\'s plan with its state change (Prepare)', () => {
+  it('replaces whatever progress rows the move had by the plan, and records the state, in one statement', async () => {
+    await placeCustomers(cells().cp, ['plan'], 'cell-a');
+    const started = await insertMove(cells().cp, { migration: 'journal', customerId: 'plan', sourceCell: 'cell-a', targetCell: 'cell-b' });
+    if (!started.ok) throw new Error(started.message);
+    // A leftover row of the same table and one of a table no longer planned: both replaced.
+    await replaceProgress(cells().cp, started.move, [
+      { table: 'public.readings', position: 0, mode: 'AppendOnly', cursor: ['id'], timeCursor: false },
+      { table: 'public.gone', position: 1, mode: 'Mutable', cursor: ['id'], timeCursor: false },
+    ]);
+    const observedAt = new Date('2026-01-02T03:04:05.000Z');
+    await recordPlan(
+      cells().cp,
+      started.move,
+      [
+        { table: 'public.readings', position: 0, mode: 'AppendOnly', cursor: ['received_at', 'id'], timeCursor: true, underFence: true },
+        { table: 'public.events', position: 1, mode: 'AppendOnly', cursor: ['seq'], timeCursor: false, observedKey: ['41'], observedAt },
+        { table: 'public.devices', position: 2, mode: 'Mutable', cursor: ['id'], timeCursor: false },
+      ],
+      'Copying',
+      new Date(),
+      { sourceEpoch: 3 },
+    );
+    const after = await loadMove(cells().cp, started.move);
+    expect(after?.move).toMatchObject({ state: 'Copying', sourceEpoch: 3, attempt: 0 });
+    expect(after?.tables.map((t) => t.table)).toEqual(['public.readings', 'public.events', 'public.devices']);
+    expect(after?.tables[0]).toMatchObject({ phase: 'FinalSync', cursor: ['received_at', 'id'], timeCursor: true, caughtUp: true, resynced: true, verified: true, verifiedRows: 0, verifiedChecksum: '0' });
+    expect(after?.tables[1]).toMatchObject({ phase: 'Copy', observedKey: ['41'], observedAt, caughtUp: false, verified: false, verifiedRows: null });
+    expect(after?.tables[2]).toMatchObject({ phase: 'FinalSync', mode: 'Mutable', caughtUp: false });
+  }, TIMEOUT);
+
+  it('writes nothing when the move is no longer in the state the executor read', async () => {
+    await placeCustomers(cells().cp, ['plan-late'], 'cell-a');
+    const started = await insertMove(cells().cp, { migration: 'journal', customerId: 'plan-late', sourceCell: 'cell-a', targetCell: 'cell-b' });
+    if (!started.ok) throw new Error(started.message);
+    await transition(cells().cp, started.move, 'Copying', new Date()); // someone else got there first
+    await expect(
+      recordPlan(cells().cp, started.move, [{ table: 'public.readings', position: 0, mode: 'AppendOnly', cursor: ['id'], timeCursor: false }], 'Copying', new Date()),
+    ).rejects.toBeInstanceOf(MoveConflict);
+    expect((await loadMove(cells().cp, started.move))?.tables).toEqual([]);
   }, TIMEOUT);
 });
