@@ -203,15 +203,35 @@ export async function unlockMoveAndRelease(client: PoolClient, key: MoveKey): Pr
 
 /** The journal row and its progress rows, in one round trip. */
 export async function loadMove(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
-  const { rows } = await db.query<JournalRow & { progress: ProgressJson[] }>(
+  const { rows } = await db.query<LoadedRow>(
     `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
                             WHERE p.migration = j.migration AND p.customer_id = j.customer_id), '[]') AS progress
        FROM migration_journal j WHERE j.migration = $1 AND j.customer_id = $2`,
     [key.migration, key.customerId],
   );
   const row = rows[0];
-  if (!row) return undefined;
+  return row ? loadedFromRow(row) : undefined;
+}
+
+/** A journal row with its progress rows as json_agg renders them (loadMove, and the writes' RETURNING). */
+type LoadedRow = JournalRow & { progress: ProgressJson[] };
+
+function loadedFromRow(row: LoadedRow): LoadedMove {
   return { move: moveFromRow(row), tables: row.progress.map((p) => progressFromRow(progressFromJson(p))) };
+}
+
+/**
+ * The move's progress rows after a write, as its RETURNING hands them back with the journal row
+ * (so the executor's next decision needs no read): those the statement wrote, from the CTEs
+ * `written` (RETURNING *), the others as its snapshot has them (only the move's executor writes
+ * them). $1 and $2 are the move's migration and customer.
+ */
+function progressAfter(written: readonly string[] = []): string {
+  const mine = written.map((w) => `SELECT * FROM ${w}`);
+  const others = `SELECT x.* FROM migration_table_progress x WHERE x.migration = $1 AND x.customer_id = $2${
+    written.length > 0 ? ` AND x.table_name NOT IN (${written.map((w) => `SELECT table_name FROM ${w}`).join(' UNION ALL ')})` : ''
+  }`;
+  return `coalesce((SELECT json_agg(a ORDER BY a.position, a.table_name) FROM (${[...mine, others].join(' UNION ALL ')}) a), '[]')`;
 }
 
 /** A progress row as json_agg renders it: timestamps as ISO text. */
@@ -329,7 +349,9 @@ function setClauses(fields: Record<string, unknown>, columns: Record<string, str
 
 /**
  * Records a state change (and other fields) if the move is still in `from`: the write that makes
- * a transition happen before its effect. Throws MoveConflict when someone else moved it meanwhile.
+ * a transition happen before its effect. Throws MoveConflict when someone else moved it meanwhile
+ * (or, with `unlessAborted`, asked for an abort). Returns the move as written (the journal row as the
+ * UPDATE left it, the abort request of the latest committed version included), for the next decision.
  */
 export async function transition(
   db: Queryable,
@@ -337,24 +359,34 @@ export async function transition(
   to: MoveState,
   at: Date,
   fields: JournalFields = {},
-): Promise<void> {
+  options: { unlessAborted?: boolean } = {},
+): Promise<LoadedMove> {
   const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at];
   const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON)];
-  const { rowCount } = await db.query(
-    `UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4`,
+  const unlessAborted = options.unlessAborted ? ' AND abort_requested_at IS NULL' : '';
+  const { rows } = await db.query<LoadedRow>(
+    `UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4${unlessAborted}
+     RETURNING *, ${progressAfter()} AS progress`,
     values,
   );
-  if (rowCount !== 1) {
-    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
+  const row = rows[0];
+  if (!row) {
+    const why = options.unlessAborted ? ` (or an abort was asked for)` : '';
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}${why}; not recording ${to}`);
   }
+  return loadedFromRow(row);
 }
 
 /** Updates journal fields without a state change (e.g. catch-up round counters). */
-export async function updateJournal(db: Queryable, key: MoveKey, fields: JournalFields): Promise<void> {
+export async function updateJournal(db: Queryable, key: MoveKey, fields: JournalFields): Promise<LoadedMove | undefined> {
   const values: unknown[] = [key.migration, key.customerId];
   const sets = setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON);
-  if (sets.length === 0) return;
-  await db.query(`UPDATE migration_journal SET ${sets.join(', ')}, updated_at = now() WHERE migration = $1 AND customer_id = $2`, values);
+  if (sets.length === 0) return undefined;
+  const { rows } = await db.query<LoadedRow>(
+    `UPDATE migration_journal SET ${sets.join(', ')}, updated_at = now() WHERE migration = $1 AND customer_id = $2 RETURNING *, ${progressAfter()} AS progress`,
+    values,
+  );
+  return rows[0] ? loadedFromRow(rows[0]) : undefined;
 }
 
 /** A failed attempt that will be retried: the error for people, the count for backoff. */
@@ -464,26 +496,27 @@ export interface CopyCounts {
 }
 
 /** Records a table's progress, and adds its copy counts to the table and the journal, atomically. */
-export async function updateProgress(db: Queryable, key: MoveKey, table: string, fields: ProgressFields, counts?: CopyCounts): Promise<void> {
+export async function updateProgress(db: Queryable, key: MoveKey, table: string, fields: ProgressFields, counts?: CopyCounts): Promise<LoadedMove> {
   const values: unknown[] = [key.migration, key.customerId, table];
   const sets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
-  const rows = counts?.rows ?? 0;
-  const bytes = counts?.bytes ?? 0;
-  values.push(rows, bytes, counts?.swept ?? 0);
+  values.push(counts?.rows ?? 0, counts?.bytes ?? 0, counts?.swept ?? 0);
   const [r, b, s] = [values.length - 2, values.length - 1, values.length];
   sets.push(`rows_copied = p.rows_copied + $${r}`, `bytes_copied = p.bytes_copied + $${b}`, `swept_rows = p.swept_rows + $${s}`, 'updated_at = now()');
   const round = counts?.inRound ? `, round_rows = j.round_rows + $${r}` : '';
-  const { rowCount } = await db.query(
+  const { rows } = await db.query<LoadedRow>(
     `WITH p AS (
        UPDATE migration_table_progress p SET ${sets.join(', ')}
         WHERE p.migration = $1 AND p.customer_id = $2 AND p.table_name = $3
-       RETURNING 1
+       RETURNING p.*
      )
      UPDATE migration_journal j SET rows_copied = j.rows_copied + $${r}, bytes_copied = j.bytes_copied + $${b}${round}, attempt = 0, updated_at = now()
-      WHERE j.migration = $1 AND j.customer_id = $2 AND EXISTS (SELECT 1 FROM p)`,
+      WHERE j.migration = $1 AND j.customer_id = $2 AND EXISTS (SELECT 1 FROM p)
+     RETURNING j.*, ${progressAfter(['p'])} AS progress`,
     values,
   );
-  if (rowCount !== 1) throw new MoveConflict(`no progress row for table ${table} of move ${key.migration}/${key.customerId}`);
+  const row = rows[0];
+  if (!row) throw new MoveConflict(`no progress row for table ${table} of move ${key.migration}/${key.customerId}`);
+  return loadedFromRow(row);
 }
 
 /** A state change recorded together with a table's progress (see updateProgressAndState). */
@@ -495,6 +528,8 @@ export interface StateChange {
   fields?: JournalFields;
   /** Also start a new catch-up round for the move's other append-only tables (see resetRound, keepCaughtUp). */
   resetOtherTables?: boolean;
+  /** Only if no abort was asked for (else MoveConflict), see transition. */
+  unlessAborted?: boolean;
 }
 
 /**
@@ -509,7 +544,7 @@ export async function updateProgressAndState(
   fields: ProgressFields,
   counts: CopyCounts | undefined,
   change: StateChange,
-): Promise<void> {
+): Promise<LoadedMove> {
   const { move } = change;
   const values: unknown[] = [move.migration, move.customerId, table, move.state, move.direction, change.to, change.at];
   const progressSets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
@@ -532,25 +567,29 @@ export async function updateProgressAndState(
     ? `, o AS (
          UPDATE migration_table_progress o SET resynced = false, phase = 'CatchUp', updated_at = now()
           WHERE o.migration = $1 AND o.customer_id = $2 AND o.table_name <> $3 AND o.mode = 'AppendOnly' AND EXISTS (SELECT 1 FROM j)
+         RETURNING o.*
        )`
     : '';
-  const { rows } = await db.query<{ moved: boolean; progressed: boolean }>(
+  const { rows } = await db.query<LoadedRow & { progressed: boolean }>(
     `WITH j AS (
        UPDATE migration_journal j SET ${journalSets.join(', ')}
-        WHERE j.migration = $1 AND j.customer_id = $2 AND j.state = $4 AND j.direction = $5
+        WHERE j.migration = $1 AND j.customer_id = $2 AND j.state = $4 AND j.direction = $5${change.unlessAborted ? ' AND j.abort_requested_at IS NULL' : ''}
           AND EXISTS (SELECT 1 FROM migration_table_progress x WHERE x.migration = $1 AND x.customer_id = $2 AND x.table_name = $3)
-       RETURNING 1
+       RETURNING j.*
      ), p AS (
        UPDATE migration_table_progress p SET ${progressSets.join(', ')}
         WHERE p.migration = $1 AND p.customer_id = $2 AND p.table_name = $3 AND EXISTS (SELECT 1 FROM j)
-       RETURNING 1
+       RETURNING p.*
      )${reset}
-     SELECT EXISTS (SELECT 1 FROM j) AS moved, EXISTS (SELECT 1 FROM p) AS progressed`,
+     SELECT j.*, EXISTS (SELECT 1 FROM p) AS progressed, ${progressAfter(change.resetOtherTables ? ['p', 'o'] : ['p'])} AS progress FROM j`,
     values,
   );
-  if (rows[0]?.moved !== true || rows[0]?.progressed !== true) {
-    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state} with a progress row for table ${table}; not recording ${change.to}`);
+  const row = rows[0];
+  if (!row || row.progressed !== true) {
+    const why = change.unlessAborted ? ' (or an abort was asked for)' : '';
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state} with a progress row for table ${table}${why}; not recording ${change.to}`);
   }
+  return loadedFromRow(row);
 }
 
 export interface NewProgress {
@@ -614,12 +653,19 @@ function progressInsertRow(t: NewProgress) {
  * `tables` (the old ones deleted first: the insert reads a count of the delete, which makes it run
  * to its end before the first row goes in).
  */
-export async function recordPlan(db: Queryable, move: Pick<MoveRecord, 'migration' | 'customerId' | 'state' | 'direction'>, tables: readonly NewProgress[], to: MoveState, at: Date, fields: JournalFields = {}): Promise<void> {
+export async function recordPlan(
+  db: Queryable,
+  move: Pick<MoveRecord, 'migration' | 'customerId' | 'state' | 'direction'>,
+  tables: readonly NewProgress[],
+  to: MoveState,
+  at: Date,
+  fields: JournalFields = {},
+): Promise<LoadedMove> {
   const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at, JSON.stringify(tables.map(progressInsertRow))];
   const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON)];
-  const { rows } = await db.query<{ moved: boolean }>(
+  const { rows } = await db.query<LoadedRow>(
     `WITH j AS (
-       UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4 RETURNING 1
+       UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4 RETURNING *
      ), d AS (
        DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2 AND EXISTS (SELECT 1 FROM j) RETURNING 1
      ), i AS (
@@ -630,28 +676,31 @@ export async function recordPlan(db: Queryable, move: Pick<MoveRecord, 'migratio
          FROM jsonb_to_recordset($7::jsonb) AS t(table_name text, phase text, position integer, mode text, cursor_columns jsonb, time_cursor boolean,
                                                  observed_key jsonb, observed_at timestamptz, under_fence boolean)
         WHERE EXISTS (SELECT 1 FROM j) AND (SELECT count(*) FROM d) >= 0
-       RETURNING 1
+       RETURNING *
      )
-     SELECT EXISTS (SELECT 1 FROM j) AS moved, (SELECT count(*) FROM i) AS inserted`,
+     SELECT j.*, coalesce((SELECT json_agg(a ORDER BY a.position, a.table_name) FROM i a), '[]') AS progress FROM j`,
     values,
   );
-  if (rows[0]?.moved !== true) {
-    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
-  }
+  const row = rows[0];
+  if (!row) throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
+  return loadedFromRow(row);
 }
 
 /**
  * Every table of the move still in phase Verify goes to Cleanup (the target was opened after the
  * cut-over), and the move's failed attempts are reset as after any successful action: one statement.
  */
-export async function leaveVerifyPhase(db: Queryable, key: MoveKey): Promise<void> {
-  await db.query(
+export async function leaveVerifyPhase(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
+  const { rows } = await db.query<LoadedRow>(
     `WITH p AS (
        UPDATE migration_table_progress SET phase = 'Cleanup', updated_at = now() WHERE migration = $1 AND customer_id = $2 AND phase = 'Verify'
+       RETURNING *
      )
-     UPDATE migration_journal SET attempt = 0, updated_at = now() WHERE migration = $1 AND customer_id = $2`,
+     UPDATE migration_journal SET attempt = 0, updated_at = now() WHERE migration = $1 AND customer_id = $2
+     RETURNING *, ${progressAfter(['p'])} AS progress`,
     [key.migration, key.customerId],
   );
+  return rows[0] ? loadedFromRow(rows[0]) : undefined;
 }
 
 /** Resets the per-round flags of every table (a new catch-up round). */
