@@ -4,8 +4,8 @@
 // parameterised.
 import type { Pool, PoolClient } from 'pg';
 import { knownCells, reserveCapacity } from './cells.js';
-import { lockRoutingWrites } from './placements.js';
-import { withTransaction, type Queryable } from './transactions.js';
+import { BEGIN_ROUTING_WRITES } from './placements.js';
+import { inTransaction, withClient, type Queryable } from './transactions.js';
 import { MoveConflict } from '../data/move-errors.js';
 import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from '../data/move-state.js';
 import type { Key } from '../data/table-sql.js';
@@ -727,49 +727,53 @@ export type StartMoveResult =
 
 /**
  * Records a customer's move (state Pending) and reserves one customer of capacity on the target,
- * in one transaction. Idempotent: starting a move that exists returns it.
+ * in one transaction. Idempotent: starting a move that exists returns it (the insert finds it and
+ * writes nothing; then it is read).
  */
 export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<StartMoveResult> {
   if (req.sourceCell === req.targetCell) {
     return { ok: false, reason: 'SameCell', message: `customer ${req.customerId}: source and target are both ${req.sourceCell}` };
   }
-  const existing = await loadMove(pool, req);
-  if (existing) {
-    const m = existing.move;
-    if (m.sourceCell !== req.sourceCell || m.targetCell !== req.targetCell) {
-      return { ok: false, reason: 'Conflict', message: `move ${req.migration}/${req.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
-    }
-    return { ok: true, created: false, move: m };
-  }
   try {
-    return await withTransaction(pool, async (c) => {
-      await lockRoutingWrites(c); // the store's lock order: routing lock, cells, placement rows
-      const known = await knownCells(c, [req.sourceCell, req.targetCell]);
-      for (const cell of [req.sourceCell, req.targetCell]) {
-        if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
-      }
-      if (!(await reserveCapacity(c, req.targetCell, { withinCapacity: true }))) {
-        throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`);
-      }
-      const { rows } = await c.query<JournalRow>(
-        `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
-         VALUES ($1, $2, $3, $4, $5, $4) RETURNING *`,
-        [req.migration, req.customerId, req.sourceCell, req.targetCell, req.step ?? 0],
-      );
-      return { ok: true as const, created: true, move: moveFromRow(rows[0] as JournalRow) };
-    });
+    // The store's lock order: the routing lock (sent with the BEGIN), cells, placement rows.
+    const created = await withClient(pool, (c) =>
+      inTransaction(
+        c,
+        async (): Promise<StartMoveResult | undefined> => {
+          const known = await knownCells(c, [req.sourceCell, req.targetCell]);
+          for (const cell of [req.sourceCell, req.targetCell]) {
+            if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
+          }
+          const { rows } = await c.query<JournalRow>(
+            `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
+             VALUES ($1, $2, $3, $4, $5, $4) ON CONFLICT (migration, customer_id) DO NOTHING RETURNING *`,
+            [req.migration, req.customerId, req.sourceCell, req.targetCell, req.step ?? 0],
+          );
+          if (!rows[0]) return undefined; // the move exists: nothing written, read below
+          if (!(await reserveCapacity(c, req.targetCell, { withinCapacity: true }))) {
+            throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`); // the insert rolls back
+          }
+          return { ok: true as const, created: true, move: moveFromRow(rows[0]) };
+        },
+        BEGIN_ROUTING_WRITES,
+      ),
+    );
+    if (created) return created;
   } catch (err) {
     if (err instanceof StartRefused) return { ok: false, reason: err.reason, message: err.message };
     const e = err as { code?: string; constraint?: string };
     if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') {
       return { ok: false, reason: 'MoveInProgress', message: `customer ${req.customerId} is already being moved by another migration` };
     }
-    if (e.code === '23505') {
-      const again = await loadMove(pool, req); // a concurrent start of the same move won
-      if (again) return { ok: true, created: false, move: again.move };
-    }
     throw err;
   }
+  const existing = await loadMove(pool, req);
+  if (!existing) throw new MoveConflict(`move ${req.migration}/${req.customerId} was there at its insert and is gone now`);
+  const m = existing.move;
+  if (m.sourceCell !== req.sourceCell || m.targetCell !== req.targetCell) {
+    return { ok: false, reason: 'Conflict', message: `move ${req.migration}/${req.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
+  }
+  return { ok: true, created: false, move: m };
 }
 
 class StartRefused extends Error {

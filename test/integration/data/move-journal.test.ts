@@ -105,3 +105,35 @@ describe('recording a move\'s plan with its state change (Prepare)', () => {
     expect((await loadMove(cells().cp, started.move))?.tables).toEqual([]);
   }, TIMEOUT);
 });
+
+describe('starting a move', () => {
+  const start = (customerId: string, migration = 'starts', targetCell = 'cell-b') => insertMove(cells().cp, { migration, customerId, sourceCell: 'cell-a', targetCell });
+  const reserved = async (cell: string) => Number((await cells().cp.query<{ reserved: string }>('SELECT reserved FROM cells WHERE name = $1', [cell])).rows[0]?.reserved);
+
+  it('records the move and reserves its room once; starting it again returns it and reserves nothing more', async () => {
+    await placeCustomers(cells().cp, ['starts-1'], 'cell-a');
+    const before = await reserved('cell-b');
+    const first = await start('starts-1');
+    expect(first).toMatchObject({ ok: true, created: true, move: { state: 'Pending', sourceCell: 'cell-a', targetCell: 'cell-b', reservedCell: 'cell-b' } });
+    expect(await start('starts-1')).toMatchObject({ ok: true, created: false, move: { state: 'Pending', customerId: 'starts-1' } });
+    expect(await reserved('cell-b')).toBe(before + 1);
+    expect(await insertMove(cells().cp, { migration: 'starts', customerId: 'starts-1', sourceCell: 'cell-b', targetCell: 'cell-a' })).toMatchObject({ ok: false, reason: 'Conflict' });
+    expect(await start('starts-1', 'another')).toMatchObject({ ok: false, reason: 'MoveInProgress' });
+    expect(await start('starts-1', 'elsewhere', 'cell-z')).toMatchObject({ ok: false, reason: 'UnknownCell' });
+    expect(await reserved('cell-b')).toBe(before + 1);
+  }, TIMEOUT);
+
+  it('refuses a full target and leaves nothing behind', async () => {
+    await placeCustomers(cells().cp, ['starts-full'], 'cell-a');
+    const { rows } = await cells().cp.query<{ max: string }>(`SELECT max_customers AS max FROM cells WHERE name = 'cell-b'`);
+    await cells().cp.query(`UPDATE cells SET max_customers = customers + reserved WHERE name = 'cell-b'`);
+    try {
+      const before = await reserved('cell-b');
+      expect(await start('starts-full')).toMatchObject({ ok: false, reason: 'TargetFull' });
+      expect(await loadMove(cells().cp, { migration: 'starts', customerId: 'starts-full' })).toBeUndefined();
+      expect(await reserved('cell-b')).toBe(before);
+    } finally {
+      await cells().cp.query(`UPDATE cells SET max_customers = $1 WHERE name = 'cell-b'`, [rows[0]?.max]);
+    }
+  }, TIMEOUT);
+});
