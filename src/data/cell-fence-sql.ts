@@ -492,6 +492,14 @@ export function ownMoveSql(owner: MoveOwner): string {
 }
 
 /**
+ * The owner claim (ownMove) as one message: a transaction of its own, bounded by `lockMs` (the wait
+ * for an earlier owner's transaction in flight), whose only statement is own_move.
+ */
+export function claimMoveSql(owner: MoveOwner, lockMs: number): string {
+  return ['BEGIN', lockTimeoutSql(lockMs), ownMoveSql(owner), 'COMMIT'].join(';\n');
+}
+
+/**
  * `SET LOCAL cell_operator.move = <migration>`: this transaction's writes belong to the move. An
  * owner's transaction runs ownMoveSql first, as a query of its own: Citus replays the whole query
  * string of a propagated SET on the workers, where own_move must not run.

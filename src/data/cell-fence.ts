@@ -10,6 +10,7 @@ import {
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
+  claimMoveSql,
   fenceChangeSql,
   fenceFunctionSql,
   fenceInsertFunctionSql,
@@ -87,8 +88,8 @@ function poolHasCitus(pool: Pool): Promise<boolean> {
 }
 
 /**
- * A fence change on a pooled client, in one round trip where the server has no Citus
- * (fenceChangeSql); the connection is destroyed on any error (it may be left in the transaction).
+ * A transaction sent as one message (fenceChangeSql, claimMoveSql) on a pooled client: one round
+ * trip; the connection is destroyed on any error (it may be left in the failed transaction).
  */
 async function changeAtOnce(pool: Pool, sql: string): Promise<void> {
   await withClient(pool, (c) => c.query(sql), { discardOn: 'any' });
@@ -323,10 +324,7 @@ export async function ownMove(pool: Pool, owner: MoveOwner): Promise<void> {
   refuseNewer(version);
   if (version === 0) return; // no fence here yet: the move has written nothing to this cell
   if (version < FENCE_SCHEMA_VERSION) await upgradeSchema(pool);
-  await inTransaction(pool, async (c) => {
-    await c.query(lockTimeoutSql(MARK_DRAIN_MS));
-    await c.query(ownMoveSql(owner));
-  });
+  await changeAtOnce(pool, claimMoveSql(owner, MARK_DRAIN_MS)); // one round trip: nothing in it is Citus's
 }
 
 /** Applies the fence schema's missing steps (not the triggers: installFence does those, with the tables). */
