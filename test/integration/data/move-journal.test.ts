@@ -2,7 +2,7 @@
 // the real control-plane schema: both happen, or neither, and a move that is no longer where the
 // executor read it is a conflict.
 import { MoveConflict } from '../../../src/data/move-errors.js';
-import { insertMove, loadMove, recordPlan, replaceProgress, transition, updateProgressAndState } from '../../../src/store/migration-journal.js';
+import { insertMove, loadMove, lockMove, recordPlan, replaceProgress, transition, unlockMoveAndRelease, updateProgressAndState } from '../../../src/store/migration-journal.js';
 import { placeCustomers, useCells } from './cells-fixture.js';
 
 const TIMEOUT = 120_000;
@@ -134,6 +134,32 @@ describe('starting a move', () => {
       expect(await reserved('cell-b')).toBe(before);
     } finally {
       await cells().cp.query(`UPDATE cells SET max_customers = $1 WHERE name = 'cell-b'`, [rows[0]?.max]);
+    }
+  }, TIMEOUT);
+});
+
+describe('the move lock', () => {
+  it('is taken with its session bounded and an epoch that grows, refused to a second session, and released with the session as it was', async () => {
+    const key = { migration: 'locks', customerId: 'lock-1' };
+    const [a, b] = await Promise.all([cells().cp.connect(), cells().cp.connect()]);
+    try {
+      const show = async (name: string) => (await a.query<Record<string, string>>(`SHOW ${name}`)).rows[0]?.[name];
+      const unbounded = [await show('idle_session_timeout'), await show('idle_in_transaction_session_timeout')];
+      const first = await lockMove(a, key);
+      expect(first).toMatch(/^[0-9]+$/);
+      expect([await show('idle_session_timeout'), await show('idle_in_transaction_session_timeout')]).toEqual(['20s', '20s']);
+      expect(await lockMove(b, key)).toBeUndefined(); // another executor holds it
+      expect((await b.query<{ idle_session_timeout: string }>(`SHOW idle_session_timeout`)).rows[0]).toEqual({ idle_session_timeout: unbounded[0] }); // not bounded
+      await unlockMoveAndRelease(a, key);
+      expect([await show('idle_session_timeout'), await show('idle_in_transaction_session_timeout')]).toEqual(unbounded);
+      const second = await lockMove(b, key);
+      expect(BigInt(second ?? '0')).toBeGreaterThan(BigInt(first ?? '0'));
+      await unlockMoveAndRelease(b, key);
+      const { rows } = await a.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1::oid`, [0x6d6f7665]);
+      expect(rows[0]?.n).toBe(0);
+    } finally {
+      a.release();
+      b.release();
     }
   }, TIMEOUT);
 });
