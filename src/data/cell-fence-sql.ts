@@ -432,6 +432,45 @@ export function workerGenerationSql(generation: string): string {
 /** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
 export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
 
+/** Transaction-local: whether fenceChangeSql's lift deleted a fence row (then, only then, the change is numbered). */
+const LIFTED_SETTING = 'cell_operator.lifted';
+
+/**
+ * A fence change on a server without Citus as one message of statements (the simple query protocol,
+ * one round trip instead of about ten), in the order of the steps above: the owner check first,
+ * then the drain's settings, the fence row, fence_state's row lock, and the number (the committed
+ * one and the sequence read after that lock, as READ_GENERATION_SQL does, one statement per
+ * step: in READ COMMITTED each statement of the message takes a snapshot of its own). The values
+ * are literals, escaped (such a message takes no parameters). On Citus the change keeps its steps
+ * (the number is written as a constant, the workers' sequences moved up between them).
+ */
+export function fenceChangeSql(change: { owner?: MoveOwner; drainMs?: number; set?: { customer: string; migration: string; role: FenceRole }; lift?: { customer: string; migration: string } }): string {
+  const parts = ['BEGIN'];
+  if (change.owner) parts.push(ownMoveSql(change.owner));
+  if (change.drainMs !== undefined) parts.push(drainSettingsSql(change.drainMs));
+  let numbered = '';
+  if (change.set) {
+    const { customer, migration, role } = change.set;
+    if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
+    parts.push(`INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
+VALUES (${escapeLiteral(customer)}, ${escapeLiteral(migration)}, ${escapeLiteral(role)}, now())
+ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
+  since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`);
+  }
+  if (change.lift) {
+    // A lift that finds no fence of this migration changes nothing, and is not numbered (as before:
+    // a number raised for nothing would only make REPEATABLE READ writers retry).
+    parts.push(`WITH d AS (DELETE FROM ${S}.fenced_customers WHERE customer_id = ${escapeLiteral(change.lift.customer)} AND migration = ${escapeLiteral(change.lift.migration)} RETURNING 1)
+SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
+    numbered = ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`;
+  }
+  parts.push(`UPDATE ${S}.fence_state SET generation = generation${numbered}`);
+  parts.push(`WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
+SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`);
+  parts.push('COMMIT');
+  return parts.join(';\n');
+}
+
 /** Sets (or changes) a customer's fence, in the caller's transaction (numbered afterwards). */
 export const SET_FENCE_SQL = `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
 VALUES ($1, $2, $3, now())
@@ -472,6 +511,14 @@ export type Mover = string | MoveOwner;
 export function ownMoveSql(owner: MoveOwner): string {
   if (!/^[0-9]+$/.test(owner.epoch)) throw new Error(`an owner epoch is a number, got ${JSON.stringify(owner.epoch)}`);
   return `SELECT ${S}.own_move(${escapeLiteral(owner.migration)}, ${escapeLiteral(owner.customer)}, ${owner.epoch})`;
+}
+
+/**
+ * The owner claim (ownMove) as one message: a transaction of its own, bounded by `lockMs` (the wait
+ * for an earlier owner's transaction in flight), whose only statement is own_move.
+ */
+export function claimMoveSql(owner: MoveOwner, lockMs: number): string {
+  return ['BEGIN', lockTimeoutSql(lockMs), ownMoveSql(owner), 'COMMIT'].join(';\n');
 }
 
 /**

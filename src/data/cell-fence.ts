@@ -10,6 +10,8 @@ import {
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
+  claimMoveSql,
+  fenceChangeSql,
   fenceFunctionSql,
   fenceInsertFunctionSql,
   INSTALL_LOCK_CLASS,
@@ -65,9 +67,32 @@ function inTransaction<T>(pool: Pool, fn: (c: PoolClient) => Promise<T>): Promis
 }
 
 /** Whether the database runs Citus (the fence table then becomes a reference table). */
-async function hasCitus(c: PoolClient): Promise<boolean> {
+async function hasCitus(c: PoolClient | Pool): Promise<boolean> {
   const { rows } = await c.query<{ citus: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') AS citus`);
   return rows[0]?.citus === true;
+}
+
+// Per pool, once: a fence change picks its form by it (fenceChangeSql). A cell database does not
+// turn into Citus under a running operator (its fence tables are made reference tables when the
+// schema is installed with Citus present, not later).
+const citusPools = new WeakMap<Pool, Promise<boolean>>();
+
+function poolHasCitus(pool: Pool): Promise<boolean> {
+  let known = citusPools.get(pool);
+  if (!known) {
+    known = hasCitus(pool);
+    citusPools.set(pool, known);
+    known.catch(() => citusPools.delete(pool));
+  }
+  return known;
+}
+
+/**
+ * A transaction sent as one message (fenceChangeSql, claimMoveSql) on a pooled client: one round
+ * trip; the connection is destroyed on any error (it may be left in the failed transaction).
+ */
+async function changeAtOnce(pool: Pool, sql: string): Promise<void> {
+  await withClient(pool, (c) => c.query(sql), { discardOn: 'any' });
 }
 
 /**
@@ -227,6 +252,7 @@ async function setFence(c: PoolClient, customer: string, migration: string, role
 
 /** A fence change that changes no fence: after a failed one, so a number it may have raised the sequence to refuses no writer. */
 async function catchUpGeneration(pool: Pool): Promise<void> {
+  if (!(await poolHasCitus(pool))) return changeAtOnce(pool, fenceChangeSql({}));
   await inTransaction(pool, numberChange);
 }
 
@@ -240,6 +266,7 @@ async function catchUpGeneration(pool: Pool): Promise<void> {
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number, owner?: MoveOwner): Promise<void> {
   try {
+    if (!(await poolHasCitus(pool))) return await changeAtOnce(pool, fenceChangeSql({ ...(owner ? { owner } : {}), drainMs, set: { customer, migration, role } }));
     await inTransaction(pool, async (c) => {
       if (owner) await c.query(ownMoveSql(owner)); // first: a lost owner changes nothing
       await c.query(drainSettingsSql(drainMs));
@@ -263,8 +290,9 @@ export async function markCustomer(pool: Pool, customer: string, migration: stri
   await fenceCustomer(pool, customer, migration, role, drainMs, owner);
 }
 
-/** Lifts this migration's fence of the customer (a no-op when there is none). */
+/** Lifts this migration's fence of the customer (a no-op when there is none, past the owner check on a server without Citus). */
 export async function liftFence(pool: Pool, customer: string, migration: string, owner?: MoveOwner): Promise<void> {
+  if (!(await poolHasCitus(pool))) return changeAtOnce(pool, fenceChangeSql({ ...(owner ? { owner } : {}), lift: { customer, migration } }));
   if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
   await inTransaction(pool, async (c) => {
     if (owner) await c.query(ownMoveSql(owner));
@@ -296,10 +324,7 @@ export async function ownMove(pool: Pool, owner: MoveOwner): Promise<void> {
   refuseNewer(version);
   if (version === 0) return; // no fence here yet: the move has written nothing to this cell
   if (version < FENCE_SCHEMA_VERSION) await upgradeSchema(pool);
-  await inTransaction(pool, async (c) => {
-    await c.query(lockTimeoutSql(MARK_DRAIN_MS));
-    await c.query(ownMoveSql(owner));
-  });
+  await changeAtOnce(pool, claimMoveSql(owner, MARK_DRAIN_MS)); // one round trip: nothing in it is Citus's
 }
 
 /** Applies the fence schema's missing steps (not the triggers: installFence does those, with the tables). */

@@ -41,11 +41,19 @@ function skipped(cell: string, reason: NonNullable<KafkaDrain['skipped']>, at: D
   return { cell, topic: k?.topic ?? '', group: k?.group ?? '', partitions: [], recordedAt: at.toISOString(), drainedAt: at.toISOString(), behindAtStart: 0, skipped: reason };
 }
 
+/**
+ * The drain of an engine without Kafka, recorded by the fence itself (move-executor.ts): nothing to
+ * read or wait for, so no step of its own.
+ */
+export function kafkaDrainDisabled(cell: string, at: Date): KafkaDrain {
+  return skipped(cell, 'Disabled', at);
+}
+
 function withCommitted(partitions: readonly KafkaDrainPartition[], committed: Map<number, string | null>): KafkaDrainPartition[] {
   return partitions.map((p) => ({ ...p, committed: committed.get(p.partition) ?? null }));
 }
 
-export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove): Promise<LoadedMove | undefined> {
   const { move } = loaded;
   const { from } = movingCells(move);
   const k = ctx.kafka;
@@ -70,12 +78,13 @@ export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove):
   if (!group.known && [...group.offsets.values()].every((o) => o === null)) drain.skipped = 'NoConsumerGroup';
   if (drain.skipped || drained(partitions)) drain.drainedAt = recordedAt;
   if (drain.skipped) ctx.log.warn({ migration: move.migration, customer: move.customerId, cell: from, group: k.group }, 'no ingestion consumer group in the source cell: nothing to drain');
-  await updateJournal(ctx.cp, move, { kafkaDrain: drain });
+  const after = await updateJournal(ctx.cp, move, { kafkaDrain: drain });
   if (drain.drainedAt) ctx.metrics?.kafkaDrainSeconds?.observe(0);
+  return after;
 }
 
 /** Watches the group's committed offsets for up to checkMs; records them, and the time they reached the ends. */
-export async function kafkaDrainCheck(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+export async function kafkaDrainCheck(ctx: ExecutorContext, loaded: LoadedMove): Promise<LoadedMove | undefined> {
   const { move } = loaded;
   const k = ctx.kafka;
   const d = move.kafkaDrain;
@@ -91,9 +100,10 @@ export async function kafkaDrainCheck(ctx: ExecutorContext, loaded: LoadedMove):
   }
   const done = drained(partitions);
   const at = ctx.now();
-  await updateJournal(ctx.cp, move, { kafkaDrain: { ...d, partitions, drainedAt: done ? at.toISOString() : null } });
+  const after = await updateJournal(ctx.cp, move, { kafkaDrain: { ...d, partitions, drainedAt: done ? at.toISOString() : null } });
   if (done) {
     ctx.metrics?.kafkaDrainSeconds?.observe(Math.max(0, at.getTime() - new Date(d.recordedAt).getTime()) / 1000);
     ctx.metrics?.kafkaDrainMessages?.inc(d.behindAtStart);
   }
+  return after;
 }

@@ -23,10 +23,8 @@ import {
   listMoves,
   listOpenMoves,
   loadMove,
-  tryLockMove,
-  unlockMove,
-  holdMoveLock,
-  releaseMoveLock,
+  lockMove,
+  unlockMoveAndRelease,
   LOCK_HEARTBEAT_MS,
   LOCK_SESSION_IDLE_MS,
   nextCleanupAt,
@@ -242,7 +240,7 @@ export class MoveEngine {
   /**
    * Runs `fn` on a control-plane client holding the move's advisory lock (session-scoped: it dies
    * with the connection, so a crashed executor never keeps a move locked). 'Busy' if another
-   * executor holds it. The session is bounded (holdMoveLock): a silent owner loses it after
+   * executor holds it. The session is bounded (lockMove): a silent owner loses it after
    * LOCK_SESSION_IDLE_MS even if a middlebox keeps its socket open, so the owner queries it every
    * LOCK_HEARTBEAT_MS. `lost()` tells whether the connection failed or stopped answering meanwhile.
    */
@@ -251,8 +249,9 @@ export class MoveEngine {
     return withClient(
       this.cp,
       (cp, broken) => oneQueryAtATime(cp, async () => {
-        if (!(await tryLockMove(cp, key))) return 'Busy';
-        const owner: Ownership = { epoch: await holdMoveLock(cp), claimed: false };
+        const epoch = await lockMove(cp, key);
+        if (epoch === undefined) return 'Busy';
+        const owner: Ownership = { epoch, claimed: false };
         let waitingSince: number | undefined;
         const beat = setInterval(() => {
           if (lost() && !broken()) {
@@ -281,7 +280,7 @@ export class MoveEngine {
         }
         // A failed unlock leaves the lock to the connection: destroyed, it takes the lock along.
         if (lost()) discardClient(cp);
-        else await releaseMoveLock(cp).then(() => unlockMove(cp, key)).catch(() => discardClient(cp));
+        else await unlockMoveAndRelease(cp, key).catch(() => discardClient(cp));
         return result;
       }),
       { discardOn: 'any' },
@@ -307,7 +306,7 @@ export class MoveEngine {
   /** Decides and performs one action of the move, under its lock. Safe to call from anywhere, any time. */
   async step(key: MoveKey, signal?: AbortSignal): Promise<StepResult> {
     try {
-      const r = await this.withLock(key, (cp, _lost, owner) => this.stepLocked(cp, key, owner, signal));
+      const r = await this.withLock(key, async (cp, _lost, owner) => (await this.stepLocked(cp, key, owner, signal)).result);
       return r === 'Busy' ? { kind: 'Busy' } : r;
     } catch (err) {
       if (err instanceof InjectedCrash || !isTransientError(err)) throw err;
@@ -316,40 +315,47 @@ export class MoveEngine {
     }
   }
 
-  private async stepLocked(cp: PoolClient, key: MoveKey, owner: Ownership, signal?: AbortSignal): Promise<StepResult> {
-    const loaded = await loadMove(cp, key);
-    if (!loaded) return { kind: 'NotFound' };
+  /**
+   * One step under the lock: decides from the journal (read now, or `known`: the move as the previous
+   * action's last write returned it, on this lock's connection, with nothing in between) and acts.
+   * `after` is what the action's last write returned, for the next step of the same run.
+   */
+  private async stepLocked(cp: PoolClient, key: MoveKey, owner: Ownership, signal?: AbortSignal, known?: LoadedMove): Promise<{ result: StepResult; after?: LoadedMove }> {
+    const result = (r: StepResult): { result: StepResult } => ({ result: r });
+    const loaded = known ?? (await loadMove(cp, key));
+    if (!loaded) return result({ kind: 'NotFound' });
     const { move } = loaded;
     const now = this.clock();
     const action = nextAction(move, loaded.tables, this.settings, now);
-    if (action.kind === 'None') return { kind: 'Finished', state: move.state, move };
-    if (action.kind === 'Wait') return { kind: 'Wait', until: action.until, reason: action.reason, state: move.state };
+    if (action.kind === 'None') return result({ kind: 'Finished', state: move.state, move });
+    if (action.kind === 'Wait') return result({ kind: 'Wait', until: action.until, reason: action.reason, state: move.state });
     const ctx = this.context(cp, owner, signal);
     const log = this.log.child({ migration: key.migration, customer: key.customerId });
+    let after: LoadedMove | undefined;
     try {
       await this.claimCells(move, owner);
       await this.hooks?.point?.('before-action', { key, state: move.state, action });
-      await execute(ctx, loaded, action);
+      after = await execute(ctx, loaded, action);
       await this.hooks?.point?.('after-action', { key, state: move.state, action });
     } catch (err) {
       if (err instanceof InjectedCrash) throw err;
       // Stopped by the caller (a drive budget, a shutdown) in the middle of an action: nothing is
       // wrong with the move, which resumes from its journal next time.
-      if (signal?.aborted) return { kind: 'Retry', error: `stopped during ${describeAction(action)}` };
-      if (err instanceof MoveConflict) return { kind: 'Retry', error: err.message };
+      if (signal?.aborted) return result({ kind: 'Retry', error: `stopped during ${describeAction(action)}` });
+      if (err instanceof MoveConflict) return result({ kind: 'Retry', error: err.message });
       if ((err as { code?: unknown }).code === LOST_OWNERSHIP_SQLSTATE) {
         // Another executor owns the move now: this one lost the lock (its control-plane session
         // ended) and must neither act nor record anything; the cell refused its transaction.
         log.warn({ state: move.state, err: errorMessage(err) }, 'lost the move to another executor; stopping');
         owner.lost = true;
-        return { kind: 'Retry', error: `LostOwnership: ${errorMessage(err)}` };
+        return result({ kind: 'Retry', error: `LostOwnership: ${errorMessage(err)}` });
       }
       if (err instanceof FenceSchemaNewer) {
         // Neither fail nor roll back (both would touch the fence): the move waits for an upgrade.
         const text = `${err.reason}: ${err.message}`;
         log.warn({ state: move.state, err: err.message }, 'a cell has a newer fence schema than this operator; the move waits for an upgrade');
         await recordError(cp, key, text).catch(() => undefined);
-        return { kind: 'Retry', error: text };
+        return result({ kind: 'Retry', error: text });
       }
       let reason: string;
       let message: string;
@@ -361,15 +367,15 @@ export class MoveEngine {
         log.warn({ state: move.state, err: errorMessage(err) }, 'move step failed; will retry');
         this.metrics?.retries.inc();
         await recordError(cp, key, text).catch(() => undefined);
-        return { kind: 'Retry', error: text };
+        return result({ kind: 'Retry', error: text });
       } else {
         reason = permanentErrorReason(err);
         message = `${describeAction(action)}: ${errorMessage(err)}`;
       }
       log.warn({ state: move.state, reason, message }, 'move refused');
       const outcome = await failMove(ctx, loaded, reason, message);
-      if (outcome === 'Kept') return { kind: 'Retry', error: `${reason}: ${message}` };
-      return { kind: 'Refused', reason, message, state: outcome };
+      if (outcome === 'Kept') return result({ kind: 'Retry', error: `${reason}: ${message}` });
+      return result({ kind: 'Refused', reason, message, state: outcome });
     }
     const state = ctx.newState ?? move.state;
     if (state !== move.state) {
@@ -378,7 +384,7 @@ export class MoveEngine {
     } else {
       log.debug({ state, action: describeAction(action) }, 'move step');
     }
-    return { kind: 'Acted', action, state };
+    return after ? { result: { kind: 'Acted', action, state }, after } : result({ kind: 'Acted', action, state });
   }
 
   /**
@@ -405,9 +411,14 @@ export class MoveEngine {
       let outcome: RunResult | 'Reconnect';
       try {
         const locked = await this.withLock(key, async (cp, lost, owner): Promise<RunResult | 'Reconnect'> => {
+          // The move as the last action's write returned it: the next step decides without a read.
+          // Only straight after an action: a wait, a retry or a refusal reads the journal again.
+          let known: LoadedMove | undefined;
           for (;;) {
             if (options.signal?.aborted) return { move: await current(cp), outcome: 'Stopped' };
-            const r = await this.stepLocked(cp, key, owner, options.signal);
+            const stepped = await this.stepLocked(cp, key, owner, options.signal, known);
+            const r = stepped.result;
+            known = r.kind === 'Acted' ? stepped.after : undefined;
             switch (r.kind) {
               case 'Acted':
               case 'Refused':

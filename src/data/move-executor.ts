@@ -6,7 +6,7 @@ import type { Logger } from '../log.js';
 import { releaseCapacity, reserveCapacity } from '../store/cells.js';
 import { BEGIN_ROUTING_WRITES, cutOverPlacement, fencePlacement, readPlacement, unfencePlacement } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
-import { kafkaDrainCheck, kafkaDrainStart, type KafkaDrainOptions } from './kafka-drain.js';
+import { kafkaDrainCheck, kafkaDrainDisabled, kafkaDrainStart, type KafkaDrainOptions } from './kafka-drain.js';
 import type { MoveAction } from './move-decision.js';
 import { errorMessage } from '../store/database-errors.js';
 import { MoveRefusal } from './move-errors.js';
@@ -15,6 +15,7 @@ import type { MoveOwner, Mover } from './cell-fence-sql.js';
 import {
   leaveVerifyPhase,
   recordFailure,
+  recordPlan,
   replaceProgress,
   resetRound,
   transition,
@@ -62,7 +63,7 @@ export interface ExecutorContext {
   newState?: MoveState;
   /** A control-plane client holding the move's advisory lock. */
   cp: PoolClient;
-  /** The epoch of that lock (migration-journal.ts holdMoveLock): every cell transaction of the move checks it is still the newest. */
+  /** The epoch of that lock (migration-journal.ts lockMove): every cell transaction of the move checks it is still the newest. */
   ownerEpoch?: string;
   plans: TablePlans;
   settings: MoveSettings;
@@ -76,10 +77,26 @@ export interface ExecutorContext {
   kafka?: KafkaDrainOptions;
 }
 
+/**
+ * What an action hands the next decision: the move as the action's last journal write left it (the
+ * write's RETURNING, so no read is needed before the next step), or undefined: read it again.
+ */
+export type AfterAction = LoadedMove | undefined;
+
+/**
+ * A forward move enters state CutOver only while no abort is asked for (the write refuses it
+ * otherwise, and the next step reads the abort): the decisions between two reads do not see an
+ * abort asked for after the last write, and from CutOver on an abort no longer rolls back.
+ */
+function enteringCutOver(move: MoveRecord, to: MoveState): { unlessAborted?: boolean } {
+  return to === 'CutOver' && move.direction === 'Forward' ? { unlessAborted: true } : {};
+}
+
 /** Records a state change (see transition) and remembers it for the caller. */
-async function record(ctx: ExecutorContext, move: MoveRecord, to: MoveState, at: Date, fields?: JournalFields): Promise<void> {
-  await transition(ctx.cp, move, to, at, fields);
+async function record(ctx: ExecutorContext, move: MoveRecord, to: MoveState, at: Date, fields?: JournalFields): Promise<LoadedMove> {
+  const after = await transition(ctx.cp, move, to, at, fields, enteringCutOver(move, to));
   ctx.newState = to;
+  return after;
 }
 
 /** A control-plane transaction that writes routing (placements, cell counters): the routing lock first, sent with the BEGIN. */
@@ -150,7 +167,7 @@ function settling(ctx: ExecutorContext, t: TableProgress) {
 
 // --- The actions ------------------------------------------------------------------------------
 
-async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<AfterAction> {
   const { move } = loaded;
   const { from, to } = movingCells(move);
   // The catalogs are read while the placement is (the refusals keep their order).
@@ -208,16 +225,15 @@ async function prepare(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
     installFence(source, fromDb.tenancy.tenantColumn, fenced),
     installFence(target, toDb.tenancy.tenantColumn, fenced).then(() => markCustomer(target, move.customerId, move.migration, 'MovingIn', undefined, ownerOf(ctx, move))),
   ]);
-  await inTransaction(ctx.cp, async () => {
-    await replaceProgress(ctx.cp, move, tables);
-    const started: JournalFields = { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() };
-    // Under the fence: caught up already, nothing to verify before it (the decider's next action is the fence).
-    if (underFence) await record(ctx, move, 'CatchingUp', ctx.now(), { ...started, catchUpRound: 1, roundRows: 0 });
-    else await record(ctx, move, 'Copying', ctx.now(), started);
-  });
+  const started: JournalFields = { sourceEpoch: placement.epoch, startedAt: move.startedAt ?? ctx.now() };
+  // Under the fence: caught up already, nothing to verify before it (the decider's next action is the fence).
+  const [next, fields]: [MoveState, JournalFields] = underFence ? ['CatchingUp', { ...started, catchUpRound: 1, roundRows: 0 }] : ['Copying', started];
+  const after = await recordPlan(ctx.cp, move, tables, next, ctx.now(), fields); // the plan and the state change in one statement
+  ctx.newState = next;
+  return after;
 }
 
-async function observe(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
+async function observe(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<AfterAction> {
   const t = findTable(loaded, table);
   const plan = await tablePlan(ctx, loaded.move, t);
   const { source } = await pools(ctx, loaded.move);
@@ -227,10 +243,10 @@ async function observe(ctx: ExecutorContext, loaded: LoadedMove, table: string):
   if (t.observedAt && plus(t.observedAt, ctx.settings.settleLagMs).getTime() <= decidedAt.getTime()) {
     Object.assign(fields, { settledKey: t.observedKey, settledAt: decidedAt, settledFresh: true });
   }
-  await updateProgress(ctx.cp, loaded.move, table, fields);
+  return updateProgress(ctx.cp, loaded.move, table, fields);
 }
 
-async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
@@ -252,29 +268,27 @@ async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Mo
   // The last table caught up: the start of catching up (see startCatchingUp) is recorded in the
   // same statement, this table's share of the round reset included.
   Object.assign(fields, { resynced: false, phase: 'CatchUp' });
-  await recordWithProgress(ctx, t.table, fields, counts, { move, to: 'CatchingUp', at: ctx.now(), fields: { catchUpRound: 1, roundRows: 0 }, resetOtherTables: true });
+  return recordWithProgress(ctx, t.table, fields, counts, { move, to: 'CatchingUp', at: ctx.now(), fields: { catchUpRound: 1, roundRows: 0 }, resetOtherTables: true });
 }
 
 /** Records a table's progress and a state change in one statement, and remembers the state. */
-async function recordWithProgress(ctx: ExecutorContext, table: string, fields: ProgressFields, counts: CopyCounts | undefined, change: StateChange): Promise<void> {
-  await updateProgressAndState(ctx.cp, table, fields, counts, change);
+async function recordWithProgress(ctx: ExecutorContext, table: string, fields: ProgressFields, counts: CopyCounts | undefined, change: StateChange): Promise<LoadedMove> {
+  const after = await updateProgressAndState(ctx.cp, table, fields, counts, change);
   ctx.newState = change.to;
+  return after;
 }
 
-async function startCatchingUp(ctx: ExecutorContext, move: MoveRecord): Promise<void> {
+async function startCatchingUp(ctx: ExecutorContext, move: MoveRecord): Promise<AfterAction> {
   // Every table has just caught up: the first round only resyncs the settled rows.
   await resetRound(ctx.cp, move, { keepCaughtUp: true });
-  await record(ctx, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 });
+  return record(ctx, move, 'CatchingUp', ctx.now(), { catchUpRound: 1, roundRows: 0 }); // the last write: its state includes the reset
 }
 
-async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, action.table);
   const pointless = sameKey(t.syncedKey, t.lastKey) || (settlesByObservation(t) && !t.settledFresh);
-  if (pointless) {
-    await updateProgress(ctx.cp, move, t.table, { resynced: true, settledFresh: false });
-    return;
-  }
+  if (pointless) return updateProgress(ctx.cp, move, t.table, { resynced: true, settledFresh: false });
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
   const r = await resyncRange(source, target, plan, move.customerId, t.syncedKey, t.lastKey, settling(ctx, t), moverOf(ctx, move));
@@ -283,7 +297,7 @@ async function resync(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActi
   await point(ctx, 'after-target-commit', move, action);
   const fields: ProgressFields = { resynced: true, settledFresh: false };
   if (r.settledLastKey) fields.syncedKey = r.settledLastKey;
-  await updateProgress(ctx.cp, move, t.table, fields, { rows: r.rows, bytes: r.bytes, inRound: true });
+  return updateProgress(ctx.cp, move, t.table, fields, { rows: r.rows, bytes: r.bytes, inRound: true });
 }
 
 /**
@@ -302,7 +316,7 @@ function describeMismatch(table: string, what: string, source: Aggregate, target
   return `table ${table}: ${what} differ between the cells: source ${source.rows} rows (checksum ${source.checksum}), target ${target.rows} rows (checksum ${target.checksum})`;
 }
 
-async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
+async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, table);
   let agg: Aggregate = EMPTY_AGGREGATE;
@@ -319,7 +333,7 @@ async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string
     if (!sameAggregate(s, d)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the settled rows (checked before the fence)', s, d));
     agg = s;
   }
-  await updateProgress(ctx.cp, move, table, { verified: true, verifiedKey: t.syncedKey, verifiedRows: agg.rows, verifiedChecksum: agg.checksum });
+  return updateProgress(ctx.cp, move, table, { verified: true, verifiedKey: t.syncedKey, verifiedRows: agg.rows, verifiedChecksum: agg.checksum });
 }
 
 /** The key after which the final sync replaces rows: null (all of them) unless verified before the fence. */
@@ -327,13 +341,16 @@ function finalSyncFrom(t: TableProgress) {
   return t.mode === 'AppendOnly' && t.verified ? t.verifiedKey : null;
 }
 
-async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<AfterAction> {
   const { move } = loaded;
   const { from } = movingCells(move);
   if (move.sourceEpoch === null) throw new Error('a move reached the fence without a source epoch');
   const epoch = move.sourceEpoch;
-  await routingTransaction(ctx, async () => {
-    await record(ctx, move, 'Fenced', ctx.now(), { fencedAt: ctx.now() });
+  const at = ctx.now();
+  // Without Kafka the drain under the fence has nothing to do: recorded with the fence, no step of its own.
+  const fields: JournalFields = ctx.kafka ? { fencedAt: at } : { fencedAt: at, kafkaDrain: kafkaDrainDisabled(from, at) };
+  return routingTransaction(ctx, async () => {
+    const after = await record(ctx, move, 'Fenced', at, fields);
     if (!(await fencePlacement(ctx.cp, move.customerId, from, epoch))) {
       const p = await readPlacement(ctx.cp, move.customerId);
       throw new MoveRefusal(
@@ -341,10 +358,11 @@ async function fence(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
         `customer ${move.customerId}'s placement changed during the move (now ${p ? `${p.state} in ${p.cell} at epoch ${p.epoch}` : 'gone'}, expected Active in ${from} at epoch ${epoch})`,
       );
     }
+    return after; // placements are not the journal's: the move is as recorded
   });
 }
 
-async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
@@ -355,10 +373,10 @@ async function finalSyncTable(ctx: ExecutorContext, loaded: LoadedMove, action: 
   const fields: ProgressFields = { finalSynced: true, sourceRows: r.source.rows, sourceChecksum: r.source.checksum, phase: 'FinalSync' };
   const counts = { rows: r.rows, bytes: r.bytes };
   if (!loaded.tables.every((o) => o.table === t.table || o.finalSynced)) return updateProgress(ctx.cp, move, t.table, fields, counts);
-  await recordWithProgress(ctx, t.table, fields, counts, { move, to: 'Verifying', at: ctx.now() }); // the last table: verification starts
+  return recordWithProgress(ctx, t.table, fields, counts, { move, to: 'Verifying', at: ctx.now() }); // the last table: verification starts
 }
 
-async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<void> {
+async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, table);
   const plan = await tablePlan(ctx, move, t);
@@ -379,10 +397,11 @@ async function verify(ctx: ExecutorContext, loaded: LoadedMove, table: string): 
   if (!sameAggregate(want, got)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the final-synced rows', want, got));
   const fields: ProgressFields = { checked: true, targetRows: got.rows, targetChecksum: got.checksum, phase: 'Verify' };
   if (!loaded.tables.every((o) => o.table === t.table || o.checked)) return updateProgress(ctx.cp, move, table, fields);
-  await recordWithProgress(ctx, table, fields, undefined, { move, to: 'CutOver', at: ctx.now() }); // every table verified: the cut-over is next
+  // Every table verified: the cut-over is next (unless an abort was asked for meanwhile, enteringCutOver).
+  return recordWithProgress(ctx, table, fields, undefined, { move, to: 'CutOver', at: ctx.now(), ...enteringCutOver(move, 'CutOver') });
 }
 
-async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<AfterAction> {
   const { move } = loaded;
   const { from, to } = movingCells(move);
   if (move.sourceEpoch === null) throw new Error('a move reached the cut-over without a source epoch');
@@ -390,7 +409,7 @@ async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
   const at = ctx.now();
   const retention = move.direction === 'Forward' ? ctx.settings.retentionMs : ctx.settings.reverseRetentionMs;
   // The store's lock order: the routing lock (taken with the BEGIN), cells, placement rows.
-  await routingTransaction(ctx, async () => {
+  const after = await routingTransaction(ctx, async () => {
     // Give the reservation back first: the placement trigger counts the customer in `to` now.
     await releaseCapacity(ctx.cp, move.reservedCell);
     const newEpoch = await cutOverPlacement(ctx.cp, move.customerId, from, to, epoch);
@@ -401,14 +420,15 @@ async function cutOver(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> 
         `customer ${move.customerId}'s placement changed under the fence (now ${p ? `${p.state} in ${p.cell} at epoch ${p.epoch}` : 'gone'}, expected Fenced in ${from} at epoch ${epoch})`,
       );
     }
-    await record(ctx, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
+    return record(ctx, move, 'Cleanup', at, { cutOverAt: at, cleanupAfter: plus(at, retention), reservedCell: null });
   });
   if (move.fencedAt) ctx.metrics?.fenceSeconds.observe((at.getTime() - move.fencedAt.getTime()) / 1000);
   // Open the target now rather than at the next step (the OpenTarget action is the crash-safe path).
   try {
-    await openTarget(ctx, { move: { ...move, state: 'Cleanup' }, tables: loaded.tables });
+    return (await openTarget(ctx, after)) ?? after;
   } catch (err) {
     ctx.log.warn({ migration: move.migration, customer: move.customerId, err: errorMessage(err) }, 'could not open the target database to the customer yet; retrying');
+    return undefined; // read again: whether the tables left phase Verify decides the next action
   }
 }
 
@@ -426,7 +446,7 @@ function verifiedSource(t: TableProgress): Aggregate {
  * after it (copying it back would resurrect it). A pass that leaves rows is followed by another;
  * the table is never marked swept while the source holds a row of the customer.
  */
-async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<void> {
+async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
@@ -459,17 +479,17 @@ async function sweep(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
     if (!left) fields.swept = true;
     else Object.assign(fields, { sweepPasses: t.sweepPasses + 1 });
   }
-  await updateProgress(ctx.cp, move, t.table, fields);
+  return updateProgress(ctx.cp, move, t.table, fields);
 }
 
 /** After the cut-over: the target accepts the customer's writes, the source refuses them as moved out. */
-async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<AfterAction> {
   const { move } = loaded;
   const { source, target } = await pools(ctx, move);
   // At once: the source refuses the customer's writes either way (Fenced until now, MovedOut after).
   await Promise.all([markCustomer(source, move.customerId, move.migration, 'MovedOut', undefined, ownerOf(ctx, move)), liftFence(target, move.customerId, move.migration, ownerOf(ctx, move))]);
   // Recorded by the tables leaving phase Verify (the decider's sign that this is done), in one statement.
-  await leaveVerifyPhase(ctx.cp, move);
+  return leaveVerifyPhase(ctx.cp, move);
 }
 
 /**
@@ -479,7 +499,7 @@ async function openTarget(ctx: ExecutorContext, loaded: LoadedMove): Promise<voi
  * transactions are never waited for. Past the bound nothing is fenced in the database and the move
  * fails back (FenceTimeout's sibling DrainTimeout): it never goes on without the drain.
  */
-async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
+async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<AfterAction> {
   const { move } = loaded;
   const { from } = movingCells(move);
   const { source } = await pools(ctx, move);
@@ -492,10 +512,10 @@ async function drain(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
       `a transaction writing customer ${move.customerId}'s rows in cell ${from} was still open ${ctx.settings.maxDrainMs} ms (maxDrainMs) after the fence; the move fails back rather than lose its writes (${errorMessage(err)})`,
     );
   }
-  await record(ctx, move, 'FinalSync', ctx.now());
+  return record(ctx, move, 'FinalSync', ctx.now());
 }
 
-async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { kind: 'Clear' }): Promise<void> {
+async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { kind: 'Clear' }): Promise<AfterAction> {
   const { move } = loaded;
   const { from, to } = movingCells(move);
   const cell = action.side === 'source' ? from : to;
@@ -515,7 +535,7 @@ async function clear(ctx: ExecutorContext, loaded: LoadedMove, action: MoveActio
     done = n < limit;
     await point(ctx, 'after-target-commit', move, action);
   }
-  if (done) await updateProgress(ctx.cp, move, action.table, { cleared: true });
+  return done ? updateProgress(ctx.cp, move, action.table, { cleared: true }) : undefined;
 }
 
 async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<void> {
@@ -537,7 +557,7 @@ async function startReverse(ctx: ExecutorContext, loaded: LoadedMove): Promise<v
   });
 }
 
-async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 'RolledBack' | 'Failed'): Promise<void> {
+async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 'RolledBack' | 'Failed'): Promise<AfterAction> {
   const { move } = loaded;
   const { from } = movingCells(move);
   // The target is the customer's (cut over) or cleared (rolled back): it stops refusing. The
@@ -550,12 +570,12 @@ async function finish(ctx: ExecutorContext, loaded: LoadedMove, state: 'Done' | 
   const finished = () => record(ctx, move, state, ctx.now(), { finishedAt: ctx.now(), reservedCell: null });
   // After a cut-over the routing has nothing left to change (the reservation went with it): one statement.
   if (!rolledBack && move.reservedCell === null) return finished();
-  await routingTransaction(ctx, async () => {
+  return routingTransaction(ctx, async () => {
     if (rolledBack) {
       await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
       await releaseCapacity(ctx.cp, move.reservedCell);
     }
-    await finished();
+    return finished();
   });
 }
 
@@ -609,13 +629,17 @@ async function liftSide(ctx: ExecutorContext, move: MoveRecord, side: 'source' |
   }
 }
 
-/** Performs `action` on the move and records it. Throws MoveRefusal for a move that must fail. */
-export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction): Promise<void> {
+/**
+ * Performs `action` on the move and records it. Throws MoveRefusal for a move that must fail.
+ * Returns the move as the action's last journal write left it (AfterAction), when that write
+ * returned it: the next decision then needs no read.
+ */
+export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction): Promise<AfterAction> {
   const { move } = loaded;
   switch (action.kind) {
     case 'None':
     case 'Wait':
-      return;
+      return undefined;
     case 'Prepare':
       return prepare(ctx, loaded);
     case 'Observe':
@@ -625,9 +649,10 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
     case 'Resync':
       return resync(ctx, loaded, action);
     case 'NewRound':
+      // The journal write comes last and returns the move, the round's reset included.
       return inTransaction(ctx.cp, async () => {
         await resetRound(ctx.cp, move);
-        await updateJournal(ctx.cp, move, { catchUpRound: move.catchUpRound + 1, roundRows: 0 });
+        return updateJournal(ctx.cp, move, { catchUpRound: move.catchUpRound + 1, roundRows: 0 });
       });
     case 'PreVerify':
       return preVerify(ctx, loaded, action.table);
@@ -653,13 +678,14 @@ export async function execute(ctx: ExecutorContext, loaded: LoadedMove, action: 
     case 'Clear':
       return clear(ctx, loaded, action);
     case 'StartReverse':
-      return startReverse(ctx, loaded);
+      await startReverse(ctx, loaded);
+      return undefined; // its progress rows are dropped after the state is written: read it again
     case 'Abort': {
       await liftSourceFence(ctx, move);
       const { from } = movingCells(move);
       return routingTransaction(ctx, async () => {
         await unfencePlacement(ctx.cp, move.customerId, from, move.sourceEpoch);
-        await record(ctx, move, 'RollingBack', ctx.now(), { failureReason: null });
+        return record(ctx, move, 'RollingBack', ctx.now(), { failureReason: null });
       });
     }
     case 'OpenTarget':

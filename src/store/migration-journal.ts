@@ -4,8 +4,8 @@
 // parameterised.
 import type { Pool, PoolClient } from 'pg';
 import { knownCells, reserveCapacity } from './cells.js';
-import { lockRoutingWrites } from './placements.js';
-import { withTransaction, type Queryable } from './transactions.js';
+import { BEGIN_ROUTING_WRITES } from './placements.js';
+import { inTransaction, withClient, type Queryable } from './transactions.js';
 import { MoveConflict } from '../data/move-errors.js';
 import { MOVE_STATES, TERMINAL_STATES, type MoveDirection, type MoveKey, type MoveRecord, type MoveState, type TableProgress } from '../data/move-state.js';
 import type { Key } from '../data/table-sql.js';
@@ -156,19 +156,6 @@ export interface LoadedMove {
 export const MOVE_LOCK_CLASS = 0x6d6f7665;
 
 /**
- * Takes the move's executor lock on this session (it dies with the connection, so a crashed
- * executor never keeps a move locked). False when another executor holds it.
- */
-export async function tryLockMove(client: PoolClient, key: MoveKey): Promise<boolean> {
-  const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked`, [
-    MOVE_LOCK_CLASS,
-    key.migration,
-    key.customerId,
-  ]);
-  return rows[0]?.locked === true;
-}
-
-/**
  * How long the server keeps the lock's session when its operator falls silent (partitioned, not
  * dead: a middlebox may keep the socket alive, so TCP keepalive never ends it): idle, or idle in a
  * transaction, longer than this, the server ends the session and the lock is free for another
@@ -178,40 +165,73 @@ export const LOCK_SESSION_IDLE_MS = 20_000;
 export const LOCK_HEARTBEAT_MS = 5_000;
 
 /**
- * After tryLockMove: bounds the lock session's silence (LOCK_SESSION_IDLE_MS) and returns this
- * owner's epoch, a new transaction id of the control-plane database: it grows with every lock
- * taken, so a later owner's epoch is above every earlier one's (the cells keep the highest, see
- * data/cell-fence-sql.ts schema step 5).
+ * Takes the move's executor lock on this session (it dies with the connection, so a crashed
+ * executor never keeps a move locked), in one round trip: the lock first (a subquery evaluated
+ * before the rest), then, only if it was taken, the session's silence bounded
+ * (LOCK_SESSION_IDLE_MS) and this owner's epoch: a new transaction id of the control-plane
+ * database, assigned after the lock was taken, so a later owner's epoch is above every earlier
+ * one's (the cells keep the highest, see data/cell-fence-sql.ts schema step 5). Undefined when
+ * another executor holds the move.
  */
-export async function holdMoveLock(client: PoolClient): Promise<string> {
+export async function lockMove(client: PoolClient, key: MoveKey): Promise<string | undefined> {
   const bound = `${LOCK_SESSION_IDLE_MS}ms`;
-  await client.query(`SELECT set_config('idle_session_timeout', $1, false), set_config('idle_in_transaction_session_timeout', $1, false)`, [bound]);
-  const { rows } = await client.query<{ epoch: string }>('SELECT pg_current_xact_id()::text AS epoch');
-  const epoch = rows[0]?.epoch;
+  const { rows } = await client.query<{ locked: boolean; epoch: string | null }>(
+    `SELECT l.locked,
+            CASE WHEN l.locked THEN set_config('idle_session_timeout', $4, false) || set_config('idle_in_transaction_session_timeout', $4, false) END AS bounded,
+            CASE WHEN l.locked THEN pg_current_xact_id()::text END AS epoch
+       FROM (SELECT pg_try_advisory_lock($1, hashtext($2 || '/' || $3)) AS locked OFFSET 0) l`,
+    [MOVE_LOCK_CLASS, key.migration, key.customerId, bound],
+  );
+  if (rows[0]?.locked !== true) return undefined;
+  const epoch = rows[0].epoch;
   if (!epoch) throw new Error('the control-plane database gave no transaction id for the move owner epoch');
   return epoch;
 }
 
-/** Before unlockMove: the session goes back to the pool without holdMoveLock's bounds. */
-export async function releaseMoveLock(client: PoolClient): Promise<void> {
-  await client.query('RESET idle_session_timeout; RESET idle_in_transaction_session_timeout');
-}
-
-export async function unlockMove(client: PoolClient, key: MoveKey): Promise<void> {
-  await client.query(`SELECT pg_advisory_unlock($1, hashtext($2 || '/' || $3))`, [MOVE_LOCK_CLASS, key.migration, key.customerId]);
+/**
+ * Releases the move's lock, the session going back to the pool without lockMove's bounds (what
+ * RESET gives, pg_settings.reset_val), in one round trip.
+ */
+export async function unlockMoveAndRelease(client: PoolClient, key: MoveKey): Promise<void> {
+  await client.query(
+    `SELECT set_config('idle_session_timeout', (SELECT reset_val FROM pg_settings WHERE name = 'idle_session_timeout'), false),
+            set_config('idle_in_transaction_session_timeout', (SELECT reset_val FROM pg_settings WHERE name = 'idle_in_transaction_session_timeout'), false),
+            pg_advisory_unlock($1, hashtext($2 || '/' || $3))`,
+    [MOVE_LOCK_CLASS, key.migration, key.customerId],
+  );
 }
 
 /** The journal row and its progress rows, in one round trip. */
 export async function loadMove(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
-  const { rows } = await db.query<JournalRow & { progress: ProgressJson[] }>(
+  const { rows } = await db.query<LoadedRow>(
     `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
                             WHERE p.migration = j.migration AND p.customer_id = j.customer_id), '[]') AS progress
        FROM migration_journal j WHERE j.migration = $1 AND j.customer_id = $2`,
     [key.migration, key.customerId],
   );
   const row = rows[0];
-  if (!row) return undefined;
+  return row ? loadedFromRow(row) : undefined;
+}
+
+/** A journal row with its progress rows as json_agg renders them (loadMove, and the writes' RETURNING). */
+type LoadedRow = JournalRow & { progress: ProgressJson[] };
+
+function loadedFromRow(row: LoadedRow): LoadedMove {
   return { move: moveFromRow(row), tables: row.progress.map((p) => progressFromRow(progressFromJson(p))) };
+}
+
+/**
+ * The move's progress rows after a write, as its RETURNING hands them back with the journal row
+ * (so the executor's next decision needs no read): those the statement wrote, from the CTEs
+ * `written` (RETURNING *), the others as its snapshot has them (only the move's executor writes
+ * them). $1 and $2 are the move's migration and customer.
+ */
+function progressAfter(written: readonly string[] = []): string {
+  const mine = written.map((w) => `SELECT * FROM ${w}`);
+  const others = `SELECT x.* FROM migration_table_progress x WHERE x.migration = $1 AND x.customer_id = $2${
+    written.length > 0 ? ` AND x.table_name NOT IN (${written.map((w) => `SELECT table_name FROM ${w}`).join(' UNION ALL ')})` : ''
+  }`;
+  return `coalesce((SELECT json_agg(a ORDER BY a.position, a.table_name) FROM (${[...mine, others].join(' UNION ALL ')}) a), '[]')`;
 }
 
 /** A progress row as json_agg renders it: timestamps as ISO text. */
@@ -329,7 +349,9 @@ function setClauses(fields: Record<string, unknown>, columns: Record<string, str
 
 /**
  * Records a state change (and other fields) if the move is still in `from`: the write that makes
- * a transition happen before its effect. Throws MoveConflict when someone else moved it meanwhile.
+ * a transition happen before its effect. Throws MoveConflict when someone else moved it meanwhile
+ * (or, with `unlessAborted`, asked for an abort). Returns the move as written (the journal row as the
+ * UPDATE left it, the abort request of the latest committed version included), for the next decision.
  */
 export async function transition(
   db: Queryable,
@@ -337,24 +359,34 @@ export async function transition(
   to: MoveState,
   at: Date,
   fields: JournalFields = {},
-): Promise<void> {
+  options: { unlessAborted?: boolean } = {},
+): Promise<LoadedMove> {
   const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at];
   const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON)];
-  const { rowCount } = await db.query(
-    `UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4`,
+  const unlessAborted = options.unlessAborted ? ' AND abort_requested_at IS NULL' : '';
+  const { rows } = await db.query<LoadedRow>(
+    `UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4${unlessAborted}
+     RETURNING *, ${progressAfter()} AS progress`,
     values,
   );
-  if (rowCount !== 1) {
-    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
+  const row = rows[0];
+  if (!row) {
+    const why = options.unlessAborted ? ` (or an abort was asked for)` : '';
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}${why}; not recording ${to}`);
   }
+  return loadedFromRow(row);
 }
 
 /** Updates journal fields without a state change (e.g. catch-up round counters). */
-export async function updateJournal(db: Queryable, key: MoveKey, fields: JournalFields): Promise<void> {
+export async function updateJournal(db: Queryable, key: MoveKey, fields: JournalFields): Promise<LoadedMove | undefined> {
   const values: unknown[] = [key.migration, key.customerId];
   const sets = setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON);
-  if (sets.length === 0) return;
-  await db.query(`UPDATE migration_journal SET ${sets.join(', ')}, updated_at = now() WHERE migration = $1 AND customer_id = $2`, values);
+  if (sets.length === 0) return undefined;
+  const { rows } = await db.query<LoadedRow>(
+    `UPDATE migration_journal SET ${sets.join(', ')}, updated_at = now() WHERE migration = $1 AND customer_id = $2 RETURNING *, ${progressAfter()} AS progress`,
+    values,
+  );
+  return rows[0] ? loadedFromRow(rows[0]) : undefined;
 }
 
 /** A failed attempt that will be retried: the error for people, the count for backoff. */
@@ -464,26 +496,27 @@ export interface CopyCounts {
 }
 
 /** Records a table's progress, and adds its copy counts to the table and the journal, atomically. */
-export async function updateProgress(db: Queryable, key: MoveKey, table: string, fields: ProgressFields, counts?: CopyCounts): Promise<void> {
+export async function updateProgress(db: Queryable, key: MoveKey, table: string, fields: ProgressFields, counts?: CopyCounts): Promise<LoadedMove> {
   const values: unknown[] = [key.migration, key.customerId, table];
   const sets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
-  const rows = counts?.rows ?? 0;
-  const bytes = counts?.bytes ?? 0;
-  values.push(rows, bytes, counts?.swept ?? 0);
+  values.push(counts?.rows ?? 0, counts?.bytes ?? 0, counts?.swept ?? 0);
   const [r, b, s] = [values.length - 2, values.length - 1, values.length];
   sets.push(`rows_copied = p.rows_copied + $${r}`, `bytes_copied = p.bytes_copied + $${b}`, `swept_rows = p.swept_rows + $${s}`, 'updated_at = now()');
   const round = counts?.inRound ? `, round_rows = j.round_rows + $${r}` : '';
-  const { rowCount } = await db.query(
+  const { rows } = await db.query<LoadedRow>(
     `WITH p AS (
        UPDATE migration_table_progress p SET ${sets.join(', ')}
         WHERE p.migration = $1 AND p.customer_id = $2 AND p.table_name = $3
-       RETURNING 1
+       RETURNING p.*
      )
      UPDATE migration_journal j SET rows_copied = j.rows_copied + $${r}, bytes_copied = j.bytes_copied + $${b}${round}, attempt = 0, updated_at = now()
-      WHERE j.migration = $1 AND j.customer_id = $2 AND EXISTS (SELECT 1 FROM p)`,
+      WHERE j.migration = $1 AND j.customer_id = $2 AND EXISTS (SELECT 1 FROM p)
+     RETURNING j.*, ${progressAfter(['p'])} AS progress`,
     values,
   );
-  if (rowCount !== 1) throw new MoveConflict(`no progress row for table ${table} of move ${key.migration}/${key.customerId}`);
+  const row = rows[0];
+  if (!row) throw new MoveConflict(`no progress row for table ${table} of move ${key.migration}/${key.customerId}`);
+  return loadedFromRow(row);
 }
 
 /** A state change recorded together with a table's progress (see updateProgressAndState). */
@@ -495,6 +528,8 @@ export interface StateChange {
   fields?: JournalFields;
   /** Also start a new catch-up round for the move's other append-only tables (see resetRound, keepCaughtUp). */
   resetOtherTables?: boolean;
+  /** Only if no abort was asked for (else MoveConflict), see transition. */
+  unlessAborted?: boolean;
 }
 
 /**
@@ -509,7 +544,7 @@ export async function updateProgressAndState(
   fields: ProgressFields,
   counts: CopyCounts | undefined,
   change: StateChange,
-): Promise<void> {
+): Promise<LoadedMove> {
   const { move } = change;
   const values: unknown[] = [move.migration, move.customerId, table, move.state, move.direction, change.to, change.at];
   const progressSets = setClauses(fields, PROGRESS_COLUMNS, values, JSON_PROGRESS_COLUMNS);
@@ -532,25 +567,29 @@ export async function updateProgressAndState(
     ? `, o AS (
          UPDATE migration_table_progress o SET resynced = false, phase = 'CatchUp', updated_at = now()
           WHERE o.migration = $1 AND o.customer_id = $2 AND o.table_name <> $3 AND o.mode = 'AppendOnly' AND EXISTS (SELECT 1 FROM j)
+         RETURNING o.*
        )`
     : '';
-  const { rows } = await db.query<{ moved: boolean; progressed: boolean }>(
+  const { rows } = await db.query<LoadedRow & { progressed: boolean }>(
     `WITH j AS (
        UPDATE migration_journal j SET ${journalSets.join(', ')}
-        WHERE j.migration = $1 AND j.customer_id = $2 AND j.state = $4 AND j.direction = $5
+        WHERE j.migration = $1 AND j.customer_id = $2 AND j.state = $4 AND j.direction = $5${change.unlessAborted ? ' AND j.abort_requested_at IS NULL' : ''}
           AND EXISTS (SELECT 1 FROM migration_table_progress x WHERE x.migration = $1 AND x.customer_id = $2 AND x.table_name = $3)
-       RETURNING 1
+       RETURNING j.*
      ), p AS (
        UPDATE migration_table_progress p SET ${progressSets.join(', ')}
         WHERE p.migration = $1 AND p.customer_id = $2 AND p.table_name = $3 AND EXISTS (SELECT 1 FROM j)
-       RETURNING 1
+       RETURNING p.*
      )${reset}
-     SELECT EXISTS (SELECT 1 FROM j) AS moved, EXISTS (SELECT 1 FROM p) AS progressed`,
+     SELECT j.*, EXISTS (SELECT 1 FROM p) AS progressed, ${progressAfter(change.resetOtherTables ? ['p', 'o'] : ['p'])} AS progress FROM j`,
     values,
   );
-  if (rows[0]?.moved !== true || rows[0]?.progressed !== true) {
-    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state} with a progress row for table ${table}; not recording ${change.to}`);
+  const row = rows[0];
+  if (!row || row.progressed !== true) {
+    const why = change.unlessAborted ? ' (or an abort was asked for)' : '';
+    throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state} with a progress row for table ${table}${why}; not recording ${change.to}`);
   }
+  return loadedFromRow(row);
 }
 
 export interface NewProgress {
@@ -592,18 +631,76 @@ export async function replaceProgress(db: Queryable, key: MoveKey, tables: reado
   }
 }
 
+/** A row of replaceProgress's INSERT, for jsonb_to_recordset. */
+function progressInsertRow(t: NewProgress) {
+  return {
+    table_name: t.table,
+    phase: t.mode === 'AppendOnly' && !t.underFence ? 'Copy' : 'FinalSync',
+    position: t.position,
+    mode: t.mode,
+    cursor_columns: t.cursor,
+    time_cursor: t.timeCursor,
+    observed_key: t.observedKey ?? null,
+    observed_at: t.observedAt ? t.observedAt.toISOString() : null,
+    under_fence: t.underFence === true,
+  };
+}
+
+/**
+ * The plan of a move recorded with its state change, in one statement (was a transaction of
+ * replaceProgress and transition): the journal row changes state only if it is still in
+ * `move.state` and direction (else MoveConflict), and only then are its progress rows replaced by
+ * `tables` (the old ones deleted first: the insert reads a count of the delete, which makes it run
+ * to its end before the first row goes in).
+ */
+export async function recordPlan(
+  db: Queryable,
+  move: Pick<MoveRecord, 'migration' | 'customerId' | 'state' | 'direction'>,
+  tables: readonly NewProgress[],
+  to: MoveState,
+  at: Date,
+  fields: JournalFields = {},
+): Promise<LoadedMove> {
+  const values: unknown[] = [move.migration, move.customerId, move.state, move.direction, to, at, JSON.stringify(tables.map(progressInsertRow))];
+  const sets = ['state = $5', 'state_entered_at = $6', 'updated_at = now()', 'attempt = 0', ...setClauses(fields, JOURNAL_COLUMNS, values, JOURNAL_JSON)];
+  const { rows } = await db.query<LoadedRow>(
+    `WITH j AS (
+       UPDATE migration_journal SET ${sets.join(', ')} WHERE migration = $1 AND customer_id = $2 AND state = $3 AND direction = $4 RETURNING *
+     ), d AS (
+       DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id = $2 AND EXISTS (SELECT 1 FROM j) RETURNING 1
+     ), i AS (
+       INSERT INTO migration_table_progress (migration, customer_id, table_name, phase, position, mode, cursor_columns, time_cursor, observed_key, observed_at,
+                                             caught_up, resynced, verified, verified_rows, verified_checksum)
+       SELECT $1, $2, t.table_name, t.phase, t.position, t.mode, t.cursor_columns, t.time_cursor, t.observed_key, t.observed_at,
+              t.under_fence, t.under_fence, t.under_fence, CASE WHEN t.under_fence THEN 0 END, CASE WHEN t.under_fence THEN '0' END
+         FROM jsonb_to_recordset($7::jsonb) AS t(table_name text, phase text, position integer, mode text, cursor_columns jsonb, time_cursor boolean,
+                                                 observed_key jsonb, observed_at timestamptz, under_fence boolean)
+        WHERE EXISTS (SELECT 1 FROM j) AND (SELECT count(*) FROM d) >= 0
+       RETURNING *
+     )
+     SELECT j.*, coalesce((SELECT json_agg(a ORDER BY a.position, a.table_name) FROM i a), '[]') AS progress FROM j`,
+    values,
+  );
+  const row = rows[0];
+  if (!row) throw new MoveConflict(`move ${move.migration}/${move.customerId} is no longer ${move.direction} ${move.state}; not recording ${to}`);
+  return loadedFromRow(row);
+}
+
 /**
  * Every table of the move still in phase Verify goes to Cleanup (the target was opened after the
  * cut-over), and the move's failed attempts are reset as after any successful action: one statement.
  */
-export async function leaveVerifyPhase(db: Queryable, key: MoveKey): Promise<void> {
-  await db.query(
+export async function leaveVerifyPhase(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
+  const { rows } = await db.query<LoadedRow>(
     `WITH p AS (
        UPDATE migration_table_progress SET phase = 'Cleanup', updated_at = now() WHERE migration = $1 AND customer_id = $2 AND phase = 'Verify'
+       RETURNING *
      )
-     UPDATE migration_journal SET attempt = 0, updated_at = now() WHERE migration = $1 AND customer_id = $2`,
+     UPDATE migration_journal SET attempt = 0, updated_at = now() WHERE migration = $1 AND customer_id = $2
+     RETURNING *, ${progressAfter(['p'])} AS progress`,
     [key.migration, key.customerId],
   );
+  return rows[0] ? loadedFromRow(rows[0]) : undefined;
 }
 
 /** Resets the per-round flags of every table (a new catch-up round). */
@@ -630,49 +727,53 @@ export type StartMoveResult =
 
 /**
  * Records a customer's move (state Pending) and reserves one customer of capacity on the target,
- * in one transaction. Idempotent: starting a move that exists returns it.
+ * in one transaction. Idempotent: starting a move that exists returns it (the insert finds it and
+ * writes nothing; then it is read).
  */
 export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<StartMoveResult> {
   if (req.sourceCell === req.targetCell) {
     return { ok: false, reason: 'SameCell', message: `customer ${req.customerId}: source and target are both ${req.sourceCell}` };
   }
-  const existing = await loadMove(pool, req);
-  if (existing) {
-    const m = existing.move;
-    if (m.sourceCell !== req.sourceCell || m.targetCell !== req.targetCell) {
-      return { ok: false, reason: 'Conflict', message: `move ${req.migration}/${req.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
-    }
-    return { ok: true, created: false, move: m };
-  }
   try {
-    return await withTransaction(pool, async (c) => {
-      await lockRoutingWrites(c); // the store's lock order: routing lock, cells, placement rows
-      const known = await knownCells(c, [req.sourceCell, req.targetCell]);
-      for (const cell of [req.sourceCell, req.targetCell]) {
-        if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
-      }
-      if (!(await reserveCapacity(c, req.targetCell, { withinCapacity: true }))) {
-        throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`);
-      }
-      const { rows } = await c.query<JournalRow>(
-        `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
-         VALUES ($1, $2, $3, $4, $5, $4) RETURNING *`,
-        [req.migration, req.customerId, req.sourceCell, req.targetCell, req.step ?? 0],
-      );
-      return { ok: true as const, created: true, move: moveFromRow(rows[0] as JournalRow) };
-    });
+    // The store's lock order: the routing lock (sent with the BEGIN), cells, placement rows.
+    const created = await withClient(pool, (c) =>
+      inTransaction(
+        c,
+        async (): Promise<StartMoveResult | undefined> => {
+          const known = await knownCells(c, [req.sourceCell, req.targetCell]);
+          for (const cell of [req.sourceCell, req.targetCell]) {
+            if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
+          }
+          const { rows } = await c.query<JournalRow>(
+            `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
+             VALUES ($1, $2, $3, $4, $5, $4) ON CONFLICT (migration, customer_id) DO NOTHING RETURNING *`,
+            [req.migration, req.customerId, req.sourceCell, req.targetCell, req.step ?? 0],
+          );
+          if (!rows[0]) return undefined; // the move exists: nothing written, read below
+          if (!(await reserveCapacity(c, req.targetCell, { withinCapacity: true }))) {
+            throw new StartRefused('TargetFull', `cell ${req.targetCell} has no capacity left for customer ${req.customerId}`); // the insert rolls back
+          }
+          return { ok: true as const, created: true, move: moveFromRow(rows[0]) };
+        },
+        BEGIN_ROUTING_WRITES,
+      ),
+    );
+    if (created) return created;
   } catch (err) {
     if (err instanceof StartRefused) return { ok: false, reason: err.reason, message: err.message };
     const e = err as { code?: string; constraint?: string };
     if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') {
       return { ok: false, reason: 'MoveInProgress', message: `customer ${req.customerId} is already being moved by another migration` };
     }
-    if (e.code === '23505') {
-      const again = await loadMove(pool, req); // a concurrent start of the same move won
-      if (again) return { ok: true, created: false, move: again.move };
-    }
     throw err;
   }
+  const existing = await loadMove(pool, req);
+  if (!existing) throw new MoveConflict(`move ${req.migration}/${req.customerId} was there at its insert and is gone now`);
+  const m = existing.move;
+  if (m.sourceCell !== req.sourceCell || m.targetCell !== req.targetCell) {
+    return { ok: false, reason: 'Conflict', message: `move ${req.migration}/${req.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
+  }
+  return { ok: true, created: false, move: m };
 }
 
 class StartRefused extends Error {

@@ -283,4 +283,36 @@ describe('moving customers between cells', () => {
     expect(await placement(c)).toEqual({ cell: 'cell-a', state: 'Active', epoch: 1 });
     expect(await reserved('cell-b')).toBe(0);
   }, TIMEOUT);
+
+  it('rolls a move back when an abort comes between two of its steps under the fence, although the run decides the next step from what it last wrote instead of reading the journal', async () => {
+    const c = 'late-mind';
+    await placeCustomers(cells.cp, [c], 'cell-a');
+    await seedCustomer(cells.pools['cell-a']!, c, { readings: 120, events: 20, devices: 3 }); // small: straight to the fence, three tables verified
+    const key = { migration: 'late-mind', customerId: c };
+    const actions: string[] = [];
+    let verified = 0;
+    const engine = new MoveEngine({
+      controlPlane: cells.cp,
+      cells: cells.cells,
+      settings: { settleLagMs: 0, drainWaitMs: 0 },
+      hooks: {
+        async point(p, { action }) {
+          if (p === 'before-action') actions.push(action.kind);
+          // After the second of three verifications: the third is decided from the second's write,
+          // which came before the abort; its write into CutOver must refuse, and the abort win.
+          if (p === 'after-action' && action.kind === 'Verify' && ++verified === 2) expect((await engine.abortMove(key)).ok).toBe(true);
+        },
+      },
+    });
+    await engine.startMove({ ...key, sourceCell: 'cell-a', targetCell: 'cell-b' });
+    const result = await engine.run(key);
+    expect(result.move).toMatchObject({ state: 'RolledBack', direction: 'Forward', cutOverAt: null });
+    expect(actions).not.toContain('CutOver');
+    expect(actions.filter((a) => a === 'Verify')).toHaveLength(3);
+    expect(actions).toContain('Abort');
+    expect(await placement(c)).toEqual({ cell: 'cell-a', state: 'Active', epoch: 1 });
+    expect((await rowsOf(cells.pools['cell-b']!, c)).total).toBe(0);
+    expect((await rowsOf(cells.pools['cell-a']!, c)).total).toBe(143);
+    expect(await reserved('cell-b')).toBe(0);
+  }, TIMEOUT);
 });

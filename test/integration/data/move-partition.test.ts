@@ -1,6 +1,6 @@
 // A partitioned (not dead) operator: its control-plane connection goes silent behind a middlebox
 // that keeps the socket open (no reset, no FIN, keepalive probes answered), while it still reaches
-// the cell databases. The server ends its silent lock session (holdMoveLock's bounds), another
+// the cell databases. The server ends its silent lock session (lockMove's bounds), another
 // engine takes the move over within 60 s and finishes it with the fence held less than maxFence,
 // and the old owner, resuming the action it was in, is refused by the cells (its owner epoch is
 // older than the new owner's): nothing it does after losing the lock lands.
