@@ -68,10 +68,10 @@ export function keyCompare(columns: readonly string[], op: '>' | '<=' | '=', key
 
 /**
  * A keyset bound, and for a cursor of several columns the bound it implies on the first one
- * (`(a, b) > (x, y)` implies `a >= x`): the planner estimates a row comparison at a third of the
- * rows whatever its values, and so scanned the whole table for a page-sized range (the page's
- * delete on the target, the checks of a page), where the first column's statistics lead it to
- * the index.
+ * (`(a, b) > (x, y)` implies `a >= x`): the planner estimates each bound of a row comparison on its
+ * own, so a page-sized range between two keys of a customer who fills the table's statistics was
+ * read by a scan of the whole table (the checks of a page); the first column's statistics lead it
+ * to the index.
  */
 function keyBound(columns: readonly string[], op: '>' | '<=', key: Key, place: Place): string[] {
   const bound = [keyCompare(columns, op, key, place)];
