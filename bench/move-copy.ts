@@ -13,6 +13,7 @@
 // engine's copy actions, summed over its moves, against the time of the pipes, summed over its
 // pipes). Also, once, the old figure: N moves against ONE raw pipe over all customers, on rows
 // seeded a day old (pre-settled), drainWait 0. Goal: engine/raw throughput >= 0.8.
+import type { MoveAction } from '../src/data/move-decision.js';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
@@ -68,8 +69,12 @@ try {
     const copied = Number((await target.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
     if (copied !== total) throw new Error(`the engine left ${copied} rows in the target, expected ${total}`);
     const copy = timer.total('CopyPage', 'Resync', 'FinalSync');
-    if (process.env.BENCH_DEBUG) console.log(Object.fromEntries([...timer.ms].map(([k, v]) => [k, `${Math.round(v)}ms/${timer.count.get(k)}`])));
     console.log(`    engine, ${concurrency} at a time: ${fmt(whole)} ms (${fmt(rate(total, whole))} rows/s); copy actions ${fmt(copy)} ms summed over the moves`);
+    // Where the move's time went: each action kind (summed over the moves, and how often it ran),
+    // and what is outside every action (each step's journal read and decision, the move's lock).
+    const actions = [...timer.ms].map(([k, v]) => `${k} ${fmt(v)} ms/${timer.count.get(k)}`).join(', ');
+    const outside = concurrency === 1 ? `; outside the actions ${fmt(whole - timer.total(...(timer.ms.keys() as Iterable<MoveAction['kind']>)))} ms` : '';
+    console.log(`      per action: ${actions}${outside}`);
     return { whole, copy };
   };
 

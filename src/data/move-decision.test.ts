@@ -95,6 +95,22 @@ describe('nextAction', () => {
     expect(nextAction(move({ state: 'Copying' }), settled, settings, at(1_001))).toEqual({ kind: 'CopyPage', table: 'public.events' });
   });
 
+  it('checks the rows earlier pages synced while it copies the next page, once each', () => {
+    const copying = move({ state: 'Copying' });
+    // Nothing synced yet, or everything synced already checked: a plain page.
+    expect(nextAction(copying, [readings({ lastKey: ['t1', '5'] })], settings, at(10))).toEqual({ kind: 'CopyPage', table: 'public.readings' });
+    const checked = readings({ lastKey: ['t2', '9'], syncedKey: ['t2', '9'], verifiedKey: ['t2', '9'], verifiedRows: 9, verifiedChecksum: '3' });
+    expect(nextAction(copying, [checked], settings, at(10))).toEqual({ kind: 'CopyPage', table: 'public.readings' });
+    // Synced past the checked prefix: the page checks the rest.
+    const unchecked = readings({ lastKey: ['t3', '12'], syncedKey: ['t3', '12'], verifiedKey: ['t2', '9'], verifiedRows: 9, verifiedChecksum: '3' });
+    expect(nextAction(copying, [unchecked], settings, at(10))).toEqual({ kind: 'CopyPage', table: 'public.readings', verify: true });
+    const neverChecked = readings({ lastKey: ['t3', '12'], syncedKey: ['t3', '12'] });
+    expect(nextAction(move({ state: 'CatchingUp', catchUpRound: 1 }), [neverChecked], settings, at(10))).toEqual({ kind: 'CopyPage', table: 'public.readings', verify: true });
+    // Once verified before the fence (a later round's pages), the final sync covers the rest.
+    const verified = readings({ lastKey: ['t3', '12'], syncedKey: ['t3', '12'], verified: true, verifiedKey: ['t2', '9'] });
+    expect(nextAction(move({ state: 'CatchingUp', catchUpRound: 2 }), [verified], settings, at(10))).toEqual({ kind: 'CopyPage', table: 'public.readings' });
+  });
+
   it('leaves mutable tables to the final sync and starts catching up once every append-only table is caught up', () => {
     const tables = [events({ caughtUp: true, settledAt: T0 }), readings({ caughtUp: true }), devices()];
     expect(nextAction(move({ state: 'Copying' }), tables, settings, at(5))).toEqual({ kind: 'Transition', to: 'CatchingUp' });

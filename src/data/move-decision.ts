@@ -30,8 +30,12 @@ export type MoveAction =
   | { kind: 'Prepare' }
   /** Observe the customer's newest key on the source (keyset settling); promote the last one if old enough. */
   | { kind: 'Observe'; table: string }
-  /** Copy the next keyset page of an append-only table. */
-  | { kind: 'CopyPage'; table: string }
+  /**
+   * Copy the next keyset page of an append-only table. `verify`: at the same time, count and
+   * checksum on both sides the synced rows that earlier pages copied and no check has covered yet
+   * (after verifiedKey up to syncedKey), so that the check before the fence is left with the last page.
+   */
+  | { kind: 'CopyPage'; table: string; verify?: true }
   /** Copy again the rows that were read before they had settled, now that they have. */
   | { kind: 'Resync'; table: string }
   /** Start another catch-up round. */
@@ -89,6 +93,12 @@ function plus(d: Date, ms: number): Date {
   return new Date(d.getTime() + ms);
 }
 
+/** The table's synced prefix has rows past what was checked: a page can check them while it copies. */
+function copyPage(t: TableProgress): MoveAction {
+  const unchecked = !t.verified && t.syncedKey !== null && !sameKey(t.verifiedKey, t.syncedKey);
+  return unchecked ? { kind: 'CopyPage', table: t.table, verify: true } : { kind: 'CopyPage', table: t.table };
+}
+
 function copying(tables: readonly TableProgress[], s: MoveSettings, now: Date): MoveAction {
   let wait: Date | undefined;
   for (const t of tables) {
@@ -100,7 +110,7 @@ function copying(tables: readonly TableProgress[], s: MoveSettings, now: Date): 
       wait = later(wait, due);
       continue;
     }
-    return { kind: 'CopyPage', table: t.table };
+    return copyPage(t);
   }
   if (wait) return { kind: 'Wait', until: wait, reason: 'waiting for the first observed keys to settle' };
   return { kind: 'Transition', to: 'CatchingUp' };
@@ -116,7 +126,7 @@ function catchingUp(move: MoveRecord, tables: readonly TableProgress[], s: MoveS
   for (const t of appendOnly) {
     const observeDue = t.observedAt === null || plus(t.observedAt, s.settleLagMs).getTime() <= now.getTime();
     if (settlesByObservation(t) && !t.resynced && !t.settledFresh && observeDue) return { kind: 'Observe', table: t.table };
-    if (!t.caughtUp) return { kind: 'CopyPage', table: t.table };
+    if (!t.caughtUp) return copyPage(t);
     if (!t.resynced && worthResync(t)) return { kind: 'Resync', table: t.table };
   }
   if (move.roundRows > s.convergeRows && move.catchUpRound < s.maxCatchUpRounds) return { kind: 'NewRound' };

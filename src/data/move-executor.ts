@@ -246,19 +246,28 @@ async function observe(ctx: ExecutorContext, loaded: LoadedMove, table: string):
   return updateProgress(ctx.cp, loaded.move, table, fields);
 }
 
-async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: MoveAction & { table: string }): Promise<AfterAction> {
+async function copyNextPage(ctx: ExecutorContext, loaded: LoadedMove, action: Extract<MoveAction, { kind: 'CopyPage' }>): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, action.table);
   const plan = await tablePlan(ctx, move, t);
   const { source, target } = await pools(ctx, move);
   const limit = Math.max(1, Math.min(ctx.settings.pageRows, ctx.limiter.maxTake));
   await ctx.limiter.take(limit, ctx.signal);
-  const page = await copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t), moverOf(ctx, move));
+  // The page, and meanwhile the check of the rows earlier pages synced (other connections, other
+  // rows: the page replaces only rows after the copy cursor, past the synced prefix). Both end
+  // before anything is recorded or thrown: a failed check never leaves a page committing behind it.
+  const [copied, checked] = await Promise.allSettled([
+    copyPage(source, target, plan, move.customerId, t.lastKey, limit, settling(ctx, t), moverOf(ctx, move)),
+    action.verify ? checkSynced(ctx, move, plan, t, source, target) : Promise.resolve(undefined),
+  ]);
+  if (checked.status === 'rejected') throw checked.reason;
+  if (copied.status === 'rejected') throw copied.reason;
+  const page = copied.value;
   ctx.limiter.refund(limit - page.rows);
   countCopy(ctx, move, page.rows, page.bytes);
   await point(ctx, 'after-target-commit', move, action);
   const caughtUp = page.rows < limit || !page.more;
-  const fields: ProgressFields = { caughtUp, phase: move.state === 'Copying' ? 'Copy' : 'CatchUp' };
+  const fields: ProgressFields = { caughtUp, phase: move.state === 'Copying' ? 'Copy' : 'CatchUp', ...checked.value };
   if (page.lastKey) fields.lastKey = page.lastKey;
   // The synced prefix grows only while it is contiguous with the pages read.
   if (sameKey(t.syncedKey, t.lastKey) && page.settledLastKey) fields.syncedKey = page.settledLastKey;
@@ -316,24 +325,42 @@ function describeMismatch(table: string, what: string, source: Aggregate, target
   return `table ${table}: ${what} differ between the cells: source ${source.rows} rows (checksum ${source.checksum}), target ${target.rows} rows (checksum ${target.checksum})`;
 }
 
+/** What the checks so far found in the synced prefix, up to verifiedKey (both sides held the same). */
+function checkedPrefix(t: TableProgress): Aggregate {
+  return t.verifiedRows === null ? EMPTY_AGGREGATE : { rows: t.verifiedRows, checksum: t.verifiedChecksum ?? '0' };
+}
+
+/**
+ * Counts and checksums, on both sides, the synced rows that no check has covered yet (after
+ * verifiedKey up to syncedKey: committed on the target by earlier pages and recorded), refuses the
+ * move if they differ, and returns the grown prefix to record with the action.
+ */
+async function checkSynced(ctx: ExecutorContext, move: MoveRecord, plan: TablePlan, t: TableProgress, source: Pool, target: Pool): Promise<ProgressFields> {
+  const range = { after: t.verifiedKey, upTo: t.syncedKey };
+  const [s, d] = await Promise.all([aggregate(source, plan, move.customerId, range), aggregate(target, plan, move.customerId, range)]);
+  if (!sameAggregate(s, d)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(t.table, 'the settled rows (checked before the fence)', s, d));
+  const prefix = combineAggregates(checkedPrefix(t), s);
+  return { verifiedKey: t.syncedKey, verifiedRows: prefix.rows, verifiedChecksum: prefix.checksum };
+}
+
+/**
+ * Before the fence: the settled prefix on both sides. The pages checked most of it while they
+ * copied (checkSynced); what is left (the last pages, a resync) is checked now, with the columns.
+ */
 async function preVerify(ctx: ExecutorContext, loaded: LoadedMove, table: string): Promise<AfterAction> {
   const { move } = loaded;
   const t = findTable(loaded, table);
-  let agg: Aggregate = EMPTY_AGGREGATE;
+  let fields: ProgressFields = { verifiedKey: t.syncedKey, verifiedRows: 0, verifiedChecksum: '0' };
   if (t.syncedKey) {
     const plan = await tablePlan(ctx, move, t);
     const { source, target } = await pools(ctx, move);
-    const range = { upTo: t.syncedKey };
-    const [s, d] = await Promise.all([
-      aggregate(source, plan, move.customerId, range),
-      aggregate(target, plan, move.customerId, range),
-      expectColumns(ctx, source, plan),
-      expectColumns(ctx, target, plan),
-    ]);
-    if (!sameAggregate(s, d)) throw new MoveRefusal('ChecksumMismatch', describeMismatch(table, 'the settled rows (checked before the fence)', s, d));
-    agg = s;
+    const prefix = checkedPrefix(t);
+    const rest = sameKey(t.verifiedKey, t.syncedKey)
+      ? { verifiedKey: t.syncedKey, verifiedRows: prefix.rows, verifiedChecksum: prefix.checksum }
+      : checkSynced(ctx, move, plan, t, source, target);
+    [fields] = await Promise.all([rest, expectColumns(ctx, source, plan), expectColumns(ctx, target, plan)]);
   }
-  return updateProgress(ctx.cp, move, table, { verified: true, verifiedKey: t.syncedKey, verifiedRows: agg.rows, verifiedChecksum: agg.checksum });
+  return updateProgress(ctx.cp, move, table, { verified: true, ...fields });
 }
 
 /** The key after which the final sync replaces rows: null (all of them) unless verified before the fence. */

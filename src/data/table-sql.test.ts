@@ -21,18 +21,27 @@ const plan: TablePlan = {
 describe('table SQL', () => {
   it('pages a customer by keyset with quoted literals inside COPY (query), which takes no parameters', () => {
     expect(copyOutSql(plan, "o'brien", { after: ['2026-01-01 00:00:00+00', '7'] }, 500)).toBe(
-      `COPY (SELECT "customer_id", "id", "received_at", "value" FROM "public"."readings" WHERE "customer_id" = 'o''brien' AND ("received_at", "id") > ('2026-01-01 00:00:00+00', '7') ORDER BY "received_at" ASC, "id" ASC LIMIT 500) TO STDOUT (FORMAT binary)`,
+      `COPY (SELECT "customer_id", "id", "received_at", "value" FROM "public"."readings" WHERE "customer_id" = 'o''brien' AND ("received_at", "id") > ('2026-01-01 00:00:00+00', '7') AND "received_at" >= '2026-01-01 00:00:00+00' ORDER BY "received_at" ASC, "id" ASC LIMIT 500) TO STDOUT (FORMAT binary)`,
     );
   });
 
   it('binds every value of an ordinary statement as a parameter', () => {
     expect(deleteRangeSql(plan, 'acme', { after: ['t', '1'], settled: { kind: 'time', notAfter: '2026-01-01 00:00:00+00' } })).toEqual({
-      text: `DELETE FROM "public"."readings" WHERE "customer_id" = $1 AND ("received_at", "id") > ($2, $3) AND "received_at" <= $4::timestamptz`,
-      values: ['acme', 't', '1', '2026-01-01 00:00:00+00'],
+      text: `DELETE FROM "public"."readings" WHERE "customer_id" = $1 AND ("received_at", "id") > ($2, $3) AND "received_at" >= $4 AND "received_at" <= $5::timestamptz`,
+      values: ['acme', 't', '1', 't', '2026-01-01 00:00:00+00'],
     });
     expect(lastKeySql(plan, 'acme', { upTo: ['t', '9'], settled: { kind: 'key', key: null } }).text).toBe(
-      `SELECT ARRAY["received_at"::text, "id"::text]::text[] AS key FROM "public"."readings" WHERE "customer_id" = $1 AND ("received_at", "id") <= ($2, $3) AND false ORDER BY "received_at" DESC, "id" DESC LIMIT 1`,
+      `SELECT ARRAY["received_at"::text, "id"::text]::text[] AS key FROM "public"."readings" WHERE "customer_id" = $1 AND ("received_at", "id") <= ($2, $3) AND "received_at" <= $4 AND false ORDER BY "received_at" DESC, "id" DESC LIMIT 1`,
     );
+  });
+
+  it('bounds the first cursor column as the keyset bound implies, so the planner finds a page-sized range by the index', () => {
+    expect(aggregateSql(plan, 'acme', { after: ['t1', '1'], upTo: ['t2', '9'] })).toEqual({
+      text: expect.stringMatching(/WHERE "customer_id" = \$1 AND \("received_at", "id"\) > \(\$2, \$3\) AND "received_at" >= \$4 AND \("received_at", "id"\) <= \(\$5, \$6\) AND "received_at" <= \$7$/),
+      values: ['acme', 't1', '1', 't1', 't2', '9', 't2'],
+    });
+    // One cursor column: the bound is already on it.
+    expect(deleteRangeSql({ ...plan, cursor: ['id'] }, 'acme', { after: ['5'] }).text).toBe(`DELETE FROM "public"."readings" WHERE "customer_id" = $1 AND "id" > $2`);
   });
 
   it('checksums rows in a canonical column order, hashing values without text output when it can', () => {

@@ -66,14 +66,27 @@ export function keyCompare(columns: readonly string[], op: '>' | '<=' | '=', key
   return `${tuple(columns)} ${op} ${right}`;
 }
 
+/**
+ * A keyset bound, and for a cursor of several columns the bound it implies on the first one
+ * (`(a, b) > (x, y)` implies `a >= x`): the planner estimates each bound of a row comparison on its
+ * own, so a page-sized range between two keys of a customer who fills the table's statistics was
+ * read by a scan of the whole table (the checks of a page); the first column's statistics lead it
+ * to the index.
+ */
+function keyBound(columns: readonly string[], op: '>' | '<=', key: Key, place: Place): string[] {
+  const bound = [keyCompare(columns, op, key, place)];
+  if (columns.length > 1) bound.push(`${ident(columns[0] as string)} ${op === '>' ? '>=' : '<='} ${place(key[0] as string)}`);
+  return bound;
+}
+
 /** `tenant = … AND <range>` for a customer's rows of the table. */
 export function rangeWhere(plan: TablePlan, customer: string, range: KeyRange, place: Place): string {
   const parts = [`${ident(plan.tenantColumn)} = ${place(customer)}`];
-  if (range.after) parts.push(keyCompare(plan.cursor, '>', range.after, place));
-  if (range.upTo) parts.push(keyCompare(plan.cursor, '<=', range.upTo, place));
+  if (range.after) parts.push(...keyBound(plan.cursor, '>', range.after, place));
+  if (range.upTo) parts.push(...keyBound(plan.cursor, '<=', range.upTo, place));
   const settled = range.settled;
   if (settled?.kind === 'key') {
-    parts.push(settled.key ? keyCompare(plan.cursor, '<=', settled.key, place) : 'false');
+    parts.push(...(settled.key ? keyBound(plan.cursor, '<=', settled.key, place) : ['false']));
   } else if (settled?.kind === 'time') {
     if (!plan.timeCursor || !plan.watermarkColumn) throw new Error(`table ${plan.name} has no time watermark`);
     parts.push(`${ident(plan.watermarkColumn)} <= ${place(settled.notAfter)}::timestamptz`);

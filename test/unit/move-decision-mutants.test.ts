@@ -28,7 +28,7 @@ describe('the move decider, where a mutation run found it untested', () => {
   it('copies the rows written during catch-up before anything else of the table', () => {
     // A time-watermark table (no observation needed) that has new rows to copy.
     const readings = table('public.readings', { timeCursor: true, cursor: ['received_at', 'id'], caughtUp: false, resynced: false });
-    expect(nextAction(move(), [readings], settings, at(0))).toEqual({ kind: 'CopyPage', table: 'public.readings' });
+    expect(nextAction(move(), [readings], settings, at(0))).toEqual({ kind: 'CopyPage', table: 'public.readings', verify: true });
   });
 
   it('observes a keyset table that was never observed, at once', () => {
@@ -42,7 +42,7 @@ describe('the move decider, where a mutation run found it untested', () => {
   it('goes through the tables in their planned position, whatever order the journal lists them in', () => {
     const first = table('public.zeta', { position: 0, caughtUp: false });
     const second = table('public.alpha', { position: 1, caughtUp: false });
-    expect(nextAction(move({ state: 'Copying' }), [second, first], settings, at(5_000))).toEqual({ kind: 'CopyPage', table: 'public.zeta' });
+    expect(nextAction(move({ state: 'Copying' }), [second, first], settings, at(5_000))).toEqual({ kind: 'CopyPage', table: 'public.zeta', verify: true });
   });
 
   it('starts another catch-up round only when the last one copied more rows than convergeRows', () => {
