@@ -13,6 +13,8 @@ let fenced = false;
 let unknown = false;
 let lookups = 0;
 let gateway: Gateway | undefined;
+/** Whether the gateway takes simple requests by hand (fast-http.ts) or leaves every one to node:http. */
+let fastPath = true;
 
 beforeEach(async () => {
   fenced = false;
@@ -71,6 +73,7 @@ async function start(producers: Producers, holdMs = 5_000, produceTimeoutMs?: nu
     routeTtlMs: 60_000,
     log: silentLogger(),
     producers,
+    fastPath,
     ...(produceTimeoutMs !== undefined ? { produceTimeoutMs } : {}),
   });
   return gateway;
@@ -79,7 +82,14 @@ async function start(producers: Producers, holdMs = 5_000, produceTimeoutMs?: nu
 const post = (g: Gateway, ids: number[]) =>
   fetch(`${g.url}/v1/telemetry/acme`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ids.map((id) => ({ id, device: 'd', value: id }))) });
 
-describe('the gateway', () => {
+describe.each([
+  ['taking simple requests off the socket', true],
+  ['with node:http alone', false],
+])('the gateway %s', (_, fast) => {
+  beforeEach(() => {
+    fastPath = fast;
+  });
+
   it('holds a fenced customer\'s readings and produces them to its cell once the fence lifts', async () => {
     const producers = recorder();
     const g = await start(producers);
