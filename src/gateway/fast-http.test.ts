@@ -5,6 +5,8 @@ import net, { type AddressInfo } from 'node:net';
 import { installFastPath, parseFastRequest } from './fast-http.js';
 
 const PREFIX = '/v1/telemetry/';
+/** An answer of 64 kB: a few hundred fill the sockets' buffers (Linux lets a receive buffer grow to 32 MB). */
+const BIG = JSON.stringify({ pad: 'x'.repeat(64 * 1024) });
 const request = (head: string[], body = '') => Buffer.from(`${head.join('\r\n')}\r\n\r\n${body}`);
 const simple = (customer: string, body: string, extra: string[] = []) =>
   request([`POST ${PREFIX}${customer} HTTP/1.1`, 'Host: gw', 'Content-Type: application/json', `Content-Length: ${Buffer.byteLength(body)}`, ...extra], body);
@@ -84,6 +86,7 @@ describe('installFastPath', () => {
       maxBody: 1000,
       serve(segment, body, respond) {
         seen.push(`fast ${segment} ${body.toString()}`);
+        if (segment === 'big') return respond(202, BIG);
         // Answered on a later turn, as Kafka's acknowledgement is.
         setTimeout(() => respond(segment === 'slow' ? 503 : 202, JSON.stringify({ by: 'fast', body: body.toString() }), segment === 'slow' ? '1' : undefined), 5);
       },
@@ -149,5 +152,23 @@ describe('installFastPath', () => {
     const { text, closed } = await exchange([simple('acme', '[1]')], 1, 0, true);
     expect(text).toMatch(/^HTTP\/1\.1 202 /);
     expect(closed).toBe(true);
+  });
+
+  it('reads no further requests while its answers wait for a client that does not read them', async () => {
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.pause();
+    const n = 1_500;
+    socket.write(Buffer.concat(Array.from({ length: n }, () => simple('big', '[1]'))));
+    await new Promise((r) => setTimeout(r, 800));
+    // The sockets' buffers took ~60 answers of 64 kB here (a reader that does not wait: ~700 by then).
+    expect(seen.length).toBeLessThan(n / 5);
+    let received = 0;
+    socket.on('data', (c: Buffer) => (received += c.length));
+    socket.resume();
+    const until = Date.now() + 20_000;
+    while (seen.length < n && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    expect(seen.length).toBe(n);
+    socket.destroy();
   });
 });

@@ -96,6 +96,12 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
 
     let handedOver = false;
     let looping = false;
+    /** Answers wait in the socket's buffer (a client that does not read): no more requests are read until they drain, as node:http does. */
+    let draining = false;
+    const onDrain = () => {
+      draining = false;
+      next();
+    };
 
     const handOver = () => {
       handedOver = true;
@@ -105,6 +111,7 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
       socket.removeListener('timeout', onTimeout);
       socket.removeListener('error', onError);
       socket.removeListener('close', onClose);
+      socket.removeListener('drain', onDrain);
       socket.setTimeout(0);
       // A client that half-closed after pipelining a request not taken here: its stream has ended,
       // so the bytes cannot be put back for node:http; everything before them was answered.
@@ -119,14 +126,19 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
 
     const respond = (status: number, text: string, retryAfter?: string) => {
       const retry = retryAfter === undefined ? '' : `\r\nretry-after: ${retryAfter}`;
-      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}${retry}\r\nDate: ${httpDate()}${keepAliveHeader}${text}`);
+      const flushed = socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}${retry}\r\nDate: ${httpDate()}${keepAliveHeader}${text}`);
+      if (!flushed) {
+        draining = true;
+        socket.pause();
+        socket.once('drain', onDrain);
+      }
     };
 
     /** Serves the whole requests buffered, one at a time; hands the connection over at the first that is not taken here. */
     const next = () => {
       if (looping || handedOver) return;
       looping = true;
-      while (!busy && buffered) {
+      while (!busy && !draining && buffered) {
         const request = parseFastRequest(buffered, options.prefix, options.maxBody);
         if (!request) {
           looping = false;
@@ -146,7 +158,7 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
         });
       }
       looping = false;
-      if (busy || socket.destroyed) return;
+      if (busy || draining || socket.destroyed) return;
       if (socket.isPaused()) socket.resume();
       if (ended || closing) socket.end();
       else idle.add(socket);
