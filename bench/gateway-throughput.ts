@@ -134,9 +134,10 @@ const devicesInProcess = process.env.BENCH_DEVICES !== 'process';
 const devices = devicesInProcess ? undefined : fork(path.join(ROOT, 'bench/support/device-process.ts'), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 const connections = devicesInProcess ? Array.from({ length: CLIENTS }, () => httpDevice('127.0.0.1', port)) : [];
 const producers = new ProducerPool({ brokers: [], clientId: 'bench-direct', ssl: false }, TOPIC, silentLogger());
+// The message built as the gateway builds it (an object literal: a spread costs ~2 µs more a batch).
 const directDevice: Device = {
   send: (customer, readings) =>
-    producers.send(bootstrap, readings.map((r) => ({ key: customer, value: encodeMessage({ customer, ...r }) }))).then(
+    producers.send(bootstrap, readings.map((r) => ({ key: customer, value: encodeMessage({ customer, id: r.id, device: r.device, value: r.value }) }))).then(
       () => true,
       () => false,
     ),

@@ -16,6 +16,7 @@ import { ProducerPool } from '../kafka/producer-pool.js';
 import { RouteClient, type RouteAnswer } from '../kafka/route-client.js';
 import { followRouteChanges } from '../kafka/route-follower.js';
 import { parseCustomerIdSegment } from '../store/customer-id.js';
+import { installFastPath, type RawRespond } from './fast-http.js';
 
 export interface GatewayOptions {
   routerUrl: string;
@@ -36,6 +37,11 @@ export interface GatewayOptions {
   produceTimeoutMs?: number;
   log: Logger;
   registry?: Registry;
+  /**
+   * Take `POST /v1/telemetry/{customer}` requests off the socket by hand when they are simple
+   * (fast-http.ts), node:http serving the rest. Default true.
+   */
+  fastPath?: boolean;
   /** What produces to the cells' Kafka: by default a ProducerPool of options.kafka (tests pass their own). */
   producers?: Producers;
 }
@@ -55,53 +61,38 @@ export interface Gateway {
 const MAX_BODY = 1024 * 1024;
 const POLL_MS = 50;
 const JSON_TYPE = 'application/json';
+const TELEMETRY = '/v1/telemetry/';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The device is answered in time; a send still running may land later (the device's retry is then a no-op downstream). */
-function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  // One promise and one timer per request, no race and no finally: this runs for every request.
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(message)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (err: unknown) => {
-        clearTimeout(timer);
-        reject(err as Error);
-      },
-    );
-  });
-}
+/** How a device is answered: the status, the JSON body and, when it should send again, Retry-After in seconds. */
+type Respond = (status: number, body: unknown, retryAfter?: string) => void;
 
 /** A JSON answer with its length (no chunked framing for a body that is already whole). */
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function reply(res: ServerResponse, status: number, body: unknown, retryAfter?: string): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': JSON_TYPE, 'content-length': String(Buffer.byteLength(text)), ...headers });
+  const length = String(Buffer.byteLength(text));
+  res.writeHead(status, retryAfter === undefined ? { 'content-type': JSON_TYPE, 'content-length': length } : { 'content-type': JSON_TYPE, 'content-length': length, 'retry-after': retryAfter });
   res.end(text);
 }
 
-/** The request body as text, or undefined past MAX_BODY (events, not an async iterator: it runs for every request). */
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    req.on('data', (chunk: Buffer) => {
-      if (tooLarge) return;
-      size += chunk.length;
-      if (size > MAX_BODY) {
-        tooLarge = true;
-        chunks.length = 0;
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : chunks.length === 1 ? (chunks[0] as Buffer).toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
+/**
+ * Calls `done` with the request body as text, or undefined past MAX_BODY; `failed` if the request
+ * breaks off. Events and callbacks, no promise: this runs for every request.
+ */
+function readBody(req: IncomingMessage, done: (text: string | undefined) => void, failed: (err: Error) => void): void {
+  let first: Buffer | undefined;
+  let more: Buffer[] | undefined;
+  let size = 0;
+  req.on('data', (chunk: Buffer) => {
+    if (size > MAX_BODY) return;
+    size += chunk.length;
+    if (size > MAX_BODY) first = more = undefined;
+    else if (first === undefined) first = chunk;
+    else (more ??= [first]).push(chunk);
   });
+  req.on('end', () => done(size > MAX_BODY ? undefined : more ? Buffer.concat(more).toString('utf8') : (first?.toString('utf8') ?? '')));
+  req.on('error', failed);
 }
 
 export async function startGateway(options: GatewayOptions): Promise<Gateway> {
@@ -178,71 +169,130 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return answer;
   }
 
-  async function telemetry(req: IncomingMessage, res: ServerResponse, segment: string): Promise<void> {
-    const id = parseCustomerIdSegment(segment);
-    if (!id.ok) {
-      req.resume();
-      refused.inc({ reason: 'InvalidCustomerId' });
-      return reply(res, 400, { error: 'InvalidCustomerId', message: `customer id ${id.problem}` });
-    }
-    const text = await readBody(req);
+  /**
+   * The readings of one request, from its body to the device's answer: validated, routed (a
+   * fenced customer's are held), produced, answered once Kafka acknowledged them or refused with
+   * the reason. Callbacks, not async/await: one closure per stage instead of a promise per await.
+   */
+  function take(customer: string, text: string | undefined, respond: Respond): void {
     if (text === undefined) {
       refused.inc({ reason: 'TooLarge' });
-      return reply(res, 413, { error: 'TooLarge', message: `the body is larger than ${MAX_BODY} bytes` });
+      return respond(413, { error: 'TooLarge', message: `the body is larger than ${MAX_BODY} bytes` });
     }
     let body: unknown;
     try {
       body = JSON.parse(text);
     } catch {
       refused.inc({ reason: 'InvalidBody' });
-      return reply(res, 400, { error: 'InvalidBody', message: 'the body must be JSON: a reading {id, device, value} or an array of them' });
+      return respond(400, { error: 'InvalidBody', message: 'the body must be JSON: a reading {id, device, value} or an array of them' });
     }
     const parsed = parseReadings(body);
     if (!parsed.ok) {
       refused.inc({ reason: 'InvalidReading' });
-      return reply(res, 400, { error: 'InvalidReading', message: parsed.problem });
+      return respond(400, { error: 'InvalidReading', message: parsed.problem });
     }
-    const routed = routeFor(id.id);
-    const answer = routed instanceof Promise ? await routed : routed;
+    const routed = routeFor(customer);
+    if (!(routed instanceof Promise)) return produce(customer, parsed.readings, routed, respond);
+    routed.then(
+      (answer) => produce(customer, parsed.readings, answer, respond),
+      (err: unknown) => failed(err as Error, respond),
+    );
+  }
+
+  function produce(customer: string, readings: Reading[], answer: RouteAnswer, respond: Respond): void {
     if (answer.kind === 'NotFound') {
       refused.inc({ reason: 'UnknownCustomer' });
-      return reply(res, 404, { error: 'UnknownCustomer', message: `customer ${id.id} is not placed in any cell` });
+      return respond(404, { error: 'UnknownCustomer', message: `customer ${customer} is not placed in any cell` });
     }
     if (answer.kind === 'Fenced') {
       refused.inc({ reason: 'Fenced' });
-      return reply(res, 503, { error: 'Fenced', message: `customer ${id.id} is moving between cells; send again shortly` }, { 'retry-after': String(Math.ceil(answer.retryAfterMs / 1000)) });
+      return respond(503, { error: 'Fenced', message: `customer ${customer} is moving between cells; send again shortly` }, String(Math.ceil(answer.retryAfterMs / 1000)));
     }
     if (answer.kind === 'Unavailable') {
       refused.inc({ reason: 'RouterUnavailable' });
-      return reply(res, 503, { error: 'RouterUnavailable', message: 'the routing service cannot answer; send again shortly' }, { 'retry-after': '1' });
+      return respond(503, { error: 'RouterUnavailable', message: 'the routing service cannot answer; send again shortly' }, '1');
     }
     if (!answer.kafkaBootstrap) {
       refused.inc({ reason: 'NoKafkaEndpoint' });
-      return reply(res, 503, { error: 'NoKafkaEndpoint', message: `cell ${answer.cell} reports no Kafka bootstrap address yet` }, { 'retry-after': '5' });
+      return respond(503, { error: 'NoKafkaEndpoint', message: `cell ${answer.cell} reports no Kafka bootstrap address yet` }, '5');
     }
-    const messages = parsed.readings.map((r: Reading) => ({ key: id.id, value: encodeMessage({ customer: id.id, ...r }) }));
-    try {
-      await withTimeout(producers.send(answer.kafkaBootstrap, messages), produceTimeoutMs, `cell ${answer.cell}'s Kafka did not acknowledge within ${produceTimeoutMs} ms`);
-    } catch (err) {
+    // An object literal, not a spread ({customer, ...r} costs ~2 µs more a request of 20 readings).
+    const messages = readings.map((r: Reading) => ({ key: customer, value: encodeMessage({ customer, id: r.id, device: r.device, value: r.value }) }));
+    const { cell } = answer;
+    // The device is answered in time; a send still running may land later (the device's retry is
+    // then a no-op downstream). Whichever comes first answers, once.
+    let answered = false;
+    const notProduced = (err: Error) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
       // The cell's Kafka may have moved (a new bootstrap address): the device's retry asks the router again.
-      routes.forget(id.id);
+      routes.forget(customer);
       refused.inc({ reason: 'KafkaUnavailable' });
-      log.warn({ customer: id.id, cell: answer.cell, err: (err as Error).message }, 'readings not produced; the device is told to retry');
-      return reply(res, 503, { error: 'KafkaUnavailable', message: `cell ${answer.cell}'s Kafka did not take the readings; send them again` }, { 'retry-after': '1' });
+      log.warn({ customer, cell, err: err.message }, 'readings not produced; the device is told to retry');
+      respond(503, { error: 'KafkaUnavailable', message: `cell ${cell}'s Kafka did not take the readings; send them again` }, '1');
+    };
+    const timer = setTimeout(() => notProduced(new Error(`cell ${cell}'s Kafka did not acknowledge within ${produceTimeoutMs} ms`)), produceTimeoutMs);
+    producers.send(answer.kafkaBootstrap, messages).then(() => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      acceptedIn(cell).inc(messages.length);
+      respond(202, { accepted: messages.length, cell, epoch: answer.epoch });
+    }, notProduced);
+  }
+
+  function failed(err: Error, respond: Respond): void {
+    log.error({ err: err.message }, 'telemetry request failed');
+    respond(500, { error: 'Internal', message: 'the gateway failed; send again' });
+  }
+
+  /** The customer id of the request's path segment, or undefined once the device was told why not. */
+  function customerOf(segment: string, respond: Respond): string | undefined {
+    const id = parseCustomerIdSegment(segment);
+    if (id.ok) return id.id;
+    refused.inc({ reason: 'InvalidCustomerId' });
+    respond(400, { error: 'InvalidCustomerId', message: `customer id ${id.problem}` });
+    return undefined;
+  }
+
+  /** A telemetry request that node:http parsed (every one the fast path does not take). */
+  function telemetry(req: IncomingMessage, res: ServerResponse, segment: string): void {
+    const respond: Respond = (status, body, retryAfter) => {
+      if (!res.headersSent) reply(res, status, body, retryAfter);
+    };
+    const customer = customerOf(segment, respond);
+    if (customer === undefined) return void req.resume();
+    readBody(
+      req,
+      (text) => {
+        try {
+          take(customer, text, respond);
+        } catch (err) {
+          failed(err as Error, respond);
+        }
+      },
+      (err) => failed(err, respond),
+    );
+  }
+
+  /** A telemetry request that the fast path (fast-http.ts) read whole off the socket. */
+  function fastTelemetry(segment: string, body: Buffer, raw: RawRespond): void {
+    const respond: Respond = (status, answer, retryAfter) => raw(status, JSON.stringify(answer), retryAfter);
+    const customer = customerOf(segment, respond);
+    if (customer === undefined) return;
+    try {
+      take(customer, body.toString('utf8'), respond);
+    } catch (err) {
+      failed(err as Error, respond);
     }
-    acceptedIn(answer.cell).inc(messages.length);
-    reply(res, 202, { accepted: messages.length, cell: answer.cell, epoch: answer.epoch });
   }
 
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0] ?? '/';
-    if (req.method === 'POST' && path.startsWith('/v1/telemetry/')) {
-      telemetry(req, res, path.slice('/v1/telemetry/'.length)).catch((err: unknown) => {
-        log.error({ err: (err as Error).message }, 'telemetry request failed');
-        if (!res.headersSent) reply(res, 500, { error: 'Internal', message: 'the gateway failed; send again' });
-      });
-      return;
-    }
+    const url = req.url ?? '/';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (req.method === 'POST' && path.startsWith(TELEMETRY)) return telemetry(req, res, path.slice(TELEMETRY.length));
     if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) return reply(res, 200, { ok: true });
     if (req.method === 'GET' && path === '/metrics') {
       registry.metrics().then(
@@ -258,6 +308,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     reply(res, 404, { error: 'NotFound', message: 'POST /v1/telemetry/{customer} takes readings' });
   });
   server.keepAliveTimeout = 30_000;
+  const fast = options.fastPath === false ? undefined : installFastPath(server, { prefix: TELEMETRY, maxBody: MAX_BODY, serve: fastTelemetry });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 8080, options.host ?? '0.0.0.0', () => resolve());
@@ -275,6 +326,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
+        fast?.closeIdle();
         server.closeIdleConnections();
       });
       follower?.stop();

@@ -15,7 +15,9 @@ export async function runGateway(config: GatewayConfig, env: NodeJS.ProcessEnv =
     process.stderr.write(`cell-operator gateway: ${err.message}\n`);
     return 2;
   }
-  const gateway = await startGateway({ routerUrl: config.routerUrl, kafka, topic: config.topic, host: config.host, port: config.port, holdMs: config.holdMs, routeTtlMs: config.routeTtlMs, log });
+  // GATEWAY_HTTP_FAST_PATH=false leaves every request to node:http (fast-http.ts takes the simple ones by hand).
+  const fastPath = env.GATEWAY_HTTP_FAST_PATH !== 'false';
+  const gateway = await startGateway({ routerUrl: config.routerUrl, kafka, topic: config.topic, host: config.host, port: config.port, holdMs: config.holdMs, routeTtlMs: config.routeTtlMs, log, fastPath });
   log.info({ port: gateway.port }, 'gateway serving');
   await new Promise<void>((resolve) => {
     process.once('SIGTERM', resolve);
