@@ -432,6 +432,22 @@ export function workerGenerationSql(generation: string): string {
 /** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
 export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
 
+/**
+ * The statement that sets a customer's fence, its values given as parameters (SET_FENCE_SQL) or as
+ * escaped literals (fenceChangeSql's one message): one text for both forms.
+ */
+function setFenceSql(customer: string, migration: string, role: string): string {
+  return `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
+VALUES (${customer}, ${migration}, ${role}, now())
+ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
+  since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
+}
+
+/** The statement that lifts a migration's fence of a customer, as setFenceSql: parameters or literals. */
+function liftFenceSql(customer: string, migration: string): string {
+  return `DELETE FROM ${S}.fenced_customers WHERE customer_id = ${customer} AND migration = ${migration}`;
+}
+
 /** Transaction-local: whether fenceChangeSql's lift deleted a fence row (then, only then, the change is numbered). */
 const LIFTED_SETTING = 'cell_operator.lifted';
 
@@ -452,15 +468,12 @@ export function fenceChangeSql(change: { owner?: MoveOwner; drainMs?: number; se
   if (change.set) {
     const { customer, migration, role } = change.set;
     if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
-    parts.push(`INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
-VALUES (${escapeLiteral(customer)}, ${escapeLiteral(migration)}, ${escapeLiteral(role)}, now())
-ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
-  since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`);
+    parts.push(setFenceSql(escapeLiteral(customer), escapeLiteral(migration), escapeLiteral(role)));
   }
   if (change.lift) {
     // A lift that finds no fence of this migration changes nothing, and is not numbered (as before:
     // a number raised for nothing would only make REPEATABLE READ writers retry).
-    parts.push(`WITH d AS (DELETE FROM ${S}.fenced_customers WHERE customer_id = ${escapeLiteral(change.lift.customer)} AND migration = ${escapeLiteral(change.lift.migration)} RETURNING 1)
+    parts.push(`WITH d AS (${liftFenceSql(escapeLiteral(change.lift.customer), escapeLiteral(change.lift.migration))} RETURNING 1)
 SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
     numbered = ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`;
   }
@@ -472,13 +485,10 @@ SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT
 }
 
 /** Sets (or changes) a customer's fence, in the caller's transaction (numbered afterwards). */
-export const SET_FENCE_SQL = `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
-VALUES ($1, $2, $3, now())
-ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
-  since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
+export const SET_FENCE_SQL = setFenceSql('$1', '$2', '$3');
 
 /** Lifts this migration's fence of a customer (another migration's stays); numbered afterwards. */
-export const LIFT_FENCE_SQL = `DELETE FROM ${S}.fenced_customers WHERE customer_id = $1 AND migration = $2`;
+export const LIFT_FENCE_SQL = liftFenceSql('$1', '$2');
 
 /**
  * `SET LOCAL`s of a fence that drains: carried to the Citus workers of the transaction (where the
