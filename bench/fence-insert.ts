@@ -17,12 +17,12 @@
 // statements of 100 customers as the ingestion worker writes), its CPU per row with and without the
 // trigger, BENCH_SERVER_ROUNDS alternating pairs (default 5): no client, no parsing, so the
 // trigger's share is larger than in the figures above, but steady on a busy machine.
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { installFence, liftFence, markCustomer } from '../src/data/cell-fence.js';
 import { FENCE_INSERT_TRIGGER, FENCE_TRIGGER } from '../src/data/cell-fence-sql.js';
 import { startPostgres } from '../test/support/postgres.js';
 import { fmt } from './support/move-bench.js';
+import { processCpuMs } from './support/process-cpu.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const ROUND_MS = Number(process.env.BENCH_ROUND_MS ?? 1_000);
@@ -31,16 +31,6 @@ const FENCED_OTHERS = Number(process.env.BENCH_FENCED_OTHERS ?? 1_000);
 const CUSTOMERS = 200;
 const SERVER_ROUNDS = Number(process.env.BENCH_SERVER_ROUNDS ?? 5);
 const SERVER_ROWS = Number(process.env.BENCH_SERVER_ROWS ?? 30_000);
-
-/** CPU time of a process in ms (utime + stime; clock ticks of 10 ms), undefined where /proc is unreadable. */
-function cpuMs(pid: number): number | undefined {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
-}
 
 type Shape = 'single' | 'batch' | 'ingest';
 const ALL_SHAPES: readonly Shape[] = ['single', 'batch', 'ingest'];
@@ -78,7 +68,7 @@ try {
   if (defs.length !== 2) throw new Error(`expected the fence's two triggers on readings, found ${defs.length}`);
   for (let i = 0; i < CLIENTS; i++) clients.push(await pool.connect());
   const pids = await Promise.all(clients.map(async (c) => (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid as number));
-  const serverCpu = (): number | undefined => pids.reduce<number | undefined>((sum, p) => (sum === undefined ? undefined : ((x) => (x === undefined ? undefined : sum + x))(cpuMs(p))), 0);
+  const serverCpu = (): number | undefined => pids.reduce<number | undefined>((sum, p) => (sum === undefined ? undefined : ((x) => (x === undefined ? undefined : sum + x))(processCpuMs(p))), 0);
   let nextId = 1;
 
   /** One round: rows per second, and CPU µs per row (undefined without /proc). */
@@ -163,7 +153,7 @@ try {
 
   const loop = clients[0] as pg.PoolClient;
   const loopPid = pids[0] as number;
-  if (cpuMs(loopPid) !== undefined && SERVER_ROUNDS > 0) {
+  if (processCpuMs(loopPid) !== undefined && SERVER_ROUNDS > 0) {
     await loop.query(`CREATE PROCEDURE bench_single(n int, base bigint) LANGUAGE plpgsql AS $p$
       BEGIN FOR i IN 1..n LOOP INSERT INTO readings (customer_id, id, device, value) VALUES ('customer-' || (i % ${CUSTOMERS}), base + i, 'd1', 1.5); COMMIT; END LOOP; END $p$`);
     await loop.query(`CREATE PROCEDURE bench_batch(n int, base bigint) LANGUAGE plpgsql AS $p$
@@ -184,10 +174,10 @@ try {
         for (const on of r % 2 ? [true, false] : [false, true]) {
           await setFence(on);
           await pool.query('TRUNCATE readings');
-          const before = cpuMs(loopPid) as number;
+          const before = processCpuMs(loopPid) as number;
           await loop.query(`CALL bench_${shape}($1, $2)`, [calls, nextId]);
           nextId += calls * 101;
-          got[on ? 'fenced' : 'plain'] = (((cpuMs(loopPid) as number) - before) * 1000) / (shape === 'single' ? calls : calls * 100);
+          got[on ? 'fenced' : 'plain'] = (((processCpuMs(loopPid) as number) - before) * 1000) / (shape === 'single' ? calls : calls * 100);
         }
         perRow.plain.push(got.plain as number);
         perRow.fenced.push(got.fenced as number);

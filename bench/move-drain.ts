@@ -9,10 +9,13 @@
 // (and, once, against the serial sum of per-customer pipes, the figure it printed before).
 // BENCH_DRAIN_WAIT_MS sets the drainWait (default: the default, 2 s); with the default, the fence
 // of each move lasts at least that long, so the drain's floor is customers / concurrency × drainWait,
-// printed beside the ratio. BENCH_DRAIN_WAIT_MS=0 measures the per-move work alone.
+// printed beside the ratio. BENCH_DRAIN_WAIT_MS=0 measures the per-move work alone. Also prints
+// where the CPU went, per customer: this process (the engine), the control plane's server and the
+// two cells' servers (on Citus, their coordinators), for the raw pipes and for the drain.
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
+import { cpuSplit, describeCpu, serverCpuByKind } from './support/process-cpu.js';
 import { ActionTimer, customerName, fmt, placeCustomers, rawPipesInParallel, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
 
 const CUSTOMERS = Number(process.env.BENCH_DRAIN_CUSTOMERS ?? 1000);
@@ -32,10 +35,12 @@ try {
 
   // Baseline: CONCURRENCY raw pipes at once, one customer each at a time; the serial sum of the
   // same pipes is the old figure.
+  const servers = { 'control plane': cells.cp, source, target };
   const rawParallel = async (from: typeof source, to: typeof source): Promise<{ ms: number; pipeMs: number }> => {
+    const cpu = await cpuSplit(servers);
     const r = await rawPipesInParallel(from, to, customers, CONCURRENCY);
     if (r.rows !== CUSTOMERS * ROWS) throw new Error(`raw pipes copied ${r.rows} rows, expected ${CUSTOMERS * ROWS}`);
-    console.log(`  ${CONCURRENCY} raw pipes at once: ${fmt(r.ms)} ms wall (${fmt(r.pipeMs)} ms summed over the pipes)`);
+    console.log(`  ${CONCURRENCY} raw pipes at once: ${fmt(r.ms)} ms wall (${fmt(r.pipeMs)} ms summed over the pipes); CPU ms per customer: ${describeCpu(cpu(), CUSTOMERS)}`);
     await to.query('TRUNCATE readings');
     await to.query('VACUUM ANALYZE readings');
     return r;
@@ -45,10 +50,12 @@ try {
   const timer = new ActionTimer();
   const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { retentionMs: 0, drainWaitMs: DRAIN_WAIT }, hooks: timer });
   const migration = 'bench-drain';
+  const cpu = await cpuSplit(servers);
   const t0 = performance.now();
   for (const c of customers) await engine.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });
   const results = await runMoves(engine, customers.map((customerId) => ({ migration, customerId })), { concurrency: CONCURRENCY });
   const total = performance.now() - t0;
+  const drainCpu = cpu();
   const notDone = results.filter((r) => r.move?.state !== 'Done');
   if (notDone.length > 0) throw new Error(`${notDone.length} moves did not finish: ${JSON.stringify(notDone[0]?.move)}`);
   const left = Number((await source.query<{ n: string }>('SELECT count(*) AS n FROM readings')).rows[0]?.n);
@@ -59,6 +66,10 @@ try {
   const serialMs = (before.pipeMs + after.pipeMs) / 2;
   const summary = await engine.summarize(migration);
   console.log(`  engine drain: ${fmt(total)} ms (${fmt(total / CUSTOMERS, 2)} ms per customer), moved ${summary.byOutcome.Moved}/${CUSTOMERS}`);
+  console.log(`  drain CPU ms per customer: ${describeCpu(drainCpu, CUSTOMERS)} (wall ${fmt(total / CUSTOMERS, 2)} ms per customer, ${CONCURRENCY} at a time)`);
+  if (process.env.BENCH_CPU_DETAIL === '1') {
+    for (const [name, pool] of Object.entries(servers)) console.log(`    ${name}'s live processes, CPU ms: ${JSON.stringify(await serverCpuByKind(pool))}`);
+  }
   const parts = ['Prepare', 'Observe', 'CopyPage', 'Resync', 'PreVerify', 'Fence', 'Drain', 'FinalSync', 'Verify', 'CutOver', 'Sweep', 'Finish'] as const;
   console.log(`  action time summed over moves: ${parts.map((p) => `${p} ${fmt(timer.total(p))}`).join(', ')} ms`);
   console.log(`ratio drain total / ${CONCURRENCY} parallel raw copies (like for like): ${(total / rawMs).toFixed(2)}`);

@@ -4,16 +4,22 @@
 // (default: the default). Prints, per action kind, how often it ran, its mean time and its round
 // trips to the control plane, the source and the target (every query of a pg client counted), the
 // step's own overhead (journal load, lock) and the waits; against the baseline of one raw binary
-// COPY pipe per customer, measured in the same run before and after.
+// COPY pipe per customer, measured in the same run before and after; and the CPU per move of this
+// process (the engine), the control plane's server and the two cells' servers.
+// BENCH_PROFILE_STATEMENTS=N (a number) also prints each server's N costliest statements per move,
+// planning and execution apart (the servers restarted with pg_stat_statements first).
 import pg from 'pg';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
 import type { MoveAction } from '../src/data/move-decision.js';
+import { cpuSplit, describeCpu, sessionsOpened } from './support/process-cpu.js';
+import { statementStats } from './support/statement-stats.js';
 import { customerName, fmt, placeCustomers, rawPipesInParallel, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
 
 const CUSTOMERS = Number(process.env.BENCH_PROFILE_CUSTOMERS ?? 50);
 const ROWS = Number(process.env.BENCH_PROFILE_ROWS ?? 200);
 const DRAIN_WAIT = Number(process.env.BENCH_PROFILE_DRAIN_WAIT_MS ?? DEFAULT_MOVE_SETTINGS.drainWaitMs);
+const TOP_STATEMENTS = Number(process.env.BENCH_PROFILE_STATEMENTS ?? 0);
 
 type Db = 'cp' | 'source' | 'target';
 interface Tally {
@@ -47,6 +53,14 @@ try {
   ports.set(cells.servers['cell-b']!.port, 'target');
   const source = cells.pools['cell-a']!;
   const target = cells.pools['cell-b']!;
+  const stats =
+    TOP_STATEMENTS > 0
+      ? await statementStats({
+          'control plane': { server: cells.controlPlane, pool: cells.cp },
+          source: { server: cells.servers['cell-a']!, pool: source },
+          target: { server: cells.servers['cell-b']!, pool: target },
+        })
+      : undefined;
   const customers = Array.from({ length: CUSTOMERS }, (_, i) => customerName('profile', i));
   await placeCustomers(cells.cp, customers, 'cell-a');
   await seedReadings(source, customers, ROWS);
@@ -78,12 +92,18 @@ try {
   current = 'startMove';
   for (const c of customers) await engine.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });
   current = 'step (load, lock)';
+  await stats?.reset();
+  const cpu = await cpuSplit({ 'control plane': cells.cp, source, target });
+  const sessions = await sessionsOpened({ 'control plane': cells.cp, source, target });
   const t0 = performance.now();
   for (const c of customers) {
     const r = await engine.run({ migration, customerId: c });
     if (r.move?.state !== 'Done') throw new Error(`move of ${c} ended ${r.move?.state}: ${r.lastError ?? r.move?.lastError}`);
   }
   const total = performance.now() - t0;
+  const moveCpu = cpu();
+  const opened = await sessions();
+  const statements = (await stats?.report(CUSTOMERS, TOP_STATEMENTS)) ?? [];
   const after = await raw(target, source);
   const rawMs = (before + after) / 2;
   const per = (ms: number) => fmt(ms / CUSTOMERS, 2);
@@ -98,6 +118,9 @@ try {
     console.log(`  ${kind.padStart(26)} ${runs.padStart(6)} ${per(t.ms).padStart(6)}   ${[t.trips.cp, t.trips.source, t.trips.target].map((x) => (x / CUSTOMERS).toFixed(1)).join('/')}`);
   }
   console.log(`  ${'waits and the rest'.padStart(26)}        ${per(total - acted).padStart(6)}`);
+  console.log(`  CPU ms per move: ${describeCpu(moveCpu, CUSTOMERS)}`);
+  console.log(`  connections opened per move: ${describeCpu(opened, CUSTOMERS)}`);
+  for (const line of statements) console.log(line);
 } finally {
   (pg.Client.prototype as unknown as { query: unknown }).query = originalQuery;
   await cells.stop();
