@@ -256,9 +256,10 @@ export async function aggregate(db: Pool, plan: TablePlan, customer: string, ran
 /** The columns a COPY of the table carries now (generated ones excluded), in column order. */
 export async function copiedColumns(db: Pool, plan: Pick<TablePlan, 'schema' | 'table'>): Promise<string[]> {
   const { rows } = await db.query<{ columns: string[] | null }>(
-    `SELECT array_agg(a.attname::text ORDER BY a.attnum) AS columns
-       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''`,
+    // The table by name (to_regclass: none when it is gone), not a join of the catalogs: a quarter
+    // of the planning, on both cells at every check.
+    `SELECT array_agg(a.attname::text ORDER BY a.attnum) AS columns FROM pg_attribute a
+      WHERE a.attrelid = to_regclass(quote_ident($1) || '.' || quote_ident($2)) AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''`,
     [plan.schema, plan.table],
   );
   return rows[0]?.columns ?? [];

@@ -56,6 +56,23 @@ describe('the write fence in a cell database', () => {
     expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5, 6]);
   });
 
+  it('puts back a trigger that was disabled or dropped by hand, and only that one', async () => {
+    await pool.query('ALTER TABLE events DISABLE TRIGGER cell_operator_fence_insert');
+    await pool.query('DROP TRIGGER cell_operator_fence ON devices');
+    expect((await installFence(pool, 'customer_id', TABLES)).map((t) => t.table).sort()).toEqual(['devices', 'events']);
+    const { rows } = await pool.query<{ table: string; trigger: string; enabled: string }>(
+      `SELECT c.relname AS table, t.tgname AS trigger, t.tgenabled AS enabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE t.tgname LIKE 'cell_operator_fence%' ORDER BY 1, 2`,
+    );
+    expect(rows).toEqual(
+      ['devices', 'events', 'readings'].flatMap((table) => [
+        { table, trigger: 'cell_operator_fence', enabled: 'O' },
+        { table, trigger: 'cell_operator_fence_insert', enabled: 'O' },
+      ]),
+    );
+    expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
+  });
+
   it("refuses every insert, update and delete of a fenced customer, naming the customer, the migration and what to do, and nobody else's", async () => {
     await markCustomer(pool, 'acme', 'm-1', 'Fenced');
     const insert = await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('acme', 1, 'd', 1)`));

@@ -182,6 +182,28 @@ describe('a move that must not happen', () => {
     await expectUntouched('tampered-late', 123);
   }, TIMEOUT);
 
+  it('rolls back a move whose table gained a column on both cells after it was planned, naming the column', async () => {
+    await placeCustomers(cells.cp, ['new-column'], 'cell-a');
+    await seedCustomer(cells.pools['cell-a']!, 'new-column', { readings: 40, events: 10, devices: 2 });
+    try {
+      const { result, failures } = await moveOnce('new-column', {
+        hooks: {
+          async point(p, info) {
+            // Copied already, as planned; a column the copy did not carry would be lost with the cut-over.
+            if (p === 'after-action' && info.action.kind === 'FinalSync' && info.action.table === 'public.devices') await both(`ALTER TABLE devices ADD COLUMN note text DEFAULT 'x'`);
+          },
+        },
+      });
+      expect(result.move).toMatchObject({ state: 'Failed', failureReason: 'SchemaChanged' });
+      expect(failures).toEqual([
+        { state: 'Verifying', reason: 'SchemaChanged', message: expect.stringMatching(/^table public\.devices changed during the move: its columns are now \(.*, note\), it was planned with \(/) },
+      ]);
+      await expectUntouched('new-column', 52);
+    } finally {
+      await both('ALTER TABLE devices DROP COLUMN IF EXISTS note');
+    }
+  }, TIMEOUT);
+
   it('lifts a fence held longer than allowed and rolls the move back', async () => {
     await placeCustomers(cells.cp, ['slow-fence'], 'cell-a');
     await seedCustomer(cells.pools['cell-a']!, 'slow-fence', { readings: 50, events: 5, devices: 2 });
