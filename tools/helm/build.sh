@@ -29,6 +29,16 @@ if [[ -x "$helm" && -f "$out/.complete" && "$(cat "$out/.complete")" == "$key" ]
 fi
 
 command -v go >/dev/null || { log "Go is needed to build helm (or set HELM_BIN)"; exit 1; }
+# Only one build at a time per cache: a second run (scripts/test.sh's early build beside the e2e
+# suite's own call) waits for the first one instead of racing it.
+mkdir -p "$out"
+exec 9>"$out/.lock"
+flock 9
+if [[ -x "$helm" && -f "$out/.complete" && "$(cat "$out/.complete")" == "$key" ]]; then
+  log "built meanwhile by another run"
+  echo "$helm"
+  exit 0
+fi
 # helm's idea of the Kubernetes version (.Capabilities.KubeVersion, the deprecation lint) comes from
 # ldflags in its Makefile: take it from the k8s.io/client-go of helm's own go.mod, as the Makefile does.
 gomod="$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')"

@@ -23,6 +23,15 @@ if [[ -x "$bin/kube-local" && -x "$bin/kwok" && -f "$out/.complete" ]]; then
 fi
 
 mkdir -p "$bin"
+# Only one build at a time per cache: a second run (scripts/test.sh's early build beside the e2e
+# suite's own call) waits for the first one instead of racing it.
+exec 9>"$out/.lock"
+flock 9
+if [[ -x "$bin/kube-local" && -x "$bin/kwok" && -f "$out/.complete" ]]; then
+  log "built meanwhile by another run"
+  echo "$bin"
+  exit 0
+fi
 # Print a heartbeat with the number of packages compiled so far: a cold build takes many minutes.
 progress() {
   local label="$1" count=0 last
