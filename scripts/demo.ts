@@ -203,14 +203,20 @@ function readiness(cell: CellObject): string {
   return `${phase}${waiting.length ? `: ${waiting.map((c) => `${c.type}=${c.status} (${c.reason ?? ''})`).join(', ')}` : ''}`;
 }
 
-async function waitForCells(kubectl: Kubectl, names: string[]): Promise<void> {
+/**
+ * Waits until every named Cell is Ready; with `routing`, also ready in the routing table (where the
+ * router looks when it places a customer), printing each cell's state when it changes.
+ */
+async function waitForCells(kubectl: Kubectl, names: string[], routing?: DemoDatabases['controlPlane']): Promise<void> {
   const last = new Map<string, string>();
   let cells: CellObject[] = [];
   await waitUntil(
     async () => {
       cells = (JSON.parse((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR, '-o', 'json'])).stdout) as { items: CellObject[] }).items;
+      const routable = routing ? new Set((await routing.query<{ name: string }>('SELECT name FROM cells WHERE ready')).map((r) => r.name)) : undefined;
       for (const cell of cells) {
-        const now = readiness(cell);
+        let now = readiness(cell);
+        if (now === 'Ready' && routable && !routable.has(cell.metadata.name)) now = 'Ready, not yet in the routing table';
         if (last.get(cell.metadata.name) !== now) say(`${cell.metadata.name.padEnd(11)} ${now}`);
         last.set(cell.metadata.name, now);
       }
@@ -219,9 +225,9 @@ async function waitForCells(kubectl: Kubectl, names: string[]): Promise<void> {
     180_000,
     async () => {
       const details = cells
-        .filter((c) => readiness(c) !== 'Ready')
+        .filter((c) => last.get(c.metadata.name) !== 'Ready')
         .flatMap((c) => [
-          `Cell ${c.metadata.name} is not Ready:`,
+          `Cell ${c.metadata.name} is ${last.get(c.metadata.name) ?? 'not Ready'}:`,
           ...(c.status?.conditions ?? []).filter((k) => k.status !== 'True' || k.type === 'Stalled').map((k) => `  ${k.type}=${k.status} ${k.reason ?? ''}: ${k.message ?? ''}`),
         ]);
       return `the cells were not Ready within 3 minutes\n${details.join('\n')}\n(the operator's log: ${path.relative(root, running.operator!.logFile)})`;
@@ -599,6 +605,9 @@ async function main(): Promise<void> {
   if (running.brokers) await waitForRealBrokers(kubectl, databases, running.brokers);
   if (citus.ok) await waitForCitusCells(kubectl, cellNames);
   else warnNoCitus(citus.problem);
+  // The real brokers' addresses roll each cell's workloads once more (a cell is Degraded meanwhile,
+  // and the router places nobody there): Ready again, and so in the routing table, before step 6.
+  await waitForCells(kubectl, cellNames, databases.controlPlane);
   print(indent((await kubectl(['get', 'cells', '-l', DEMO_SELECTOR])).stdout));
 
   step('A thousand customers through the router (POST /v1/customers:batch, NDJSON)');
