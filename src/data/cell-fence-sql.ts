@@ -207,7 +207,7 @@ SELECT set_config('citus.enable_ddl_propagation', 'on', true);`,
     // local sequence in a write to a reference table). The function lives on the coordinator only
     // (created without DDL propagation, like own_move); the trigger's function on every node.
     version: 7,
-    name: 'fence changes numbered in the cell (number_fence_change); every node moves its own sequence up',
+    name: 'fence changes numbered in the cell (number_fence_change, lift_fence); every node moves its own sequence up',
     sql: [
       `SELECT set_config('citus.enable_ddl_propagation', 'off', true)`,
       `CREATE OR REPLACE FUNCTION ${S}.number_fence_change() RETURNS bigint LANGUAGE plpgsql AS $fn$
@@ -220,6 +220,16 @@ BEGIN
   UPDATE ${S}.fence_state SET generation = g; -- cell_operator_generation moves each node's sequence up
   PERFORM setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g, (SELECT last_value FROM ${S}.fence_generation)));
   RETURN g;
+END
+$fn$`,
+      // A lift read first: on Citus a DELETE that finds nothing is still a distributed transaction
+      // with every worker (a two-phase commit), and a move's last step lifts a fence already lifted.
+      `CREATE OR REPLACE FUNCTION ${S}.lift_fence(c text, m text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ${S}.fenced_customers f WHERE f.customer_id = c AND f.migration = m) THEN RETURN false; END IF;
+  DELETE FROM ${S}.fenced_customers f WHERE f.customer_id = c AND f.migration = m;
+  PERFORM ${S}.number_fence_change();
+  RETURN true;
 END
 $fn$`,
       `SELECT set_config('citus.enable_ddl_propagation', 'on', true)`,
@@ -520,7 +530,7 @@ export interface FenceChange {
  *
  * Without Citus: one message, one round trip. On Citus (`citus`): the number is drawn by
  * number_fence_change() (schema step 7; it writes it as a constant, and every node's trigger moves its
- * sequence up), and a change that drains takes three messages: Citus sends a propagated `SET`'s whole
+ * sequence up), a lift is lift_fence() (which deletes and numbers only when there is a fence), and a change that drains takes three messages: Citus sends a propagated `SET`'s whole
  * query string to the workers of the transaction (a BEGIN in it would warn there, an own_move fail),
  * so the drain's settings go alone, between the BEGIN with the owner check and the rest.
  */
@@ -534,6 +544,10 @@ export function fenceChangeSql(change: FenceChange, options: { citus?: boolean }
     const { customer, migration, role } = change.set;
     if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
     rest.push(setFenceSql(escapeLiteral(customer), escapeLiteral(migration), escapeLiteral(role)));
+  }
+  if (change.lift && options.citus) {
+    rest.push(`SELECT ${S}.lift_fence(${escapeLiteral(change.lift.customer)}, ${escapeLiteral(change.lift.migration)})`, 'COMMIT');
+    return [[...first, ...rest].join(';\n')];
   }
   if (change.lift) {
     // A lift that finds no fence of this migration changes nothing, and is not numbered (as before:
