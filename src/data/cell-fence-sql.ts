@@ -77,6 +77,8 @@ export interface SchemaStep {
   name: string;
   /** One message, or statements sent one by one (Citus propagates a trigger's DDL statement by statement). */
   sql: string | readonly string[];
+  /** Statements after `sql` only where Citus runs (what only a cell with workers needs). */
+  citus?: readonly string[];
 }
 
 const S = escapeIdentifier(FENCE_SCHEMA);
@@ -204,8 +206,9 @@ SELECT set_config('citus.enable_ddl_propagation', 'on', true);`,
     // of the sequence up from a trigger, when the change writes its number there, under the row lock
     // and before the commit; and the number is drawn by number_fence_change() in the cell, where a
     // value computed after the lock can be written as a constant (Citus refuses nextval() or a
-    // local sequence in a write to a reference table). The function lives on the coordinator only
-    // (created without DDL propagation, like own_move); the trigger's function on every node.
+    // local sequence in a write to a reference table). The functions live on the coordinator only
+    // (created without DDL propagation, like own_move); the trigger and its function on every node,
+    // and only with Citus (without workers the change moves the one sequence itself: fenceChangeSql).
     version: 7,
     name: 'fence changes numbered in the cell (number_fence_change, lift_fence); every node moves its own sequence up',
     sql: [
@@ -233,6 +236,8 @@ BEGIN
 END
 $fn$`,
       `SELECT set_config('citus.enable_ddl_propagation', 'on', true)`,
+    ],
+    citus: [
       // A worker added after the install has no sequence yet: created here, under fence_state's row
       // lock (two changes cannot both create it), without DDL propagation (a worker's own object).
       `CREATE OR REPLACE FUNCTION ${S}.raise_fence_generation() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -252,9 +257,9 @@ $fn$`,
   },
 ];
 
-/** The statements of a schema step, in order. */
-export function stepStatements(step: SchemaStep): readonly string[] {
-  return typeof step.sql === 'string' ? [step.sql] : step.sql;
+/** The statements of a schema step, in order, on a database with Citus (`citus`) or without. */
+export function stepStatements(step: SchemaStep, citus = false): readonly string[] {
+  return [...(typeof step.sql === 'string' ? [step.sql] : step.sql), ...(citus ? (step.citus ?? []) : [])];
 }
 
 export const CREATE_SCHEMA_SQL = `CREATE SCHEMA IF NOT EXISTS ${S};

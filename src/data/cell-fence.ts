@@ -207,7 +207,7 @@ async function applySteps(c: PoolClient, from: number, citus: boolean): Promise<
   if (citus) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
   for (const step of FENCE_SCHEMA_STEPS) {
     if (step.version <= from) continue;
-    for (const sql of stepStatements(step)) await c.query(sql);
+    for (const sql of stepStatements(step, citus)) await c.query(sql);
     await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
   }
 }
