@@ -466,43 +466,16 @@ export function triggeredTablesParams(tenantColumn: string): string[] {
   return [FENCE_TRIGGER, FENCE_SCHEMA, fenceFunctionName(tenantColumn), FENCE_INSERT_TRIGGER, fenceInsertFunctionName(tenantColumn)];
 }
 
-// A fence change is numbered last, just before its commit, in commit order: LOCK_GENERATION_SQL
-// takes fence_state's row lock (a change that holds it commits before the next one reads), then the
-// new number (above both the committed one and the sequence, which a change that rolled back may
-// have moved up) is written as a constant (Citus refuses volatile functions such as nextval() in a
-// write to a reference table) and the sequences moved up to it. So every change committed after a
-// snapshot has a number above the snapshot's and the sequence is at least that number before the
-// change commits: a REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
+// A fence change is numbered last, just before its commit, in commit order: fence_state's row lock
+// first (a change that holds it commits before the next one reads), then the new number (above both
+// the committed one and the sequence, which a change that rolled back may have moved up), written,
+// and the sequences moved up to it (on Citus as a constant, by number_fence_change(): Citus refuses
+// volatile functions such as nextval() in a write to a reference table; every node's copy of the
+// sequence by schema step 7's trigger). So every change committed after a snapshot has a number
+// above the snapshot's and the sequence is at least that number before the change commits: a
+// REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
 
-/** Takes the row lock of fence_state (waits for the change that holds it), in the fence change's transaction. */
-export const LOCK_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = generation`;
-
-/** The committed generation (after LOCK_GENERATION_SQL: the newest) and the coordinator's sequence. */
-export const READ_GENERATION_SQL = `SELECT (SELECT generation FROM ${S}.fence_state)::text AS generation, (SELECT last_value FROM ${S}.fence_generation)::text AS sequence`;
-
-/** Records $1 as this change's generation (held under the row lock to the commit). */
-export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = $1::bigint`;
-
-/** Moves the coordinator's sequence up to $1 (never back). */
-export const RAISE_SEQUENCE_SQL = `SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST($1::bigint, (SELECT last_value FROM ${S}.fence_generation)))`;
-
-/**
- * On Citus, the statement run on every worker (run_command_on_workers, before the fence's own
- * transaction writes): the workers' copy of the generation sequence, created when missing and
- * moved up to the coordinator's new number, so a REPEATABLE READ writer on a worker sees it.
- */
-export function workerGenerationSql(generation: string): string {
-  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
-  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${generation}, (SELECT last_value FROM ${S}.fence_generation)))`;
-}
-
-/** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
-export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
-
-/**
- * The statement that sets a customer's fence, its values given as parameters (SET_FENCE_SQL) or as
- * escaped literals (fenceChangeSql's one message): one text for both forms.
- */
+/** The statement that sets a customer's fence, its values escaped literals (fenceChangeSql). */
 function setFenceSql(customer: string, migration: string, role: string): string {
   return `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
 VALUES (${customer}, ${migration}, ${role}, now())
@@ -510,7 +483,7 @@ ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = E
   since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
 }
 
-/** The statement that lifts a migration's fence of a customer, as setFenceSql: parameters or literals. */
+/** The statement that lifts a migration's fence of a customer, as setFenceSql. */
 function liftFenceSql(customer: string, migration: string): string {
   return `DELETE FROM ${S}.fenced_customers WHERE customer_id = ${customer} AND migration = ${migration}`;
 }
@@ -570,12 +543,6 @@ SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
 SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`);
   return [[...first, ...(settings === undefined ? [] : [settings]), ...rest, 'COMMIT'].join(';\n')];
 }
-
-/** Sets (or changes) a customer's fence, in the caller's transaction (numbered afterwards). */
-export const SET_FENCE_SQL = setFenceSql('$1', '$2', '$3');
-
-/** Lifts this migration's fence of a customer (another migration's stays); numbered afterwards. */
-export const LIFT_FENCE_SQL = liftFenceSql('$1', '$2');
 
 /**
  * `SET LOCAL`s of a fence that drains: carried to the Citus workers of the transaction (where the

@@ -213,8 +213,8 @@ async function applySteps(c: PoolClient, from: number, citus: boolean): Promise<
 }
 
 /**
- * A fence change (fenceChangeSql) on a pooled client: one message, one round trip; on Citus two when
- * it drains. The connection is destroyed on any error (it may be left in the failed transaction).
+ * A fence change (fenceChangeSql) on a pooled client: one message, one round trip; on Citus three
+ * when it drains. The connection is destroyed on any error (it may be left in the failed transaction).
  */
 async function changeFence(pool: Pool, change: FenceChange): Promise<void> {
   const messages = fenceChangeSql(change, { citus: await poolHasCitus(pool) });
