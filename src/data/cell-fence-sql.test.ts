@@ -1,5 +1,5 @@
 import { classifyDatabaseError } from '../store/database-errors.js';
-import { fenceRefusal, refusalMessage } from './cell-fence-sql.js';
+import { drainSettingsSql, fenceChangeSql, fenceRefusal, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
 
 const refusal = (code: string, message: string, detail: string): Error & { code: string; detail: string } => Object.assign(new Error(message), { code, detail });
 
@@ -25,5 +25,35 @@ describe('fenceRefusal', () => {
     expect(fenceRefusal(refusal('ZF001', ours, 'no detail'))).toBeUndefined();
     expect(classifyDatabaseError(refusal('XX000', 'could not open relation', detail)).reason).toBe('UnexpectedError');
     expect(fenceRefusal(undefined)).toBeUndefined();
+  });
+});
+
+describe('fenceChangeSql', () => {
+  const owner = { migration: 'm-1', customer: "o'brien", epoch: '7' };
+  const set = { customer: "o'brien", migration: 'm-1', role: 'Fenced' as const };
+
+  it('sends a change as one message without Citus: the owner check first, then the drain, the fence row, and the number', () => {
+    const [message, ...more] = fenceChangeSql({ owner, drainMs: 500, set });
+    expect(more).toEqual([]);
+    const at = (part: string) => message!.indexOf(part);
+    expect(at('BEGIN')).toBe(0);
+    expect(at(ownMoveSql(owner))).toBeLessThan(at(drainSettingsSql(500)));
+    expect(at(drainSettingsSql(500))).toBeLessThan(at("VALUES ('o''brien'"));
+    expect(at("VALUES ('o''brien'")).toBeLessThan(at('UPDATE "cell_operator".fence_state'));
+    expect(message!.endsWith('COMMIT')).toBe(true);
+  });
+
+  it("on Citus sends a draining change's settings alone, between the BEGIN with the owner check and the rest: Citus replays a propagated SET's whole message on the workers", () => {
+    expect(fenceChangeSql({ owner, drainMs: 500, set }, { citus: true })).toEqual([
+      `BEGIN;\n${ownMoveSql(owner)}`,
+      drainSettingsSql(500),
+      expect.stringMatching(/^INSERT INTO "cell_operator"\.fenced_customers [^]*;\nSELECT "cell_operator"\.number_fence_change\(\);\nCOMMIT$/),
+    ]);
+  });
+
+  it('on Citus sends a lift as one message: lift_fence reads, deletes and numbers in the cell', () => {
+    expect(fenceChangeSql({ owner, lift: { customer: "o'brien", migration: 'm-1' } }, { citus: true })).toEqual([
+      `BEGIN;\n${ownMoveSql(owner)};\nSELECT "cell_operator".lift_fence('o''brien', 'm-1');\nCOMMIT`,
+    ]);
   });
 });

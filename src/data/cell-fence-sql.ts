@@ -12,7 +12,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 6;
+export const FENCE_SCHEMA_VERSION = 7;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
@@ -59,6 +59,9 @@ const NEW_ROWS = 'cell_operator_new_rows';
  */
 export const PASSED_SETTING = 'cell_operator.passed';
 
+/** The trigger on fence_state that moves each node's copy of the generation sequence up (schema step 7). */
+export const GENERATION_TRIGGER = 'cell_operator_generation';
+
 /** Session setting (SET LOCAL by fenceCustomer and markCustomer) that makes setting a fence row drain the customer's writers. */
 export const DRAIN_SETTING = 'cell_operator.drain';
 
@@ -72,7 +75,10 @@ export type FenceRole = 'Fenced' | 'MovedOut' | 'MovingIn';
 export interface SchemaStep {
   version: number;
   name: string;
-  sql: string;
+  /** One message, or statements sent one by one (Citus propagates a trigger's DDL statement by statement). */
+  sql: string | readonly string[];
+  /** Statements after `sql` only where Citus runs (what only a cell with workers needs). */
+  citus?: readonly string[];
 }
 
 const S = escapeIdentifier(FENCE_SCHEMA);
@@ -193,7 +199,68 @@ SELECT set_config('citus.enable_ddl_propagation', 'on', true);`,
     name: 'inserts: the statement\'s customers locked and their fences read in two queries',
     sql: 'SELECT 1',
   },
+  {
+    // A fence change on Citus in one or two messages instead of about ten round trips, and without
+    // run_command_on_workers (48 ms a change: new connections to every worker): every node that
+    // holds fence_state (the coordinator and each Citus worker: a reference table) moves its own copy
+    // of the sequence up from a trigger, when the change writes its number there, under the row lock
+    // and before the commit; and the number is drawn by number_fence_change() in the cell, where a
+    // value computed after the lock can be written as a constant (Citus refuses nextval() or a
+    // local sequence in a write to a reference table). The functions live on the coordinator only
+    // (created without DDL propagation, like own_move); the trigger and its function on every node,
+    // and only with Citus (without workers the change moves the one sequence itself: fenceChangeSql).
+    version: 7,
+    name: 'fence changes numbered in the cell (number_fence_change, lift_fence); every node moves its own sequence up',
+    sql: [
+      `SELECT set_config('citus.enable_ddl_propagation', 'off', true)`,
+      `CREATE OR REPLACE FUNCTION ${S}.number_fence_change() RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+  g bigint;
+BEGIN
+  -- fence_state's row lock first: a change that holds it commits before this one reads the number.
+  UPDATE ${S}.fence_state SET generation = generation RETURNING generation INTO g;
+  g := GREATEST(g, (SELECT last_value FROM ${S}.fence_generation)) + 1;
+  UPDATE ${S}.fence_state SET generation = g; -- cell_operator_generation moves each node's sequence up
+  PERFORM setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g, (SELECT last_value FROM ${S}.fence_generation)));
+  RETURN g;
+END
+$fn$`,
+      // A lift read first: on Citus a DELETE that finds nothing is still a distributed transaction
+      // with every worker (a two-phase commit), and a move's last step lifts a fence already lifted.
+      `CREATE OR REPLACE FUNCTION ${S}.lift_fence(c text, m text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ${S}.fenced_customers f WHERE f.customer_id = c AND f.migration = m) THEN RETURN false; END IF;
+  DELETE FROM ${S}.fenced_customers f WHERE f.customer_id = c AND f.migration = m;
+  PERFORM ${S}.number_fence_change();
+  RETURN true;
+END
+$fn$`,
+      `SELECT set_config('citus.enable_ddl_propagation', 'on', true)`,
+    ],
+    citus: [
+      // A worker added after the install has no sequence yet: created here, under fence_state's row
+      // lock (two changes cannot both create it), without DDL propagation (a worker's own object).
+      `CREATE OR REPLACE FUNCTION ${S}.raise_fence_generation() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF to_regclass('${FENCE_SCHEMA}.fence_generation') IS NULL THEN
+    PERFORM set_config('citus.enable_ddl_propagation', 'off', true);
+    CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint;
+  END IF;
+  PERFORM setval('${FENCE_SCHEMA}.fence_generation', GREATEST(NEW.generation, (SELECT last_value FROM ${S}.fence_generation)));
+  RETURN NULL;
+END
+$fn$`,
+      `DROP TRIGGER IF EXISTS ${escapeIdentifier(GENERATION_TRIGGER)} ON ${S}.fence_state`,
+      `CREATE TRIGGER ${escapeIdentifier(GENERATION_TRIGGER)} AFTER UPDATE ON ${S}.fence_state FOR EACH ROW
+  WHEN (NEW.generation > OLD.generation) EXECUTE FUNCTION ${S}.raise_fence_generation()`,
+    ],
+  },
 ];
+
+/** The statements of a schema step, in order, on a database with Citus (`citus`) or without. */
+export function stepStatements(step: SchemaStep, citus = false): readonly string[] {
+  return [...(typeof step.sql === 'string' ? [step.sql] : step.sql), ...(citus ? (step.citus ?? []) : [])];
+}
 
 export const CREATE_SCHEMA_SQL = `CREATE SCHEMA IF NOT EXISTS ${S};
 CREATE TABLE IF NOT EXISTS ${S}.schema_version (
@@ -400,43 +467,16 @@ export function triggeredTablesParams(tenantColumn: string): string[] {
   return [FENCE_TRIGGER, FENCE_SCHEMA, fenceFunctionName(tenantColumn), FENCE_INSERT_TRIGGER, fenceInsertFunctionName(tenantColumn)];
 }
 
-// A fence change is numbered last, just before its commit, in commit order: LOCK_GENERATION_SQL
-// takes fence_state's row lock (a change that holds it commits before the next one reads), then the
-// new number (above both the committed one and the sequence, which a change that rolled back may
-// have moved up) is written as a constant (Citus refuses volatile functions such as nextval() in a
-// write to a reference table) and the sequences moved up to it. So every change committed after a
-// snapshot has a number above the snapshot's and the sequence is at least that number before the
-// change commits: a REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
+// A fence change is numbered last, just before its commit, in commit order: fence_state's row lock
+// first (a change that holds it commits before the next one reads), then the new number (above both
+// the committed one and the sequence, which a change that rolled back may have moved up), written,
+// and the sequences moved up to it (on Citus as a constant, by number_fence_change(): Citus refuses
+// volatile functions such as nextval() in a write to a reference table; every node's copy of the
+// sequence by schema step 7's trigger). So every change committed after a snapshot has a number
+// above the snapshot's and the sequence is at least that number before the change commits: a
+// REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
 
-/** Takes the row lock of fence_state (waits for the change that holds it), in the fence change's transaction. */
-export const LOCK_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = generation`;
-
-/** The committed generation (after LOCK_GENERATION_SQL: the newest) and the coordinator's sequence. */
-export const READ_GENERATION_SQL = `SELECT (SELECT generation FROM ${S}.fence_state)::text AS generation, (SELECT last_value FROM ${S}.fence_generation)::text AS sequence`;
-
-/** Records $1 as this change's generation (held under the row lock to the commit). */
-export const BUMP_GENERATION_SQL = `UPDATE ${S}.fence_state SET generation = $1::bigint`;
-
-/** Moves the coordinator's sequence up to $1 (never back). */
-export const RAISE_SEQUENCE_SQL = `SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST($1::bigint, (SELECT last_value FROM ${S}.fence_generation)))`;
-
-/**
- * On Citus, the statement run on every worker (run_command_on_workers, before the fence's own
- * transaction writes): the workers' copy of the generation sequence, created when missing and
- * moved up to the coordinator's new number, so a REPEATABLE READ writer on a worker sees it.
- */
-export function workerGenerationSql(generation: string): string {
-  if (!/^[0-9]+$/.test(generation)) throw new Error(`a fence generation is a number, got ${JSON.stringify(generation)}`);
-  return `CREATE SEQUENCE IF NOT EXISTS ${S}.fence_generation AS bigint; SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(${generation}, (SELECT last_value FROM ${S}.fence_generation)))`;
-}
-
-/** Runs workerGenerationSql on every worker; a row per worker that failed (none on success). */
-export const WORKER_GENERATION_SQL = `SELECT nodename, nodeport, result FROM run_command_on_workers($1) WHERE NOT success`;
-
-/**
- * The statement that sets a customer's fence, its values given as parameters (SET_FENCE_SQL) or as
- * escaped literals (fenceChangeSql's one message): one text for both forms.
- */
+/** The statement that sets a customer's fence, its values escaped literals (fenceChangeSql). */
 function setFenceSql(customer: string, migration: string, role: string): string {
   return `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
 VALUES (${customer}, ${migration}, ${role}, now())
@@ -444,7 +484,7 @@ ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = E
   since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
 }
 
-/** The statement that lifts a migration's fence of a customer, as setFenceSql: parameters or literals. */
+/** The statement that lifts a migration's fence of a customer, as setFenceSql. */
 function liftFenceSql(customer: string, migration: string): string {
   return `DELETE FROM ${S}.fenced_customers WHERE customer_id = ${customer} AND migration = ${migration}`;
 }
@@ -452,44 +492,58 @@ function liftFenceSql(customer: string, migration: string): string {
 /** Transaction-local: whether fenceChangeSql's lift deleted a fence row (then, only then, the change is numbered). */
 const LIFTED_SETTING = 'cell_operator.lifted';
 
+/** A fence change: the owner check, the drain's bound, a fence set or lifted (or neither: only numbered). */
+export interface FenceChange {
+  owner?: MoveOwner;
+  drainMs?: number;
+  set?: { customer: string; migration: string; role: FenceRole };
+  lift?: { customer: string; migration: string };
+}
+
 /**
- * A fence change on a server without Citus as one message of statements (the simple query protocol,
- * one round trip instead of about ten), in the order of the steps above: the owner check first,
- * then the drain's settings, the fence row, fence_state's row lock, and the number (the committed
- * one and the sequence read after that lock, as READ_GENERATION_SQL does, one statement per
- * step: in READ COMMITTED each statement of the message takes a snapshot of its own). The values
- * are literals, escaped (such a message takes no parameters). On Citus the change keeps its steps
- * (the number is written as a constant, the workers' sequences moved up between them).
+ * A fence change as messages of statements (the simple query protocol; its values are escaped
+ * literals, such a message takes no parameters), in the order of the steps above: the owner check
+ * first, then the drain's settings, the fence row, fence_state's row lock, and the number (the
+ * committed one and the sequence read after that lock, one statement per step: in READ COMMITTED
+ * each statement of the message takes a snapshot of its own).
+ *
+ * Without Citus: one message, one round trip. On Citus (`citus`): the number is drawn by
+ * number_fence_change() (schema step 7; it writes it as a constant, and every node's trigger moves its
+ * sequence up), a lift is lift_fence() (which deletes and numbers only when there is a fence), and a change that drains takes three messages: Citus sends a propagated `SET`'s whole
+ * query string to the workers of the transaction (a BEGIN in it would warn there, an own_move fail),
+ * so the drain's settings go alone, between the BEGIN with the owner check and the rest.
  */
-export function fenceChangeSql(change: { owner?: MoveOwner; drainMs?: number; set?: { customer: string; migration: string; role: FenceRole }; lift?: { customer: string; migration: string } }): string {
-  const parts = ['BEGIN'];
-  if (change.owner) parts.push(ownMoveSql(change.owner));
-  if (change.drainMs !== undefined) parts.push(drainSettingsSql(change.drainMs));
+export function fenceChangeSql(change: FenceChange, options: { citus?: boolean } = {}): string[] {
+  const settings = change.drainMs !== undefined ? drainSettingsSql(change.drainMs) : undefined;
+  const first = ['BEGIN'];
+  if (change.owner) first.push(ownMoveSql(change.owner));
+  const rest: string[] = [];
   let numbered = '';
   if (change.set) {
     const { customer, migration, role } = change.set;
     if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
-    parts.push(setFenceSql(escapeLiteral(customer), escapeLiteral(migration), escapeLiteral(role)));
+    rest.push(setFenceSql(escapeLiteral(customer), escapeLiteral(migration), escapeLiteral(role)));
+  }
+  if (change.lift && options.citus) {
+    rest.push(`SELECT ${S}.lift_fence(${escapeLiteral(change.lift.customer)}, ${escapeLiteral(change.lift.migration)})`, 'COMMIT');
+    return [[...first, ...rest].join(';\n')];
   }
   if (change.lift) {
     // A lift that finds no fence of this migration changes nothing, and is not numbered (as before:
     // a number raised for nothing would only make REPEATABLE READ writers retry).
-    parts.push(`WITH d AS (${liftFenceSql(escapeLiteral(change.lift.customer), escapeLiteral(change.lift.migration))} RETURNING 1)
+    rest.push(`WITH d AS (${liftFenceSql(escapeLiteral(change.lift.customer), escapeLiteral(change.lift.migration))} RETURNING 1)
 SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
     numbered = ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`;
   }
-  parts.push(`UPDATE ${S}.fence_state SET generation = generation${numbered}`);
-  parts.push(`WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
+  if (options.citus) {
+    rest.push(`SELECT ${S}.number_fence_change()${numbered}`, 'COMMIT');
+    return settings === undefined ? [[...first, ...rest].join(';\n')] : [first.join(';\n'), settings, rest.join(';\n')];
+  }
+  rest.push(`UPDATE ${S}.fence_state SET generation = generation${numbered}`);
+  rest.push(`WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
 SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`);
-  parts.push('COMMIT');
-  return parts.join(';\n');
+  return [[...first, ...(settings === undefined ? [] : [settings]), ...rest, 'COMMIT'].join(';\n')];
 }
-
-/** Sets (or changes) a customer's fence, in the caller's transaction (numbered afterwards). */
-export const SET_FENCE_SQL = setFenceSql('$1', '$2', '$3');
-
-/** Lifts this migration's fence of a customer (another migration's stays); numbered afterwards. */
-export const LIFT_FENCE_SQL = liftFenceSql('$1', '$2');
 
 /**
  * `SET LOCAL`s of a fence that drains: carried to the Citus workers of the transaction (where the

@@ -6,7 +6,6 @@ import { inTransaction as inClientTransaction, withClient } from '../store/trans
 import {
   CREATE_SCHEMA_SQL,
   createTriggerSql,
-  drainSettingsSql,
   FENCE_SCHEMA,
   FENCE_SCHEMA_STEPS,
   FENCE_SCHEMA_VERSION,
@@ -15,22 +14,15 @@ import {
   fenceFunctionSql,
   fenceInsertFunctionSql,
   INSTALL_LOCK_CLASS,
-  BUMP_GENERATION_SQL,
-  LIFT_FENCE_SQL,
-  LOCK_GENERATION_SQL,
-  RAISE_SEQUENCE_SQL,
-  READ_GENERATION_SQL,
   lockTimeoutSql,
-  ownMoveSql,
   READ_FENCE_SQL,
-  type MoveOwner,
-  WORKER_GENERATION_SQL,
-  workerGenerationSql,
-  SET_FENCE_SQL,
+  stepStatements,
   tableRef,
   TRIGGERED_TABLES_SQL,
   triggeredTablesParams,
+  type FenceChange,
   type FenceRole,
+  type MoveOwner,
 } from './cell-fence-sql.js';
 
 /**
@@ -141,6 +133,9 @@ export async function installFence(pool: Pool, tenantColumn: string, tables: rea
           `SELECT create_reference_table(t) FROM unnest(ARRAY['${FENCE_SCHEMA}.fenced_customers', '${FENCE_SCHEMA}.fence_state']::regclass[]) t
             WHERE NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = t)`,
         );
+        // A change numbered now: every worker's copy of the generation sequence is created by its
+        // trigger (schema step 7) before a REPEATABLE READ writer there needs it.
+        await c.query(`SELECT ${FENCE_SCHEMA}.number_fence_change()`);
       }
     }
     // Replaced whenever something was missing: an upgrade, a new tenant column, a new table.
@@ -212,48 +207,29 @@ async function applySteps(c: PoolClient, from: number, citus: boolean): Promise<
   if (citus) await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
   for (const step of FENCE_SCHEMA_STEPS) {
     if (step.version <= from) continue;
-    await c.query(step.sql);
+    for (const sql of stepStatements(step, citus)) await c.query(sql);
     await c.query(`INSERT INTO ${FENCE_SCHEMA}.schema_version (version, name) VALUES ($1, $2)`, [step.version, step.name]);
   }
 }
 
 /**
- * Numbers this transaction's fence change, last, in commit order (see LOCK_GENERATION_SQL): the
- * row lock of fence_state first, then the next number, written, and the sequences moved up to it
- * (on Citus the workers' copies too, the tenant tables' triggers run there) before the commit.
+ * A fence change (fenceChangeSql) on a pooled client: one message, one round trip; on Citus three
+ * when it drains. The connection is destroyed on any error (it may be left in the failed transaction).
  */
-async function numberChange(c: PoolClient): Promise<void> {
-  await c.query(LOCK_GENERATION_SQL);
-  const { rows } = await c.query<{ generation: string; sequence: string }>(READ_GENERATION_SQL);
-  const committed = BigInt(rows[0]?.generation ?? '0');
-  const sequence = BigInt(rows[0]?.sequence ?? '0');
-  const generation = String((committed > sequence ? committed : sequence) + 1n);
-  await c.query(BUMP_GENERATION_SQL, [generation]);
-  await c.query(RAISE_SEQUENCE_SQL, [generation]);
-  if (await hasCitus(c)) {
-    // Each worker runs the command in a connection of its own, so a failure leaves this transaction
-    // usable; the command is idempotent. Two fence changes creating a new worker's sequence at once
-    // race in CREATE SEQUENCE IF NOT EXISTS (a duplicate pg_class key): the loser runs it again.
-    let failed: { nodename: string; nodeport: number; result: string }[] = [];
-    for (let attempt = 0; attempt < 3; attempt++) {
-      failed = (await c.query<{ nodename: string; nodeport: number; result: string }>(WORKER_GENERATION_SQL, [workerGenerationSql(generation)])).rows;
-      if (failed.length === 0) return;
-    }
-    const where = failed.map((r) => `${r.nodename}:${r.nodeport}: ${r.result}`).join('; ');
-    throw new Error(`could not move the fence generation up on the Citus workers (${where})`);
-  }
-}
-
-/** Sets a customer's fence in the caller's transaction, numbered last (fence_state is locked only from then to the commit). */
-async function setFence(c: PoolClient, customer: string, migration: string, role: FenceRole): Promise<void> {
-  await c.query(SET_FENCE_SQL, [customer, migration, role]);
-  await numberChange(c);
+async function changeFence(pool: Pool, change: FenceChange): Promise<void> {
+  const messages = fenceChangeSql(change, { citus: await poolHasCitus(pool) });
+  await withClient(
+    pool,
+    async (c) => {
+      for (const sql of messages) await c.query(sql);
+    },
+    { discardOn: 'any' },
+  );
 }
 
 /** A fence change that changes no fence: after a failed one, so a number it may have raised the sequence to refuses no writer. */
 async function catchUpGeneration(pool: Pool): Promise<void> {
-  if (!(await poolHasCitus(pool))) return changeAtOnce(pool, fenceChangeSql({}));
-  await inTransaction(pool, numberChange);
+  await changeFence(pool, {});
 }
 
 /**
@@ -266,12 +242,7 @@ async function catchUpGeneration(pool: Pool): Promise<void> {
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number, owner?: MoveOwner): Promise<void> {
   try {
-    if (!(await poolHasCitus(pool))) return await changeAtOnce(pool, fenceChangeSql({ ...(owner ? { owner } : {}), drainMs, set: { customer, migration, role } }));
-    await inTransaction(pool, async (c) => {
-      if (owner) await c.query(ownMoveSql(owner)); // first: a lost owner changes nothing
-      await c.query(drainSettingsSql(drainMs));
-      await setFence(c, customer, migration, role);
-    });
+    await changeFence(pool, { ...(owner ? { owner } : {}), drainMs, set: { customer, migration, role } });
   } catch (err) {
     await catchUpGeneration(pool).catch(() => undefined); // best effort: the next fence change catches up too
     throw err;
@@ -290,15 +261,9 @@ export async function markCustomer(pool: Pool, customer: string, migration: stri
   await fenceCustomer(pool, customer, migration, role, drainMs, owner);
 }
 
-/** Lifts this migration's fence of the customer (a no-op when there is none, past the owner check on a server without Citus). */
+/** Lifts this migration's fence of the customer (a no-op when there is none, past the owner check). */
 export async function liftFence(pool: Pool, customer: string, migration: string, owner?: MoveOwner): Promise<void> {
-  if (!(await poolHasCitus(pool))) return changeAtOnce(pool, fenceChangeSql({ ...(owner ? { owner } : {}), lift: { customer, migration } }));
-  if (!(await readFence(pool, customer).then((f) => f?.migration === migration))) return;
-  await inTransaction(pool, async (c) => {
-    if (owner) await c.query(ownMoveSql(owner));
-    await c.query(LIFT_FENCE_SQL, [customer, migration]);
-    await numberChange(c);
-  });
+  await changeFence(pool, { ...(owner ? { owner } : {}), lift: { customer, migration } });
 }
 
 export interface CustomerFence {

@@ -2,9 +2,9 @@
 // trigger runs on the worker that holds the customer's shard and takes its per-customer lock there.
 // The fence's drain must wait for that worker-side writer, not only for writers on the coordinator,
 // or a write in flight on a worker lands after the final sync and is lost.
-import type pg from 'pg';
+import pg from 'pg';
 import { fenceCustomer, installFence, liftFence, markCustomer, ownMove, readFence } from '../../../src/data/cell-fence.js';
-import { FENCE_SQLSTATE, fenceRefusal, LOST_OWNERSHIP_SQLSTATE, moverSql, ownMoveSql } from '../../../src/data/cell-fence-sql.js';
+import { FENCE_SCHEMA_VERSION, FENCE_SQLSTATE, fenceRefusal, LOST_OWNERSHIP_SQLSTATE, moverSql, ownMoveSql } from '../../../src/data/cell-fence-sql.js';
 import { classifyDatabaseError } from '../../../src/store/database-errors.js';
 import { startCitus, type CitusCluster } from '../../support/citus.js';
 import { quietPool, TELEMETRY_SCHEMA } from '../data/cells-fixture.js';
@@ -203,5 +203,79 @@ describe('the write fence on Citus', () => {
     const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id >= 2000`);
     expect(rows).toEqual([{ n: 10 }]);
   });
-});
 
+  it('upgrades a version-6 cell in place with a customer fenced across the upgrade: the fence still refuses on the worker, REPEATABLE READ writers are told to retry after the next change, and the lift numbers every node', async () => {
+    const url = await cluster.createDatabase('cell_v6');
+    await cluster.registerWorkers(url);
+    const db = quietPool(url, 5);
+    const nodeUrls = [cluster.coordinator, ...cluster.workers].map((n) => n.url.replace(/\/[^/]*$/, '/cell_v6'));
+    try {
+      await db.query(TELEMETRY_SCHEMA);
+      await db.query(`SELECT create_distributed_table('readings', 'customer_id', shard_count => 4)`);
+      await installFence(db, 'customer_id', [{ schema: 'public', table: 'readings' }]);
+      // Version 6 as it was: without step 7's trigger and functions (the workers kept their sequences).
+      const c = await db.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query('SET LOCAL citus.enable_unsafe_triggers = on');
+        await c.query('DROP TRIGGER cell_operator_generation ON cell_operator.fence_state');
+        await c.query('DROP FUNCTION cell_operator.raise_fence_generation(), cell_operator.number_fence_change()');
+        await c.query('DELETE FROM cell_operator.schema_version WHERE version > 6');
+        await c.query('COMMIT');
+        // A fence as version 6 set it: the row, then the number written as a constant and raised on the workers.
+        await c.query('BEGIN');
+        await c.query(`INSERT INTO cell_operator.fenced_customers (customer_id, migration, role) VALUES ('globex', 'm-up', 'Fenced')`);
+        await c.query('UPDATE cell_operator.fence_state SET generation = generation');
+        const { rows } = await c.query<{ g: string }>(`SELECT (GREATEST((SELECT generation FROM cell_operator.fence_state), (SELECT last_value FROM cell_operator.fence_generation)) + 1)::text AS g`);
+        const g = rows[0]!.g;
+        await c.query('UPDATE cell_operator.fence_state SET generation = $1::bigint', [g]);
+        await c.query(`SELECT setval('cell_operator.fence_generation', $1::bigint)`, [g]);
+        await c.query(`SELECT run_command_on_workers($1)`, [`SELECT setval('cell_operator.fence_generation', ${g})`]);
+        await c.query('COMMIT');
+      } finally {
+        c.release();
+      }
+      const write = (p: pg.Pool | pg.PoolClient, id: number) => p.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('globex', ${id}, 'd', 1)`);
+      expect((await error(write(db, 1))).code).toBe(FENCE_SQLSTATE);
+
+      await ownMove(db, { migration: 'm-up', customer: 'globex', epoch: '5' }); // a move's first step upgrades the cell
+      const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
+      expect(versions.rows.map((r) => r.version)).toEqual(Array.from({ length: FENCE_SCHEMA_VERSION }, (_, i) => i + 1));
+      expect(await readFence(db, 'globex')).toMatchObject({ migration: 'm-up', role: 'Fenced' });
+      expect((await error(write(db, 2))).code).toBe(FENCE_SQLSTATE);
+
+      // A REPEATABLE READ writer of another customer whose snapshot predates the next change retries.
+      const rr = await db.connect();
+      try {
+        await rr.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+        await rr.query(`SELECT count(*) FROM readings WHERE customer_id = 'initech'`);
+        await markCustomer(db, 'globex', 'm-up', 'MovedOut', 1_000, { migration: 'm-up', customer: 'globex', epoch: '5' });
+        expect((await error(rr.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ('initech', 1, 'd', 1)`))).code).toBe('40001');
+        await rr.query('ROLLBACK');
+      } finally {
+        rr.release();
+      }
+      expect((await error(write(db, 3))).code).toBe(FENCE_SQLSTATE);
+
+      await liftFence(db, 'globex', 'm-up', { migration: 'm-up', customer: 'globex', epoch: '5' });
+      await write(db, 4);
+      // Every node's sequence at the committed number, raised by the change itself.
+      const generations: string[] = [];
+      for (const nodeUrl of nodeUrls) {
+        const node = new pg.Client({ connectionString: nodeUrl });
+        await node.connect();
+        try {
+          const { rows } = await node.query<{ g: string; s: string }>('SELECT (SELECT generation FROM cell_operator.fence_state)::text AS g, (SELECT last_value FROM cell_operator.fence_generation)::text AS s');
+          generations.push(`${rows[0]!.g}/${rows[0]!.s}`);
+        } finally {
+          await node.end();
+        }
+      }
+      const [first] = generations;
+      expect(first).toMatch(/^(\d+)\/\1$/);
+      expect(generations).toEqual(generations.map(() => first));
+    } finally {
+      await db.end();
+    }
+  });
+});

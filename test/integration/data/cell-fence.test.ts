@@ -9,6 +9,7 @@ import { fenceCustomer, installFence, liftFence, markCustomer, readFence } from 
 import {
   CREATE_SCHEMA_SQL,
   FENCE_SCHEMA_STEPS,
+  stepStatements,
   FENCE_SQLSTATE,
   fenceFunctionName,
   fenceRefusal,
@@ -53,7 +54,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
   });
 
   it('puts back a trigger that was disabled or dropped by hand, and only that one', async () => {
@@ -472,7 +473,7 @@ describe('upgrading the fence schema', () => {
       // customer), the trigger on every table.
       await db.query(CREATE_SCHEMA_SQL);
       for (const step of FENCE_SCHEMA_STEPS.filter((x) => x.version <= 2)) {
-        await db.query(step.sql);
+        for (const sql of stepStatements(step)) await db.query(sql);
         await db.query('INSERT INTO cell_operator.schema_version (version, name) VALUES ($1, $2)', [step.version, step.name]);
       }
       const fn = `cell_operator.${fenceFunctionName('customer_id')}`;
@@ -484,7 +485,7 @@ describe('upgrading the fence schema', () => {
       // the statement trigger on inserts.
       expect(await installFence(db, 'customer_id', TABLES)).toEqual(TABLES);
       const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
-      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
       const triggers = await db.query<{ table: string; def: string }>(
         `SELECT c.relname AS table, pg_get_triggerdef(t.oid) AS def FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
           WHERE NOT t.tgisinternal AND c.relname = 'readings' ORDER BY t.tgname`,
