@@ -12,7 +12,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 7;
+export const FENCE_SCHEMA_VERSION = 8;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
@@ -255,6 +255,14 @@ $fn$`,
   WHEN (NEW.generation > OLD.generation) EXECUTE FUNCTION ${S}.raise_fence_generation()`,
     ],
   },
+  {
+    // The row trigger's function (replaced by installFence with the tables) lets a customer that
+    // passed the fence in this transaction through its deletes and in-customer updates at once, as
+    // its inserts: nothing else of the schema changes.
+    version: 8,
+    name: 'deletes and updates of a customer that passed in this transaction return at once',
+    sql: `COMMENT ON SCHEMA ${S} IS 'cell-operator: the write fence of this cell (triggers ${FENCE_TRIGGER} and ${FENCE_INSERT_TRIGGER} on every tenant table); written by the move engine only'`,
+  },
 ];
 
 /** The statements of a schema step, in order, on a database with Citus (`citus`) or without. */
@@ -297,11 +305,13 @@ function qualifiedFunction(tenantColumn: string): string {
  * the v3 trigger, during an upgrade). Fast path (no fence on the customer): one shared per-customer
  * transaction-level advisory lock, one primary-key probe, and, once the transaction has written,
  * the customer remembered as passed for the rest of the transaction (PASSED_SETTING): its next
- * inserts return at the first line. The lock comes first, so a write that waited for a fence reads
- * the committed fence row afterwards (READ COMMITTED takes a new snapshot per statement). Pure SQL,
- * no cross-node state beyond `fenced_customers` (a reference table on Citus, so a worker sees it
- * locally). The move's own writer (MOVER_SETTING) is remembered too; updates and deletes are never
- * skipped (an update may move a row between customers).
+ * rows return at the first lines (since step 8 deletes and updates that keep the row's customer too,
+ * not only inserts: a cleanup's delete of a page of rows paid the lock and the lookup for each). The
+ * lock comes first, so a write that waited for a fence reads the committed fence row afterwards (READ
+ * COMMITTED takes a new snapshot per statement). Pure SQL, no cross-node state beyond
+ * `fenced_customers` (a reference table on Citus, so a worker sees it locally). The move's own writer
+ * (MOVER_SETTING) is remembered too. An update that moves a row to another customer is checked for
+ * both, always.
  */
 export function fenceFunctionSql(tenantColumn: string): string {
   const col = escapeIdentifier(tenantColumn);
@@ -313,8 +323,15 @@ DECLARE
   pass int := 1;
   v text;
 BEGIN
-  -- One expression (in a VOLATILE function each costs a snapshot): the customer passed already.
-  IF TG_OP = 'INSERT' AND NULLIF(current_setting('${PASSED_SETTING}', true), '') = NEW.${col}::text THEN RETURN NEW; END IF;
+  -- The customer passed already in this transaction (its lock is held: no fence of it can commit
+  -- before the end): an insert, an update that keeps the row's customer, a delete return at once.
+  -- Few expressions (in a VOLATILE function each costs a snapshot); OLD only where it is a row.
+  IF TG_OP = 'DELETE' THEN
+    IF NULLIF(current_setting('${PASSED_SETTING}', true), '') = OLD.${col}::text THEN RETURN OLD; END IF;
+  ELSIF NULLIF(current_setting('${PASSED_SETTING}', true), '') = NEW.${col}::text THEN
+    IF TG_OP = 'INSERT' THEN RETURN NEW; END IF;
+    IF OLD.${col} IS NOT DISTINCT FROM NEW.${col} THEN RETURN NEW; END IF;
+  END IF;
   LOOP
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND pass = 2) THEN c := OLD.${col}::text; ELSE c := NEW.${col}::text; END IF;
     v := pg_advisory_xact_lock_shared(${CUSTOMER_LOCK_CLASS}, hashtext(c))::text; -- an expression: PERFORM would run a query
@@ -326,7 +343,7 @@ BEGIN
       -- The move's own writer, past its own migration's fence: remembered like any writer that
       -- passed (the fence cannot change under the lock it holds), so a page's later rows pass at
       -- the first line instead of paying the lock and the lookup each.
-      IF TG_OP = 'INSERT' AND pg_current_xact_id_if_assigned() IS NOT NULL THEN v := set_config('${PASSED_SETTING}', c, true); END IF;
+      IF pg_current_xact_id_if_assigned() IS NOT NULL THEN v := set_config('${PASSED_SETTING}', c, true); END IF;
     ELSE
       IF current_setting('transaction_isolation') <> 'read committed' THEN
         -- A separate statement: a READ COMMITTED writer never plans it (a node that lacks the

@@ -54,7 +54,7 @@ describe('the write fence in a cell database', () => {
     expect([...a, ...b].map((t) => t.table).sort()).toEqual(['devices', 'events', 'readings']);
     expect(await installFence(pool, 'customer_id', TABLES)).toEqual([]);
     const { rows } = await pool.query<{ version: number }>('SELECT version FROM cell_operator.schema_version');
-    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(rows.map((r) => r.version).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it('puts back a trigger that was disabled or dropped by hand, and only that one', async () => {
@@ -290,6 +290,52 @@ describe('a customer that passed the fence in a transaction', () => {
     }
   });
 
+  it('lets its later deletes and updates through, a fence of it waiting for the transaction, but never a row moved to a fenced customer', async () => {
+    await pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT 'acme', 200 + g, 'd', g FROM generate_series(0, 9) g`);
+    await markCustomer(pool, 'other', 'm-other', 'Fenced');
+    const writer = await pool.connect();
+    try {
+      await writer.query('BEGIN');
+      // Ten deletes and two updates of acme: remembered from the second row on.
+      expect((await writer.query(`DELETE FROM readings WHERE customer_id = 'acme' AND id BETWEEN 200 AND 209`)).rowCount).toBe(10);
+      expect((await writer.query(`UPDATE devices SET firmware = 7 WHERE customer_id = 'acme'`)).rowCount).toBe(2);
+      // Moving a row of acme to the fenced customer is a write of that customer: refused all the same.
+      const moved = await error(writer.query(`UPDATE devices SET customer_id = 'other', device_id = 'd8' WHERE customer_id = 'acme' AND device_id = 'd2'`));
+      expect(fenceRefusal(moved)).toEqual({ customer: 'other', migration: 'm-other', role: 'Fenced' });
+      await writer.query('ROLLBACK');
+
+      // So is taking a row from the fenced customer to the one remembered.
+      await writer.query('BEGIN');
+      await writer.query(`UPDATE devices SET firmware = 7 WHERE customer_id = 'acme'`);
+      const taken = await error(writer.query(`UPDATE devices SET customer_id = 'acme', device_id = 'd9' WHERE customer_id = 'other'`));
+      expect(fenceRefusal(taken)).toEqual({ customer: 'other', migration: 'm-other', role: 'Fenced' });
+      await writer.query('ROLLBACK');
+
+      await writer.query('BEGIN');
+      await writer.query(`DELETE FROM readings WHERE customer_id = 'acme' AND id BETWEEN 200 AND 204`);
+      expect(fenceRefusal(await error(writer.query(`DELETE FROM devices WHERE customer_id = 'other'`)))).toMatchObject({ customer: 'other' });
+      await writer.query('ROLLBACK');
+
+      await writer.query('BEGIN');
+      await writer.query(`DELETE FROM readings WHERE customer_id = 'acme' AND id BETWEEN 200 AND 204`);
+      const marking = markCustomer(pool, 'acme', 'm-del', 'Fenced', 5_000);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await readFence(pool, 'acme')).toBeUndefined(); // waits for the writer's lock
+      await writer.query(`DELETE FROM readings WHERE customer_id = 'acme' AND id BETWEEN 205 AND 209`);
+      await writer.query('COMMIT');
+      await marking;
+      expect(await readFence(pool, 'acme')).toMatchObject({ migration: 'm-del', role: 'Fenced' });
+      expect((await error(pool.query(`DELETE FROM devices WHERE customer_id = 'acme'`))).code).toBe(FENCE_SQLSTATE);
+      const { rows } = await pool.query(`SELECT count(*)::int AS n FROM readings WHERE customer_id = 'acme' AND id BETWEEN 200 AND 209`);
+      expect(rows).toEqual([{ n: 0 }]);
+      expect((await pool.query(`SELECT firmware FROM devices WHERE customer_id = 'acme' ORDER BY device_id`)).rows).toEqual([{ firmware: 0 }, { firmware: 0 }]);
+    } finally {
+      writer.release();
+      await liftFence(pool, 'acme', 'm-del');
+      await liftFence(pool, 'other', 'm-other');
+    }
+  });
+
   it('is forgotten with a savepoint rolled back, together with its lock', async () => {
     const writer = await pool.connect();
     try {
@@ -485,7 +531,7 @@ describe('upgrading the fence schema', () => {
       // the statement trigger on inserts.
       expect(await installFence(db, 'customer_id', TABLES)).toEqual(TABLES);
       const versions = await db.query<{ version: number }>('SELECT version FROM cell_operator.schema_version ORDER BY version');
-      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      expect(versions.rows.map((r) => r.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
       const triggers = await db.query<{ table: string; def: string }>(
         `SELECT c.relname AS table, pg_get_triggerdef(t.oid) AS def FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
           WHERE NOT t.tgisinternal AND c.relname = 'readings' ORDER BY t.tgname`,
