@@ -244,7 +244,8 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
   return {
     closeIdle() {
       closing = true;
-      for (const socket of idle) socket.end();
+      // As node:http's closeIdleConnections: destroyed, so that a request racing the close is not served unanswered.
+      for (const socket of idle) socket.destroy();
       idle.clear();
     },
   };
