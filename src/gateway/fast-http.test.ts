@@ -47,6 +47,8 @@ describe('parseFastRequest', () => {
     ['Content-Length and Transfer-Encoding', simple('acme', '[1]', ['Transfer-Encoding: chunked'])],
     ['two Content-Lengths', simple('acme', '[1]', ['Content-Length: 3'])],
     ['a Content-Length that is not a number', request([`POST ${PREFIX}acme HTTP/1.1`, 'Host: gw', 'Content-Length: +3'], '[1]')],
+    ['a Content-Length followed by a tab (llhttp refuses it)', request([`POST ${PREFIX}acme HTTP/1.1`, 'Host: gw', 'Content-Length: 3\t'], '[1]')],
+    ['Proxy-Connection (llhttp reads it as Connection)', simple('acme', '[1]', ['Proxy-Connection: close'])],
     ['no Content-Length', request([`POST ${PREFIX}acme HTTP/1.1`, 'Host: gw'])],
     ['a body over the limit', simple('acme', 'x'.repeat(101))],
     ['no Host', request([`POST ${PREFIX}acme HTTP/1.1`, 'Content-Length: 0'])],

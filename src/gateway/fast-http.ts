@@ -6,6 +6,7 @@
 // `Connection: close`, a header it does not parse, a request not whole in what has arrived) hands
 // the connection, from that request on, to the node:http server, which serves it as before, with
 // its own limits and timeouts. Requests on a connection are answered in order, one at a time.
+// What a client sees must not depend on which path answered (fast-http-attack.test.ts; docs/kafka.md).
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -25,11 +26,21 @@ const HEADER_END = Buffer.from('\r\n\r\n');
 /** node:http's default limit (--max-http-header-size): beyond it, node answers 431. */
 const MAX_HEADER_BYTES = 16 * 1024;
 const MAX_HEADERS = 64;
+/** node:http keeps an idle connection this much longer than the Keep-Alive timeout it announces (a client sending just in time is not cut off). */
+const KEEP_ALIVE_GRACE_MS = 1000;
+/** node:http's answer to a connection that sent no request within its headers timeout. */
+const REQUEST_TIMEOUT = `HTTP/1.1 408 ${STATUS_CODES[408]}\r\nConnection: close\r\n\r\n`;
 /** The request line taken here: POST, a target of unreserved characters and escapes, HTTP/1.1. */
 const REQUEST_LINE = /^POST (\/[A-Za-z0-9._~%/-]*) HTTP\/1\.1$/;
-/** A header field: a token name, optional whitespace, a value of visible characters, spaces and tabs (RFC 9110). */
-const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([\t\x20-\x7e\x80-\xff]*?)[ \t]*$/;
-const DIGITS = /^[0-9]{1,10}$/;
+/**
+ * A header field: a token name and a value of visible characters, spaces and tabs (RFC 9110), the
+ * value's surrounding whitespace kept. No two parts of a pattern here can match the same character
+ * (a lazy value before optional whitespace took time quadratic in a line of spaces: 0.2 s for 16 kB).
+ */
+const HEADER_LINE = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+):([\t\x20-\x7e\x80-\xff]*)$/;
+/** A Content-Length as node:http (llhttp) takes it: whitespace, digits, then spaces only (a tab after the digits is its 400). */
+const CONTENT_LENGTH = /^[ \t]*([0-9]{1,10}) *$/;
+const KEEP_ALIVE = /^[ \t]*keep-alive[ \t]*$/i;
 
 /** The Date header, computed once a second (as node:http does). */
 let dateSecond = 0;
@@ -60,14 +71,15 @@ export function parseFastRequest(buf: Buffer, prefix: string, maxBody: number): 
     const header = HEADER_LINE.exec(lines[i] as string);
     if (!header) return undefined;
     const name = (header[1] as string).toLowerCase();
-    const value = header[2] as string;
     if (name === 'content-length') {
-      if (length !== undefined || !DIGITS.test(value)) return undefined;
-      length = Number(value);
+      const digits = length === undefined ? CONTENT_LENGTH.exec(header[2] as string) : null;
+      if (!digits) return undefined;
+      length = Number(digits[1]);
     } else if (name === 'host') hosts++;
     else if (name === 'connection') {
-      if (value.toLowerCase() !== 'keep-alive') return undefined;
-    } else if (name === 'transfer-encoding' || name === 'expect' || name === 'upgrade') return undefined;
+      if (!KEEP_ALIVE.test(header[2] as string)) return undefined;
+      // llhttp reads Proxy-Connection as a Connection (close, upgrade): left to it.
+    } else if (name === 'transfer-encoding' || name === 'expect' || name === 'upgrade' || name === 'proxy-connection') return undefined;
   }
   // HTTP/1.1 requires exactly one Host; node:http refuses the others with 400.
   if (hosts !== 1 || length === undefined || length > maxBody) return undefined;
@@ -80,7 +92,7 @@ export function parseFastRequest(buf: Buffer, prefix: string, maxBody: number): 
  * Puts the fast path in front of `server`'s own connection handling: each new connection is read
  * here until a request is not one of ours, then given to node:http with the bytes not yet served.
  * Returns `closeIdle`, for the server's close: it ends the fast path's idle connections (node:http
- * ends its own).
+ * ends its own), and the busy ones after their answer, which then says `Connection: close`.
  */
 export function installFastPath(server: Server, options: FastPathOptions): { closeIdle(): void } {
   const nodeListeners = server.listeners('connection') as ((socket: Socket) => void)[];
@@ -89,11 +101,15 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
   let closing = false;
 
   server.on('connection', (socket: Socket) => {
+    /** Bytes read and not served yet: only while they are parsed. Pipelined bytes wait in the socket (holdBack). */
     let buffered: Buffer | undefined;
     let busy = false;
     let ended = false;
+    /** Whether a request was answered here: until then the connection has the headers timeout, then the keep-alive one. */
+    let served = false;
     const keepAliveHeader = `\r\nConnection: keep-alive\r\nKeep-Alive: timeout=${Math.floor(server.keepAliveTimeout / 1000)}\r\n\r\n`;
 
+    /** The connection is node:http's, or ended here: nothing more is read or answered here. */
     let handedOver = false;
     let looping = false;
     /** Answers wait in the socket's buffer (a client that does not read): no more requests are read until they drain, as node:http does. */
@@ -101,6 +117,17 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
     const onDrain = () => {
       draining = false;
       next();
+    };
+
+    /**
+     * Puts the bytes not served yet back into the socket and reads no more until the request being
+     * answered is. The stream's end is then not read either (it comes after them): a request not
+     * taken here can still be given to node:http whole, after a client half-closed.
+     */
+    const holdBack = () => {
+      socket.pause();
+      if (buffered) socket.unshift(buffered);
+      buffered = undefined;
     };
 
     const handOver = () => {
@@ -113,12 +140,9 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
       socket.removeListener('close', onClose);
       socket.removeListener('drain', onDrain);
       socket.setTimeout(0);
-      // A client that half-closed after pipelining a request not taken here: its stream has ended,
-      // so the bytes cannot be put back for node:http; everything before them was answered.
+      // Not reached (bytes not served are held back ahead of the end); the stream could not take them back.
       if (ended) return void socket.end();
-      socket.pause();
-      if (buffered) socket.unshift(buffered);
-      buffered = undefined;
+      holdBack();
       for (const l of nodeListeners) l.call(server, socket);
       // The bytes put back are read (by node:http now) before anything that arrives later.
       socket.resume();
@@ -126,10 +150,24 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
 
     const respond = (status: number, text: string, retryAfter?: string) => {
       const retry = retryAfter === undefined ? '' : `\r\nretry-after: ${retryAfter}`;
-      const flushed = socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}${retry}\r\nDate: ${httpDate()}${keepAliveHeader}${text}`);
+      const connection = closing ? '\r\nConnection: close\r\n\r\n' : keepAliveHeader;
+      const flushed = socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(text)}${retry}\r\nDate: ${httpDate()}${connection}${text}`);
+      if (closing) {
+        // The server is shutting down and the client was told: what it sent after this request is not served.
+        handedOver = true;
+        buffered = undefined;
+        idle.delete(socket);
+        socket.end();
+        if (socket.writableFinished) socket.destroy();
+        else socket.once('finish', () => socket.destroy());
+        return;
+      }
+      if (!served) {
+        served = true;
+        socket.setTimeout(server.keepAliveTimeout + KEEP_ALIVE_GRACE_MS);
+      }
       if (!flushed) {
         draining = true;
-        socket.pause();
         socket.once('drain', onDrain);
       }
     };
@@ -158,7 +196,12 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
         });
       }
       looping = false;
-      if (busy || draining || socket.destroyed) return;
+      if (handedOver || socket.destroyed) return;
+      if (busy || draining) {
+        // The rest waits in the socket for this answer, or for the client to read its answers.
+        if (buffered || draining) holdBack();
+        return;
+      }
       if (socket.isPaused()) socket.resume();
       if (ended || closing) socket.end();
       else idle.add(socket);
@@ -166,8 +209,8 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
 
     function onData(chunk: Buffer): void {
       buffered = buffered ? Buffer.concat([buffered, chunk]) : chunk;
-      // A client that sends on while its request is answered is held back (pipelining is served in order).
-      if (busy && buffered.length > options.maxBody + MAX_HEADER_BYTES) socket.pause();
+      // Pipelined requests are served in order, one at a time: what comes while one is answered waits in the socket.
+      if (busy || draining) return holdBack();
       next();
     }
     function onEnd(): void {
@@ -175,7 +218,10 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
       if (!busy) socket.end();
     }
     function onTimeout(): void {
-      if (!busy) socket.destroy();
+      if (busy) return;
+      // A connection that never sent a byte: node:http's answer at its headers timeout.
+      if (!served) socket.write(REQUEST_TIMEOUT);
+      socket.destroy();
     }
     function onError(): void {
       socket.destroy();
@@ -186,7 +232,7 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
 
     if (closing) return void socket.destroy();
     socket.setNoDelay(true);
-    socket.setTimeout(server.keepAliveTimeout);
+    socket.setTimeout(server.headersTimeout);
     socket.on('data', onData);
     socket.on('end', onEnd);
     socket.on('timeout', onTimeout);
@@ -198,7 +244,8 @@ export function installFastPath(server: Server, options: FastPathOptions): { clo
   return {
     closeIdle() {
       closing = true;
-      for (const socket of idle) socket.end();
+      // As node:http's closeIdleConnections: destroyed, so that a request racing the close is not served unanswered.
+      for (const socket of idle) socket.destroy();
       idle.clear();
     },
   };

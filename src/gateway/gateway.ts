@@ -6,7 +6,7 @@
 // the router's change stream (kafka/route-follower.ts): a customer's cached route is dropped the
 // moment it changes, so a moved customer's readings go to its new cell at once; while the stream
 // is down, routes live for routeTtlMs.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger } from '../log.js';
@@ -42,6 +42,12 @@ export interface GatewayOptions {
    * (fast-http.ts), node:http serving the rest. Default true.
    */
   fastPath?: boolean;
+  /** How long an idle kept-alive connection is kept (announced in Keep-Alive; node:http adds 1 s). Default 30 s. */
+  keepAliveTimeoutMs?: number;
+  /** How long a connection may take to send a request's headers before it is answered 408. Default node:http's (60 s). */
+  headersTimeoutMs?: number;
+  /** How often node:http looks for connections past the headers timeout. Default node:http's (30 s). */
+  connectionsCheckingIntervalMs?: number;
   /** What produces to the cells' Kafka: by default a ProducerPool of options.kafka (tests pass their own). */
   producers?: Producers;
 }
@@ -256,10 +262,21 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     return undefined;
   }
 
+  /**
+   * Set by close(): from then on every answer says `Connection: close` and ends its connection, on
+   * both HTTP paths (node:http alone keeps a busy connection for the keep-alive timeout, 31 s).
+   */
+  let closing = false;
+  /** node:http's answer, the last on its connection once the gateway is closing. */
+  function answer(res: ServerResponse, status: number, body: unknown, retryAfter?: string): void {
+    if (closing) res.shouldKeepAlive = false;
+    reply(res, status, body, retryAfter);
+  }
+
   /** A telemetry request that node:http parsed (every one the fast path does not take). */
   function telemetry(req: IncomingMessage, res: ServerResponse, segment: string): void {
     const respond: Respond = (status, body, retryAfter) => {
-      if (!res.headersSent) reply(res, status, body, retryAfter);
+      if (!res.headersSent) answer(res, status, body, retryAfter);
     };
     const customer = customerOf(segment, respond);
     if (customer === undefined) return void req.resume();
@@ -288,26 +305,30 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     }
   }
 
-  const server: Server = createServer((req, res) => {
+  const timeouts: ServerOptions = {};
+  if (options.headersTimeoutMs !== undefined) timeouts.headersTimeout = options.headersTimeoutMs;
+  if (options.connectionsCheckingIntervalMs !== undefined) timeouts.connectionsCheckingInterval = options.connectionsCheckingIntervalMs;
+  const server: Server = createServer(timeouts, (req, res) => {
     const url = req.url ?? '/';
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     if (req.method === 'POST' && path.startsWith(TELEMETRY)) return telemetry(req, res, path.slice(TELEMETRY.length));
-    if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) return reply(res, 200, { ok: true });
+    if (req.method === 'GET' && (path === '/healthz' || path === '/readyz')) return answer(res, 200, { ok: true });
     if (req.method === 'GET' && path === '/metrics') {
       registry.metrics().then(
         (text) => {
+          if (closing) res.shouldKeepAlive = false;
           res.writeHead(200, { 'content-type': registry.contentType });
           res.end(text);
         },
-        () => reply(res, 500, { error: 'Metrics' }),
+        () => answer(res, 500, { error: 'Metrics' }),
       );
       return;
     }
     req.resume();
-    reply(res, 404, { error: 'NotFound', message: 'POST /v1/telemetry/{customer} takes readings' });
+    answer(res, 404, { error: 'NotFound', message: 'POST /v1/telemetry/{customer} takes readings' });
   });
-  server.keepAliveTimeout = 30_000;
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? 30_000;
   const fast = options.fastPath === false ? undefined : installFastPath(server, { prefix: TELEMETRY, maxBody: MAX_BODY, serve: fastTelemetry });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -324,6 +345,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     registry,
     produced: () => producers.stats,
     async close() {
+      closing = true;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         fast?.closeIdle();
