@@ -10,7 +10,7 @@ import type { MoveState } from '../../../src/data/move-state.js';
 import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells } from './cells-fixture.js';
 
 const TIMEOUT = 180_000;
-const SETTINGS = { pageRows: 150, settleLagMs: 50, drainWaitMs: 250, retentionMs: 0, convergeRows: 40, deleteBatchRows: 200 };
+const SETTINGS = { pageRows: 150, settleLagMs: 400, drainWaitMs: 250, retentionMs: 0, convergeRows: 40, deleteBatchRows: 200 };
 
 let cells: Cells;
 let writers: Writers;
