@@ -77,7 +77,7 @@ describe('a move under writers that do not follow the router', () => {
         }
       },
     };
-    const settings = { pageRows: 300, settleLagMs: 50, drainWaitMs: 100, maxDrainMs: 3_000, retentionMs: 1_500, deleteBatchRows: 200, convergeRows: 100 };
+    const settings = { pageRows: 300, settleLagMs: 400, drainWaitMs: 100, maxDrainMs: 3_000, retentionMs: 1_500, deleteBatchRows: 200, convergeRows: 100 };
     const key: MoveKey = { migration: 'unruly-move', customerId: CUSTOMER };
     try {
       await sleep(200);
