@@ -16,7 +16,7 @@ import { CustomerIdSchema, DNS_SUBDOMAIN_PATTERN, DnsLabelSchema, DnsSubdomainSc
 import { parseWith, type ParseResult } from './parse.js';
 
 export const CELL_STATES = ['Active', 'Cordoned', 'Draining'] as const;
-export const CELL_PHASES = ['Provisioning', 'Ready', 'Degraded', 'Draining', 'Deleting'] as const;
+export const CELL_PHASES = ['Provisioning', 'Ready', 'Updating', 'Degraded', 'Draining', 'Deleting'] as const;
 export const DELETION_POLICIES = ['Retain', 'Delete'] as const;
 export const TABLE_MODES = ['Mutable', 'AppendOnly'] as const;
 export const SSL_MODES = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
@@ -489,7 +489,7 @@ export const CellStatusSchema = z
       .enum(CELL_PHASES)
       .optional()
       .describe(
-        'Summary of the cell: Provisioning, Ready, Degraded, Draining (spec.state Draining, or cordoned by a drain: a Migration with customers.all, named by the Cordoned condition) or Deleting.',
+        'Summary of the cell: Provisioning, Ready, Updating (was Ready and is rolling out a change without losing service: every Deployment stays Available, Strimzi rolls a Kafka that was Ready; it keeps taking customers), Degraded, Draining (spec.state Draining, or cordoned by a drain: a Migration with customers.all, named by the Cordoned condition) or Deleting.',
       ),
     observedGeneration: z.int().min(0).optional().describe('metadata.generation this status describes.'),
     conditions: ConditionsSchema.optional(),

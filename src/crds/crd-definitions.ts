@@ -59,7 +59,7 @@ export const CELL_CRD: CrdDefinition = {
     { name: 'Region', type: 'string', jsonPath: '.spec.region', description: 'Compliance region of the cell.' },
     { name: 'State', type: 'string', jsonPath: '.spec.state', description: 'Active, Cordoned or Draining (spec.state).' },
     // Phase next to State: a drain cordons the cell without touching spec.state, so only the phase shows it.
-    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Provisioning, Ready, Degraded, Draining (spec.state or a drain) or Deleting.' },
+    { name: 'Phase', type: 'string', jsonPath: '.status.phase', description: 'Provisioning, Ready, Updating (a rollout that keeps serving), Degraded, Draining (spec.state or a drain) or Deleting.' },
     { name: 'Customers', type: 'integer', jsonPath: '.status.customers', description: 'Customers placed in the cell.' },
     { name: 'Capacity', type: 'integer', jsonPath: '.spec.capacity.maxCustomers', description: 'Customers the cell can hold.', priority: 1 },
     {

@@ -8,6 +8,7 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
+import pg from 'pg';
 import { stringify } from 'yaml';
 import { NEVER_READY_IMAGE_SUFFIX } from './cluster/kwok-config.js';
 import { condition, deleteCells, getCell, isReady, waitForCell, waitNamespacesSettled, type Condition } from './support/cells.js';
@@ -242,6 +243,18 @@ describe('releases through canary cells, in waves', () => {
       }),
     ]);
     await waitFor(async () => ((await container(C)).image.endsWith(NEVER_READY_IMAGE_SUFFIX) ? true : undefined), { timeoutMs: 60_000, description: 'the bad version on the canary' });
+    // Meanwhile the old pod still serves (the Deployment stays Available): the canary is Updating,
+    // not Degraded, Ready False (the release does not bake it), and still open to new customers.
+    const updating = await waitForCell(C, (c) => c.status?.phase === 'Updating', 'the canary Updating during the stuck rollout', 15_000);
+    expect(condition(updating, 'Ready')).toMatchObject({ status: 'False', reason: 'WorkloadsProgressing' });
+    expect(condition(updating, 'Ready')?.message).toContain('still serves its customers and takes new ones');
+    const cp = new pg.Client({ connectionString: databaseUrl });
+    await cp.connect();
+    try {
+      expect((await cp.query<{ ready: boolean }>('SELECT ready FROM cells WHERE name = $1', [C])).rows).toEqual([{ ready: true }]);
+    } finally {
+      await cp.end();
+    }
     const failed = await waitRelease(bad, (r) => r.status?.phase === 'Failed', 'to fail and roll back');
     expect(cellStates(failed)).toEqual({ [C]: 'RolledBack' });
     expect(failed.status?.failure).toMatchObject({ cell: C, reason: 'ProgressDeadlineExceeded' });

@@ -1,7 +1,8 @@
 -- Argo CD health of a Cell (cells.platform.io/v1alpha1), from the status the cell-operator writes:
 -- Healthy once Ready=True for the current generation; Degraded when the operator says Stalled (a
 -- person must act: a wrong database password, a deletion blocked by customers) or the phase is
--- Degraded (a part that was ready no longer is); Progressing otherwise.
+-- Degraded (a part that was ready no longer is); Progressing otherwise, a rollout that keeps serving
+-- (phase Updating) included.
 -- @waiting: report the cell's status
 
 local stalled = condition(status, "Stalled")

@@ -24,7 +24,7 @@ import { getCell, removeCell, syncCell } from '../../store/cells.js';
 import { CHILD_KINDS, desiredChildren } from './cell-children.js';
 import { CELL_RESOURCE } from '../../crds/resources.js';
 import { childResource } from './child-resources.js';
-import { cellStatus, refusedCellStatus, type ObservedCellChildren } from './cell-status.js';
+import { cellStatus, refusedCellStatus, servesCustomers, type ObservedCellChildren } from './cell-status.js';
 import { checkDatabase, type DatabaseCheck, type DatabaseCheckRequest } from '../../data/cell-database-check.js';
 import { cellDatabaseSettings, readDatabaseCredentials, type DatabaseCredentials } from '../../data/cell-database-credentials.js';
 import { kafkaBootstrapFromStatus } from './kafka-builder.js';
@@ -137,7 +137,7 @@ export class CellReconciler {
     const status = cellStatus(cell, observed, this.now());
     const release = runningRelease(cell.status?.release, overlay.release, deploymentsCarry(desired as KubeObject[], observed.deployments), this.now());
     if (release) status.release = release;
-    await this.syncControlPlane(cell, status.phase === 'Ready', status.endpoints, log);
+    await this.syncControlPlane(cell, servesCustomers(status.phase), status.endpoints, log);
     await this.writeStatusWithEvents(cell, status);
 
     if (applyError) throw new CellApplyError(applyError.message);

@@ -1,5 +1,5 @@
 import type { V1Deployment, V1StatefulSet } from '@kubernetes/client-node';
-import { cellStatus, type ObservedCellChildren } from './cell-status.js';
+import { cellStatus, servesCustomers, type ObservedCellChildren } from './cell-status.js';
 import { buildDatabaseStatefulSets } from './database-builder.js';
 import { EXAMPLE_CELL_SPEC, exampleCell } from './example-cell.js';
 import { buildKafka, buildKafkaNodePools, buildKafkaTopics, buildKafkaUsers } from './kafka-builder.js';
@@ -35,7 +35,8 @@ function healthyWorld(cell: Cell): ObservedCellChildren {
     .filter((o): o is V1Deployment => o.kind === 'Deployment')
     .map((d): V1Deployment => {
       const n = d.spec?.replicas ?? 0;
-      return { ...meta(d), status: { observedGeneration: generation, replicas: n, readyReplicas: n, updatedReplicas: n, availableReplicas: n } };
+      const available = [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable' }];
+      return { ...meta(d), status: { observedGeneration: generation, replicas: n, readyReplicas: n, updatedReplicas: n, availableReplicas: n, conditions: available } };
     });
   return {
     kafka,
@@ -291,6 +292,77 @@ describe('the status of a cell', () => {
       status: 'False',
       reason: 'WorkloadsProgressing',
       message: 'Workloads not ready: ingest is rolling out (1 old pod(s) still running).',
+    });
+  });
+
+  describe('a release rolling out', () => {
+    /** ingest (6 pods) half-way through a rollout: a new template, 3 pods updated, 5 available. */
+    const rollingOut = (world: ObservedCellChildren, available: 'True' | 'False'): ObservedCellChildren => ({
+      ...world,
+      deployments: world.deployments?.map((d) =>
+        d.metadata?.name === 'ingest'
+          ? {
+              ...d,
+              metadata: { ...d.metadata, generation: 2 },
+              status: { ...d.status, observedGeneration: 2, replicas: 7, updatedReplicas: 3, availableReplicas: available === 'True' ? 5 : 2, conditions: [{ type: 'Available', status: available }] },
+            }
+          : d,
+      ),
+    });
+
+    it('keeps a cell that was Ready open to customers while every Deployment stays Available (phase Updating, not Degraded)', () => {
+      const world = healthyWorld(cell);
+      const wasReady = { ...cell, status: cellStatus(cell, world, NOW) };
+      const status = cellStatus(wasReady, rollingOut(world, 'True'), LATER);
+      expect(status.phase).toBe('Updating');
+      expect(servesCustomers(status.phase)).toBe(true);
+      // Ready stays False until the rollout ends: a CellRelease bakes only a finished rollout.
+      expect(condition(status, 'Ready')).toEqual({
+        status: 'False',
+        reason: 'WorkloadsProgressing',
+        message: 'Workloads not ready: ingest is rolling out (5/6 available). The cell still serves its customers and takes new ones while it updates.',
+      });
+      expect(condition(status, 'Reconciling')).toMatchObject({ status: 'True' });
+      expect(condition(status, 'Stalled')).toBeUndefined();
+      // And Ready again once it is done.
+      const updating = { ...wasReady, status };
+      const done = cellStatus(updating, world, LATER);
+      expect(done.phase).toBe('Ready');
+      expect(cellStatus({ ...updating, status: cellStatus(updating, rollingOut(world, 'True'), LATER) }, rollingOut(world, 'True'), LATER).phase).toBe('Updating');
+    });
+
+    it('calls it Degraded, closed to customers, when the rollout takes a Deployment below its minimum (Available False)', () => {
+      const world = healthyWorld(cell);
+      const wasReady = { ...cell, status: cellStatus(cell, world, NOW) };
+      const status = cellStatus(wasReady, rollingOut(world, 'False'), LATER);
+      expect(status.phase).toBe('Degraded');
+      expect(servesCustomers(status.phase)).toBe(false);
+      expect(status.message).not.toContain('still serves');
+    });
+
+    it('does not open a cell that was never Ready (a first rollout is provisioning)', () => {
+      const status = cellStatus(cell, rollingOut(healthyWorld(cell), 'True'), NOW);
+      expect(status.phase).toBe('Provisioning');
+      expect(servesCustomers(status.phase)).toBe(false);
+    });
+
+    it('keeps it open while Strimzi rolls a Kafka that was Ready, not while one that was not', () => {
+      const world = healthyWorld(cell);
+      const wasReady = { ...cell, status: cellStatus(cell, world, NOW) };
+      const rolling = { ...world, kafka: { ...world.kafka, metadata: { ...world.kafka?.metadata, generation: 2 } } } as ObservedCellChildren;
+      expect(cellStatus(wasReady, rolling, LATER).phase).toBe('Updating');
+      const notReadyBefore = {
+        ...rolling,
+        kafka: { ...rolling.kafka, status: { ...rolling.kafka?.status, conditions: [{ type: 'NotReady', status: 'True', reason: 'KafkaError' }] } },
+      } as ObservedCellChildren;
+      expect(cellStatus(wasReady, notReadyBefore, LATER).phase).toBe('Degraded');
+    });
+
+    it('is Degraded when a rollout comes with another part lost (the database away)', () => {
+      const world = healthyWorld(cell);
+      const wasReady = { ...cell, status: cellStatus(cell, world, NOW) };
+      const both = { ...rollingOut(world, 'True'), database: { connected: false, reason: 'ConnectionRefused', message: 'connect ECONNREFUSED' } } as ObservedCellChildren;
+      expect(cellStatus(wasReady, both, LATER).phase).toBe('Degraded');
     });
   });
 

@@ -51,6 +51,12 @@ interface Assessment {
   health: Health;
   reason: string;
   message: string;
+  /**
+   * Progressing, but what runs still serves: a rollout that keeps every Deployment Available, a
+   * Strimzi roll of a Kafka that was Ready. A cell that was Ready stays open to new customers then
+   * (phase Updating), instead of turning Degraded at every release.
+   */
+  serving?: true;
 }
 
 const ready = (reason: string, message: string): Assessment => ({ health: 'Ready', reason, message });
@@ -104,7 +110,10 @@ function assessKafka(cell: Cell, observed: ObservedCellChildren): Assessment {
     );
   }
   if (!observedCurrent(kafka)) {
-    return progressing('KafkaReconciling', `Strimzi is rolling out generation ${kafka.metadata?.generation} of Kafka ${name}.`);
+    const rolling = progressing('KafkaReconciling', `Strimzi is rolling out generation ${kafka.metadata?.generation} of Kafka ${name}.`);
+    // Strimzi keeps the last generation's conditions until its reconciliation ends, and rolls the
+    // brokers one at a time: a Kafka Ready at the previous generation still serves meanwhile.
+    return strimziReadiness(kafka).ready ? { ...rolling, serving: true } : rolling;
   }
   const readiness = strimziReadiness(kafka);
   if (!readiness.ready) {
@@ -197,15 +206,23 @@ function citusNotes(check: Extract<DatabaseCheck, { connected: true }>): string 
 
 // --- Workloads ----------------------------------------------------------------------------------------
 
+/** The Deployment controller's Available condition: at least replicas − maxUnavailable pods available. */
+function deploymentAvailable(deployment: V1Deployment): boolean {
+  return (deployment.status?.conditions ?? []).some((c) => c.type === 'Available' && c.status === 'True');
+}
+
 function assessWorkloads(cell: Cell, observed: ObservedCellChildren): Assessment {
   const workloads = cell.spec.workloads ?? [];
   if (workloads.length === 0) return ready('NoWorkloads', 'The cell has no workloads.');
   const pending: string[] = [];
   const broken: string[] = [];
+  // Every pending workload is a rollout that keeps its Deployment Available (maxUnavailable honoured).
+  let serving = true;
   for (const workload of workloads) {
     const deployment = byName(observed.deployments, workload.name);
     if (!deployment) {
       pending.push(`${workload.name} does not exist yet`);
+      serving = false;
       continue;
     }
     const conditions = deployment.status?.conditions ?? [];
@@ -217,15 +234,22 @@ function assessWorkloads(cell: Cell, observed: ObservedCellChildren): Assessment
       broken.push(`${workload.name} is failing (${[c?.reason, c?.message].filter(Boolean).join(': ')})`);
     } else if (!observedCurrent(deployment) || (deployment.status?.updatedReplicas ?? 0) < workload.replicas) {
       pending.push(`${workload.name} is rolling out (${available}/${workload.replicas} available)`);
+      serving &&= deploymentAvailable(deployment);
     } else if ((deployment.status?.replicas ?? 0) > (deployment.status?.updatedReplicas ?? 0)) {
       // As kubectl rollout status: pods of the old template still run (a new one is not ready yet).
       pending.push(`${workload.name} is rolling out (${(deployment.status?.replicas ?? 0) - (deployment.status?.updatedReplicas ?? 0)} old pod(s) still running)`);
+      serving &&= deploymentAvailable(deployment);
     } else if (available < workload.replicas) {
+      // Not a rollout: pods were lost.
       pending.push(`${workload.name} has ${available}/${workload.replicas} pods available`);
+      serving = false;
     }
   }
   if (broken.length > 0) return failed('WorkloadFailed', `Workloads not ready: ${[...broken, ...pending].join('; ')}.`);
-  if (pending.length > 0) return progressing('WorkloadsProgressing', `Workloads not ready: ${pending.join('; ')}.`);
+  if (pending.length > 0) {
+    const rolling = progressing('WorkloadsProgressing', `Workloads not ready: ${pending.join('; ')}.`);
+    return serving ? { ...rolling, serving: true } : rolling;
+  }
   return ready('WorkloadsAvailable', `All ${workloads.length} workload(s) are available.`);
 }
 
@@ -260,12 +284,19 @@ function cordonedCondition(cell: Cell, cordonedBy: string | null | undefined): C
   return { type, status: 'False', reason: 'Active', message: 'The cell receives new customers.' };
 }
 
-export function cellPhase(cell: Cell, allReady: boolean, anyFailed: boolean, cordonedBy?: string | null): CellPhase {
+/** Whether a cell in this phase takes new customers and moves (the control-plane row's `ready`, which placement reads). */
+export function servesCustomers(phase: CellPhase | undefined): boolean {
+  return phase === 'Ready' || phase === 'Updating';
+}
+
+export function cellPhase(cell: Cell, allReady: boolean, anyFailed: boolean, cordonedBy?: string | null, serving = false): CellPhase {
   if (isDeleting(cell)) return 'Deleting';
   if (cell.spec.state === 'Draining' || cordonedBy) return 'Draining';
   if (allReady) return 'Ready';
-  // Once a cell has been up, losing readiness is a degradation, not a second provisioning.
   const previous = cell.status?.phase;
+  // A cell that was up and is being updated without losing service (a release rolling out).
+  if (serving && !anyFailed && (previous === 'Ready' || previous === 'Updating')) return 'Updating';
+  // Once a cell has been up, losing readiness is a degradation, not a second provisioning.
   if (anyFailed || previous === 'Ready' || previous === 'Degraded' || previous === 'Draining') return 'Degraded';
   return 'Provisioning';
 }
@@ -283,6 +314,7 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
   const applyError = observed.applyError;
   const allReady = parts.every((p) => p.health === 'Ready') && !applyError;
   const anyFailed = parts.some((p) => p.health === 'Failed') || applyError !== undefined;
+  const serving = parts.every((p) => p.health === 'Ready' || p.serving === true);
   const customers = observed.customers ?? 0;
   const deleting = isDeleting(cell);
   const deletionBlocked = deleting && customers > 0;
@@ -291,6 +323,8 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
   const notReady = [...(applyError ? [applyError.message] : []), ...parts.filter((p) => p.health !== 'Ready').map((p) => p.message)];
   const firstProblem = applyError ?? parts.find((p) => p.health === 'Failed') ?? parts.find((p) => p.health !== 'Ready');
 
+  const phase = cellPhase(cell, allReady, anyFailed, observed.cordonedBy, serving);
+  const updatingNote = phase === 'Updating' ? ' The cell still serves its customers and takes new ones while it updates.' : '';
   let readyCondition: ConditionInput;
   if (deletionBlocked) readyCondition = { type: CELL_CONDITIONS.ready, status: 'False', reason: 'DeletionBlocked', message: blockedMessage };
   else if (deleting) readyCondition = { type: CELL_CONDITIONS.ready, status: 'False', reason: 'Deleting', message: 'The Cell is being deleted.' };
@@ -306,7 +340,7 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
       type: CELL_CONDITIONS.ready,
       status: 'False',
       reason: pascal(firstProblem?.reason, 'NotReady'),
-      message: notReady.join(' '),
+      message: notReady.join(' ') + updatingNote,
     };
   }
 
@@ -340,9 +374,9 @@ export function cellStatus(cell: Cell, observed: ObservedCellChildren, now: Date
 
   const check = observed.database;
   const bootstrap = kafkaBootstrap(cell, observed.kafka);
-  const message = deletionBlocked ? blockedMessage : allReady ? undefined : notReady.join(' ');
+  const message = deletionBlocked ? blockedMessage : allReady ? undefined : notReady.join(' ') + updatingNote;
   return {
-    phase: cellPhase(cell, allReady, anyFailed, observed.cordonedBy),
+    phase,
     ...(generation !== undefined ? { observedGeneration: generation } : {}),
     conditions,
     ...(message ? { message } : {}),

@@ -43,7 +43,7 @@ describe('the fleet metrics', () => {
     const text = await scrape([readyCell('eu-1a', 'eu-west-1', 5, true, { phase: 'Draining' })], []);
     expect(text).toContain('cell_operator_cell_phase{cell="eu-1a",region="eu-west-1",phase="Draining"} 1');
     expect(text).toContain('cell_operator_cell_phase{cell="eu-1a",region="eu-west-1",phase="Ready"} 0');
-    expect(text.match(/^cell_operator_cell_phase\{/gm)).toHaveLength(5);
+    expect(text.match(/^cell_operator_cell_phase\{/gm)).toHaveLength(6);
   });
 
   it('report customers against capacity so that a near-full cell can be alerted on', async () => {
