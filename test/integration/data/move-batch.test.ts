@@ -1,0 +1,234 @@
+// A group move (src/data/move-batch.ts): small customers moved together by one executor, each
+// still exactly once, with live writers that follow the router and the database fence. A crash at
+// every point of every batched action, then a resume; a member refused under its fence or aborted
+// goes on alone and ends alone, while the others finish.
+import { MoveEngine } from '../../../src/data/move-engine.js';
+import { InjectedCrash } from '../../../src/data/move-errors.js';
+import type { MovePoint } from '../../../src/data/move-executor.js';
+import type { MoveAction } from '../../../src/data/move-decision.js';
+import { runMoves } from '../../../src/data/move-pool.js';
+import type { MoveKey } from '../../../src/data/move-state.js';
+import { withTransaction } from '../../../src/store/transactions.js';
+import { moverSql } from '../../../src/data/cell-fence-sql.js';
+import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
+
+const TIMEOUT = 240_000;
+const SETTINGS = { settleLagMs: 50, drainWaitMs: 100, retentionMs: 0, convergeRows: 400, batchSize: 50 };
+const SMALL = { readings: 60, events: 20, devices: 4 };
+
+let cells: Cells;
+let writers: Writers;
+const writing: string[] = [];
+
+beforeAll(async () => {
+  cells = await startCells();
+  writers = new Writers(cells, () => writing, 3, 2, true);
+  writers.start();
+}, TIMEOUT);
+
+afterAll(async () => {
+  await writers?.stop();
+  await cells?.stop();
+}, TIMEOUT);
+
+async function seedAll(customers: readonly string[], rows = SMALL): Promise<Map<string, Seeded>> {
+  await placeCustomers(cells.cp, customers, 'cell-a');
+  const seeded = new Map<string, Seeded>();
+  for (const c of customers) seeded.set(c, await seedCustomer(cells.pools['cell-a']!, c, rows));
+  return seeded;
+}
+
+async function start(engine: MoveEngine, migration: string, customers: readonly string[]): Promise<MoveKey[]> {
+  const keys = customers.map((customerId) => ({ migration, customerId }));
+  for (const k of keys) expect((await engine.startMove({ ...k, sourceCell: 'cell-a', targetCell: 'cell-b' })).ok).toBe(true);
+  return keys;
+}
+
+/** Stops the writers of `customers` and waits for their writes in flight. */
+async function quiet(customers: readonly string[]): Promise<void> {
+  await new Promise((r) => setTimeout(r, 50)); // a few writes land in the target
+  for (const c of customers) if (writing.includes(c)) writing.splice(writing.indexOf(c), 1);
+  for (const c of customers) await writers.quiet(c);
+}
+
+/** Moved exactly once: the target holds the seeded rows and every acknowledged write, the source none, the placement cut over, the journal Done. */
+async function expectMoved(migration: string, customer: string, seeded: Seeded): Promise<void> {
+  const problems = keySetProblems(await rowsOf(cells.pools['cell-b']!, customer), seeded, writers.ledgers.get(customer));
+  expect({ customer, problems }).toEqual({ customer, problems: [] });
+  expect({ customer, left: (await rowsOf(cells.pools['cell-a']!, customer)).total }).toEqual({ customer, left: 0 });
+  const p = await cells.cp.query('SELECT cell, state, epoch::int FROM placements WHERE customer_id = $1', [customer]);
+  expect({ customer, placement: p.rows[0] }).toEqual({ customer, placement: { cell: 'cell-b', state: 'Active', epoch: 2 } });
+  const j = await cells.cp.query('SELECT state FROM migration_journal WHERE migration = $1 AND customer_id = $2', [migration, customer]);
+  expect({ customer, state: j.rows[0]?.state }).toEqual({ customer, state: 'Done' });
+}
+
+/** Not moved: every row still in the source (with the acknowledged writes), none in the target, the placement Active where it was. */
+async function expectStayed(customer: string, seeded: Seeded): Promise<void> {
+  const problems = keySetProblems(await rowsOf(cells.pools['cell-a']!, customer), seeded, writers.ledgers.get(customer));
+  expect({ customer, problems }).toEqual({ customer, problems: [] });
+  expect({ customer, target: (await rowsOf(cells.pools['cell-b']!, customer)).total }).toEqual({ customer, target: 0 });
+  const p = await cells.cp.query('SELECT cell, state FROM placements WHERE customer_id = $1', [customer]);
+  expect({ customer, placement: p.rows[0] }).toEqual({ customer, placement: { cell: 'cell-a', state: 'Active' } });
+}
+
+/** How many distinct fence instants the moves have: a batch fences all its members at one instant. */
+async function fenceInstants(migration: string, customers: readonly string[]): Promise<number> {
+  const { rows } = await cells.cp.query<{ n: number }>(
+    'SELECT count(DISTINCT fenced_at)::int AS n FROM migration_journal WHERE migration = $1 AND customer_id = ANY($2::text[])',
+    [migration, [...customers]],
+  );
+  return rows[0]!.n;
+}
+
+async function runUntilNotBusy(engine: MoveEngine, keys: readonly MoveKey[]) {
+  let results = await engine.runBatch(keys);
+  for (let i = 0; i < 100 && results.some((r) => r.outcome === 'Busy'); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    results = await engine.runBatch(keys);
+  }
+  return results;
+}
+
+it('moves a batch of small customers exactly once while writers follow the fence, a large one alone beside it', async () => {
+  const customers = Array.from({ length: 12 }, (_, i) => `batch-${i}`);
+  const seeded = await seedAll(customers);
+  const large = 'batch-large';
+  seeded.set(large, (await seedAll([large], { readings: 500, events: 20, devices: 4 })).get(large)!);
+  const all = [...customers, large];
+  writing.push(...all);
+  const errorsBefore = writers.errors;
+  const refusedBefore = writers.refused;
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+  const keys = await start(engine, 'batched', all);
+  const results = await runMoves(engine, keys, { concurrency: 2 });
+  expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state])).toEqual(all.map((c) => [c, 'Finished', 'Done']));
+  await quiet(all);
+  for (const c of all) await expectMoved('batched', c, seeded.get(c)!);
+  // Two batches of six and seven (the large one left its batch at Prepare and moved alone).
+  expect(await fenceInstants('batched', customers)).toBe(2);
+  const lone = await cells.cp.query('SELECT fenced_at FROM migration_journal WHERE migration = $1 AND customer_id <> $2 AND fenced_at = (SELECT fenced_at FROM migration_journal WHERE migration = $1 AND customer_id = $2)', ['batched', large]);
+  expect(lone.rowCount).toBe(0);
+  // The writers saw fence refusals (and 503s) and nothing else.
+  expect({ errors: writers.errors - errorsBefore, messages: writers.errorMessages, anomalies: writers.anomalies }).toEqual({ errors: 0, messages: [], anomalies: [] });
+  expect(writers.refused + writers.fenced).toBeGreaterThan(refusedBefore);
+}, TIMEOUT);
+
+/** Every point each batched action reaches, the action named as describeAction's kind. */
+const CRASHES: [MoveAction['kind'], MovePoint, number][] = [
+  ['Prepare', 'before-action', 1],
+  ['Prepare', 'after-action', 1],
+  ['Fence', 'before-action', 1],
+  ['Fence', 'after-action', 1],
+  ['Drain', 'before-action', 1],
+  ['Drain', 'after-action', 1],
+  // Per-table actions: crash at the second table (the first one recorded, the second committed or not).
+  ['FinalSync', 'before-action', 2],
+  ['FinalSync', 'after-target-commit', 2],
+  ['FinalSync', 'after-action', 2],
+  ['Verify', 'before-action', 2],
+  ['Verify', 'after-action', 2],
+  ['CutOver', 'before-action', 1],
+  ['CutOver', 'after-action', 1],
+  ['Sweep', 'before-action', 2],
+  ['Sweep', 'after-target-commit', 1],
+  ['Sweep', 'after-target-commit', 2],
+  ['Sweep', 'after-action', 2],
+  ['Finish', 'before-action', 1],
+  ['Finish', 'after-action', 1],
+];
+
+describe('a batch that crashes', () => {
+  it.each(CRASHES)('moves every member exactly once after a crash at %s %s (#%i), resumed through runBatch (the members, no longer Pending, go on alone)', async (kind, point, nth) => {
+    const migration = `crash-${kind}-${point}-${nth}`.toLowerCase();
+    const customers = [0, 1, 2].map((i) => `${migration}-${i}`);
+    const seeded = await seedAll(customers);
+    writing.push(...customers);
+    let reached = 0;
+    const crashing = new MoveEngine({
+      controlPlane: cells.cp,
+      cells: cells.cells,
+      settings: SETTINGS,
+      hooks: {
+        point(p, info) {
+          // The batch calls each point once per member: the first member's marks the batch's.
+          if (p === point && info.action.kind === kind && info.key.customerId === customers[0] && ++reached === nth) throw new InjectedCrash(`crash ${point} in ${kind}`);
+        },
+      },
+    });
+    const keys = await start(crashing, migration, customers);
+    await expect(crashing.runBatch(keys)).rejects.toThrow(InjectedCrash);
+    expect(reached).toBe(nth);
+    const fresh = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+    const results = await runUntilNotBusy(fresh, keys);
+    expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state])).toEqual(customers.map((c) => [c, 'Finished', 'Done']));
+    await quiet(customers);
+    for (const c of customers) await expectMoved(migration, c, seeded.get(c)!);
+    expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
+  }, TIMEOUT);
+});
+
+it('fails a member whose source rows changed under its fence alone; the others finish', async () => {
+  const migration = 'refused';
+  const customers = [0, 1, 2, 3].map((i) => `refused-${i}`);
+  const seeded = await seedAll(customers);
+  const victim = customers[2]!;
+  writing.push(...customers.filter((c) => c !== victim)); // the victim's extra row is written below, by hand
+  let written = false;
+  const engine = new MoveEngine({
+    controlPlane: cells.cp,
+    cells: cells.cells,
+    settings: SETTINGS,
+    hooks: {
+      async point(p, info) {
+        // After the final sync, before verification: a writer that claims to be the move (its setting) passes the fence.
+        if (!written && p === 'before-action' && info.action.kind === 'Verify') {
+          written = true;
+          await withTransaction(cells.pools['cell-a']!, async (c) => {
+            await c.query(moverSql(migration));
+            await c.query(`INSERT INTO events (customer_id, seq, kind) VALUES ($1, 999999999, 'sneaked')`, [victim]);
+          });
+        }
+      },
+    },
+  });
+  const keys = await start(engine, migration, customers);
+  const results = await engine.runBatch(keys);
+  expect(written).toBe(true);
+  expect(results.map((r) => [r.move?.customerId, r.move?.state])).toEqual(customers.map((c) => [c, c === victim ? 'Failed' : 'Done']));
+  expect(results.find((r) => r.move?.customerId === victim)?.move?.failureReason).toBe('SourceChangedUnderFence');
+  await quiet(customers);
+  for (const c of customers) if (c !== victim) await expectMoved(migration, c, seeded.get(c)!);
+  const stayed = seeded.get(victim)!;
+  stayed.events.add(999999999);
+  await expectStayed(victim, stayed);
+}, TIMEOUT);
+
+it('rolls back an aborted member alone; the others finish', async () => {
+  const migration = 'aborted';
+  const customers = [0, 1, 2].map((i) => `aborted-${i}`);
+  const seeded = await seedAll(customers);
+  writing.push(...customers);
+  const victim = customers[1]!;
+  let asked = false;
+  const engine: MoveEngine = new MoveEngine({
+    controlPlane: cells.cp,
+    cells: cells.cells,
+    settings: SETTINGS,
+    hooks: {
+      async point(p, info) {
+        if (!asked && p === 'after-action' && info.action.kind === 'Drain') {
+          asked = true;
+          expect((await engine.abortMove({ migration, customerId: victim })).ok).toBe(true);
+        }
+      },
+    },
+  });
+  const keys = await start(engine, migration, customers);
+  const results = await engine.runBatch(keys);
+  expect(asked).toBe(true);
+  expect(results.map((r) => [r.move?.customerId, r.move?.state])).toEqual(customers.map((c) => [c, c === victim ? 'RolledBack' : 'Done']));
+  await quiet(customers);
+  for (const c of customers) if (c !== victim) await expectMoved(migration, c, seeded.get(c)!);
+  await expectStayed(victim, seeded.get(victim)!);
+  expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
+}, TIMEOUT);
