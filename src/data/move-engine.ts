@@ -18,6 +18,7 @@ import { LOST_OWNERSHIP_SQLSTATE } from './cell-fence-sql.js';
 import {
   countMoves,
   insertMove,
+  insertMoves,
   latestFailures,
   retryingMoves,
   listMoves,
@@ -152,6 +153,11 @@ export class MoveEngine {
   /** Records a customer's move as Pending and reserves its room on the target. Idempotent. */
   startMove(request: StartMoveRequest): Promise<StartMoveResult> {
     return insertMove(this.cp, request);
+  }
+
+  /** startMove for many (one migration's, between two cells: one transaction; otherwise one by one), in `requests`' order. */
+  startMoves(requests: readonly StartMoveRequest[]): Promise<StartMoveResult[]> {
+    return insertMoves(this.cp, requests);
   }
 
   async getMove(key: MoveKey): Promise<LoadedMove | undefined> {

@@ -775,6 +775,79 @@ export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<Sta
   return { ok: true, created: false, move: m };
 }
 
+/**
+ * insertMove for many customers of one migration between the same two cells, in one transaction
+ * (a Migration starting a step's moves, a drain): the moves that exist are returned as they are, new
+ * ones are recorded Pending with one customer of room reserved on the target each, in request order
+ * while the target has room (those past it: TargetFull, not recorded). Results in `requests`' order.
+ * A customer with an open move of another migration makes the whole statement fail: then each is
+ * inserted alone (insertMove says which).
+ */
+export async function insertMoves(pool: Pool, requests: readonly StartMoveRequest[]): Promise<StartMoveResult[]> {
+  const first = requests[0];
+  if (!first) return [];
+  if (requests.some((r) => r.migration !== first.migration || r.sourceCell !== first.sourceCell || r.targetCell !== first.targetCell || r.sourceCell === r.targetCell)) {
+    const out: StartMoveResult[] = [];
+    for (const r of requests) out.push(await insertMove(pool, r));
+    return out;
+  }
+  let created: Map<string, MoveRecord>;
+  let full: Set<string>;
+  try {
+    [created, full] = await withClient(pool, (c) =>
+      inTransaction(
+        c,
+        async (): Promise<[Map<string, MoveRecord>, Set<string>]> => {
+          const known = await knownCells(c, [first.sourceCell, first.targetCell]);
+          for (const cell of [first.sourceCell, first.targetCell]) {
+            if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
+          }
+          // The room left, under the cell's row lock (the routing lock is held too): new moves take it in request order.
+          const room = await c.query<{ left: number }>('SELECT greatest(max_customers - customers - reserved, 0)::int AS left FROM cells WHERE name = $1 FOR UPDATE', [first.targetCell]);
+          const existing = await c.query<{ customer_id: string }>('SELECT customer_id FROM migration_journal WHERE migration = $1 AND customer_id = ANY($2::text[])', [
+            first.migration,
+            requests.map((r) => r.customerId),
+          ]);
+          const there = new Set(existing.rows.map((r) => r.customer_id));
+          const fresh = [...new Map(requests.filter((r) => !there.has(r.customerId)).map((r) => [r.customerId, r])).values()];
+          const fits = fresh.slice(0, room.rows[0]?.left ?? 0);
+          const { rows } = await c.query<JournalRow>(
+            `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
+             SELECT $1, r.customer_id, $2, $3, r.step, $3 FROM unnest($4::text[], $5::int[]) AS r(customer_id, step)
+             ON CONFLICT (migration, customer_id) DO NOTHING RETURNING *`,
+            [first.migration, first.sourceCell, first.targetCell, fits.map((r) => r.customerId), fits.map((r) => r.step ?? 0)],
+          );
+          if (rows.length > 0) await c.query('UPDATE cells SET reserved = reserved + $2 WHERE name = $1', [first.targetCell, rows.length]);
+          return [new Map(rows.map((r) => [r.customer_id, moveFromRow(r)])), new Set(fresh.slice(fits.length).map((r) => r.customerId))];
+        },
+        BEGIN_ROUTING_WRITES,
+      ),
+    );
+  } catch (err) {
+    if (err instanceof StartRefused) return requests.map(() => ({ ok: false, reason: err.reason, message: err.message }));
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') {
+      const out: StartMoveResult[] = [];
+      for (const r of requests) out.push(await insertMove(pool, r));
+      return out;
+    }
+    throw err;
+  }
+  const others = requests.filter((r) => !created.has(r.customerId) && !full.has(r.customerId)).map((r) => r.customerId);
+  const loaded = new Map((await loadMoves(pool, first.migration, others)).map((l) => [l.move.customerId, l.move]));
+  return requests.map((r): StartMoveResult => {
+    const made = created.get(r.customerId);
+    if (made) return { ok: true, created: true, move: made };
+    if (full.has(r.customerId)) return { ok: false, reason: 'TargetFull', message: `cell ${r.targetCell} has no capacity left for customer ${r.customerId}` };
+    const m = loaded.get(r.customerId);
+    if (!m) throw new MoveConflict(`move ${r.migration}/${r.customerId} was there at its insert and is gone now`);
+    if (m.sourceCell !== r.sourceCell || m.targetCell !== r.targetCell) {
+      return { ok: false, reason: 'Conflict', message: `move ${r.migration}/${r.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
+    }
+    return { ok: true, created: false, move: m };
+  });
+}
+
 class StartRefused extends Error {
   constructor(
     readonly reason: 'TargetFull' | 'UnknownCell',

@@ -133,9 +133,9 @@ export class MigrationReconciler {
 
     // Act: the step record before any move of its step starts, then starts, aborts, the drive, the status.
     if (!sameStepRecord(stored, decision.record)) await saveStepRecord(store, name, decision.record);
-    for (const customerId of decision.start) {
-      const started = await engine.startMove({ migration: name, customerId, sourceCell: spec.from, targetCell: spec.to, step: decision.record.step });
-      if (!started.ok) await this.deps.events.warning(migration, started.reason, `Customer ${customerId}: ${started.message}`);
+    const starts = await engine.startMoves(decision.start.map((customerId) => ({ migration: name, customerId, sourceCell: spec.from, targetCell: spec.to, step: decision.record.step })));
+    for (const [i, started] of starts.entries()) {
+      if (!started.ok) await this.deps.events.warning(migration, started.reason, `Customer ${decision.start[i]}: ${started.message}`);
     }
     if (decision.abort) await this.requestAborts(engine, name);
     const driven = await this.drive(engine, name, spec.maxConcurrent);
