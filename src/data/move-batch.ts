@@ -75,9 +75,15 @@ export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], op
   const results = new Map<string, RunResult>();
   const started = new Set<string>();
   const alone: Promise<void>[] = [];
-  const goAlone = (key: MoveKey): void => {
+  // Members the batch never acted on run one after another, beside the batch (a batch of large
+  // customers moves them one at a time, as many at once as the caller's executors); those it
+  // handed back mid-way (a fence may be held) start at once.
+  let lane: Promise<void> = Promise.resolve();
+  const goAlone = (key: MoveKey, now: boolean): void => {
     started.add(key.customerId);
-    alone.push(host.run(key, options).then((r) => void results.set(key.customerId, r)));
+    const go = () => host.run(key, options).then((r) => void results.set(key.customerId, r));
+    if (now) alone.push(go());
+    else alone.push((lane = lane.catch(() => undefined).then(go)));
   };
   let crash: unknown;
   try {
@@ -87,7 +93,7 @@ export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], op
   }
   // Whoever has no result yet runs alone now that the batch's session is over: those another
   // executor held (the single path says Busy), those left when the session was lost.
-  if (crash === undefined) for (const k of keys) if (!results.has(k.customerId) && !started.has(k.customerId)) goAlone(k);
+  if (crash === undefined) for (const k of keys) if (!results.has(k.customerId) && !started.has(k.customerId)) goAlone(k, true);
   // A member handed back runs alone beside the batch; all are waited for, even after a crash.
   await Promise.allSettled(alone);
   if (crash !== undefined) throw crash;
@@ -98,6 +104,8 @@ export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], op
 class Batch {
   private members: Member[] = [];
   private readonly handedBack = new Set<string>();
+  /** A batched action succeeded: members handed back from now on may hold a fence, and start at once. */
+  private acted = false;
   private readonly log: Logger;
 
   constructor(
@@ -107,7 +115,7 @@ class Batch {
     private readonly held: Map<string, { key: MoveKey; epoch: string }>,
     private readonly options: RunOptions,
     private readonly results: Map<string, RunResult>,
-    private readonly goAlone: (key: MoveKey) => void,
+    private readonly goAlone: (key: MoveKey, now: boolean) => void,
   ) {
     this.log = host.log.child({ batch: true });
   }
@@ -173,7 +181,7 @@ class Batch {
     for (const k of keys) {
       this.held.delete(k.customerId);
       this.handedBack.add(k.customerId);
-      this.goAlone(k);
+      this.goAlone(k, this.acted);
     }
   }
 
@@ -225,6 +233,7 @@ class Batch {
     try {
       await this.points('before-action', action);
       await this.act(action);
+      this.acted = true;
       await this.points('after-action', action);
       return true;
     } catch (err) {

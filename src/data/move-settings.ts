@@ -41,7 +41,7 @@ export interface MoveSettings {
   batchSize: number;
 }
 
-/** The largest batch: its fence changes and statements name every member. */
+/** The largest batch: its fence changes and statements name every member (a Migration's spec.batchSize: the same bound). */
 export const MAX_BATCH_SIZE = 200;
 
 export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {

@@ -232,3 +232,25 @@ it('rolls back an aborted member alone; the others finish', async () => {
   await expectStayed(victim, seeded.get(victim)!);
   expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
 }, TIMEOUT);
+
+it('starts a step of moves in one transaction: room reserved in order, TargetFull past it, existing moves returned', async () => {
+  const customers = ['starts-0', 'starts-1', 'starts-2', 'starts-3'];
+  await placeCustomers(cells.cp, customers, 'cell-a');
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+  const room = async () => (await cells.cp.query<{ left: number; reserved: number }>(`SELECT (max_customers - customers - reserved)::int AS left, reserved::int AS reserved FROM cells WHERE name = 'cell-b'`)).rows[0]!;
+  const before = await room();
+  const max = await cells.cp.query<{ max: number }>(`SELECT max_customers::int AS max FROM cells WHERE name = 'cell-b'`);
+  await cells.cp.query(`UPDATE cells SET max_customers = max_customers - $1 + 3 WHERE name = 'cell-b'`, [before.left]); // room for 3
+  try {
+    const requests = customers.map((customerId) => ({ migration: 'starts', customerId, sourceCell: 'cell-a', targetCell: 'cell-b' }));
+    expect((await engine.startMove(requests[1]!)).ok).toBe(true); // one exists already, and holds one of the 3
+    const results = await engine.startMoves(requests);
+    expect(results.map((r) => (r.ok ? (r.created ? 'created' : 'existing') : r.reason))).toEqual(['created', 'existing', 'created', 'TargetFull']);
+    expect((await room()).reserved).toBe(before.reserved + 3);
+    const again = await engine.startMoves(requests.slice(0, 3));
+    expect(again.map((r) => r.ok && r.created)).toEqual([false, false, false]);
+    expect((await room()).reserved).toBe(before.reserved + 3);
+  } finally {
+    await cells.cp.query(`UPDATE cells SET max_customers = $1 WHERE name = 'cell-b'`, [max.rows[0]!.max]);
+  }
+}, TIMEOUT);
