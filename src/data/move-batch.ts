@@ -89,7 +89,11 @@ export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], op
   try {
     await host.withLocks(keys, (cp, lost, held) => new Batch(host, cp, lost, held, options, results, goAlone).run());
   } catch (err) {
-    crash = err;
+    // A crash a test injects stops everything, as a SIGKILL would. Any other error ended the
+    // batch's session (its locks went with it): the members go on alone, where the single path
+    // retries what is transient and refuses what is not.
+    if (err instanceof InjectedCrash) crash = err;
+    else host.log.warn({ err: errorMessage(err) }, 'a batch of moves stopped; its members go on alone');
   }
   // Whoever has no result yet runs alone now that the batch's session is over: those another
   // executor held (the single path says Busy), those left when the session was lost.
