@@ -10,7 +10,10 @@ import { runMoves } from '../../../src/data/move-pool.js';
 import type { MoveKey } from '../../../src/data/move-state.js';
 import { withTransaction } from '../../../src/store/transactions.js';
 import { moverSql } from '../../../src/data/cell-fence-sql.js';
-import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
+import { sleep } from '../../support/router-client.js';
+import { CachingGateway, openTransaction, PinnedWriter, readingsProblems } from '../../support/uncooperative-writers.js';
+import type pg from 'pg';
+import { keySetProblems, newId, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
 
 const TIMEOUT = 240_000;
 const SETTINGS = { settleLagMs: 50, drainWaitMs: 100, retentionMs: 0, convergeRows: 400, batchSize: 50 };
@@ -253,4 +256,104 @@ it('starts a step of moves in one transaction: room reserved in order, TargetFul
   } finally {
     await cells.cp.query(`UPDATE cells SET max_customers = $1 WHERE name = 'cell-b'`, [max.rows[0]!.max]);
   }
+}, TIMEOUT);
+
+it('moves a batch exactly once under writers that ignore the router: a caching gateway, a job pinned to the source, a transaction open across the fence', async () => {
+  const migration = 'unruly-batch';
+  const customers = [0, 1, 2, 3].map((i) => `unruly-batch-${i}`);
+  const seeded = await seedAll(customers, { readings: 80, events: 10, devices: 6 });
+  const a = cells.pools['cell-a']!;
+  const b = cells.pools['cell-b']!;
+  const routeOf = async (c: string) => (await cells.cp.query<{ cell: string; state: string }>('SELECT cell, state FROM placements WHERE customer_id = $1', [c])).rows[0]!;
+  const gateways = customers.map(
+    (customer) =>
+      new CachingGateway({
+        customer,
+        devices: ['d0', 'd1', 'd2', 'd3', 'd4', 'd5'],
+        route: async () => {
+          const r = await routeOf(customer);
+          return r.state === 'Fenced' ? undefined : r.cell;
+        },
+        pool: (cell) => cells.pools[cell] as pg.Pool,
+        nextId: newId,
+      }),
+  );
+  const pinned = customers.map((customer) => new PinnedWriter({ customer, pool: a, nextId: newId }));
+  let openTx: Awaited<ReturnType<typeof openTransaction>> | undefined;
+  let committed: Promise<void> | undefined;
+  const engine = new MoveEngine({
+    controlPlane: cells.cp,
+    cells: cells.cells,
+    settings: { ...SETTINGS, maxDrainMs: 3_000 },
+    hooks: {
+      async point(p, info) {
+        // The batch's drain waits for this customer's transaction, committed 300 ms later.
+        if (p === 'before-action' && info.action.kind === 'Drain' && !openTx) {
+          const tx = await openTransaction(a, customers[1]!, newId());
+          openTx = tx;
+          committed = sleep(300).then(() => tx.commit());
+        }
+      },
+    },
+  });
+  let results;
+  try {
+    await sleep(200);
+    results = await engine.runBatch(await start(engine, migration, customers));
+    await sleep(300); // writes after the move, to the customers' new cell
+  } finally {
+    await Promise.all([...gateways.map((g) => g.stop()), ...pinned.map((w) => w.stop()), committed]);
+  }
+  expect(results.map((r) => [r.move?.customerId, r.move?.state])).toEqual(customers.map((c) => [c, 'Done']));
+  expect(await fenceInstants(migration, customers)).toBe(1);
+  expect(openTx?.result.acked.size).toBe(1);
+  for (const [i, customer] of customers.entries()) {
+    const g = gateways[i]!;
+    const w = pinned[i]!;
+    const final = await rowsOf(b, customer);
+    const tx = i === 1 ? openTx?.result : undefined;
+    // Every error a writer saw was the fence's; every acknowledged reading is in the final cell, nothing else.
+    expect({ customer, errors: [...g.readings.otherErrors, ...w.readings.otherErrors, ...(tx?.otherErrors ?? [])] }).toEqual({ customer, errors: [] });
+    expect(w.readings.refused).toBeGreaterThan(0);
+    const acked = [...seeded.get(customer)!.readings, ...g.readings.acked, ...w.readings.acked, ...(tx?.acked ?? [])];
+    expect({ customer, problems: readingsProblems(acked, final.readings) }).toEqual({ customer, problems: { missing: [], nobodyAcknowledged: [] } });
+    expect(new Map([...final.devices].sort())).toEqual(new Map([...g.expectedDevices()].sort()));
+    expect({ customer, left: (await rowsOf(a, customer)).total }).toEqual({ customer, left: 0 });
+    expect((await routeOf(customer)).cell).toBe('cell-b');
+  }
+}, TIMEOUT);
+
+it('sends every member on alone when the shared drain passes its bound; the member whose writer held it fails back alone', async () => {
+  const migration = 'drain-bound';
+  const customers = [0, 1, 2].map((i) => `drain-bound-${i}`);
+  const seeded = await seedAll(customers);
+  const a = cells.pools['cell-a']!;
+  const victim = customers[1]!;
+  let openTx: Awaited<ReturnType<typeof openTransaction>> | undefined;
+  let committed: Promise<void> | undefined;
+  const engine = new MoveEngine({
+    controlPlane: cells.cp,
+    cells: cells.cells,
+    settings: { ...SETTINGS, maxDrainMs: 300 },
+    hooks: {
+      async point(p, info) {
+        // A write of the victim's, open across the fence for longer than maxDrainMs (twice: the batch's drain, then its own).
+        if (p === 'before-action' && info.action.kind === 'Drain' && !openTx) {
+          const id = newId();
+          const tx = await openTransaction(a, victim, id);
+          openTx = tx;
+          seeded.get(victim)!.readings.add(id);
+          committed = sleep(1_500).then(() => tx.commit());
+        }
+      },
+    },
+  });
+  const results = await engine.runBatch(await start(engine, migration, customers));
+  await committed;
+  expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.failureReason ?? null])).toEqual(
+    customers.map((c) => [c, c === victim ? 'Failed' : 'Done', c === victim ? 'DrainTimeout' : null]),
+  );
+  expect(openTx?.result.acked.size).toBe(1); // the write that held the drain was kept, in the source
+  for (const c of customers) if (c !== victim) await expectMoved(migration, c, seeded.get(c)!);
+  await expectStayed(victim, seeded.get(victim)!);
 }, TIMEOUT);
