@@ -10,6 +10,7 @@ import { runMoves } from '../../../src/data/move-pool.js';
 import type { MoveKey } from '../../../src/data/move-state.js';
 import { withTransaction } from '../../../src/store/transactions.js';
 import { moverSql } from '../../../src/data/cell-fence-sql.js';
+import { MOVE_LOCK_CLASS } from '../../../src/store/migration-journal.js';
 import { sleep } from '../../support/router-client.js';
 import { CachingGateway, openTransaction, PinnedWriter, readingsProblems } from '../../support/uncooperative-writers.js';
 import type pg from 'pg';
@@ -356,4 +357,40 @@ it('sends every member on alone when the shared drain passes its bound; the memb
   expect(openTx?.result.acked.size).toBe(1); // the write that held the drain was kept, in the source
   for (const c of customers) if (c !== victim) await expectMoved(migration, c, seeded.get(c)!);
   await expectStayed(victim, seeded.get(victim)!);
+}, TIMEOUT);
+
+it('sends every member on alone when the batch loses its control-plane session, and each finishes exactly once under a new owner', async () => {
+  const migration = 'lost-session';
+  const customers = [0, 1, 2].map((i) => `lost-session-${i}`);
+  const seeded = await seedAll(customers);
+  writing.push(...customers);
+  let killed = 0;
+  const engine = new MoveEngine({
+    controlPlane: cells.cp,
+    cells: cells.cells,
+    settings: SETTINGS,
+    hooks: {
+      async point(p, info) {
+        // Under the fence, after the final sync of the first table: the session holding the batch's locks ends.
+        if (killed === 0 && p === 'after-action' && info.action.kind === 'FinalSync') {
+          const { rows } = await cells.cp.query<{ n: number }>(
+            `SELECT count(pg_terminate_backend(pid))::int AS n FROM (SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND granted) l`,
+            [MOVE_LOCK_CLASS],
+          );
+          killed = rows[0]!.n;
+        }
+      },
+    },
+  });
+  const keys = await start(engine, migration, customers);
+  let results = await engine.runBatch(keys);
+  for (let i = 0; i < 100 && results.some((r) => r.outcome === 'Busy'); i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    results = await engine.runBatch(keys);
+  }
+  expect(killed).toBe(1);
+  expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state])).toEqual(customers.map((c) => [c, 'Finished', 'Done']));
+  await quiet(customers);
+  for (const c of customers) await expectMoved(migration, c, seeded.get(c)!);
+  expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
 }, TIMEOUT);
