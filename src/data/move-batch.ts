@@ -189,6 +189,12 @@ class Batch {
     }
   }
 
+  /** Takes `rows` from the rate limiter, in takes of at most its largest. */
+  private async takeRows(rows: number): Promise<void> {
+    const { limiter } = this.host;
+    for (let left = rows; left > 0; left -= limiter.maxTake) await limiter.take(Math.min(left, limiter.maxTake), this.options.signal);
+  }
+
   private async release(members: readonly Member[]): Promise<void> {
     if (members.length === 0) return;
     await unlockMoves(this.cp, members.map((m) => m.key), false);
@@ -236,8 +242,10 @@ class Batch {
     }
     try {
       await this.points('before-action', action);
+      const n = this.members.length;
       await this.act(action);
       this.acted = true;
+      this.log.info({ action: label, members: n }, 'batched action');
       await this.points('after-action', action);
       return true;
     } catch (err) {
@@ -384,9 +392,7 @@ class Batch {
       if (plan.mode === 'AppendOnly') p.underFence = true;
       return p;
     });
-    for (let left = [...counted.values()].reduce((a, b) => a + b, 0); left > 0; left -= this.host.limiter.maxTake) {
-      await this.host.limiter.take(Math.min(left, this.host.limiter.maxTake), this.options.signal);
-    }
+    await this.takeRows([...counted.values()].reduce((a, b) => a + b, 0)); // the rows copied under the fence count now, as the single Prepare's
     const fenced = result.tables.map((plan) => ({ schema: plan.schema, table: plan.table }));
     await Promise.all([
       installFence(source, sourceDb.tenancy.tenantColumn, fenced),
@@ -562,7 +568,7 @@ class Batch {
     const plan = await this.tablePlan(table);
     const customers = this.customers();
     const n = await deleteMany(source, plan, customers, this.writer());
-    await this.host.limiter.take(Math.min(n, this.host.limiter.maxTake), this.options.signal);
+    await this.takeRows(n);
     await this.points('after-target-commit', { kind: 'Sweep', table });
     const left = await countUpToMany(source, plan, customers, 1);
     const done = this.members.filter((m) => (left.get(m.key.customerId) ?? 0) === 0);
