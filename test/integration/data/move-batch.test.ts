@@ -394,3 +394,22 @@ it('sends every member on alone when the batch loses its control-plane session, 
   for (const c of customers) await expectMoved(migration, c, seeded.get(c)!);
   expect({ errors: writers.errors, anomalies: writers.anomalies }).toEqual({ errors: 0, anomalies: [] });
 }, TIMEOUT);
+
+it('stops a batch at the retention before cleanup (Waiting), and the cleanup after it runs alone', async () => {
+  const migration = 'retained';
+  const customers = [0, 1, 2].map((i) => `retained-${i}`);
+  const seeded = await seedAll(customers);
+  writing.push(...customers);
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, retentionMs: 1_500 } });
+  const keys = await start(engine, migration, customers);
+  const first = await engine.runBatch(keys, { maxWaitMs: 500 });
+  expect(first.map((r) => [r.outcome, r.move?.state])).toEqual(customers.map(() => ['Waiting', 'Cleanup']));
+  expect(await fenceInstants(migration, customers)).toBe(1);
+  // Cut over: the source keeps the rows until the retention ends, and refuses the customers' writes.
+  for (const c of customers) expect((await rowsOf(cells.pools['cell-a']!, c)).total).toBeGreaterThan(0);
+  await sleep(1_600);
+  const second = await engine.runBatch(keys);
+  expect(second.map((r) => [r.outcome, r.move?.state])).toEqual(customers.map(() => ['Finished', 'Done']));
+  await quiet(customers);
+  for (const c of customers) await expectMoved(migration, c, seeded.get(c)!);
+}, TIMEOUT);
