@@ -37,7 +37,8 @@ try {
     const engine = new MoveEngine({
       controlPlane: cells.cp,
       cells: cells.cells,
-      settings: { drainWaitMs: 0, settleLagMs: 200, retentionMs: 3_600_000 },
+      // One customer's fence, as before batches (BENCH_BATCH_SIZE: a batch's, which its members share).
+      settings: { drainWaitMs: 0, settleLagMs: 200, retentionMs: 3_600_000, batchSize: Number(process.env.BENCH_BATCH_SIZE ?? 1) },
     });
     const migration = `bench-fence-${size}`;
     for (const c of customers) await engine.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b' });

@@ -25,18 +25,27 @@ describe('parseMigrationSpec', () => {
     expect(result.value.steps).toEqual([{ move: 1 }, { pause: { duration: '10m' } }, { move: '10%' }, { pause: {} }, { move: '100%' }]);
   });
 
-  it('fills the defaults: smallest customers first, 4 at a time, not paused, not aborted, 24h retention', () => {
+  it('fills the defaults: smallest customers first, 4 at a time, one customer a batch, not paused, not aborted, 24h retention', () => {
     const result = parseMigrationSpec(minimal());
     expect(result.ok && result.value).toEqual({
       ...minimal(),
       order: 'SmallestFirst',
       maxConcurrent: 4,
+      batchSize: 1,
       drainWait: '2s',
       maxFence: '60s',
       retention: '24h',
       paused: false,
       abort: false,
     });
+  });
+
+  it('takes a batchSize from 1 to 200', () => {
+    expect(parseWith((s) => (s.batchSize = 50)).ok).toBe(true);
+    expect(parseWith((s) => (s.batchSize = 200)).ok).toBe(true);
+    expect(parseWith((s) => (s.batchSize = 0)).ok).toBe(false);
+    expect(parseWith((s) => (s.batchSize = 201)).ok).toBe(false);
+    expect(parseWith((s) => (s.batchSize = 2.5)).ok).toBe(false);
   });
 
   it('accepts names, a selector with expressions, or all', () => {

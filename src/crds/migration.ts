@@ -16,6 +16,8 @@ const within = (d: string, min: number, max: number): boolean => !DURATION_PATTE
 export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
 /** Customers a Migration moves at the same time unless spec.maxConcurrent says otherwise. */
 export const DEFAULT_MAX_CONCURRENT = 4;
+/** The largest spec.batchSize (src/data/move-settings.ts MAX_BATCH_SIZE: a batch's statements name every member). */
+export const MAX_MOVE_BATCH = 200;
 export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 /** Condition types a Migration reports. */
@@ -120,6 +122,14 @@ export const MigrationSpecSchema = withCel(
       .max(100)
       .default(DEFAULT_MAX_CONCURRENT)
       .describe('Customers moved at the same time.'),
+    batchSize: z
+      .int()
+      .min(1)
+      .max(MAX_MOVE_BATCH)
+      .default(1)
+      .describe(
+        'Small customers (all their rows within 10,000) moved together as one group by each of the maxConcurrent executors, up to this many: they share the fence changes, copies, checks and routing transactions, and up to maxConcurrent × batchSize moves are started at once. Each stays a move of its own: one that is large, refused, aborted or meets an error goes on alone. 1: one customer at a time per executor.',
+      ),
     rateLimit: z
       .object({
         rowsPerSecond: z.int().min(1).describe('Rows copied per second, over all customers in flight.'),

@@ -1,5 +1,5 @@
 import { classifyDatabaseError } from '../store/database-errors.js';
-import { drainSettingsSql, fenceChangeSql, fenceRefusal, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
+import { drainSettingsSql, fenceChangeSql, fenceChangesSql, fenceRefusal, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
 
 const refusal = (code: string, message: string, detail: string): Error & { code: string; detail: string } => Object.assign(new Error(message), { code, detail });
 
@@ -57,3 +57,32 @@ describe('fenceChangeSql', () => {
     ]);
   });
 });
+
+describe('fenceChangesSql (a batch of moves)', () => {
+  const owners = [
+    { migration: 'm-1', customer: "o'brien", epoch: '7' },
+    { migration: 'm-1', customer: 'acme', epoch: '7' },
+  ];
+
+  it("checks every owner first, then the drain, one fence row per customer, and numbers the change once", () => {
+    const message = fenceChangesSql({ owners, drainMs: 500, set: { customers: ["o'brien", 'acme'], migration: 'm-1', role: 'Fenced' } });
+    const at = (part: string) => message.indexOf(part);
+    expect(at('BEGIN')).toBe(0);
+    expect(at(ownMoveSql(owners[1]!))).toBeLessThan(at(drainSettingsSql(500)));
+    expect(at(drainSettingsSql(500))).toBeLessThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
+    expect(at("VALUES ('o''brien', 'm-1', 'Fenced'")).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
+    expect(message.match(/SELECT setval/g)).toHaveLength(1);
+    expect(message.endsWith('COMMIT')).toBe(true);
+  });
+
+  it("lifts the migration's fences of every customer in one delete, numbered only when it deleted one", () => {
+    const message = fenceChangesSql({ owners, lift: { customers: ["o'brien", 'acme'], migration: 'm-1' } });
+    expect(message).toContain(`WHERE customer_id IN ('o''brien', 'acme') AND migration = 'm-1'`);
+    expect(message).toContain(`WHERE current_setting('cell_operator.lifted') = 'true'`);
+  });
+
+  it('refuses a role it does not know', () => {
+    expect(() => fenceChangesSql({ owners, set: { customers: ['acme'], migration: 'm-1', role: 'Gone' as 'Fenced' } })).toThrow('unknown fence role');
+  });
+});
+

@@ -646,3 +646,34 @@ export function fenceRefusal(err: unknown): { customer: string; migration: strin
   if (code !== FENCE_SQLSTATE && !(typeof message === 'string' && message.includes(refusalMessage(refusal.customer, refusal.migration, refusal.role)))) return undefined;
   return refusal;
 }
+
+/**
+ * A batch's fence change (data/move-batch.ts): fenceChangeSql for many customers of one migration
+ * in one transaction, one message, plain PostgreSQL only (a batch never runs on Citus). Every
+ * owner is checked first, then the drain's bound, the fences set (their drains: each customer's
+ * writers waited for under the same lock timeout, one customer after the other) or lifted, and the
+ * change numbered once, as fenceChangeSql numbers one.
+ */
+export function fenceChangesSql(change: { owners: readonly MoveOwner[]; drainMs?: number; set?: { customers: readonly string[]; migration: string; role: FenceRole }; lift?: { customers: readonly string[]; migration: string } }): string {
+  const parts = ['BEGIN'];
+  for (const owner of change.owners) parts.push(ownMoveSql(owner));
+  if (change.drainMs !== undefined) parts.push(drainSettingsSql(change.drainMs));
+  let numbered = '';
+  if (change.set && change.set.customers.length > 0) {
+    const { customers, migration, role } = change.set;
+    if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
+    // One statement per customer, as the single change's: each row's drain trigger waits for its own customer.
+    for (const c of customers) parts.push(setFenceSql(escapeLiteral(c), escapeLiteral(migration), escapeLiteral(role)));
+  }
+  if (change.lift && change.lift.customers.length > 0) {
+    const { customers, migration } = change.lift;
+    parts.push(`WITH d AS (DELETE FROM ${S}.fenced_customers WHERE customer_id IN (${customers.map((c) => escapeLiteral(c)).join(', ')}) AND migration = ${escapeLiteral(migration)} RETURNING 1)
+SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
+    if (!change.set) numbered = ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`;
+  }
+  parts.push(`UPDATE ${S}.fence_state SET generation = generation${numbered}`);
+  parts.push(`WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
+SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`);
+  parts.push('COMMIT');
+  return parts.join(';\n');
+}

@@ -11,6 +11,7 @@ import {
   FENCE_SCHEMA_VERSION,
   claimMoveSql,
   fenceChangeSql,
+  fenceChangesSql,
   fenceFunctionSql,
   fenceInsertFunctionSql,
   INSTALL_LOCK_CLASS,
@@ -302,4 +303,24 @@ async function upgradeSchema(pool: Pool): Promise<void> {
     refuseNewer(version);
     await applySteps(c, version, await hasCitus(c));
   });
+}
+
+/** Whether the cell's database runs Citus (known once per pool): a batch of moves runs only without it. */
+export function cellHasCitus(pool: Pool): Promise<boolean> {
+  return poolHasCitus(pool);
+}
+
+/**
+ * A batch's fence change (fenceChangesSql): the fences of many customers of one migration set (with
+ * their drains under `drainMs`) or lifted in one transaction, one round trip; each owner checked.
+ * Throws the lock timeout (55P03) when a customer's writers outlast the bound: nothing is fenced then.
+ */
+export async function changeFences(pool: Pool, change: Parameters<typeof fenceChangesSql>[0]): Promise<void> {
+  if (await poolHasCitus(pool)) throw new Error('a batch of moves does not change fences on Citus');
+  try {
+    await changeAtOnce(pool, fenceChangesSql(change));
+  } catch (err) {
+    await catchUpGeneration(pool).catch(() => undefined); // as fenceCustomer: a number it may have raised refuses no writer
+    throw err;
+  }
 }

@@ -18,13 +18,16 @@ import { LOST_OWNERSHIP_SQLSTATE } from './cell-fence-sql.js';
 import {
   countMoves,
   insertMove,
+  insertMoves,
   latestFailures,
   retryingMoves,
   listMoves,
   listOpenMoves,
   loadMove,
   lockMove,
+  lockMoves,
   unlockMoveAndRelease,
+  unlockMoves,
   LOCK_HEARTBEAT_MS,
   LOCK_SESSION_IDLE_MS,
   nextCleanupAt,
@@ -38,6 +41,7 @@ import {
   type StartMoveResult,
 } from '../store/migration-journal.js';
 import { MoveMetrics } from './move-metrics.js';
+import { runMoveBatch, type BatchHost } from './move-batch.js';
 import { moveSettings, type MoveSettings } from './move-settings.js';
 import { movingCells, outcomeOf, TERMINAL_STATES, type MoveKey, type MoveOutcome, type MoveRecord, type MoveState } from './move-state.js';
 import { TablePlans, type CellDatabases } from './table-plans.js';
@@ -151,6 +155,11 @@ export class MoveEngine {
     return insertMove(this.cp, request);
   }
 
+  /** startMove for many (one migration's, between two cells: one transaction; otherwise one by one), in `requests`' order. */
+  startMoves(requests: readonly StartMoveRequest[]): Promise<StartMoveResult[]> {
+    return insertMoves(this.cp, requests);
+  }
+
   async getMove(key: MoveKey): Promise<LoadedMove | undefined> {
     return loadMove(this.cp, key);
   }
@@ -245,13 +254,44 @@ export class MoveEngine {
    * LOCK_HEARTBEAT_MS. `lost()` tells whether the connection failed or stopped answering meanwhile.
    */
   private async withLock<T>(key: MoveKey, fn: (cp: PoolClient, lost: () => boolean, owner: Ownership) => Promise<T>): Promise<T | 'Busy'> {
+    return this.lockedSession(
+      (cp) => lockMove(cp, key),
+      (cp, lost, epoch) => fn(cp, lost, { epoch, claimed: false }),
+      (cp) => unlockMoveAndRelease(cp, key),
+    );
+  }
+
+  /**
+   * withLock for a batch of moves (move-batch.ts): the locks of those of `keys` that no other
+   * executor holds, on one session; 'Busy' when it got none. `held` is the batch's to shrink as it
+   * hands members back (it unlocks them itself); those left in it are unlocked at the end.
+   */
+  private async withLocks<T>(keys: readonly MoveKey[], fn: (cp: PoolClient, lost: () => boolean, held: Map<string, { key: MoveKey; epoch: string }>) => Promise<T>): Promise<T | 'Busy'> {
+    let held = new Map<string, { key: MoveKey; epoch: string }>();
+    return this.lockedSession(
+      async (cp) => {
+        const got = await lockMoves(cp, keys);
+        if (got.length === 0) return undefined;
+        held = new Map(got.map((h) => [h.key.customerId, h]));
+        return held;
+      },
+      fn,
+      (cp) => unlockMoves(cp, [...held.values()].map((h) => h.key), true),
+    );
+  }
+
+  /** The session under withLock and withLocks: the locks taken, the heartbeat, the locks released (or the session destroyed). */
+  private async lockedSession<L, T>(
+    lock: (cp: PoolClient) => Promise<L | undefined>,
+    fn: (cp: PoolClient, lost: () => boolean, locked: L) => Promise<T>,
+    unlock: (cp: PoolClient) => Promise<void>,
+  ): Promise<T | 'Busy'> {
     // Any error destroys the client: its connection takes the session lock with it.
     return withClient(
       this.cp,
       (cp, broken) => oneQueryAtATime(cp, async () => {
-        const epoch = await lockMove(cp, key);
-        if (epoch === undefined) return 'Busy';
-        const owner: Ownership = { epoch, claimed: false };
+        const locked = await lock(cp);
+        if (locked === undefined) return 'Busy';
         let waitingSince: number | undefined;
         const beat = setInterval(() => {
           if (lost() && !broken()) {
@@ -274,13 +314,13 @@ export class MoveEngine {
         const lost = (): boolean => broken() || (waitingSince !== undefined && Date.now() - waitingSince > LOCK_SESSION_IDLE_MS / 2);
         let result: T;
         try {
-          result = await fn(cp, lost, owner);
+          result = await fn(cp, lost, locked);
         } finally {
           clearInterval(beat);
         }
         // A failed unlock leaves the lock to the connection: destroyed, it takes the lock along.
         if (lost()) discardClient(cp);
-        else await unlockMoveAndRelease(cp, key).catch(() => discardClient(cp));
+        else await unlock(cp).catch(() => discardClient(cp));
         return result;
       }),
       { discardOn: 'any' },
@@ -457,6 +497,26 @@ export class MoveEngine {
       }
       if (outcome !== 'Reconnect') return outcome;
     }
+  }
+
+  /**
+   * Runs `keys` (moves of one migration) as one batch (move-batch.ts): the small ones that are still
+   * Pending move together, every other one (and every member after anything unusual) alone, as run().
+   */
+  runBatch(keys: readonly MoveKey[], options: RunOptions = {}): Promise<RunResult[]> {
+    const host: BatchHost = {
+      plans: this.plans,
+      settings: this.settings,
+      limiter: this.limiter,
+      log: this.log,
+      now: this.clock,
+      kafka: this.kafka !== undefined,
+      withLocks: (k, fn) => this.withLocks(k, fn),
+      run: (key, o) => this.run(key, o),
+    };
+    if (this.metrics) host.metrics = this.metrics;
+    if (this.hooks) host.hooks = this.hooks;
+    return runMoveBatch(host, keys, options);
   }
 
   /** True when a move needs no more steps. */

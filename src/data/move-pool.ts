@@ -1,5 +1,7 @@
 // Runs many customer moves with at most `concurrency` in flight (a Migration's maxConcurrent):
-// the drain of a cell, or a benchmark. Each move still runs under its own lock and journal.
+// the drain of a cell, or a benchmark. Each move still runs under its own lock and journal. With
+// the engine's batchSize above 1, the keys are cut into batches (move-batch.ts), each run by one
+// executor: `concurrency` executors at once, each a batch of small moves or a move alone.
 import type { MoveEngine, RunOptions, RunResult } from './move-engine.js';
 import type { MoveKey } from './move-state.js';
 
@@ -9,13 +11,27 @@ export async function runMoves(
   options: RunOptions & { concurrency: number },
 ): Promise<RunResult[]> {
   const results: RunResult[] = new Array<RunResult>(keys.length);
+  const workers = Math.max(1, Math.min(options.concurrency, keys.length));
+  // Batches of one migration each, no larger than needed to give every executor work.
+  const size = Math.max(1, Math.min(engine.settings.batchSize, Math.ceil(keys.length / workers)));
+  const batches: number[][] = [];
+  for (let i = 0; i < keys.length; ) {
+    const batch = [i++];
+    while (batch.length < size && i < keys.length && keys[i]?.migration === keys[batch[0] as number]?.migration) batch.push(i++);
+    batches.push(batch);
+  }
   let next = 0;
   const worker = async (): Promise<void> => {
-    while (next < keys.length && !options.signal?.aborted) {
-      const i = next++;
-      results[i] = await engine.run(keys[i] as MoveKey, options);
+    while (next < batches.length && !options.signal?.aborted) {
+      const batch = batches[next++] as number[];
+      if (batch.length === 1) {
+        results[batch[0] as number] = await engine.run(keys[batch[0] as number] as MoveKey, options);
+        continue;
+      }
+      const done = await engine.runBatch(batch.map((i) => keys[i] as MoveKey), options);
+      done.forEach((r, j) => (results[batch[j] as number] = r));
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, keys.length)) }, worker));
+  await Promise.all(Array.from({ length: workers }, worker));
   return results;
 }

@@ -34,7 +34,15 @@ export interface MoveSettings {
   convergeRows: number;
   /** ... or after this many rounds, whatever is left then goes into the final sync. */
   maxCatchUpRounds: number;
+  /**
+   * Small customers (rows within convergeRows) moved together as one batch, at most this many
+   * (move-batch.ts); 1: every move alone. A drain's moves share their statements this way.
+   */
+  batchSize: number;
 }
+
+/** The largest batch: its fence changes and statements name every member (a Migration's spec.batchSize: the same bound). */
+export const MAX_BATCH_SIZE = 200;
 
 export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
   // Each page costs about six round trips (journal, both BEGINs, the range delete, the last keys,
@@ -50,6 +58,7 @@ export const DEFAULT_MOVE_SETTINGS: Readonly<MoveSettings> = {
   reverseRetentionMs: 0,
   convergeRows: 10_000,
   maxCatchUpRounds: 10,
+  batchSize: 50,
 };
 
 export function moveSettings(overrides: Partial<MoveSettings> = {}): MoveSettings {
@@ -60,5 +69,6 @@ export function moveSettings(overrides: Partial<MoveSettings> = {}): MoveSetting
     s[k] = v;
   }
   if (s.pageRows < 1 || s.deleteBatchRows < 1) throw new Error('pageRows and deleteBatchRows must be at least 1');
+  if (!Number.isInteger(s.batchSize) || s.batchSize < 1 || s.batchSize > MAX_BATCH_SIZE) throw new Error(`batchSize must be an integer from 1 to ${MAX_BATCH_SIZE}, got ${s.batchSize}`);
   return s;
 }

@@ -7,8 +7,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Pool, PoolClient } from 'pg';
 import pgCopy from 'pg-copy-streams';
 import {
+  aggregateManySql,
   aggregateSql,
   copyInSql,
+  copyOutManySql,
+  countUpToManySql,
+  deleteManySql,
   copyOutSql,
   countUpToSql,
   deleteBatchSql,
@@ -26,7 +30,7 @@ import {
 } from './table-sql.js';
 import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
-import { moverSql, ownMoveSql, type Mover } from './cell-fence-sql.js';
+import { moverSql, ownMoveSql, type MoveOwner, type Mover } from './cell-fence-sql.js';
 
 export interface Aggregate {
   rows: number;
@@ -298,6 +302,94 @@ export async function deleteBatch(db: Pool, plan: ClearTarget, customer: string,
   return onClient(db, async (c) => { // destroyed on any error: it may be inside the failed transaction
     await c.query(`BEGIN; ${moverSql(mover)}`);
     if (typeof mover === 'object') await c.query(ownMoveSql(mover)); // see begin()
+    const r = await c.query(st.text, st.values);
+    await c.query('COMMIT');
+    return r.rowCount ?? 0;
+  });
+}
+
+// --- A batch of customers (data/move-batch.ts) --------------------------------------------------
+
+/** The writer of a batch's cell transactions: the migration (passes its fences), each member's owner checked. */
+export interface BatchWriter {
+  migration: string;
+  owners: readonly MoveOwner[];
+}
+
+/** BEGIN for a batch's writes: as begin() with a mover, every owner checked (one statement each, one message). */
+async function beginBatch(c: PoolClient, writer: BatchWriter): Promise<void> {
+  await c.query(`BEGIN; ${STABLE_OUTPUT_SQL}; ${moverSql(writer.migration)}`);
+  if (writer.owners.length > 0) await c.query(writer.owners.map(ownMoveSql).join(';\n'));
+}
+
+/** Each customer's aggregate from aggregateManySql's rows; one that reads back under another value is refused (thrown). */
+function aggregatesOf(rows: Record<string, unknown>[], customers: readonly string[]): Map<string, Aggregate> {
+  const out = new Map<string, Aggregate>(customers.map((c) => [c, EMPTY_AGGREGATE]));
+  for (const r of rows as { customer: string; rows: string; checksum: string }[]) {
+    if (!out.has(r.customer)) throw new Error(`a batch's checksum found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
+    out.set(r.customer, { rows: Number(r.rows), checksum: r.checksum });
+  }
+  return out;
+}
+
+/** aggregate() of every customer of a batch (all their rows), grouped by customer in one query. */
+export async function aggregateMany(db: Pool, plan: TablePlan, customers: readonly string[]): Promise<Map<string, Aggregate>> {
+  const st = aggregateManySql(plan, customers);
+  if (plan.hashRecord) return aggregatesOf((await db.query(st.text, st.values)).rows as Record<string, unknown>[], customers);
+  return onClient(db, async (c) => {
+    await begin(c, 'READ ONLY');
+    const { rows } = await run(c, st);
+    await c.query('COMMIT');
+    return aggregatesOf(rows, customers);
+  });
+}
+
+export interface FinalSyncManyResult {
+  rows: number;
+  bytes: number;
+  /** Each customer's source rows, in the very snapshot that was copied. */
+  source: Map<string, Aggregate>;
+}
+
+/**
+ * finalSync() of a batch (all rows of every customer: none was verified before the fence): in one
+ * target transaction the customers' rows are replaced by the source's, copied in one COPY, and
+ * checksummed per customer in the copy's snapshot.
+ */
+export async function finalSyncMany(source: Pool, target: Pool, plan: TablePlan, customers: readonly string[], writer: BatchWriter): Promise<FinalSyncManyResult> {
+  return withClients(source, target, async (s, t) => {
+    const sourceSide = async () => {
+      await begin(s, 'ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      return aggregatesOf((await run(s, aggregateManySql(plan, customers))).rows, customers);
+    };
+    const targetSide = async () => {
+      await beginBatch(t, writer);
+      await run(t, deleteManySql(plan, customers));
+    };
+    const [aggs] = await Promise.all([sourceSide(), targetSide()]);
+    const copied = await pipeCopy(s, t, copyOutManySql(plan, customers), copyInSql(plan));
+    const expected = [...aggs.values()].reduce((sum, a) => sum + a.rows, 0);
+    // The COPY read the checksums' snapshot: anything else is a bug, and nothing is committed then.
+    if (copied.rows !== expected) throw new Error(`a batch's final sync copied ${copied.rows} rows of ${plan.name}, its checksums counted ${expected}`);
+    await t.query('COMMIT');
+    await s.query('COMMIT');
+    return { rows: copied.rows, bytes: copied.bytes, source: aggs };
+  });
+}
+
+/** countUpTo() of every customer of a batch, in one query. */
+export async function countUpToMany(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number): Promise<Map<string, number>> {
+  const st = countUpToManySql(plan, customers, limit);
+  const { rows } = await db.query<{ i: number; n: number }>(st.text, st.values);
+  return new Map(rows.map((r) => [customers[r.i] as string, r.n]));
+}
+
+/** Deletes every row of a batch's customers, in one transaction with the batch's writer; returns how many. */
+export async function deleteMany(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], writer: BatchWriter): Promise<number> {
+  const st = deleteManySql(plan, customers);
+  return onClient(db, async (c) => {
+    await c.query(`BEGIN; ${moverSql(writer.migration)}`);
+    if (writer.owners.length > 0) await c.query(writer.owners.map(ownMoveSql).join(';\n'));
     const r = await c.query(st.text, st.values);
     await c.query('COMMIT');
     return r.rowCount ?? 0;

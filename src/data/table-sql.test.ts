@@ -1,4 +1,4 @@
-import { aggregateSql, copyOutSql, deleteBatchSql, deleteRangeSql, insertMissingSql, lastKeySql } from './table-sql.js';
+import { aggregateManySql, aggregateSql, copyOutManySql, copyOutSql, countUpToManySql, deleteBatchSql, deleteManySql, deleteRangeSql, insertMissingSql, lastKeySql } from './table-sql.js';
 import type { TablePlan } from './tenant-tables.js';
 
 const plan: TablePlan = {
@@ -64,5 +64,22 @@ describe('table SQL', () => {
     const odd = { ...plan, schema: 'Tele"metry', table: 'Read ings', cursor: ['id'] };
     expect(copyOutSql(odd, 'a', {})).toContain('FROM "Tele""metry"."Read ings"');
     expect(() => copyOutSql(plan, 'a', { after: ['only-one'] })).toThrow('does not fit the cursor');
+  });
+
+  it("names a batch's customers as escaped literals inside COPY (query) and as parameters elsewhere, each typed by the tenant column", () => {
+    expect(copyOutManySql(plan, ['acme', "o'brien"])).toBe(
+      `COPY (SELECT "customer_id", "id", "received_at", "value" FROM "public"."readings" WHERE "customer_id" IN ('acme', 'o''brien')) TO STDOUT (FORMAT binary)`,
+    );
+    expect(deleteManySql(plan, ['acme', "o'brien"])).toEqual({ text: 'DELETE FROM "public"."readings" WHERE "customer_id" IN ($1, $2)', values: ['acme', "o'brien"] });
+    expect(aggregateManySql(plan, ['acme'])).toEqual({
+      text: expect.stringMatching(/^SELECT t\."customer_id"::text AS customer, count\(\*\)::text AS rows, coalesce\(bit_xor\(hash_record_extended\(ROW\(t\."id", t\."received_at", t\."value"\), 0\)\), 0\)::text AS checksum\s+FROM "public"\."readings" t WHERE t\."customer_id" IN \(\$1\) GROUP BY t\."customer_id"$/),
+      values: ['acme'],
+    });
+    // Each customer counted no further than the limit, by its index (no text comparison with the tenant column).
+    expect(countUpToManySql(plan, ['acme', 'globex'], 11)).toEqual({
+      text: `SELECT 0 AS i, (SELECT count(*) FROM (SELECT 1 FROM "public"."readings" WHERE "customer_id" = $2 LIMIT $1) x)::int AS n\nUNION ALL SELECT 1 AS i, (SELECT count(*) FROM (SELECT 1 FROM "public"."readings" WHERE "customer_id" = $3 LIMIT $1) x)::int AS n`,
+      values: [11, 'acme', 'globex'],
+    });
+    expect(() => deleteManySql(plan, [])).toThrow('at least one customer');
   });
 });

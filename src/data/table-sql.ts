@@ -220,3 +220,45 @@ export function countUpToSql(plan: TablePlan, customer: string, limit: number): 
     values: [customer, limit],
   };
 }
+
+// --- A batch of customers (data/move-batch.ts): all their rows, no key ranges -----------------
+
+/** `tenant IN (…)`: the rows of every customer of a batch (each value typed by the column). */
+function customersIn(plan: Pick<TablePlan, 'tenantColumn'>, customers: readonly string[], place: Place): string {
+  if (customers.length === 0) throw new Error('a batch has at least one customer');
+  return `${ident(plan.tenantColumn)} IN (${customers.map(place).join(', ')})`;
+}
+
+/** COPY out of every row of the batch's customers. */
+export function copyOutManySql(plan: TablePlan, customers: readonly string[]): string {
+  return `COPY (SELECT ${columnList(plan.columns)} FROM ${tableRef(plan)} WHERE ${customersIn(plan, customers, asLiteral)}) TO STDOUT (FORMAT ${format(plan)})`;
+}
+
+/** Deletes every row of the batch's customers. */
+export function deleteManySql(plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[]): Statement {
+  const values: unknown[] = [];
+  return { text: `DELETE FROM ${tableRef(plan)} WHERE ${customersIn(plan, customers, paramPlacer(values))}`, values };
+}
+
+/**
+ * aggregateSql of each customer of a batch, grouped by customer: `customer` is the tenant value as
+ * text (a customer without rows has no row; one whose value reads back otherwise is the caller's to refuse).
+ */
+export function aggregateManySql(plan: TablePlan, customers: readonly string[]): Statement {
+  const values: unknown[] = [];
+  const t = ident(plan.tenantColumn);
+  return {
+    text: `SELECT t.${t}::text AS customer, count(*)::text AS rows, coalesce(bit_xor(${rowHash(plan)}), 0)::text AS checksum
+             FROM ${tableRef(plan)} t WHERE t.${customersIn(plan, customers, paramPlacer(values))} GROUP BY t.${t}`,
+    values,
+  };
+}
+
+/** countUpToSql of each customer of a batch, in one query: `i` is the customer's index in `customers`. */
+export function countUpToManySql(plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number): Statement {
+  const values: unknown[] = [limit];
+  const place = paramPlacer(values);
+  const t = ident(plan.tenantColumn);
+  const one = (c: string, i: number) => `SELECT ${i} AS i, (SELECT count(*) FROM (SELECT 1 FROM ${tableRef(plan)} WHERE ${t} = ${place(c)} LIMIT $1) x)::int AS n`;
+  return { text: customers.map(one).join('\nUNION ALL '), values };
+}

@@ -206,8 +206,8 @@ export async function reserveCapacity(db: Queryable, cell: string, options: { wi
   return rowCount === 1;
 }
 
-/** Gives back a move's reservation (none when `cell` is null). */
-export async function releaseCapacity(db: Queryable, cell: string | null): Promise<void> {
+/** Gives back a move's reservation (none when `cell` is null); `moves`: that many moves' at once (a batch). */
+export async function releaseCapacity(db: Queryable, cell: string | null, moves = 1): Promise<void> {
   if (cell === null) return;
-  await db.query('UPDATE cells SET reserved = greatest(reserved - 1, 0) WHERE name = $1', [cell]);
+  await db.query('UPDATE cells SET reserved = greatest(reserved - $2, 0) WHERE name = $1', [cell, moves]);
 }

@@ -775,6 +775,79 @@ export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<Sta
   return { ok: true, created: false, move: m };
 }
 
+/**
+ * insertMove for many customers of one migration between the same two cells, in one transaction
+ * (a Migration starting a step's moves, a drain): the moves that exist are returned as they are, new
+ * ones are recorded Pending with one customer of room reserved on the target each, in request order
+ * while the target has room (those past it: TargetFull, not recorded). Results in `requests`' order.
+ * A customer with an open move of another migration makes the whole statement fail: then each is
+ * inserted alone (insertMove says which).
+ */
+export async function insertMoves(pool: Pool, requests: readonly StartMoveRequest[]): Promise<StartMoveResult[]> {
+  const first = requests[0];
+  if (!first) return [];
+  if (requests.some((r) => r.migration !== first.migration || r.sourceCell !== first.sourceCell || r.targetCell !== first.targetCell || r.sourceCell === r.targetCell)) {
+    const out: StartMoveResult[] = [];
+    for (const r of requests) out.push(await insertMove(pool, r));
+    return out;
+  }
+  let created: Map<string, MoveRecord>;
+  let full: Set<string>;
+  try {
+    [created, full] = await withClient(pool, (c) =>
+      inTransaction(
+        c,
+        async (): Promise<[Map<string, MoveRecord>, Set<string>]> => {
+          const known = await knownCells(c, [first.sourceCell, first.targetCell]);
+          for (const cell of [first.sourceCell, first.targetCell]) {
+            if (!known.has(cell)) throw new StartRefused('UnknownCell', `cell ${cell} is not in the routing table`);
+          }
+          // The room left, under the cell's row lock (the routing lock is held too): new moves take it in request order.
+          const room = await c.query<{ left: number }>('SELECT greatest(max_customers - customers - reserved, 0)::int AS left FROM cells WHERE name = $1 FOR UPDATE', [first.targetCell]);
+          const existing = await c.query<{ customer_id: string }>('SELECT customer_id FROM migration_journal WHERE migration = $1 AND customer_id = ANY($2::text[])', [
+            first.migration,
+            requests.map((r) => r.customerId),
+          ]);
+          const there = new Set(existing.rows.map((r) => r.customer_id));
+          const fresh = [...new Map(requests.filter((r) => !there.has(r.customerId)).map((r) => [r.customerId, r])).values()];
+          const fits = fresh.slice(0, room.rows[0]?.left ?? 0);
+          const { rows } = await c.query<JournalRow>(
+            `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, step, reserved_cell)
+             SELECT $1, r.customer_id, $2, $3, r.step, $3 FROM unnest($4::text[], $5::int[]) AS r(customer_id, step)
+             ON CONFLICT (migration, customer_id) DO NOTHING RETURNING *`,
+            [first.migration, first.sourceCell, first.targetCell, fits.map((r) => r.customerId), fits.map((r) => r.step ?? 0)],
+          );
+          if (rows.length > 0) await c.query('UPDATE cells SET reserved = reserved + $2 WHERE name = $1', [first.targetCell, rows.length]);
+          return [new Map(rows.map((r) => [r.customer_id, moveFromRow(r)])), new Set(fresh.slice(fits.length).map((r) => r.customerId))];
+        },
+        BEGIN_ROUTING_WRITES,
+      ),
+    );
+  } catch (err) {
+    if (err instanceof StartRefused) return requests.map(() => ({ ok: false, reason: err.reason, message: err.message }));
+    const e = err as { code?: string; constraint?: string };
+    if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') {
+      const out: StartMoveResult[] = [];
+      for (const r of requests) out.push(await insertMove(pool, r));
+      return out;
+    }
+    throw err;
+  }
+  const others = requests.filter((r) => !created.has(r.customerId) && !full.has(r.customerId)).map((r) => r.customerId);
+  const loaded = new Map((await loadMoves(pool, first.migration, others)).map((l) => [l.move.customerId, l.move]));
+  return requests.map((r): StartMoveResult => {
+    const made = created.get(r.customerId);
+    if (made) return { ok: true, created: true, move: made };
+    if (full.has(r.customerId)) return { ok: false, reason: 'TargetFull', message: `cell ${r.targetCell} has no capacity left for customer ${r.customerId}` };
+    const m = loaded.get(r.customerId);
+    if (!m) throw new MoveConflict(`move ${r.migration}/${r.customerId} was there at its insert and is gone now`);
+    if (m.sourceCell !== r.sourceCell || m.targetCell !== r.targetCell) {
+      return { ok: false, reason: 'Conflict', message: `move ${r.migration}/${r.customerId} already exists from ${m.sourceCell} to ${m.targetCell}` };
+    }
+    return { ok: true, created: false, move: m };
+  });
+}
+
 class StartRefused extends Error {
   constructor(
     readonly reason: 'TargetFull' | 'UnknownCell',
@@ -844,4 +917,193 @@ export async function archiveMoves(db: Queryable, migration: string, archived: s
   const moves = await db.query('UPDATE migration_journal SET migration = $2 WHERE migration = $1', [migration, archived]);
   await db.query('UPDATE migration_failures SET migration = $2 WHERE migration = $1', [migration, archived]);
   return moves.rowCount ?? 0;
+}
+
+// --- A batch of moves (data/move-batch.ts) ------------------------------------------------------
+// N moves of one migration at the same step, written in one statement each time: every member's
+// rows end exactly as the single write would have left them.
+
+/**
+ * Takes the executor locks of `keys` on this session in one round trip (as lockMove does for one):
+ * the keys it got, each with this owner's epoch (one transaction id for all of them: each move's
+ * epoch only has to exceed its earlier owners'). Keys held by another executor are left out.
+ */
+export async function lockMoves(client: PoolClient, keys: readonly MoveKey[]): Promise<{ key: MoveKey; epoch: string }[]> {
+  if (keys.length === 0) return [];
+  const bound = `${LOCK_SESSION_IDLE_MS}ms`;
+  const { rows } = await client.query<{ i: number; locked: boolean; epoch: string | null }>(
+    `SELECT l.i, l.locked,
+            CASE WHEN l.locked THEN set_config('idle_session_timeout', $4, false) || set_config('idle_in_transaction_session_timeout', $4, false) END AS bounded,
+            CASE WHEN l.locked THEN pg_current_xact_id()::text END AS epoch
+       FROM (SELECT k.i, pg_try_advisory_lock($1, hashtext($2 || '/' || k.customer)) AS locked
+               FROM unnest($3::text[]) WITH ORDINALITY AS k(customer, i) OFFSET 0) l
+      ORDER BY l.i`,
+    [MOVE_LOCK_CLASS, keys[0]?.migration, keys.map((k) => k.customerId), bound],
+  );
+  if (keys.some((k) => k.migration !== keys[0]?.migration)) throw new Error('a batch of moves belongs to one migration');
+  const held: { key: MoveKey; epoch: string }[] = [];
+  for (const r of rows) {
+    if (r.locked !== true) continue;
+    if (!r.epoch) throw new Error('the control-plane database gave no transaction id for the move owner epoch');
+    held.push({ key: keys[Number(r.i) - 1] as MoveKey, epoch: r.epoch });
+  }
+  return held;
+}
+
+/** Releases the locks of `keys` on this session, in one round trip; `release`: the session's bounds reset too (unlockMoveAndRelease). */
+export async function unlockMoves(client: PoolClient, keys: readonly MoveKey[], release: boolean): Promise<void> {
+  const unlocks = keys.map((k) => `pg_advisory_unlock(${MOVE_LOCK_CLASS}, hashtext(${escapeLiteral(`${k.migration}/${k.customerId}`)}))`);
+  const resets = release ? 'RESET idle_session_timeout; RESET idle_in_transaction_session_timeout; ' : '';
+  if (unlocks.length === 0 && !release) return;
+  await client.query(`${resets}SELECT ${unlocks.length > 0 ? unlocks.join(', ') : '1'}`);
+}
+
+/** The journal rows and progress rows of a migration's moves, in one round trip (absent ones left out). */
+export async function loadMoves(db: Queryable, migration: string, customers: readonly string[]): Promise<LoadedMove[]> {
+  const { rows } = await db.query<LoadedRow>(
+    `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
+                            WHERE p.migration = j.migration AND p.customer_id = j.customer_id), '[]') AS progress
+       FROM migration_journal j WHERE j.migration = $1 AND j.customer_id = ANY($2::text[]) ORDER BY j.customer_id`,
+    [migration, [...customers]],
+  );
+  return rows.map(loadedFromRow);
+}
+
+/** What one member of a batch records: journal fields, and progress fields (with copy counts) per table. */
+export interface BatchRecord {
+  customerId: string;
+  journal?: JournalFields;
+  tables?: { table: string; fields: ProgressFields; rows?: number; bytes?: number }[];
+}
+
+/** The columns set from a batch's patches: those of the first member (every member must set the same). */
+function patchColumns(patches: readonly Record<string, unknown>[], columns: Record<string, string>): string[] {
+  const keys = Object.keys(patches[0] ?? {}).filter((k) => (patches[0] as Record<string, unknown>)[k] !== undefined);
+  for (const p of patches) {
+    const mine = Object.keys(p).filter((k) => p[k] !== undefined);
+    if (mine.length !== keys.length || mine.some((k) => !keys.includes(k))) throw new Error('the members of a batch record different fields');
+  }
+  return keys.map((k) => {
+    const column = columns[k];
+    if (!column) throw new Error(`unknown journal or progress field ${k}`);
+    return column;
+  });
+}
+
+/** A patch as jsonb_populate_record reads it: column names, dates as ISO text, keys as JSON. */
+function patchJson(fields: Record<string, unknown>, columns: Record<string, string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined) continue;
+    out[columns[k] as string] = v instanceof Date ? v.toISOString() : v;
+  }
+  return out;
+}
+
+/**
+ * Records one action of every member of a batch in one statement: for each member still in `from`
+ * (and `direction`; with `unlessAborted`, not asked to abort), its journal fields (and, with `to`,
+ * the state change at `at`), its progress fields and its copy counts, as the single writes
+ * (transition, updateProgress, updateProgressAndState) would; attempt reset. Returns the customers
+ * recorded: a member left out was changed by someone else meanwhile and was not written at all.
+ */
+export async function recordBatch(
+  db: Queryable,
+  migration: string,
+  from: { state: MoveState; direction: MoveDirection },
+  members: readonly BatchRecord[],
+  change: { to?: MoveState; at?: Date; unlessAborted?: boolean } = {},
+): Promise<Set<string>> {
+  if (members.length === 0) return new Set();
+  const journal = members.map((m) => (m.journal ?? {}) as Record<string, unknown>);
+  const journalColumns = patchColumns(journal, JOURNAL_COLUMNS);
+  const tables = members.flatMap((m) => (m.tables ?? []).map((t) => ({ customer: m.customerId, ...t })));
+  const progressColumns = tables.length > 0 ? patchColumns(tables.map((t) => t.fields as Record<string, unknown>), PROGRESS_COLUMNS) : [];
+  const rowsOf = new Map<string, { rows: number; bytes: number }>();
+  for (const t of tables) {
+    const r = rowsOf.get(t.customer) ?? { rows: 0, bytes: 0 };
+    rowsOf.set(t.customer, { rows: r.rows + (t.rows ?? 0), bytes: r.bytes + (t.bytes ?? 0) });
+  }
+  const jm = members.map((m) => ({
+    customer_id: m.customerId,
+    patch: patchJson((m.journal ?? {}) as Record<string, unknown>, JOURNAL_COLUMNS),
+    rows: rowsOf.get(m.customerId)?.rows ?? 0,
+    bytes: rowsOf.get(m.customerId)?.bytes ?? 0,
+  }));
+  const pm = tables.map((t) => ({
+    customer_id: t.customer,
+    table_name: t.table,
+    patch: patchJson(t.fields as Record<string, unknown>, PROGRESS_COLUMNS),
+    rows: t.rows ?? 0,
+    bytes: t.bytes ?? 0,
+  }));
+  const values: unknown[] = [migration, from.state, from.direction, JSON.stringify(jm), JSON.stringify(pm)];
+  const journalSets = journalColumns.map((c) => `${c} = (jsonb_populate_record(NULL::migration_journal, m.patch)).${c}`);
+  if (change.to) {
+    values.push(change.to, change.at ?? new Date());
+    journalSets.push('state = $6', 'state_entered_at = $7');
+  }
+  journalSets.push('attempt = 0', 'rows_copied = j.rows_copied + m.rows', 'bytes_copied = j.bytes_copied + m.bytes', 'updated_at = now()');
+  const progressSets = progressColumns.map((c) => `${c} = (jsonb_populate_record(NULL::migration_table_progress, m.patch)).${c}`);
+  progressSets.push('rows_copied = p.rows_copied + m.rows', 'bytes_copied = p.bytes_copied + m.bytes', 'updated_at = now()');
+  const { rows } = await db.query<{ customer_id: string }>(
+    `WITH j AS (
+       UPDATE migration_journal j SET ${journalSets.join(', ')}
+         FROM jsonb_to_recordset($4::jsonb) AS m(customer_id text, patch jsonb, rows bigint, bytes bigint)
+        WHERE j.migration = $1 AND j.customer_id = m.customer_id AND j.state = $2 AND j.direction = $3${change.unlessAborted ? ' AND j.abort_requested_at IS NULL' : ''}
+       RETURNING j.customer_id
+     ), p AS (
+       UPDATE migration_table_progress p SET ${progressSets.join(', ')}
+         FROM jsonb_to_recordset($5::jsonb) AS m(customer_id text, table_name text, patch jsonb, rows bigint, bytes bigint)
+        WHERE p.migration = $1 AND p.customer_id = m.customer_id AND p.table_name = m.table_name AND m.customer_id IN (SELECT customer_id FROM j)
+       RETURNING 1
+     )
+     SELECT customer_id FROM j WHERE (SELECT count(*) FROM p) >= 0`,
+    values,
+  );
+  return new Set(rows.map((r) => r.customer_id));
+}
+
+/**
+ * The plans of a batch's members (every one the same tables) recorded with their state change, in
+ * one statement, as recordPlan does for one: only members still in `from` are written.
+ */
+export async function recordPlans(
+  db: Queryable,
+  migration: string,
+  from: { state: MoveState; direction: MoveDirection },
+  members: readonly { customerId: string; journal: JournalFields }[],
+  tables: readonly NewProgress[],
+  to: MoveState,
+  at: Date,
+): Promise<Set<string>> {
+  if (members.length === 0) return new Set();
+  const journalColumns = patchColumns(
+    members.map((m) => m.journal as Record<string, unknown>),
+    JOURNAL_COLUMNS,
+  );
+  const jm = members.map((m) => ({ customer_id: m.customerId, patch: patchJson(m.journal as Record<string, unknown>, JOURNAL_COLUMNS) }));
+  const sets = journalColumns.map((c) => `${c} = (jsonb_populate_record(NULL::migration_journal, m.patch)).${c}`);
+  const { rows } = await db.query<{ customer_id: string }>(
+    `WITH j AS (
+       UPDATE migration_journal j SET state = $4, state_entered_at = $5, updated_at = now(), attempt = 0${sets.length > 0 ? `, ${sets.join(', ')}` : ''}
+         FROM jsonb_to_recordset($6::jsonb) AS m(customer_id text, patch jsonb)
+        WHERE j.migration = $1 AND j.customer_id = m.customer_id AND j.state = $2 AND j.direction = $3
+       RETURNING j.customer_id
+     ), d AS (
+       DELETE FROM migration_table_progress WHERE migration = $1 AND customer_id IN (SELECT customer_id FROM j) RETURNING 1
+     ), i AS (
+       INSERT INTO migration_table_progress (migration, customer_id, table_name, phase, position, mode, cursor_columns, time_cursor, observed_key, observed_at,
+                                             caught_up, resynced, verified, verified_rows, verified_checksum)
+       SELECT $1, j.customer_id, t.table_name, t.phase, t.position, t.mode, t.cursor_columns, t.time_cursor, t.observed_key, t.observed_at,
+              t.under_fence, t.under_fence, t.under_fence, CASE WHEN t.under_fence THEN 0 END, CASE WHEN t.under_fence THEN '0' END
+         FROM j, jsonb_to_recordset($7::jsonb) AS t(table_name text, phase text, position integer, mode text, cursor_columns jsonb, time_cursor boolean,
+                                                    observed_key jsonb, observed_at timestamptz, under_fence boolean)
+        WHERE (SELECT count(*) FROM d) >= 0
+       RETURNING 1
+     )
+     SELECT customer_id FROM j WHERE (SELECT count(*) FROM i) >= 0`,
+    [migration, from.state, from.direction, to, at, JSON.stringify(jm), JSON.stringify(tables.map(progressInsertRow))],
+  );
+  return new Set(rows.map((r) => r.customer_id));
 }

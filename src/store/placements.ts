@@ -499,3 +499,39 @@ export async function cutOverPlacement(db: Queryable, customerId: string, from: 
   );
   return rows[0] ? Number(rows[0].epoch) : undefined;
 }
+
+/** readPlacement for many customers in one query (a batch of moves); absent ones left out. */
+export async function readPlacements(db: Queryable, customerIds: readonly string[]): Promise<Map<string, PlacementView>> {
+  const { rows } = await db.query<{ customer_id: string; cell: string; state: PlacementState; epoch: string | number }>(
+    'SELECT customer_id, cell, state, epoch FROM placements WHERE customer_id = ANY($1::text[])',
+    [[...customerIds]],
+  );
+  return new Map(rows.map((r) => [r.customer_id, { cell: r.cell, state: r.state, epoch: Number(r.epoch) }]));
+}
+
+/**
+ * fencePlacement for a batch of moves out of `cell`, in one statement: each placement still Active
+ * in `cell` at its move's epoch is fenced. Returns the customers fenced now or already (a re-run).
+ */
+export async function fencePlacements(db: Queryable, cell: string, members: readonly { customerId: string; epoch: number }[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ customer_id: string }>(
+    `WITH m AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS m(customer_id, epoch)),
+          u AS (UPDATE placements p SET state = 'Fenced' FROM m
+                 WHERE p.customer_id = m.customer_id AND p.cell = $1 AND p.epoch = m.epoch AND p.state = 'Active' RETURNING p.customer_id)
+     SELECT customer_id FROM u
+     UNION SELECT p.customer_id FROM placements p JOIN m USING (customer_id) WHERE p.cell = $1 AND p.epoch = m.epoch AND p.state = 'Fenced'`,
+    [cell, members.map((m) => m.customerId), members.map((m) => m.epoch)],
+  );
+  return new Set(rows.map((r) => r.customer_id));
+}
+
+/** cutOverPlacement for a batch of moves from `from` to `to`, in one statement: the customers cut over. */
+export async function cutOverPlacements(db: Queryable, from: string, to: string, members: readonly { customerId: string; epoch: number }[]): Promise<Set<string>> {
+  const { rows } = await db.query<{ customer_id: string }>(
+    `UPDATE placements p SET cell = $2, state = 'Active', epoch = p.epoch + 1
+       FROM unnest($3::text[], $4::bigint[]) AS m(customer_id, epoch)
+      WHERE p.customer_id = m.customer_id AND p.cell = $1 AND p.epoch = m.epoch AND p.state = 'Fenced' RETURNING p.customer_id`,
+    [from, to, members.map((m) => m.customerId), members.map((m) => m.epoch)],
+  );
+  return new Set(rows.map((r) => r.customer_id));
+}

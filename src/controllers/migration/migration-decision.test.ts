@@ -261,6 +261,14 @@ describe('decideMigration', () => {
     expect(d.status).toMatchObject({ progress: '59994/100000', customers: { total: 100_000, pending: 39_998, inFlight: 8, moved: 59_994 } });
   });
 
+  it('starts maxConcurrent × batchSize customers when moves go in batches', () => {
+    const selected = customers(30);
+    const d = decideMigration(
+      facts({ spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 2, batchSize: 5 }), selection: selectionFacts(selected, 'eu-west-1', 10) }),
+    );
+    expect(d.start).toEqual(selected.slice(0, 10).map((c) => c.id));
+  });
+
   it('keeps lastTransitionTime of unchanged conditions across reconciles', () => {
     const first = decideMigration(facts());
     const again = decideMigration(facts({ record: first.record, conditions: first.status.conditions, now: seconds(30) }));

@@ -225,7 +225,8 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
       const paused: ConditionInput = { type: MIGRATION_CONDITIONS.paused, status: 'True', reason: 'PausedBySpec', message };
       return walk('Paused', message, { conditions: [paused], ...(c.queued + c.inFlight > 0 ? { requeueAfterMs: 5_000 } : {}) });
     }
-    const slots = Math.max(0, spec.maxConcurrent - c.queued - c.inFlight);
+    // Each of maxConcurrent executors moves up to batchSize small customers together (move-batch.ts).
+    const slots = Math.max(0, spec.maxConcurrent * (spec.batchSize ?? 1) - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
     const start = f.selection.next.slice(0, Math.min(slots, wanted));
     return walk('Progressing', `Step ${step} (move ${count}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`, { start, requeueAfterMs: 5_000 });

@@ -106,7 +106,7 @@ export class MigrationReconciler {
 
     // Read the selection and the journal, and decide.
     const [selection, summary, mean] = await Promise.all([
-      readSelectionFacts(store, name, { targetRegion: target?.region, next: spec.maxConcurrent }),
+      readSelectionFacts(store, name, { targetRegion: target?.region, next: spec.maxConcurrent * (spec.batchSize ?? 1) }),
       engine.summarize(name),
       meanMoveMs(store, name),
     ]);
@@ -133,9 +133,9 @@ export class MigrationReconciler {
 
     // Act: the step record before any move of its step starts, then starts, aborts, the drive, the status.
     if (!sameStepRecord(stored, decision.record)) await saveStepRecord(store, name, decision.record);
-    for (const customerId of decision.start) {
-      const started = await engine.startMove({ migration: name, customerId, sourceCell: spec.from, targetCell: spec.to, step: decision.record.step });
-      if (!started.ok) await this.deps.events.warning(migration, started.reason, `Customer ${customerId}: ${started.message}`);
+    const starts = await engine.startMoves(decision.start.map((customerId) => ({ migration: name, customerId, sourceCell: spec.from, targetCell: spec.to, step: decision.record.step })));
+    for (const [i, started] of starts.entries()) {
+      if (!started.ok) await this.deps.events.warning(migration, started.reason, `Customer ${decision.start[i]}: ${started.message}`);
     }
     if (decision.abort) await this.requestAborts(engine, name);
     const driven = await this.drive(engine, name, spec.maxConcurrent);
@@ -168,8 +168,8 @@ export class MigrationReconciler {
   /** One engine per Migration: its drain wait, fence bound, retention and rate limit come from the spec. */
   private engineFor(migration: Migration): MoveEngine {
     const name = migration.metadata.name ?? '';
-    const { drainWait, maxFence, retention, rateLimit } = migration.spec;
-    const fingerprint = JSON.stringify([drainWait, maxFence, retention, rateLimit]);
+    const { drainWait, maxFence, retention, rateLimit, batchSize } = migration.spec;
+    const fingerprint = JSON.stringify([drainWait, maxFence, retention, rateLimit, batchSize]);
     const cached = this.engines.get(name);
     if (cached?.fingerprint === fingerprint) return cached.engine;
     const engine = new MoveEngine({
@@ -179,6 +179,7 @@ export class MigrationReconciler {
         drainWaitMs: parseDuration(drainWait),
         maxFenceMs: parseDuration(maxFence),
         retentionMs: parseDuration(retention),
+        batchSize: batchSize ?? 1,
         ...(this.deps.kafka?.maxDrainMs !== undefined ? { maxKafkaDrainMs: this.deps.kafka.maxDrainMs } : {}),
       },
       ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),
