@@ -359,6 +359,44 @@ it('sends every member on alone when the shared drain passes its bound; the memb
   await expectStayed(victim, seeded.get(victim)!);
 }, TIMEOUT);
 
+it('keeps a batch\'s drain within maxDrainMs in all: writers that each end within it but together outlast it fail back those a single move would', async () => {
+  const migration = 'drain-total';
+  const customers = [0, 1, 2].map((i) => `drain-total-${i}`);
+  const seeded = await seedAll(customers);
+  const a = cells.pools['cell-a']!;
+  const open: Awaited<ReturnType<typeof openTransaction>>[] = [];
+  const commits: Promise<void>[] = [];
+  const engine = new MoveEngine({
+    controlPlane: cells.cp,
+    cells: cells.cells,
+    settings: { ...SETTINGS, maxDrainMs: 900 },
+    hooks: {
+      async point(p, info) {
+        // One write per member, open across the fence, ending 500, 1,300 and 2,100 ms after it starts:
+        // waited for one after another, each under 900 ms, they would hold the batch's fence change 2.1 s.
+        if (p === 'before-action' && info.action.kind === 'Drain' && open.length === 0) {
+          for (const [i, c] of customers.entries()) {
+            const id = newId();
+            const tx = await openTransaction(a, c, id);
+            open.push(tx);
+            seeded.get(c)!.readings.add(id);
+            commits.push(sleep(500 + 800 * i).then(() => tx.commit()));
+          }
+        }
+      },
+    },
+  });
+  const results = await engine.runBatch(await start(engine, migration, customers));
+  await Promise.all(commits);
+  // As three single moves would end: the first writer ended within 900 ms of its fence, the others did not.
+  expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.failureReason ?? null])).toEqual(
+    customers.map((c, i) => [c, i === 0 ? 'Done' : 'Failed', i === 0 ? null : 'DrainTimeout']),
+  );
+  expect(open.map((t) => t.result.acked.size)).toEqual([1, 1, 1]); // every held write was kept
+  await expectMoved(migration, customers[0]!, seeded.get(customers[0]!)!);
+  for (const c of customers.slice(1)) await expectStayed(c, seeded.get(c)!);
+}, TIMEOUT);
+
 it('sends every member on alone when the batch loses its control-plane session, and each finishes exactly once under a new owner', async () => {
   const migration = 'lost-session';
   const customers = [0, 1, 2].map((i) => `lost-session-${i}`);
