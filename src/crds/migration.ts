@@ -5,13 +5,10 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { listSet, withCel } from './cel.js';
 import { ConditionsSchema } from './condition.js';
 import type { API_VERSION } from './group.js';
-import { DURATION_PATTERN, DurationSchema, LabelSelectorSchema, parseDuration } from './kube-types.js';
+import { DURATION_PATTERN, DurationSchema, durationWithin as within, LabelSelectorSchema, parseDuration } from './kube-types.js';
 import { CellNameSchema, CustomerIdSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
 import { countSchema, countTarget, MAX_STEPS, oneOfCountOrPause, PauseSchema, PERCENT_PATTERN } from './steps.js';
-
-/** A duration within [min, max] ms; a malformed one passes here (the pattern reports it). */
-const within = (d: string, min: number, max: number): boolean => !DURATION_PATTERN.test(d) || (parseDuration(d) >= min && parseDuration(d) <= max);
 
 export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
 /** Customers a Migration moves at the same time unless spec.maxConcurrent says otherwise. */
