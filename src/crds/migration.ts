@@ -146,7 +146,7 @@ export const MigrationSpecSchema = withCel(
     ])
       .default('24h')
       .describe(
-        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h.",
+        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h. Fixed for each customer at its cut-over: a change applies to the customers cut over after it.",
       ),
     paused: z
       .boolean()

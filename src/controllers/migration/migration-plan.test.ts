@@ -55,7 +55,8 @@ describe('planDeletion', () => {
     expect(plan).toEqual({
       kind: 'wait',
       abort: [{ migration: 'm', customerId: 'c1' }],
-      message: 'Deletion waits for 3 customer move(s) to finish (cleanup of moved customers after 2026-12-01T11:00:00Z; shorten spec.retention to finish sooner).',
+      message:
+        'Deletion waits for 3 customer move(s) to finish. The source keeps the rows of 1 moved customer(s) until 2026-12-01T11:00:00Z, as spec.retention said at their cut-over; changing spec.retention now does not bring that forward.',
       requeueAfterMs: 1_000,
     });
   });
@@ -64,6 +65,17 @@ describe('planDeletion', () => {
     const cleanup = (customerId: string, inMs: number) => move(customerId, { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + inMs) });
     expect(planDeletion([cleanup('c1', 20_000), cleanup('c2', 40_000)], t0)).toMatchObject({ kind: 'wait', abort: [], requeueAfterMs: 20_000 });
     expect(planDeletion([cleanup('c1', 3_600_000)], t0)).toMatchObject({ requeueAfterMs: 60_000 });
+  });
+
+  it('says when the last cleanup is due, and does not promise that a shorter spec.retention hastens it', () => {
+    // The cleanup time is fixed in the journal at the cut-over: a person who shortened
+    // spec.retention, as the old message advised, waited just as long.
+    const cleanup = (customerId: string, inMs: number) => move(customerId, { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + inMs) });
+    const plan = planDeletion([cleanup('c2', 86_400_000), cleanup('c1', 3_600_000)], t0);
+    expect(plan).toMatchObject({ kind: 'wait', requeueAfterMs: 60_000 });
+    const message = plan.kind === 'wait' ? plan.message : '';
+    expect(message).toContain('2 moved customer(s) until 2026-12-02T10:00:00Z');
+    expect(message).not.toMatch(/shorten spec\.retention/);
   });
 });
 

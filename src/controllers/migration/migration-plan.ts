@@ -76,8 +76,12 @@ export function planDeletion(open: readonly OpenMove[], now: Date): DeletionPlan
   if (open.length === 0) return { kind: 'finish' };
   const abort = open.filter((m) => !m.cutOverAt && !m.abortRequestedAt).map((m) => ({ migration: m.migration, customerId: m.customerId }));
   const cleanup = open.filter((m) => m.state === 'Cleanup' && m.cleanupAfter);
-  const first = cleanup[0]?.cleanupAfter;
-  const message = `Deletion waits for ${open.length} customer move(s) to finish${first ? ` (cleanup of moved customers after ${kubeTime(first)}; shorten spec.retention to finish sooner)` : ''}.`;
+  // The journal fixed each cleanup time at the cut-over: a spec.retention edited now changes none.
+  const last = cleanup.length > 0 ? new Date(Math.max(...cleanup.map((m) => (m.cleanupAfter as Date).getTime()))) : undefined;
+  const kept = last
+    ? ` The source keeps the rows of ${cleanup.length} moved customer(s) until ${kubeTime(last)}, as spec.retention said at their cut-over; changing spec.retention now does not bring that forward.`
+    : '';
+  const message = `Deletion waits for ${open.length} customer move(s) to finish.${kept}`;
   if (cleanup.length < open.length) return { kind: 'wait', abort, message, requeueAfterMs: 1_000 };
   // Only cleanups are left: come back when the first is due (at least every minute).
   const due = Math.min(...cleanup.map((m) => (m.cleanupAfter as Date).getTime())) - now.getTime();
