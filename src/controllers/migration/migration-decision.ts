@@ -33,6 +33,8 @@ export interface CellFacts {
 
 export interface MigrationFacts {
   name: string;
+  /** metadata.uid: kept in the step record, so that a later Migration of the same name knows the record is not its own. */
+  uid?: string;
   generation?: number;
   spec: MigrationSpec;
   /** Where the migration stands in its steps, from the control-plane database; undefined before its first reconcile. */
@@ -276,6 +278,7 @@ export function migrationStatus(f: MigrationFacts, validity: Validity, w: StepWa
     phase,
     startedAt: f.record?.startedAt ?? (started + w.start.length > 0 ? second(now) : null),
     completedAt: done ? (f.record?.completedAt ?? second(now)) : null,
+    ...(f.uid ? { uid: f.uid } : {}),
   };
   const status: MigrationStatus = {
     phase,

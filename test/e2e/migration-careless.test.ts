@@ -1,0 +1,79 @@
+// What a careless operator does to a running Migration: deletes it while a customer is fenced and,
+// tired of waiting, removes its finalizer by hand; then applies a new Migration of the same name
+// for other customers. No customer may stay fenced (the router answering 503 for good), and the new
+// Migration must move its own customers, not inherit the old one's selection and journal.
+import { apply, kubectl, waitFor } from './support/kube.js';
+import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
+
+const MIGRATION = 'careless-e2e';
+const REGION = 'eu-central-5';
+
+describe('a Migration whose finalizer a person removes by hand', () => {
+  let world: MigrationWorld;
+
+  const placement = async (customer: string) =>
+    (await sql<{ cell: string; state: string }>(world.controlPlane, 'SELECT cell, state FROM placements WHERE customer_id = $1', [customer]))[0];
+
+  beforeAll(async () => {
+    world = await startMigrationWorld({ prefix: 'careless', region: REGION, customers: 4, readingsPerCustomer: 20 });
+  }, 240_000);
+
+  afterAll(async () => {
+    await world?.cleanup([MIGRATION]);
+  }, 120_000);
+
+  it('rolls a fenced customer back at once when its Migration is deleted mid-move', async () => {
+    const [first] = world.customers as [string];
+    // A long drain wait keeps the customer fenced for a while: the moment a person deletes.
+    await apply(migrationManifest(world, MIGRATION, { customers: { names: [first] }, steps: [{ move: 1 }], drainWait: '20s', maxFence: '45s', retention: '1s' }));
+    await waitFor(async () => (await placement(first))?.state === 'Fenced', { timeoutMs: 90_000, intervalMs: 200, description: `${first} fenced by the move` });
+    await kubectl(['delete', 'migration', MIGRATION, '--wait=true', '--timeout=30s']);
+    expect(await placement(first)).toEqual({ cell: world.sourceCell, state: 'Active' });
+  }, 150_000);
+
+  it('moves its own customers when a Migration of the same name is applied after the finalizer of the first was removed by hand', async () => {
+    const [, second, third] = world.customers as [string, string, string];
+    // Moved, then kept in the source for the retention: deletion waits for that cleanup.
+    await apply(migrationManifest(world, MIGRATION, { customers: { names: [second] }, steps: [{ move: 1 }], retention: '40s' }));
+    await waitFor(async () => ((await world.migration(MIGRATION)).status?.phase === 'Succeeded' ? true : undefined), { timeoutMs: 90_000, intervalMs: 250, description: 'the first Migration to succeed' });
+    await kubectl(['delete', 'migration', MIGRATION, '--wait=false']);
+    const waiting = await waitFor(
+      async () => {
+        const m = await world.migration(MIGRATION);
+        return m.status?.message?.startsWith('Deletion waits') ? m : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, description: 'the deletion to wait for the cleanup' },
+    );
+    expect(waiting.status?.message).toContain('until');
+    // Tired of waiting, a person removes the finalizer; then applies the manifest again for another customer.
+    await kubectl(['patch', 'migration', MIGRATION, '--type', 'merge', '-p', '{"metadata":{"finalizers":null}}']);
+    await waitFor(async () => (await kubectl(['get', 'migration', MIGRATION, '--ignore-not-found', '-o', 'name'])).stdout.trim() === '', { timeoutMs: 30_000, description: 'the Migration gone' });
+    await apply(migrationManifest(world, MIGRATION, { customers: { names: [third] }, steps: [{ move: 1 }], retention: '1s' }));
+    // While the first one's cleanup is open, the new one says it waits for it, and why.
+    const gated = await waitFor(
+      async () => {
+        const m = await world.migration(MIGRATION);
+        return m.status?.message?.includes('deleted before') ? m : undefined;
+      },
+      { timeoutMs: 20_000, intervalMs: 250, description: 'the new Migration to say it waits for the moves the first one left' },
+    );
+    expect(gated.status?.phase).toBe('Pending');
+    expect(gated.status?.message).toContain('give it another name');
+
+    const done = await waitFor(
+      async () => {
+        const m = await world.migration(MIGRATION);
+        return m.status?.phase === 'Succeeded' || m.status?.phase === 'Failed' ? m : undefined;
+      },
+      { timeoutMs: 120_000, intervalMs: 250, description: 'the new Migration to finish' },
+    );
+    expect(done.status).toMatchObject({ phase: 'Succeeded', progress: '1/1', customers: { total: 1, moved: 1, failed: 0 } });
+    expect(await placement(third)).toEqual({ cell: world.targetCell, state: 'Active' });
+    expect((await placement(second))?.cell).toBe(world.targetCell);
+    // The first Migration's cleanup still ran: its customer's rows left the source.
+    await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings WHERE customer_id = $1', [second]))[0]?.n) === 0, {
+      timeoutMs: 90_000,
+      description: `the source cleaned of ${second}`,
+    });
+  }, 300_000);
+});
