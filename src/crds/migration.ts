@@ -95,7 +95,7 @@ export const MigrationSpecSchema = withCel(
   z.object({
     from: withCel(CellNameSchema, [immutable('from')]).describe('Source cell. Immutable.'),
     to: withCel(CellNameSchema, [immutable('to')]).describe(
-      'Target cell: must differ from the source, and be in the same region for customers bound to a region. Immutable.',
+      'Target cell: must differ from the source, be Active (a Cordoned or Draining spec.state holds the migration until it is Active again), and be in the same region for customers bound to a region. Immutable.',
     ),
     customers: withCel(CustomerSelectionSchema, [immutable('customers')]),
     order: z

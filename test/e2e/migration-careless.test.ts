@@ -1,11 +1,13 @@
 // What a careless operator does to a running Migration: deletes it while a customer is fenced and,
 // tired of waiting, removes its finalizer by hand; then applies a new Migration of the same name
 // for other customers. No customer may stay fenced (the router answering 503 for good), and the new
-// Migration must move its own customers, not inherit the old one's selection and journal.
+// Migration must move its own customers, not inherit the old one's selection and journal. And a
+// Migration into a cell that Git cordoned (spec.state) waits, saying why, until it is Active again.
 import { apply, kubectl, waitFor } from './support/kube.js';
 import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'careless-e2e';
+const INTO_CORDONED = 'careless-into-cordoned';
 const REGION = 'eu-central-5';
 
 describe('a Migration whose finalizer a person removes by hand', () => {
@@ -19,7 +21,7 @@ describe('a Migration whose finalizer a person removes by hand', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await world?.cleanup([MIGRATION]);
+    await world?.cleanup([MIGRATION, INTO_CORDONED]);
   }, 120_000);
 
   it('rolls a fenced customer back at once when its Migration is deleted mid-move', async () => {
@@ -76,4 +78,36 @@ describe('a Migration whose finalizer a person removes by hand', () => {
       description: `the source cleaned of ${second}`,
     });
   }, 300_000);
+
+  it('moves nobody into a cell whose spec.state is Cordoned, says so, and goes on once it is Active', async () => {
+    const fourth = world.customers[3] as string;
+    const setState = (state: string) => kubectl(['patch', 'cell', world.targetCell, '--type', 'merge', '-p', JSON.stringify({ spec: { state } })]);
+    const stateInTable = async () => (await sql<{ state: string }>(world.controlPlane, 'SELECT state FROM cells WHERE name = $1', [world.targetCell]))[0]?.state;
+    await setState('Cordoned');
+    try {
+      await waitFor(async () => (await stateInTable()) === 'Cordoned', { timeoutMs: 30_000, description: 'the target cordoned in the control-plane database' });
+      await apply(migrationManifest(world, INTO_CORDONED, { customers: { names: [fourth] }, steps: [{ move: 1 }], retention: '1s' }));
+      const held = await waitFor(
+        async () => {
+          const m = (await world.migration(INTO_CORDONED)) as { status?: { phase?: string; conditions?: { type: string; status: string; reason: string; message: string }[] } };
+          const valid = m.status?.conditions?.find((c) => c.type === 'Valid');
+          return valid?.status === 'False' ? { phase: m.status?.phase, valid } : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 250, description: 'the Migration into the cordoned cell to say it cannot go on' },
+      );
+      expect(held.valid).toMatchObject({ reason: 'TargetNotActive' });
+      expect(held.valid.message).toContain(`cell ${world.targetCell} is Cordoned (its spec.state)`);
+      expect(held.phase).toBe('Pending');
+      await new Promise((r) => setTimeout(r, 3_000));
+      expect(await placement(fourth)).toEqual({ cell: world.sourceCell, state: 'Active' });
+    } finally {
+      await setState('Active');
+    }
+    await waitFor(async () => ((await world.migration(INTO_CORDONED)).status?.phase === 'Succeeded' ? true : undefined), {
+      timeoutMs: 90_000,
+      intervalMs: 250,
+      description: 'the Migration to go on once the target is Active',
+    });
+    expect(await placement(fourth)).toEqual({ cell: world.targetCell, state: 'Active' });
+  }, 200_000);
 });

@@ -128,6 +128,20 @@ describe('decideMigration', () => {
     expect(cond(d, 'Gated')).toMatchObject({ status: 'True', reason: 'TargetNotReady' });
   });
 
+  it('starts nobody into a target whose spec.state closes it to new customers, and says how to open it', () => {
+    for (const state of ['Cordoned', 'Draining'] as const) {
+      const selected = customers(20).map((c, i) => (i === 0 ? { ...c, outcome: 'Moved' as const } : c));
+      const d = decideMigration(facts({ selected, record: atStep(2), target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 100, state } }));
+      expect(d.start).toEqual([]);
+      expect(d.status.phase).toBe('Paused');
+      expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'TargetNotActive' });
+      expect(cond(d, 'Valid')?.message).toBe(`spec.to: cell eu-west-1b is ${state} (its spec.state): it takes no new customers. Set its spec.state to Active to go on, or choose another target.`);
+    }
+    // An abort still moves everyone back: the source's state is no reason to keep them.
+    const aborting = decideMigration(facts({ spec: spec({ abort: true }), selected: [{ id: 'c00', region: 'eu-west-1', outcome: 'Moved' }], source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, state: 'Cordoned' } }));
+    expect(cond(aborting, 'Valid')?.status).toBe('True');
+  });
+
   it('refuses, as a condition, a target in another region for region-bound customers', () => {
     const d = decideMigration(facts({ target: { name: 'us-east-1a', region: 'us-east-1', ready: true, freeCapacity: 100 } }));
     expect(d.start).toEqual([]);

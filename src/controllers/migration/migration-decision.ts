@@ -19,7 +19,7 @@ import { kstatusConditions, replaceConditions, type Condition, type ConditionInp
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { SelectionCounts, SelectionFacts } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
-import { describeCordon } from '../../store/placement-decision.js';
+import { describeCordon, type CellState } from '../../store/placement-decision.js';
 
 export interface CellFacts {
   name: string;
@@ -29,6 +29,8 @@ export interface CellFacts {
   freeCapacity: number;
   /** The Migration whose drain cordons this cell (closed to new customers); null or absent: none. */
   cordonedBy?: string | null;
+  /** The Cell's spec.state: only an Active cell takes new customers, by placement or by a move. Absent: Active. */
+  state?: CellState;
 }
 
 export interface MigrationFacts {
@@ -94,6 +96,13 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
     return {
       reason: 'TargetDraining',
       message: `spec.to: cell ${f.target.name} is ${describeCordon(f.target.cordonedBy)}: it is being emptied and takes no customers. Choose another target.`,
+    };
+  }
+  // Cordoned or Draining in Git: a person closed the cell to new customers, moved ones included.
+  if (f.target.state && f.target.state !== 'Active') {
+    return {
+      reason: 'TargetNotActive',
+      message: `spec.to: cell ${f.target.name} is ${f.target.state} (its spec.state): it takes no new customers. Set its spec.state to Active to go on, or choose another target.`,
     };
   }
   // A drain does not cordon a cell that other migrations are still filling: they would stall.

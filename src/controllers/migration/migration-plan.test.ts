@@ -24,6 +24,14 @@ describe('planAdmission', () => {
     expect(planAdmission(drain({ spec: spec({ customers: { names: ['x'] } }) }))).toEqual({ cordon: { kind: 'keep' }, freeze: true, refused: false });
   });
 
+  it('does not freeze a split into a target that takes no new customers: it would select nobody, for good', () => {
+    const split = spec({ customers: { preferTarget: true } });
+    expect(planAdmission(drain({ spec: split, target: { ...cell('b'), state: 'Cordoned' } }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+    expect(planAdmission(drain({ spec: split }))).toEqual({ cordon: { kind: 'keep' }, freeze: true, refused: false });
+    // A selection by names or labels comes from the source alone: frozen, and the decider holds it.
+    expect(planAdmission(drain({ spec: spec({ customers: { names: ['c1'] } }), target: { ...cell('b'), state: 'Cordoned' } }))).toMatchObject({ freeze: true, refused: false });
+  });
+
   it('takes the cordon of a drain before freezing its selection', () => {
     expect(planAdmission(drain())).toEqual({ cordon: { kind: 'take' }, freeze: true, refused: false });
     expect(planAdmission(drain({ source: cell('a', 'drain-a') }))).toEqual({ cordon: { kind: 'take' }, freeze: true, refused: false });

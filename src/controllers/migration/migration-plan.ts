@@ -39,7 +39,11 @@ export interface Admission {
  * cordon, taken over). An aborted drain lifts its cordon and takes no more late arrivals.
  */
 export function planAdmission(f: AdmissionFacts): Admission {
-  if (!f.spec.customers.all) return { cordon: { kind: 'keep' }, freeze: true, refused: false };
+  if (!f.spec.customers.all) {
+    // A split's selection asks placement, which sends nobody to a closed target: frozen now, it would stay empty.
+    const unplaceable = f.spec.customers.preferTarget === true && !f.spec.abort && cellProblem(f) !== undefined;
+    return { cordon: { kind: 'keep' }, freeze: !unplaceable, refused: unplaceable };
+  }
   if (f.spec.abort) return { cordon: { kind: 'release' }, freeze: false, refused: false };
   const problem = cellProblem({ name: f.name, spec: f.spec, source: f.source, target: f.target, inbound: f.inbound });
   if (problem && problem.reason !== 'SourceAlreadyDraining') return { cordon: { kind: 'keep' }, freeze: false, refused: true };

@@ -245,6 +245,7 @@ export class MigrationReconciler {
       ready: row.ready,
       freeCapacity: Math.max(0, row.maxCustomers - row.customers - row.reserved),
       cordonedBy: row.cordonedBy,
+      state: row.state,
     };
   }
 
