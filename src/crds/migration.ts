@@ -25,7 +25,10 @@ export const MIGRATION_CONDITIONS = {
   aborting: 'Aborting',
 } as const;
 
-/** The most customers a `names` list may hold (keeps the object well under etcd's 1.5 MiB). */
+/**
+ * The most customers a `names` list may hold (keeps the object well under etcd's 1.5 MiB). A
+ * client-side apply fits fewer: its annotation copy of the object is limited to 256 KiB.
+ */
 export const MAX_LISTED_CUSTOMERS = 10000;
 export { MAX_STEPS };
 
@@ -50,7 +53,9 @@ const CustomerSelectionSchema = withCel(
   z.object({
     names: listSet(z.array(CustomerIdSchema).min(1).max(MAX_LISTED_CUSTOMERS))
       .optional()
-      .describe('These customers by id (order: Listed moves them in this order).'),
+      .describe(
+        'These customers by id (order: Listed moves them in this order), at most 10000. A client-side kubectl apply (and Argo CD without ServerSideApply=true) also keeps the object in the last-applied-configuration annotation, limited to 256 KiB: about 3,900 ids of 63 characters. Apply a longer list with kubectl apply --server-side.',
+      ),
     selector: LabelSelectorSchema.optional().describe(
       "Customers of the source cell whose routing-table labels match (a CustomerPlacement's metadata.labels become its labels).",
     ),

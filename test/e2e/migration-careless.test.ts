@@ -3,6 +3,7 @@
 // for other customers. No customer may stay fenced (the router answering 503 for good), and the new
 // Migration must move its own customers, not inherit the old one's selection and journal. And a
 // Migration into a cell that Git cordoned (spec.state) waits, saying why, until it is Active again.
+// Last, the longest list of names the schema takes, as kubectl apply sends it.
 import { apply, kubectl, waitFor } from './support/kube.js';
 import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
 
@@ -110,4 +111,28 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     });
     expect(await placement(fourth)).toEqual({ cell: world.targetCell, state: 'Active' });
   }, 200_000);
+});
+
+describe('a Migration listing 10000 customers by name, the most spec.customers.names takes', () => {
+  const NAME = 'careless-long-list';
+  // Ids of the longest form (63 characters): the list alone is about 670 kB.
+  const names = Array.from({ length: 10_000 }, (_, i) => `c${String(i).padStart(5, '0')}-${'x'.repeat(56)}`);
+  const manifest = (list: string[]) =>
+    JSON.stringify({ apiVersion: 'cells.platform.io/v1alpha1', kind: 'Migration', metadata: { name: NAME }, spec: { from: 'careless-nowhere-a', to: 'careless-nowhere-b', customers: { names: list }, steps: [{ move: 1 }], paused: true } });
+
+  afterAll(async () => {
+    await kubectl(['delete', 'migration', NAME, '--ignore-not-found', '--wait=false']);
+  }, 60_000);
+
+  it('is refused by a client-side kubectl apply for its annotation copy, as the field says, and taken with --server-side', async () => {
+    const clientSide = await kubectl(['apply', '-f', '-'], { input: manifest(names), allowFailure: true });
+    expect(clientSide.code).not.toBe(0);
+    expect(clientSide.stderr).toContain('metadata.annotations: Too long');
+    await kubectl(['apply', '--server-side', '-f', '-'], { input: manifest(names) });
+    const stored = await kubectl(['get', 'migration', NAME, '-o', 'jsonpath={.spec.customers.names[9999]}']);
+    expect(stored.stdout).toBe(names[9999]);
+    // One more is refused by the schema, naming the field.
+    const tooMany = await kubectl(['apply', '--server-side', '-f', '-'], { input: manifest([...names, 'c10000']), allowFailure: true });
+    expect(tooMany.stderr).toContain('spec.customers.names: Too many: 10001');
+  }, 120_000);
 });
