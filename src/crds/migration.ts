@@ -171,7 +171,9 @@ export const MigrationSpecSchema = withCel(
         failedBefore: z.iso
           .datetime()
           .max(64)
-          .describe('Every customer whose move failed before this time starts moving again, once; a move that fails again after it stays Failed until a later time is set.'),
+          .describe(
+            'Every customer whose move failed before this time starts moving again, once; a move that fails again after it stays Failed until a later time is set. A time more than a minute ahead of the operator\'s clock is refused (Valid=False, reason RetryInTheFuture): it would retry the same failures over and over.',
+          ),
         customers: listSet(z.array(CustomerIdSchema).min(1).max(1000))
           .optional()
           .describe('Only these customers; every failed customer when omitted.'),

@@ -3,12 +3,15 @@
 // for other customers. No customer may stay fenced (the router answering 503 for good), and the new
 // Migration must move its own customers, not inherit the old one's selection and journal. And a
 // Migration into a cell that Git cordoned (spec.state) waits, saying why, until it is Active again.
+// A retry whose failedBefore is a year ahead (a typo in Git) is refused, not run over and over.
 // Last, the longest list of names the schema takes, as kubectl apply sends it.
 import { apply, kubectl, waitFor } from './support/kube.js';
 import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'careless-e2e';
 const INTO_CORDONED = 'careless-into-cordoned';
+const RETRIED = 'careless-retried';
+const SNATCHER = 'careless-snatcher';
 const REGION = 'eu-central-5';
 
 describe('a Migration whose finalizer a person removes by hand', () => {
@@ -18,11 +21,11 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     (await sql<{ cell: string; state: string }>(world.controlPlane, 'SELECT cell, state FROM placements WHERE customer_id = $1', [customer]))[0];
 
   beforeAll(async () => {
-    world = await startMigrationWorld({ prefix: 'careless', region: REGION, customers: 4, readingsPerCustomer: 20 });
+    world = await startMigrationWorld({ prefix: 'careless', region: REGION, customers: 6, readingsPerCustomer: 20 });
   }, 240_000);
 
   afterAll(async () => {
-    await world?.cleanup([MIGRATION, INTO_CORDONED]);
+    await world?.cleanup([MIGRATION, INTO_CORDONED, RETRIED, SNATCHER]);
   }, 120_000);
 
   it('rolls a fenced customer back at once when its Migration is deleted mid-move', async () => {
@@ -111,6 +114,36 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     });
     expect(await placement(fourth)).toEqual({ cell: world.targetCell, state: 'Active' });
   }, 200_000);
+
+  it('refuses a spec.retry.failedBefore a year ahead instead of retrying a failing move over and over', async () => {
+    const fifth = world.customers[4] as string;
+    type WithConditions = { status?: { customers?: { failed?: number }; conditions?: { type: string; status: string; reason: string; message: string }[] } };
+    const failures = async () => Number((await sql<{ n: string }>(world.controlPlane, 'SELECT count(*) AS n FROM migration_failures WHERE migration = $1 AND customer_id = $2', [RETRIED, fifth]))[0]?.n);
+    // The selection is frozen while RETRIED waits at its first step; then another Migration moves the customer away,
+    // so that RETRIED's move of it fails (NotInSourceCell) every time it runs.
+    await apply(migrationManifest(world, RETRIED, { customers: { names: [fifth] }, steps: [{ pause: {} }, { move: 1 }], retention: '1s' }));
+    await waitFor(async () => ((await world.migration(RETRIED)).status?.phase === 'Paused' ? true : undefined), { timeoutMs: 30_000, description: `${RETRIED} waiting at its pause` });
+    await apply(migrationManifest(world, SNATCHER, { customers: { names: [fifth] }, steps: [{ move: 1 }], retention: '1s' }));
+    await waitFor(async () => ((await world.migration(SNATCHER)).status?.phase === 'Succeeded' ? true : undefined), { timeoutMs: 90_000, description: `${SNATCHER} to move ${fifth}` });
+    await kubectl(['patch', 'migration', RETRIED, '--type', 'merge', '-p', '{"spec":{"promotedStep":0}}']);
+    await waitFor(async () => ((await world.migration(RETRIED)).status?.customers?.failed === 1 ? true : undefined), { timeoutMs: 60_000, description: `the move of ${fifth} to fail` });
+    expect(await failures()).toBe(1);
+
+    const nextYear = new Date(Date.now() + 365 * 86_400_000).toISOString().replace(/\.\d+Z$/, 'Z');
+    await kubectl(['patch', 'migration', RETRIED, '--type', 'merge', '-p', JSON.stringify({ spec: { retry: { failedBefore: nextYear } } })]);
+    // Nothing is retried: still the one failure 10 s later.
+    await new Promise((r) => setTimeout(r, 10_000));
+    expect(await failures()).toBe(1);
+    const refused = await waitFor(
+      async () => {
+        const m = (await world.migration(RETRIED)) as WithConditions;
+        return m.status?.conditions?.find((c) => c.type === 'Valid' && c.status === 'False');
+      },
+      { timeoutMs: 30_000, intervalMs: 250, description: 'the retry in the future to be refused' },
+    );
+    expect(refused).toMatchObject({ reason: 'RetryInTheFuture' });
+    expect(refused.message).toContain(`spec.retry.failedBefore is ${nextYear}, in the future`);
+  }, 240_000);
 });
 
 describe('a Migration listing 10000 customers by name, the most spec.customers.names takes', () => {

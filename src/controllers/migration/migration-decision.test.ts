@@ -1,7 +1,7 @@
 import type { MigrationSpec } from '../../crds/migration.js';
 import { selectionFacts, type SelectedCustomer } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
-import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, walkSteps, type MigrationFacts } from './migration-decision.js';
+import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, retryProblem, walkSteps, type MigrationFacts } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -140,6 +140,20 @@ describe('decideMigration', () => {
     // An abort still moves everyone back: the source's state is no reason to keep them.
     const aborting = decideMigration(facts({ spec: spec({ abort: true }), selected: [{ id: 'c00', region: 'eu-west-1', outcome: 'Moved' }], source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, state: 'Cordoned' } }));
     expect(cond(aborting, 'Valid')?.status).toBe('True');
+  });
+
+  it('refuses a spec.retry.failedBefore in the future, which would retry every failure again and again', () => {
+    const selected = customers(20).map((c, i) => (i === 0 ? { ...c, outcome: 'Failed' as const } : c));
+    const typo = decideMigration(facts({ selected, spec: spec({ retry: { failedBefore: '2027-11-28T10:00:00Z' } }) }));
+    expect(typo.start).toEqual([]);
+    expect(cond(typo, 'Valid')).toMatchObject({ status: 'False', reason: 'RetryInTheFuture' });
+    expect(cond(typo, 'Valid')?.message).toBe(
+      'spec.retry.failedBefore is 2027-11-28T10:00:00Z, in the future: every move that fails before then would be retried again and again. Set it to the current time (kubectl cells migration retry m does).',
+    );
+    expect(retryProblem(spec({ retry: { failedBefore: '2027-11-28T10:00:00Z' } }), t0)).toBeDefined();
+    // A clock a little ahead (the person's laptop) is no typo; nor is anything while aborting.
+    expect(retryProblem(spec({ retry: { failedBefore: '2026-11-28T10:00:30Z' } }), t0)).toBeUndefined();
+    expect(retryProblem(spec({ abort: true, retry: { failedBefore: '2027-11-28T10:00:00Z' } }), t0)).toBeUndefined();
   });
 
   it('refuses, as a condition, a target in another region for region-bound customers', () => {

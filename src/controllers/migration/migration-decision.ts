@@ -116,10 +116,29 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
   return undefined;
 }
 
+/** How far ahead of the operator's clock spec.retry.failedBefore may be: kubectl cells sets it from the person's. */
+export const RETRY_CLOCK_SKEW_MS = 60_000;
+
+/**
+ * A spec.retry whose failedBefore is in the future (a typo in Git: the wrong year): every move that
+ * fails before then would start again, fail again and be retried again, its customer fenced each
+ * time. Not retried; the Valid condition says what to set. Nothing is retried while aborting.
+ */
+export function retryProblem(spec: MigrationSpec, now: Date, name = 'NAME'): { reason: string; message: string } | undefined {
+  if (!spec.retry || spec.abort) return undefined;
+  if (new Date(spec.retry.failedBefore).getTime() <= now.getTime() + RETRY_CLOCK_SKEW_MS) return undefined;
+  return {
+    reason: 'RetryInTheFuture',
+    message: `spec.retry.failedBefore is ${spec.retry.failedBefore}, in the future: every move that fails before then would be retried again and again. Set it to the current time (kubectl cells migration retry ${name} does).`,
+  };
+}
+
 /** Why the migration cannot run at all: a condition a person must fix, not an action. */
 export function validate(f: MigrationFacts, c: SelectionCounts): { reason: string; message: string } | undefined {
   const cells = cellProblem(f);
   if (cells) return cells;
+  const retry = retryProblem(f.spec, f.now, f.name);
+  if (retry) return retry;
   const target = f.target as CellFacts; // cellProblem found it
   const outOfRegion = f.selection.outOfRegion;
   if (outOfRegion.count > 0) {

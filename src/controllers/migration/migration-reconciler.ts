@@ -30,7 +30,7 @@ import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
-import { decideMigration, type CellFacts } from './migration-decision.js';
+import { decideMigration, retryProblem, type CellFacts } from './migration-decision.js';
 import { leftoverStatus, planAdmission, planDeletion, planLeftovers, requeueAfter, sourceAfterCordon, type CordonPlan, type LeftoverPlan } from './migration-plan.js';
 import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
@@ -104,7 +104,8 @@ export class MigrationReconciler {
       stored = undefined;
       await this.deps.events.normal(migration, 'EarlierMigrationArchived', `The records of an earlier Migration named ${name} (uid ${leftovers.uid}) are archived under ${name}@${leftovers.uid}; this one starts from nothing.`);
     }
-    if (migration.spec.retry && !migration.spec.abort) await this.retryFailed(store, engine, migration);
+    // A failedBefore in the future is refused (Valid=False), not retried over and over.
+    if (migration.spec.retry && !retryProblem(spec, this.now(), name)) await this.retryFailed(store, engine, migration);
 
     // Read: the cells, the other Migrations around the source.
     const [target, source] = await Promise.all([this.cellFacts(store, spec.to), this.cellFacts(store, spec.from)]);
