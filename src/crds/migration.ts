@@ -57,7 +57,7 @@ const CustomerSelectionSchema = withCel(
         'These customers by id (order: Listed moves them in this order), at most 10000. A client-side kubectl apply (and Argo CD without ServerSideApply=true) also keeps the object in the last-applied-configuration annotation, limited to 256 KiB: about 3,900 ids of 63 characters. Apply a longer list with kubectl apply --server-side.',
       ),
     selector: LabelSelectorSchema.optional().describe(
-      "Customers of the source cell whose routing-table labels match (a CustomerPlacement's metadata.labels become its labels).",
+      "Customers of the source cell whose routing-table labels match (a CustomerPlacement's metadata.labels when the customer was first placed become its labels; later changes are not applied, and its Drifted condition says so).",
     ),
     all: z
       .boolean()

@@ -3,9 +3,10 @@
 // for other customers. No customer may stay fenced (the router answering 503 for good), and the new
 // Migration must move its own customers, not inherit the old one's selection and journal. And a
 // Migration into a cell that Git cordoned (spec.state) waits, saying why, until it is Active again.
-// A retry whose failedBefore is a year ahead (a typo in Git) is refused, not run over and over.
+// A retry whose failedBefore is a year ahead (a typo in Git) is refused, not run over and over. A
+// CustomerPlacement relabelled for a Migration's selector says that the routing table kept its labels.
 // Last, the longest list of names the schema takes, as kubectl apply sends it.
-import { apply, kubectl, waitFor } from './support/kube.js';
+import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
 
 const MIGRATION = 'careless-e2e';
@@ -144,6 +145,22 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     expect(refused).toMatchObject({ reason: 'RetryInTheFuture' });
     expect(refused.message).toContain(`spec.retry.failedBefore is ${nextYear}, in the future`);
   }, 240_000);
+
+  it('says Drifted when a placed customer is relabelled, since Migration selectors read the labels of its first placement', async () => {
+    const sixth = world.customers[5] as string;
+    await kubectl(['label', 'customerplacement', sixth, 'tier=premium', '--overwrite']);
+    const drifted = await waitFor(
+      async () => {
+        const p = await kubectlJson<{ status?: { message?: string; conditions?: { type: string; status: string; reason: string }[] } }>(['get', 'customerplacement', sixth, '-o', 'json']);
+        return p.status?.conditions?.some((c) => c.type === 'Drifted' && c.status === 'True') ? p : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, description: `${sixth} to say its labels differ from the routing table's` },
+    );
+    expect(drifted.status?.message).toContain('metadata.labels are {"tier":"premium"} but the routing table, which Migration selectors read, keeps the labels of the first placement: {"tier":"standard"}');
+    // What the status says is what the routing table holds (store/placements.ts does not update the labels of a placed customer).
+    const labels = await sql<{ labels: Record<string, string> }>(world.controlPlane, 'SELECT labels FROM placements WHERE customer_id = $1', [sixth]);
+    expect(labels[0]?.labels).toEqual({ tier: 'standard' });
+  }, 60_000);
 });
 
 describe('a Migration listing 10000 customers by name, the most spec.customers.names takes', () => {
