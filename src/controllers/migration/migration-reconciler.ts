@@ -32,7 +32,7 @@ import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
 import { decideMigration, retryProblem, type CellFacts } from './migration-decision.js';
 import { leftoverStatus, planAdmission, planDeletion, planLeftovers, requeueAfter, sourceAfterCordon, type CordonPlan, type LeftoverPlan } from './migration-plan.js';
-import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
+import { listFailedMoves, listOpenMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
 import { dateClock } from '../../runtime/clock.js';
@@ -188,18 +188,18 @@ export class MigrationReconciler {
    */
   private async reconcileGone(store: Pool, name: string): Promise<ReconcileResult | void> {
     await this.release(store, name);
-    const engine = this.engineFor({ metadata: { name }, spec: GONE_SETTINGS });
-    const [record, open] = await Promise.all([readStepRecord(store, name), engine.listOpenMoves(name)]);
-    if (!record && open.length === 0) return;
+    const [record, open] = await Promise.all([readStepRecord(store, name), listOpenMoves(store, name)]);
+    if (!record && open.length === 0) return; // the usual case: archived behind the finalizer
     const plan = planDeletion(open, this.now());
     if (plan.kind === 'wait') {
+      // Not kept in this.engines: nothing reconciles this name once its moves have ended.
+      const engine = this.newEngine(name, GONE_SETTINGS);
       for (const key of plan.abort) await engine.abortMove(key);
       await this.drive(engine, name, GONE_SETTINGS.maxConcurrent);
       this.deps.log.warn({ migration: name, open: open.length }, `Migration deleted with its finalizer removed by hand: finishing its open moves. ${plan.message}`);
       return { requeueAfter: plan.requeueAfterMs };
     }
     const archived = await archiveMigration(store, name, record?.uid ?? `gone-${this.now().getTime()}`);
-    this.engines.delete(name);
     this.deps.log.info({ migration: name, moves: archived.moves }, 'archived the records of a Migration deleted with its finalizer removed by hand');
   }
 
@@ -213,13 +213,19 @@ export class MigrationReconciler {
   }
 
   /** One engine per Migration: its drain wait, fence bound, retention and rate limit come from the spec. */
-  private engineFor(migration: Pick<Migration, 'metadata'> & { spec: Pick<Migration['spec'], 'drainWait' | 'maxFence' | 'retention' | 'rateLimit'> }): MoveEngine {
+  private engineFor(migration: Migration): MoveEngine {
     const name = migration.metadata.name ?? '';
     const { drainWait, maxFence, retention, rateLimit } = migration.spec;
     const fingerprint = JSON.stringify([drainWait, maxFence, retention, rateLimit]);
     const cached = this.engines.get(name);
     if (cached?.fingerprint === fingerprint) return cached.engine;
-    const engine = new MoveEngine({
+    const engine = this.newEngine(name, migration.spec);
+    this.engines.set(name, { fingerprint, engine });
+    return engine;
+  }
+
+  private newEngine(name: string, { drainWait, maxFence, retention, rateLimit }: Pick<Migration['spec'], 'drainWait' | 'maxFence' | 'retention' | 'rateLimit'>): MoveEngine {
+    return new MoveEngine({
       controlPlane: this.deps.store as Pool,
       cells: (cell) => this.deps.cellPools.database(cell),
       settings: {
@@ -233,8 +239,6 @@ export class MigrationReconciler {
       ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}),
       log: this.deps.log.child({ migration: name }),
     });
-    this.engines.set(name, { fingerprint, engine });
-    return engine;
   }
 
   private async cellFacts(store: Pool, name: string): Promise<CellFacts | undefined> {
