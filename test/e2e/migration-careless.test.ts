@@ -5,6 +5,7 @@
 // Migration into a cell that Git cordoned (spec.state) waits, saying why, until it is Active again.
 // A retry whose failedBefore is a year ahead (a typo in Git) is refused, not run over and over. A
 // CustomerPlacement relabelled for a Migration's selector says that the routing table kept its labels.
+// Two Migrations that select the same customer: the second says it waits for the first.
 // Last, the longest list of names the schema takes, as kubectl apply sends it.
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
@@ -13,6 +14,8 @@ const MIGRATION = 'careless-e2e';
 const INTO_CORDONED = 'careless-into-cordoned';
 const RETRIED = 'careless-retried';
 const SNATCHER = 'careless-snatcher';
+const FIRST = 'careless-first';
+const SECOND = 'careless-second';
 const REGION = 'eu-central-5';
 
 describe('a Migration whose finalizer a person removes by hand', () => {
@@ -26,7 +29,7 @@ describe('a Migration whose finalizer a person removes by hand', () => {
   }, 240_000);
 
   afterAll(async () => {
-    await world?.cleanup([MIGRATION, INTO_CORDONED, RETRIED, SNATCHER]);
+    await world?.cleanup([MIGRATION, INTO_CORDONED, RETRIED, SNATCHER, FIRST, SECOND]);
   }, 120_000);
 
   it('rolls a fenced customer back at once when its Migration is deleted mid-move', async () => {
@@ -161,6 +164,26 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     const labels = await sql<{ labels: Record<string, string> }>(world.controlPlane, 'SELECT labels FROM placements WHERE customer_id = $1', [sixth]);
     expect(labels[0]?.labels).toEqual({ tier: 'standard' });
   }, 60_000);
+
+  it('says, when two Migrations select the same customer, that the second waits for the first, and counts nobody in flight', async () => {
+    const [first] = world.customers as [string]; // back in the source since the first test
+    type Gated = { status?: { phase?: string; message?: string; customers?: { inFlight?: number }; conditions?: { type: string; status: string; reason: string }[] } };
+    await apply(migrationManifest(world, SECOND, { customers: { names: [first] }, steps: [{ pause: {} }, { move: 1 }], retention: '1s' }));
+    await waitFor(async () => ((await world.migration(SECOND)).status?.phase === 'Paused' ? true : undefined), { timeoutMs: 30_000, description: `${SECOND} frozen with ${first}, waiting at its pause` });
+    // The first moves the customer and keeps its move open for its cleanup (a minute).
+    await apply(migrationManifest(world, FIRST, { customers: { names: [first] }, steps: [{ move: 1 }], retention: '60s' }));
+    await waitFor(async () => ((await world.migration(FIRST)).status?.phase === 'Succeeded' ? true : undefined), { timeoutMs: 90_000, description: `${FIRST} to move ${first}` });
+    await kubectl(['patch', 'migration', SECOND, '--type', 'merge', '-p', '{"spec":{"promotedStep":0}}']);
+    const held = await waitFor(
+      async () => {
+        const m = (await world.migration(SECOND)) as Gated;
+        return m.status?.conditions?.some((c) => c.type === 'Gated' && c.status === 'True' && c.reason === 'CustomersInAnotherMigration') ? m : undefined;
+      },
+      { timeoutMs: 30_000, intervalMs: 250, description: `${SECOND} to say it waits for ${FIRST}` },
+    );
+    expect(held.status?.message).toContain(`(${first} by ${FIRST})`);
+    expect(held.status?.customers?.inFlight).toBe(0);
+  }, 200_000);
 });
 
 describe('a Migration listing 10000 customers by name, the most spec.customers.names takes', () => {

@@ -156,6 +156,22 @@ describe('decideMigration', () => {
     expect(retryProblem(spec({ abort: true, retry: { failedBefore: '2027-11-28T10:00:00Z' } }), t0)).toBeUndefined();
   });
 
+  it('starts the customers no other migration is moving, and waits, saying for which, when only those are left', () => {
+    const selected: SelectedCustomer[] = [
+      { id: 'c00', region: 'eu-west-1', busyIn: 'other' },
+      { id: 'c01', region: 'eu-west-1' },
+    ];
+    const d = decideMigration(facts({ selected, spec: spec({ steps: [{ move: 1 }] }) }));
+    expect(d.start).toEqual(['c01']);
+    const onlyBusy = decideMigration(facts({ selected: [selected[0]!], spec: spec({ steps: [{ move: 1 }] }) }));
+    expect(onlyBusy.start).toEqual([]);
+    expect(onlyBusy.status).toMatchObject({ phase: 'Paused', customers: { inFlight: 0, pending: 1 } });
+    expect(cond(onlyBusy, 'Gated')).toMatchObject({ status: 'True', reason: 'CustomersInAnotherMigration' });
+    expect(onlyBusy.status.message).toBe(
+      'Step 0 (move 1) is held: 1 selected customer(s) are being moved by another Migration (c00 by other). They start once that move has ended, its cleanup included; a customer it moved out of eu-west-1a then fails with NotInSourceCell.',
+    );
+  });
+
   it('refuses, as a condition, a target in another region for region-bound customers', () => {
     const d = decideMigration(facts({ target: { name: 'us-east-1a', region: 'us-east-1', ready: true, freeCapacity: 100 } }));
     expect(d.start).toEqual([]);
@@ -282,7 +298,7 @@ describe('decideMigration', () => {
       facts({
         spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 8 }),
         target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 50_000 },
-        selection: { counts, outOfRegion: { count: 0, examples: [] }, next: ['c60000', 'c60001', 'c60002', 'c60003', 'c60004', 'c60005', 'c60006', 'c60007'] },
+        selection: { counts, outOfRegion: { count: 0, examples: [] }, next: ['c60000', 'c60001', 'c60002', 'c60003', 'c60004', 'c60005', 'c60006', 'c60007'], busy: { count: 0 } },
       }),
     );
     expect(d.start).toEqual(['c60000', 'c60001']);

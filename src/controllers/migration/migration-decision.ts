@@ -258,6 +258,14 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
     const slots = Math.max(0, spec.maxConcurrent - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
     const start = f.selection.next.slice(0, Math.min(slots, wanted));
+    // Only customers another migration is moving are left to start: their starts would be refused.
+    const { busy } = f.selection;
+    if (start.length === 0 && wanted > 0 && c.queued + c.inFlight === 0 && busy.count > 0) {
+      const example = busy.example ? ` (${busy.example.id} by ${busy.example.migration})` : '';
+      const message = `${busy.count} selected customer(s) are being moved by another Migration${example}. They start once that move has ended, its cleanup included; a customer it moved out of ${spec.from} then fails with NotInSourceCell.`;
+      const gated: ConditionInput = { type: MIGRATION_CONDITIONS.gated, status: 'True', reason: 'CustomersInAnotherMigration', message };
+      return walk('Paused', `Step ${step} (move ${count}) is held: ${message}`, { conditions: [gated], requeueAfterMs: 15_000 });
+    }
     return walk('Progressing', `Step ${step} (move ${count}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`, { start, requeueAfterMs: 5_000 });
   }
   return c.failed > 0
