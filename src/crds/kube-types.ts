@@ -37,6 +37,11 @@ export const DurationSchema = z
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
+/** A duration within [min, max] ms; a malformed one passes here (the pattern reports it). */
+export function durationWithin(d: string, min: number, max: number): boolean {
+  return !DURATION_PATTERN.test(d) || (parseDuration(d) >= min && parseDuration(d) <= max);
+}
+
 /** Milliseconds of a duration written as DurationSchema accepts it. */
 export function parseDuration(text: string): number {
   if (!DURATION_PATTERN.test(text)) throw new Error(`invalid duration ${JSON.stringify(text)}`);

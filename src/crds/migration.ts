@@ -5,13 +5,10 @@ import type { V1ObjectMeta } from '@kubernetes/client-node';
 import { listSet, withCel } from './cel.js';
 import { ConditionsSchema } from './condition.js';
 import type { API_VERSION } from './group.js';
-import { DURATION_PATTERN, DurationSchema, LabelSelectorSchema, parseDuration } from './kube-types.js';
+import { DURATION_PATTERN, DurationSchema, durationWithin as within, LabelSelectorSchema, parseDuration } from './kube-types.js';
 import { CellNameSchema, CustomerIdSchema } from './names.js';
 import { parseWith, type ParseResult } from './parse.js';
 import { countSchema, countTarget, MAX_STEPS, oneOfCountOrPause, PauseSchema, PERCENT_PATTERN } from './steps.js';
-
-/** A duration within [min, max] ms; a malformed one passes here (the pattern reports it). */
-const within = (d: string, min: number, max: number): boolean => !DURATION_PATTERN.test(d) || (parseDuration(d) >= min && parseDuration(d) <= max);
 
 export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
 /** Customers a Migration moves at the same time unless spec.maxConcurrent says otherwise. */
@@ -30,7 +27,10 @@ export const MIGRATION_CONDITIONS = {
   aborting: 'Aborting',
 } as const;
 
-/** The most customers a `names` list may hold (keeps the object well under etcd's 1.5 MiB). */
+/**
+ * The most customers a `names` list may hold (keeps the object well under etcd's 1.5 MiB). A
+ * client-side apply fits fewer: its annotation copy of the object is limited to 256 KiB.
+ */
 export const MAX_LISTED_CUSTOMERS = 10000;
 export { MAX_STEPS };
 
@@ -55,9 +55,11 @@ const CustomerSelectionSchema = withCel(
   z.object({
     names: listSet(z.array(CustomerIdSchema).min(1).max(MAX_LISTED_CUSTOMERS))
       .optional()
-      .describe('These customers by id (order: Listed moves them in this order).'),
+      .describe(
+        'These customers by id (order: Listed moves them in this order), at most 10000. A client-side kubectl apply (and Argo CD without ServerSideApply=true) also keeps the object in the last-applied-configuration annotation, limited to 256 KiB: about 3,900 ids of 63 characters. Apply a longer list with kubectl apply --server-side.',
+      ),
     selector: LabelSelectorSchema.optional().describe(
-      "Customers of the source cell whose routing-table labels match (a CustomerPlacement's metadata.labels become its labels).",
+      "Customers of the source cell whose routing-table labels match (a CustomerPlacement's metadata.labels when the customer was first placed become its labels; later changes are not applied, and its Drifted condition says so).",
     ),
     all: z
       .boolean()
@@ -100,7 +102,7 @@ export const MigrationSpecSchema = withCel(
   z.object({
     from: withCel(CellNameSchema, [immutable('from')]).describe('Source cell. Immutable.'),
     to: withCel(CellNameSchema, [immutable('to')]).describe(
-      'Target cell: must differ from the source, and be in the same region for customers bound to a region. Immutable.',
+      'Target cell: must differ from the source, be Active (a Cordoned or Draining spec.state holds the migration until it is Active again), and be in the same region for customers bound to a region. Immutable.',
     ),
     customers: withCel(CustomerSelectionSchema, [immutable('customers')]),
     order: z
@@ -159,7 +161,7 @@ export const MigrationSpecSchema = withCel(
     ])
       .default('24h')
       .describe(
-        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h.",
+        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h. Fixed for each customer at its cut-over: a change applies to the customers cut over after it.",
       ),
     paused: z
       .boolean()
@@ -179,7 +181,9 @@ export const MigrationSpecSchema = withCel(
         failedBefore: z.iso
           .datetime()
           .max(64)
-          .describe('Every customer whose move failed before this time starts moving again, once; a move that fails again after it stays Failed until a later time is set.'),
+          .describe(
+            'Every customer whose move failed before this time starts moving again, once; a move that fails again after it stays Failed until a later time is set. A time more than a minute ahead of the operator\'s clock is refused (Valid=False, reason RetryInTheFuture): it would retry the same failures over and over.',
+          ),
         customers: listSet(z.array(CustomerIdSchema).min(1).max(1000))
           .optional()
           .describe('Only these customers; every failed customer when omitted.'),

@@ -2,7 +2,8 @@
 // cells), in the manner of Argo Rollouts: cumulative count targets (`N` or `"P%"`), pauses for a
 // duration or until promoted (`pause: {}`), and the one pure walker that moves over the steps.
 import { z } from 'zod';
-import { DurationSchema, parseDuration } from './kube-types.js';
+import { withCel } from './cel.js';
+import { DurationSchema, durationWithin, parseDuration } from './kube-types.js';
 
 /** The most steps a Migration or a release may have. */
 export const MAX_STEPS = 32;
@@ -15,10 +16,19 @@ export function countSchema(description: string) {
   return z.union([z.int().min(1), z.string().max(4).regex(PERCENT_PATTERN, 'must be a percentage from 1% to 100%')]).describe(description);
 }
 
+/** The longest timed pause: a year, like a Migration's retention (a longer one overflowed the clock). */
+export const MAX_PAUSE = '8760h';
+
 export const PauseSchema = z
   .object({
-    duration: DurationSchema.optional().describe(
-      'How long to wait (30s, 10m, 1h). Omitted: wait until a person promotes the migration (spec.promotedStep).',
+    duration: withCel(DurationSchema, [
+      {
+        rule: `duration(self) <= duration('${MAX_PAUSE}')`,
+        message: `pause.duration must be at most ${MAX_PAUSE} (a year); wait longer with pause: {} and promote by hand`,
+        check: (d) => durationWithin(d, 0, 8_760 * 3_600_000),
+      },
+    ]).optional().describe(
+      'How long to wait (30s, 10m, 1h), at most 8760h. Omitted: wait until a person promotes the migration (spec.promotedStep).',
     ),
   })
   .describe('Wait before the next step: for a duration, or, as pause: {}, until promoted.');

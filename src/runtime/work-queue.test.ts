@@ -154,6 +154,23 @@ describe('WorkQueue', () => {
     expect(w.runs.map((r) => r.at)).toEqual([0, 30_000]);
   });
 
+  it('waits out a requeueAfter longer than a timer can hold (a 30-day pause) instead of running again at once', async () => {
+    // Node runs a setTimeout of more than 2^31-1 ms after 1 ms: a Migration paused for 30 days
+    // (or a NaN delay) would be reconciled in a hot loop.
+    let runs = 0;
+    const q = new WorkQueue(async () => {
+      runs += 1;
+      return { requeueAfter: runs === 1 ? 30 * 24 * 3_600_000 : Number.NaN };
+    });
+    q.add('paused-a-month');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(runs).toBe(1);
+    q.add('paused-a-month');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(runs).toBe(2);
+    await q.shutdown();
+  });
+
   it('runs a key at once when it is added while a requeueAfter is pending, and forgets the delayed run', async () => {
     const clock = new FakeClock();
     const w = controllableWorker(clock);

@@ -30,6 +30,12 @@ export interface WorkQueueOptions {
 
 export const defaultQueueBackoff: BackoffPolicy = { baseMs: 500, maxMs: 5 * 60_000 };
 
+/**
+ * The longest delay a timer holds (2^31-1 ms, 24.8 days): Node runs a longer one, or a NaN, after
+ * 1 ms. A longer requeueAfter (a pause of weeks) waits this long and is decided again.
+ */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   private readonly waiting = new Map<string, number>(); // key -> when it was added; insertion order is FIFO
   private readonly running = new Set<string>();
@@ -67,8 +73,9 @@ export class WorkQueue {
   }
 
   /** Run `key` after `ms`, unless it is due to run sooner anyway. */
-  addAfter(key: string, ms: number): void {
+  addAfter(key: string, requested: number): void {
     if (this.closed) return;
+    const ms = Number.isNaN(requested) ? MAX_DELAY_MS : Math.min(requested, MAX_DELAY_MS);
     if (ms <= 0) return this.add(key);
     if (this.waiting.has(key) || this.dirty.has(key)) return;
     const at = this.clock.now() + ms;

@@ -109,6 +109,16 @@ describe('the facts of a selection, counted in SQL', () => {
     });
   });
 
+  it('leaves out of the next ones, and counts, the customers another migration is moving', async () => {
+    // 'other' is moving c20 (Copying) and cleaning up c21: starting either here would be refused
+    // (one open move per customer), and would hold the step's slots meanwhile.
+    const facts = await readSelectionFacts(pool, 'drain', { targetRegion: 'eu-west-1', next: 100 });
+    expect(facts.next).not.toContain('c20');
+    expect(facts.next).not.toContain('c21');
+    expect(facts.busy).toEqual({ count: 2, example: { id: 'c20', migration: 'other' } });
+    expect(facts.counts.pending).toBe(facts.next.length + 2);
+  });
+
   it('has nothing to start once every selected customer has a move', async () => {
     await pool.query(`INSERT INTO migration_customers (migration, customer_id, ordinal) VALUES ('all-started', 'c20', 1), ('all-started', 'c21', 2)`);
     await journal('all-started', 'c20', 'Done');

@@ -19,6 +19,8 @@ export interface SelectedCustomer {
   outcome?: MoveOutcome;
   /** Moved and cleaned up (journal state Done): its source rows are gone, an abort cannot bring it back. */
   cleanedUp?: boolean;
+  /** Not started here, and another Migration has an open move of it (named here): it cannot start now. */
+  busyIn?: string;
 }
 
 /** How many selected customers stand where, by the outcome of their move in this migration. */
@@ -45,8 +47,10 @@ export interface SelectionFacts {
     /** The first three of them in move order. */
     examples: { id: string; region: string }[];
   };
-  /** The first customers not started yet, in move order; at least spec.maxConcurrent of them when there are that many. */
+  /** The first customers not started yet that may start now, in move order; at least spec.maxConcurrent of them when there are that many. */
   next: string[];
+  /** Customers not started yet that another Migration is moving (a customer has one open move at a time), with the first in move order. */
+  busy: { count: number; example?: { id: string; migration: string } };
 }
 
 export function emptyCounts(): SelectionCounts {
@@ -84,11 +88,14 @@ export function tally(c: SelectionCounts, outcome: MoveOutcome | undefined, clea
 /** The facts about a selection given as a list in move order, keeping the first `nextLimit` customers to start. */
 export function selectionFacts(selected: readonly SelectedCustomer[], targetRegion: string | undefined, nextLimit: number): SelectionFacts {
   const counts = emptyCounts();
-  const facts: SelectionFacts = { counts, outOfRegion: { count: 0, examples: [] }, next: [] };
+  const facts: SelectionFacts = { counts, outOfRegion: { count: 0, examples: [] }, next: [], busy: { count: 0 } };
   for (const s of selected) {
     tally(counts, s.outcome, s.cleanedUp === true);
     if (s.outcome !== undefined) continue;
-    if (facts.next.length < nextLimit) facts.next.push(s.id);
+    if (s.busyIn !== undefined) {
+      facts.busy.count++;
+      facts.busy.example ??= { id: s.id, migration: s.busyIn };
+    } else if (facts.next.length < nextLimit) facts.next.push(s.id);
     if (s.region !== null && s.region !== targetRegion) {
       facts.outOfRegion.count++;
       if (facts.outOfRegion.examples.length < 3) facts.outOfRegion.examples.push({ id: s.id, region: s.region });
@@ -206,7 +213,11 @@ interface SelectedRow {
   state: MoveState | null;
   direction: MoveDirection | null;
   abort_requested_at: Date | null;
+  busy_in: string | null;
 }
+
+/** Journal states of a move that has ended; any other holds the customer (one open move per customer). */
+const OPEN_MOVE = "o.state NOT IN ('Done', 'Failed', 'RolledBack')";
 
 /**
  * The selected customers in move order, each with the outcome of its move in this migration: the
@@ -214,15 +225,16 @@ interface SelectedRow {
  */
 export async function readSelection(pool: Pool, migration: string): Promise<SelectedCustomer[]> {
   const { rows } = await pool.query<SelectedRow>(
-    `SELECT m.customer_id, m.region, j.state, j.direction, j.abort_requested_at
+    `SELECT m.customer_id, m.region, j.state, j.direction, j.abort_requested_at, o.migration AS busy_in
        FROM migration_customers m
        LEFT JOIN migration_journal j ON j.migration = m.migration AND j.customer_id = m.customer_id
+       LEFT JOIN migration_journal o ON j.state IS NULL AND o.customer_id = m.customer_id AND o.migration <> m.migration AND ${OPEN_MOVE}
       WHERE m.migration = $1
       ORDER BY m.ordinal`,
     [migration],
   );
   return rows.map((r) => {
-    const selected: SelectedCustomer = { id: r.customer_id, region: r.region };
+    const selected: SelectedCustomer = { id: r.customer_id, region: r.region, ...(r.busy_in !== null ? { busyIn: r.busy_in } : {}) };
     if (r.state) {
       selected.outcome = moveOutcome({ state: r.state, direction: r.direction ?? 'Forward', abortRequestedAt: r.abort_requested_at });
       if (r.state === 'Done' && r.direction !== 'Reverse') selected.cleanedUp = true;
@@ -233,6 +245,8 @@ export async function readSelection(pool: Pool, migration: string): Promise<Sele
 
 /** Not started: no journal row of this migration for the customer. */
 const NOT_STARTED = 'NOT EXISTS (SELECT 1 FROM migration_journal j WHERE j.migration = m.migration AND j.customer_id = m.customer_id)';
+/** Not being moved by another migration (its start would be refused). */
+const NOT_BUSY = `NOT EXISTS (SELECT 1 FROM migration_journal o WHERE o.customer_id = m.customer_id AND o.migration <> m.migration AND ${OPEN_MOVE})`;
 
 /**
  * What the decider needs to know about the selection, as selectionFacts() defines it over the list
@@ -268,14 +282,14 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
     outOfRegion += g.out_of_region;
     firstPending ??= g.first_pending;
   }
-  const facts: SelectionFacts = { counts, outOfRegion: { count: outOfRegion, examples: [] }, next: [] };
+  const facts: SelectionFacts = { counts, outOfRegion: { count: outOfRegion, examples: [] }, next: [], busy: { count: 0 } };
   if (firstPending === null) return facts;
   // Customers start in move order, so the started ones are nearly all before the first one not
   // started: walking the order from there reads a few rows, not the whole selection.
-  const [next, examples] = await Promise.all([
+  const [next, examples, busy] = await Promise.all([
     pool.query<{ customer_id: string }>(
       `SELECT m.customer_id FROM migration_customers m
-        WHERE m.migration = $1 AND m.ordinal >= $2 AND ${NOT_STARTED}
+        WHERE m.migration = $1 AND m.ordinal >= $2 AND ${NOT_STARTED} AND ${NOT_BUSY}
         ORDER BY m.ordinal LIMIT $3`,
       [migration, firstPending, options.next],
     ),
@@ -287,8 +301,19 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
             ORDER BY m.ordinal LIMIT 3`,
           [migration, targetRegion, firstPending],
         ),
+    // From the open moves (a few, by the partial unique index), not from the selection (up to 100k).
+    pool.query<{ customer_id: string; migration: string; n: number }>(
+      `SELECT m.customer_id, o.migration, count(*) OVER ()::int AS n
+         FROM migration_journal o
+         JOIN migration_customers m ON m.migration = $1 AND m.customer_id = o.customer_id
+        WHERE o.migration <> $1 AND ${OPEN_MOVE} AND ${NOT_STARTED}
+        ORDER BY m.ordinal LIMIT 1`,
+      [migration],
+    ),
   ]);
   facts.next = next.rows.map((r) => r.customer_id);
+  const firstBusy = busy.rows[0];
+  if (firstBusy) facts.busy = { count: firstBusy.n, example: { id: firstBusy.customer_id, migration: firstBusy.migration } };
   facts.outOfRegion.examples = examples?.rows.map((r) => ({ id: r.customer_id, region: r.region })) ?? [];
   return facts;
 }

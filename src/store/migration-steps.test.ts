@@ -3,7 +3,7 @@ import { readStepRecord, sameStepRecord, saveStepRecord, type StepRecord } from 
 
 const controlPlane = useControlPlaneDatabase();
 
-const paused: StepRecord = { step: 1, stepStartedAt: new Date('2026-12-01T10:00:00Z'), phase: 'Paused', startedAt: new Date('2026-12-01T09:59:00Z'), completedAt: null };
+const paused: StepRecord = { step: 1, stepStartedAt: new Date('2026-12-01T10:00:00Z'), phase: 'Paused', startedAt: new Date('2026-12-01T09:59:00Z'), completedAt: null, uid: 'uid-1' };
 
 describe('the step record of a Migration', () => {
   it('is absent before the first reconcile, and reads back exactly what was saved', async () => {
@@ -25,6 +25,16 @@ describe('the step record of a Migration', () => {
     expect(sameStepRecord({ ...paused, stepStartedAt: new Date(paused.stepStartedAt) }, paused)).toBe(true);
     expect(sameStepRecord({ ...paused, completedAt: new Date() }, paused)).toBe(false);
     expect(sameStepRecord({ ...paused, phase: 'Progressing' }, paused)).toBe(false);
+    // A record kept before uids were gets its Migration's uid on the next save.
+    expect(sameStepRecord({ ...paused, uid: null }, paused)).toBe(false);
+  });
+
+  it('says which Migration object wrote it, so that a later namesake does not take it as its own', async () => {
+    await saveStepRecord(controlPlane(), 'renamed', { ...paused, uid: 'uid-old' });
+    expect((await readStepRecord(controlPlane(), 'renamed'))?.uid).toBe('uid-old');
+    const { uid: _uid, ...withoutUid } = paused;
+    await saveStepRecord(controlPlane(), 'legacy', withoutUid);
+    expect((await readStepRecord(controlPlane(), 'legacy'))?.uid).toBeNull();
   });
 
   it('refuses a negative step', async () => {

@@ -12,6 +12,8 @@ export interface StepRecord {
   startedAt: Date | null;
   /** When the migration ended (Succeeded, Failed or Aborted). */
   completedAt: Date | null;
+  /** metadata.uid of the Migration that wrote it; null for a record kept before the uid was. */
+  uid?: string | null;
 }
 
 interface StepRow {
@@ -20,24 +22,25 @@ interface StepRow {
   phase: string | null;
   started_at: Date | null;
   completed_at: Date | null;
+  uid: string | null;
 }
 
 export async function readStepRecord(db: Queryable, migration: string): Promise<StepRecord | undefined> {
   const { rows } = await db.query<StepRow>(
-    'SELECT current_step, step_started_at, phase, started_at, completed_at FROM migration_steps WHERE migration = $1',
+    'SELECT current_step, step_started_at, phase, started_at, completed_at, uid FROM migration_steps WHERE migration = $1',
     [migration],
   );
   const r = rows[0];
-  return r ? { step: r.current_step, stepStartedAt: r.step_started_at, phase: r.phase, startedAt: r.started_at, completedAt: r.completed_at } : undefined;
+  return r ? { step: r.current_step, stepStartedAt: r.step_started_at, phase: r.phase, startedAt: r.started_at, completedAt: r.completed_at, uid: r.uid } : undefined;
 }
 
 /** Writes the record as decided (an upsert: the first reconcile creates it). */
 export async function saveStepRecord(db: Queryable, migration: string, record: StepRecord): Promise<void> {
   await db.query(
-    `INSERT INTO migration_steps (migration, current_step, step_started_at, phase, started_at, completed_at)
-     VALUES ($1, $2, $3, $4, $5, $6)
-     ON CONFLICT (migration) DO UPDATE SET current_step = $2, step_started_at = $3, phase = $4, started_at = $5, completed_at = $6, updated_at = now()`,
-    [migration, record.step, record.stepStartedAt, record.phase, record.startedAt, record.completedAt],
+    `INSERT INTO migration_steps (migration, current_step, step_started_at, phase, started_at, completed_at, uid)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (migration) DO UPDATE SET current_step = $2, step_started_at = $3, phase = $4, started_at = $5, completed_at = $6, uid = $7, updated_at = now()`,
+    [migration, record.step, record.stepStartedAt, record.phase, record.startedAt, record.completedAt, record.uid ?? null],
   );
 }
 
@@ -50,7 +53,8 @@ export function sameStepRecord(a: StepRecord | undefined, b: StepRecord): boolea
     t(a.stepStartedAt) === t(b.stepStartedAt) &&
     a.phase === b.phase &&
     t(a.startedAt) === t(b.startedAt) &&
-    t(a.completedAt) === t(b.completedAt)
+    t(a.completedAt) === t(b.completedAt) &&
+    (a.uid ?? null) === (b.uid ?? null)
   );
 }
 

@@ -379,6 +379,13 @@ CREATE TABLE cell_size_samples (
 );
 `;
 
+// Which Migration object a step record belongs to: a Migration deleted with its finalizer removed
+// by hand leaves its rows under its name, and a new Migration of that name must not take them as its own.
+const migrationStepsUid = `
+ALTER TABLE migration_steps ADD COLUMN uid text;
+COMMENT ON COLUMN migration_steps.uid IS 'metadata.uid of the Migration that wrote the record; NULL for records written before it was kept';
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
@@ -389,4 +396,5 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 7, name: 'migration steps: the current step of each Migration', sql: migrationSteps },
   { version: 8, name: 'move engine: the Kafka drain under the fence', sql: moveKafkaDrain },
   { version: 9, name: 'measured size per customer and cell', sql: customerSizes },
+  { version: 10, name: 'migration steps: the uid of the Migration that owns the record', sql: migrationStepsUid },
 ];

@@ -1,7 +1,7 @@
 import type { MigrationSpec } from '../../crds/migration.js';
 import { selectionFacts, type SelectedCustomer } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
-import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, walkSteps, type MigrationFacts } from './migration-decision.js';
+import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, retryProblem, walkSteps, type MigrationFacts } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -126,6 +126,50 @@ describe('decideMigration', () => {
     const d = decideMigration(facts({ target: { name: 'eu-west-1b', region: 'eu-west-1', ready: false, freeCapacity: 100 } }));
     expect(d.start).toEqual([]);
     expect(cond(d, 'Gated')).toMatchObject({ status: 'True', reason: 'TargetNotReady' });
+  });
+
+  it('starts nobody into a target whose spec.state closes it to new customers, and says how to open it', () => {
+    for (const state of ['Cordoned', 'Draining'] as const) {
+      const selected = customers(20).map((c, i) => (i === 0 ? { ...c, outcome: 'Moved' as const } : c));
+      const d = decideMigration(facts({ selected, record: atStep(2), target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 100, state } }));
+      expect(d.start).toEqual([]);
+      expect(d.status.phase).toBe('Paused');
+      expect(cond(d, 'Valid')).toMatchObject({ status: 'False', reason: 'TargetNotActive' });
+      expect(cond(d, 'Valid')?.message).toBe(`spec.to: cell eu-west-1b is ${state} (its spec.state): it takes no new customers. Set its spec.state to Active to go on, or choose another target.`);
+    }
+    // An abort still moves everyone back: the source's state is no reason to keep them.
+    const aborting = decideMigration(facts({ spec: spec({ abort: true }), selected: [{ id: 'c00', region: 'eu-west-1', outcome: 'Moved' }], source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, state: 'Cordoned' } }));
+    expect(cond(aborting, 'Valid')?.status).toBe('True');
+  });
+
+  it('refuses a spec.retry.failedBefore in the future, which would retry every failure again and again', () => {
+    const selected = customers(20).map((c, i) => (i === 0 ? { ...c, outcome: 'Failed' as const } : c));
+    const typo = decideMigration(facts({ selected, spec: spec({ retry: { failedBefore: '2027-11-28T10:00:00Z' } }) }));
+    expect(typo.start).toEqual([]);
+    expect(cond(typo, 'Valid')).toMatchObject({ status: 'False', reason: 'RetryInTheFuture' });
+    expect(cond(typo, 'Valid')?.message).toBe(
+      'spec.retry.failedBefore is 2027-11-28T10:00:00Z, in the future: every move that fails before then would be retried again and again. Set it to the current time (kubectl cells migration retry m does).',
+    );
+    expect(retryProblem(spec({ retry: { failedBefore: '2027-11-28T10:00:00Z' } }), t0)).toBeDefined();
+    // A clock a little ahead (the person's laptop) is no typo; nor is anything while aborting.
+    expect(retryProblem(spec({ retry: { failedBefore: '2026-11-28T10:00:30Z' } }), t0)).toBeUndefined();
+    expect(retryProblem(spec({ abort: true, retry: { failedBefore: '2027-11-28T10:00:00Z' } }), t0)).toBeUndefined();
+  });
+
+  it('starts the customers no other migration is moving, and waits, saying for which, when only those are left', () => {
+    const selected: SelectedCustomer[] = [
+      { id: 'c00', region: 'eu-west-1', busyIn: 'other' },
+      { id: 'c01', region: 'eu-west-1' },
+    ];
+    const d = decideMigration(facts({ selected, spec: spec({ steps: [{ move: 1 }] }) }));
+    expect(d.start).toEqual(['c01']);
+    const onlyBusy = decideMigration(facts({ selected: [selected[0]!], spec: spec({ steps: [{ move: 1 }] }) }));
+    expect(onlyBusy.start).toEqual([]);
+    expect(onlyBusy.status).toMatchObject({ phase: 'Paused', customers: { inFlight: 0, pending: 1 } });
+    expect(cond(onlyBusy, 'Gated')).toMatchObject({ status: 'True', reason: 'CustomersInAnotherMigration' });
+    expect(onlyBusy.status.message).toBe(
+      'Step 0 (move 1) is held: 1 selected customer(s) are being moved by another Migration (c00 by other). They start once that move has ended, its cleanup included; a customer it moved out of eu-west-1a then fails with NotInSourceCell.',
+    );
   });
 
   it('refuses, as a condition, a target in another region for region-bound customers', () => {
@@ -254,7 +298,7 @@ describe('decideMigration', () => {
       facts({
         spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 8 }),
         target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 50_000 },
-        selection: { counts, outOfRegion: { count: 0, examples: [] }, next: ['c60000', 'c60001', 'c60002', 'c60003', 'c60004', 'c60005', 'c60006', 'c60007'] },
+        selection: { counts, outOfRegion: { count: 0, examples: [] }, next: ['c60000', 'c60001', 'c60002', 'c60003', 'c60004', 'c60005', 'c60006', 'c60007'], busy: { count: 0 } },
       }),
     );
     expect(d.start).toEqual(['c60000', 'c60001']);

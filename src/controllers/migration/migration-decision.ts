@@ -19,7 +19,7 @@ import { kstatusConditions, replaceConditions, type Condition, type ConditionInp
 import { kubeTime } from '../../runtime/kube-time.js';
 import type { SelectionCounts, SelectionFacts } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
-import { describeCordon } from '../../store/placement-decision.js';
+import { describeCordon, type CellState } from '../../store/placement-decision.js';
 
 export interface CellFacts {
   name: string;
@@ -29,10 +29,14 @@ export interface CellFacts {
   freeCapacity: number;
   /** The Migration whose drain cordons this cell (closed to new customers); null or absent: none. */
   cordonedBy?: string | null;
+  /** The Cell's spec.state: only an Active cell takes new customers, by placement or by a move. Absent: Active. */
+  state?: CellState;
 }
 
 export interface MigrationFacts {
   name: string;
+  /** metadata.uid: kept in the step record, so that a later Migration of the same name knows the record is not its own. */
+  uid?: string;
   generation?: number;
   spec: MigrationSpec;
   /** Where the migration stands in its steps, from the control-plane database; undefined before its first reconcile. */
@@ -94,6 +98,13 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
       message: `spec.to: cell ${f.target.name} is ${describeCordon(f.target.cordonedBy)}: it is being emptied and takes no customers. Choose another target.`,
     };
   }
+  // Cordoned or Draining in Git: a person closed the cell to new customers, moved ones included.
+  if (f.target.state && f.target.state !== 'Active') {
+    return {
+      reason: 'TargetNotActive',
+      message: `spec.to: cell ${f.target.name} is ${f.target.state} (its spec.state): it takes no new customers. Set its spec.state to Active to go on, or choose another target.`,
+    };
+  }
   // A drain does not cordon a cell that other migrations are still filling: they would stall.
   const inbound = f.inbound ?? [];
   if (f.spec.customers.all && f.source.cordonedBy !== f.name && inbound.length > 0) {
@@ -105,10 +116,29 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
   return undefined;
 }
 
+/** How far ahead of the operator's clock spec.retry.failedBefore may be: kubectl cells sets it from the person's. */
+export const RETRY_CLOCK_SKEW_MS = 60_000;
+
+/**
+ * A spec.retry whose failedBefore is in the future (a typo in Git: the wrong year): every move that
+ * fails before then would start again, fail again and be retried again, its customer fenced each
+ * time. Not retried; the Valid condition says what to set. Nothing is retried while aborting.
+ */
+export function retryProblem(spec: MigrationSpec, now: Date, name = 'NAME'): { reason: string; message: string } | undefined {
+  if (!spec.retry || spec.abort) return undefined;
+  if (new Date(spec.retry.failedBefore).getTime() <= now.getTime() + RETRY_CLOCK_SKEW_MS) return undefined;
+  return {
+    reason: 'RetryInTheFuture',
+    message: `spec.retry.failedBefore is ${spec.retry.failedBefore}, in the future: every move that fails before then would be retried again and again. Set it to the current time (kubectl cells migration retry ${name} does).`,
+  };
+}
+
 /** Why the migration cannot run at all: a condition a person must fix, not an action. */
 export function validate(f: MigrationFacts, c: SelectionCounts): { reason: string; message: string } | undefined {
   const cells = cellProblem(f);
   if (cells) return cells;
+  const retry = retryProblem(f.spec, f.now, f.name);
+  if (retry) return retry;
   const target = f.target as CellFacts; // cellProblem found it
   const outOfRegion = f.selection.outOfRegion;
   if (outOfRegion.count > 0) {
@@ -229,6 +259,14 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
     const slots = Math.max(0, spec.maxConcurrent * (spec.batchSize ?? 1) - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
     const start = f.selection.next.slice(0, Math.min(slots, wanted));
+    // Only customers another migration is moving are left to start: their starts would be refused.
+    const { busy } = f.selection;
+    if (start.length === 0 && wanted > 0 && c.queued + c.inFlight === 0 && busy.count > 0) {
+      const example = busy.example ? ` (${busy.example.id} by ${busy.example.migration})` : '';
+      const message = `${busy.count} selected customer(s) are being moved by another Migration${example}. They start once that move has ended, its cleanup included; a customer it moved out of ${spec.from} then fails with NotInSourceCell.`;
+      const gated: ConditionInput = { type: MIGRATION_CONDITIONS.gated, status: 'True', reason: 'CustomersInAnotherMigration', message };
+      return walk('Paused', `Step ${step} (move ${count}) is held: ${message}`, { conditions: [gated], requeueAfterMs: 15_000 });
+    }
     return walk('Progressing', `Step ${step} (move ${count}): ${c.moved}/${goal} moved, ${c.queued + c.inFlight + start.length} in flight.`, { start, requeueAfterMs: 5_000 });
   }
   return c.failed > 0
@@ -277,6 +315,7 @@ export function migrationStatus(f: MigrationFacts, validity: Validity, w: StepWa
     phase,
     startedAt: f.record?.startedAt ?? (started + w.start.length > 0 ? second(now) : null),
     completedAt: done ? (f.record?.completedAt ?? second(now)) : null,
+    ...(f.uid ? { uid: f.uid } : {}),
   };
   const status: MigrationStatus = {
     phase,

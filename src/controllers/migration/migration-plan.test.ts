@@ -1,6 +1,17 @@
 import type { MigrationSpec } from '../../crds/migration.js';
 import type { CellFacts } from './migration-decision.js';
-import { CORDON_RETRY_MS, DRIVEN_REQUEUE_MS, planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type AdmissionFacts, type OpenMove } from './migration-plan.js';
+import {
+  CORDON_RETRY_MS,
+  DRIVEN_REQUEUE_MS,
+  leftoverStatus,
+  planAdmission,
+  planDeletion,
+  planLeftovers,
+  requeueAfter,
+  sourceAfterCordon,
+  type AdmissionFacts,
+  type OpenMove,
+} from './migration-plan.js';
 
 const t0 = new Date('2026-12-01T10:00:00Z');
 const spec = (over: Partial<MigrationSpec> = {}): MigrationSpec =>
@@ -11,6 +22,14 @@ const drain = (over: Partial<AdmissionFacts> = {}): AdmissionFacts => ({ name: '
 describe('planAdmission', () => {
   it('freezes the selection of a migration that is no drain, and leaves every cordon alone', () => {
     expect(planAdmission(drain({ spec: spec({ customers: { names: ['x'] } }) }))).toEqual({ cordon: { kind: 'keep' }, freeze: true, refused: false });
+  });
+
+  it('does not freeze a split into a target that takes no new customers: it would select nobody, for good', () => {
+    const split = spec({ customers: { preferTarget: true } });
+    expect(planAdmission(drain({ spec: split, target: { ...cell('b'), state: 'Cordoned' } }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+    expect(planAdmission(drain({ spec: split }))).toEqual({ cordon: { kind: 'keep' }, freeze: true, refused: false });
+    // A selection by names or labels comes from the source alone: frozen, and the decider holds it.
+    expect(planAdmission(drain({ spec: spec({ customers: { names: ['c1'] } }), target: { ...cell('b'), state: 'Cordoned' } }))).toMatchObject({ freeze: true, refused: false });
   });
 
   it('takes the cordon of a drain before freezing its selection', () => {
@@ -55,7 +74,8 @@ describe('planDeletion', () => {
     expect(plan).toEqual({
       kind: 'wait',
       abort: [{ migration: 'm', customerId: 'c1' }],
-      message: 'Deletion waits for 3 customer move(s) to finish (cleanup of moved customers after 2026-12-01T11:00:00Z; shorten spec.retention to finish sooner).',
+      message:
+        'Deletion waits for 3 customer move(s) to finish. The source keeps the rows of 1 moved customer(s) until 2026-12-01T11:00:00Z, as spec.retention said at their cut-over; changing spec.retention now does not bring that forward.',
       requeueAfterMs: 1_000,
     });
   });
@@ -64,6 +84,43 @@ describe('planDeletion', () => {
     const cleanup = (customerId: string, inMs: number) => move(customerId, { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + inMs) });
     expect(planDeletion([cleanup('c1', 20_000), cleanup('c2', 40_000)], t0)).toMatchObject({ kind: 'wait', abort: [], requeueAfterMs: 20_000 });
     expect(planDeletion([cleanup('c1', 3_600_000)], t0)).toMatchObject({ requeueAfterMs: 60_000 });
+  });
+
+  it('says when the last cleanup is due, and does not promise that a shorter spec.retention hastens it', () => {
+    // The cleanup time is fixed in the journal at the cut-over: a person who shortened
+    // spec.retention, as the old message advised, waited just as long.
+    const cleanup = (customerId: string, inMs: number) => move(customerId, { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + inMs) });
+    const plan = planDeletion([cleanup('c2', 86_400_000), cleanup('c1', 3_600_000)], t0);
+    expect(plan).toMatchObject({ kind: 'wait', requeueAfterMs: 60_000 });
+    const message = plan.kind === 'wait' ? plan.message : '';
+    expect(message).toContain('2 moved customer(s) until 2026-12-02T10:00:00Z');
+    expect(message).not.toMatch(/shorten spec\.retention/);
+  });
+});
+
+describe('planLeftovers', () => {
+  const move = (customerId: string, over: Partial<OpenMove> = {}): OpenMove => ({ migration: 'm', customerId, state: 'Copying', cutOverAt: null, abortRequestedAt: null, cleanupAfter: null, ...over });
+
+  it('leaves a record of this Migration, or one kept before uids were, alone', () => {
+    expect(planLeftovers('m', 'uid-new', 'uid-new', [move('c1')], t0)).toEqual({ kind: 'none' });
+    expect(planLeftovers('m', 'uid-new', null, [move('c1')], t0)).toEqual({ kind: 'none' });
+    expect(planLeftovers('m', 'uid-new', undefined, [], t0)).toEqual({ kind: 'none' });
+  });
+
+  it('archives the rows of an earlier Migration of the same name whose moves have all ended', () => {
+    expect(planLeftovers('m', 'uid-new', 'uid-old', [], t0)).toEqual({ kind: 'archive', uid: 'uid-old' });
+  });
+
+  it('finishes the open moves of an earlier namesake first, as its deletion would have, and says so', () => {
+    const plan = planLeftovers('m', 'uid-new', 'uid-old', [move('c1'), move('c2', { state: 'Cleanup', cutOverAt: t0, cleanupAfter: new Date(t0.getTime() + 3_600_000) })], t0);
+    expect(plan).toMatchObject({ kind: 'wait', uid: 'uid-old', abort: [{ migration: 'm', customerId: 'c1' }], requeueAfterMs: 1_000 });
+    const message = plan.kind === 'wait' ? plan.message : '';
+    expect(message).toBe(
+      'A Migration named m that was deleted before (uid uid-old, its finalizer removed by hand) left 2 customer move(s) unfinished; they are being finished first. The source keeps the rows of 1 moved customer(s) until 2026-12-01T11:00:00Z, as spec.retention said at their cut-over; changing spec.retention now does not bring that forward. This Migration starts once they end; to start now, give it another name.',
+    );
+    const status = leftoverStatus(undefined, 1, message, t0);
+    expect(status).toMatchObject({ phase: 'Pending', observedGeneration: 1, message });
+    expect(status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`)).toEqual(['Gated=True/NameHasUnfinishedMoves', 'Ready=False/Pending', 'Reconciling=True/NameHasUnfinishedMoves']);
   });
 });
 

@@ -1,9 +1,11 @@
 // The Migration reconciler's plans, pure: what to do with a drain's cordon and the selection before
-// counting it (admission), what a deletion does, and when to look again. With decideMigration (the
+// counting it (admission), what a deletion does, what the rows of an earlier Migration of the same
+// name need, and when to look again. With decideMigration (the
 // moves to start, aborts, status) they are everything a reconcile decides; the reconciler reads the
 // facts, calls these, and acts in a fixed order (migration-reconciler.ts).
-import type { MigrationSpec } from '../../crds/migration.js';
+import { MIGRATION_CONDITIONS, type MigrationSpec, type MigrationStatus } from '../../crds/migration.js';
 import type { MoveKey } from '../../data/move-state.js';
+import { kstatusConditions, replaceConditions, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
 import { cellProblem, type CellFacts } from './migration-decision.js';
 
@@ -37,7 +39,11 @@ export interface Admission {
  * cordon, taken over). An aborted drain lifts its cordon and takes no more late arrivals.
  */
 export function planAdmission(f: AdmissionFacts): Admission {
-  if (!f.spec.customers.all) return { cordon: { kind: 'keep' }, freeze: true, refused: false };
+  if (!f.spec.customers.all) {
+    // A split's selection asks placement, which sends nobody to a closed target: frozen now, it would stay empty.
+    const unplaceable = f.spec.customers.preferTarget === true && !f.spec.abort && cellProblem(f) !== undefined;
+    return { cordon: { kind: 'keep' }, freeze: !unplaceable, refused: unplaceable };
+  }
   if (f.spec.abort) return { cordon: { kind: 'release' }, freeze: false, refused: false };
   const problem = cellProblem({ name: f.name, spec: f.spec, source: f.source, target: f.target, inbound: f.inbound });
   if (problem && problem.reason !== 'SourceAlreadyDraining') return { cordon: { kind: 'keep' }, freeze: false, refused: true };
@@ -76,12 +82,60 @@ export function planDeletion(open: readonly OpenMove[], now: Date): DeletionPlan
   if (open.length === 0) return { kind: 'finish' };
   const abort = open.filter((m) => !m.cutOverAt && !m.abortRequestedAt).map((m) => ({ migration: m.migration, customerId: m.customerId }));
   const cleanup = open.filter((m) => m.state === 'Cleanup' && m.cleanupAfter);
-  const first = cleanup[0]?.cleanupAfter;
-  const message = `Deletion waits for ${open.length} customer move(s) to finish${first ? ` (cleanup of moved customers after ${kubeTime(first)}; shorten spec.retention to finish sooner)` : ''}.`;
+  // The journal fixed each cleanup time at the cut-over: a spec.retention edited now changes none.
+  const last = cleanup.length > 0 ? new Date(Math.max(...cleanup.map((m) => (m.cleanupAfter as Date).getTime()))) : undefined;
+  const kept = last
+    ? ` The source keeps the rows of ${cleanup.length} moved customer(s) until ${kubeTime(last)}, as spec.retention said at their cut-over; changing spec.retention now does not bring that forward.`
+    : '';
+  const message = `Deletion waits for ${open.length} customer move(s) to finish.${kept}`;
   if (cleanup.length < open.length) return { kind: 'wait', abort, message, requeueAfterMs: 1_000 };
   // Only cleanups are left: come back when the first is due (at least every minute).
   const due = Math.min(...cleanup.map((m) => (m.cleanupAfter as Date).getTime())) - now.getTime();
   return { kind: 'wait', abort, message, requeueAfterMs: Math.min(60_000, Math.max(1_000, due)) };
+}
+
+/**
+ * What the rows an earlier Migration of the same name left behind need: that one was deleted with
+ * its finalizer removed by hand, so its step record, selection and journal are still kept under
+ * the name. Its open moves are finished as its deletion would have (rolled back before their
+ * cut-over, cleaned up after); then its rows are archived under `<name>@<its uid>` and this
+ * Migration starts from nothing, never taking them as its own.
+ */
+export type LeftoverPlan =
+  /** Nothing is left of another Migration: reconcile as usual. */
+  | { kind: 'none' }
+  /** Archive the earlier Migration's rows under its uid, then reconcile as usual. */
+  | { kind: 'archive'; uid: string }
+  /** Its moves are still open: finish them (roll back `abort`), and say why this one waits. */
+  | { kind: 'wait'; uid: string; abort: MoveKey[]; message: string; requeueAfterMs: number };
+
+export function planLeftovers(name: string, uid: string | undefined, recordUid: string | null | undefined, open: readonly OpenMove[], now: Date): LeftoverPlan {
+  // A record without a uid was kept before uids were: this Migration's own, as before.
+  if (!recordUid || !uid || recordUid === uid) return { kind: 'none' };
+  const finishing = planDeletion(open, now);
+  if (finishing.kind === 'finish') return { kind: 'archive', uid: recordUid };
+  const message =
+    `A Migration named ${name} that was deleted before (uid ${recordUid}, its finalizer removed by hand) left ${open.length} customer move(s) unfinished;` +
+    ` they are being finished first.${finishing.message.replace(/^Deletion waits for \d+ customer move\(s\) to finish\./, '')}` +
+    ` This Migration starts once they end; to start now, give it another name.`;
+  return { kind: 'wait', uid: recordUid, abort: finishing.abort, message, requeueAfterMs: finishing.requeueAfterMs };
+}
+
+/** The status of a Migration that waits for the moves an earlier one of its name left (planLeftovers). */
+export function leftoverStatus(previous: MigrationStatus | undefined, generation: number | undefined, message: string, now: Date): MigrationStatus {
+  const inputs: ConditionInput[] = [
+    // Gated, not Valid=False: the spec is fine, and Argo CD shows it Progressing, not Degraded.
+    { type: MIGRATION_CONDITIONS.gated, status: 'True', reason: 'NameHasUnfinishedMoves', message },
+    { type: MIGRATION_CONDITIONS.ready, status: 'False', reason: 'Pending', message },
+    // It clears on its own when those moves end: work in progress, not a dead end.
+    ...kstatusConditions(undefined, { reason: 'NameHasUnfinishedMoves', message }),
+  ];
+  return {
+    phase: 'Pending',
+    ...(generation !== undefined ? { observedGeneration: generation } : {}),
+    conditions: replaceConditions(previous?.conditions as Condition[] | undefined, inputs, now, generation),
+    message,
+  };
 }
 
 /** How often a drive of moves in flight comes back, and a refused drain looks at its cordon again. */

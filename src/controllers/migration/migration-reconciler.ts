@@ -16,7 +16,7 @@ import type { Pool } from 'pg';
 import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
 import type { Registry } from 'prom-client';
 import { parseDuration } from '../../crds/kube-types.js';
-import type { Migration, MigrationStatus } from '../../crds/migration.js';
+import { DEFAULT_MAX_CONCURRENT, type Migration, type MigrationStatus } from '../../crds/migration.js';
 import { MIGRATION_RESOURCE } from '../../crds/resources.js';
 import { MoveEngine } from '../../data/move-engine.js';
 import { runMoves } from '../../data/move-pool.js';
@@ -30,9 +30,9 @@ import type { ReconcileResult } from '../../runtime/work-queue.js';
 import { cordonCell, getCell, releaseCordons } from '../../store/cells.js';
 import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
-import { decideMigration, type CellFacts } from './migration-decision.js';
-import { planAdmission, planDeletion, requeueAfter, sourceAfterCordon, type CordonPlan } from './migration-plan.js';
-import { listFailedMoves, meanMoveMs } from '../../store/migration-journal.js';
+import { decideMigration, retryProblem, type CellFacts } from './migration-decision.js';
+import { leftoverStatus, planAdmission, planDeletion, planLeftovers, requeueAfter, sourceAfterCordon, type CordonPlan, type LeftoverPlan } from './migration-plan.js';
+import { listFailedMoves, listOpenMoves, meanMoveMs } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
 import { dateClock } from '../../runtime/clock.js';
@@ -40,6 +40,9 @@ import type { ReconcilerDeps } from '../reconciler-deps.js';
 
 /** Keeps a Migration until none of its moves is unfinished, so no customer is left fenced or half-copied. */
 export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
+
+/** The spec's defaults, for finishing the moves of a Migration that is gone (its own spec is gone with it). */
+const GONE_SETTINGS = { drainWait: '2s', maxFence: '60s', retention: '24h', maxConcurrent: DEFAULT_MAX_CONCURRENT } as const;
 
 /** How long one reconcile drives the moves in flight before it writes status and requeues. */
 const DRIVE_BUDGET_MS = 10_000;
@@ -79,8 +82,8 @@ export class MigrationReconciler {
     const migration = this.deps.migrations.get(key);
     if (!migration) {
       this.engines.delete(key);
-      // Normally lifted by the finalizer; this catches a Migration whose finalizer was removed by hand.
-      if (this.deps.store) await this.release(this.deps.store, key);
+      // Normally done behind the finalizer; this catches a Migration whose finalizer was removed by hand.
+      if (this.deps.store) return this.reconcileGone(this.deps.store, key);
       return;
     }
     const store = this.deps.store;
@@ -91,10 +94,21 @@ export class MigrationReconciler {
     const name = migration.metadata.name ?? key;
     const { spec } = migration;
     const engine = this.engineFor(migration);
-    if (migration.spec.retry && !migration.spec.abort) await this.retryFailed(store, engine, migration);
+    // Read: where this one stands, unless the record is an earlier namesake's (its finalizer removed by hand).
+    let stored = await readStepRecord(store, name);
+    const foreign = stored?.uid && migration.metadata.uid && stored.uid !== migration.metadata.uid;
+    const leftovers = foreign ? planLeftovers(name, migration.metadata.uid, stored?.uid, await engine.listOpenMoves(name), this.now()) : { kind: 'none' as const };
+    if (leftovers.kind === 'wait') return this.finishLeftovers(migration, engine, leftovers);
+    if (leftovers.kind === 'archive') {
+      await archiveMigration(store, name, leftovers.uid);
+      stored = undefined;
+      await this.deps.events.normal(migration, 'EarlierMigrationArchived', `The records of an earlier Migration named ${name} (uid ${leftovers.uid}) are archived under ${name}@${leftovers.uid}; this one starts from nothing.`);
+    }
+    // A failedBefore in the future is refused (Valid=False), not retried over and over.
+    if (migration.spec.retry && !retryProblem(spec, this.now(), name)) await this.retryFailed(store, engine, migration);
 
-    // Read: the cells, the other Migrations around the source, where this one stands.
-    const [target, source, stored] = await Promise.all([this.cellFacts(store, spec.to), this.cellFacts(store, spec.from), readStepRecord(store, name)]);
+    // Read: the cells, the other Migrations around the source.
+    const [target, source] = await Promise.all([this.cellFacts(store, spec.to), this.cellFacts(store, spec.from)]);
     const inbound = spec.customers.all ? this.inboundMigrations(migration) : [];
     const holder = source?.cordonedBy && source.cordonedBy !== name ? this.deps.migrations.get(source.cordonedBy) : undefined;
     const admission = planAdmission({ name, spec, source, target, inbound, holderDrainsSource: holder !== undefined && holder.spec.from === spec.from && holder.spec.customers.all === true });
@@ -113,6 +127,7 @@ export class MigrationReconciler {
     const record = stored ?? recordFromStatus(migration.status);
     const decision = decideMigration({
       name,
+      ...(migration.metadata.uid ? { uid: migration.metadata.uid } : {}),
       generation: migration.metadata.generation,
       spec,
       ...(record ? { record } : {}),
@@ -165,6 +180,38 @@ export class MigrationReconciler {
     await removeFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER);
   }
 
+  /**
+   * A Migration whose finalizer was removed by hand: lift its cordon, finish its open moves as its
+   * deletion would have (none may stay fenced), then archive its rows, so that a new Migration of the
+   * same name starts from nothing. Looks again while moves are open (planLeftovers does the same
+   * from a new namesake, should this operator restart in between).
+   */
+  private async reconcileGone(store: Pool, name: string): Promise<ReconcileResult | void> {
+    await this.release(store, name);
+    const [record, open] = await Promise.all([readStepRecord(store, name), listOpenMoves(store, name)]);
+    if (!record && open.length === 0) return; // the usual case: archived behind the finalizer
+    const plan = planDeletion(open, this.now());
+    if (plan.kind === 'wait') {
+      // Not kept in this.engines: nothing reconciles this name once its moves have ended.
+      const engine = this.newEngine(name, GONE_SETTINGS);
+      for (const key of plan.abort) await engine.abortMove(key);
+      await this.drive(engine, name, GONE_SETTINGS.maxConcurrent);
+      this.deps.log.warn({ migration: name, open: open.length }, `Migration deleted with its finalizer removed by hand: finishing its open moves. ${plan.message}`);
+      return { requeueAfter: plan.requeueAfterMs };
+    }
+    const archived = await archiveMigration(store, name, record?.uid ?? `gone-${this.now().getTime()}`);
+    this.deps.log.info({ migration: name, moves: archived.moves }, 'archived the records of a Migration deleted with its finalizer removed by hand');
+  }
+
+  /** Drives the open moves an earlier Migration of this name left, and says that this one waits for them. */
+  private async finishLeftovers(migration: Migration, engine: MoveEngine, plan: Extract<LeftoverPlan, { kind: 'wait' }>): Promise<ReconcileResult> {
+    const name = migration.metadata.name ?? '';
+    for (const key of plan.abort) await engine.abortMove(key);
+    await this.drive(engine, name, migration.spec.maxConcurrent);
+    await this.writeStatusWithEvents(migration, leftoverStatus(migration.status, migration.metadata.generation, plan.message, this.now()));
+    return { requeueAfter: plan.requeueAfterMs };
+  }
+
   /** One engine per Migration: its drain wait, fence bound, retention and rate limit come from the spec. */
   private engineFor(migration: Migration): MoveEngine {
     const name = migration.metadata.name ?? '';
@@ -172,7 +219,13 @@ export class MigrationReconciler {
     const fingerprint = JSON.stringify([drainWait, maxFence, retention, rateLimit, batchSize]);
     const cached = this.engines.get(name);
     if (cached?.fingerprint === fingerprint) return cached.engine;
-    const engine = new MoveEngine({
+    const engine = this.newEngine(name, migration.spec);
+    this.engines.set(name, { fingerprint, engine });
+    return engine;
+  }
+
+  private newEngine(name: string, { drainWait, maxFence, retention, rateLimit }: Pick<Migration['spec'], 'drainWait' | 'maxFence' | 'retention' | 'rateLimit'>): MoveEngine {
+    return new MoveEngine({
       controlPlane: this.deps.store as Pool,
       cells: (cell) => this.deps.cellPools.database(cell),
       settings: {
@@ -187,8 +240,6 @@ export class MigrationReconciler {
       ...(this.deps.kafka ? { kafka: this.deps.kafka } : {}),
       log: this.deps.log.child({ migration: name }),
     });
-    this.engines.set(name, { fingerprint, engine });
-    return engine;
   }
 
   private async cellFacts(store: Pool, name: string): Promise<CellFacts | undefined> {
@@ -200,6 +251,7 @@ export class MigrationReconciler {
       ready: row.ready,
       freeCapacity: Math.max(0, row.maxCustomers - row.customers - row.reserved),
       cordonedBy: row.cordonedBy,
+      state: row.state,
     };
   }
 

@@ -49,6 +49,35 @@ describe('placementStatus', () => {
     expect(condition(status, 'Drifted')?.status).toBe('False');
   });
 
+  it('says Drifted when metadata.labels differ from the labels Migration selectors read in the routing table', () => {
+    // A person relabels the CustomerPlacement to have a Migration's selector pick the customer:
+    // the routing table keeps the labels of the first placement, so the selector would miss it.
+    const status = placementStatus(
+      cp({ expectedDevices: 10 }),
+      { status: 'Existing', placement: { ...placement, labels: { tier: 'standard' } }, differences: [{ field: 'labels', requested: { tier: 'premium' }, actual: { tier: 'standard' } }] },
+      now,
+    );
+    expect(condition(status, 'Drifted')).toMatchObject({ status: 'True', reason: 'SpecDiffersFromRoutingTable' });
+    expect(status.message).toBe(
+      'metadata.labels are {"tier":"premium"} but the routing table, which Migration selectors read, keeps the labels of the first placement: {"tier":"standard"}. Select this customer by name (spec.customers.names) instead.',
+    );    // An object without labels asks for none: a customer onboarded through the API keeps its own.
+    const unlabelled = placementStatus(cp({ expectedDevices: 10 }), { status: 'Existing', placement, differences: [{ field: 'labels', requested: {}, actual: { tier: 'standard' } }] }, now);
+    expect(condition(unlabelled, 'Drifted')?.status).toBe('False');
+  });
+
+  it('says plainly that a region is not bound to a customer placed without one, and that a Migration does not bind it', () => {
+    const status = placementStatus(
+      cp({ region: 'eu-west-1', expectedDevices: 10 }),
+      { status: 'Existing', placement: { ...placement, region: null }, differences: [{ field: 'region', requested: 'eu-west-1', actual: null }] },
+      now,
+    );
+    expect(condition(status, 'Drifted')).toMatchObject({ status: 'True', reason: 'SpecDiffersFromRoutingTable' });
+    expect(status.message).not.toContain('region null');
+    expect(status.message).toBe(
+      'spec.region asks for "eu-west-1" but the customer was placed bound to no region, and a placed customer is never bound later (a Migration moves it, it does not bind it). Delete this CustomerPlacement and apply it again without spec.region: the customer stays where it lives.',
+    );
+  });
+
   it('reports a fenced customer as not Ready while it is cut over', () => {
     const status = placementStatus(cp({ expectedDevices: 10 }), { status: 'Existing', placement: { ...placement, state: 'Fenced' }, differences: [] }, now);
     expect(status.state).toBe('Fenced');

@@ -10,13 +10,26 @@ import type { PlaceResult, PlacementDifference } from '../../store/placements.js
 /** What the reconciler learnt: the result of placing, or that there is no routing table to ask. */
 export type PlacementAnswer = PlaceResult | { status: 'NoControlPlane' };
 
-/** Region and cell differences are drift (only a Migration fixes them); the rest is informational. */
+/**
+ * Region, cell and label differences are drift: the routing table keeps what the first placement
+ * wrote (only a Migration changes the cell; labels, which Migration selectors read, never change).
+ * expectedDevices, and labels on an object that has none, are informational.
+ */
 function drift(differences: readonly PlacementDifference[]): PlacementDifference[] {
-  return differences.filter((d) => d.field === 'cell' || d.field === 'region');
+  // A CustomerPlacement without labels (a customer onboarded through the API, pinned in Git later) asks for none.
+  const asksForLabels = (d: PlacementDifference) => Object.keys((d.requested ?? {}) as Record<string, string>).length > 0;
+  return differences.filter((d) => d.field === 'cell' || d.field === 'region' || (d.field === 'labels' && asksForLabels(d)));
 }
 
-function describe(d: PlacementDifference): string {
-  return `spec.${d.field} asks for ${JSON.stringify(d.requested)} but the customer lives in ${d.field} ${JSON.stringify(d.actual)}`;
+/** One sentence per difference, with what a person can do about it. */
+function describe(d: PlacementDifference, cell: string): string {
+  if (d.field === 'labels') {
+    return `metadata.labels are ${JSON.stringify(d.requested)} but the routing table, which Migration selectors read, keeps the labels of the first placement: ${JSON.stringify(d.actual)}. Select this customer by name (spec.customers.names) instead.`;
+  }
+  if (d.field === 'region' && d.actual === null) {
+    return `spec.region asks for ${JSON.stringify(d.requested)} but the customer was placed bound to no region, and a placed customer is never bound later (a Migration moves it, it does not bind it). Delete this CustomerPlacement and apply it again without spec.region: the customer stays where it lives.`;
+  }
+  return `spec.${d.field} asks for ${JSON.stringify(d.requested)} but the customer lives in ${d.field} ${JSON.stringify(d.actual)}. Placement is sticky: create a Migration from ${cell} to move the customer with its data.`;
 }
 
 export function placementStatus(cp: CustomerPlacement, answer: PlacementAnswer, now: Date): CustomerPlacementStatus {
@@ -33,7 +46,7 @@ export function placementStatus(cp: CustomerPlacement, answer: PlacementAnswer, 
       status = { cell: p.cell, ...(p.region ? { region: p.region } : {}), state: p.state, epoch: p.epoch, placedAt: kubeTime(p.createdAt) };
       inputs.push({ type: PLACEMENT_CONDITIONS.placed, status: 'True', reason: 'Placed', message: `The customer lives in cell ${p.cell}.` });
       if (drifted.length > 0) {
-        message = `${drifted.map(describe).join('; ')}. Placement is sticky: create a Migration from ${p.cell} to move the customer with its data.`;
+        message = drifted.map((d) => describe(d, p.cell)).join(' ');
         inputs.push({ type: PLACEMENT_CONDITIONS.drifted, status: 'True', reason: 'SpecDiffersFromRoutingTable', message });
       } else {
         inputs.push({ type: PLACEMENT_CONDITIONS.drifted, status: 'False', reason: 'InSync', message: 'The routing table agrees with spec.' });
