@@ -42,7 +42,7 @@ import type { ReconcilerDeps } from '../reconciler-deps.js';
 export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
 
 /** The spec's defaults, for finishing the moves of a Migration that is gone (its own spec is gone with it). */
-const GONE_SETTINGS = { drainWait: '2s', maxFence: '60s', retention: '24h', maxConcurrent: DEFAULT_MAX_CONCURRENT } as const;
+const GONE_SETTINGS = { drainWait: '2s', maxFence: '60s', retention: '24h', maxConcurrent: DEFAULT_MAX_CONCURRENT, batchSize: 1 } as const;
 
 /** How long one reconcile drives the moves in flight before it writes status and requeues. */
 const DRIVE_BUDGET_MS = 10_000;
@@ -224,7 +224,7 @@ export class MigrationReconciler {
     return engine;
   }
 
-  private newEngine(name: string, { drainWait, maxFence, retention, rateLimit }: Pick<Migration['spec'], 'drainWait' | 'maxFence' | 'retention' | 'rateLimit'>): MoveEngine {
+  private newEngine(name: string, { drainWait, maxFence, retention, rateLimit, batchSize }: Pick<Migration['spec'], 'drainWait' | 'maxFence' | 'retention' | 'rateLimit' | 'batchSize'>): MoveEngine {
     return new MoveEngine({
       controlPlane: this.deps.store as Pool,
       cells: (cell) => this.deps.cellPools.database(cell),
