@@ -18,25 +18,14 @@ import { kafkaDrainDisabled } from './kafka-drain.js';
 import { describeAction, nextAction, type MoveAction } from './move-decision.js';
 import type { RunOptions, RunResult } from './move-engine.js';
 import { InjectedCrash } from './move-errors.js';
-import type { MoveHooks, MovePoint } from './move-executor.js';
-import type { MoveMetrics } from './move-metrics.js';
-import type { MoveSettings } from './move-settings.js';
+import type { ExecutorContext, MovePoint } from './move-executor.js';
 import { combineAggregates, EMPTY_AGGREGATE, aggregateMany, copiedColumns, countUpToMany, deleteMany, finalSyncMany, sameAggregate, type Aggregate, type BatchWriter } from './range-copy.js';
 import { movingCells, sameKey, type MoveKey, type MoveRecord, type TableProgress } from './move-state.js';
-import type { TablePlans } from './table-plans.js';
 import type { TablePlan } from './tenant-tables.js';
-import type { RateLimiter } from './token-bucket.js';
 import { sleep } from './token-bucket.js';
 
 /** What a batch needs of its engine. */
-export interface BatchHost {
-  plans: TablePlans;
-  settings: MoveSettings;
-  limiter: RateLimiter;
-  log: Logger;
-  metrics?: MoveMetrics;
-  hooks?: MoveHooks;
-  now: () => Date;
+export interface BatchHost extends Pick<ExecutorContext, 'plans' | 'settings' | 'limiter' | 'log' | 'metrics' | 'hooks' | 'now'> {
   /** The engine has Kafka configured: a batch does not run (the drain under the fence is per customer). */
   kafka: boolean;
   /** The locks of `keys` on one control-plane session (MoveEngine.withLocks). */
