@@ -31,6 +31,7 @@ describe('a canary migration', () => {
         order: 'SmallestFirst',
         steps: [{ move: 1 }, { pause: { duration: '5s' } }, { move: '50%' }, { pause: {} }, { move: '100%' }],
         maxConcurrent: 4,
+        batchSize: 5, // the small customers of a step move in groups (src/data/move-batch.ts)
         retention: '3s', // the default drainWait
       }),
     );
@@ -92,5 +93,8 @@ describe('a canary migration', () => {
     // The operator's /metrics tells the same story: the rows copied, each customer's fence.
     expect(await metricSum(world.operator, 'cell_operator_move_rows_copied_total')).toBeGreaterThanOrEqual(20 * 40);
     expect(await metricSum(world.operator, 'cell_operator_move_fence_seconds_count')).toBe(20);
+    // Moved in groups, not one by one: the operator's batched actions covered several customers at once.
+    const batched = [...world.operator.output().matchAll(/"members":(\d+),[^\n]*"msg":"batched action"|"msg":"batched action"[^\n]*"members":(\d+)/g)].map((m) => Number(m[1] ?? m[2]));
+    expect(Math.max(0, ...batched)).toBeGreaterThan(1);
   }, 240_000);
 });
