@@ -502,12 +502,35 @@ ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = E
 }
 
 /** The statement that lifts a migration's fence of a customer, as setFenceSql. */
-function liftFenceSql(customer: string, migration: string): string {
-  return `DELETE FROM ${S}.fenced_customers WHERE customer_id = ${customer} AND migration = ${migration}`;
+function liftFenceSql(customers: readonly string[], migration: string): string {
+  const which = customers.length === 1 ? `= ${customers[0]}` : `IN (${customers.join(', ')})`;
+  return `DELETE FROM ${S}.fenced_customers WHERE customer_id ${which} AND migration = ${migration}`;
 }
 
 /** Transaction-local: whether fenceChangeSql's lift deleted a fence row (then, only then, the change is numbered). */
 const LIFTED_SETTING = 'cell_operator.lifted';
+
+/**
+ * A lift of escaped `customers` that remembers whether it deleted a fence row, and the condition
+ * that numbers the change only then (a number raised for nothing would only make REPEATABLE READ
+ * writers retry).
+ */
+function liftRememberedSql(customers: readonly string[], migration: string): { lift: string; numbered: string } {
+  return {
+    lift: `WITH d AS (${liftFenceSql(customers, migration)} RETURNING 1)
+SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`,
+    numbered: ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`,
+  };
+}
+
+/** Numbers a change on plain PostgreSQL: last, under fence_state's row lock, above both the committed number and the sequence. */
+function numberChangeSql(numbered: string): string[] {
+  return [
+    `UPDATE ${S}.fence_state SET generation = generation${numbered}`,
+    `WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
+SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`,
+  ];
+}
 
 /** A fence change: the owner check, the drain's bound, a fence set or lifted (or neither: only numbered). */
 export interface FenceChange {
@@ -546,19 +569,16 @@ export function fenceChangeSql(change: FenceChange, options: { citus?: boolean }
     return [[...first, ...rest].join(';\n')];
   }
   if (change.lift) {
-    // A lift that finds no fence of this migration changes nothing, and is not numbered (as before:
-    // a number raised for nothing would only make REPEATABLE READ writers retry).
-    rest.push(`WITH d AS (${liftFenceSql(escapeLiteral(change.lift.customer), escapeLiteral(change.lift.migration))} RETURNING 1)
-SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
-    numbered = ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`;
+    // A lift that finds no fence of this migration changes nothing, and is not numbered.
+    const lifted = liftRememberedSql([escapeLiteral(change.lift.customer)], escapeLiteral(change.lift.migration));
+    rest.push(lifted.lift);
+    numbered = lifted.numbered;
   }
   if (options.citus) {
     rest.push(`SELECT ${S}.number_fence_change()${numbered}`, 'COMMIT');
     return settings === undefined ? [[...first, ...rest].join(';\n')] : [first.join(';\n'), settings, rest.join(';\n')];
   }
-  rest.push(`UPDATE ${S}.fence_state SET generation = generation${numbered}`);
-  rest.push(`WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
-SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`);
+  rest.push(...numberChangeSql(numbered));
   return [[...first, ...(settings === undefined ? [] : [settings]), ...rest, 'COMMIT'].join(';\n')];
 }
 
@@ -666,14 +686,10 @@ export function fenceChangesSql(change: { owners: readonly MoveOwner[]; drainMs?
     for (const c of customers) parts.push(setFenceSql(escapeLiteral(c), escapeLiteral(migration), escapeLiteral(role)));
   }
   if (change.lift && change.lift.customers.length > 0) {
-    const { customers, migration } = change.lift;
-    parts.push(`WITH d AS (DELETE FROM ${S}.fenced_customers WHERE customer_id IN (${customers.map((c) => escapeLiteral(c)).join(', ')}) AND migration = ${escapeLiteral(migration)} RETURNING 1)
-SELECT set_config('${LIFTED_SETTING}', (count(*) > 0)::text, true) FROM d`);
-    if (!change.set) numbered = ` WHERE current_setting('${LIFTED_SETTING}') = 'true'`;
+    const lifted = liftRememberedSql(change.lift.customers.map((c) => escapeLiteral(c)), escapeLiteral(change.lift.migration));
+    parts.push(lifted.lift);
+    if (!change.set) numbered = lifted.numbered;
   }
-  parts.push(`UPDATE ${S}.fence_state SET generation = generation${numbered}`);
-  parts.push(`WITH g AS (UPDATE ${S}.fence_state SET generation = GREATEST(generation, (SELECT last_value FROM ${S}.fence_generation)) + 1${numbered} RETURNING generation)
-SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT last_value FROM ${S}.fence_generation))) FROM g`);
-  parts.push('COMMIT');
+  parts.push(...numberChangeSql(numbered), 'COMMIT');
   return parts.join(';\n');
 }

@@ -70,7 +70,8 @@ async function hasCitus(c: PoolClient | Pool): Promise<boolean> {
 // schema is installed with Citus present, not later).
 const citusPools = new WeakMap<Pool, Promise<boolean>>();
 
-function poolHasCitus(pool: Pool): Promise<boolean> {
+/** Whether the cell's database runs Citus, asked once per pool (a batch of moves runs only without it). */
+export function poolHasCitus(pool: Pool): Promise<boolean> {
   let known = citusPools.get(pool);
   if (!known) {
     known = hasCitus(pool);
@@ -303,11 +304,6 @@ async function upgradeSchema(pool: Pool): Promise<void> {
     refuseNewer(version);
     await applySteps(c, version, await hasCitus(c));
   });
-}
-
-/** Whether the cell's database runs Citus (known once per pool): a batch of moves runs only without it. */
-export function cellHasCitus(pool: Pool): Promise<boolean> {
-  return poolHasCitus(pool);
 }
 
 /**

@@ -12,7 +12,7 @@ import { errorMessage } from '../store/database-errors.js';
 import { loadMoves, recordBatch, recordPlans, unlockMoves, type BatchRecord, type JournalFields, type LoadedMove, type NewProgress } from '../store/migration-journal.js';
 import { BEGIN_ROUTING_WRITES, cutOverPlacements, fencePlacements, readPlacements } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
-import { MARK_DRAIN_MS, cellHasCitus, changeFences, installFence } from './cell-fence.js';
+import { MARK_DRAIN_MS, changeFences, installFence, poolHasCitus } from './cell-fence.js';
 import type { MoveOwner } from './cell-fence-sql.js';
 import { kafkaDrainDisabled } from './kafka-drain.js';
 import { describeAction, nextAction, type MoveAction } from './move-decision.js';
@@ -148,7 +148,7 @@ class Batch {
   private async onCitus(): Promise<boolean> {
     const { from, to } = movingCells(this.members[0]!.loaded.move);
     const [a, b] = await Promise.all([this.host.plans.database(from), this.host.plans.database(to)]);
-    return (await Promise.all([cellHasCitus(a.pool), cellHasCitus(b.pool)])).some(Boolean);
+    return (await Promise.all([poolHasCitus(a.pool), poolHasCitus(b.pool)])).some(Boolean);
   }
 
   private async reload(): Promise<Member[]> {
