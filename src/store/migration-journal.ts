@@ -201,13 +201,13 @@ export async function unlockMoveAndRelease(client: PoolClient, key: MoveKey): Pr
 }
 
 /** The journal row and its progress rows, in one round trip. */
-export async function loadMove(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
-  const { rows } = await db.query<LoadedRow>(
-    `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
+/** Journal rows `j` with their progress rows (LoadedRow); the caller adds its WHERE. */
+const LOADED_MOVES_SQL = `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
                             WHERE p.migration = j.migration AND p.customer_id = j.customer_id), '[]') AS progress
-       FROM migration_journal j WHERE j.migration = $1 AND j.customer_id = $2`,
-    [key.migration, key.customerId],
-  );
+       FROM migration_journal j`;
+
+export async function loadMove(db: Queryable, key: MoveKey): Promise<LoadedMove | undefined> {
+  const { rows } = await db.query<LoadedRow>(`${LOADED_MOVES_SQL} WHERE j.migration = $1 AND j.customer_id = $2`, [key.migration, key.customerId]);
   const row = rows[0];
   return row ? loadedFromRow(row) : undefined;
 }
@@ -786,11 +786,13 @@ export async function insertMove(pool: Pool, req: StartMoveRequest): Promise<Sta
 export async function insertMoves(pool: Pool, requests: readonly StartMoveRequest[]): Promise<StartMoveResult[]> {
   const first = requests[0];
   if (!first) return [];
-  if (requests.some((r) => r.migration !== first.migration || r.sourceCell !== first.sourceCell || r.targetCell !== first.targetCell || r.sourceCell === r.targetCell)) {
+  // One at a time, where insertMove says what is wrong with each.
+  const each = async (): Promise<StartMoveResult[]> => {
     const out: StartMoveResult[] = [];
     for (const r of requests) out.push(await insertMove(pool, r));
     return out;
-  }
+  };
+  if (requests.some((r) => r.migration !== first.migration || r.sourceCell !== first.sourceCell || r.targetCell !== first.targetCell || r.sourceCell === r.targetCell)) return each();
   let created: Map<string, MoveRecord>;
   let full: Set<string>;
   try {
@@ -826,11 +828,7 @@ export async function insertMoves(pool: Pool, requests: readonly StartMoveReques
   } catch (err) {
     if (err instanceof StartRefused) return requests.map(() => ({ ok: false, reason: err.reason, message: err.message }));
     const e = err as { code?: string; constraint?: string };
-    if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') {
-      const out: StartMoveResult[] = [];
-      for (const r of requests) out.push(await insertMove(pool, r));
-      return out;
-    }
+    if (e.code === '23505' && e.constraint === 'migration_journal_one_open_move_idx') return each();
     throw err;
   }
   const others = requests.filter((r) => !created.has(r.customerId) && !full.has(r.customerId)).map((r) => r.customerId);
@@ -930,6 +928,7 @@ export async function archiveMoves(db: Queryable, migration: string, archived: s
  */
 export async function lockMoves(client: PoolClient, keys: readonly MoveKey[]): Promise<{ key: MoveKey; epoch: string }[]> {
   if (keys.length === 0) return [];
+  if (keys.some((k) => k.migration !== keys[0]?.migration)) throw new Error('a batch of moves belongs to one migration');
   const bound = `${LOCK_SESSION_IDLE_MS}ms`;
   const { rows } = await client.query<{ i: number; locked: boolean; epoch: string | null }>(
     `SELECT l.i, l.locked,
@@ -940,7 +939,6 @@ export async function lockMoves(client: PoolClient, keys: readonly MoveKey[]): P
       ORDER BY l.i`,
     [MOVE_LOCK_CLASS, keys[0]?.migration, keys.map((k) => k.customerId), bound],
   );
-  if (keys.some((k) => k.migration !== keys[0]?.migration)) throw new Error('a batch of moves belongs to one migration');
   const held: { key: MoveKey; epoch: string }[] = [];
   for (const r of rows) {
     if (r.locked !== true) continue;
@@ -960,12 +958,7 @@ export async function unlockMoves(client: PoolClient, keys: readonly MoveKey[], 
 
 /** The journal rows and progress rows of a migration's moves, in one round trip (absent ones left out). */
 export async function loadMoves(db: Queryable, migration: string, customers: readonly string[]): Promise<LoadedMove[]> {
-  const { rows } = await db.query<LoadedRow>(
-    `SELECT j.*, coalesce((SELECT json_agg(p ORDER BY p.position, p.table_name) FROM migration_table_progress p
-                            WHERE p.migration = j.migration AND p.customer_id = j.customer_id), '[]') AS progress
-       FROM migration_journal j WHERE j.migration = $1 AND j.customer_id = ANY($2::text[]) ORDER BY j.customer_id`,
-    [migration, [...customers]],
-  );
+  const { rows } = await db.query<LoadedRow>(`${LOADED_MOVES_SQL} WHERE j.migration = $1 AND j.customer_id = ANY($2::text[]) ORDER BY j.customer_id`, [migration, [...customers]]);
   return rows.map(loadedFromRow);
 }
 
