@@ -17,7 +17,7 @@ import type pg from 'pg';
 import { keySetProblems, newId, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
 
 const TIMEOUT = 240_000;
-const SETTINGS = { settleLagMs: 50, drainWaitMs: 100, retentionMs: 0, convergeRows: 400, batchSize: 50 };
+const SETTINGS = { settleLagMs: 400, drainWaitMs: 100, retentionMs: 0, convergeRows: 400, batchSize: 50 };
 const SMALL = { readings: 60, events: 20, devices: 4 };
 
 let cells: Cells;
