@@ -1,5 +1,5 @@
 import { classifyDatabaseError } from '../store/database-errors.js';
-import { drainSettingsSql, fenceChangeSql, fenceChangesSql, fenceRefusal, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
+import { drainDeadlineSql, drainSettingsSql, fenceChangeSql, fenceChangesSql, fenceRefusal, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
 
 const refusal = (code: string, message: string, detail: string): Error & { code: string; detail: string } => Object.assign(new Error(message), { code, detail });
 
@@ -71,6 +71,10 @@ describe('fenceChangesSql (a batch of moves)', () => {
     expect(at(ownMoveSql(owners[1]!))).toBeLessThan(at(drainSettingsSql(500)));
     expect(at(drainSettingsSql(500))).toBeLessThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
     expect(at("VALUES ('o''brien', 'm-1', 'Fenced'")).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
+    // The second customer's drain waits only for what is left of the change's 500 ms.
+    expect(at("VALUES ('o''brien', 'm-1', 'Fenced'")).toBeLessThan(at(drainDeadlineSql(500)));
+    expect(at(drainDeadlineSql(500))).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
+    expect(message.split(drainDeadlineSql(500))).toHaveLength(2);
     expect(message.match(/SELECT setval/g)).toHaveLength(1);
     expect(message.endsWith('COMMIT')).toBe(true);
   });

@@ -94,11 +94,6 @@ export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], op
   return keys.map((k) => results.get(k.customerId) ?? { move: undefined, outcome: 'NotFound' });
 }
 
-/** Each member's share of a batch's drain: the change's drains, one after another, stay within maxDrainMs in all. */
-export function batchDrainMs(maxDrainMs: number, members: number): number {
-  return Math.max(1, Math.floor(maxDrainMs / Math.max(1, members)));
-}
-
 class Batch {
   private members: Member[] = [];
   private readonly handedBack = new Set<string>();
@@ -428,9 +423,10 @@ class Batch {
     const { source } = await this.pools();
     // One fence change for all; past the bound nothing is fenced and each member drains alone (the
     // one whose writer outlasts it fails back there, DrainTimeout). The customers' drains run one
-    // after another, each under the lock timeout: a share of maxDrainMs each keeps the whole change
-    // within maxDrainMs (a writer of an early member waits behind its uncommitted fence meanwhile).
-    await changeFences(source, { owners: this.owners(), drainMs: batchDrainMs(this.host.settings.maxDrainMs, this.members.length), set: { customers: this.customers(), migration: this.members[0]!.key.migration, role: 'Fenced' } });
+    // after another against one deadline (fenceChangesSql): the whole change ends within maxDrainMs
+    // (a writer of an early member waits behind its uncommitted fence meanwhile), and a customer's
+    // writers have all of it, not a share.
+    await changeFences(source, { owners: this.owners(), drainMs: this.host.settings.maxDrainMs, set: { customers: this.customers(), migration: this.members[0]!.key.migration, role: 'Fenced' } });
     await this.record({ to: 'FinalSync', at: this.host.now() }, this.members.map((m) => ({ customerId: m.key.customerId })));
   }
 

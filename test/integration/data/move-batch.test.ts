@@ -14,6 +14,7 @@ import { MOVE_LOCK_CLASS } from '../../../src/store/migration-journal.js';
 import { sleep } from '../../support/router-client.js';
 import { CachingGateway, openTransaction, PinnedWriter, readingsProblems } from '../../support/uncooperative-writers.js';
 import type pg from 'pg';
+import { pino } from 'pino';
 import { keySetProblems, newId, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
 
 const TIMEOUT = 240_000;
@@ -359,42 +360,63 @@ it('sends every member on alone when the shared drain passes its bound; the memb
   await expectStayed(victim, seeded.get(victim)!);
 }, TIMEOUT);
 
-it('keeps a batch\'s drain within maxDrainMs in all: writers that each end within it but together outlast it fail back those a single move would', async () => {
+/** A write of each customer, open across the batch's fence, committed `endsMs[i]` ms after the Drain action began. */
+function openAcrossDrain(customers: readonly string[], seeded: Map<string, Seeded>, endsMs: readonly number[]) {
+  const open: Awaited<ReturnType<typeof openTransaction>>[] = [];
+  const commits: Promise<void>[] = [];
+  const hooks = {
+    async point(p: MovePoint, info: { action: MoveAction }) {
+      if (p === 'before-action' && info.action.kind === 'Drain' && open.length === 0) {
+        const a = cells.pools['cell-a']!;
+        for (const [i, c] of customers.entries()) {
+          const id = newId();
+          const tx = await openTransaction(a, c, id);
+          open.push(tx);
+          seeded.get(c)!.readings.add(id);
+          commits.push(sleep(endsMs[i]!).then(() => tx.commit()));
+        }
+      }
+    },
+  };
+  return { hooks, open, commits };
+}
+
+it('gives every member of a batch the whole drain bound: writers ending 100, 800 and 1,000 ms into a bound of 1,500 are all waited for by the one fence change', async () => {
+  const migration = 'drain-shared';
+  const customers = [0, 1, 2].map((i) => `drain-shared-${i}`);
+  const seeded = await seedAll(customers);
+  const { hooks, open, commits } = openAcrossDrain(customers, seeded, [100, 800, 1_000]);
+  const lines: { msg?: string; action?: string; members?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, maxDrainMs: 1_500 }, hooks, log });
+  const results = await engine.runBatch(await start(engine, migration, customers));
+  await Promise.all(commits);
+  expect(results.map((r) => [r.move?.customerId, r.move?.state])).toEqual(customers.map((c) => [c, 'Done']));
+  // One fence change for all: it waited 1 s in all, not a third of 1.5 s for each (which failed it
+  // at the second customer and sent all three on alone).
+  expect(lines.filter((l) => l.action === 'Drain').map((l) => [l.msg, l.members])).toEqual([['batched action', 3]]);
+  expect(open.map((t) => t.result.acked.size)).toEqual([1, 1, 1]);
+  for (const c of customers) await expectMoved(migration, c, seeded.get(c)!);
+}, TIMEOUT);
+
+it('keeps a batch\'s drain within maxDrainMs in all: past the deadline nothing is fenced and each member drains alone with the whole bound', async () => {
   const migration = 'drain-total';
   const customers = [0, 1, 2].map((i) => `drain-total-${i}`);
   const seeded = await seedAll(customers);
-  const a = cells.pools['cell-a']!;
-  const open: Awaited<ReturnType<typeof openTransaction>>[] = [];
-  const commits: Promise<void>[] = [];
-  const engine = new MoveEngine({
-    controlPlane: cells.cp,
-    cells: cells.cells,
-    settings: { ...SETTINGS, maxDrainMs: 900 },
-    hooks: {
-      async point(p, info) {
-        // One write per member, open across the fence, ending 500, 1,300 and 2,100 ms after it starts:
-        // waited for one after another, each under 900 ms, they would hold the batch's fence change 2.1 s.
-        if (p === 'before-action' && info.action.kind === 'Drain' && open.length === 0) {
-          for (const [i, c] of customers.entries()) {
-            const id = newId();
-            const tx = await openTransaction(a, c, id);
-            open.push(tx);
-            seeded.get(c)!.readings.add(id);
-            commits.push(sleep(500 + 800 * i).then(() => tx.commit()));
-          }
-        }
-      },
-    },
-  });
+  // Against 900 ms: the first is waited for, the second outlasts what is left and fails the change
+  // at 900 ms. Alone, each has 900 ms more: the second (1.3 s) ends within it, the third (2.5 s) does
+  // not. Waited for one after another under 900 ms each, the change would have held until 2.2 s and
+  // the third would have moved alone.
+  const { hooks, open, commits } = openAcrossDrain(customers, seeded, [500, 1_300, 2_500]);
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, maxDrainMs: 900 }, hooks });
   const results = await engine.runBatch(await start(engine, migration, customers));
   await Promise.all(commits);
-  // As three single moves would end: the first writer ended within 900 ms of its fence, the others did not.
   expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.failureReason ?? null])).toEqual(
-    customers.map((c, i) => [c, i === 0 ? 'Done' : 'Failed', i === 0 ? null : 'DrainTimeout']),
+    customers.map((c, i) => [c, i < 2 ? 'Done' : 'Failed', i < 2 ? null : 'DrainTimeout']),
   );
   expect(open.map((t) => t.result.acked.size)).toEqual([1, 1, 1]); // every held write was kept
-  await expectMoved(migration, customers[0]!, seeded.get(customers[0]!)!);
-  for (const c of customers.slice(1)) await expectStayed(c, seeded.get(c)!);
+  for (const c of customers.slice(0, 2)) await expectMoved(migration, c, seeded.get(c)!);
+  await expectStayed(customers[2]!, seeded.get(customers[2]!)!);
 }, TIMEOUT);
 
 it('sends every member on alone when the batch loses its control-plane session, and each finishes exactly once under a new owner', async () => {
