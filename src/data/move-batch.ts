@@ -312,10 +312,21 @@ class Batch {
   private async record(change: { to?: MoveRecord['state']; at?: Date; unlessAborted?: boolean }, records: readonly BatchRecord[], strict = false): Promise<void> {
     const { state, direction } = this.members[0]!.loaded.move;
     const written = await recordBatch(this.cp, this.members[0]!.key.migration, { state, direction }, records, change);
+    if (change.to !== undefined) this.changedState(state, change.to, written);
     const missed = records.map((r) => r.customerId).filter((c) => !written.has(c));
     if (missed.length === 0) return;
     if (strict) throw new MembersOut(missed, 'changed under the batch (an abort asked for?)');
     await this.handBack(missed, 'changed under the batch (an abort asked for?)');
+  }
+
+  /** As the single path (MoveEngine.step) reports a state change: each member's time in the state it left, and one log line for all. */
+  private changedState(from: MoveRecord['state'], to: MoveRecord['state'], written: ReadonlySet<string>): void {
+    if (to === from || written.size === 0) return;
+    const now = this.host.now().getTime();
+    for (const m of this.members) {
+      if (written.has(m.key.customerId)) this.host.metrics?.stateSeconds.observe({ state: from }, Math.max(0, (now - m.loaded.move.stateEnteredAt.getTime()) / 1000));
+    }
+    this.log.info({ migration: this.members[0]!.key.migration, customers: [...written], from, to }, 'moves of a batch changed state');
   }
 
   /** The table's plan, as the single path checks it (tablePlan in move-executor.ts); any doubt: everyone alone. */
@@ -395,6 +406,7 @@ class Batch {
       journal: { sourceEpoch: placements.get(m.key.customerId)!.epoch, startedAt: m.loaded.move.startedAt ?? now, catchUpRound: 1, roundRows: 0 } satisfies JournalFields,
     }));
     const written = await recordPlans(this.cp, this.members[0]!.key.migration, { state: 'Pending', direction: 'Forward' }, members, tables, 'CatchingUp', now);
+    this.changedState('Pending', 'CatchingUp', written);
     const missed = customers.filter((c) => !written.has(c));
     if (missed.length > 0) await this.handBack(missed, 'changed under the batch (an abort asked for?)');
   }

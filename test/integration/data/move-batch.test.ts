@@ -15,6 +15,7 @@ import { sleep } from '../../support/router-client.js';
 import { CachingGateway, openTransaction, PinnedWriter, readingsProblems } from '../../support/uncooperative-writers.js';
 import type pg from 'pg';
 import { pino } from 'pino';
+import { Registry } from 'prom-client';
 import { keySetProblems, newId, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
 
 const TIMEOUT = 240_000;
@@ -103,10 +104,14 @@ it('moves a batch of small customers exactly once while writers follow the fence
   writing.push(...all);
   const errorsBefore = writers.errors;
   const refusedBefore = writers.refused;
-  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS });
+  const registry = new Registry();
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: SETTINGS, registry });
   const keys = await start(engine, 'batched', all);
   const results = await runMoves(engine, keys, { concurrency: 2 });
   expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state])).toEqual(all.map((c) => [c, 'Finished', 'Done']));
+  // Every move, batched or alone, left each state it passed once in the state-duration histogram.
+  const counts = new Map((await registry.getSingleMetric('cell_operator_move_state_duration_seconds')!.get()).values.filter((v) => (v as { metricName?: string }).metricName?.endsWith('_count')).map((v) => [v.labels.state, v.value]));
+  for (const state of ['Pending', 'CatchingUp', 'Fenced', 'FinalSync', 'Verifying', 'CutOver', 'Cleanup']) expect({ state, moves: counts.get(state) }).toEqual({ state, moves: all.length });
   await quiet(all);
   for (const c of all) await expectMoved('batched', c, seeded.get(c)!);
   // Two batches of six and seven (the large one left its batch at Prepare and moved alone).
