@@ -15,6 +15,11 @@ export const MIGRATION_ORDERS = ['SmallestFirst', 'Hash', 'Listed'] as const;
 export const DEFAULT_MAX_CONCURRENT = 4;
 /** The largest spec.batchSize (src/data/move-settings.ts MAX_BATCH_SIZE: a batch's statements name every member). */
 export const MAX_MOVE_BATCH = 200;
+/**
+ * Small customers an executor moves together unless spec.batchSize says otherwise: a drain of 1,000
+ * small customers at 20 costs about 2.5× the raw copies, at 1 about 15× (docs/move-performance.md).
+ */
+export const DEFAULT_MOVE_BATCH = 20;
 export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 /** Condition types a Migration reports. */
@@ -123,14 +128,14 @@ export const MigrationSpecSchema = withCel(
       .min(1)
       .max(100)
       .default(DEFAULT_MAX_CONCURRENT)
-      .describe('Customers moved at the same time.'),
+      .describe('Executors moving customers at the same time: each moves one customer, or up to batchSize small customers together.'),
     batchSize: z
       .int()
       .min(1)
       .max(MAX_MOVE_BATCH)
-      .default(1)
+      .default(DEFAULT_MOVE_BATCH)
       .describe(
-        'Small customers (all their rows within 10,000) moved together as one group by each of the maxConcurrent executors, up to this many: they share the fence changes, copies, checks and routing transactions, and up to maxConcurrent × batchSize moves are started at once. Each stays a move of its own: one that is large, refused, aborted or meets an error goes on alone. 1: one customer at a time per executor.',
+        'Small customers (all their rows within 10,000) moved together as one group by each of the maxConcurrent executors, up to this many: they share the fence changes, copies, checks and routing transactions, and up to maxConcurrent × batchSize moves are started at once. Each stays a move of its own: one that is large, refused, aborted or meets an error goes on alone. 1: one customer at a time per executor (the target then reserves room for maxConcurrent moves only).',
       ),
     rateLimit: z
       .object({

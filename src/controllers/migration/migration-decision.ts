@@ -6,6 +6,7 @@
 // 100k-customer drain reads a few rows (store/migration-selection.ts counts them in SQL, and defines
 // them over a plain list in selectionFacts()).
 import {
+  DEFAULT_MOVE_BATCH,
   MIGRATION_CONDITIONS,
   type MigrationFailure,
   type RetryingMove,
@@ -256,7 +257,7 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
       return walk('Paused', message, { conditions: [paused], ...(c.queued + c.inFlight > 0 ? { requeueAfterMs: 5_000 } : {}) });
     }
     // Each of maxConcurrent executors moves up to batchSize small customers together (move-batch.ts).
-    const slots = Math.max(0, spec.maxConcurrent * (spec.batchSize ?? 1) - c.queued - c.inFlight);
+    const slots = Math.max(0, spec.maxConcurrent * (spec.batchSize ?? DEFAULT_MOVE_BATCH) - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
     const start = f.selection.next.slice(0, Math.min(slots, wanted));
     // Only customers another migration is moving are left to start: their starts would be refused.

@@ -16,7 +16,7 @@ import type { Pool } from 'pg';
 import type { KafkaDrainOptions } from '../../data/kafka-drain.js';
 import type { Registry } from 'prom-client';
 import { parseDuration } from '../../crds/kube-types.js';
-import { DEFAULT_MAX_CONCURRENT, type Migration, type MigrationStatus } from '../../crds/migration.js';
+import { DEFAULT_MAX_CONCURRENT, DEFAULT_MOVE_BATCH, type Migration, type MigrationStatus } from '../../crds/migration.js';
 import { MIGRATION_RESOURCE } from '../../crds/resources.js';
 import { MoveEngine } from '../../data/move-engine.js';
 import { runMoves } from '../../data/move-pool.js';
@@ -42,7 +42,7 @@ import type { ReconcilerDeps } from '../reconciler-deps.js';
 export const MIGRATION_FINALIZER = 'cells.platform.io/migration-protection';
 
 /** The spec's defaults, for finishing the moves of a Migration that is gone (its own spec is gone with it). */
-const GONE_SETTINGS = { drainWait: '2s', maxFence: '60s', retention: '24h', maxConcurrent: DEFAULT_MAX_CONCURRENT, batchSize: 1 } as const;
+const GONE_SETTINGS = { drainWait: '2s', maxFence: '60s', retention: '24h', maxConcurrent: DEFAULT_MAX_CONCURRENT, batchSize: DEFAULT_MOVE_BATCH } as const;
 
 /** How long one reconcile drives the moves in flight before it writes status and requeues. */
 const DRIVE_BUDGET_MS = 10_000;
@@ -120,7 +120,7 @@ export class MigrationReconciler {
 
     // Read the selection and the journal, and decide.
     const [selection, summary, mean] = await Promise.all([
-      readSelectionFacts(store, name, { targetRegion: target?.region, next: spec.maxConcurrent * (spec.batchSize ?? 1) }),
+      readSelectionFacts(store, name, { targetRegion: target?.region, next: spec.maxConcurrent * (spec.batchSize ?? DEFAULT_MOVE_BATCH) }),
       engine.summarize(name),
       meanMoveMs(store, name),
     ]);
@@ -232,7 +232,7 @@ export class MigrationReconciler {
         drainWaitMs: parseDuration(drainWait),
         maxFenceMs: parseDuration(maxFence),
         retentionMs: parseDuration(retention),
-        batchSize: batchSize ?? 1,
+        batchSize: batchSize ?? DEFAULT_MOVE_BATCH,
         ...(this.deps.kafka?.maxDrainMs !== undefined ? { maxKafkaDrainMs: this.deps.kafka.maxDrainMs } : {}),
       },
       ...(rateLimit ? { rowsPerSecond: rateLimit.rowsPerSecond } : {}),

@@ -500,32 +500,41 @@ export async function sweptRows(world: Pick<MigrationWorld, 'controlPlane'>, mig
  * SIGKILLs the world's operator each time the journal shows a move of `migration` in a state of
  * `wanted` not hit yet, and starts a new one, until every wanted state was hit, the migration
  * succeeded, or `maxKills` kills. A state counts as hit when the journal, as the dead operator
- * left it, holds a move in it. Returns the states hit and the journal's states at each death.
+ * left it, holds a move in it (with `batched`, several moves that entered it at one instant).
+ * Returns the states hit and the journal's states at each death.
  */
-export async function killAtJournalStates(world: MigrationWorld, migration: string, wanted: readonly string[], maxKills = 12): Promise<{ killedIn: string[]; atDeath: string[][] }> {
+export async function killAtJournalStates(
+  world: MigrationWorld,
+  migration: string,
+  wanted: readonly string[],
+  options: { maxKills?: number; batched?: boolean } = {},
+): Promise<{ killedIn: string[]; atDeath: string[][] }> {
   const journal = new pg.Pool({ connectionString: world.controlPlane.url, max: 1 });
   const killedIn = new Set<string>();
   const atDeath: string[][] = [];
+  // With `batched`, a state counts only when several moves entered it at one instant: a batch
+  // (src/data/move-batch.ts records its members' transitions together), not a move alone.
+  const least = options.batched ? 2 : 1;
+  const groups = `SELECT state, count(*) AS n FROM migration_journal WHERE migration = $1 GROUP BY state, state_entered_at`;
   try {
-    for (let i = 0; i < maxKills && !wanted.every((s) => killedIn.has(s)); i++) {
+    for (let i = 0; i < (options.maxKills ?? 12) && !wanted.every((s) => killedIn.has(s)); i++) {
       const aimed = wanted.filter((s) => !killedIn.has(s));
       let phaseCheckedAt = 0;
       const due = await waitFor(
         async () => {
-          const { rows } = await journal.query<{ n: string }>('SELECT count(*)::text AS n FROM migration_journal WHERE migration = $1 AND state = ANY($2::text[])', [migration, aimed]);
+          const { rows } = await journal.query<{ n: string }>(`SELECT count(*)::text AS n FROM (${groups}) g WHERE state = ANY($2::text[]) AND n >= $3`, [migration, aimed, least]);
           if (Number(rows[0]?.n) > 0) return 'kill';
           if (Date.now() - phaseCheckedAt < 1000) return undefined;
           phaseCheckedAt = Date.now();
           return (await world.migration(migration).catch(() => undefined))?.status?.phase === 'Succeeded' ? 'over' : undefined;
         },
-        { timeoutMs: 120_000, intervalMs: 5, description: `a move in ${aimed.join(' or ')}` },
+        { timeoutMs: 120_000, intervalMs: 5, description: `${options.batched ? 'a batch of moves' : 'a move'} in ${aimed.join(' or ')}` },
       );
       if (due === 'over') break;
       await world.operator.stop('SIGKILL');
-      const { rows } = await journal.query<{ state: string }>('SELECT DISTINCT state FROM migration_journal WHERE migration = $1', [migration]);
-      const states = rows.map((r) => r.state).sort();
-      atDeath.push(states);
-      for (const s of states) if (wanted.includes(s)) killedIn.add(s);
+      const { rows } = await journal.query<{ state: string; n: string }>(`SELECT state, max(n)::text AS n FROM (${groups}) g GROUP BY state ORDER BY state`, [migration]);
+      atDeath.push(rows.map((r) => r.state));
+      for (const r of rows) if (wanted.includes(r.state) && Number(r.n) >= least) killedIn.add(r.state);
       await world.restartOperator();
     }
   } finally {

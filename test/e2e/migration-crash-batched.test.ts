@@ -1,0 +1,98 @@
+// Group moves (src/data/move-batch.ts) through the operator process with its default batch size,
+// SIGKILLed while a batch is catching up, under its fence and in its final sync: a drain of 80
+// small customers, one executor (maxConcurrent 1) moving up to 20 of them at once (spec.batchSize
+// left to its default), gateway-like writers on every eighth customer asking the router for every
+// write (waiting out its 503s) and inserting readings and creating and renaming devices. A kill
+// counts only when several moves entered the aimed state at one instant: a batch, not a move alone.
+// After each kill the batch's members go on alone (they are no longer Pending) and the next
+// customers move in a new batch. Every cut-over is checked before cleanup, the sweep moves nothing,
+// and each customer's rows in the target are exactly the seeded rows and the acknowledged writes.
+import { DEFAULT_MOVE_BATCH } from '../../src/crds/migration.js';
+import { apply, waitFor } from './support/kube.js';
+import {
+  gatewayPools,
+  type GatewayPools,
+  GatewayWriter,
+  keySetProblems,
+  killAtJournalStates,
+  untilEveryWriterWroteTo,
+  migrationManifest,
+  type MigrationWorld,
+  sql,
+  startMigrationWorld,
+  sweptRows,
+  watchCutOvers,
+} from './support/migration-world.js';
+
+const MIGRATION = 'crash-batched-e2e';
+const WANTED = ['CatchingUp', 'Fenced', 'FinalSync'];
+
+describe('a drain of small customers in batches while the operator is killed', () => {
+  let world: MigrationWorld;
+  let pools: GatewayPools;
+
+  beforeAll(async () => {
+    // Small customers (200 readings, 10 devices: within the 10,000 rows a batch takes), four batches' worth.
+    world = await startMigrationWorld({ prefix: 'crashb', region: 'eu-batch-1', customers: 4 * DEFAULT_MOVE_BATCH, readingsPerCustomer: 200, devicesPerCustomer: 10 });
+    pools = gatewayPools(world);
+  }, 240_000);
+
+  afterAll(async () => {
+    await pools?.end();
+    await world?.cleanup([MIGRATION]);
+  }, 120_000);
+
+  it('keeps every acknowledged write exactly once through SIGKILLs that land in a batch catching up, fenced and in its final sync', async () => {
+    const writers = world.customers.filter((_, i) => i % 8 === 0).map((c) => new GatewayWriter(pools, c));
+    const watch = watchCutOvers(world, MIGRATION, writers);
+    await apply(
+      migrationManifest(world, MIGRATION, {
+        customers: { all: true },
+        steps: [{ move: '100%' }],
+        maxConcurrent: 1, // one executor: the customers move DEFAULT_MOVE_BATCH at a time
+        drainWait: '1s', // the members a kill sends on alone each wait it, one after another
+        retention: '3s',
+      }),
+    );
+
+    const { killedIn, atDeath } = await killAtJournalStates(world, MIGRATION, WANTED, { batched: true });
+    expect({ killedIn, atDeath }).toEqual({ killedIn: [...WANTED].sort(), atDeath });
+
+    await waitFor(async () => ((await world.migration(MIGRATION)).status?.phase === 'Succeeded' ? true : undefined), {
+      timeoutMs: 300_000,
+      intervalMs: 500,
+      description: 'the migration to succeed after the crashes',
+    });
+    await untilEveryWriterWroteTo(writers, world.targetCell); // writes go on in the target
+    await Promise.all(writers.map((w) => w.stop()));
+    await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings'))[0]?.n) === 0, {
+      timeoutMs: 90_000,
+      description: 'the source to be cleaned up',
+    });
+    const cutOvers = await watch.stop();
+
+    // At every cut-over, before cleanup, the target alone held every acknowledged write...
+    expect(cutOvers.missed).toEqual([]);
+    expect([...cutOvers.checked.values()].flat()).toEqual([]);
+    expect(cutOvers.checked.size).toBe(writers.length);
+    // ...so cleanup had nothing late to move.
+    expect(await sweptRows(world, MIGRATION)).toBe(0);
+    for (const w of writers) {
+      expect({ customer: w.customer, errors: w.errors, anomalies: w.anomalies, routeFailures: w.routeFailures }).toEqual({ customer: w.customer, errors: [], anomalies: [], routeFailures: 0 });
+      expect([w.acknowledgedIn.has(world.sourceCell), w.acknowledgedIn.has(world.targetCell)]).toEqual([true, true]);
+    }
+    // Every customer, written to or not: the target holds exactly its seeded rows and acknowledged writes.
+    const byCustomer = new Map(writers.map((w) => [w.customer, w]));
+    const unwritten = (customer: string) => ({ customer, acknowledged: [], devices: new Map(), deleted: new Set() }) as unknown as GatewayWriter;
+    for (const c of world.customers) {
+      expect({ customer: c, problems: await keySetProblems(world.target, world, byCustomer.get(c) ?? unwritten(c)) }).toEqual({ customer: c, problems: [] });
+    }
+    // Batches also ran to their end between the kills: moves fenced together at one instant, all Done.
+    const together = await sql<{ n: number }>(
+      world.controlPlane,
+      `SELECT coalesce(max(n), 0)::int AS n FROM (SELECT count(*) AS n FROM migration_journal WHERE migration = $1 AND state = 'Done' GROUP BY fenced_at) g`,
+      [MIGRATION],
+    );
+    expect(together[0]?.n).toBeGreaterThan(1);
+  }, 600_000);
+});
