@@ -53,7 +53,7 @@ export interface MigrationFacts {
   /** Unfinished moves retrying after errors (the latest, at most 10) and how many in all. */
   retrying?: { total: number; moves: readonly RetryingMove[] };
   rowsCopied: number;
-  /** Mean duration of the moves finished so far, for the ETA; undefined before the first. */
+  /** An executor's mean time per move cut over so far (a batch's time shared by its members: meanMoveMs in the journal), for the ETA; undefined before the first. */
   meanMoveMs?: number;
   /** Other Migrations still moving customers into spec.from (not finished, not aborted). */
   inbound?: readonly string[];

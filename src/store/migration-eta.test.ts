@@ -1,0 +1,27 @@
+import { useControlPlaneDatabase } from '../../test/support/control-plane.js';
+import { meanMoveMs } from './migration-journal.js';
+
+const controlPlane = useControlPlaneDatabase();
+
+async function move(migration: string, customer: string, startedAt: string, cutOverAt: string): Promise<void> {
+  await controlPlane().query(
+    `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, state, started_at, cut_over_at) VALUES ($1, $2, 'a', 'b', 'Done', $3, $4)`,
+    [migration, customer, startedAt, cutOverAt],
+  );
+}
+
+describe('the time per move behind a Migration ETA', () => {
+  it('shares a batch\'s time among the moves it cut over together, and counts a move alone whole', async () => {
+    // A batch of three, 3 s from start to its one cut-over, and a move alone of 2 s: 5 s of an executor for 4 moves.
+    for (const c of ['b1', 'b2', 'b3']) await move('eta', c, '2026-12-01T10:00:00Z', '2026-12-01T10:00:03Z');
+    await move('eta', 'alone', '2026-12-01T10:00:03Z', '2026-12-01T10:00:05Z');
+    expect(await meanMoveMs(controlPlane(), 'eta')).toBeCloseTo(1_250, 6);
+  });
+
+  it('is the mean of the moves when each moved alone, and unknown before the first cut-over', async () => {
+    await move('alone', 'a1', '2026-12-01T10:00:00Z', '2026-12-01T10:00:01Z');
+    await move('alone', 'a2', '2026-12-01T10:00:00.500Z', '2026-12-01T10:00:03.500Z');
+    expect(await meanMoveMs(controlPlane(), 'alone')).toBeCloseTo(2_000, 6);
+    expect(await meanMoveMs(controlPlane(), 'none-yet')).toBeUndefined();
+  });
+});
