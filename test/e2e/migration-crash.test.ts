@@ -5,19 +5,16 @@
 // landed: over the run, kills land in Copying, Fenced and FinalSync. Every cut-over is checked
 // before cleanup, the sweep moves nothing, and the target's keys are exactly the seeded rows and
 // the acknowledged writes.
-import { apply, waitFor } from './support/kube.js';
+import { apply } from './support/kube.js';
 import {
+  expectEveryWriteOnceAfterCrashes,
   gatewayPools,
   type GatewayPools,
   GatewayWriter,
-  keySetProblems,
   killAtJournalStates,
-  untilEveryWriterWroteTo,
   migrationManifest,
   type MigrationWorld,
-  sql,
   startMigrationWorld,
-  sweptRows,
   watchCutOvers,
 } from './support/migration-world.js';
 
@@ -55,31 +52,6 @@ describe('a migration under live writes while the operator is killed', () => {
     const { killedIn, atDeath } = await killAtJournalStates(world, MIGRATION, WANTED);
     expect({ killedIn, atDeath }).toEqual({ killedIn: [...WANTED].sort(), atDeath });
 
-    await waitFor(async () => ((await world.migration(MIGRATION)).status?.phase === 'Succeeded' ? true : undefined), {
-      timeoutMs: 240_000,
-      intervalMs: 500,
-      description: 'the migration to succeed after the crashes',
-    });
-    // Writers go on a little in the target cell, then stop; cleanup after the retention empties the source.
-    await untilEveryWriterWroteTo(writers, world.targetCell); // writes go on in the target
-    await Promise.all(writers.map((w) => w.stop()));
-    await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings'))[0]?.n) === 0, {
-      timeoutMs: 90_000,
-      description: 'the source to be cleaned up',
-    });
-    const cutOvers = await watch.stop();
-
-    // At every cut-over, before cleanup, the target alone held every acknowledged write...
-    expect(cutOvers.missed).toEqual([]);
-    expect([...cutOvers.checked.values()].flat()).toEqual([]);
-    expect(cutOvers.checked.size).toBe(world.customers.length);
-    // ...so cleanup had nothing late to move.
-    expect(await sweptRows(world, MIGRATION)).toBe(0);
-    for (const w of writers) {
-      expect({ customer: w.customer, errors: w.errors, anomalies: w.anomalies, routeFailures: w.routeFailures }).toEqual({ customer: w.customer, errors: [], anomalies: [], routeFailures: 0 });
-      // Acknowledged by the source before the move and by the target after it.
-      expect([w.acknowledgedIn.has(world.sourceCell), w.acknowledgedIn.has(world.targetCell)]).toEqual([true, true]);
-      expect({ customer: w.customer, problems: await keySetProblems(world.target, world, w) }).toEqual({ customer: w.customer, problems: [] });
-    }
+    await expectEveryWriteOnceAfterCrashes(world, MIGRATION, writers, watch);
   }, 600_000);
 });

@@ -557,6 +557,44 @@ export async function untilEveryWriterWroteTo(writers: readonly GatewayWriter[],
 }
 
 /**
+ * The end of a crash suite (operator SIGKILLed mid-migration, gateway writers asking the router):
+ * the migration succeeds, every writer gets a write into the target cell, the writers stop, cleanup
+ * empties the source. Then: at every cut-over, before cleanup, the target alone held every
+ * acknowledged write (so the sweep moved nothing), no writer saw an error or an anomaly, each was
+ * acknowledged by both cells, and the target holds exactly each writer's seeded and acknowledged rows.
+ */
+export async function expectEveryWriteOnceAfterCrashes(
+  world: MigrationWorld,
+  migration: string,
+  writers: readonly GatewayWriter[],
+  watch: ReturnType<typeof watchCutOvers>,
+  succeedWithinMs = 240_000,
+): Promise<void> {
+  await waitFor(async () => ((await world.migration(migration)).status?.phase === 'Succeeded' ? true : undefined), {
+    timeoutMs: succeedWithinMs,
+    intervalMs: 500,
+    description: 'the migration to succeed after the crashes',
+  });
+  await untilEveryWriterWroteTo(writers, world.targetCell); // writes go on in the target
+  await Promise.all(writers.map((w) => w.stop()));
+  await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings'))[0]?.n) === 0, {
+    timeoutMs: 90_000,
+    description: 'the source to be cleaned up',
+  });
+  const cutOvers = await watch.stop();
+  expect(cutOvers.missed).toEqual([]);
+  expect([...cutOvers.checked.values()].flat()).toEqual([]);
+  expect(cutOvers.checked.size).toBe(writers.length);
+  expect(await sweptRows(world, migration)).toBe(0);
+  for (const w of writers) {
+    expect({ customer: w.customer, errors: w.errors, anomalies: w.anomalies, routeFailures: w.routeFailures }).toEqual({ customer: w.customer, errors: [], anomalies: [], routeFailures: 0 });
+    // Acknowledged by the source before the move and by the target after it.
+    expect([w.acknowledgedIn.has(world.sourceCell), w.acknowledgedIn.has(world.targetCell)]).toEqual([true, true]);
+    expect({ customer: w.customer, problems: await keySetProblems(world.target, world, w) }).toEqual({ customer: w.customer, problems: [] });
+  }
+}
+
+/**
  * A migration e2e file's teardown, whatever its test reached: the writers stopped, the cut-over
  * watcher stopped, the gateway pools ended, the world (operator, databases, objects) cleaned up.
  */
