@@ -1,7 +1,7 @@
 // Group moves (src/data/move-batch.ts) through the operator process with its default batch size,
-// SIGKILLed while a batch is catching up, under its fence and in its final sync: a drain of 80
+// SIGKILLed while a batch is catching up, under its fence and in its final sync: a drain of 100
 // small customers, one executor (maxConcurrent 1) moving up to 20 of them at once (spec.batchSize
-// left to its default), gateway-like writers on every eighth customer asking the router for every
+// left to its default), gateway-like writers on every tenth customer asking the router for every
 // write (waiting out its 503s) and inserting readings and creating and renaming devices. A kill
 // counts only when several moves entered the aimed state at one instant: a batch, not a move alone.
 // After each kill the batch's members go on alone (they are no longer Pending) and the next
@@ -31,8 +31,9 @@ describe('a drain of small customers in batches while the operator is killed', (
   let pools: GatewayPools;
 
   beforeAll(async () => {
-    // Small customers (200 readings, 10 devices: within the 10,000 rows a batch takes), four batches' worth.
-    world = await startMigrationWorld({ prefix: 'crashb', region: 'eu-batch-1', customers: 4 * DEFAULT_MOVE_BATCH, readingsPerCustomer: 200, devicesPerCustomer: 10 });
+    // Small customers (200 readings, 10 devices: within the 10,000 rows a batch takes), five batches'
+    // worth: a kill sends a batch's members on alone, so each kill needs a batch of its own.
+    world = await startMigrationWorld({ prefix: 'crashb', region: 'eu-batch-1', customers: 5 * DEFAULT_MOVE_BATCH, readingsPerCustomer: 200, devicesPerCustomer: 10 });
     pools = gatewayPools(world);
   }, 240_000);
 
@@ -42,7 +43,7 @@ describe('a drain of small customers in batches while the operator is killed', (
   }, 120_000);
 
   it('keeps every acknowledged write exactly once through SIGKILLs that land in a batch catching up, fenced and in its final sync', async () => {
-    const writers = world.customers.filter((_, i) => i % 8 === 0).map((c) => new GatewayWriter(pools, c));
+    const writers = world.customers.filter((_, i) => i % 10 === 0).map((c) => new GatewayWriter(pools, c));
     const watch = watchCutOvers(world, MIGRATION, writers);
     await apply(
       migrationManifest(world, MIGRATION, {
