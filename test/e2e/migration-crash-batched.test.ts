@@ -56,6 +56,7 @@ describe('a drain of small customers in batches while the operator is killed', (
     );
 
     const { killedIn, atDeath } = await killAtJournalStates(world, MIGRATION, WANTED, { batched: true });
+    process.stdout.write(`[migration-crash-batched] the journal's states at each kill: ${JSON.stringify(atDeath)}\n`);
     expect({ killedIn, atDeath }).toEqual({ killedIn: [...WANTED].sort(), atDeath });
 
     await expectEveryWriteOnceAfterCrashes(world, MIGRATION, writers, watch, 300_000);
