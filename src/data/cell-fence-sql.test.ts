@@ -1,5 +1,5 @@
 import { classifyDatabaseError } from '../store/database-errors.js';
-import { drainDeadlineSql, drainSettingsSql, fenceChangeSql, fenceChangesSql, fenceRefusal, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
+import { drainDeadlineSql, drainSettingsSql, fenceChangeSql, fenceChangesSql, fenceRefusal, lockTimeoutSql, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
 
 const refusal = (code: string, message: string, detail: string): Error & { code: string; detail: string } => Object.assign(new Error(message), { code, detail });
 
@@ -71,10 +71,18 @@ describe('fenceChangesSql (a batch of moves)', () => {
     expect(at(ownMoveSql(owners[1]!))).toBeLessThan(at(drainSettingsSql(500)));
     expect(at(drainSettingsSql(500))).toBeLessThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
     expect(at("VALUES ('o''brien', 'm-1', 'Fenced'")).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
-    // The second customer's drain waits only for what is left of the change's 500 ms.
-    expect(at("VALUES ('o''brien', 'm-1', 'Fenced'")).toBeLessThan(at(drainDeadlineSql(500)));
-    expect(at(drainDeadlineSql(500))).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
-    expect(message.split(drainDeadlineSql(500))).toHaveLength(2);
+    // Each customer's drain waits only for what is left of the change's 500 ms (at least 1 ms, at
+    // most 500, for the rest of the transaction only), and the numbering under 500 ms again.
+    expect(message.split(drainDeadlineSql(500))).toHaveLength(3);
+    expect(at(drainDeadlineSql(500))).toBeLessThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
+    expect(message.lastIndexOf(drainDeadlineSql(500))).toBeGreaterThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
+    expect(message.lastIndexOf(drainDeadlineSql(500))).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
+    expect(message.lastIndexOf(lockTimeoutSql(500))).toBeGreaterThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
+    expect(message.lastIndexOf(lockTimeoutSql(500))).toBeLessThan(at('SELECT setval'));
+    expect(drainDeadlineSql(500)).toBe(
+      "SELECT set_config('lock_timeout', greatest(1, least(500, ceil(extract(epoch FROM statement_timestamp() - clock_timestamp()) * 1000 + 500)))::bigint || 'ms', true)",
+    );
+    expect(drainDeadlineSql(0.4)).toContain('least(1, ');
     expect(message.match(/SELECT setval/g)).toHaveLength(1);
     expect(message.endsWith('COMMIT')).toBe(true);
   });

@@ -593,14 +593,17 @@ export function drainSettingsSql(ms: number): string {
 export const READ_FENCE_SQL = `SELECT migration, role, since FROM ${S}.fenced_customers WHERE customer_id = $1`;
 
 /**
- * The lock timeout set to what is left of `ms` after the message's arrival: statement_timestamp()
- * is the same for every statement of one simple-query message, clock_timestamp() is now. At least
- * 1 ms (0 would mean no bound). Plain PostgreSQL only: Citus does not carry set_config() to its workers.
+ * The lock timeout (for the rest of the transaction: set_config's `true`) set to what is left of
+ * `ms` after the message's arrival: statement_timestamp() is the same for every statement of one
+ * simple-query message, clock_timestamp() is now. At least 1 ms (0 would mean no bound), at most
+ * `ms` (a wall clock stepped back cannot lengthen it). Plain PostgreSQL only: Citus does not carry
+ * set_config() to its workers.
  */
 export function drainDeadlineSql(ms: number): string {
   if (!Number.isFinite(ms) || ms < 0) throw new Error(`drain bound must be a non-negative number of milliseconds, got ${ms}`);
-  const left = `ceil(extract(epoch FROM statement_timestamp() - clock_timestamp()) * 1000 + ${Math.round(ms)})`;
-  return `SELECT set_config('lock_timeout', greatest(1, ${left})::bigint || 'ms', true)`;
+  const whole = Math.max(1, Math.round(ms));
+  const left = `ceil(extract(epoch FROM statement_timestamp() - clock_timestamp()) * 1000 + ${whole})`;
+  return `SELECT set_config('lock_timeout', greatest(1, least(${whole}, ${left}))::bigint || 'ms', true)`;
 }
 
 /** `SET LOCAL lock_timeout`: a bound in milliseconds (at least 1: 0 would mean no bound). */
@@ -684,8 +687,9 @@ export function fenceRefusal(err: unknown): { customer: string; migration: strin
  * owner is checked first, then the drain's bound, the fences set or lifted, and the change
  * numbered once, as fenceChangeSql numbers one. The fences' drains run one customer after the
  * other against one deadline, `drainMs` after the message arrived: each customer's lock waits
- * only for what is left of it (drainDeadlineSql), so the change ends within `drainMs` in all
- * while every customer's writers share the whole of it.
+ * only for what is left of it (drainDeadlineSql), so the drains end within `drainMs` in all
+ * while every customer's writers share the whole of it. The numbering after them waits under the
+ * whole `drainMs` again, as a single change's does.
  */
 export function fenceChangesSql(change: { owners: readonly MoveOwner[]; drainMs?: number; set?: { customers: readonly string[]; migration: string; role: FenceRole }; lift?: { customers: readonly string[]; migration: string } }): string {
   const parts = ['BEGIN'];
@@ -697,10 +701,13 @@ export function fenceChangesSql(change: { owners: readonly MoveOwner[]; drainMs?
     if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
     // One statement per customer, as the single change's: each row's drain trigger waits for its own
     // customer, under what is left of the change's bound.
-    for (const [i, c] of customers.entries()) {
-      if (change.drainMs !== undefined && i > 0) parts.push(drainDeadlineSql(change.drainMs));
+    for (const c of customers) {
+      if (change.drainMs !== undefined) parts.push(drainDeadlineSql(change.drainMs));
       parts.push(setFenceSql(escapeLiteral(c), escapeLiteral(migration), escapeLiteral(role)));
     }
+    // The rest (the numbering waits for another change's row lock on fence_state) under the whole
+    // bound again, as the single change's numbering: not under the last customer's remainder.
+    if (change.drainMs !== undefined) parts.push(lockTimeoutSql(change.drainMs));
   }
   if (change.lift && change.lift.customers.length > 0) {
     const lifted = liftRememberedSql(change.lift.customers.map((c) => escapeLiteral(c)), escapeLiteral(change.lift.migration));

@@ -54,6 +54,9 @@ interface Member {
 /** The actions a batch performs together; anything else goes back to the single path. */
 const BATCHED: ReadonlySet<MoveAction['kind']> = new Set(['Prepare', 'Fence', 'Drain', 'FinalSync', 'Verify', 'Transition', 'CutOver', 'OpenTarget', 'Sweep', 'Finish']);
 
+/** Members handed back mid-way that run alone at once (the rest wait for a lane): each holds a control-plane session and cell connections. */
+export const HANDED_BACK_AT_ONCE = 4;
+
 /**
  * Runs `keys` (moves of one migration) as one batch as far as it can, then hands every member that
  * left it to the single path; returns each key's result, in `keys`' order. Only moves still Pending
@@ -66,12 +69,21 @@ export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], op
   const alone: Promise<void>[] = [];
   // Members the batch never acted on run one after another, beside the batch (a batch of large
   // customers moves them one at a time, as many at once as the caller's executors); those it
-  // handed back mid-way (a fence may be held) start at once.
+  // handed back mid-way (a fence may be held) start at once, HANDED_BACK_AT_ONCE at a time: a
+  // batch of 20 that fails under its fence does not become 20 executors on pools of 8 and 10.
   let lane: Promise<void> = Promise.resolve();
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  const acquire = (): Promise<void> => (running < HANDED_BACK_AT_ONCE ? (running++, Promise.resolve()) : new Promise<void>((r) => waiting.push(r)));
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next) next(); // the slot goes to the next one waiting
+    else running--;
+  };
   const goAlone = (key: MoveKey, now: boolean): void => {
     started.add(key.customerId);
     const go = () => host.run(key, options).then((r) => void results.set(key.customerId, r));
-    if (now) alone.push(go());
+    if (now) alone.push(acquire().then(go).finally(release));
     else alone.push((lane = lane.catch(() => undefined).then(go)));
   };
   let crash: unknown;
@@ -267,7 +279,7 @@ class Batch {
       case 'Verify':
         return this.verify(action.table);
       case 'Transition':
-        return this.record({ to: action.to, at: this.host.now(), unlessAborted: action.to === 'CutOver' }, this.members.map((m) => ({ customerId: m.key.customerId })));
+        return void (await this.record({ to: action.to, at: this.host.now(), unlessAborted: action.to === 'CutOver' }, this.members.map((m) => ({ customerId: m.key.customerId }))));
       case 'CutOver':
         return this.cutOver();
       case 'OpenTarget':
@@ -307,22 +319,25 @@ class Batch {
 
   /**
    * Records the members' action in one statement (recordBatch); a member it did not write (someone
-   * changed it meanwhile: an abort asked for) is handed back. Inside a routing transaction, use strict.
+   * changed it meanwhile: an abort asked for) is handed back. Inside a routing transaction, use
+   * strict, and report the state change (the returned function) once the transaction committed.
    */
-  private async record(change: { to?: MoveRecord['state']; at?: Date; unlessAborted?: boolean }, records: readonly BatchRecord[], strict = false): Promise<void> {
+  private async record(change: { to?: MoveRecord['state']; at?: Date; unlessAborted?: boolean }, records: readonly BatchRecord[], strict = false): Promise<() => void> {
     const { state, direction } = this.members[0]!.loaded.move;
     const written = await recordBatch(this.cp, this.members[0]!.key.migration, { state, direction }, records, change);
-    if (change.to !== undefined) this.changedState(state, change.to, written);
+    const report = () => void (change.to !== undefined && this.changedState(state, change.to, written, change.at));
     const missed = records.map((r) => r.customerId).filter((c) => !written.has(c));
-    if (missed.length === 0) return;
-    if (strict) throw new MembersOut(missed, 'changed under the batch (an abort asked for?)');
-    await this.handBack(missed, 'changed under the batch (an abort asked for?)');
+    if (missed.length > 0 && strict) throw new MembersOut(missed, 'changed under the batch (an abort asked for?)');
+    if (strict) return report;
+    report();
+    if (missed.length > 0) await this.handBack(missed, 'changed under the batch (an abort asked for?)');
+    return () => undefined;
   }
 
   /** As the single path (MoveEngine.step) reports a state change: each member's time in the state it left, and one log line for all. */
-  private changedState(from: MoveRecord['state'], to: MoveRecord['state'], written: ReadonlySet<string>): void {
+  private changedState(from: MoveRecord['state'], to: MoveRecord['state'], written: ReadonlySet<string>, at = this.host.now()): void {
     if (to === from || written.size === 0) return;
-    const now = this.host.now().getTime();
+    const now = at.getTime();
     for (const m of this.members) {
       if (written.has(m.key.customerId)) this.host.metrics?.stateSeconds.observe({ state: from }, Math.max(0, (now - m.loaded.move.stateEnteredAt.getTime()) / 1000));
     }
@@ -406,7 +421,7 @@ class Batch {
       journal: { sourceEpoch: placements.get(m.key.customerId)!.epoch, startedAt: m.loaded.move.startedAt ?? now, catchUpRound: 1, roundRows: 0 } satisfies JournalFields,
     }));
     const written = await recordPlans(this.cp, this.members[0]!.key.migration, { state: 'Pending', direction: 'Forward' }, members, tables, 'CatchingUp', now);
-    this.changedState('Pending', 'CatchingUp', written);
+    this.changedState('Pending', 'CatchingUp', written, now);
     const missed = customers.filter((c) => !written.has(c));
     if (missed.length > 0) await this.handBack(missed, 'changed under the batch (an abort asked for?)');
   }
@@ -418,17 +433,19 @@ class Batch {
       if (m.loaded.move.sourceEpoch === null) throw new Error('a move reached the fence without a source epoch');
       return { customerId: m.key.customerId, epoch: m.loaded.move.sourceEpoch };
     });
-    await inTransaction(
+    const report = await inTransaction(
       this.cp,
       async () => {
         const records = this.members.map((m) => ({ customerId: m.key.customerId, journal: { fencedAt: at, kafkaDrain: kafkaDrainDisabled(from, at) } satisfies JournalFields }));
-        await this.record({ to: 'Fenced', at }, records, true);
+        const recorded = await this.record({ to: 'Fenced', at }, records, true);
         const fenced = await fencePlacements(this.cp, from, members);
         const changed = members.filter((m) => !fenced.has(m.customerId)).map((m) => m.customerId);
         if (changed.length > 0) throw new MembersOut(changed, 'its placement changed during the move'); // rolled back: the single path refuses it
+        return recorded;
       },
       BEGIN_ROUTING_WRITES,
     );
+    report();
   }
 
   private async drain(): Promise<void> {
@@ -504,7 +521,7 @@ class Batch {
       if (m.loaded.move.sourceEpoch === null) throw new Error('a move reached the cut-over without a source epoch');
       return { customerId: m.key.customerId, epoch: m.loaded.move.sourceEpoch };
     });
-    await inTransaction(
+    const report = await inTransaction(
       this.cp,
       async () => {
         // The store's lock order: the routing lock (with the BEGIN), cells, placement rows.
@@ -513,10 +530,11 @@ class Batch {
         const changed = members.filter((m) => !moved.has(m.customerId)).map((m) => m.customerId);
         if (changed.length > 0) throw new MembersOut(changed, 'its placement changed under the fence'); // rolled back: the single path refuses it
         const records = this.members.map((m) => ({ customerId: m.key.customerId, journal: { cutOverAt: at, cleanupAfter, reservedCell: null } satisfies JournalFields }));
-        await this.record({ to: 'Cleanup', at }, records, true);
+        return this.record({ to: 'Cleanup', at }, records, true);
       },
       BEGIN_ROUTING_WRITES,
     );
+    report();
     for (const m of this.members) if (m.loaded.move.fencedAt) this.host.metrics?.fenceSeconds.observe((at.getTime() - m.loaded.move.fencedAt.getTime()) / 1000);
     // Open the target now rather than at the next step (as the single cut-over does); a failure leaves it to the next step.
     this.members = await this.reload();

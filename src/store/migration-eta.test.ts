@@ -3,10 +3,10 @@ import { meanMoveMs } from './migration-journal.js';
 
 const controlPlane = useControlPlaneDatabase();
 
-async function move(migration: string, customer: string, startedAt: string, cutOverAt: string): Promise<void> {
+async function move(migration: string, customer: string, startedAt: string, cutOverAt: string, fencedAt = cutOverAt): Promise<void> {
   await controlPlane().query(
-    `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, state, started_at, cut_over_at) VALUES ($1, $2, 'a', 'b', 'Done', $3, $4)`,
-    [migration, customer, startedAt, cutOverAt],
+    `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, state, started_at, fenced_at, cut_over_at) VALUES ($1, $2, 'a', 'b', 'Done', $3, $4, $5)`,
+    [migration, customer, startedAt, fencedAt, cutOverAt],
   );
 }
 
@@ -23,5 +23,11 @@ describe('the time per move behind a Migration ETA', () => {
     await move('alone', 'a2', '2026-12-01T10:00:00.500Z', '2026-12-01T10:00:03.500Z');
     expect(await meanMoveMs(controlPlane(), 'alone')).toBeCloseTo(2_000, 6);
     expect(await meanMoveMs(controlPlane(), 'none-yet')).toBeUndefined();
+  });
+
+  it('does not take two moves alone that cut over in the same millisecond for a batch', async () => {
+    await move('same-ms', 'x1', '2026-12-01T10:00:00Z', '2026-12-01T10:00:04Z', '2026-12-01T10:00:03.100Z');
+    await move('same-ms', 'x2', '2026-12-01T10:00:02Z', '2026-12-01T10:00:04Z', '2026-12-01T10:00:03.900Z');
+    expect(await meanMoveMs(controlPlane(), 'same-ms')).toBeCloseTo(3_000, 6);
   });
 });

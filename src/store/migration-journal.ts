@@ -886,16 +886,17 @@ export async function requestAbort(db: Queryable, key: MoveKey, at: Date): Promi
 // --- Reading for status, and archiving ---------------------------------------------------------
 
 /**
- * An executor's time per move, start to cut-over, for the ETA: the moves cut over at one instant
- * (a batch, src/data/move-batch.ts) share their time, so a batch of 20 that took 2 s counts 100 ms
- * a move; a move alone counts its own time.
+ * An executor's time per move, start to cut-over, for the ETA: the moves fenced and cut over at
+ * the same two instants (a batch, src/data/move-batch.ts, records both once for all its members)
+ * share their time, so a batch of 20 that took 2 s counts 100 ms a move; a move alone counts its
+ * own time (two moves alone would need both instants to the millisecond alike to be taken for one).
  */
 export async function meanMoveMs(db: Queryable, migration: string): Promise<number | undefined> {
   const { rows } = await db.query<{ ms: number | null }>(
     `SELECT sum(ms) / sum(n) AS ms
        FROM (SELECT max(extract(epoch FROM cut_over_at - started_at)) * 1000 AS ms, count(*) AS n
                FROM migration_journal WHERE migration = $1 AND cut_over_at IS NOT NULL AND started_at IS NOT NULL
-              GROUP BY cut_over_at) g`,
+              GROUP BY cut_over_at, fenced_at) g`,
     [migration],
   );
   const ms = rows[0]?.ms;

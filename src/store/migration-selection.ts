@@ -47,7 +47,7 @@ export interface SelectionFacts {
     /** The first three of them in move order. */
     examples: { id: string; region: string }[];
   };
-  /** The first customers not started yet that may start now, in move order; at least spec.maxConcurrent of them when there are that many. */
+  /** The first customers not started yet that may start now, in move order; at least spec.maxConcurrent × spec.batchSize of them when there are that many. */
   next: string[];
   /** Customers not started yet that another Migration is moving (a customer has one open move at a time), with the first in move order. */
   busy: { count: number; example?: { id: string; migration: string } };

@@ -533,7 +533,8 @@ export async function killAtJournalStates(
       if (due === 'over') break;
       await world.operator.stop('SIGKILL');
       const { rows } = await journal.query<{ state: string; n: string }>(`SELECT state, max(n)::text AS n FROM (${groups}) g GROUP BY state ORDER BY state`, [migration]);
-      atDeath.push(rows.map((r) => r.state));
+      // With `batched`, each state with the most moves that entered it at one instant: Fenced×20.
+      atDeath.push(rows.map((r) => (options.batched ? `${r.state}×${r.n}` : r.state)));
       for (const r of rows) if (wanted.includes(r.state) && Number(r.n) >= least) killedIn.add(r.state);
       await world.restartOperator();
     }
