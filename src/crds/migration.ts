@@ -166,7 +166,7 @@ export const MigrationSpecSchema = withCel(
     ])
       .default('24h')
       .describe(
-        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h. Fixed for each customer at its cut-over: a change applies to the customers cut over after it.",
+        "How long the source keeps a moved customer's rows before cleanup. Until then abort can move the customer back; late rows are swept to the target before deletion. At most 8760h. A shorter retention also applies to the customers already waiting for their cleanup (counted from each one's cut-over); a longer one applies to the customers cut over after the change.",
       ),
     paused: z
       .boolean()

@@ -281,6 +281,23 @@ export async function listFailedMoves(db: Queryable, migration: string, before: 
   return rows.map((r) => ({ migration, customerId: r.customer_id }));
 }
 
+/**
+ * A Migration's retention made shorter: the moves waiting for their cleanup (forward, in Cleanup)
+ * are cleaned up `retentionMs` after their cut-over instead of at the later time fixed then.
+ * Never later: a move whose sweep has begun must not be held again (its time passed already), and
+ * a longer retention applies to the customers cut over after it. Returns the moves brought forward.
+ */
+export async function shortenRetention(db: Queryable, migration: string, retentionMs: number): Promise<string[]> {
+  const { rows } = await db.query<{ customer_id: string }>(
+    `UPDATE migration_journal SET cleanup_after = cut_over_at + $2 * interval '1 millisecond', updated_at = now()
+      WHERE migration = $1 AND state = 'Cleanup' AND direction = 'Forward' AND cut_over_at IS NOT NULL
+        AND cleanup_after > cut_over_at + $2 * interval '1 millisecond'
+      RETURNING customer_id`,
+    [migration, retentionMs],
+  );
+  return rows.map((r) => r.customer_id);
+}
+
 /** When the earliest cleanup of a migration's moves in Cleanup is due; undefined if none waits. */
 export async function nextCleanupAt(db: Queryable, migration: string): Promise<Date | undefined> {
   const { rows } = await db.query<{ at: Date | null }>(

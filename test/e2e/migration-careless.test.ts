@@ -5,7 +5,9 @@
 // Migration into a cell that Git cordoned (spec.state) waits, saying why, until it is Active again.
 // A retry whose failedBefore is a year ahead (a typo in Git) is refused, not run over and over. A
 // CustomerPlacement relabelled for a Migration's selector says that the routing table kept its labels.
-// Two Migrations that select the same customer: the second says it waits for the first.
+// Two Migrations that select the same customer: the second says it waits for the first; a shorter
+// retention on the first brings its waiting cleanup forward, and the second then finds the customer
+// gone from its source and holds for a person.
 // Last, the longest list of names the schema takes, as kubectl apply sends it.
 import { apply, kubectl, kubectlJson, waitFor } from './support/kube.js';
 import { migrationManifest, sql, startMigrationWorld, type MigrationWorld } from './support/migration-world.js';
@@ -170,8 +172,8 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     type Gated = { status?: { phase?: string; message?: string; customers?: { inFlight?: number }; conditions?: { type: string; status: string; reason: string }[] } };
     await apply(migrationManifest(world, SECOND, { customers: { names: [first] }, steps: [{ pause: {} }, { move: 1 }], retention: '1s' }));
     await waitFor(async () => ((await world.migration(SECOND)).status?.phase === 'Paused' ? true : undefined), { timeoutMs: 30_000, description: `${SECOND} frozen with ${first}, waiting at its pause` });
-    // The first moves the customer and keeps its move open for its cleanup (a minute).
-    await apply(migrationManifest(world, FIRST, { customers: { names: [first] }, steps: [{ move: 1 }], retention: '60s' }));
+    // The first moves the customer and keeps its move open for its cleanup (five minutes).
+    await apply(migrationManifest(world, FIRST, { customers: { names: [first] }, steps: [{ move: 1 }], retention: '300s' }));
     await waitFor(async () => ((await world.migration(FIRST)).status?.phase === 'Succeeded' ? true : undefined), { timeoutMs: 90_000, description: `${FIRST} to move ${first}` });
     await kubectl(['patch', 'migration', SECOND, '--type', 'merge', '-p', '{"spec":{"promotedStep":0}}']);
     const held = await waitFor(
@@ -183,7 +185,30 @@ describe('a Migration whose finalizer a person removes by hand', () => {
     );
     expect(held.status?.message).toContain(`(${first} by ${FIRST})`);
     expect(held.status?.customers?.inFlight).toBe(0);
-  }, 200_000);
+
+    // Tired of waiting, the person shortens the first's retention: the waiting cleanup comes forward
+    // (counted from the cut-over, so at once), the source is cleaned up well within the five minutes,
+    // the first says so in an event, and the second then tries the customer.
+    await kubectl(['patch', 'migration', FIRST, '--type', 'merge', '-p', '{"spec":{"retention":"2s"}}']);
+    await waitFor(async () => Number((await sql<{ n: string }>(world.source, 'SELECT count(*) AS n FROM readings WHERE customer_id = $1', [first]))[0]?.n) === 0, {
+      timeoutMs: 60_000,
+      description: `${FIRST}'s cleanup of ${first} in ${world.sourceCell}, brought forward`,
+    });
+    const events = await kubectlJson<{ items: { reason: string; message: string }[] }>([
+      'get', 'events', '-n', 'default', '--field-selector', `involvedObject.kind=Migration,involvedObject.name=${FIRST}`,
+    ]);
+    expect(events.items.find((e) => e.reason === 'RetentionShortened')?.message).toContain(`1 moved customer(s) waiting for their cleanup (${first})`);
+    // The second's move of the customer starts once the first's has ended, finds it gone from its
+    // source and fails; the second holds for a person (Gated, CustomersFailed) and says why.
+    const second = await waitFor(
+      async () => {
+        const m = (await world.migration(SECOND)) as Gated;
+        return m.status?.conditions?.some((c) => c.type === 'Gated' && c.status === 'True' && c.reason === 'CustomersFailed') ? m : undefined;
+      },
+      { timeoutMs: 90_000, intervalMs: 500, description: `${SECOND} to try ${first} once ${FIRST}'s move has ended` },
+    );
+    expect(JSON.stringify(second.status)).toContain('NotInSourceCell');
+  }, 300_000);
 });
 
 describe('a Migration listing 10000 customers by name, the most spec.customers.names takes', () => {

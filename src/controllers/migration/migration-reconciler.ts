@@ -32,7 +32,7 @@ import type { CellPools } from '../../data/cell-pools.js';
 import { archiveMigration } from '../../store/migration-archive.js';
 import { decideMigration, retryProblem, type CellFacts } from './migration-decision.js';
 import { leftoverStatus, planAdmission, planDeletion, planLeftovers, requeueAfter, sourceAfterCordon, type CordonPlan, type LeftoverPlan } from './migration-plan.js';
-import { listFailedMoves, listOpenMoves, meanMoveMs } from '../../store/migration-journal.js';
+import { listFailedMoves, listOpenMoves, meanMoveMs, shortenRetention } from '../../store/migration-journal.js';
 import { freezeSelection, readSelectionFacts } from '../../store/migration-selection.js';
 import { readStepRecord, saveStepRecord, sameStepRecord, type StepRecord } from '../../store/migration-steps.js';
 import { dateClock } from '../../runtime/clock.js';
@@ -63,6 +63,8 @@ export interface MigrationReconcilerDeps extends ReconcilerDeps {
 
 export class MigrationReconciler {
   private readonly engines = new Map<string, { fingerprint: string; engine: MoveEngine }>();
+  /** The spec.retention each Migration's waiting moves were last brought in line with (applyShorterRetention). */
+  private readonly retentionsApplied = new Map<string, string>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: MigrationReconcilerDeps) {
@@ -82,6 +84,7 @@ export class MigrationReconciler {
     const migration = this.deps.migrations.get(key);
     if (!migration) {
       this.engines.delete(key);
+      this.retentionsApplied.delete(key);
       // Normally done behind the finalizer; this catches a Migration whose finalizer was removed by hand.
       if (this.deps.store) return this.reconcileGone(this.deps.store, key);
       return;
@@ -104,6 +107,8 @@ export class MigrationReconciler {
       stored = undefined;
       await this.deps.events.normal(migration, 'EarlierMigrationArchived', `The records of an earlier Migration named ${name} (uid ${leftovers.uid}) are archived under ${name}@${leftovers.uid}; this one starts from nothing.`);
     }
+    // This Migration's own moves only (an earlier namesake's leftovers were finished above).
+    await this.applyShorterRetention(store, migration);
     // A failedBefore in the future is refused (Valid=False), not retried over and over.
     if (migration.spec.retry && !retryProblem(spec, this.now(), name)) await this.retryFailed(store, engine, migration);
 
@@ -177,6 +182,7 @@ export class MigrationReconciler {
     await archiveMigration(store, name, migration.metadata.uid ?? 'unknown-uid');
     await this.release(store, name, migration);
     this.engines.delete(name);
+    this.retentionsApplied.delete(name);
     await removeFinalizer(this.deps.client, MIGRATION_RESOURCE, migration, MIGRATION_FINALIZER);
   }
 
@@ -210,6 +216,21 @@ export class MigrationReconciler {
     await this.drive(engine, name, migration.spec.maxConcurrent);
     await this.writeStatusWithEvents(migration, leftoverStatus(migration.status, migration.metadata.generation, plan.message, this.now()));
     return { requeueAfter: plan.requeueAfterMs };
+  }
+
+  /**
+   * Once per retention seen (and once after a start): a shorter spec.retention brings forward the
+   * cleanup of the moves already waiting for it (shortenRetention), with an event naming how many.
+   */
+  private async applyShorterRetention(store: Pool, migration: Migration): Promise<void> {
+    const name = migration.metadata.name ?? '';
+    const { retention } = migration.spec;
+    if (this.retentionsApplied.get(name) === retention) return;
+    const sooner = await shortenRetention(store, name, parseDuration(retention));
+    this.retentionsApplied.set(name, retention);
+    if (sooner.length > 0) {
+      await this.deps.events.normal(migration, 'RetentionShortened', `spec.retention is now ${retention}: ${sooner.length} moved customer(s) waiting for their cleanup (${sooner.slice(0, 3).join(', ')}${sooner.length > 3 ? ', …' : ''}) are cleaned up ${retention} after their cut-over.`);
+    }
   }
 
   /** One engine per Migration: its drain wait, fence bound, retention and rate limit come from the spec. */
