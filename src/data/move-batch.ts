@@ -452,7 +452,7 @@ class Batch {
     const { source } = await this.pools();
     // One fence change for all; past the bound nothing is fenced and each member drains alone (the
     // one whose writer outlasts it fails back there, DrainTimeout). The customers' drains run one
-    // after another against one deadline (fenceChangesSql): the whole change ends within maxDrainMs
+    // after another against one deadline (fenceChangesSql): the drains end within maxDrainMs in all
     // (a writer of an early member waits behind its uncommitted fence meanwhile), and a customer's
     // writers have all of it, not a share.
     await changeFences(source, { owners: this.owners(), drainMs: this.host.settings.maxDrainMs, set: { customers: this.customers(), migration: this.members[0]!.key.migration, role: 'Fenced' } });
