@@ -32,7 +32,7 @@ describe('cordon and uncordon', () => {
 describe('drain', () => {
   it('creates a Migration of every customer, canary first, ending at a pause for a person', () => {
     const m = drainMigration('eu-west-1a', 'eu-west-1b');
-    expect(m).toMatchObject({ kind: 'Migration', metadata: { name: 'drain-eu-west-1a' }, spec: { from: 'eu-west-1a', to: 'eu-west-1b', customers: { all: true } } });
+    expect(m).toMatchObject({ kind: 'Migration', metadata: { name: 'drain-eu-west-1a' }, spec: { from: 'eu-west-1a', to: 'eu-west-1b', customers: { all: true }, batchSize: 20 } });
     expect(m.spec.steps).toEqual([{ move: 1 }, { pause: { duration: '10m' } }, { move: '10%' }, { pause: {} }, { move: '100%' }]);
   });
 

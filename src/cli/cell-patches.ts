@@ -1,6 +1,7 @@
 // What `kubectl cells cordon|uncordon|drain CELL` writes, decided from the Cell as read: a merge
 // patch of spec.state, a drain Migration to create, nothing to do (said why), or a refusal.
 import { API_VERSION } from '../crds/group.js';
+import { DRAIN_MOVE_BATCH } from '../crds/migration.js';
 import type { ObservedCell } from './observed.js';
 import type { Decision } from './decision.js';
 
@@ -55,6 +56,8 @@ export function drainMigration(cell: string, to: string): { apiVersion: string; 
       order: 'SmallestFirst',
       // One canary, a look at it, a tenth, then a person decides the rest.
       steps: [{ move: 1 }, { pause: { duration: '10m' } }, { move: '10%' }, { pause: {} }, { move: '100%' }],
+      // A whole cell's customers: the small ones in groups (src/data/move-batch.ts), each executor up to 20.
+      batchSize: DRAIN_MOVE_BATCH,
     },
   };
 }

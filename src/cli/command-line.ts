@@ -163,8 +163,9 @@ ${KUBE_FLAGS}`,
   drain: `usage: kubectl cells drain CELL --to TARGET [-o json|yaml] [flags]
 
 Creates the Migration drain-CELL of every customer of CELL into TARGET (same region), canary first:
-move 1, pause 10m, move 10%, pause until promoted, move 100%. The operator cordons CELL while it
-drains. Follow it with kubectl cells migration watch drain-CELL.
+move 1, pause 10m, move 10%, pause until promoted, move 100%, small customers in groups of up to
+20 (spec.batchSize: 20). The operator cordons CELL while it drains. Follow it with kubectl cells
+migration watch drain-CELL.
 
 ${KUBE_FLAGS}
   --to TARGET         the cell that receives the customers

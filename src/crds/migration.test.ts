@@ -25,13 +25,13 @@ describe('parseMigrationSpec', () => {
     expect(result.value.steps).toEqual([{ move: 1 }, { pause: { duration: '10m' } }, { move: '10%' }, { pause: {} }, { move: '100%' }]);
   });
 
-  it('fills the defaults: smallest customers first, 4 executors at a time, batches of up to 20 small customers, not paused, not aborted, 24h retention', () => {
+  it('fills the defaults: smallest customers first, 4 at a time, one customer a batch, not paused, not aborted, 24h retention', () => {
     const result = parseMigrationSpec(minimal());
     expect(result.ok && result.value).toEqual({
       ...minimal(),
       order: 'SmallestFirst',
       maxConcurrent: 4,
-      batchSize: 20,
+      batchSize: 1,
       drainWait: '2s',
       maxFence: '60s',
       retention: '24h',

@@ -16,10 +16,14 @@ export const DEFAULT_MAX_CONCURRENT = 4;
 /** The largest spec.batchSize (src/data/move-settings.ts MAX_BATCH_SIZE: a batch's statements name every member). */
 export const MAX_MOVE_BATCH = 200;
 /**
- * Small customers an executor moves together unless spec.batchSize says otherwise: a drain of 1,000
- * small customers at 20 costs about 2.5× the raw copies, at 1 about 15× (docs/move-performance.md).
+ * Small customers an executor moves together unless spec.batchSize says otherwise: one, so that
+ * maxConcurrent is the number of customers in flight (fenced at once, at most). A drain sets 20
+ * (kubectl cells drain: DRAIN_MOVE_BATCH): 1,000 small customers at 20 cost about 2.5× the raw
+ * copies, at 1 about 12–15× (docs/move-performance.md).
  */
-export const DEFAULT_MOVE_BATCH = 20;
+export const DEFAULT_MOVE_BATCH = 1;
+/** The batch size a drain of a whole cell asks for (kubectl cells drain). */
+export const DRAIN_MOVE_BATCH = 20;
 export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
 
 /** Condition types a Migration reports. */
@@ -128,7 +132,7 @@ export const MigrationSpecSchema = withCel(
       .min(1)
       .max(100)
       .default(DEFAULT_MAX_CONCURRENT)
-      .describe('Executors moving customers at the same time: each moves one customer, or up to batchSize small customers together.'),
+      .describe('Customers moved at the same time. With batchSize above 1, executors moving at the same time, each one customer or up to batchSize small customers together (up to maxConcurrent × batchSize customers in flight).'),
     batchSize: z
       .int()
       .min(1)

@@ -1,13 +1,13 @@
-// Group moves (src/data/move-batch.ts) through the operator process with its default batch size,
-// SIGKILLed while a batch is catching up, under its fence and in its final sync: a drain of 100
-// small customers, one executor (maxConcurrent 1) moving up to 20 of them at once (spec.batchSize
-// left to its default), gateway-like writers on every tenth customer asking the router for every
+// Group moves (src/data/move-batch.ts) through the operator process, SIGKILLed while a batch is
+// catching up, under its fence and in its final sync: a drain of 100 small customers, one executor
+// (maxConcurrent 1) moving up to 20 of them at once (spec.batchSize 20, what kubectl cells drain
+// asks for), gateway-like writers on every tenth customer asking the router for every
 // write (waiting out its 503s) and inserting readings and creating and renaming devices. A kill
 // counts only when several moves entered the aimed state at one instant: a batch, not a move alone.
 // After each kill the batch's members go on alone (they are no longer Pending) and the next
 // customers move in a new batch. Every cut-over is checked before cleanup, the sweep moves nothing,
 // and each customer's rows in the target are exactly the seeded rows and the acknowledged writes.
-import { DEFAULT_MOVE_BATCH } from '../../src/crds/migration.js';
+import { DRAIN_MOVE_BATCH } from '../../src/crds/migration.js';
 import { apply } from './support/kube.js';
 import {
   expectEveryWriteOnceAfterCrashes,
@@ -33,7 +33,7 @@ describe('a drain of small customers in batches while the operator is killed', (
   beforeAll(async () => {
     // Small customers (200 readings, 10 devices: within the 10,000 rows a batch takes), five batches'
     // worth: a kill sends a batch's members on alone, so each kill needs a batch of its own.
-    world = await startMigrationWorld({ prefix: 'crashb', region: 'eu-batch-1', customers: 5 * DEFAULT_MOVE_BATCH, readingsPerCustomer: 200, devicesPerCustomer: 10 });
+    world = await startMigrationWorld({ prefix: 'crashb', region: 'eu-batch-1', customers: 5 * DRAIN_MOVE_BATCH, readingsPerCustomer: 200, devicesPerCustomer: 10 });
     pools = gatewayPools(world);
   }, 240_000);
 
@@ -49,7 +49,8 @@ describe('a drain of small customers in batches while the operator is killed', (
       migrationManifest(world, MIGRATION, {
         customers: { all: true },
         steps: [{ move: '100%' }],
-        maxConcurrent: 1, // one executor: the customers move DEFAULT_MOVE_BATCH at a time
+        maxConcurrent: 1, // one executor: the customers move DRAIN_MOVE_BATCH at a time
+        batchSize: DRAIN_MOVE_BATCH,
         drainWait: '1s', // the members a kill sends on alone each wait it, one after another
         retention: '3s',
       }),

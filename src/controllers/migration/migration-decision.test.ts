@@ -296,7 +296,7 @@ describe('decideMigration', () => {
     const counts = { total: 100_000, pending: 40_000, queued: 0, inFlight: 6, moved: 59_994, failed: 0, movedBack: 0, cleanedUp: 50_000 };
     const d = decideMigration(
       facts({
-        spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 8, batchSize: 1 }),
+        spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 8 }),
         target: { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 50_000 },
         selection: { counts, outOfRegion: { count: 0, examples: [] }, next: ['c60000', 'c60001', 'c60002', 'c60003', 'c60004', 'c60005', 'c60006', 'c60007'], busy: { count: 0 } },
       }),
@@ -313,10 +313,10 @@ describe('decideMigration', () => {
     expect(d.start).toEqual(selected.slice(0, 10).map((c) => c.id));
   });
 
-  it('starts maxConcurrent × 20 customers when spec.batchSize is not given (the default batch)', () => {
+  it('starts maxConcurrent customers when spec.batchSize is not given (one customer a batch)', () => {
     const selected = customers(100);
     const d = decideMigration(facts({ spec: spec({ steps: [{ move: '100%' }], maxConcurrent: 2 }), selection: selectionFacts(selected, 'eu-west-1', 60) }));
-    expect(d.start).toEqual(selected.slice(0, 40).map((c) => c.id));
+    expect(d.start).toEqual(selected.slice(0, 2).map((c) => c.id));
   });
 
   it('keeps lastTransitionTime of unchanged conditions across reconciles', () => {
