@@ -386,19 +386,19 @@ function openAcrossDrain(customers: readonly string[], seeded: Map<string, Seede
   return { hooks, open, commits };
 }
 
-it('gives every member of a batch the whole drain bound: writers ending 100, 800 and 1,000 ms into a bound of 1,500 are all waited for by the one fence change', async () => {
+it('gives every member of a batch the whole drain bound: writers ending 0.1, 1.2 and 1.6 s into a bound of 3 s are all waited for by the one fence change', async () => {
   const migration = 'drain-shared';
   const customers = [0, 1, 2].map((i) => `drain-shared-${i}`);
   const seeded = await seedAll(customers);
-  const { hooks, open, commits } = openAcrossDrain(customers, seeded, [100, 800, 1_000]);
+  const { hooks, open, commits } = openAcrossDrain(customers, seeded, [100, 1_200, 1_600]);
   const lines: { msg?: string; action?: string; members?: number }[] = [];
   const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
-  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, maxDrainMs: 1_500 }, hooks, log });
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, maxDrainMs: 3_000 }, hooks, log });
   const results = await engine.runBatch(await start(engine, migration, customers));
   await Promise.all(commits);
   expect(results.map((r) => [r.move?.customerId, r.move?.state])).toEqual(customers.map((c) => [c, 'Done']));
-  // One fence change for all: it waited 1 s in all, not a third of 1.5 s for each (which failed it
-  // at the second customer and sent all three on alone).
+  // One fence change for all: it waited 1.6 s in all, not a third of 3 s for each (which failed it
+  // at the second customer, 1.1 s in, and sent all three on alone).
   expect(lines.filter((l) => l.action === 'Drain').map((l) => [l.msg, l.members])).toEqual([['batched action', 3]]);
   expect(open.map((t) => t.result.acked.size)).toEqual([1, 1, 1]);
   for (const c of customers) await expectMoved(migration, c, seeded.get(c)!);
@@ -408,12 +408,13 @@ it('keeps a batch\'s drain within maxDrainMs in all: past the deadline nothing i
   const migration = 'drain-total';
   const customers = [0, 1, 2].map((i) => `drain-total-${i}`);
   const seeded = await seedAll(customers);
-  // Against 900 ms: the first is waited for, the second outlasts what is left and fails the change
-  // at 900 ms. Alone, each has 900 ms more: the second (1.3 s) ends within it, the third (2.5 s) does
-  // not. Waited for one after another under 900 ms each, the change would have held until 2.2 s and
-  // the third would have moved alone.
-  const { hooks, open, commits } = openAcrossDrain(customers, seeded, [500, 1_300, 2_500]);
-  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, maxDrainMs: 900 }, hooks });
+  // Against 2 s: the first (1 s) is waited for, the second (2.8 s) outlasts what is left and fails
+  // the change at 2 s. Alone, each has 2 s more: the second ends within it, the third (6 s) does
+  // not. Waited for one after another under 2 s each, the change would have held until 4.8 s and the
+  // third would have moved alone. (Margins for a loaded machine: the fence change may reach the cell
+  // up to 0.8 s after the writers' clocks started, and the alone runs start up to 1.2 s late.)
+  const { hooks, open, commits } = openAcrossDrain(customers, seeded, [1_000, 2_800, 6_000]);
+  const engine = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...SETTINGS, maxDrainMs: 2_000 }, hooks });
   const results = await engine.runBatch(await start(engine, migration, customers));
   await Promise.all(commits);
   expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.failureReason ?? null])).toEqual(
