@@ -34,6 +34,9 @@ export interface BatchHost extends Pick<ExecutorContext, 'plans' | 'settings' | 
   run(key: MoveKey, options: RunOptions): Promise<RunResult>;
 }
 
+/** What a batched record changes besides the rows: the state, when, and whether an abort asked for stops it. */
+type BatchChange = { to?: MoveRecord['state']; at?: Date; unlessAborted?: boolean };
+
 /** Members that must go on alone, found before anything of the action was committed for anyone: the rest try the action again. */
 class MembersOut extends Error {
   constructor(
@@ -279,7 +282,7 @@ class Batch {
       case 'Verify':
         return this.verify(action.table);
       case 'Transition':
-        return void (await this.record({ to: action.to, at: this.host.now(), unlessAborted: action.to === 'CutOver' }, this.members.map((m) => ({ customerId: m.key.customerId }))));
+        return this.record({ to: action.to, at: this.host.now(), unlessAborted: action.to === 'CutOver' }, this.members.map((m) => ({ customerId: m.key.customerId })));
       case 'CutOver':
         return this.cutOver();
       case 'OpenTarget':
@@ -318,20 +321,30 @@ class Batch {
   }
 
   /**
-   * Records the members' action in one statement (recordBatch); a member it did not write (someone
-   * changed it meanwhile: an abort asked for) is handed back. Inside a routing transaction, use
-   * strict, and report the state change (the returned function) once the transaction committed.
+   * Records the members' action in one statement (recordBatch) and reports the state change; a
+   * member it did not write (someone changed it meanwhile: an abort asked for) is handed back.
    */
-  private async record(change: { to?: MoveRecord['state']; at?: Date; unlessAborted?: boolean }, records: readonly BatchRecord[], strict = false): Promise<() => void> {
+  private async record(change: BatchChange, records: readonly BatchRecord[]): Promise<void> {
+    const { state, written, missed } = await this.write(change, records);
+    if (change.to !== undefined) this.changedState(state, change.to, written, change.at);
+    if (missed.length > 0) await this.handBack(missed, 'changed under the batch (an abort asked for?)');
+  }
+
+  /**
+   * record() inside a routing transaction: a member it did not write fails the transaction
+   * (MembersOut), and the state change is reported by the returned function, once it committed.
+   */
+  private async recordInTransaction(change: BatchChange & { to: MoveRecord['state'] }, records: readonly BatchRecord[]): Promise<() => void> {
+    const { state, written, missed } = await this.write(change, records);
+    if (missed.length > 0) throw new MembersOut(missed, 'changed under the batch (an abort asked for?)');
+    return () => this.changedState(state, change.to, written, change.at);
+  }
+
+  /** The one statement of record() and recordInTransaction(): the members written, and those it did not. */
+  private async write(change: BatchChange, records: readonly BatchRecord[]) {
     const { state, direction } = this.members[0]!.loaded.move;
     const written = await recordBatch(this.cp, this.members[0]!.key.migration, { state, direction }, records, change);
-    const report = () => void (change.to !== undefined && this.changedState(state, change.to, written, change.at));
-    const missed = records.map((r) => r.customerId).filter((c) => !written.has(c));
-    if (missed.length > 0 && strict) throw new MembersOut(missed, 'changed under the batch (an abort asked for?)');
-    if (strict) return report;
-    report();
-    if (missed.length > 0) await this.handBack(missed, 'changed under the batch (an abort asked for?)');
-    return () => undefined;
+    return { state, written, missed: records.map((r) => r.customerId).filter((c) => !written.has(c)) };
   }
 
   /** As the single path (MoveEngine.step) reports a state change: each member's time in the state it left, and one log line for all. */
@@ -437,7 +450,7 @@ class Batch {
       this.cp,
       async () => {
         const records = this.members.map((m) => ({ customerId: m.key.customerId, journal: { fencedAt: at, kafkaDrain: kafkaDrainDisabled(from, at) } satisfies JournalFields }));
-        const recorded = await this.record({ to: 'Fenced', at }, records, true);
+        const recorded = await this.recordInTransaction({ to: 'Fenced', at }, records);
         const fenced = await fencePlacements(this.cp, from, members);
         const changed = members.filter((m) => !fenced.has(m.customerId)).map((m) => m.customerId);
         if (changed.length > 0) throw new MembersOut(changed, 'its placement changed during the move'); // rolled back: the single path refuses it
@@ -530,7 +543,7 @@ class Batch {
         const changed = members.filter((m) => !moved.has(m.customerId)).map((m) => m.customerId);
         if (changed.length > 0) throw new MembersOut(changed, 'its placement changed under the fence'); // rolled back: the single path refuses it
         const records = this.members.map((m) => ({ customerId: m.key.customerId, journal: { cutOverAt: at, cleanupAfter, reservedCell: null } satisfies JournalFields }));
-        return this.record({ to: 'Cleanup', at }, records, true);
+        return this.recordInTransaction({ to: 'Cleanup', at }, records);
       },
       BEGIN_ROUTING_WRITES,
     );
