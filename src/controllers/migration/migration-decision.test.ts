@@ -142,6 +142,25 @@ describe('decideMigration', () => {
     expect(cond(aborting, 'Valid')?.status).toBe('True');
   });
 
+  it('holds a split into a weight-0 target and says why it would select nobody; an empty selection elsewhere says nothing was selected', () => {
+    const zero = { name: 'eu-west-1b', region: 'eu-west-1', ready: true, freeCapacity: 100, weight: 0 };
+    const split = decideMigration(facts({ selected: [], spec: spec({ customers: { preferTarget: true } }), target: zero }));
+    expect(split.start).toEqual([]);
+    expect(split.status.phase).toBe('Pending'); // not Succeeded 0/0, as before
+    expect(cond(split, 'Valid')).toMatchObject({ status: 'False', reason: 'TargetWeightZero' });
+    expect(cond(split, 'Valid')?.message).toBe(
+      'spec.to: cell eu-west-1b has spec.weight 0, so placement prefers it for no customer and spec.customers.preferTarget selects nobody. Give it a weight above 0, or select customers with names, selector or all.',
+    );
+    // Named customers go to a weight-0 cell as asked (weight only steers new placements).
+    const named = decideMigration(facts({ spec: spec({ customers: { names: ['c00'] } }), selected: customers(1), target: zero }));
+    expect(cond(named, 'Valid')?.status).toBe('True');
+    expect(named.start).toEqual(['c00']);
+    // A split whose target does win nobody (its weight is above 0) ends, and says nothing was selected.
+    const empty = decideMigration(facts({ selected: [], spec: spec({ customers: { preferTarget: true }, steps: [{ move: 1 }, { move: '100%' }] }), target: { ...zero, weight: 5 } }));
+    expect(empty.status.phase).toBe('Succeeded');
+    expect(cond(empty, 'Ready')?.message).toBe('Nothing to move: spec.customers selected no customer of eu-west-1a.');
+  });
+
   it('refuses a spec.retry.failedBefore in the future, which would retry every failure again and again', () => {
     const selected = customers(20).map((c, i) => (i === 0 ? { ...c, outcome: 'Failed' as const } : c));
     const typo = decideMigration(facts({ selected, spec: spec({ retry: { failedBefore: '2027-11-28T10:00:00Z' } }) }));

@@ -32,6 +32,8 @@ export interface CellFacts {
   cordonedBy?: string | null;
   /** The Cell's spec.state: only an Active cell takes new customers, by placement or by a move. Absent: Active. */
   state?: CellState;
+  /** The Cell's spec.weight (0: placement prefers it for nobody). Absent: not known, judged as above 0. */
+  weight?: number;
 }
 
 export interface MigrationFacts {
@@ -104,6 +106,13 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
     return {
       reason: 'TargetNotActive',
       message: `spec.to: cell ${f.target.name} is ${f.target.state} (its spec.state): it takes no new customers. Set its spec.state to Active to go on, or choose another target.`,
+    };
+  }
+  // A split selects the customers whose placement prefers the target: at weight 0, none.
+  if (f.spec.customers.preferTarget && !f.spec.abort && f.target.weight === 0) {
+    return {
+      reason: 'TargetWeightZero',
+      message: `spec.to: cell ${f.target.name} has spec.weight 0, so placement prefers it for no customer and spec.customers.preferTarget selects nobody. Give it a weight above 0, or select customers with names, selector or all.`,
     };
   }
   // A drain does not cordon a cell that other migrations are still filling: they would stall.
@@ -272,7 +281,7 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
   }
   return c.failed > 0
     ? walk('Failed', `${c.failed} customer(s) could not be moved and stayed in ${spec.from}; see status.latestFailures.`)
-    : walk('Succeeded', `All ${c.moved} customer(s) moved from ${spec.from} to ${spec.to}.`);
+    : walk('Succeeded', c.total === 0 ? `Nothing to move: spec.customers selected no customer of ${spec.from}.` : `All ${c.moved} customer(s) moved from ${spec.from} to ${spec.to}.`);
 }
 
 /** The status and conditions of a walk (with kstatus Reconciling/Stalled), and the record to keep. */

@@ -273,6 +273,7 @@ export class MigrationReconciler {
       freeCapacity: Math.max(0, row.maxCustomers - row.customers - row.reserved),
       cordonedBy: row.cordonedBy,
       state: row.state,
+      weight: row.weight,
     };
   }
 
