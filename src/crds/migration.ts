@@ -22,6 +22,12 @@ export const MAX_MOVE_BATCH = 200;
  * copies, at 1 about 12–15× (docs/move-performance.md).
  */
 export const DEFAULT_MOVE_BATCH = 1;
+/**
+ * The most customers a Migration may have in flight, maxConcurrent × batchSize: each is fenced (its
+ * writes refused) and holds room in the target at once. Each field alone stays within it but the
+ * product would not (100 × 200).
+ */
+export const MAX_MOVES_IN_FLIGHT = 1_000;
 /** The batch size a drain of a whole cell asks for (kubectl cells drain). */
 export const DRAIN_MOVE_BATCH = 20;
 export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
@@ -132,14 +138,14 @@ export const MigrationSpecSchema = withCel(
       .min(1)
       .max(100)
       .default(DEFAULT_MAX_CONCURRENT)
-      .describe('Customers moved at the same time. With batchSize above 1, executors moving at the same time, each one customer or up to batchSize small customers together (up to maxConcurrent × batchSize customers in flight).'),
+      .describe('Customers moved at the same time. With batchSize above 1, executors moving at the same time, each one customer or up to batchSize small customers together (up to maxConcurrent × batchSize customers in flight, at most 1000).'),
     batchSize: z
       .int()
       .min(1)
       .max(MAX_MOVE_BATCH)
       .default(DEFAULT_MOVE_BATCH)
       .describe(
-        'Small customers (all their rows within 10,000) moved together as one group by each of the maxConcurrent executors, up to this many: they share the fence changes, copies, checks and routing transactions, and up to maxConcurrent × batchSize moves are started at once. Each stays a move of its own: one that is large, refused, aborted or meets an error goes on alone. 1: one customer at a time per executor (the target then reserves room for maxConcurrent moves only).',
+        'Small customers (all their rows within 10,000) moved together as one group by each of the maxConcurrent executors, up to this many: they share the fence changes, copies, checks and routing transactions, and up to maxConcurrent × batchSize moves are started at once (at most 1000). Each stays a move of its own: one that is large, refused, aborted or meets an error goes on alone. 1: one customer at a time per executor (the target then reserves room for maxConcurrent moves only).',
       ),
     rateLimit: z
       .object({
@@ -214,6 +220,12 @@ export const MigrationSpecSchema = withCel(
       message: 'spec.to must name a different cell than spec.from',
       fieldPath: '.to',
       check: (s) => s.from !== s.to,
+    },
+    {
+      rule: `(has(self.maxConcurrent) ? self.maxConcurrent : ${DEFAULT_MAX_CONCURRENT}) * (has(self.batchSize) ? self.batchSize : ${DEFAULT_MOVE_BATCH}) <= ${MAX_MOVES_IN_FLIGHT}`,
+      message: `spec.maxConcurrent × spec.batchSize must be at most ${MAX_MOVES_IN_FLIGHT}: that many customers are fenced (their writes refused) and hold room in the target at once; lower one of them`,
+      fieldPath: '.batchSize',
+      check: (s) => (s.maxConcurrent ?? DEFAULT_MAX_CONCURRENT) * (s.batchSize ?? DEFAULT_MOVE_BATCH) <= MAX_MOVES_IN_FLIGHT,
     },
     {
       rule: "!has(self.order) || self.order != 'Listed' || has(self.customers.names)",
