@@ -1,7 +1,7 @@
 import type { MigrationSpec } from '../../crds/migration.js';
 import { selectionFacts, type SelectedCustomer } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
-import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, retryProblem, walkSteps, type MigrationFacts } from './migration-decision.js';
+import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, retryProblem, startNow, walkSteps, type MigrationFacts } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -140,6 +140,27 @@ describe('decideMigration', () => {
     // An abort still moves everyone back: the source's state is no reason to keep them.
     const aborting = decideMigration(facts({ spec: spec({ abort: true }), selected: [{ id: 'c00', region: 'eu-west-1', outcome: 'Moved' }], source: { name: 'eu-west-1a', region: 'eu-west-1', ready: true, freeCapacity: 100, state: 'Cordoned' } }));
     expect(cond(aborting, 'Valid')?.status).toBe('True');
+  });
+
+  it('starts small customers in whole batches, so that a batch cut short by a restart does not leave batches of one behind', () => {
+    // maxConcurrent 4 × batchSize 20 = 80 slots; after a restart 17 members of a killed batch go on alone.
+    const at = (inFlight: number, total = 99) => {
+      const s = customers(total).map((c, i) => (i < inFlight ? { ...c, outcome: 'InFlight' as const } : c));
+      const f = facts({ selected: s, spec: spec({ batchSize: 20, steps: [{ move: '100%' }] }) });
+      return decideMigration({ ...f, selection: selectionFacts(s, 'eu-west-1', 80) }).start.length;
+    };
+    expect(at(17)).toBe(60); // 63 free: three whole batches
+    expect(at(61)).toBe(0); // 19 free: no batch yet (one per freed slot made batches of one)
+    expect(at(60)).toBe(20);
+    expect(at(60, 75)).toBe(15); // the last 15 of the step fit: started together
+    expect(at(70, 85)).toBe(0); // 15 left, 10 free: wait for room for them all
+    expect(at(0)).toBe(80);
+    // The rule itself: one at a time is unchanged; a step's tail waits for room for all of it.
+    expect(startNow(3, 10, 1)).toBe(3);
+    expect(startNow(3, 5, 20)).toBe(0);
+    expect(startNow(5, 5, 20)).toBe(5);
+    expect(startNow(45, 100, 20)).toBe(40);
+    expect(startNow(0, 10, 20)).toBe(0);
   });
 
   it('holds a split into a weight-0 target and says why it would select nobody; an empty selection elsewhere says nothing was selected', () => {

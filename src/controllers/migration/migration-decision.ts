@@ -266,9 +266,10 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
       return walk('Paused', message, { conditions: [paused], ...(c.queued + c.inFlight > 0 ? { requeueAfterMs: 5_000 } : {}) });
     }
     // Each of maxConcurrent executors moves up to batchSize small customers together (move-batch.ts).
-    const slots = Math.max(0, spec.maxConcurrent * (spec.batchSize ?? DEFAULT_MOVE_BATCH) - c.queued - c.inFlight);
+    const batch = spec.batchSize ?? DEFAULT_MOVE_BATCH;
+    const slots = Math.max(0, spec.maxConcurrent * batch - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
-    const start = f.selection.next.slice(0, Math.min(slots, wanted));
+    const start = f.selection.next.slice(0, startNow(slots, wanted, batch));
     // Only customers another migration is moving are left to start: their starts would be refused.
     const { busy } = f.selection;
     if (start.length === 0 && wanted > 0 && c.queued + c.inFlight === 0 && busy.count > 0) {
@@ -282,6 +283,18 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
   return c.failed > 0
     ? walk('Failed', `${c.failed} customer(s) could not be moved and stayed in ${spec.from}; see status.latestFailures.`)
     : walk('Succeeded', c.total === 0 ? `Nothing to move: spec.customers selected no customer of ${spec.from}.` : `All ${c.moved} customer(s) moved from ${spec.from} to ${spec.to}.`);
+}
+
+/**
+ * How many moves to start: as many as wanted and free slots allow, in whole batches. Moves that
+ * start together are batched together (move-pool.ts), so starting one per freed slot (as the
+ * members of a batch cut short by a restart finish one by one) would make batches of one. Nothing
+ * is held for ever: when every move in flight has ended all maxConcurrent × batchSize slots are free.
+ */
+export function startNow(slots: number, wanted: number, batch: number): number {
+  const n = Math.min(slots, wanted);
+  if (batch <= 1 || n === wanted) return n; // one at a time, or the rest of the step fits
+  return n - (n % batch); // whole batches: none until a batch's slots are free
 }
 
 /** The status and conditions of a walk (with kstatus Reconciling/Stalled), and the record to keep. */
