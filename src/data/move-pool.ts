@@ -8,26 +8,16 @@ import type { MoveKey } from './move-state.js';
 export async function runMoves(
   engine: MoveEngine,
   keys: readonly MoveKey[],
-  options: RunOptions & {
-    concurrency: number;
-    /**
-     * Keys that go on alone, not in a batch: moves already under way (a batch runs only fresh
-     * ones and would hand them back), so that the fresh ones around them still fill whole batches.
-     */
-    alone?: (key: MoveKey) => boolean;
-  },
+  options: RunOptions & { concurrency: number },
 ): Promise<RunResult[]> {
   const results: RunResult[] = new Array<RunResult>(keys.length);
   const workers = Math.max(1, Math.min(options.concurrency, keys.length));
-  const single = keys.map((_, i) => i).filter((i) => options.alone?.(keys[i] as MoveKey) === true);
-  const grouped = keys.map((_, i) => i).filter((i) => options.alone?.(keys[i] as MoveKey) !== true);
   // Batches of one migration each, no larger than needed to give every executor work.
-  const size = Math.max(1, Math.min(engine.settings.batchSize, Math.ceil(grouped.length / workers)));
-  // The moves under way first, one executor each: one may hold a fence (maxFence bounds it).
-  const batches: number[][] = single.map((i) => [i]);
-  for (let j = 0; j < grouped.length; ) {
-    const batch = [grouped[j++] as number];
-    while (batch.length < size && j < grouped.length && keys[grouped[j] as number]?.migration === keys[batch[0] as number]?.migration) batch.push(grouped[j++] as number);
+  const size = Math.max(1, Math.min(engine.settings.batchSize, Math.ceil(keys.length / workers)));
+  const batches: number[][] = [];
+  for (let i = 0; i < keys.length; ) {
+    const batch = [i++];
+    while (batch.length < size && i < keys.length && keys[i]?.migration === keys[batch[0] as number]?.migration) batch.push(i++);
     batches.push(batch);
   }
   let next = 0;

@@ -142,25 +142,26 @@ describe('decideMigration', () => {
     expect(cond(aborting, 'Valid')?.status).toBe('True');
   });
 
-  it('starts small customers in whole batches, so that a batch cut short by a restart does not leave batches of one behind', () => {
-    // maxConcurrent 4 × batchSize 20 = 80 slots; after a restart 17 members of a killed batch go on alone.
+  it('starts small customers in whole batches while a batch is in flight, so that a batch cut short by a restart does not leave batches of one behind', () => {
+    // maxConcurrent 4 × batchSize 20 = 80 slots.
     const at = (inFlight: number, total = 99) => {
       const s = customers(total).map((c, i) => (i < inFlight ? { ...c, outcome: 'InFlight' as const } : c));
       const f = facts({ selected: s, spec: spec({ batchSize: 20, steps: [{ move: '100%' }] }) });
       return decideMigration({ ...f, selection: selectionFacts(s, 'eu-west-1', 80) }).start.length;
     };
-    expect(at(17)).toBe(60); // 63 free: three whole batches
-    expect(at(61)).toBe(0); // 19 free: no batch yet (one per freed slot made batches of one)
+    expect(at(0)).toBe(80);
+    expect(at(61)).toBe(0); // 19 free, 61 in flight: the next batch comes when one ends (one per freed slot made batches of one)
     expect(at(60)).toBe(20);
+    expect(at(17)).toBe(63); // fewer than a batch in flight (17 members of a killed batch, going on alone): nothing held
     expect(at(60, 75)).toBe(15); // the last 15 of the step fit: started together
     expect(at(70, 85)).toBe(0); // 15 left, 10 free: wait for room for them all
-    expect(at(0)).toBe(80);
-    // The rule itself: one at a time is unchanged; a step's tail waits for room for all of it.
-    expect(startNow(3, 10, 1)).toBe(3);
-    expect(startNow(3, 5, 20)).toBe(0);
-    expect(startNow(5, 5, 20)).toBe(5);
-    expect(startNow(45, 100, 20)).toBe(40);
-    expect(startNow(0, 10, 20)).toBe(0);
+    // The rule itself: one at a time is unchanged; one long move (a large customer, one that keeps
+    // retrying) in a Migration of 1 × 20 does not hold the other 19.
+    expect(startNow(3, 10, 1, 50)).toBe(3);
+    expect(startNow(19, 98, 20, 1)).toBe(19);
+    expect(startNow(3, 5, 20, 40)).toBe(0);
+    expect(startNow(5, 5, 20, 40)).toBe(5);
+    expect(startNow(45, 100, 20, 35)).toBe(40);
   });
 
   it('holds a split into a weight-0 target and says why it would select nobody; an empty selection elsewhere says nothing was selected', () => {
@@ -176,6 +177,10 @@ describe('decideMigration', () => {
     const named = decideMigration(facts({ spec: spec({ customers: { names: ['c00'] } }), selected: customers(1), target: zero }));
     expect(cond(named, 'Valid')?.status).toBe('True');
     expect(named.start).toEqual(['c00']);
+    // Once a split has selected its customers, the target's weight (new placements only) no longer matters.
+    const frozen = decideMigration(facts({ selected: customers(20).map((c, i) => (i < 5 ? { ...c, outcome: 'Moved' as const } : c)), spec: spec({ customers: { preferTarget: true }, steps: [{ move: '100%' }] }), target: zero }));
+    expect(cond(frozen, 'Valid')?.status).toBe('True');
+    expect(frozen.start.length).toBeGreaterThan(0);
     // A split whose target does win nobody (its weight is above 0) ends, and says nothing was selected.
     const empty = decideMigration(facts({ selected: [], spec: spec({ customers: { preferTarget: true }, steps: [{ move: 1 }, { move: '100%' }] }), target: { ...zero, weight: 5 } }));
     expect(empty.status.phase).toBe('Succeeded');

@@ -108,13 +108,6 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
       message: `spec.to: cell ${f.target.name} is ${f.target.state} (its spec.state): it takes no new customers. Set its spec.state to Active to go on, or choose another target.`,
     };
   }
-  // A split selects the customers whose placement prefers the target: at weight 0, none.
-  if (f.spec.customers.preferTarget && !f.spec.abort && f.target.weight === 0) {
-    return {
-      reason: 'TargetWeightZero',
-      message: `spec.to: cell ${f.target.name} has spec.weight 0, so placement prefers it for no customer and spec.customers.preferTarget selects nobody. Give it a weight above 0, or select customers with names, selector or all.`,
-    };
-  }
   // A drain does not cordon a cell that other migrations are still filling: they would stall.
   const inbound = f.inbound ?? [];
   if (f.spec.customers.all && f.source.cordonedBy !== f.name && inbound.length > 0) {
@@ -124,6 +117,19 @@ export function cellProblem(f: Pick<MigrationFacts, 'name' | 'spec' | 'source' |
     };
   }
   return undefined;
+}
+
+/**
+ * A split selects the customers whose placement prefers the target: into a cell of weight 0, none.
+ * Judged before its selection is made only: once customers are selected they move whatever the
+ * target's weight becomes (weight steers new placements).
+ */
+export function zeroWeightSplit(f: Pick<MigrationFacts, 'spec' | 'target'>): { reason: string; message: string } | undefined {
+  if (!f.spec.customers.preferTarget || f.spec.abort || f.target?.weight !== 0) return undefined;
+  return {
+    reason: 'TargetWeightZero',
+    message: `spec.to: cell ${f.target.name} has spec.weight 0, so placement prefers it for no customer and spec.customers.preferTarget selects nobody. Give it a weight above 0, or select customers with names, selector or all.`,
+  };
 }
 
 /** How far ahead of the operator's clock spec.retry.failedBefore may be: kubectl cells sets it from the person's. */
@@ -149,6 +155,8 @@ export function validate(f: MigrationFacts, c: SelectionCounts): { reason: strin
   if (cells) return cells;
   const retry = retryProblem(f.spec, f.now, f.name);
   if (retry) return retry;
+  const zero = c.total === 0 ? zeroWeightSplit(f) : undefined;
+  if (zero) return zero;
   const target = f.target as CellFacts; // cellProblem found it
   const outOfRegion = f.selection.outOfRegion;
   if (outOfRegion.count > 0) {
@@ -269,7 +277,7 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
     const batch = spec.batchSize ?? DEFAULT_MOVE_BATCH;
     const slots = Math.max(0, spec.maxConcurrent * batch - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
-    const start = f.selection.next.slice(0, startNow(slots, wanted, batch));
+    const start = f.selection.next.slice(0, startNow(slots, wanted, batch, c.queued + c.inFlight));
     // Only customers another migration is moving are left to start: their starts would be refused.
     const { busy } = f.selection;
     if (start.length === 0 && wanted > 0 && c.queued + c.inFlight === 0 && busy.count > 0) {
@@ -286,15 +294,16 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
 }
 
 /**
- * How many moves to start: as many as wanted and free slots allow, in whole batches. Moves that
- * start together are batched together (move-pool.ts), so starting one per freed slot (as the
- * members of a batch cut short by a restart finish one by one) would make batches of one. Nothing
- * is held for ever: when every move in flight has ended all maxConcurrent × batchSize slots are free.
+ * How many moves to start: as many as wanted and free slots allow, in whole batches while at least
+ * a batch is in flight. Moves that start together are batched together (move-pool.ts), so starting
+ * one per freed slot (as the members of a batch cut short by a restart finish one by one) would
+ * make batches of one. With fewer than a batch in flight nothing is held: a few long moves (a large
+ * customer, one that keeps retrying) never stop the rest.
  */
-export function startNow(slots: number, wanted: number, batch: number): number {
+export function startNow(slots: number, wanted: number, batch: number, inFlight: number): number {
   const n = Math.min(slots, wanted);
-  if (batch <= 1 || n === wanted) return n; // one at a time, or the rest of the step fits
-  return n - (n % batch); // whole batches: none until a batch's slots are free
+  if (batch <= 1 || n === wanted || inFlight < batch) return n; // one at a time; the rest of the step fits; little in flight
+  return n - (n % batch); // whole batches: the next comes when a batch in flight ends
 }
 
 /** The status and conditions of a walk (with kstatus Reconciling/Stalled), and the record to keep. */

@@ -28,6 +28,9 @@ describe('planAdmission', () => {
     const split = spec({ customers: { preferTarget: true } });
     expect(planAdmission(drain({ spec: split, target: { ...cell('b'), state: 'Cordoned' } }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
     expect(planAdmission(drain({ spec: split }))).toEqual({ cordon: { kind: 'keep' }, freeze: true, refused: false });
+    // Nor one into a cell of weight 0, which placement prefers for nobody: it is frozen once the weight is raised.
+    expect(planAdmission(drain({ spec: split, target: { ...cell('b'), weight: 0 } }))).toEqual({ cordon: { kind: 'keep' }, freeze: false, refused: true });
+    expect(planAdmission(drain({ spec: split, target: { ...cell('b'), weight: 1 } }))).toMatchObject({ freeze: true, refused: false });
     // A selection by names or labels comes from the source alone: frozen, and the decider holds it.
     expect(planAdmission(drain({ spec: spec({ customers: { names: ['c1'] } }), target: { ...cell('b'), state: 'Cordoned' } }))).toMatchObject({ freeze: true, refused: false });
   });

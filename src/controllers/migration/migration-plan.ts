@@ -7,7 +7,7 @@ import { MIGRATION_CONDITIONS, type MigrationSpec, type MigrationStatus } from '
 import type { MoveKey } from '../../data/move-state.js';
 import { kstatusConditions, replaceConditions, type Condition, type ConditionInput } from '../../runtime/conditions.js';
 import { kubeTime } from '../../runtime/kube-time.js';
-import { cellProblem, type CellFacts } from './migration-decision.js';
+import { cellProblem, zeroWeightSplit, type CellFacts } from './migration-decision.js';
 
 /** What to do with the source's cordon: take it (or take over a stale one), lift it, or leave it. */
 export type CordonPlan = { kind: 'take'; replacing?: string } | { kind: 'release' } | { kind: 'keep' };
@@ -41,7 +41,7 @@ export interface Admission {
 export function planAdmission(f: AdmissionFacts): Admission {
   if (!f.spec.customers.all) {
     // A split's selection asks placement, which sends nobody to a closed target: frozen now, it would stay empty.
-    const unplaceable = f.spec.customers.preferTarget === true && !f.spec.abort && cellProblem(f) !== undefined;
+    const unplaceable = f.spec.customers.preferTarget === true && !f.spec.abort && (cellProblem(f) !== undefined || zeroWeightSplit(f) !== undefined);
     return { cordon: { kind: 'keep' }, freeze: !unplaceable, refused: unplaceable };
   }
   if (f.spec.abort) return { cordon: { kind: 'release' }, freeze: false, refused: false };

@@ -340,9 +340,7 @@ export class MigrationReconciler {
     const due = await engine.listOpenMoves(name, { dueAt: this.now() });
     if (due.length === 0) return 0;
     const keys: MoveKey[] = due.map((m) => ({ migration: m.migration, customerId: m.customerId }));
-    // Moves under way (a batch's members after a restart, a retry, a cleanup) go on alone; the fresh ones fill whole batches.
-    const underWay = new Set(due.filter((m) => m.state !== 'Pending').map((m) => m.customerId));
-    const results = await runMoves(engine, keys, { concurrency, signal: AbortSignal.timeout(DRIVE_BUDGET_MS), maxWaitMs: MAX_INLINE_WAIT_MS, alone: (k) => underWay.has(k.customerId) });
+    const results = await runMoves(engine, keys, { concurrency, signal: AbortSignal.timeout(DRIVE_BUDGET_MS), maxWaitMs: MAX_INLINE_WAIT_MS });
     for (const r of results) {
       if (r?.outcome === 'GaveUp' && r.lastError) this.deps.log.warn({ migration: name, customer: r.move?.customerId, error: r.lastError }, 'a move keeps failing; it stays resumable');
     }
