@@ -10,6 +10,7 @@ async function seed(migration: string, moves: { customer: string; state: string 
     await controlPlane().query(`INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, state) VALUES ($1, $2, 'a', 'b', $3)`, [migration, m.customer, m.state]);
     await controlPlane().query(`INSERT INTO migration_table_progress (migration, customer_id, table_name, phase) VALUES ($1, $2, 'readings', 'Copy')`, [migration, m.customer]);
   }
+  await controlPlane().query('INSERT INTO migration_selections (migration) VALUES ($1) ON CONFLICT DO NOTHING', [migration]);
   await controlPlane().query(`INSERT INTO migration_failures (migration, customer_id, state, reason, message) VALUES ($1, $2, 'Copying', 'Boom', 'it broke')`, [migration, moves[0]!.customer]);
   await saveStepRecord(controlPlane(), migration, { step: 4, stepStartedAt: new Date('2026-12-01T10:00:00Z'), phase: 'Succeeded', startedAt: null, completedAt: null });
 }
@@ -27,7 +28,7 @@ describe('archiving a deleted Migration', () => {
     expect(await archiveMigration(controlPlane(), 'rebalance', 'uid-1')).toEqual({ moves: 3 });
     const archived = archivedName('rebalance', 'uid-1');
     expect(archived).toBe('rebalance@uid-1');
-    for (const table of ['migration_customers', 'migration_journal', 'migration_table_progress', 'migration_failures', 'migration_steps']) {
+    for (const table of ['migration_customers', 'migration_selections', 'migration_journal', 'migration_table_progress', 'migration_failures', 'migration_steps']) {
       expect({ table, left: await count(table, 'rebalance') }).toEqual({ table, left: 0 });
     }
     expect(await count('migration_journal', archived)).toBe(3);

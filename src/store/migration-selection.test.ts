@@ -6,7 +6,7 @@ import type { MigrationSpec } from '../crds/migration.js';
 import { syncCell } from './cells.js';
 import { createPool } from './connection.js';
 import { migrate } from './migrate.js';
-import { freezeSelection, readSelection, readSelectionFacts, selectionFacts } from './migration-selection.js';
+import { dropSelection, freezeSelection, readSelection, readSelectionFacts, selectionFacts } from './migration-selection.js';
 
 const postgres = usePostgres();
 let pool: pg.Pool;
@@ -130,6 +130,33 @@ describe('the facts of a selection, counted in SQL', () => {
 
   it('are empty for a migration that selected nobody', async () => {
     expect(await readSelectionFacts(pool, 'nobody', { targetRegion: 'eu-west-1', next: 4 })).toEqual(selectionFacts([], 'eu-west-1', 4));
+  });
+});
+
+describe('freezing a selection', () => {
+  it('is done once, also when it selects nobody: a customer placed later does not join a Migration that ended', async () => {
+    const named = { ...spec, customers: { names: ['late-1'] } } as MigrationSpec;
+    expect(await freezeSelection(pool, 'named-empty', named)).toEqual(['late-1']);
+    await pool.query(`INSERT INTO placements (customer_id, cell, expected_devices) VALUES ('late-1', 'eu-west-1a', 1)`);
+    try {
+      expect(await freezeSelection(pool, 'named-empty', named)).toEqual([]);
+      expect(await readSelection(pool, 'named-empty')).toEqual([]); // it was selected anew at every reconcile
+      // A drain still takes late arrivals; a Migration made again after its records were dropped selects anew.
+      const drain = { ...spec, customers: { all: true } } as MigrationSpec;
+      await freezeSelection(pool, 'drain-late', drain);
+      const before = (await readSelection(pool, 'drain-late')).length;
+      await pool.query(`INSERT INTO placements (customer_id, cell, expected_devices) VALUES ('late-2', 'eu-west-1a', 1)`);
+      await freezeSelection(pool, 'drain-late', drain);
+      expect((await readSelection(pool, 'drain-late')).map((c) => c.id)).toContain('late-2');
+      expect((await readSelection(pool, 'drain-late')).length).toBe(before + 1);
+      await dropSelection(pool, 'named-empty');
+      await freezeSelection(pool, 'named-empty', named);
+      expect((await readSelection(pool, 'named-empty')).map((c) => c.id)).toEqual(['late-1']);
+    } finally {
+      await pool.query(`DELETE FROM migration_customers WHERE migration IN ('named-empty', 'drain-late')`);
+      await pool.query(`DELETE FROM migration_selections WHERE migration IN ('named-empty', 'drain-late')`);
+      await pool.query(`DELETE FROM placements WHERE customer_id IN ('late-1', 'late-2')`);
+    }
   });
 });
 

@@ -9,7 +9,7 @@ import type { MigrationSpec } from '../crds/migration.js';
 import { moveOutcome, outcomeOf, type MoveDirection, type MoveOutcome, type MoveState } from '../data/move-state.js';
 import { listCells } from './cells.js';
 import { customersPreferring } from './placement-preference.js';
-import type { Queryable } from './transactions.js';
+import { withTransaction, type Queryable } from './transactions.js';
 
 export interface SelectedCustomer {
   id: string;
@@ -157,9 +157,19 @@ export interface FreezeOptions {
  * that are not in the source cell.
  */
 export async function freezeSelection(pool: Pool, migration: string, spec: MigrationSpec, options: FreezeOptions = {}): Promise<string[]> {
-  const { rows } = await pool.query<{ frozen: boolean }>('SELECT EXISTS (SELECT 1 FROM migration_customers WHERE migration = $1) AS frozen', [migration]);
+  // Made once, even when it selects nobody (migration_selections says so), in one transaction with its rows.
+  const { rows } = await pool.query<{ frozen: boolean }>('SELECT EXISTS (SELECT 1 FROM migration_selections WHERE migration = $1) AS frozen', [migration]);
   const frozen = rows[0]?.frozen === true;
   if (frozen && !spec.customers.all) return [];
+  return withTransaction(pool, async (client) => {
+    const missing = await selectInto(client, migration, spec, options);
+    await client.query('INSERT INTO migration_selections (migration) VALUES ($1) ON CONFLICT DO NOTHING', [migration]);
+    return missing;
+  });
+}
+
+/** Adds the selected customers not yet in migration_customers; returns the listed names not in the source cell. */
+async function selectInto(pool: Queryable, migration: string, spec: MigrationSpec, options: FreezeOptions): Promise<string[]> {
 
   const base = `INSERT INTO migration_customers (migration, customer_id, ordinal, region)
     SELECT $1, p.customer_id,
@@ -321,4 +331,5 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
 /** Forgets a migration's selection (its archive keeps the journal, which names every customer moved). */
 export async function dropSelection(db: Queryable, migration: string): Promise<void> {
   await db.query('DELETE FROM migration_customers WHERE migration = $1', [migration]);
+  await db.query('DELETE FROM migration_selections WHERE migration = $1', [migration]);
 }

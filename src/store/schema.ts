@@ -386,6 +386,17 @@ ALTER TABLE migration_steps ADD COLUMN uid text;
 COMMENT ON COLUMN migration_steps.uid IS 'metadata.uid of the Migration that wrote the record; NULL for records written before it was kept';
 `;
 
+// A selection is made once (a drain's also takes late arrivals): a row here says it was, even when it
+// selected nobody (no rows in migration_customers). Without it an empty selection was made again at
+// every reconcile, and a customer placed later joined a Migration that had already ended.
+const selectionFrozen = `
+CREATE TABLE migration_selections (
+  migration text PRIMARY KEY,
+  frozen_at timestamptz NOT NULL DEFAULT now()
+);
+INSERT INTO migration_selections (migration) SELECT DISTINCT migration FROM migration_customers;
+`;
+
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 1, name: 'routing table: cells, placements, versions, counters, notifications', sql: routingTable },
   { version: 2, name: 'migration journal', sql: migrationJournal },
@@ -397,4 +408,5 @@ export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
   { version: 8, name: 'move engine: the Kafka drain under the fence', sql: moveKafkaDrain },
   { version: 9, name: 'measured size per customer and cell', sql: customerSizes },
   { version: 10, name: 'migration steps: the uid of the Migration that owns the record', sql: migrationStepsUid },
+  { version: 11, name: 'migration selection: when it was frozen, empty or not', sql: selectionFrozen },
 ];
