@@ -51,6 +51,8 @@ export interface SelectionFacts {
   next: string[];
   /** Customers not started yet that another Migration is moving (a customer has one open move at a time), with the first in move order. */
   busy: { count: number; example?: { id: string; migration: string } };
+  /** When a move of this migration last left flight (cut over, failed or rolled back); undefined: none has, or not known. */
+  lastEndedAt?: Date;
 }
 
 export function emptyCounts(): SelectionCounts {
@@ -273,10 +275,12 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
     n: number;
     out_of_region: number;
     first_pending: string | null;
+    last_ended: Date | null;
   }>(
     `SELECT j.state, j.direction, j.abort_requested_at IS NOT NULL AS aborting, count(*)::int AS n,
             (count(*) FILTER (WHERE j.state IS NULL AND m.region IS NOT NULL AND m.region IS DISTINCT FROM $2))::int AS out_of_region,
-            min(m.ordinal) FILTER (WHERE j.state IS NULL) AS first_pending
+            min(m.ordinal) FILTER (WHERE j.state IS NULL) AS first_pending,
+            max(greatest(j.cut_over_at, j.finished_at)) AS last_ended
        FROM migration_customers m
        LEFT JOIN migration_journal j ON j.migration = m.migration AND j.customer_id = m.customer_id
       WHERE m.migration = $1
@@ -286,13 +290,15 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
   const counts = emptyCounts();
   let outOfRegion = 0;
   let firstPending: string | null = null;
+  let lastEndedAt: Date | undefined;
   for (const g of groups) {
     const outcome = g.state ? outcomeOf(g.state, g.direction ?? 'Forward', g.aborting) : undefined;
     tally(counts, outcome, g.state === 'Done' && g.direction !== 'Reverse', g.n);
     outOfRegion += g.out_of_region;
     firstPending ??= g.first_pending;
+    if (g.last_ended && (!lastEndedAt || g.last_ended > lastEndedAt)) lastEndedAt = g.last_ended;
   }
-  const facts: SelectionFacts = { counts, outOfRegion: { count: outOfRegion, examples: [] }, next: [], busy: { count: 0 } };
+  const facts: SelectionFacts = { counts, outOfRegion: { count: outOfRegion, examples: [] }, next: [], busy: { count: 0 }, ...(lastEndedAt ? { lastEndedAt } : {}) };
   if (firstPending === null) return facts;
   // Customers start in move order, so the started ones are nearly all before the first one not
   // started: walking the order from there reads a few rows, not the whole selection.

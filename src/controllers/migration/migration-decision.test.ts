@@ -1,7 +1,7 @@
 import type { MigrationSpec } from '../../crds/migration.js';
 import { selectionFacts, type SelectedCustomer } from '../../store/migration-selection.js';
 import type { StepRecord } from '../../store/migration-steps.js';
-import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, retryProblem, startNow, walkSteps, type MigrationFacts } from './migration-decision.js';
+import { cellProblem, decideMigration, effectiveSteps, judgeValidity, migrationStatus, retryProblem, startNow, walkSteps, WHOLE_BATCH_WAIT_MS, type MigrationFacts } from './migration-decision.js';
 
 const t0 = new Date('2026-11-28T10:00:00Z');
 const seconds = (n: number) => new Date(t0.getTime() + n * 1000);
@@ -142,26 +142,29 @@ describe('decideMigration', () => {
     expect(cond(aborting, 'Valid')?.status).toBe('True');
   });
 
-  it('starts small customers in whole batches while a batch is in flight, so that a batch cut short by a restart does not leave batches of one behind', () => {
-    // maxConcurrent 4 × batchSize 20 = 80 slots.
-    const at = (inFlight: number, total = 99) => {
+  it('starts small customers in whole batches while moves keep ending, so that a batch cut short by a restart does not leave batches of one behind', () => {
+    // maxConcurrent 4 × batchSize 20 = 80 slots; `endedAgo`: how long ago a move of the migration last left flight (null: none has).
+    const at = (inFlight: number, { total = 99, endedAgo = 2_000 as number | null } = {}) => {
       const s = customers(total).map((c, i) => (i < inFlight ? { ...c, outcome: 'InFlight' as const } : c));
       const f = facts({ selected: s, spec: spec({ batchSize: 20, steps: [{ move: '100%' }] }) });
-      return decideMigration({ ...f, selection: selectionFacts(s, 'eu-west-1', 80) }).start.length;
+      const selection = { ...selectionFacts(s, 'eu-west-1', 80), ...(endedAgo === null ? {} : { lastEndedAt: new Date(t0.getTime() - endedAgo) }) };
+      return decideMigration({ ...f, selection }).start.length;
     };
-    expect(at(0)).toBe(80);
-    expect(at(61)).toBe(0); // 19 free, 61 in flight: the next batch comes when one ends (one per freed slot made batches of one)
+    expect(at(0, { endedAgo: null })).toBe(80);
+    expect(at(61)).toBe(0); // 19 free while moves end: the next batch comes soon (one per freed slot made batches of one)
     expect(at(60)).toBe(20);
-    expect(at(17)).toBe(63); // fewer than a batch in flight (17 members of a killed batch, going on alone): nothing held
-    expect(at(60, 75)).toBe(15); // the last 15 of the step fit: started together
-    expect(at(70, 85)).toBe(0); // 15 left, 10 free: wait for room for them all
-    // The rule itself: one at a time is unchanged; one long move (a large customer, one that keeps
-    // retrying) in a Migration of 1 × 20 does not hold the other 19.
-    expect(startNow(3, 10, 1, 50)).toBe(3);
-    expect(startNow(19, 98, 20, 1)).toBe(19);
-    expect(startNow(3, 5, 20, 40)).toBe(0);
-    expect(startNow(5, 5, 20, 40)).toBe(5);
-    expect(startNow(45, 100, 20, 35)).toBe(40);
+    expect(at(17)).toBe(60); // 17 members of a killed batch going on alone: three whole batches beside them
+    expect(at(60, { total: 75 })).toBe(15); // the last 15 of the step fit: started together
+    expect(at(70, { total: 85 })).toBe(0); // 15 left, 10 free: wait for room for them all
+    // Nothing ended for WHOLE_BATCH_WAIT_MS (long moves in flight: a large customer, one retrying): no waiting.
+    expect(at(61, { endedAgo: WHOLE_BATCH_WAIT_MS })).toBe(19);
+    expect(at(61, { endedAgo: null })).toBe(19);
+    // The rule itself: one at a time is unchanged.
+    expect(startNow(3, 10, 1, true)).toBe(3);
+    expect(startNow(19, 98, 20, false)).toBe(19);
+    expect(startNow(3, 5, 20, true)).toBe(0);
+    expect(startNow(5, 5, 20, true)).toBe(5);
+    expect(startNow(45, 100, 20, true)).toBe(40);
   });
 
   it('holds a split into a weight-0 target and says why it would select nobody; an empty selection elsewhere says nothing was selected', () => {

@@ -277,7 +277,9 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
     const batch = spec.batchSize ?? DEFAULT_MOVE_BATCH;
     const slots = Math.max(0, spec.maxConcurrent * batch - c.queued - c.inFlight);
     const wanted = Math.max(0, goal - started);
-    const start = f.selection.next.slice(0, startNow(slots, wanted, batch, c.queued + c.inFlight));
+    const ended = f.selection.lastEndedAt;
+    const freeing = ended !== undefined && now.getTime() - ended.getTime() < WHOLE_BATCH_WAIT_MS;
+    const start = f.selection.next.slice(0, startNow(slots, wanted, batch, freeing));
     // Only customers another migration is moving are left to start: their starts would be refused.
     const { busy } = f.selection;
     if (start.length === 0 && wanted > 0 && c.queued + c.inFlight === 0 && busy.count > 0) {
@@ -294,16 +296,22 @@ export function walkSteps(f: MigrationFacts, validity: Pick<Validity, 'invalid'>
 }
 
 /**
- * How many moves to start: as many as wanted and free slots allow, in whole batches while at least
- * a batch is in flight. Moves that start together are batched together (move-pool.ts), so starting
- * one per freed slot (as the members of a batch cut short by a restart finish one by one) would
- * make batches of one. With fewer than a batch in flight nothing is held: a few long moves (a large
- * customer, one that keeps retrying) never stop the rest.
+ * While moves of a Migration keep ending (one did within this long), the next slots free soon: small
+ * customers wait for a whole batch's slots. Past it (the moves in flight are long: a large
+ * customer, one that keeps retrying) whatever is free starts.
  */
-export function startNow(slots: number, wanted: number, batch: number, inFlight: number): number {
+export const WHOLE_BATCH_WAIT_MS = 15_000;
+
+/**
+ * How many moves to start: as many as wanted and free slots allow, in whole batches while moves are
+ * ending (`freeing`). Moves that start together are batched together (move-pool.ts), so starting
+ * one per freed slot (as the members of a batch cut short by a restart end one by one) would make
+ * batches of one. A step's rest starts when all of it fits.
+ */
+export function startNow(slots: number, wanted: number, batch: number, freeing: boolean): number {
   const n = Math.min(slots, wanted);
-  if (batch <= 1 || n === wanted || inFlight < batch) return n; // one at a time; the rest of the step fits; little in flight
-  return n - (n % batch); // whole batches: the next comes when a batch in flight ends
+  if (batch <= 1 || n === wanted || !freeing) return n;
+  return n - (n % batch); // whole batches: none until a batch's slots are free
 }
 
 /** The status and conditions of a walk (with kstatus Reconciling/Stalled), and the record to keep. */
