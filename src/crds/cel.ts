@@ -13,12 +13,18 @@ export interface CelRule {
   /** Where the error is reported, relative to the node carrying the rule (`.to`, `.steps`). */
   fieldPath?: string;
   reason?: CelReason;
+  /**
+   * The rule also runs on create, with `oldSelf` an optional (`oldSelf.hasValue()`): a rule that
+   * holds for new objects and lets an update keep what an older schema allowed (Kubernetes 1.30+).
+   */
+  optionalOldSelf?: true;
 }
 
 /**
  * A rule plus its TypeScript twin. `check` receives the parsed (defaulted) value, as CEL does after
  * the API server has applied defaults. Transition rules (those using `oldSelf`) compare with the
- * stored object, which a parse cannot see: they carry no `check`.
+ * stored object, which a parse cannot see: they carry no `check`, unless `optionalOldSelf` makes
+ * them rules of new objects too (the check is then what a create must satisfy).
  */
 export interface CelCheck<T> extends CelRule {
   check?: (self: T) => boolean;
@@ -49,8 +55,8 @@ export function withCel<S extends z.ZodType>(schema: S, rules: readonly CelCheck
   let out = schema;
   for (const r of rules) {
     const usesOldSelf = /\boldSelf\b/.test(r.rule);
-    if (usesOldSelf && r.check) throw new Error(`transition rule cannot have a parse-time check: ${r.rule}`);
-    if (!usesOldSelf && !r.check) throw new Error(`rule needs a parse-time check: ${r.rule}`);
+    if (usesOldSelf && r.check && !r.optionalOldSelf) throw new Error(`transition rule cannot have a parse-time check: ${r.rule}`);
+    if ((!usesOldSelf || r.optionalOldSelf) && !r.check) throw new Error(`rule needs a parse-time check: ${r.rule}`);
     if (/[\r\n]/.test(r.message)) throw new Error(`rule message must be one line: ${r.message}`);
     const path = fieldPathSegments(r.fieldPath);
     const check = r.check;
@@ -62,11 +68,12 @@ export function withCel<S extends z.ZodType>(schema: S, rules: readonly CelCheck
     }
   }
   const existing = (out.meta()?.[CEL_KEY] as CelRule[] | undefined) ?? [];
-  const plain = rules.map(({ rule, message, fieldPath, reason }) => ({
+  const plain = rules.map(({ rule, message, fieldPath, reason, optionalOldSelf }) => ({
     rule,
     message,
     ...(fieldPath ? { fieldPath } : {}),
     ...(reason ? { reason } : {}),
+    ...(optionalOldSelf ? { optionalOldSelf } : {}),
   }));
   return out.meta({ [CEL_KEY]: [...existing, ...plain] }) as S;
 }

@@ -59,7 +59,7 @@ interface RuleSite {
 function ruleSites(node: SchemaNode, path = '', out: RuleSite[] = []): RuleSite[] {
   for (const r of (node['x-kubernetes-validations'] ?? []) as CelRule[]) {
     const at = [path, ...fieldPathSegments(r.fieldPath)].filter(Boolean).join('.');
-    out.push({ path: at, transition: /\boldSelf\b/.test(r.rule) });
+    out.push({ path: at, transition: /\boldSelf\b/.test(r.rule) && !r.optionalOldSelf });
   }
   for (const [name, child] of Object.entries((node.properties ?? {}) as Record<string, SchemaNode>)) {
     ruleSites(child, path ? `${path}.${name}` : name, out);

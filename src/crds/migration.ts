@@ -28,6 +28,10 @@ export const DEFAULT_MOVE_BATCH = 1;
  * product would not (100 × 200).
  */
 export const MAX_MOVES_IN_FLIGHT = 1_000;
+const maxConcurrentOf = (spec: string): string => `(has(${spec}.maxConcurrent) ? ${spec}.maxConcurrent : ${DEFAULT_MAX_CONCURRENT})`;
+const batchSizeOf = (spec: string): string => `(has(${spec}.batchSize) ? ${spec}.batchSize : ${DEFAULT_MOVE_BATCH})`;
+/** CEL: the customers a Migration spec may have in flight. */
+const inFlight = (spec: string): string => `${maxConcurrentOf(spec)} * ${batchSizeOf(spec)}`;
 /** The batch size a drain of a whole cell asks for (kubectl cells drain). */
 export const DRAIN_MOVE_BATCH = 20;
 export const MIGRATION_PHASES = ['Pending', 'Progressing', 'Paused', 'Succeeded', 'Failed', 'Aborted'] as const;
@@ -222,7 +226,10 @@ export const MigrationSpecSchema = withCel(
       check: (s) => s.from !== s.to,
     },
     {
-      rule: `(has(self.maxConcurrent) ? self.maxConcurrent : ${DEFAULT_MAX_CONCURRENT}) * (has(self.batchSize) ? self.batchSize : ${DEFAULT_MOVE_BATCH}) <= ${MAX_MOVES_IN_FLIGHT}`,
+      // New objects, and updates that change either field. A Migration stored before this rule keeps
+      // its pair through other updates (an abort, a pause), which must never be refused.
+      rule: `${inFlight('self')} <= ${MAX_MOVES_IN_FLIGHT} || (oldSelf.hasValue() && ${maxConcurrentOf('oldSelf.value()')} == ${maxConcurrentOf('self')} && ${batchSizeOf('oldSelf.value()')} == ${batchSizeOf('self')})`,
+      optionalOldSelf: true,
       message: `spec.maxConcurrent × spec.batchSize must be at most ${MAX_MOVES_IN_FLIGHT}: that many customers are fenced (their writes refused) and hold room in the target at once; lower one of them`,
       fieldPath: '.batchSize',
       check: (s) => (s.maxConcurrent ?? DEFAULT_MAX_CONCURRENT) * (s.batchSize ?? DEFAULT_MOVE_BATCH) <= MAX_MOVES_IN_FLIGHT,
