@@ -162,12 +162,23 @@ export async function freezeSelection(pool: Pool, migration: string, spec: Migra
   // Made once, even when it selects nobody (migration_selections says so), in one transaction with its rows.
   const { rows } = await pool.query<{ frozen: boolean }>('SELECT EXISTS (SELECT 1 FROM migration_selections WHERE migration = $1) AS frozen', [migration]);
   const frozen = rows[0]?.frozen === true;
+  if (frozen && spec.customers.names) return missingNames(pool, migration, spec.customers.names); // said at every reconcile
   if (frozen && !spec.customers.all) return [];
   return withTransaction(pool, async (client) => {
     const missing = await selectInto(client, migration, spec, options);
     await client.query('INSERT INTO migration_selections (migration) VALUES ($1) ON CONFLICT DO NOTHING', [migration]);
     return missing;
   });
+}
+
+/** The listed names the selection does not hold (they were not in the source cell when it was made). */
+async function missingNames(pool: Queryable, migration: string, names: readonly string[]): Promise<string[]> {
+  const { rows } = await pool.query<{ id: string }>(
+    `SELECT n.id FROM unnest($2::text[]) AS n(id)
+      WHERE NOT EXISTS (SELECT 1 FROM migration_customers m WHERE m.migration = $1 AND m.customer_id = n.id)`,
+    [migration, names],
+  );
+  return rows.map((r) => r.id);
 }
 
 /** Adds the selected customers not yet in migration_customers; returns the listed names not in the source cell. */
@@ -183,12 +194,7 @@ async function selectInto(pool: Queryable, migration: string, spec: MigrationSpe
         WHERE p.cell = $2 ON CONFLICT DO NOTHING`,
       [migration, spec.from, spec.customers.names],
     );
-    const missing = await pool.query<{ id: string }>(
-      `SELECT n.id FROM unnest($2::text[]) AS n(id)
-        WHERE NOT EXISTS (SELECT 1 FROM migration_customers m WHERE m.migration = $1 AND m.customer_id = n.id)`,
-      [migration, spec.customers.names],
-    );
-    return missing.rows.map((r) => r.id);
+    return missingNames(pool, migration, spec.customers.names);
   }
   if (spec.customers.preferTarget) {
     const [cells, inSource] = await Promise.all([
