@@ -62,6 +62,23 @@ describe('schema migrations', () => {
     }
   });
 
+  it('marks the selections of existing Migrations frozen on upgrade (version 11), the empty one of a Migration that ended too', async () => {
+    const pool = new pg.Pool({ connectionString: await postgres().createDatabase() });
+    try {
+      await migrate(pool, undefined, SCHEMA_MIGRATIONS.filter((m) => m.version < 11));
+      await pool.query(`INSERT INTO migration_customers (migration, customer_id, ordinal) VALUES ('running', 'c1', 1)`);
+      for (const [migration, phase] of [['ended-empty', 'Succeeded'], ['refused-split', 'Pending'], ['running', 'Progressing']]) {
+        await pool.query(`INSERT INTO migration_steps (migration, current_step, step_started_at, phase) VALUES ($1, 0, now(), $2)`, [migration, phase]);
+      }
+      expect((await migrate(pool)).applied).toEqual(SCHEMA_MIGRATIONS.filter((m) => m.version >= 11).map((m) => m.version));
+      const { rows } = await pool.query<{ migration: string }>('SELECT migration FROM migration_selections ORDER BY 1');
+      // A split refused before its selection (a closed target) is still to be made.
+      expect(rows.map((r) => r.migration)).toEqual(['ended-empty', 'running']);
+    } finally {
+      await pool.end();
+    }
+  });
+
   it('rolls back a migration that fails, leaving no trace of it', async () => {
     const pool = new pg.Pool({ connectionString: await postgres().createDatabase() });
     try {

@@ -129,6 +129,20 @@ describe('the facts of a selection, counted in SQL', () => {
     expect(facts.next).toEqual([]);
   });
 
+  it('say when a move last left flight: its cut-over (not the end of its cleanup, later), or the end of one that failed', async () => {
+    const at = (minutes: number) => new Date(now.getTime() + minutes * 60_000);
+    await pool.query(`INSERT INTO migration_customers (migration, customer_id, ordinal) VALUES ('ended', 'e20', 1), ('ended', 'e21', 2), ('ended', 'e22', 3)`);
+    await journal('ended', 'e20', 'Copying');
+    await pool.query(
+      `INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, state, cut_over_at, finished_at)
+       VALUES ('ended', 'e21', 'eu-west-1a', 'eu-west-1b', 'Done', $1, $2)`,
+      [at(-10), at(0)],
+    );
+    expect((await readSelectionFacts(pool, 'ended', { targetRegion: 'eu-west-1', next: 4 })).lastEndedAt).toEqual(at(-10));
+    await pool.query(`INSERT INTO migration_journal (migration, customer_id, source_cell, target_cell, state, finished_at) VALUES ('ended', 'e22', 'eu-west-1a', 'eu-west-1b', 'Failed', $1)`, [at(-5)]);
+    expect((await readSelectionFacts(pool, 'ended', { targetRegion: 'eu-west-1', next: 4 })).lastEndedAt).toEqual(at(-5));
+  });
+
   it('are empty for a migration that selected nobody', async () => {
     expect(await readSelectionFacts(pool, 'nobody', { targetRegion: 'eu-west-1', next: 4 })).toEqual(selectionFacts([], 'eu-west-1', 4));
   });

@@ -51,7 +51,7 @@ export interface SelectionFacts {
   next: string[];
   /** Customers not started yet that another Migration is moving (a customer has one open move at a time), with the first in move order. */
   busy: { count: number; example?: { id: string; migration: string } };
-  /** When a move of this migration last left flight (cut over, failed or rolled back); undefined: none has, or not known. */
+  /** When a move of this migration last left flight (its cut-over; for one that failed or rolled back, its end); undefined: none has, or not known. */
   lastEndedAt?: Date;
 }
 
@@ -197,10 +197,9 @@ async function selectInto(pool: Queryable, migration: string, spec: MigrationSpe
     return missingNames(pool, migration, spec.customers.names);
   }
   if (spec.customers.preferTarget) {
-    const [cells, inSource] = await Promise.all([
-      listCells(pool),
-      pool.query<{ customer_id: string; region: string | null }>('SELECT customer_id, region FROM placements WHERE cell = $1', [spec.from]),
-    ]);
+    // One query at a time: this runs on the freeze's transaction client.
+    const cells = await listCells(pool);
+    const inSource = await pool.query<{ customer_id: string; region: string | null }>('SELECT customer_id, region FROM placements WHERE cell = $1', [spec.from]);
     const ids = customersPreferring(
       inSource.rows.map((r) => ({ id: r.customer_id, region: r.region })),
       cells,
@@ -286,7 +285,7 @@ export async function readSelectionFacts(pool: Pool, migration: string, options:
     `SELECT j.state, j.direction, j.abort_requested_at IS NOT NULL AS aborting, count(*)::int AS n,
             (count(*) FILTER (WHERE j.state IS NULL AND m.region IS NOT NULL AND m.region IS DISTINCT FROM $2))::int AS out_of_region,
             min(m.ordinal) FILTER (WHERE j.state IS NULL) AS first_pending,
-            max(greatest(j.cut_over_at, j.finished_at)) AS last_ended
+            max(coalesce(j.cut_over_at, j.finished_at)) AS last_ended
        FROM migration_customers m
        LEFT JOIN migration_journal j ON j.migration = m.migration AND j.customer_id = m.customer_id
       WHERE m.migration = $1

@@ -395,6 +395,9 @@ CREATE TABLE migration_selections (
   frozen_at timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO migration_selections (migration) SELECT DISTINCT migration FROM migration_customers;
+-- A Migration that ended with nothing selected has no rows there, but was frozen.
+INSERT INTO migration_selections (migration)
+  SELECT migration FROM migration_steps WHERE phase IN ('Succeeded', 'Failed', 'Aborted') ON CONFLICT DO NOTHING;
 `;
 
 export const SCHEMA_MIGRATIONS: readonly SchemaMigration[] = [
