@@ -20,7 +20,7 @@ import type { MoveAction } from '../src/data/move-decision.js';
 import { MoveEngine } from '../src/data/move-engine.js';
 import { runMoves } from '../src/data/move-pool.js';
 import { DEFAULT_MOVE_SETTINGS } from '../src/data/move-settings.js';
-import { cpuSplit } from './support/process-cpu.js';
+import { cpuSplit, describeCpu } from './support/process-cpu.js';
 import { ActionTimer, customerName, fmt, percentile, placeCustomers, rawPipe, rawPipesInParallel, READINGS_ONLY, seedReadings, startCells } from './support/move-bench.js';
 
 const CUSTOMERS = Number(process.env.BENCH_MOVE_CUSTOMERS ?? 10);
@@ -41,14 +41,14 @@ try {
   await placeCustomers(cells.cp, customers, 'cell-a');
   const total = CUSTOMERS * ROWS;
   const servers = { 'control plane': cells.cp, source, target };
+  type CpuSplit = Record<string, number | undefined>;
+  /** The parts of a run (cpuSplit's own process also counts its system time apart, already in its total). */
+  const parts = (used: CpuSplit): CpuSplit => Object.fromEntries(Object.entries(used).filter(([k]) => k !== 'operator (system)'));
   /** Core-seconds of every part of a run. */
-  const coreSeconds = (used: Record<string, number | undefined>): number => Object.entries(used).reduce((sum, [k, ms]) => (k.includes('(system)') ? sum : sum + (ms ?? 0)), 0) / 1000;
-  /** Each part's core-seconds per million rows, and the cores the run kept busy on average. */
-  const describeUse = (used: Record<string, number | undefined>, wallMs: number): string =>
-    `${Object.entries(used)
-      .filter(([k]) => !k.includes('(system)'))
-      .map(([k, ms]) => `${k} ${ms === undefined ? '?' : ((ms / total) * 1000).toFixed(2)}`)
-      .join(', ')} core-s per million rows; ${(coreSeconds(used) / (wallMs / 1000)).toFixed(2)} cores busy`;
+  const coreSeconds = (used: CpuSplit): number => Object.values(parts(used)).reduce((sum: number, ms) => sum + (ms ?? 0), 0) / 1000;
+  /** Each part's core-seconds per million rows (ms per thousand rows), and the cores the run kept busy on average. */
+  const describeUse = (used: CpuSplit, wallMs: number): string =>
+    `${describeCpu(parts(used), total / 1000)} core-s per million rows; ${(coreSeconds(used) / (wallMs / 1000)).toFixed(2)} cores busy`;
   const rate = (rows: number, ms: number) => (rows / ms) * 1000;
 
   const emptyTarget = async (): Promise<void> => {

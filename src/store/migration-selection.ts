@@ -183,7 +183,6 @@ async function missingNames(pool: Queryable, migration: string, names: readonly 
 
 /** Adds the selected customers not yet in migration_customers; returns the listed names not in the source cell. */
 async function selectInto(pool: Queryable, migration: string, spec: MigrationSpec, options: FreezeOptions): Promise<string[]> {
-
   const base = `INSERT INTO migration_customers (migration, customer_id, ordinal, region)
     SELECT $1, p.customer_id,
            coalesce((SELECT max(ordinal) FROM migration_customers WHERE migration = $1), 0) + row_number() OVER (ORDER BY ${ORDER_BY[spec.order]}),
