@@ -1,5 +1,5 @@
 import { classifyDatabaseError } from '../store/database-errors.js';
-import { drainDeadlineSql, drainSettingsSql, fenceChangeSql, fenceChangesSql, fenceRefusal, lockTimeoutSql, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
+import { drainSettingsSql, fenceChangeSql, fenceRefusal, lockTimeoutSql, ownMoveSql, refusalMessage } from './cell-fence-sql.js';
 
 const refusal = (code: string, message: string, detail: string): Error & { code: string; detail: string } => Object.assign(new Error(message), { code, detail });
 
@@ -30,71 +30,76 @@ describe('fenceRefusal', () => {
 
 describe('fenceChangeSql', () => {
   const owner = { migration: 'm-1', customer: "o'brien", epoch: '7' };
-  const set = { customer: "o'brien", migration: 'm-1', role: 'Fenced' as const };
+  const set = { customers: ["o'brien"], migration: 'm-1', role: 'Fenced' as const };
 
   it('sends a change as one message without Citus: the owner check first, then the drain, the fence row, and the number', () => {
-    const [message, ...more] = fenceChangeSql({ owner, drainMs: 500, set });
+    const [message, ...more] = fenceChangeSql({ owners: [owner], drainMs: 500, set });
     expect(more).toEqual([]);
     const at = (part: string) => message!.indexOf(part);
     expect(at('BEGIN')).toBe(0);
     expect(at(ownMoveSql(owner))).toBeLessThan(at(drainSettingsSql(500)));
-    expect(at(drainSettingsSql(500))).toBeLessThan(at("VALUES ('o''brien'"));
-    expect(at("VALUES ('o''brien'")).toBeLessThan(at('UPDATE "cell_operator".fence_state'));
+    expect(at(drainSettingsSql(500))).toBeLessThan(at("('o''brien', 'm-1', 'Fenced', now())"));
+    expect(at("('o''brien', 'm-1', 'Fenced', now())")).toBeLessThan(at('UPDATE "cell_operator".fence_state'));
     expect(message!.endsWith('COMMIT')).toBe(true);
   });
 
+  it('carries the drain bound the rows of one statement share, whole milliseconds, at least 1', () => {
+    expect(drainSettingsSql(500)).toBe(
+      `SET LOCAL citus.propagate_set_commands = 'local'; ${lockTimeoutSql(500)}; SET LOCAL cell_operator.drain = 'on'; SET LOCAL cell_operator.drain_ms = '500'`,
+    );
+    expect(drainSettingsSql(0.4)).toContain("cell_operator.drain_ms = '1'");
+    expect(() => drainSettingsSql(-1)).toThrow('non-negative');
+  });
+
   it("on Citus sends a draining change's settings alone, between the BEGIN with the owner check and the rest: Citus replays a propagated SET's whole message on the workers", () => {
-    expect(fenceChangeSql({ owner, drainMs: 500, set }, { citus: true })).toEqual([
+    expect(fenceChangeSql({ owners: [owner], drainMs: 500, set }, { citus: true })).toEqual([
       `BEGIN;\n${ownMoveSql(owner)}`,
       drainSettingsSql(500),
       expect.stringMatching(/^INSERT INTO "cell_operator"\.fenced_customers [^]*;\nSELECT "cell_operator"\.number_fence_change\(\);\nCOMMIT$/),
     ]);
   });
 
-  it('on Citus sends a lift as one message: lift_fence reads, deletes and numbers in the cell', () => {
-    expect(fenceChangeSql({ owner, lift: { customer: "o'brien", migration: 'm-1' } }, { citus: true })).toEqual([
-      `BEGIN;\n${ownMoveSql(owner)};\nSELECT "cell_operator".lift_fence('o''brien', 'm-1');\nCOMMIT`,
+  it('on Citus sends a lift as one message: lift_fences reads, deletes and numbers in the cell', () => {
+    expect(fenceChangeSql({ owners: [owner], lift: { customers: ["o'brien"], migration: 'm-1' } }, { citus: true })).toEqual([
+      `BEGIN;\n${ownMoveSql(owner)};\nSELECT "cell_operator".lift_fences(ARRAY['o''brien']::text[], 'm-1');\nCOMMIT`,
     ]);
+  });
+
+  it('without a fence to set or lift only numbers the change (the catch-up after a failed one)', () => {
+    expect(fenceChangeSql({}, { citus: true })).toEqual(['BEGIN;\nSELECT "cell_operator".number_fence_change();\nCOMMIT']);
+    const [plain] = fenceChangeSql({});
+    expect(plain).not.toContain('fenced_customers');
+    expect(plain).toContain('SELECT setval');
   });
 });
 
-describe('fenceChangesSql (a batch of moves)', () => {
+describe('fenceChangeSql for a batch of moves', () => {
   const owners = [
     { migration: 'm-1', customer: "o'brien", epoch: '7' },
     { migration: 'm-1', customer: 'acme', epoch: '7' },
   ];
 
-  it("checks every owner first, then the drain, one fence row per customer, and numbers the change once", () => {
-    const message = fenceChangesSql({ owners, drainMs: 500, set: { customers: ["o'brien", 'acme'], migration: 'm-1', role: 'Fenced' } });
-    const at = (part: string) => message.indexOf(part);
-    expect(at('BEGIN')).toBe(0);
-    expect(at(ownMoveSql(owners[1]!))).toBeLessThan(at(drainSettingsSql(500)));
-    expect(at(drainSettingsSql(500))).toBeLessThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
-    expect(at("VALUES ('o''brien', 'm-1', 'Fenced'")).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
-    // Each customer's drain waits only for what is left of the change's 500 ms (at least 1 ms, at
-    // most 500, for the rest of the transaction only), and the numbering under 500 ms again.
-    expect(message.split(drainDeadlineSql(500))).toHaveLength(3);
-    expect(at(drainDeadlineSql(500))).toBeLessThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
-    expect(message.lastIndexOf(drainDeadlineSql(500))).toBeGreaterThan(at("VALUES ('o''brien', 'm-1', 'Fenced'"));
-    expect(message.lastIndexOf(drainDeadlineSql(500))).toBeLessThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
-    expect(message.lastIndexOf(lockTimeoutSql(500))).toBeGreaterThan(at("VALUES ('acme', 'm-1', 'Fenced'"));
-    expect(message.lastIndexOf(lockTimeoutSql(500))).toBeLessThan(at('SELECT setval'));
-    expect(drainDeadlineSql(500)).toBe(
-      "SELECT set_config('lock_timeout', greatest(1, least(500, ceil(extract(epoch FROM statement_timestamp() - clock_timestamp()) * 1000 + 500)))::bigint || 'ms', true)",
-    );
-    expect(drainDeadlineSql(0.4)).toContain('least(1, ');
-    expect(message.match(/SELECT setval/g)).toHaveLength(1);
-    expect(message.endsWith('COMMIT')).toBe(true);
+  it('checks every owner first, then the drain, every fence row in one statement (each customer once), and numbers the change once', () => {
+    for (const citus of [false, true]) {
+      const message = fenceChangeSql({ owners, drainMs: 500, set: { customers: ["o'brien", 'acme', 'acme'], migration: 'm-1', role: 'Fenced' } }, { citus }).join('\n');
+      const at = (part: string) => message.indexOf(part);
+      expect(at('BEGIN')).toBe(0);
+      expect(at(ownMoveSql(owners[1]!))).toBeLessThan(at(drainSettingsSql(500)));
+      expect(at(drainSettingsSql(500))).toBeLessThan(at('INSERT INTO "cell_operator".fenced_customers'));
+      expect(message).toContain(`VALUES ('o''brien', 'm-1', 'Fenced', now()), ('acme', 'm-1', 'Fenced', now())\nON CONFLICT`);
+      expect(message.match(/INSERT INTO/g)).toHaveLength(1);
+      expect(message.match(citus ? /number_fence_change/g : /SELECT setval/g)).toHaveLength(1);
+      expect(message.endsWith('COMMIT')).toBe(true);
+    }
   });
 
   it("lifts the migration's fences of every customer in one delete, numbered only when it deleted one", () => {
-    const message = fenceChangesSql({ owners, lift: { customers: ["o'brien", 'acme'], migration: 'm-1' } });
+    const [message] = fenceChangeSql({ owners, lift: { customers: ["o'brien", 'acme'], migration: 'm-1' } });
     expect(message).toContain(`WHERE customer_id IN ('o''brien', 'acme') AND migration = 'm-1'`);
     expect(message).toContain(`WHERE current_setting('cell_operator.lifted') = 'true'`);
   });
 
   it('refuses a role it does not know', () => {
-    expect(() => fenceChangesSql({ owners, set: { customers: ['acme'], migration: 'm-1', role: 'Gone' as 'Fenced' } })).toThrow('unknown fence role');
+    expect(() => fenceChangeSql({ owners, set: { customers: ['acme'], migration: 'm-1', role: 'Gone' as 'Fenced' } })).toThrow('unknown fence role');
   });
 });
-

@@ -12,7 +12,7 @@ import { escapeIdentifier, escapeLiteral } from 'pg';
 export const FENCE_SCHEMA = 'cell_operator';
 
 /** The version of the fence schema this operator installs (see FENCE_SCHEMA_STEPS). */
-export const FENCE_SCHEMA_VERSION = 8;
+export const FENCE_SCHEMA_VERSION = 9;
 
 /**
  * SQLSTATE of a refused write: class ZF ("Z": implementation-defined by the SQL standard, unused
@@ -64,6 +64,13 @@ export const GENERATION_TRIGGER = 'cell_operator_generation';
 
 /** Session setting (SET LOCAL by fenceCustomer and markCustomer) that makes setting a fence row drain the customer's writers. */
 export const DRAIN_SETTING = 'cell_operator.drain';
+
+/**
+ * Session setting (SET LOCAL beside DRAIN_SETTING, schema step 9): the change's drain bound in
+ * milliseconds, counted from the statement's arrival on the node where the drain runs, so the
+ * customers of one statement drain one after another within it in all.
+ */
+export const DRAIN_BOUND_SETTING = 'cell_operator.drain_ms';
 
 /**
  * What the fence says about a customer in this cell: `Fenced` (source, from the fence to the
@@ -262,6 +269,52 @@ $fn$`,
     version: 8,
     name: 'deletes and updates of a customer that passed in this transaction return at once',
     sql: `COMMENT ON SCHEMA ${S} IS 'cell-operator: the write fence of this cell (triggers ${FENCE_TRIGGER} and ${FENCE_INSERT_TRIGGER} on every tenant table); written by the move engine only'`,
+  },
+  {
+    // A batch of moves sets the fences of many customers in one statement (one distributed write on
+    // Citus, not one per customer). Its drains run one after another, row by row, and must end
+    // within the change's bound in all: each row's drain waits only for what is left of it, counted
+    // from the statement's arrival on this node (statement_timestamp(): on a Citus worker, when the
+    // forwarded statement arrived there), then restores the whole bound for what follows (the
+    // numbering). Without the bound setting (an older operator's change) a drain waits as before.
+    // lift_fences is lift_fence for many customers, numbered once; on the coordinator only.
+    version: 9,
+    name: 'the drains of a many-customer fence change share one bound; lift_fences',
+    sql: [
+      `CREATE OR REPLACE FUNCTION ${S}.drain_fenced_customer() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  bound bigint;
+  was text;
+BEGIN
+  IF current_setting('${DRAIN_SETTING}', true) = 'on' THEN
+    bound := CASE WHEN current_setting('${DRAIN_BOUND_SETTING}', true) ~ '^[0-9]{1,12}$' THEN current_setting('${DRAIN_BOUND_SETTING}', true)::bigint END;
+    IF bound IS NULL THEN
+      PERFORM pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext(NEW.customer_id));
+    ELSE
+      was := current_setting('lock_timeout');
+      PERFORM set_config('lock_timeout',
+        greatest(1, least(bound, ceil(bound - extract(epoch FROM clock_timestamp() - statement_timestamp()) * 1000)))::bigint || 'ms', true);
+      PERFORM pg_advisory_xact_lock(${CUSTOMER_LOCK_CLASS}, hashtext(NEW.customer_id));
+      PERFORM set_config('lock_timeout', was, true);
+    END IF;
+  END IF;
+  RETURN NULL;
+END
+$fn$`,
+      `SELECT set_config('citus.enable_ddl_propagation', 'off', true)`,
+      `CREATE OR REPLACE FUNCTION ${S}.lift_fences(cs text[], m text) RETURNS integer LANGUAGE plpgsql AS $fn$
+DECLARE
+  n integer;
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM ${S}.fenced_customers f WHERE f.customer_id = ANY (cs) AND f.migration = m) THEN RETURN 0; END IF;
+  DELETE FROM ${S}.fenced_customers f WHERE f.customer_id = ANY (cs) AND f.migration = m;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  PERFORM ${S}.number_fence_change();
+  RETURN n;
+END
+$fn$`,
+      `SELECT set_config('citus.enable_ddl_propagation', 'on', true)`,
+    ],
   },
 ];
 
@@ -493,15 +546,15 @@ export function triggeredTablesParams(tenantColumn: string): string[] {
 // above the snapshot's and the sequence is at least that number before the change commits: a
 // REPEATABLE READ writer whose snapshot predates it sees generation < last_value.
 
-/** The statement that sets a customer's fence, its values escaped literals (fenceChangeSql). */
-function setFenceSql(customer: string, migration: string, role: string): string {
+/** The statement that sets the fences of escaped `customers` (one row each; on Citus one distributed write). */
+function setFencesSql(customers: readonly string[], migration: string, role: string): string {
   return `INSERT INTO ${S}.fenced_customers (customer_id, migration, role, since)
-VALUES (${customer}, ${migration}, ${role}, now())
+VALUES ${customers.map((c) => `(${c}, ${migration}, ${role}, now())`).join(', ')}
 ON CONFLICT (customer_id) DO UPDATE SET migration = EXCLUDED.migration, role = EXCLUDED.role,
   since = CASE WHEN ${S}.fenced_customers.role = EXCLUDED.role THEN ${S}.fenced_customers.since ELSE EXCLUDED.since END`;
 }
 
-/** The statement that lifts a migration's fence of a customer, as setFenceSql. */
+/** The statement that lifts a migration's fences of escaped `customers`, as setFencesSql. */
 function liftFenceSql(customers: readonly string[], migration: string): string {
   const which = customers.length === 1 ? `= ${customers[0]}` : `IN (${customers.join(', ')})`;
   return `DELETE FROM ${S}.fenced_customers WHERE customer_id ${which} AND migration = ${migration}`;
@@ -532,50 +585,63 @@ SELECT setval('${FENCE_SCHEMA}.fence_generation', GREATEST(g.generation, (SELECT
   ];
 }
 
-/** A fence change: the owner check, the drain's bound, a fence set or lifted (or neither: only numbered). */
+/**
+ * A fence change: the owners checked (one move's, or every member's of a batch), the drain's
+ * bound, the fences of some customers of one migration set or lifted (or neither: only numbered).
+ */
 export interface FenceChange {
-  owner?: MoveOwner;
+  owners?: readonly MoveOwner[];
   drainMs?: number;
-  set?: { customer: string; migration: string; role: FenceRole };
-  lift?: { customer: string; migration: string };
+  set?: { customers: readonly string[]; migration: string; role: FenceRole };
+  lift?: { customers: readonly string[]; migration: string };
 }
 
 /**
  * A fence change as messages of statements (the simple query protocol; its values are escaped
- * literals, such a message takes no parameters), in the order of the steps above: the owner check
- * first, then the drain's settings, the fence row, fence_state's row lock, and the number (the
- * committed one and the sequence read after that lock, one statement per step: in READ COMMITTED
- * each statement of the message takes a snapshot of its own).
+ * literals, such a message takes no parameters), in the order of the steps above: every owner
+ * checked first, then the drain's settings, the fence rows (one statement for all the customers),
+ * fence_state's row lock, and the number (the committed one and the sequence read after that
+ * lock, one statement per step: in READ COMMITTED each statement of the message takes a snapshot
+ * of its own). The customers' drains run row by row against one bound, `drainMs` after the
+ * statement arrived (schema step 9): they end within `drainMs` in all, and each customer's writers
+ * have what is left of it (all of it for the first); the numbering waits under the whole bound.
  *
  * Without Citus: one message, one round trip. On Citus (`citus`): the number is drawn by
  * number_fence_change() (schema step 7; it writes it as a constant, and every node's trigger moves its
- * sequence up), a lift is lift_fence() (which deletes and numbers only when there is a fence), and a change that drains takes three messages: Citus sends a propagated `SET`'s whole
+ * sequence up), a lift is lift_fences() (which deletes and numbers only when there is a fence), and a change that drains takes three messages: Citus sends a propagated `SET`'s whole
  * query string to the workers of the transaction (a BEGIN in it would warn there, an own_move fail),
- * so the drain's settings go alone, between the BEGIN with the owner check and the rest.
+ * so the drain's settings go alone, between the BEGIN with the owner checks and the rest.
  */
 export function fenceChangeSql(change: FenceChange, options: { citus?: boolean } = {}): string[] {
   const settings = change.drainMs !== undefined ? drainSettingsSql(change.drainMs) : undefined;
-  const first = ['BEGIN'];
-  if (change.owner) first.push(ownMoveSql(change.owner));
+  const first = ['BEGIN', ...(change.owners ?? []).map(ownMoveSql)];
   const rest: string[] = [];
   let numbered = '';
-  if (change.set) {
-    const { customer, migration, role } = change.set;
-    if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
-    rest.push(setFenceSql(escapeLiteral(customer), escapeLiteral(migration), escapeLiteral(role)));
+  const set = change.set && change.set.customers.length > 0 ? change.set : undefined;
+  const lift = change.lift && change.lift.customers.length > 0 ? change.lift : undefined;
+  if (set) {
+    if (!Object.hasOwn(ROLE_WORDS, set.role)) throw new Error(`unknown fence role ${JSON.stringify(set.role)}`);
+    // Once each: a row twice in one INSERT … ON CONFLICT DO UPDATE is an error.
+    rest.push(setFencesSql([...new Set(set.customers)].map((c) => escapeLiteral(c)), escapeLiteral(set.migration), escapeLiteral(set.role)));
   }
-  if (change.lift && options.citus) {
-    rest.push(`SELECT ${S}.lift_fence(${escapeLiteral(change.lift.customer)}, ${escapeLiteral(change.lift.migration)})`, 'COMMIT');
-    return [[...first, ...rest].join(';\n')];
-  }
-  if (change.lift) {
-    // A lift that finds no fence of this migration changes nothing, and is not numbered.
-    const lifted = liftRememberedSql([escapeLiteral(change.lift.customer)], escapeLiteral(change.lift.migration));
-    rest.push(lifted.lift);
-    numbered = lifted.numbered;
+  if (lift) {
+    const customers = [...new Set(lift.customers)].map((c) => escapeLiteral(c));
+    if (options.citus && !set) {
+      // Read first, deleted and numbered only when there is a fence: on Citus a DELETE that finds
+      // nothing is still a distributed transaction with every worker.
+      rest.push(`SELECT ${S}.lift_fences(ARRAY[${customers.join(', ')}]::text[], ${escapeLiteral(lift.migration)})`, 'COMMIT');
+      return [[...first, ...rest].join(';\n')];
+    }
+    if (set) rest.push(liftFenceSql(customers, escapeLiteral(lift.migration))); // numbered for the set anyway
+    else {
+      // A lift that finds no fence of this migration changes nothing, and is not numbered.
+      const lifted = liftRememberedSql(customers, escapeLiteral(lift.migration));
+      rest.push(lifted.lift);
+      numbered = lifted.numbered;
+    }
   }
   if (options.citus) {
-    rest.push(`SELECT ${S}.number_fence_change()${numbered}`, 'COMMIT');
+    rest.push(`SELECT ${S}.number_fence_change()`, 'COMMIT');
     return settings === undefined ? [[...first, ...rest].join(';\n')] : [first.join(';\n'), settings, rest.join(';\n')];
   }
   rest.push(...numberChangeSql(numbered));
@@ -584,27 +650,15 @@ export function fenceChangeSql(change: FenceChange, options: { citus?: boolean }
 
 /**
  * `SET LOCAL`s of a fence that drains: carried to the Citus workers of the transaction (where the
- * drain trigger of fenced_customers runs), bounded by the lock timeout.
+ * drain trigger of fenced_customers runs), bounded by the lock timeout, and the bound the drains
+ * of one statement share (DRAIN_BOUND_SETTING).
  */
 export function drainSettingsSql(ms: number): string {
-  return `SET LOCAL citus.propagate_set_commands = 'local'; ${lockTimeoutSql(ms)}; SET LOCAL ${DRAIN_SETTING} = 'on'`;
+  const bound = Math.max(1, Math.round(ms));
+  return `SET LOCAL citus.propagate_set_commands = 'local'; ${lockTimeoutSql(ms)}; SET LOCAL ${DRAIN_SETTING} = 'on'; SET LOCAL ${DRAIN_BOUND_SETTING} = '${bound}'`;
 }
 
 export const READ_FENCE_SQL = `SELECT migration, role, since FROM ${S}.fenced_customers WHERE customer_id = $1`;
-
-/**
- * The lock timeout (for the rest of the transaction: set_config's `true`) set to what is left of
- * `ms` after the message's arrival: statement_timestamp() is the same for every statement of one
- * simple-query message, clock_timestamp() is now. At least 1 ms (0 would mean no bound), at most
- * `ms` (a wall clock stepped back cannot lengthen it). Plain PostgreSQL only: Citus does not carry
- * set_config() to its workers.
- */
-export function drainDeadlineSql(ms: number): string {
-  if (!Number.isFinite(ms) || ms < 0) throw new Error(`drain bound must be a non-negative number of milliseconds, got ${ms}`);
-  const whole = Math.max(1, Math.round(ms));
-  const left = `ceil(extract(epoch FROM statement_timestamp() - clock_timestamp()) * 1000 + ${whole})`;
-  return `SELECT set_config('lock_timeout', greatest(1, least(${whole}, ${left}))::bigint || 'ms', true)`;
-}
 
 /** `SET LOCAL lock_timeout`: a bound in milliseconds (at least 1: 0 would mean no bound). */
 export function lockTimeoutSql(ms: number): string {
@@ -679,41 +733,4 @@ export function fenceRefusal(err: unknown): { customer: string; migration: strin
   const refusal = { customer: m[1] as string, migration: m[2] as string, role: m[3] as FenceRole };
   if (code !== FENCE_SQLSTATE && !(typeof message === 'string' && message.includes(refusalMessage(refusal.customer, refusal.migration, refusal.role)))) return undefined;
   return refusal;
-}
-
-/**
- * A batch's fence change (data/move-batch.ts): fenceChangeSql for many customers of one migration
- * in one transaction, one message, plain PostgreSQL only (a batch never runs on Citus). Every
- * owner is checked first, then the drain's bound, the fences set or lifted, and the change
- * numbered once, as fenceChangeSql numbers one. The fences' drains run one customer after the
- * other against one deadline, `drainMs` after the message arrived: each customer's lock waits
- * only for what is left of it (drainDeadlineSql), so the drains end within `drainMs` in all
- * while every customer's writers share the whole of it. The numbering after them waits under the
- * whole `drainMs` again, as a single change's does.
- */
-export function fenceChangesSql(change: { owners: readonly MoveOwner[]; drainMs?: number; set?: { customers: readonly string[]; migration: string; role: FenceRole }; lift?: { customers: readonly string[]; migration: string } }): string {
-  const parts = ['BEGIN'];
-  for (const owner of change.owners) parts.push(ownMoveSql(owner));
-  if (change.drainMs !== undefined) parts.push(drainSettingsSql(change.drainMs));
-  let numbered = '';
-  if (change.set && change.set.customers.length > 0) {
-    const { customers, migration, role } = change.set;
-    if (!Object.hasOwn(ROLE_WORDS, role)) throw new Error(`unknown fence role ${JSON.stringify(role)}`);
-    // One statement per customer, as the single change's: each row's drain trigger waits for its own
-    // customer, under what is left of the change's bound.
-    for (const c of customers) {
-      if (change.drainMs !== undefined) parts.push(drainDeadlineSql(change.drainMs));
-      parts.push(setFenceSql(escapeLiteral(c), escapeLiteral(migration), escapeLiteral(role)));
-    }
-    // The rest (the numbering waits for another change's row lock on fence_state) under the whole
-    // bound again, as the single change's numbering: not under the last customer's remainder.
-    if (change.drainMs !== undefined) parts.push(lockTimeoutSql(change.drainMs));
-  }
-  if (change.lift && change.lift.customers.length > 0) {
-    const lifted = liftRememberedSql(change.lift.customers.map((c) => escapeLiteral(c)), escapeLiteral(change.lift.migration));
-    parts.push(lifted.lift);
-    if (!change.set) numbered = lifted.numbered;
-  }
-  parts.push(...numberChangeSql(numbered), 'COMMIT');
-  return parts.join(';\n');
 }

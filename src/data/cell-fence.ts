@@ -11,7 +11,6 @@ import {
   FENCE_SCHEMA_VERSION,
   claimMoveSql,
   fenceChangeSql,
-  fenceChangesSql,
   fenceFunctionSql,
   fenceInsertFunctionSql,
   INSTALL_LOCK_CLASS,
@@ -70,8 +69,8 @@ async function hasCitus(c: PoolClient | Pool): Promise<boolean> {
 // schema is installed with Citus present, not later).
 const citusPools = new WeakMap<Pool, Promise<boolean>>();
 
-/** Whether the cell's database runs Citus, asked once per pool (a batch of moves runs only without it). */
-export function poolHasCitus(pool: Pool): Promise<boolean> {
+/** Whether the cell's database runs Citus, asked once per pool. */
+function poolHasCitus(pool: Pool): Promise<boolean> {
   let known = citusPools.get(pool);
   if (!known) {
     known = hasCitus(pool);
@@ -82,8 +81,8 @@ export function poolHasCitus(pool: Pool): Promise<boolean> {
 }
 
 /**
- * A transaction sent as one message (fenceChangeSql, claimMoveSql) on a pooled client: one round
- * trip; the connection is destroyed on any error (it may be left in the failed transaction).
+ * A transaction sent as one message (claimMoveSql) on a pooled client: one round trip; the
+ * connection is destroyed on any error (it may be left in the failed transaction).
  */
 async function changeAtOnce(pool: Pool, sql: string): Promise<void> {
   await withClient(pool, (c) => c.query(sql), { discardOn: 'any' });
@@ -216,23 +215,29 @@ async function applySteps(c: PoolClient, from: number, citus: boolean): Promise<
 
 /**
  * A fence change (fenceChangeSql) on a pooled client: one message, one round trip; on Citus three
- * when it drains. The connection is destroyed on any error (it may be left in the failed transaction).
+ * when it drains. The connection is destroyed on any error (it may be left in the failed
+ * transaction). After a failure, a change that changes no fence (best effort; the next change
+ * catches up too): a number the failed one may have raised the sequence to refuses no writer.
  */
 async function changeFence(pool: Pool, change: FenceChange): Promise<void> {
-  const messages = fenceChangeSql(change, { citus: await poolHasCitus(pool) });
-  await withClient(
-    pool,
-    async (c) => {
-      for (const sql of messages) await c.query(sql);
-    },
-    { discardOn: 'any' },
-  );
+  const citus = await poolHasCitus(pool);
+  const send = (messages: readonly string[]) =>
+    withClient(
+      pool,
+      async (c) => {
+        for (const sql of messages) await c.query(sql);
+      },
+      { discardOn: 'any' },
+    );
+  try {
+    await send(fenceChangeSql(change, { citus }));
+  } catch (err) {
+    if (change.set || change.lift) await send(fenceChangeSql({}, { citus })).catch(() => undefined);
+    throw err;
+  }
 }
 
-/** A fence change that changes no fence: after a failed one, so a number it may have raised the sequence to refuses no writer. */
-async function catchUpGeneration(pool: Pool): Promise<void> {
-  await changeFence(pool, {});
-}
+const owners = (owner?: MoveOwner): { owners?: MoveOwner[] } => (owner ? { owners: [owner] } : {});
 
 /**
  * Fences a customer in this cell (`role`), then waits for every transaction that wrote the
@@ -243,12 +248,7 @@ async function catchUpGeneration(pool: Pool): Promise<void> {
  * customer's writers outlast it.
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number, owner?: MoveOwner): Promise<void> {
-  try {
-    await changeFence(pool, { ...(owner ? { owner } : {}), drainMs, set: { customer, migration, role } });
-  } catch (err) {
-    await catchUpGeneration(pool).catch(() => undefined); // best effort: the next fence change catches up too
-    throw err;
-  }
+  await changeFence(pool, { ...owners(owner), drainMs, set: { customers: [customer], migration, role } });
 }
 
 /** How long markCustomer waits for the customer's writers by default (there should be none). */
@@ -265,7 +265,7 @@ export async function markCustomer(pool: Pool, customer: string, migration: stri
 
 /** Lifts this migration's fence of the customer (a no-op when there is none, past the owner check). */
 export async function liftFence(pool: Pool, customer: string, migration: string, owner?: MoveOwner): Promise<void> {
-  await changeFence(pool, { ...(owner ? { owner } : {}), lift: { customer, migration } });
+  await changeFence(pool, { ...owners(owner), lift: { customers: [customer], migration } });
 }
 
 export interface CustomerFence {
@@ -307,16 +307,11 @@ async function upgradeSchema(pool: Pool): Promise<void> {
 }
 
 /**
- * A batch's fence change (fenceChangesSql): the fences of many customers of one migration set (with
- * their drains under `drainMs`) or lifted in one transaction, one round trip; each owner checked.
- * Throws the lock timeout (55P03) when a customer's writers outlast the bound: nothing is fenced then.
+ * A batch's fence change: the fences of many customers of one migration set (their drains one
+ * after another within `drainMs` in all) or lifted in one transaction, every owner checked; the
+ * same messages as a single change's (fenceChangeSql), plain PostgreSQL or Citus. Throws the lock
+ * timeout (55P03) when a customer's writers outlast the bound: nothing is fenced then.
  */
-export async function changeFences(pool: Pool, change: Parameters<typeof fenceChangesSql>[0]): Promise<void> {
-  if (await poolHasCitus(pool)) throw new Error('a batch of moves does not change fences on Citus');
-  try {
-    await changeAtOnce(pool, fenceChangesSql(change));
-  } catch (err) {
-    await catchUpGeneration(pool).catch(() => undefined); // as fenceCustomer: a number it may have raised refuses no writer
-    throw err;
-  }
+export async function changeFences(pool: Pool, change: FenceChange & { owners: readonly MoveOwner[] }): Promise<void> {
+  await changeFence(pool, change);
 }

@@ -3,7 +3,7 @@
 // customer (its journal row, fence rows, placement, owner epoch); a batched action is the N single
 // actions in the same transactions, and leaves every member's journal and cells exactly as the
 // single action would. Anything unusual (a refusal, an error, an abort, a member at another step,
-// a large customer, Kafka, Citus) hands the member back to the single path (MoveEngine.run), which
+// a large customer, Kafka) hands the member back to the single path (MoveEngine.run), which
 // resumes it from its journal: every action is safe to run again there.
 import type { PoolClient } from 'pg';
 import type { Logger } from '../log.js';
@@ -12,7 +12,7 @@ import { errorMessage } from '../store/database-errors.js';
 import { loadMoves, recordBatch, recordPlans, unlockMoves, type BatchRecord, type JournalFields, type LoadedMove, type NewProgress } from '../store/migration-journal.js';
 import { BEGIN_ROUTING_WRITES, cutOverPlacements, fencePlacements, readPlacements } from '../store/placements.js';
 import { inTransaction } from '../store/transactions.js';
-import { MARK_DRAIN_MS, changeFences, installFence, poolHasCitus } from './cell-fence.js';
+import { MARK_DRAIN_MS, changeFences, installFence } from './cell-fence.js';
 import type { MoveOwner } from './cell-fence-sql.js';
 import { kafkaDrainDisabled } from './kafka-drain.js';
 import { describeAction, nextAction, type MoveAction } from './move-decision.js';
@@ -63,8 +63,9 @@ export const HANDED_BACK_AT_ONCE = 4;
 /**
  * Runs `keys` (moves of one migration) as one batch as far as it can, then hands every member that
  * left it to the single path; returns each key's result, in `keys`' order. Only moves still Pending
- * (forward, no abort asked) between the same two plain-PostgreSQL cells, and small (their rows fit in
- * convergeRows), are batched: the others run alone from the start.
+ * (forward, no abort asked) between the same two cells (plain PostgreSQL or Citus) of an engine
+ * without Kafka, and small (their rows fit in convergeRows), are batched: the others run alone
+ * from the start.
  */
 export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], options: RunOptions = {}): Promise<RunResult[]> {
   const results = new Map<string, RunResult>();
@@ -141,9 +142,7 @@ class Batch {
       m.state === 'Pending' && m.direction === 'Forward' && m.abortRequestedAt === null && m.sourceCell === first?.sourceCell && m.targetCell === first?.targetCell;
     await this.handBack(this.members.filter((m) => !eligible(m.loaded.move)).map((m) => m.key.customerId), 'not a fresh move between the batch\'s cells');
     for (const c of [...this.held.keys()]) if (!this.members.some((m) => m.key.customerId === c)) await this.handBack([c], 'no journal row');
-    if (this.members.length > 0 && (this.host.kafka || (await this.onCitus()))) {
-      await this.handBack(this.members.map((m) => m.key.customerId), 'Kafka or Citus: moved one at a time');
-    }
+    if (this.members.length > 0 && this.host.kafka) await this.handBack(this.members.map((m) => m.key.customerId), 'Kafka: moved one at a time');
     while (this.members.length > 0) {
       if (this.options.signal?.aborted) {
         for (const m of this.members) this.finish(m, { move: m.loaded.move, outcome: 'Stopped' });
@@ -153,12 +152,6 @@ class Batch {
       if (!(await this.step())) continue;
       this.members = await this.reload();
     }
-  }
-
-  private async onCitus(): Promise<boolean> {
-    const { from, to } = movingCells(this.members[0]!.loaded.move);
-    const [a, b] = await Promise.all([this.host.plans.database(from), this.host.plans.database(to)]);
-    return (await Promise.all([poolHasCitus(a.pool), poolHasCitus(b.pool)])).some(Boolean);
   }
 
   private async reload(): Promise<Member[]> {
@@ -465,9 +458,10 @@ class Batch {
     const { source } = await this.pools();
     // One fence change for all; past the bound nothing is fenced and each member drains alone (the
     // one whose writer outlasts it fails back there, DrainTimeout). The customers' drains run one
-    // after another against one deadline (fenceChangesSql): the drains end within maxDrainMs in all
-    // (a writer of an early member waits behind its uncommitted fence meanwhile), and a customer's
-    // writers have all of it, not a share.
+    // after another against one bound (fenceChangeSql, fence schema step 9; on Citus on each node
+    // that holds the fence table): the drains end within maxDrainMs in all (a writer of an early
+    // member waits behind its uncommitted fence meanwhile), and a customer's writers have what is
+    // left of it, not a share.
     await changeFences(source, { owners: this.owners(), drainMs: this.host.settings.maxDrainMs, set: { customers: this.customers(), migration: this.members[0]!.key.migration, role: 'Fenced' } });
     await this.record({ to: 'FinalSync', at: this.host.now() }, this.members.map((m) => ({ customerId: m.key.customerId })));
   }

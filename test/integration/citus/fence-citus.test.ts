@@ -3,7 +3,7 @@
 // The fence's drain must wait for that worker-side writer, not only for writers on the coordinator,
 // or a write in flight on a worker lands after the final sync and is lost.
 import pg from 'pg';
-import { fenceCustomer, installFence, liftFence, markCustomer, ownMove, readFence } from '../../../src/data/cell-fence.js';
+import { changeFences, fenceCustomer, installFence, liftFence, markCustomer, ownMove, readFence } from '../../../src/data/cell-fence.js';
 import { FENCE_SCHEMA_VERSION, FENCE_SQLSTATE, fenceRefusal, LOST_OWNERSHIP_SQLSTATE, moverSql, ownMoveSql } from '../../../src/data/cell-fence-sql.js';
 import { classifyDatabaseError } from '../../../src/store/database-errors.js';
 import { startCitus, type CitusCluster } from '../../support/citus.js';
@@ -151,6 +151,97 @@ describe('the write fence on Citus', () => {
     await pool.query(batch(3000));
     const { rows } = await pool.query(`SELECT count(DISTINCT customer_id)::int AS customers, count(*)::int AS n FROM readings WHERE id BETWEEN 3000 AND 3199`);
     expect(rows).toEqual([{ customers: 40, n: 200 }]);
+  });
+
+  describe("a batch's fence change (many customers in one distributed write)", () => {
+    /** Customers whose shards lie on different workers (never the coordinator), then any. */
+    async function onTwoWorkers(prefix: string, n: number): Promise<string[]> {
+      const byWorker = new Map<number, string>();
+      for (let i = 0; byWorker.size < 2 && i < 100; i++) {
+        const port = await workerOf(`${prefix}-${i}`);
+        if (!byWorker.has(port)) byWorker.set(port, `${prefix}-${i}`);
+      }
+      expect(byWorker.size).toBe(2);
+      expect([...byWorker.keys()]).not.toContain(cluster.coordinator.port);
+      const chosen = [...byWorker.values()];
+      for (let i = 100; chosen.length < n; i++) chosen.push(`${prefix}-${i}`);
+      return chosen;
+    }
+
+    /** Two customers whose shards lie on the same worker: their drains run there one after the other. */
+    async function onOneWorker(prefix: string): Promise<string[]> {
+      const first = `${prefix}-0`;
+      const port = await workerOf(first);
+      expect(port).not.toBe(cluster.coordinator.port);
+      for (let i = 1; i < 100; i++) if ((await workerOf(`${prefix}-${i}`)) === port) return [first, `${prefix}-${i}`];
+      throw new Error('no second customer on the same worker');
+    }
+    const owners = (migration: string, customers: readonly string[]) => customers.map((customer) => ({ migration, customer, epoch: '3' }));
+
+    /** Open writes of each customer on its worker, committed `endsMs[i]` ms from now (`Infinity`: at the end of the test). */
+    async function openWriters(customers: readonly string[], firstId: number, endsMs: readonly number[]) {
+      const clients: pg.PoolClient[] = [];
+      const commits: Promise<unknown>[] = [];
+      for (const [i, c] of customers.entries()) {
+        const w = await pool.connect();
+        clients.push(w);
+        await w.query('BEGIN');
+        await w.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, $2, 'd', 1)`, [c, firstId + i]);
+        if (Number.isFinite(endsMs[i])) commits.push(new Promise((r) => setTimeout(r, endsMs[i])).then(() => w.query('COMMIT')));
+      }
+      return {
+        commits,
+        async end() {
+          for (const w of clients) {
+            await w.query('COMMIT').catch(() => undefined);
+            w.release();
+          }
+        },
+      };
+    }
+
+    it("fences every customer in one change, waiting for each one's writer on its worker, then refuses them all; the lift lets them all write again", async () => {
+      const customers = await onTwoWorkers('batch-fence', 3);
+      const writers = await openWriters(customers, 5000, [200, 700, 1_200]);
+      try {
+        const started = Date.now();
+        await changeFences(pool, { owners: owners('m-bf', customers), drainMs: 10_000, set: { customers, migration: 'm-bf', role: 'Fenced' } });
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1_100); // the last writer was waited for
+        await Promise.all(writers.commits); // every writer committed: none was refused
+        const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN 5000 AND 5002`);
+        expect(rows).toEqual([{ n: 3 }]);
+        for (const c of customers) {
+          expect(await readFence(pool, c)).toMatchObject({ migration: 'm-bf', role: 'Fenced' });
+          expect(fenceRefusal(await error(pool.query(`INSERT INTO readings (customer_id, id, device, value) VALUES ($1, 5100, 'd', 1)`, [c])))).toEqual({ customer: c, migration: 'm-bf', role: 'Fenced' });
+        }
+        await changeFences(pool, { owners: owners('m-bf', customers), lift: { customers, migration: 'm-bf' } });
+        for (const c of customers) expect(await readFence(pool, c)).toBeUndefined();
+        await pool.query(`INSERT INTO readings (customer_id, id, device, value) SELECT c, 5200 + i, 'd', 1 FROM unnest($1::text[]) WITH ORDINALITY u(c, i)`, [customers]);
+      } finally {
+        await writers.end();
+      }
+    });
+
+    it('ends within its bound in all, not the bound for each customer: past it nothing is fenced and no writer was refused', async () => {
+      // Against 1.5 s, on one worker: the first writer (0.5 s) is waited for, the second never
+      // ends. Waited for one after another under 1.5 s each, the change would fail at 2 s.
+      const customers = await onOneWorker('batch-bound');
+      const writers = await openWriters(customers, 6000, [500, Infinity]);
+      try {
+        const started = Date.now();
+        const failed = await error(changeFences(pool, { owners: owners('m-bb', customers), drainMs: 1_500, set: { customers, migration: 'm-bb', role: 'Fenced' } }));
+        const took = Date.now() - started;
+        expect(failed.code).toBe('55P03');
+        expect(took).toBeGreaterThanOrEqual(1_400);
+        expect(took).toBeLessThan(1_950);
+        for (const c of customers) expect(await readFence(pool, c)).toBeUndefined();
+        await Promise.all(writers.commits);
+      } finally {
+        await writers.end();
+      }
+      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN 6000 AND 6001`);
+      expect(rows).toEqual([{ n: 2 }]);
+    });
   });
 
   it('is not held up by an open transaction of another customer', async () => {
