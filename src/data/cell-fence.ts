@@ -70,7 +70,7 @@ async function hasCitus(c: PoolClient | Pool): Promise<boolean> {
 const citusPools = new WeakMap<Pool, Promise<boolean>>();
 
 /** Whether the cell's database runs Citus, asked once per pool. */
-function poolHasCitus(pool: Pool): Promise<boolean> {
+export function poolHasCitus(pool: Pool): Promise<boolean> {
   let known = citusPools.get(pool);
   if (!known) {
     known = hasCitus(pool);

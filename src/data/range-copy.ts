@@ -11,6 +11,7 @@ import {
   aggregateSql,
   copyInSql,
   copyOutManySql,
+  countManySql,
   countUpToManySql,
   deleteManySql,
   copyOutSql,
@@ -30,6 +31,7 @@ import {
 } from './table-sql.js';
 import { withClient } from '../store/transactions.js';
 import type { TablePlan } from './tenant-tables.js';
+import { poolHasCitus } from './cell-fence.js';
 import { moverSql, ownMoveSql, type MoveOwner, type Mover } from './cell-fence-sql.js';
 
 export interface Aggregate {
@@ -377,8 +379,21 @@ export async function finalSyncMany(source: Pool, target: Pool, plan: TablePlan,
   });
 }
 
-/** countUpTo() of every customer of a batch, in one query. */
+/**
+ * countUpTo() of every customer of a batch, in one query. On Citus the customers' rows are counted
+ * whole, grouped (countManySql), and capped at `limit` here: a large customer in a batch costs a
+ * pass over its rows there, once, against a distributed subplan for each customer.
+ */
 export async function countUpToMany(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number): Promise<Map<string, number>> {
+  if (await poolHasCitus(db)) {
+    const st = countManySql(plan, customers);
+    const counted = new Map<string, number>(customers.map((c) => [c, 0]));
+    for (const r of (await db.query<{ customer: string; rows: string }>(st.text, st.values)).rows) {
+      if (!counted.has(r.customer)) throw new Error(`a batch's count found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
+      counted.set(r.customer, Math.min(Number(r.rows), limit));
+    }
+    return counted;
+  }
   const st = countUpToManySql(plan, customers, limit);
   const { rows } = await db.query<{ i: number; n: number }>(st.text, st.values);
   return new Map(rows.map((r) => [customers[r.i] as string, r.n]));

@@ -1,4 +1,4 @@
-import { aggregateManySql, aggregateSql, copyOutManySql, copyOutSql, countUpToManySql, deleteBatchSql, deleteManySql, deleteRangeSql, insertMissingSql, lastKeySql } from './table-sql.js';
+import { aggregateManySql, aggregateSql, copyOutManySql, copyOutSql, countManySql, countUpToManySql, deleteBatchSql, deleteManySql, deleteRangeSql, insertMissingSql, lastKeySql } from './table-sql.js';
 import type { TablePlan } from './tenant-tables.js';
 
 const plan: TablePlan = {
@@ -79,6 +79,11 @@ describe('table SQL', () => {
     expect(countUpToManySql(plan, ['acme', 'globex'], 11)).toEqual({
       text: `SELECT 0 AS i, (SELECT count(*) FROM (SELECT 1 FROM "public"."readings" WHERE "customer_id" = $2 LIMIT $1) x)::int AS n\nUNION ALL SELECT 1 AS i, (SELECT count(*) FROM (SELECT 1 FROM "public"."readings" WHERE "customer_id" = $3 LIMIT $1) x)::int AS n`,
       values: [11, 'acme', 'globex'],
+    });
+    // On Citus: one query grouped by the distribution column, pushed down to the shards.
+    expect(countManySql(plan, ['acme', 'globex'])).toEqual({
+      text: 'SELECT t."customer_id"::text AS customer, count(*)::text AS rows FROM "public"."readings" t WHERE t."customer_id" IN ($1, $2) GROUP BY t."customer_id"',
+      values: ['acme', 'globex'],
     });
     expect(() => deleteManySql(plan, [])).toThrow('at least one customer');
   });

@@ -254,6 +254,18 @@ export function aggregateManySql(plan: TablePlan, customers: readonly string[]):
   };
 }
 
+/**
+ * How many rows each customer of a batch has, grouped by customer (`customer` as text, as
+ * aggregateManySql): no limit, one pass over their rows. On Citus, grouped by the distribution
+ * column, it runs in the shards at once (countUpToManySql's per-customer subqueries are planned
+ * there as one distributed subplan each).
+ */
+export function countManySql(plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[]): Statement {
+  const values: unknown[] = [];
+  const t = ident(plan.tenantColumn);
+  return { text: `SELECT t.${t}::text AS customer, count(*)::text AS rows FROM ${tableRef(plan)} t WHERE t.${customersIn(plan, customers, paramPlacer(values))} GROUP BY t.${t}`, values };
+}
+
 /** countUpToSql of each customer of a batch, in one query: `i` is the customer's index in `customers`. */
 export function countUpToManySql(plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number): Statement {
   const values: unknown[] = [limit];

@@ -3,8 +3,13 @@
 // PostgreSQL cell into a Citus cell (adopting a legacy database), under live writes: every row
 // exactly once, the rows physically in the target's worker shards, none left on the source's.
 import pg from 'pg';
-import { MoveEngine } from '../../../src/data/move-engine.js';
+import { pino, type Logger } from 'pino';
+import { MoveEngine, type RunResult } from '../../../src/data/move-engine.js';
+import { InjectedCrash } from '../../../src/data/move-errors.js';
+import type { MoveHooks } from '../../../src/data/move-executor.js';
 import { runMoves } from '../../../src/data/move-pool.js';
+import type { MoveSettings } from '../../../src/data/move-settings.js';
+import type { MoveKey } from '../../../src/data/move-state.js';
 import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
 
 const TIMEOUT = 300_000;
@@ -57,7 +62,15 @@ async function rowsOnWorker(cell: string, table: string, customer: string): Prom
   }
 }
 
-async function moveUnderWrites(migration: string, moving: string[], from: string, to: string, rows: { readings: number; events: number; devices: number }) {
+interface MoveOptions {
+  settings?: Partial<MoveSettings>;
+  hooks?: MoveHooks;
+  log?: Logger;
+  /** Runs the moves once the engine is made (default: runMoves, two executors); what it returns is checked. */
+  run?: (engine: MoveEngine, keys: MoveKey[]) => Promise<RunResult[]>;
+}
+
+async function moveUnderWrites(migration: string, moving: string[], from: string, to: string, rows: { readings: number; events: number; devices: number }, options: MoveOptions = {}) {
   await placeCustomers(cells.cp, moving, from);
   const seeded = new Map<string, Seeded>();
   for (const c of moving) seeded.set(c, await seedCustomer(cells.pools[from]!, c, rows));
@@ -68,10 +81,13 @@ async function moveUnderWrites(migration: string, moving: string[], from: string
   const engine = new MoveEngine({
     controlPlane: cells.cp,
     cells: cells.cells,
-    settings: { pageRows: 400, settleLagMs: 100, drainWaitMs: 300, retentionMs: 0, convergeRows: 50 },
+    settings: { pageRows: 400, settleLagMs: 100, drainWaitMs: 300, retentionMs: 0, convergeRows: 50, ...options.settings },
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.log ? { log: options.log } : {}),
   });
   for (const c of moving) expect((await engine.startMove({ migration, customerId: c, sourceCell: from, targetCell: to, step: 0 })).ok).toBe(true);
-  const results = await runMoves(engine, moving.map((customerId) => ({ migration, customerId })), { concurrency: 2 });
+  const keys = moving.map((customerId) => ({ migration, customerId }));
+  const results = await (options.run ?? ((e, k) => runMoves(e, k, { concurrency: 2 })))(engine, keys);
   await sleep(300); // writes now land in the target
   await writers.stop();
   expect(results.map((r) => [r.move?.customerId, r.outcome, r.move?.state, r.move?.failureReason ?? null])).toEqual(moving.map((c) => [c, 'Finished', 'Done', null]));
@@ -105,6 +121,54 @@ describe('moving customers on Citus', () => {
       expect((await rowsOnWorker('citus-a', 'events', c)).rows).toBe(0);
     }
     expect(targetWorkers.size).toBeGreaterThanOrEqual(1);
+  }, TIMEOUT);
+
+  /** How many distinct fence instants the moves have: a batch fences all its members at one instant. */
+  async function fenceInstants(migration: string): Promise<number> {
+    const { rows } = await cells.cp.query<{ n: number }>('SELECT count(DISTINCT fenced_at)::int AS n FROM migration_journal WHERE migration = $1', [migration]);
+    return rows[0]!.n;
+  }
+
+  const SMALL = { readings: 40, events: 10, devices: 3 };
+  const BATCHED = { convergeRows: 400, batchSize: 4 };
+
+  it('moves small customers between two Citus cells in batches, one fence change a batch, every row exactly once while writes continue', async () => {
+    const moving = Array.from({ length: 8 }, (_, i) => `citus-small-${i}`);
+    const lines: { msg?: string; action?: string; members?: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    await moveUnderWrites('citus-batched', moving, 'citus-a', 'citus-b', SMALL, { settings: BATCHED, log });
+    // Two batches of four (two executors), each fenced and drained at once on the Citus source.
+    expect(await fenceInstants('citus-batched')).toBe(2);
+    expect(lines.filter((l) => l.msg === 'batched action' && l.action === 'Drain').map((l) => l.members)).toEqual([4, 4]);
+    expect(lines.filter((l) => l.msg === 'members of a batch go on alone')).toEqual([]);
+    for (const c of moving) {
+      expect((await rowsOnWorker('citus-b', 'readings', c)).rows).toBeGreaterThanOrEqual(SMALL.readings);
+      expect((await rowsOnWorker('citus-a', 'readings', c)).rows).toBe(0);
+    }
+  }, TIMEOUT);
+
+  it.each(['Drain', 'Sweep'] as const)('moves a batch between Citus cells exactly once after a crash after its %s, resumed alone by a fresh engine', async (kind) => {
+    const migration = `citus-crash-${kind.toLowerCase()}`;
+    const moving = [0, 1, 2].map((i) => `${migration}-${i}`);
+    const crashed: string[] = [];
+    await moveUnderWrites(migration, moving, 'citus-a', 'citus-b', SMALL, {
+      settings: BATCHED,
+      hooks: {
+        point(p, info) {
+          if (p === 'after-action' && info.action.kind === kind && crashed.length === 0 && info.key.customerId === moving[0]) {
+            crashed.push(kind);
+            throw new InjectedCrash(`crash after ${kind}`);
+          }
+        },
+      },
+      run: async (engine, keys) => {
+        await expect(engine.runBatch(keys)).rejects.toThrow(InjectedCrash);
+        const fresh = new MoveEngine({ controlPlane: cells.cp, cells: cells.cells, settings: { ...engine.settings } });
+        return runMoves(fresh, keys, { concurrency: 2 });
+      },
+    });
+    expect(crashed).toEqual([kind]);
+    expect(await fenceInstants(migration)).toBe(1); // fenced together before the crash
   }, TIMEOUT);
 
   it('moves customers out of a plain PostgreSQL cell into a Citus cell while writes continue', async () => {
