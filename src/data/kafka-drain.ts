@@ -53,57 +53,84 @@ function withCommitted(partitions: readonly KafkaDrainPartition[], committed: Ma
   return partitions.map((p) => ({ ...p, committed: committed.get(p.partition) ?? null }));
 }
 
-export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove): Promise<LoadedMove | undefined> {
-  const { move } = loaded;
-  const { from } = movingCells(move);
+/** What the Kafka drain of one move or a batch needs of its engine. */
+export type DrainContext = Pick<ExecutorContext, 'cp' | 'kafka' | 'now' | 'log' | 'metrics' | 'signal'>;
+
+/**
+ * The drains of `customers` (moves out of cell `from`), read at once: the topic's end offsets and
+ * the group's committed offsets, once for all of them (asked together, after the fence: the ends
+ * bound what must be drained, the group's offsets are only the first look at its progress); each
+ * customer's drain is its own partition's. In `customers`' order.
+ */
+export async function startDrains(ctx: DrainContext, from: string, customers: readonly string[]): Promise<KafkaDrain[]> {
   const k = ctx.kafka;
   const at = ctx.now();
-  if (!k) return updateJournal(ctx.cp, move, { kafkaDrain: skipped(from, 'Disabled', at) });
+  if (!k) return customers.map(() => skipped(from, 'Disabled', at));
   const bootstrap = (await getCell(ctx.cp, from))?.endpoints.kafkaBootstrap;
-  if (!bootstrap) return updateJournal(ctx.cp, move, { kafkaDrain: skipped(from, 'NoKafkaEndpoint', at, k) });
-  // Both after the fence, asked at once (one broker round trip less in the fence): the ends bound
-  // what must be drained, the group's offsets are only the first look at its progress.
+  if (!bootstrap) return customers.map(() => skipped(from, 'NoKafkaEndpoint', at, k));
   const [ends, group] = await Promise.all([
     kafkaCall(`reading the end offsets of topic ${k.topic} in cell ${from}`, () => k.offsets.topicEnds(bootstrap, k.topic)),
     kafkaCall(`reading group ${k.group}'s offsets in cell ${from}`, () => k.offsets.committed(bootstrap, k.group, k.topic)),
   ]);
   if (ends.length === 0) throw new KafkaUnavailable(`topic ${k.topic} of cell ${from} has no partitions`);
-  const partition = customerPartition(move.customerId, ends.length);
-  const end = ends.find((e) => e.partition === partition);
-  if (!end) throw new KafkaUnavailable(`topic ${k.topic} of cell ${from} has no partition ${partition}`);
-  const partitions = withCommitted([{ partition, end: end.end, committed: null }], group.offsets);
   const recordedAt = ctx.now().toISOString();
-  const drain: KafkaDrain = { cell: from, bootstrap, topic: k.topic, group: k.group, partitions, recordedAt, drainedAt: null, behindAtStart: messagesBehind(partitions) };
   // A group the broker does not know has never consumed here: nobody would ever drain the topic.
-  if (!group.known && [...group.offsets.values()].every((o) => o === null)) drain.skipped = 'NoConsumerGroup';
-  if (drain.skipped || drained(partitions)) drain.drainedAt = recordedAt;
-  if (drain.skipped) ctx.log.warn({ migration: move.migration, customer: move.customerId, cell: from, group: k.group }, 'no ingestion consumer group in the source cell: nothing to drain');
-  const after = await updateJournal(ctx.cp, move, { kafkaDrain: drain });
-  if (drain.drainedAt) ctx.metrics?.kafkaDrainSeconds?.observe(0);
-  return after;
+  const noGroup = !group.known && [...group.offsets.values()].every((o) => o === null);
+  if (noGroup) ctx.log.warn({ customers, cell: from, group: k.group }, 'no ingestion consumer group in the source cell: nothing to drain');
+  return customers.map((customer) => {
+    const partition = customerPartition(customer, ends.length);
+    const end = ends.find((e) => e.partition === partition);
+    if (!end) throw new KafkaUnavailable(`topic ${k.topic} of cell ${from} has no partition ${partition}`);
+    const partitions = withCommitted([{ partition, end: end.end, committed: null }], group.offsets);
+    const drain: KafkaDrain = { cell: from, bootstrap, topic: k.topic, group: k.group, partitions, recordedAt, drainedAt: null, behindAtStart: messagesBehind(partitions) };
+    if (noGroup) drain.skipped = 'NoConsumerGroup';
+    if (drain.skipped || drained(partitions)) {
+      drain.drainedAt = recordedAt;
+      ctx.metrics?.kafkaDrainSeconds?.observe(0);
+    }
+    return drain;
+  });
+}
+
+/**
+ * Watches the group's committed offsets for up to checkMs, one read for all `drains` (recorded in
+ * one cell, by startDrains), until every one reached its ends; returns them with the offsets seen
+ * and, for each that reached its ends, the time it did.
+ */
+export async function checkDrains(ctx: DrainContext, drains: readonly KafkaDrain[]): Promise<KafkaDrain[]> {
+  const k = ctx.kafka;
+  const d = drains[0];
+  if (!d || !d.bootstrap || !k) throw new Error('a Kafka drain check without a recorded drain');
+  if (drains.some((x) => x.bootstrap !== d.bootstrap || x.group !== d.group || x.topic !== d.topic)) throw new Error('the drains checked together are of different cells');
+  const bootstrap = d.bootstrap;
+  const deadline = Date.now() + (k.checkMs ?? 1000);
+  let seen = drains.map((x) => x.partitions);
+  for (;;) {
+    const group = await kafkaCall(`reading group ${d.group}'s offsets in cell ${d.cell}`, () => k.offsets.committed(bootstrap, d.group, d.topic));
+    seen = drains.map((x) => withCommitted(x.partitions, group.offsets));
+    if (seen.every(drained) || Date.now() >= deadline) break;
+    await sleep(50, ctx.signal);
+  }
+  const at = ctx.now();
+  return drains.map((x, i) => {
+    const partitions = seen[i]!;
+    if (x.drainedAt || !drained(partitions)) return { ...x, partitions };
+    ctx.metrics?.kafkaDrainSeconds?.observe(Math.max(0, at.getTime() - new Date(x.recordedAt).getTime()) / 1000);
+    ctx.metrics?.kafkaDrainMessages?.inc(x.behindAtStart);
+    return { ...x, partitions, drainedAt: at.toISOString() };
+  });
+}
+
+export async function kafkaDrainStart(ctx: ExecutorContext, loaded: LoadedMove): Promise<LoadedMove | undefined> {
+  const { move } = loaded;
+  const [drain] = await startDrains(ctx, movingCells(move).from, [move.customerId]);
+  return updateJournal(ctx.cp, move, { kafkaDrain: drain! });
 }
 
 /** Watches the group's committed offsets for up to checkMs; records them, and the time they reached the ends. */
 export async function kafkaDrainCheck(ctx: ExecutorContext, loaded: LoadedMove): Promise<LoadedMove | undefined> {
   const { move } = loaded;
-  const k = ctx.kafka;
-  const d = move.kafkaDrain;
-  if (!d || !d.bootstrap || !k) throw new Error('a Kafka drain check without a recorded drain');
-  const bootstrap = d.bootstrap;
-  const deadline = Date.now() + (k.checkMs ?? 1000);
-  let partitions = d.partitions;
-  for (;;) {
-    const group = await kafkaCall(`reading group ${d.group}'s offsets in cell ${d.cell}`, () => k.offsets.committed(bootstrap, d.group, d.topic));
-    partitions = withCommitted(d.partitions, group.offsets);
-    if (drained(partitions) || Date.now() >= deadline) break;
-    await sleep(50, ctx.signal);
-  }
-  const done = drained(partitions);
-  const at = ctx.now();
-  const after = await updateJournal(ctx.cp, move, { kafkaDrain: { ...d, partitions, drainedAt: done ? at.toISOString() : null } });
-  if (done) {
-    ctx.metrics?.kafkaDrainSeconds?.observe(Math.max(0, at.getTime() - new Date(d.recordedAt).getTime()) / 1000);
-    ctx.metrics?.kafkaDrainMessages?.inc(d.behindAtStart);
-  }
-  return after;
+  if (!move.kafkaDrain) throw new Error('a Kafka drain check without a recorded drain');
+  const [drain] = await checkDrains(ctx, [move.kafkaDrain]);
+  return updateJournal(ctx.cp, move, { kafkaDrain: drain! });
 }

@@ -13,7 +13,6 @@ describe('runMoveBatch: the members that go on alone', () => {
       settings: moveSettings({ batchSize: 20 }),
       log: silentLogger(),
       now: () => new Date(),
-      kafka: false,
       // The batch's control-plane session is lost before it acted: every member goes on alone at once.
       withLocks: () => Promise.reject(new Error('Connection terminated unexpectedly')),
       async run(key): Promise<RunResult> {

@@ -3,7 +3,7 @@
 // customer (its journal row, fence rows, placement, owner epoch); a batched action is the N single
 // actions in the same transactions, and leaves every member's journal and cells exactly as the
 // single action would. Anything unusual (a refusal, an error, an abort, a member at another step,
-// a large customer, Kafka) hands the member back to the single path (MoveEngine.run), which
+// a large customer) hands the member back to the single path (MoveEngine.run), which
 // resumes it from its journal: every action is safe to run again there.
 import type { PoolClient } from 'pg';
 import type { Logger } from '../log.js';
@@ -14,7 +14,7 @@ import { BEGIN_ROUTING_WRITES, cutOverPlacements, fencePlacements, readPlacement
 import { inTransaction } from '../store/transactions.js';
 import { MARK_DRAIN_MS, changeFences, installFence } from './cell-fence.js';
 import type { MoveOwner } from './cell-fence-sql.js';
-import { kafkaDrainDisabled } from './kafka-drain.js';
+import { checkDrains, kafkaDrainDisabled, startDrains, type DrainContext } from './kafka-drain.js';
 import { describeAction, nextAction, type MoveAction } from './move-decision.js';
 import type { RunOptions, RunResult } from './move-engine.js';
 import { InjectedCrash } from './move-errors.js';
@@ -25,9 +25,7 @@ import type { TablePlan } from './tenant-tables.js';
 import { sleep } from './token-bucket.js';
 
 /** What a batch needs of its engine. */
-export interface BatchHost extends Pick<ExecutorContext, 'plans' | 'settings' | 'limiter' | 'log' | 'metrics' | 'hooks' | 'now'> {
-  /** The engine has Kafka configured: a batch does not run (the drain under the fence is per customer). */
-  kafka: boolean;
+export interface BatchHost extends Pick<ExecutorContext, 'plans' | 'settings' | 'limiter' | 'log' | 'metrics' | 'hooks' | 'now' | 'kafka'> {
   /** The locks of `keys` on one control-plane session (MoveEngine.withLocks). */
   withLocks<T>(keys: readonly MoveKey[], fn: (cp: PoolClient, lost: () => boolean, held: Map<string, { key: MoveKey; epoch: string }>) => Promise<T>): Promise<T | 'Busy'>;
   /** The single path: runs one move to its end (MoveEngine.run). */
@@ -55,7 +53,7 @@ interface Member {
 }
 
 /** The actions a batch performs together; anything else goes back to the single path. */
-const BATCHED: ReadonlySet<MoveAction['kind']> = new Set(['Prepare', 'Fence', 'Drain', 'FinalSync', 'Verify', 'Transition', 'CutOver', 'OpenTarget', 'Sweep', 'Finish']);
+const BATCHED: ReadonlySet<MoveAction['kind']> = new Set(['Prepare', 'Fence', 'KafkaDrainStart', 'KafkaDrainCheck', 'Drain', 'FinalSync', 'Verify', 'Transition', 'CutOver', 'OpenTarget', 'Sweep', 'Finish']);
 
 /** Members handed back mid-way that run alone at once (the rest wait for a lane): each holds a control-plane session and cell connections. */
 export const HANDED_BACK_AT_ONCE = 4;
@@ -63,9 +61,9 @@ export const HANDED_BACK_AT_ONCE = 4;
 /**
  * Runs `keys` (moves of one migration) as one batch as far as it can, then hands every member that
  * left it to the single path; returns each key's result, in `keys`' order. Only moves still Pending
- * (forward, no abort asked) between the same two cells (plain PostgreSQL or Citus) of an engine
- * without Kafka, and small (their rows fit in convergeRows), are batched: the others run alone
- * from the start.
+ * (forward, no abort asked) between the same two cells (plain PostgreSQL or Citus, with Kafka or
+ * without), and small (their rows fit in convergeRows), are batched: the others run alone from
+ * the start.
  */
 export async function runMoveBatch(host: BatchHost, keys: readonly MoveKey[], options: RunOptions = {}): Promise<RunResult[]> {
   const results = new Map<string, RunResult>();
@@ -142,7 +140,6 @@ class Batch {
       m.state === 'Pending' && m.direction === 'Forward' && m.abortRequestedAt === null && m.sourceCell === first?.sourceCell && m.targetCell === first?.targetCell;
     await this.handBack(this.members.filter((m) => !eligible(m.loaded.move)).map((m) => m.key.customerId), 'not a fresh move between the batch\'s cells');
     for (const c of [...this.held.keys()]) if (!this.members.some((m) => m.key.customerId === c)) await this.handBack([c], 'no journal row');
-    if (this.members.length > 0 && this.host.kafka) await this.handBack(this.members.map((m) => m.key.customerId), 'Kafka: moved one at a time');
     while (this.members.length > 0) {
       if (this.options.signal?.aborted) {
         for (const m of this.members) this.finish(m, { move: m.loaded.move, outcome: 'Stopped' });
@@ -268,6 +265,10 @@ class Batch {
         return this.prepare();
       case 'Fence':
         return this.fence();
+      case 'KafkaDrainStart':
+        return this.kafkaDrainStart();
+      case 'KafkaDrainCheck':
+        return this.kafkaDrainCheck();
       case 'Drain':
         return this.drain();
       case 'FinalSync':
@@ -442,7 +443,9 @@ class Batch {
     const report = await inTransaction(
       this.cp,
       async () => {
-        const records = this.members.map((m) => ({ customerId: m.key.customerId, journal: { fencedAt: at, kafkaDrain: kafkaDrainDisabled(from, at) } satisfies JournalFields }));
+        // With Kafka the drain of its topic comes after the drain wait (KafkaDrainStart), as the single fence's.
+        const journal: JournalFields = this.host.kafka ? { fencedAt: at } : { fencedAt: at, kafkaDrain: kafkaDrainDisabled(from, at) };
+        const records = this.members.map((m) => ({ customerId: m.key.customerId, journal }));
         const recorded = await this.recordInTransaction({ to: 'Fenced', at }, records);
         const fenced = await fencePlacements(this.cp, from, members);
         const changed = members.filter((m) => !fenced.has(m.customerId)).map((m) => m.customerId);
@@ -452,6 +455,28 @@ class Batch {
       BEGIN_ROUTING_WRITES,
     );
     report();
+  }
+
+  /** The context of the members' Kafka drains: the batch's session reads the source cell's endpoint. */
+  private drainContext(): DrainContext {
+    const { kafka, now, log, metrics } = this.host;
+    return { cp: this.cp, now, log, ...(kafka ? { kafka } : {}), ...(metrics ? { metrics } : {}), ...(this.options.signal ? { signal: this.options.signal } : {}) };
+  }
+
+  private async kafkaDrainStart(): Promise<void> {
+    const drains = await startDrains(this.drainContext(), this.cells.from, this.customers());
+    await this.record({}, this.members.map((m, i) => ({ customerId: m.key.customerId, journal: { kafkaDrain: drains[i]! } })));
+  }
+
+  private async kafkaDrainCheck(): Promise<void> {
+    const drains = this.members.map((m) => {
+      if (!m.loaded.move.kafkaDrain) throw new Error('a Kafka drain check without a recorded drain');
+      return m.loaded.move.kafkaDrain;
+    });
+    // Members whose partitions are drained go on to the database drain; one still behind is left at
+    // its check, and the batch goes on with the larger group (the other one alone).
+    const checked = await checkDrains(this.drainContext(), drains);
+    await this.record({}, this.members.map((m, i) => ({ customerId: m.key.customerId, journal: { kafkaDrain: checked[i]! } })));
   }
 
   private async drain(): Promise<void> {

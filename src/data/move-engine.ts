@@ -510,12 +510,12 @@ export class MoveEngine {
       limiter: this.limiter,
       log: this.log,
       now: this.clock,
-      kafka: this.kafka !== undefined,
       withLocks: (k, fn) => this.withLocks(k, fn),
       run: (key, o) => this.run(key, o),
     };
     if (this.metrics) host.metrics = this.metrics;
     if (this.hooks) host.hooks = this.hooks;
+    if (this.kafka) host.kafka = this.kafka;
     return runMoveBatch(host, keys, options);
   }
 

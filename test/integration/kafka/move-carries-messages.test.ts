@@ -6,6 +6,8 @@
 import kafkajs from 'kafkajs';
 import { KafkaAdminOffsets } from '../../../src/kafka/group-offsets.js';
 import { encodeMessage } from '../../../src/kafka/telemetry-message.js';
+import { pino } from 'pino';
+import { customerPartition } from '../../../src/kafka/partitioning.js';
 import { MoveEngine } from '../../../src/data/move-engine.js';
 import { runMoves } from '../../../src/data/move-pool.js';
 import type { KafkaDrain } from '../../../src/data/kafka-drain-state.js';
@@ -134,6 +136,68 @@ describe('a customer move on real Kafka', () => {
       const p = r.kafka_drain.partitions[0]!;
       expect(BigInt(p.committed ?? '0')).toBeGreaterThanOrEqual(BigInt(p.end));
     }
+  });
+
+  it("moves a batch of small customers with their messages: one fence, one read of the topic for all, each member's own partition drained, every acknowledged reading exactly once, the source's ingestion worker killed under the fence", async () => {
+    const customers = Array.from({ length: 6 }, (_, i) => `mkb-${i}`);
+    await placeCustomers(world.cells.cp, customers, 'cell-a');
+    await sleep(500);
+    const devices = new DeviceFleet(world.gateway.url, customers, 100, 7_000_001);
+    await sleep(1500);
+    stopAfterTest(devices);
+    let restarted: Promise<unknown> | undefined;
+    const lines: { msg?: string; action?: string; members?: number; why?: string }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
+    const engine = new MoveEngine({
+      controlPlane: world.cells.cp,
+      cells: world.cells.cells,
+      // Small: every customer's rows within convergeRows, so the six move as one batch.
+      settings: { pageRows: 500, settleLagMs: 100, drainWaitMs: 300, retentionMs: 0, convergeRows: 20_000, batchSize: 6, maxKafkaDrainMs: 90_000, maxFenceMs: 150_000 },
+      kafka: { offsets, topic: TOPIC, group: GROUP },
+      log,
+      hooks: {
+        // The source's ingestion worker SIGKILLed once the batch is fenced: its partitions stall for
+        // the group's session timeout, and the batch's Kafka drain waits for the new worker.
+        async point(p, info) {
+          if (p === 'after-action' && info.action.kind === 'Fence' && !restarted) {
+            await world.ingest['cell-a']!.kill();
+            restarted = sleep(500).then(() => world.startIngest('cell-a'));
+          }
+        },
+      },
+    });
+    const keys = customers.map((customerId) => ({ migration: 'kafka-batch', customerId }));
+    for (const c of customers) expect((await engine.startMove({ migration: 'kafka-batch', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 })).ok).toBe(true);
+    const results = await runMoves(engine, keys, { concurrency: 1, maxWaitMs: 10_000 });
+    expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.state === 'Done' ? null : r.move?.lastError])).toEqual(customers.map((c) => [c, 'Done', null]));
+    expect(restarted).toBeDefined();
+    await restarted;
+    await sleep(1000);
+    await devices.stop();
+    const deadline = Date.now() + 60_000;
+    while (!(await consumedEverything(world, offsets))) {
+      if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
+      await sleep(250);
+    }
+    for (const c of customers) {
+      const want = devices.acked.get(c)!;
+      expect(want.length).toBeGreaterThan(50);
+      const held = await idsIn('cell-b', c);
+      expect(want.filter((id) => !held.includes(id))).toEqual([]);
+      expect(await idsIn('cell-a', c)).toEqual([]);
+    }
+    // Fenced together, the topic's ends read once for all, each drain on its own customer's partition.
+    const { rows } = await world.cells.cp.query<{ customer_id: string; fenced_at: Date; kafka_drain: KafkaDrain }>(
+      `SELECT customer_id, fenced_at, kafka_drain FROM migration_journal WHERE migration = 'kafka-batch' ORDER BY customer_id`,
+    );
+    expect(new Set(rows.map((r) => r.fenced_at.getTime())).size).toBe(1);
+    expect(new Set(rows.map((r) => r.kafka_drain.recordedAt)).size).toBe(1);
+    const partitions = (await offsets.topicEnds(world.brokers['cell-a']!.bootstrap, TOPIC)).length;
+    for (const r of rows) {
+      expect(r.kafka_drain).toMatchObject({ cell: 'cell-a', drainedAt: expect.any(String), partitions: [{ partition: customerPartition(r.customer_id, partitions) }] });
+      expect(BigInt(r.kafka_drain.partitions[0]!.committed ?? '0')).toBeGreaterThanOrEqual(BigInt(r.kafka_drain.partitions[0]!.end));
+    }
+    expect(lines.filter((l) => l.msg === 'batched action' && l.action === 'KafkaDrainStart').map((l) => l.members)).toEqual([6]);
   });
 
   it('brings an aborted customer back after its cut-over with the readings that reached the target, the Kafka drain running on the target\'s topic', async () => {
