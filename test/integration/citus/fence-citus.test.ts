@@ -222,24 +222,29 @@ describe('the write fence on Citus', () => {
       }
     });
 
-    it('ends within its bound in all, not the bound for each customer: past it nothing is fenced and no writer was refused', async () => {
-      // Against 1.5 s, on one worker: the first writer (0.5 s) is waited for, the second never
-      // ends. Waited for one after another under 1.5 s each, the change would fail at 2 s.
-      const customers = await onOneWorker('batch-bound');
-      const writers = await openWriters(customers, 6000, [500, Infinity]);
+    // Against 1.5 s each time, nothing is fenced past the bound, and no writer was refused.
+    // On one worker: the first writer (0.5 s) is waited for, the second never ends; waited for one
+    // after the other under 1.5 s each, the change would fail at 2 s. On two workers: a writer ending
+    // at 1 s on one, one that never ends on the other; one worker after the other, it would fail at 2.5 s.
+    it.each([
+      ['on one worker, one customer after the other', 'batch-bound', 6000, 500, 1_950],
+      ['on both workers at once', 'batch-nodes', 7000, 1_000, 2_200],
+    ] as const)('ends within its bound in all, not the bound for each customer nor each worker: %s', async (_, prefix, firstId, firstEndsMs, atMostMs) => {
+      const customers = prefix === 'batch-bound' ? await onOneWorker(prefix) : await onTwoWorkers(prefix, 2);
+      const writers = await openWriters(customers, firstId, [firstEndsMs, Infinity]);
       try {
         const started = Date.now();
-        const failed = await error(changeFences(pool, { owners: owners('m-bb', customers), drainMs: 1_500, set: { customers, migration: 'm-bb', role: 'Fenced' } }));
+        const failed = await error(changeFences(pool, { owners: owners(prefix, customers), drainMs: 1_500, set: { customers, migration: prefix, role: 'Fenced' } }));
         const took = Date.now() - started;
         expect(failed.code).toBe('55P03');
         expect(took).toBeGreaterThanOrEqual(1_400);
-        expect(took).toBeLessThan(1_950);
+        expect(took).toBeLessThan(atMostMs);
         for (const c of customers) expect(await readFence(pool, c)).toBeUndefined();
         await Promise.all(writers.commits);
       } finally {
         await writers.end();
       }
-      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN 6000 AND 6001`);
+      const { rows } = await pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM readings WHERE id BETWEEN $1 AND $1 + 1`, [firstId]);
       expect(rows).toEqual([{ n: 2 }]);
     });
   });

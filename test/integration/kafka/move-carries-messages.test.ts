@@ -46,6 +46,25 @@ async function idsIn(cell: string, customer: string): Promise<number[]> {
 }
 
 /**
+ * Once the ingestion workers consumed every message: each customer's acknowledged readings (more
+ * than 50) are all in `cell`, and none in `other`.
+ */
+async function expectReadingsIn(devices: DeviceFleet, customers: readonly string[], cell: string, other: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await consumedEverything(world, offsets))) {
+    if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
+    await sleep(250);
+  }
+  for (const c of customers) {
+    const want = devices.acked.get(c)!;
+    expect(want.length).toBeGreaterThan(50);
+    const held = await idsIn(cell, c);
+    expect(want.filter((id) => !held.includes(id))).toEqual([]);
+    expect(await idsIn(other, c)).toEqual([]);
+  }
+}
+
+/**
  * SIGKILLs the ingestion worker of a random cell every 4-8 s, restarting it a moment later. Each
  * kill stalls the worker's partitions for the group's session timeout (10 s: the killed member
  * never leaves) — Kafka's behaviour, not ours; kills every 1-3 s kept the group rebalancing for
@@ -174,18 +193,7 @@ describe('a customer move on real Kafka', () => {
     await restarted;
     await sleep(1000);
     await devices.stop();
-    const deadline = Date.now() + 60_000;
-    while (!(await consumedEverything(world, offsets))) {
-      if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
-      await sleep(250);
-    }
-    for (const c of customers) {
-      const want = devices.acked.get(c)!;
-      expect(want.length).toBeGreaterThan(50);
-      const held = await idsIn('cell-b', c);
-      expect(want.filter((id) => !held.includes(id))).toEqual([]);
-      expect(await idsIn('cell-a', c)).toEqual([]);
-    }
+    await expectReadingsIn(devices, customers, 'cell-b', 'cell-a');
     // Fenced together, the topic's ends read once for all, each drain on its own customer's partition.
     const { rows } = await world.cells.cp.query<{ customer_id: string; fenced_at: Date; kafka_drain: KafkaDrain }>(
       `SELECT customer_id, fenced_at, kafka_drain FROM migration_journal WHERE migration = 'kafka-batch' ORDER BY customer_id`,
@@ -227,18 +235,7 @@ describe('a customer move on real Kafka', () => {
     await sleep(1000);
     await killer.stop();
     await devices.stop();
-    const deadline = Date.now() + 60_000;
-    while (!(await consumedEverything(world, offsets))) {
-      if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 60 s');
-      await sleep(250);
-    }
-    for (const c of customers) {
-      const want = devices.acked.get(c)!;
-      expect(want.length).toBeGreaterThan(50);
-      const held = await idsIn('cell-a', c);
-      expect(want.filter((id) => !held.includes(id))).toEqual([]);
-      expect(await idsIn('cell-b', c)).toEqual([]);
-    }
+    await expectReadingsIn(devices, customers, 'cell-a', 'cell-b');
     const { rows } = await world.cells.cp.query<{ kafka_drain: KafkaDrain }>(`SELECT kafka_drain FROM migration_journal WHERE migration = 'kafka-abort'`);
     for (const r of rows) expect(r.kafka_drain).toMatchObject({ cell: 'cell-b', drainedAt: expect.any(String) });
   });
