@@ -224,10 +224,14 @@ class Batch {
     // The batch's action: the one most members are at; the others go on alone (waiting ones too: not a lockstep any more).
     const groups = new Map<string, typeof acting>();
     for (const d of acting) groups.set(describeAction(d.action), [...(groups.get(describeAction(d.action)) ?? []), d]);
-    const [label, group] = [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
+    // With Kafka, members whose partitions are drained wait in the batch (at Drain) while the
+    // others' drains are checked: the batch stays whole rather than going on with its larger part.
+    const checking = groups.get('KafkaDrainCheck');
+    const staying = checking && groups.size === 2 ? (groups.get('Drain') ?? []) : [];
+    const [label, group] = staying.length > 0 ? ['KafkaDrainCheck', checking!] : [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
     const action = group[0]!.action;
     await this.handBack(
-      decided.filter((d) => !group.includes(d)).map((d) => d.m.key.customerId),
+      decided.filter((d) => !group.includes(d) && !staying.includes(d)).map((d) => d.m.key.customerId),
       `at another step than the batch (${label})`,
     );
     if (!BATCHED.has(action.kind) || (action.kind === 'Finish' && action.state !== 'Done') || (action.kind === 'Transition' && action.to === 'CatchingUp')) {
@@ -468,15 +472,16 @@ class Batch {
     await this.record({}, this.members.map((m, i) => ({ customerId: m.key.customerId, journal: { kafkaDrain: drains[i]! } })));
   }
 
+  /** Checks the drains of the members still behind (step(): the drained ones wait in the batch meanwhile). */
   private async kafkaDrainCheck(): Promise<void> {
-    const drains = this.members.map((m) => {
-      if (!m.loaded.move.kafkaDrain) throw new Error('a Kafka drain check without a recorded drain');
-      return m.loaded.move.kafkaDrain;
+    const behind = this.members.filter((m) => {
+      const d = m.loaded.move.kafkaDrain;
+      if (!d) throw new Error('a Kafka drain check without a recorded drain');
+      return !d.skipped && !d.drainedAt;
     });
-    // Members whose partitions are drained go on to the database drain; one still behind is left at
-    // its check, and the batch goes on with the larger group (the other one alone).
-    const checked = await checkDrains(this.drainContext(), drains);
-    await this.record({}, this.members.map((m, i) => ({ customerId: m.key.customerId, journal: { kafkaDrain: checked[i]! } })));
+    if (behind.length === 0) return;
+    const checked = await checkDrains(this.drainContext(), behind.map((m) => m.loaded.move.kafkaDrain!));
+    await this.record({}, behind.map((m, i) => ({ customerId: m.key.customerId, journal: { kafkaDrain: checked[i]! } })));
   }
 
   private async drain(): Promise<void> {

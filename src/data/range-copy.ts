@@ -380,19 +380,22 @@ export async function finalSyncMany(source: Pool, target: Pool, plan: TablePlan,
 }
 
 /**
- * countUpTo() of every customer of a batch, in one query. On Citus the customers' rows are counted
- * whole, grouped (countManySql), and capped at `limit` here: a large customer in a batch costs a
- * pass over its rows there, once, against a distributed subplan for each customer.
+ * countUpTo() of every customer of a batch, in one query. On Citus the customers' first
+ * `customers × limit + 1` rows are read at once and counted (countManySql): exact unless they are
+ * all there, which only a customer over `limit` makes so; then each is counted up to `limit` on its own.
  */
 export async function countUpToMany(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number): Promise<Map<string, number>> {
   if (await poolHasCitus(db)) {
-    const st = countManySql(plan, customers);
+    const cap = customers.length * limit + 1;
+    const st = countManySql(plan, customers, cap);
     const counted = new Map<string, number>(customers.map((c) => [c, 0]));
+    let total = 0;
     for (const r of (await db.query<{ customer: string; rows: string }>(st.text, st.values)).rows) {
       if (!counted.has(r.customer)) throw new Error(`a batch's count found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
       counted.set(r.customer, Math.min(Number(r.rows), limit));
+      total += Number(r.rows);
     }
-    return counted;
+    if (total < cap) return counted;
   }
   const st = countUpToManySql(plan, customers, limit);
   const { rows } = await db.query<{ i: number; n: number }>(st.text, st.values);

@@ -340,7 +340,15 @@ export class MigrationReconciler {
     const due = await engine.listOpenMoves(name, { dueAt: this.now() });
     if (due.length === 0) return 0;
     const keys: MoveKey[] = due.map((m) => ({ migration: m.migration, customerId: m.customerId }));
-    const results = await runMoves(engine, keys, { concurrency, signal: AbortSignal.timeout(DRIVE_BUDGET_MS), maxWaitMs: MAX_INLINE_WAIT_MS });
+    // Moves under way (resumed after a restart, reversed, asked to abort) run alone: a batch takes
+    // only fresh ones, so they are not cut into the fresh ones' batches.
+    const underWay = new Set(due.filter((m) => m.state !== 'Pending' || m.direction !== 'Forward' || m.abortRequestedAt !== null).map((m) => m.customerId));
+    const results = await runMoves(engine, keys, {
+      concurrency,
+      signal: AbortSignal.timeout(DRIVE_BUDGET_MS),
+      maxWaitMs: MAX_INLINE_WAIT_MS,
+      alone: (k) => underWay.has(k.customerId),
+    });
     for (const r of results) {
       if (r?.outcome === 'GaveUp' && r.lastError) this.deps.log.warn({ migration: name, customer: r.move?.customerId, error: r.lastError }, 'a move keeps failing; it stays resumable');
     }

@@ -66,6 +66,8 @@ interface MoveOptions {
   settings?: Partial<MoveSettings>;
   hooks?: MoveHooks;
   log?: Logger;
+  /** Rows of particular customers (the others: moveUnderWrites' `rows`). */
+  rowsOf?: Record<string, { readings: number; events: number; devices: number }>;
   /** Runs the moves once the engine is made (default: runMoves, two executors); what it returns is checked. */
   run?: (engine: MoveEngine, keys: MoveKey[]) => Promise<RunResult[]>;
 }
@@ -73,7 +75,7 @@ interface MoveOptions {
 async function moveUnderWrites(migration: string, moving: string[], from: string, to: string, rows: { readings: number; events: number; devices: number }, options: MoveOptions = {}) {
   await placeCustomers(cells.cp, moving, from);
   const seeded = new Map<string, Seeded>();
-  for (const c of moving) seeded.set(c, await seedCustomer(cells.pools[from]!, c, rows));
+  for (const c of moving) seeded.set(c, await seedCustomer(cells.pools[from]!, c, options.rowsOf?.[c] ?? rows));
   const writers = new Writers(cells, () => moving, 3);
   writers.start();
   running.push(writers);
@@ -132,17 +134,20 @@ describe('moving customers on Citus', () => {
   const SMALL = { readings: 40, events: 10, devices: 3 };
   const BATCHED = { convergeRows: 400, batchSize: 4 };
 
-  it('moves small customers between two Citus cells in batches, one fence change a batch, every row exactly once while writes continue', async () => {
-    const moving = Array.from({ length: 8 }, (_, i) => `citus-small-${i}`);
-    const lines: { msg?: string; action?: string; members?: number }[] = [];
+  it('moves small customers between two Citus cells in batches, one fence change a batch, every row exactly once while writes continue; a large one leaves its batch and moves alone', async () => {
+    // The large one first: it shares the first batch (over convergeRows: counted one by one, as the
+    // batch's count of all its members' first rows ran full) and leaves it at Prepare.
+    const large = 'citus-large';
+    const moving = [large, ...Array.from({ length: 7 }, (_, i) => `citus-small-${i}`)];
+    const lines: { msg?: string; action?: string; members?: number; customers?: string[]; why?: string }[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
-    await moveUnderWrites('citus-batched', moving, 'citus-a', 'citus-b', SMALL, { settings: BATCHED, log });
-    // Two batches of four (two executors), each fenced and drained at once on the Citus source.
-    expect(await fenceInstants('citus-batched')).toBe(2);
-    expect(lines.filter((l) => l.msg === 'batched action' && l.action === 'Drain').map((l) => l.members)).toEqual([4, 4]);
-    expect(lines.filter((l) => l.msg === 'members of a batch go on alone')).toEqual([]);
+    await moveUnderWrites('citus-batched', moving, 'citus-a', 'citus-b', SMALL, { settings: BATCHED, log, rowsOf: { [large]: { readings: 2_000, events: 10, devices: 3 } } });
+    // Two batches of three and four (two executors), each fenced and drained at once on the Citus source; the large one alone.
+    expect(await fenceInstants('citus-batched')).toBe(3);
+    expect(lines.filter((l) => l.msg === 'batched action' && l.action === 'Drain').map((l) => l.members).sort()).toEqual([3, 4]);
+    expect(lines.filter((l) => l.msg === 'members of a batch go on alone').map((l) => [l.customers, l.why])).toEqual([[[large], 'not small, or the target holds rows of it']]);
     for (const c of moving) {
-      expect((await rowsOnWorker('citus-b', 'readings', c)).rows).toBeGreaterThanOrEqual(SMALL.readings);
+      expect((await rowsOnWorker('citus-b', 'readings', c)).rows).toBeGreaterThanOrEqual(c === large ? 2_000 : SMALL.readings);
       expect((await rowsOnWorker('citus-a', 'readings', c)).rows).toBe(0);
     }
   }, TIMEOUT);

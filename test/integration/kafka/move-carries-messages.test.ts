@@ -157,15 +157,28 @@ describe('a customer move on real Kafka', () => {
     }
   });
 
-  it("moves a batch of small customers with their messages: one fence, one read of the topic for all, each member's own partition drained, every acknowledged reading exactly once, the source's ingestion worker killed under the fence", async () => {
-    const customers = Array.from({ length: 6 }, (_, i) => `mkb-${i}`);
+  it("moves a batch of small customers with their messages: one fence, one read of the topic for all, each member's own partition drained (the drained ones waiting in the batch for the others), every acknowledged reading exactly once, the source's ingestion worker killed under the fence", async () => {
+    // Three busy customers on partition 0, three quiet ones on the others: under the fence the
+    // quiet partitions are drained at once, partition 0 only after the killed worker's successor.
+    const partitions = (await offsets.topicEnds(world.brokers['cell-a']!.bootstrap, TOPIC)).length;
+    const names = Array.from({ length: 40 }, (_, i) => `mkb-${i}`);
+    const busy = names.filter((c) => customerPartition(c, partitions) === 0).slice(0, 3);
+    const quiet = names.filter((c) => customerPartition(c, partitions) !== 0).slice(0, 3);
+    const customers = [...busy, ...quiet];
     await placeCustomers(world.cells.cp, customers, 'cell-a');
     await sleep(500);
-    const devices = new DeviceFleet(world.gateway.url, customers, 100, 7_000_001);
+    const quietDevices = new DeviceFleet(world.gateway.url, quiet, 100, 7_000_001);
+    const devices = new DeviceFleet(world.gateway.url, busy, 100, 8_000_001);
+    stopAfterTest(quietDevices, devices);
     await sleep(1500);
-    stopAfterTest(devices);
+    await quietDevices.stop();
+    for (const deadline = Date.now() + 30_000; !(await consumedEverything(world, offsets)); await sleep(100)) {
+      if (Date.now() > deadline) throw new Error('the ingestion workers did not consume every message within 30 s');
+    }
+    const producer = new kafkajs.Kafka({ clientId: 'late', brokers: [world.brokers['cell-a']!.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).producer({ idempotent: true });
+    await producer.connect();
     let restarted: Promise<unknown> | undefined;
-    const lines: { msg?: string; action?: string; members?: number; why?: string }[] = [];
+    const lines: { msg?: string; action?: string; members?: number }[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
     const engine = new MoveEngine({
       controlPlane: world.cells.cp,
@@ -175,11 +188,14 @@ describe('a customer move on real Kafka', () => {
       kafka: { offsets, topic: TOPIC, group: GROUP },
       log,
       hooks: {
-        // The source's ingestion worker SIGKILLed once the batch is fenced: its partitions stall for
-        // the group's session timeout, and the batch's Kafka drain waits for the new worker.
+        // The source's ingestion worker SIGKILLed once the batch is fenced, and a reading of a busy
+        // customer produced to partition 0 (acknowledged by the broker before the fence's drain
+        // reads the ends): partition 0 stalls for the group's session timeout.
         async point(p, info) {
           if (p === 'after-action' && info.action.kind === 'Fence' && !restarted) {
             await world.ingest['cell-a']!.kill();
+            await producer.send({ topic: TOPIC, acks: -1, messages: [{ key: busy[0]!, value: encodeMessage({ customer: busy[0]!, id: 9_000_001, device: 'late', value: 0 }) }] });
+            devices.acked.get(busy[0]!)!.push(9_000_001);
             restarted = sleep(500).then(() => world.startIngest('cell-a'));
           }
         },
@@ -188,24 +204,33 @@ describe('a customer move on real Kafka', () => {
     const keys = customers.map((customerId) => ({ migration: 'kafka-batch', customerId }));
     for (const c of customers) expect((await engine.startMove({ migration: 'kafka-batch', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 })).ok).toBe(true);
     const results = await runMoves(engine, keys, { concurrency: 1, maxWaitMs: 10_000 });
+    await producer.disconnect();
     expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.state === 'Done' ? null : r.move?.lastError])).toEqual(customers.map((c) => [c, 'Done', null]));
     expect(restarted).toBeDefined();
     await restarted;
     await sleep(1000);
     await devices.stop();
-    await expectReadingsIn(devices, customers, 'cell-b', 'cell-a');
+    await expectReadingsIn(devices, busy, 'cell-b', 'cell-a');
+    await expectReadingsIn(quietDevices, quiet, 'cell-b', 'cell-a');
     // Fenced together, the topic's ends read once for all, each drain on its own customer's partition.
     const { rows } = await world.cells.cp.query<{ customer_id: string; fenced_at: Date; kafka_drain: KafkaDrain }>(
-      `SELECT customer_id, fenced_at, kafka_drain FROM migration_journal WHERE migration = 'kafka-batch' ORDER BY customer_id`,
+      `SELECT customer_id, fenced_at, kafka_drain FROM migration_journal WHERE migration = 'kafka-batch'`,
     );
     expect(new Set(rows.map((r) => r.fenced_at.getTime())).size).toBe(1);
     expect(new Set(rows.map((r) => r.kafka_drain.recordedAt)).size).toBe(1);
-    const partitions = (await offsets.topicEnds(world.brokers['cell-a']!.bootstrap, TOPIC)).length;
     for (const r of rows) {
       expect(r.kafka_drain).toMatchObject({ cell: 'cell-a', drainedAt: expect.any(String), partitions: [{ partition: customerPartition(r.customer_id, partitions) }] });
       expect(BigInt(r.kafka_drain.partitions[0]!.committed ?? '0')).toBeGreaterThanOrEqual(BigInt(r.kafka_drain.partitions[0]!.end));
+      // The quiet ones were drained when the ends were read; partition 0 waited for the late reading.
+      if (quiet.includes(r.customer_id)) expect(r.kafka_drain.drainedAt).toBe(r.kafka_drain.recordedAt);
+      else expect(r.kafka_drain.behindAtStart).toBeGreaterThan(0);
     }
-    expect(lines.filter((l) => l.msg === 'batched action' && l.action === 'KafkaDrainStart').map((l) => l.members)).toEqual([6]);
+    // One batch from start to end: the drained members waited for the others, none went on alone.
+    expect(lines.filter((l) => l.msg === 'members of a batch go on alone')).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'batched action' && (l.action === 'KafkaDrainStart' || l.action === 'Drain')).map((l) => [l.action, l.members])).toEqual([
+      ['KafkaDrainStart', 6],
+      ['Drain', 6],
+    ]);
   });
 
   it('brings an aborted customer back after its cut-over with the readings that reached the target, the Kafka drain running on the target\'s topic', async () => {
