@@ -55,6 +55,18 @@ interface Member {
 /** The actions a batch performs together; anything else goes back to the single path. */
 const BATCHED: ReadonlySet<MoveAction['kind']> = new Set(['Prepare', 'Fence', 'KafkaDrainStart', 'KafkaDrainCheck', 'Drain', 'FinalSync', 'Verify', 'Transition', 'CutOver', 'OpenTarget', 'Sweep', 'Finish']);
 
+/** Whether the batch performs `action` for its members (the others go back to the single path). */
+function batched(action: MoveAction): boolean {
+  return BATCHED.has(action.kind) && !(action.kind === 'Finish' && action.state !== 'Done') && !(action.kind === 'Transition' && action.to === 'CatchingUp');
+}
+
+/**
+ * How long members whose Kafka drain is done wait in the batch for the others' (from the reading of
+ * the topic's ends): a healthy ingestion group commits within it; a stalled partition (a worker
+ * killed: the group's session timeout) would keep them fenced, and within a drive's time, for nothing.
+ */
+export const KAFKA_WAIT_IN_BATCH_MS = 2_000;
+
 /** Members handed back mid-way that run alone at once (the rest wait for a lane): each holds a control-plane session and cell connections. */
 export const HANDED_BACK_AT_ONCE = 4;
 
@@ -221,30 +233,39 @@ class Batch {
       if (wakeAt !== undefined) await sleep(Math.max(1, wakeAt - now.getTime()), this.options.signal).catch(() => undefined);
       return this.members.length > 0 && wakeAt === undefined;
     }
-    // The batch's action: the one most members are at; the others go on alone (waiting ones too: not a lockstep any more).
+    // The batch's action: the one most members are at, a batched one before one that is not; the
+    // others go on alone (waiting ones too: not a lockstep any more).
     const groups = new Map<string, typeof acting>();
     for (const d of acting) groups.set(describeAction(d.action), [...(groups.get(describeAction(d.action)) ?? []), d]);
+    const ranked = [...groups.entries()].sort((a, b) => Number(batched(b[1][0]!.action)) - Number(batched(a[1][0]!.action)) || b[1].length - a[1].length);
+    let [label, group] = ranked[0]!;
+    let staying: typeof acting = [];
     // With Kafka, members whose partitions are drained wait in the batch (at Drain) while the
-    // others' drains are checked: the batch stays whole rather than going on with its larger part.
+    // others' drains are checked, for KAFKA_WAIT_IN_BATCH_MS from the ends' reading; then they go
+    // on, and the others alone.
     const checking = groups.get('KafkaDrainCheck');
-    const staying = checking && groups.size === 2 ? (groups.get('Drain') ?? []) : [];
-    const [label, group] = staying.length > 0 ? ['KafkaDrainCheck', checking!] : [...groups.entries()].sort((a, b) => b[1].length - a[1].length)[0]!;
+    const ready = groups.get('Drain');
+    if (checking && ready && groups.size === 2) {
+      const recorded = Math.max(...checking.map((d) => new Date(d.m.loaded.move.kafkaDrain?.recordedAt ?? 0).getTime()));
+      if (now.getTime() - recorded < KAFKA_WAIT_IN_BATCH_MS) [label, group, staying] = ['KafkaDrainCheck', checking, ready];
+      else [label, group] = ['Drain', ready];
+    }
     const action = group[0]!.action;
     await this.handBack(
       decided.filter((d) => !group.includes(d) && !staying.includes(d)).map((d) => d.m.key.customerId),
       `at another step than the batch (${label})`,
     );
-    if (!BATCHED.has(action.kind) || (action.kind === 'Finish' && action.state !== 'Done') || (action.kind === 'Transition' && action.to === 'CatchingUp')) {
+    if (!batched(action)) {
       await this.handBack(this.members.map((m) => m.key.customerId), `${label} is not batched`);
       return false;
     }
+    const members = group.map((d) => d.m);
     try {
-      await this.points('before-action', action);
-      const n = this.members.length;
+      await this.points('before-action', action, members);
       await this.act(action);
       this.acted = true;
-      this.log.info({ action: label, members: n }, 'batched action');
-      await this.points('after-action', action);
+      this.log.info({ action: label, members: members.length }, 'batched action');
+      await this.points('after-action', action, members);
       return true;
     } catch (err) {
       if (err instanceof InjectedCrash) throw err;
@@ -259,8 +280,8 @@ class Batch {
     }
   }
 
-  private async points(p: MovePoint, action: MoveAction): Promise<void> {
-    for (const m of this.members) await this.host.hooks?.point?.(p, { key: m.key, state: m.loaded.move.state, action });
+  private async points(p: MovePoint, action: MoveAction, members: readonly Member[] = this.members): Promise<void> {
+    for (const m of members) await this.host.hooks?.point?.(p, { key: m.key, state: m.loaded.move.state, action });
   }
 
   private async act(action: MoveAction): Promise<void> {

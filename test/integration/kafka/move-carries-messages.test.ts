@@ -157,11 +157,18 @@ describe('a customer move on real Kafka', () => {
     }
   });
 
-  it("moves a batch of small customers with their messages: one fence, one read of the topic for all, each member's own partition drained (the drained ones waiting in the batch for the others), every acknowledged reading exactly once, the source's ingestion worker killed under the fence", async () => {
+  // The source's ingestion worker stalls once the batch is fenced, with a reading of a busy customer
+  // on partition 0 not yet consumed: paused for 1 s (a slow worker), the drained members wait in the
+  // batch and it stays whole; SIGKILLed (partition 0 stalls for the group's session timeout, 10 s),
+  // they go on after KAFKA_WAIT_IN_BATCH_MS and the busy ones drain alone.
+  it.each([
+    ['paused for 1 s: the drained members wait in the batch for the others', 'pause'],
+    ['SIGKILLed: the drained members go on after the wait, the others alone', 'kill'],
+  ] as const)("moves a batch of small customers with their messages, one fence and one read of the topic for all, each member's own partition drained, every acknowledged reading exactly once; the source's ingestion worker %s", async (_, stall) => {
     // Three busy customers on partition 0, three quiet ones on the others: under the fence the
     // quiet partitions are drained at once, partition 0 only after the killed worker's successor.
     const partitions = (await offsets.topicEnds(world.brokers['cell-a']!.bootstrap, TOPIC)).length;
-    const names = Array.from({ length: 40 }, (_, i) => `mkb-${i}`);
+    const names = Array.from({ length: 40 }, (_, i) => `mkb-${stall}-${i}`);
     const busy = names.filter((c) => customerPartition(c, partitions) === 0).slice(0, 3);
     const quiet = names.filter((c) => customerPartition(c, partitions) !== 0).slice(0, 3);
     const customers = [...busy, ...quiet];
@@ -178,7 +185,7 @@ describe('a customer move on real Kafka', () => {
     const producer = new kafkajs.Kafka({ clientId: 'late', brokers: [world.brokers['cell-a']!.bootstrap], logLevel: kafkajs.logLevel.NOTHING }).producer({ idempotent: true });
     await producer.connect();
     let restarted: Promise<unknown> | undefined;
-    const lines: { msg?: string; action?: string; members?: number }[] = [];
+    const lines: { msg?: string; action?: string; members?: number; customers?: string[]; why?: string }[] = [];
     const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(JSON.parse(line) as (typeof lines)[number]) });
     const engine = new MoveEngine({
       controlPlane: world.cells.cp,
@@ -188,21 +195,22 @@ describe('a customer move on real Kafka', () => {
       kafka: { offsets, topic: TOPIC, group: GROUP },
       log,
       hooks: {
-        // The source's ingestion worker SIGKILLed once the batch is fenced, and a reading of a busy
-        // customer produced to partition 0 (acknowledged by the broker before the fence's drain
-        // reads the ends): partition 0 stalls for the group's session timeout.
+        // A reading of a busy customer produced to partition 0 while the worker stalls,
+        // acknowledged by the broker before the drain reads the ends.
         async point(p, info) {
           if (p === 'after-action' && info.action.kind === 'Fence' && !restarted) {
-            await world.ingest['cell-a']!.kill();
+            const worker = world.ingest['cell-a']!;
+            if (stall === 'kill') await worker.kill();
+            else worker.child.kill('SIGSTOP');
             await producer.send({ topic: TOPIC, acks: -1, messages: [{ key: busy[0]!, value: encodeMessage({ customer: busy[0]!, id: 9_000_001, device: 'late', value: 0 }) }] });
             devices.acked.get(busy[0]!)!.push(9_000_001);
-            restarted = sleep(500).then(() => world.startIngest('cell-a'));
+            restarted = stall === 'kill' ? sleep(500).then(() => world.startIngest('cell-a')) : sleep(1_000).then(() => worker.child.kill('SIGCONT'));
           }
         },
       },
     });
-    const keys = customers.map((customerId) => ({ migration: 'kafka-batch', customerId }));
-    for (const c of customers) expect((await engine.startMove({ migration: 'kafka-batch', customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 })).ok).toBe(true);
+    const keys = customers.map((customerId) => ({ migration: `kafka-batch-${stall}`, customerId }));
+    for (const c of customers) expect((await engine.startMove({ migration: `kafka-batch-${stall}`, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 })).ok).toBe(true);
     const results = await runMoves(engine, keys, { concurrency: 1, maxWaitMs: 10_000 });
     await producer.disconnect();
     expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.state === 'Done' ? null : r.move?.lastError])).toEqual(customers.map((c) => [c, 'Done', null]));
@@ -214,10 +222,11 @@ describe('a customer move on real Kafka', () => {
     await expectReadingsIn(quietDevices, quiet, 'cell-b', 'cell-a');
     // Fenced together, the topic's ends read once for all, each drain on its own customer's partition.
     const { rows } = await world.cells.cp.query<{ customer_id: string; fenced_at: Date; kafka_drain: KafkaDrain }>(
-      `SELECT customer_id, fenced_at, kafka_drain FROM migration_journal WHERE migration = 'kafka-batch'`,
+      'SELECT customer_id, fenced_at, kafka_drain FROM migration_journal WHERE migration = $1',
+      [`kafka-batch-${stall}`],
     );
-    expect(new Set(rows.map((r) => r.fenced_at.getTime())).size).toBe(1);
-    expect(new Set(rows.map((r) => r.kafka_drain.recordedAt)).size).toBe(1);
+    expect(rows).toHaveLength(6);
+    expect({ fencedAt: new Set(rows.map((r) => r.fenced_at.getTime())).size, endsReadAt: new Set(rows.map((r) => r.kafka_drain.recordedAt)).size }).toEqual({ fencedAt: 1, endsReadAt: 1 });
     for (const r of rows) {
       expect(r.kafka_drain).toMatchObject({ cell: 'cell-a', drainedAt: expect.any(String), partitions: [{ partition: customerPartition(r.customer_id, partitions) }] });
       expect(BigInt(r.kafka_drain.partitions[0]!.committed ?? '0')).toBeGreaterThanOrEqual(BigInt(r.kafka_drain.partitions[0]!.end));
@@ -225,12 +234,16 @@ describe('a customer move on real Kafka', () => {
       if (quiet.includes(r.customer_id)) expect(r.kafka_drain.drainedAt).toBe(r.kafka_drain.recordedAt);
       else expect(r.kafka_drain.behindAtStart).toBeGreaterThan(0);
     }
-    // One batch from start to end: the drained members waited for the others, none went on alone.
-    expect(lines.filter((l) => l.msg === 'members of a batch go on alone')).toEqual([]);
-    expect(lines.filter((l) => l.msg === 'batched action' && (l.action === 'KafkaDrainStart' || l.action === 'Drain')).map((l) => [l.action, l.members])).toEqual([
-      ['KafkaDrainStart', 6],
-      ['Drain', 6],
-    ]);
+    const alone = lines.filter((l) => l.msg === 'members of a batch go on alone').map((l) => [[...(l.customers ?? [])].sort(), l.why]);
+    const actions = lines.filter((l) => l.msg === 'batched action' && (l.action === 'KafkaDrainStart' || l.action === 'Drain')).map((l) => [l.action, l.members]);
+    if (stall === 'pause') {
+      // One batch from start to end: the drained members waited for the others.
+      expect(alone).toEqual([]);
+      expect(actions).toEqual([['KafkaDrainStart', 6], ['Drain', 6]]);
+    } else {
+      expect(alone).toEqual([[[...busy].sort(), 'at another step than the batch (Drain)']]);
+      expect(actions).toEqual([['KafkaDrainStart', 6], ['Drain', 3]]);
+    }
   });
 
   it('brings an aborted customer back after its cut-over with the readings that reached the target, the Kafka drain running on the target\'s topic', async () => {
