@@ -380,26 +380,45 @@ export async function finalSyncMany(source: Pool, target: Pool, plan: TablePlan,
 }
 
 /**
- * countUpTo() of every customer of a batch, in one query. On Citus the customers' first
- * `customers × limit + 1` rows are read at once and counted (countManySql): exact unless they are
- * all there, which only a customer over `limit` makes so; then each is counted up to `limit` on its own.
+ * How long countUpToMany's grouped count may take on Citus before each customer is counted on its
+ * own: small customers take milliseconds; a customer of tens of millions of rows is not counted whole.
  */
-export async function countUpToMany(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number): Promise<Map<string, number>> {
+export const GROUPED_COUNT_TIMEOUT_MS = 2_000;
+
+/**
+ * countUpTo() of every customer of a batch, in one query. On Citus the customers' rows are counted
+ * whole, grouped (countManySql), within GROUPED_COUNT_TIMEOUT_MS; past it (a large member) each
+ * customer is counted up to `limit` on its own.
+ */
+export async function countUpToMany(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], limit: number, options: { groupedTimeoutMs?: number } = {}): Promise<Map<string, number>> {
   if (await poolHasCitus(db)) {
-    const cap = customers.length * limit + 1;
-    const st = countManySql(plan, customers, cap);
-    const counted = new Map<string, number>(customers.map((c) => [c, 0]));
-    let total = 0;
-    for (const r of (await db.query<{ customer: string; rows: string }>(st.text, st.values)).rows) {
-      if (!counted.has(r.customer)) throw new Error(`a batch's count found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
-      counted.set(r.customer, Math.min(Number(r.rows), limit));
-      total += Number(r.rows);
-    }
-    if (total < cap) return counted;
+    const counted = await countGrouped(db, plan, customers, options.groupedTimeoutMs ?? GROUPED_COUNT_TIMEOUT_MS);
+    if (counted) return new Map([...counted].map(([c, n]) => [c, Math.min(n, limit)]));
   }
   const st = countUpToManySql(plan, customers, limit);
   const { rows } = await db.query<{ i: number; n: number }>(st.text, st.values);
   return new Map(rows.map((r) => [customers[r.i] as string, r.n]));
+}
+
+/** countManySql's counts, or undefined when it took longer than `timeoutMs` (cancelled: 57014). */
+async function countGrouped(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], timeoutMs: number): Promise<Map<string, number> | undefined> {
+  const st = countManySql(plan, customers);
+  try {
+    return await onClient(db, async (c) => {
+      await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
+      const { rows } = await c.query<{ customer: string; rows: string }>(st.text, st.values);
+      await c.query('COMMIT');
+      const counted = new Map<string, number>(customers.map((x) => [x, 0]));
+      for (const r of rows) {
+        if (!counted.has(r.customer)) throw new Error(`a batch's count found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
+        counted.set(r.customer, Number(r.rows));
+      }
+      return counted;
+    });
+  } catch (err) {
+    if ((err as { code?: unknown }).code === '57014') return undefined; // statement_timeout
+    throw err;
+  }
 }
 
 /** Deletes every row of a batch's customers, in one transaction with the batch's writer; returns how many. */

@@ -80,10 +80,10 @@ describe('table SQL', () => {
       text: `SELECT 0 AS i, (SELECT count(*) FROM (SELECT 1 FROM "public"."readings" WHERE "customer_id" = $2 LIMIT $1) x)::int AS n\nUNION ALL SELECT 1 AS i, (SELECT count(*) FROM (SELECT 1 FROM "public"."readings" WHERE "customer_id" = $3 LIMIT $1) x)::int AS n`,
       values: [11, 'acme', 'globex'],
     });
-    // On Citus: the customers' first rows read at once, grouped by customer.
-    expect(countManySql(plan, ['acme', 'globex'], 23)).toEqual({
-      text: 'SELECT x.customer, count(*)::text AS rows FROM (SELECT t."customer_id"::text AS customer FROM "public"."readings" t WHERE t."customer_id" IN ($2, $3) LIMIT $1) x GROUP BY x.customer',
-      values: [23, 'acme', 'globex'],
+    // On Citus: one query grouped by the distribution column, pushed down to the shards.
+    expect(countManySql(plan, ['acme', 'globex'])).toEqual({
+      text: 'SELECT t."customer_id"::text AS customer, count(*)::text AS rows FROM "public"."readings" t WHERE t."customer_id" IN ($1, $2) GROUP BY t."customer_id"',
+      values: ['acme', 'globex'],
     });
     expect(() => deleteManySql(plan, [])).toThrow('at least one customer');
   });

@@ -256,18 +256,14 @@ export function aggregateManySql(plan: TablePlan, customers: readonly string[]):
 
 /**
  * How many rows each customer of a batch has, grouped by customer (`customer` as text, as
- * aggregateManySql), among the first `cap` rows of them all: exact when they add up to less than
- * `cap`. On Citus one distributed query (the rows' customers read in the shards, grouped on the
- * coordinator), where countUpToManySql's per-customer subqueries are planned as one distributed
- * subplan each.
+ * aggregateManySql): every row of theirs counted, no limit. On Citus, grouped by the distribution
+ * column, it runs in the shards at once (countUpToManySql's per-customer subqueries are planned
+ * there as one distributed subplan each).
  */
-export function countManySql(plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[], cap: number): Statement {
-  const values: unknown[] = [cap];
+export function countManySql(plan: Pick<TablePlan, 'schema' | 'table' | 'tenantColumn'>, customers: readonly string[]): Statement {
+  const values: unknown[] = [];
   const t = ident(plan.tenantColumn);
-  return {
-    text: `SELECT x.customer, count(*)::text AS rows FROM (SELECT t.${t}::text AS customer FROM ${tableRef(plan)} t WHERE t.${customersIn(plan, customers, paramPlacer(values))} LIMIT $1) x GROUP BY x.customer`,
-    values,
-  };
+  return { text: `SELECT t.${t}::text AS customer, count(*)::text AS rows FROM ${tableRef(plan)} t WHERE t.${customersIn(plan, customers, paramPlacer(values))} GROUP BY t.${t}`, values };
 }
 
 /** countUpToSql of each customer of a batch, in one query: `i` is the customer's index in `customers`. */

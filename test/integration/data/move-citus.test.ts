@@ -10,6 +10,10 @@ import type { MoveHooks } from '../../../src/data/move-executor.js';
 import { runMoves } from '../../../src/data/move-pool.js';
 import type { MoveSettings } from '../../../src/data/move-settings.js';
 import type { MoveKey } from '../../../src/data/move-state.js';
+import { readCellCatalog } from '../../../src/data/cell-catalog.js';
+import { countManySql } from '../../../src/data/table-sql.js';
+import { countUpToMany } from '../../../src/data/range-copy.js';
+import { planTables } from '../../../src/data/tenant-tables.js';
 import { keySetProblems, placeCustomers, rowsOf, seedCustomer, startCells, Writers, type Cells, type Seeded } from './cells-fixture.js';
 
 const TIMEOUT = 300_000;
@@ -135,8 +139,7 @@ describe('moving customers on Citus', () => {
   const BATCHED = { convergeRows: 400, batchSize: 4 };
 
   it('moves small customers between two Citus cells in batches, one fence change a batch, every row exactly once while writes continue; a large one leaves its batch and moves alone', async () => {
-    // The large one first: it shares the first batch (over convergeRows: counted one by one, as the
-    // batch's count of all its members' first rows ran full) and leaves it at Prepare.
+    // The large one first: it shares the first batch (over convergeRows) and leaves it at Prepare.
     const large = 'citus-large';
     const moving = [large, ...Array.from({ length: 7 }, (_, i) => `citus-small-${i}`)];
     const lines: { msg?: string; action?: string; members?: number; customers?: string[]; why?: string }[] = [];
@@ -149,6 +152,28 @@ describe('moving customers on Citus', () => {
     for (const c of moving) {
       expect((await rowsOnWorker('citus-b', 'readings', c)).rows).toBeGreaterThanOrEqual(c === large ? 2_000 : SMALL.readings);
       expect((await rowsOnWorker('citus-a', 'readings', c)).rows).toBe(0);
+    }
+  }, TIMEOUT);
+
+  it("counts a batch's customers up to the limit in one grouped query, and the same one by one when that query runs past its time", async () => {
+    const pool = cells.pools['citus-a']!;
+    const customers = ['count-0', 'count-1', 'count-2', 'count-big'];
+    for (const c of customers) await seedCustomer(pool, c, c === 'count-big' ? { readings: 1_000, events: 1, devices: 1 } : SMALL);
+    const planned = planTables(await readCellCatalog(pool), await readCellCatalog(cells.pools['citus-b']!), cells.tenancy);
+    if (!planned.ok) throw new Error('the tables are refused');
+    const readings = planned.tables.find((t) => t.table === 'readings')!;
+    const want = new Map([['count-0', SMALL.readings], ['count-1', SMALL.readings], ['count-2', SMALL.readings], ['count-big', 401]]);
+    expect(await countUpToMany(pool, readings, customers, 401)).toEqual(want);
+    // 1 ms: the grouped query is cancelled (it is, below) and every customer is counted on its own.
+    expect(await countUpToMany(pool, readings, customers, 401, { groupedTimeoutMs: 1 })).toEqual(want);
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN; SET LOCAL statement_timeout = 1');
+      const st = countManySql(readings, customers);
+      await expect(c.query(st.text, st.values)).rejects.toMatchObject({ code: '57014' });
+      await c.query('ROLLBACK');
+    } finally {
+      c.release();
     }
   }, TIMEOUT);
 
