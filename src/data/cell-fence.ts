@@ -81,11 +81,17 @@ export function poolHasCitus(pool: Pool): Promise<boolean> {
 }
 
 /**
- * A transaction sent as one message (claimMoveSql) on a pooled client: one round trip; the
- * connection is destroyed on any error (it may be left in the failed transaction).
+ * A transaction sent as messages (fenceChangeSql, claimMoveSql) on a pooled client, one round trip
+ * each; the connection is destroyed on any error (it may be left in the failed transaction).
  */
-async function changeAtOnce(pool: Pool, sql: string): Promise<void> {
-  await withClient(pool, (c) => c.query(sql), { discardOn: 'any' });
+async function send(pool: Pool, messages: readonly string[]): Promise<void> {
+  await withClient(
+    pool,
+    async (c) => {
+      for (const sql of messages) await c.query(sql);
+    },
+    { discardOn: 'any' },
+  );
 }
 
 /**
@@ -214,25 +220,20 @@ async function applySteps(c: PoolClient, from: number, citus: boolean): Promise<
 }
 
 /**
- * A fence change (fenceChangeSql) on a pooled client: one message, one round trip; on Citus three
- * when it drains. The connection is destroyed on any error (it may be left in the failed
- * transaction). After a failure, a change that changes no fence (best effort; the next change
- * catches up too): a number the failed one may have raised the sequence to refuses no writer.
+ * A fence change (fenceChangeSql) on a pooled client: a single move's (fenceCustomer, markCustomer,
+ * liftFence) or a batch's, the fences of many customers of one migration set (their drains one
+ * after another within `drainMs` in all) or lifted, every owner checked. One message, one round
+ * trip; on Citus three when it drains. Throws the lock timeout (55P03) when a customer's writers
+ * outlast the bound: nothing is fenced then. After a failure, a change that changes no fence (best
+ * effort; the next change catches up too): a number the failed one may have raised the sequence to
+ * refuses no writer.
  */
-async function changeFence(pool: Pool, change: FenceChange): Promise<void> {
+export async function changeFences(pool: Pool, change: FenceChange): Promise<void> {
   const citus = await poolHasCitus(pool);
-  const send = (messages: readonly string[]) =>
-    withClient(
-      pool,
-      async (c) => {
-        for (const sql of messages) await c.query(sql);
-      },
-      { discardOn: 'any' },
-    );
   try {
-    await send(fenceChangeSql(change, { citus }));
+    await send(pool, fenceChangeSql(change, { citus }));
   } catch (err) {
-    if (change.set || change.lift) await send(fenceChangeSql({}, { citus })).catch(() => undefined);
+    if (change.set || change.lift) await send(pool, fenceChangeSql({}, { citus })).catch(() => undefined);
     throw err;
   }
 }
@@ -248,7 +249,7 @@ const owners = (owner?: MoveOwner): { owners?: MoveOwner[] } => (owner ? { owner
  * customer's writers outlast it.
  */
 export async function fenceCustomer(pool: Pool, customer: string, migration: string, role: FenceRole, drainMs: number, owner?: MoveOwner): Promise<void> {
-  await changeFence(pool, { ...owners(owner), drainMs, set: { customers: [customer], migration, role } });
+  await changeFences(pool, { ...owners(owner), drainMs, set: { customers: [customer], migration, role } });
 }
 
 /** How long markCustomer waits for the customer's writers by default (there should be none). */
@@ -265,7 +266,7 @@ export async function markCustomer(pool: Pool, customer: string, migration: stri
 
 /** Lifts this migration's fence of the customer (a no-op when there is none, past the owner check). */
 export async function liftFence(pool: Pool, customer: string, migration: string, owner?: MoveOwner): Promise<void> {
-  await changeFence(pool, { ...owners(owner), lift: { customers: [customer], migration } });
+  await changeFences(pool, { ...owners(owner), lift: { customers: [customer], migration } });
 }
 
 export interface CustomerFence {
@@ -291,7 +292,7 @@ export async function ownMove(pool: Pool, owner: MoveOwner): Promise<void> {
   refuseNewer(version);
   if (version === 0) return; // no fence here yet: the move has written nothing to this cell
   if (version < FENCE_SCHEMA_VERSION) await upgradeSchema(pool);
-  await changeAtOnce(pool, claimMoveSql(owner, MARK_DRAIN_MS)); // one round trip: nothing in it is Citus's
+  await send(pool, [claimMoveSql(owner, MARK_DRAIN_MS)]); // one round trip: nothing in it is Citus's
 }
 
 /** Applies the fence schema's missing steps (not the triggers: installFence does those, with the tables). */
@@ -304,14 +305,4 @@ async function upgradeSchema(pool: Pool): Promise<void> {
     refuseNewer(version);
     await applySteps(c, version, await hasCitus(c));
   });
-}
-
-/**
- * A batch's fence change: the fences of many customers of one migration set (their drains one
- * after another within `drainMs` in all) or lifted in one transaction, every owner checked; the
- * same messages as a single change's (fenceChangeSql), plain PostgreSQL or Citus. Throws the lock
- * timeout (55P03) when a customer's writers outlast the bound: nothing is fenced then.
- */
-export async function changeFences(pool: Pool, change: FenceChange & { owners: readonly MoveOwner[] }): Promise<void> {
-  await changeFence(pool, change);
 }

@@ -20,7 +20,7 @@ import type { RunOptions, RunResult } from './move-engine.js';
 import { InjectedCrash } from './move-errors.js';
 import type { ExecutorContext, MovePoint } from './move-executor.js';
 import { combineAggregates, EMPTY_AGGREGATE, aggregateMany, copiedColumns, countUpToMany, deleteMany, finalSyncMany, sameAggregate, type Aggregate, type BatchWriter } from './range-copy.js';
-import { movingCells, sameKey, type MoveKey, type MoveRecord, type TableProgress } from './move-state.js';
+import { freshMove, movingCells, sameKey, type MoveKey, type MoveRecord, type TableProgress } from './move-state.js';
 import type { TablePlan } from './tenant-tables.js';
 import { sleep } from './token-bucket.js';
 
@@ -149,7 +149,7 @@ class Batch {
     }
     const first = this.members[0]?.loaded.move;
     const eligible = (m: MoveRecord): boolean =>
-      m.state === 'Pending' && m.direction === 'Forward' && m.abortRequestedAt === null && m.sourceCell === first?.sourceCell && m.targetCell === first?.targetCell;
+      freshMove(m) && m.sourceCell === first?.sourceCell && m.targetCell === first?.targetCell;
     await this.handBack(this.members.filter((m) => !eligible(m.loaded.move)).map((m) => m.key.customerId), 'not a fresh move between the batch\'s cells');
     for (const c of [...this.held.keys()]) if (!this.members.some((m) => m.key.customerId === c)) await this.handBack([c], 'no journal row');
     while (this.members.length > 0) {

@@ -109,6 +109,11 @@ export function movingCells(move: Pick<MoveRecord, 'sourceCell' | 'targetCell' |
 }
 
 /** The key of a table that pages by keyset (AppendOnly) and settles by observation (no time watermark). */
+/** A move nothing was done for yet, going forward, no abort asked: the only kind a batch takes (move-batch.ts). */
+export function freshMove(move: Pick<MoveRecord, 'state' | 'direction' | 'abortRequestedAt'>): boolean {
+  return move.state === 'Pending' && move.direction === 'Forward' && move.abortRequestedAt === null;
+}
+
 export function settlesByObservation(t: Pick<TableProgress, 'mode' | 'timeCursor'>): boolean {
   return t.mode === 'AppendOnly' && !t.timeCursor;
 }

@@ -324,14 +324,22 @@ async function beginBatch(c: PoolClient, writer: BatchWriter): Promise<void> {
   if (writer.owners.length > 0) await c.query(writer.owners.map(ownMoveSql).join(';\n'));
 }
 
-/** Each customer's aggregate from aggregateManySql's rows; one that reads back under another value is refused (thrown). */
-function aggregatesOf(rows: Record<string, unknown>[], customers: readonly string[]): Map<string, Aggregate> {
-  const out = new Map<string, Aggregate>(customers.map((c) => [c, EMPTY_AGGREGATE]));
-  for (const r of rows as { customer: string; rows: string; checksum: string }[]) {
-    if (!out.has(r.customer)) throw new Error(`a batch's checksum found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
-    out.set(r.customer, { rows: Number(r.rows), checksum: r.checksum });
+/**
+ * Each customer's value from rows grouped by customer (`customer`: the tenant value as text), `none`
+ * for one without rows; a customer that reads back under another value is refused (thrown).
+ */
+function byCustomer<R extends { customer: string }, T>(rows: readonly R[], customers: readonly string[], none: T, value: (r: R) => T, what: string): Map<string, T> {
+  const out = new Map<string, T>(customers.map((c) => [c, none]));
+  for (const r of rows) {
+    if (!out.has(r.customer)) throw new Error(`a batch's ${what} found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
+    out.set(r.customer, value(r));
   }
   return out;
+}
+
+/** Each customer's aggregate from aggregateManySql's rows. */
+function aggregatesOf(rows: Record<string, unknown>[], customers: readonly string[]): Map<string, Aggregate> {
+  return byCustomer(rows as { customer: string; rows: string; checksum: string }[], customers, EMPTY_AGGREGATE, (r) => ({ rows: Number(r.rows), checksum: r.checksum }), 'checksum');
 }
 
 /** aggregate() of every customer of a batch (all their rows), grouped by customer in one query. */
@@ -408,12 +416,7 @@ async function countGrouped(db: Pool, plan: Pick<TablePlan, 'schema' | 'table' |
       await c.query(`BEGIN READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.round(timeoutMs))}`);
       const { rows } = await c.query<{ customer: string; rows: string }>(st.text, st.values);
       await c.query('COMMIT');
-      const counted = new Map<string, number>(customers.map((x) => [x, 0]));
-      for (const r of rows) {
-        if (!counted.has(r.customer)) throw new Error(`a batch's count found rows of customer ${JSON.stringify(r.customer)}, which is not one of its customers as written`);
-        counted.set(r.customer, Number(r.rows));
-      }
-      return counted;
+      return byCustomer(rows, customers, 0, (r) => Number(r.rows), 'count');
     });
   } catch (err) {
     if ((err as { code?: unknown }).code === '57014') return undefined; // statement_timeout

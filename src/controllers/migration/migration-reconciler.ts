@@ -20,7 +20,7 @@ import { DEFAULT_MAX_CONCURRENT, DEFAULT_MOVE_BATCH, type Migration, type Migrat
 import { MIGRATION_RESOURCE } from '../../crds/resources.js';
 import { MoveEngine } from '../../data/move-engine.js';
 import { runMoves } from '../../data/move-pool.js';
-import type { MoveKey } from '../../data/move-state.js';
+import { freshMove, type MoveKey } from '../../data/move-state.js';
 import type { Logger } from '../../log.js';
 import { addFinalizer, isBeingDeleted, removeFinalizer } from '../../runtime/finalizers.js';
 import type { Informer } from '../../runtime/informer.js';
@@ -342,7 +342,7 @@ export class MigrationReconciler {
     const keys: MoveKey[] = due.map((m) => ({ migration: m.migration, customerId: m.customerId }));
     // Moves under way (resumed after a restart, reversed, asked to abort) run alone: a batch takes
     // only fresh ones, so they are not cut into the fresh ones' batches.
-    const underWay = new Set(due.filter((m) => m.state !== 'Pending' || m.direction !== 'Forward' || m.abortRequestedAt !== null).map((m) => m.customerId));
+    const underWay = new Set(due.filter((m) => !freshMove(m)).map((m) => m.customerId));
     const results = await runMoves(engine, keys, {
       concurrency,
       signal: AbortSignal.timeout(DRIVE_BUDGET_MS),
