@@ -9,6 +9,7 @@ import { encodeMessage } from '../../../src/kafka/telemetry-message.js';
 import { pino } from 'pino';
 import { customerPartition } from '../../../src/kafka/partitioning.js';
 import { MoveEngine } from '../../../src/data/move-engine.js';
+import { InjectedCrash } from '../../../src/data/move-errors.js';
 import { runMoves } from '../../../src/data/move-pool.js';
 import type { KafkaDrain } from '../../../src/data/kafka-drain-state.js';
 import { silentLogger } from '../../../src/log.js';
@@ -244,6 +245,48 @@ describe('a customer move on real Kafka', () => {
       expect(alone).toEqual([[[...busy].sort(), 'at another step than the batch (Drain)']]);
       expect(actions).toEqual([['KafkaDrainStart', 6], ['Drain', 3]]);
     }
+  });
+
+  it('moves a batch exactly once after the operator dies between reading the topic\'s ends and checking the drain: each member resumes alone at its check, its recorded ends kept', async () => {
+    const customers = Array.from({ length: 4 }, (_, i) => `mkc-${i}`);
+    await placeCustomers(world.cells.cp, customers, 'cell-a');
+    await sleep(500);
+    const devices = new DeviceFleet(world.gateway.url, customers, 100, 10_000_001);
+    stopAfterTest(devices);
+    await sleep(1500);
+    const migration = 'kafka-batch-crash';
+    const settings = { pageRows: 500, settleLagMs: 100, drainWaitMs: 300, retentionMs: 0, convergeRows: 20_000, batchSize: 4, maxKafkaDrainMs: 90_000, maxFenceMs: 150_000 };
+    const kafka = { offsets, topic: TOPIC, group: GROUP };
+    let crashed = false;
+    const crashing = new MoveEngine({
+      controlPlane: world.cells.cp,
+      cells: world.cells.cells,
+      settings,
+      kafka,
+      hooks: {
+        point(p, info) {
+          if (p === 'after-action' && info.action.kind === 'KafkaDrainStart' && !crashed) {
+            crashed = true;
+            throw new InjectedCrash('crash after KafkaDrainStart');
+          }
+        },
+      },
+    });
+    const keys = customers.map((customerId) => ({ migration, customerId }));
+    for (const c of customers) expect((await crashing.startMove({ migration, customerId: c, sourceCell: 'cell-a', targetCell: 'cell-b', step: 0 })).ok).toBe(true);
+    await expect(crashing.runBatch(keys, { maxWaitMs: 10_000 })).rejects.toThrow(InjectedCrash);
+    const before = await world.cells.cp.query<{ customer_id: string; state: string; kafka_drain: KafkaDrain }>('SELECT customer_id, state, kafka_drain FROM migration_journal WHERE migration = $1 ORDER BY customer_id', [migration]);
+    expect(before.rows.map((r) => [r.customer_id, r.state])).toEqual(customers.map((c) => [c, 'Fenced']));
+    const recordedAt = before.rows[0]!.kafka_drain.recordedAt;
+    expect(before.rows.map((r) => r.kafka_drain.recordedAt)).toEqual(customers.map(() => recordedAt));
+    const fresh = new MoveEngine({ controlPlane: world.cells.cp, cells: world.cells.cells, settings, kafka });
+    const results = await runMoves(fresh, keys, { concurrency: 2, maxWaitMs: 10_000 });
+    expect(results.map((r) => [r.move?.customerId, r.move?.state, r.move?.state === 'Done' ? null : r.move?.lastError])).toEqual(customers.map((c) => [c, 'Done', null]));
+    await sleep(1000);
+    await devices.stop();
+    await expectReadingsIn(devices, customers, 'cell-b', 'cell-a');
+    const after = await world.cells.cp.query<{ kafka_drain: KafkaDrain }>('SELECT kafka_drain FROM migration_journal WHERE migration = $1', [migration]);
+    for (const r of after.rows) expect(r.kafka_drain).toMatchObject({ recordedAt, drainedAt: expect.any(String) });
   });
 
   it('brings an aborted customer back after its cut-over with the readings that reached the target, the Kafka drain running on the target\'s topic', async () => {
